@@ -1,0 +1,59 @@
+// Source adapters: each maps one system's records to guanxi Events with deterministic
+// event ids (the same source record always yields the same id, so feeding the same
+// input twice appends nothing new).
+//
+//   auto parser = NewOnlineRetailParser();
+//   int64_t n = 0;
+//   for (std::string line; std::getline(in, line);) parser->Line(++n, line, sink);
+//   parser->Finish(sink);
+//
+// Parsers are pure (no I/O, no clock): the caller reads the input and sends the events.
+// A bad row never stops a parser: it is reported to the sink with its line number and
+// the reason, and the rest goes through. Not thread-safe: one parser per input.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "guanxi/v1/events.pb.h"
+
+namespace guanxi::connectors {
+
+// Receives what a parser makes of its input.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void Accept(guanxi::v1::Event event) = 0;
+  // A row that could not be mapped: its 1-based line number and why.
+  virtual void Reject(int64_t line, std::string reason) = 0;
+};
+
+class LineParser {
+ public:
+  virtual ~LineParser() = default;
+  // One line of input without its line terminator; lines are numbered from 1 (a header,
+  // where the format has one, is line 1). A trailing '\r' is ignored.
+  virtual void Line(int64_t number, std::string_view text, EventSink& sink) = 0;
+  // End of input: emits what was held back (records that group several lines).
+  virtual void Finish(EventSink& sink) = 0;
+};
+
+// CDNOW purchases (Fader, Hardie & Lee 2005): whitespace-separated "customer sample
+// YYYYMMDD cds dollars", no header. One Order per line, in USD, at midnight UTC of the
+// date; event id "cdnow-<customer>-<YYYYMMDD>-<n>" where n counts that customer's
+// earlier lines on the same date.
+std::unique_ptr<LineParser> NewCdnowParser();
+
+// The UCI Online Retail export (InvoiceNo,StockCode,Description,Quantity,InvoiceDate,
+// UnitPrice,CustomerID,Country). Invoice lines are grouped by InvoiceNo over the whole
+// input (an invoice's lines need not be adjacent) into one Order per invoice, in GBP,
+// at the time of its first line (read as UTC: the export has no zone). An invoice
+// starting with "C" is a cancellation: ORDER_KIND_CANCELLATION of the amount reversed,
+// naming the customer's most recent earlier invoice that held the first cancelled
+// stock code (empty when the order predates the data). Lines without a CustomerID are
+// reported and skipped. Event id "online-retail-<InvoiceNo>".
+std::unique_ptr<LineParser> NewOnlineRetailParser();
+
+}  // namespace guanxi::connectors

@@ -1,0 +1,35 @@
+// The engine's configuration: protobuf text format (guanxi.v1.EngineConfig), with the
+// defaults of deploy/guanxi.conf.textproto applied to whatever the file leaves out.
+//
+//   ASSIGN_OR_RETURN(guanxi::v1::EngineConfig config, LoadEngineConfig(path));
+//
+// A syntax error, an unknown field or a bad value is InvalidArgument naming the file,
+// the line and column or the field path (e.g. "kafka.max_event_bytes: must be > 0"),
+// so the engine refuses to start with a message that says what to fix. Pure apart from
+// reading the file; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "guanxi/v1/config.pb.h"
+
+namespace guanxi::engine {
+
+// The built-in defaults (identical to deploy/guanxi.conf.textproto; a test keeps them so).
+guanxi::v1::EngineConfig DefaultEngineConfig();
+
+// Parses `text` (protobuf text format) over the defaults and validates the result.
+// `origin` names the source in error messages (a path, or "<flags>").
+absl::StatusOr<guanxi::v1::EngineConfig> ParseEngineConfig(std::string_view text,
+                                                           std::string_view origin);
+
+// Reads and parses a file; an empty path means the defaults alone.
+absl::StatusOr<guanxi::v1::EngineConfig> LoadEngineConfig(const std::string& path);
+
+// Checks every field's value; the error names the field path.
+absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config);
+
+}  // namespace guanxi::engine

@@ -1,0 +1,65 @@
+// Decoding and validating one Kafka message of guanxi.events into an Event, or saying
+// exactly why it cannot be appended (the dead-letter reason).
+//
+//   DecodeResult r = DecodeEvent(key, value, limits);
+//   if (!r.ok()) dead_letter(MakeDeadLetter(key, value, source, r.rejection));
+//
+// Pure: no I/O, no clock (the caller stamps dead letters). Thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "guanxi/v1/events.pb.h"
+#include "guanxi/v1/log.pb.h"
+
+namespace guanxi::engine {
+
+// Stable machine-readable reasons (DeadLetter.reason_code); documented in
+// docs/operations.md. Never renamed: consumers of the dead-letter topic match on them.
+inline constexpr std::string_view kReasonOversized = "oversized";
+inline constexpr std::string_view kReasonUndecodable = "undecodable";
+inline constexpr std::string_view kReasonMissingEventId = "missing_event_id";
+inline constexpr std::string_view kReasonMissingCustomerId = "missing_customer_id";
+inline constexpr std::string_view kReasonMissingOccurredAt = "missing_occurred_at";
+inline constexpr std::string_view kReasonUnknownEventType = "unknown_event_type";
+inline constexpr std::string_view kReasonBadField = "bad_field";
+inline constexpr std::string_view kReasonKeyMismatch = "key_mismatch";
+
+struct DecodeLimits {
+  size_t max_event_bytes = 1 << 20;
+  size_t max_id_bytes = 256;
+};
+
+struct Rejection {
+  std::string_view code;  // one of the kReason* constants
+  std::string reason;     // a sentence for people, naming the field
+};
+
+struct DecodeResult {
+  guanxi::v1::Event event;
+  std::optional<Rejection> rejection;
+  bool ok() const { return !rejection.has_value(); }
+};
+
+// Decodes `value` and checks what the log requires of an event:
+// - at most limits.max_event_bytes (else "oversized", checked before parsing);
+// - a parseable guanxi.v1.Event (else "undecodable");
+// - event_id and customer_id: 1..max_id_bytes of valid UTF-8 without control
+//   characters (else "missing_..." when empty, "bad_field" otherwise);
+// - occurred_at set and a valid timestamp (else "missing_occurred_at" / "bad_field");
+// - a payload this build knows (else "unknown_event_type": a newer producer's type);
+// - the Kafka key, when present, equal to customer_id (else "key_mismatch"): the key
+//   decides the partition, and a customer's stream must live in one partition.
+DecodeResult DecodeEvent(std::string_view key, std::string_view value,
+                         const DecodeLimits& limits);
+
+// The dead letter for a rejected message: original bytes untouched, coordinates, reason.
+// `now_unix_millis` stamps dead_lettered_at (the caller's clock: this is not a projection).
+guanxi::v1::DeadLetter MakeDeadLetter(std::string_view key, std::string_view value,
+                                      const guanxi::v1::SourceCoordinates& source,
+                                      const Rejection& rejection, int64_t now_unix_millis);
+
+}  // namespace guanxi::engine

@@ -1,0 +1,111 @@
+#include "engine/ingest/decode.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace guanxi::engine {
+namespace {
+
+v1::Event ValidEvent() {
+  v1::Event e;
+  e.set_event_id("erp-order-1");
+  e.set_customer_id("C-1");
+  e.mutable_occurred_at()->set_seconds(1'700'000'000);
+  e.set_source("erp");
+  e.mutable_order()->set_order_id("1");
+  e.mutable_order()->mutable_amount()->set_minor_units(1250);
+  return e;
+}
+
+std::string Bytes(const v1::Event& e) { return e.SerializeAsString(); }
+
+TEST(DecodeEventTest, AcceptsValidEventWithMatchingKeyOrNoKey) {
+  const std::string bytes = Bytes(ValidEvent());
+  DecodeResult r = DecodeEvent("C-1", bytes, {});
+  ASSERT_TRUE(r.ok()) << r.rejection->reason;
+  EXPECT_EQ(r.event.event_id(), "erp-order-1");
+  EXPECT_EQ(r.event.order().amount().minor_units(), 1250);
+  EXPECT_TRUE(DecodeEvent("", bytes, {}).ok());
+}
+
+struct Case {
+  const char* name;
+  void (*mutate)(v1::Event&);
+  std::string_view code;
+};
+
+TEST(DecodeEventTest, EachMissingOrBadFieldHasItsReason) {
+  const Case cases[] = {
+      {"no event_id", [](v1::Event& e) { e.clear_event_id(); }, kReasonMissingEventId},
+      {"no customer_id", [](v1::Event& e) { e.clear_customer_id(); }, kReasonMissingCustomerId},
+      {"no occurred_at", [](v1::Event& e) { e.clear_occurred_at(); }, kReasonMissingOccurredAt},
+      {"no payload", [](v1::Event& e) { e.clear_payload(); }, kReasonUnknownEventType},
+      {"control char in id", [](v1::Event& e) { e.set_event_id("a\nb"); }, kReasonBadField},
+      {"id too long", [](v1::Event& e) { e.set_customer_id(std::string(257, 'x')); },
+       kReasonBadField},
+      {"nanos out of range", [](v1::Event& e) { e.mutable_occurred_at()->set_nanos(-1); },
+       kReasonBadField},
+      {"year 10000", [](v1::Event& e) { e.mutable_occurred_at()->set_seconds(253402300800); },
+       kReasonBadField},
+  };
+  for (const Case& c : cases) {
+    v1::Event e = ValidEvent();
+    c.mutate(e);
+    DecodeResult r = DecodeEvent("", Bytes(e), {});
+    ASSERT_FALSE(r.ok()) << c.name;
+    EXPECT_EQ(r.rejection->code, c.code) << c.name << ": " << r.rejection->reason;
+    EXPECT_FALSE(r.rejection->reason.empty()) << c.name;
+  }
+}
+
+TEST(DecodeEventTest, GarbageIsUndecodable) {
+  DecodeResult r = DecodeEvent("", std::string("\xff\xff\xff\xff garbage", 12), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.rejection->code, kReasonUndecodable);
+}
+
+TEST(DecodeEventTest, UnknownPayloadFieldIsUnknownEventType) {
+  // A newer producer's event type: field 99 (length-delimited) that this build lacks.
+  v1::Event e = ValidEvent();
+  e.clear_payload();
+  std::string bytes = Bytes(e);
+  bytes += std::string("\x9a\x06\x02\x08\x01", 5);  // tag (99 << 3 | 2), len 2, {1: 1}
+  DecodeResult r = DecodeEvent("", bytes, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.rejection->code, kReasonUnknownEventType);
+  EXPECT_NE(r.rejection->reason.find("does not know"), std::string::npos);
+}
+
+TEST(DecodeEventTest, OversizedIsRejectedBeforeParsing) {
+  DecodeResult r = DecodeEvent("", Bytes(ValidEvent()), {.max_event_bytes = 8});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.rejection->code, kReasonOversized);
+}
+
+TEST(DecodeEventTest, KeyMustEqualCustomerId) {
+  DecodeResult r = DecodeEvent("C-2", Bytes(ValidEvent()), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.rejection->code, kReasonKeyMismatch);
+}
+
+TEST(DecodeEventTest, DeadLetterKeepsOriginalBytesAndCoordinates) {
+  const std::string value("\x01\x02garbage", 9);
+  v1::SourceCoordinates source;
+  source.set_topic("guanxi.events");
+  source.set_partition(3);
+  source.set_offset(42);
+  DecodeResult r = DecodeEvent("k", value, {});
+  ASSERT_FALSE(r.ok());
+  v1::DeadLetter d = MakeDeadLetter("k", value, source, *r.rejection, 1'700'000'000'123);
+  EXPECT_EQ(d.original_value(), value);
+  EXPECT_EQ(d.original_key(), "k");
+  EXPECT_EQ(d.source().partition(), 3);
+  EXPECT_EQ(d.source().offset(), 42);
+  EXPECT_EQ(d.reason_code(), kReasonUndecodable);
+  EXPECT_EQ(d.dead_lettered_at().seconds(), 1'700'000'000);
+  EXPECT_EQ(d.dead_lettered_at().nanos(), 123'000'000);
+}
+
+}  // namespace
+}  // namespace guanxi::engine
