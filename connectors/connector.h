@@ -40,6 +40,12 @@ class LineParser {
   virtual void Finish(EventSink& sink) = 0;
 };
 
+// One guanxi.v1.Event per line in protobuf's JSON mapping (docs/events.md): the format
+// any system can write. Unknown fields and events the log would refuse (no event_id,
+// customer_id, occurred_at or payload) are rejected with the line number. The ids are
+// the source's own.
+std::unique_ptr<LineParser> NewJsonlParser();
+
 // CDNOW purchases (Fader, Hardie & Lee 2005): whitespace-separated "customer sample
 // YYYYMMDD cds dollars", no header. One Order per line, in USD, at midnight UTC of the
 // date; event id "cdnow-<customer>-<YYYYMMDD>-<n>" where n counts that customer's

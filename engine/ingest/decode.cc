@@ -34,6 +34,34 @@ std::optional<Rejection> CheckId(const char* field, std::string_view value,
 
 }  // namespace
 
+std::optional<Rejection> ValidateEvent(const guanxi::v1::Event& event,
+                                       const DecodeLimits& limits) {
+  if (auto r = CheckId("event_id", event.event_id(), kReasonMissingEventId,
+                       limits.max_id_bytes)) {
+    return r;
+  }
+  if (auto r = CheckId("customer_id", event.customer_id(), kReasonMissingCustomerId,
+                       limits.max_id_bytes)) {
+    return r;
+  }
+  if (!event.has_occurred_at()) {
+    return Reject(kReasonMissingOccurredAt, "occurred_at is missing");
+  }
+  const auto& t = event.occurred_at();
+  if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds ||
+      t.nanos() < 0 || t.nanos() > 999'999'999) {
+    return Reject(kReasonBadField, "occurred_at is outside 0001-01-01..9999-12-31");
+  }
+  if (event.payload_case() == guanxi::v1::Event::PAYLOAD_NOT_SET) {
+    const bool has_unknown = !event.GetReflection()->GetUnknownFields(event).empty();
+    return has_unknown
+            ? Reject(kReasonUnknownEventType,
+                     "the payload is an event type this engine does not know (newer producer?)")
+            : Reject(kReasonUnknownEventType, "the event has no payload");
+  }
+  return std::nullopt;
+}
+
 DecodeResult DecodeEvent(std::string_view key, std::string_view value,
                          const DecodeLimits& limits) {
   DecodeResult result;
@@ -49,33 +77,8 @@ DecodeResult DecodeEvent(std::string_view key, std::string_view value,
         Reject(kReasonUndecodable, "not a guanxi.v1.Event in protobuf binary encoding");
     return result;
   }
-  if (auto r = CheckId("event_id", event.event_id(), kReasonMissingEventId,
-                       limits.max_id_bytes)) {
+  if (auto r = ValidateEvent(event, limits)) {
     result.rejection = std::move(r);
-    return result;
-  }
-  if (auto r = CheckId("customer_id", event.customer_id(), kReasonMissingCustomerId,
-                       limits.max_id_bytes)) {
-    result.rejection = std::move(r);
-    return result;
-  }
-  if (!event.has_occurred_at()) {
-    result.rejection = Reject(kReasonMissingOccurredAt, "occurred_at is missing");
-    return result;
-  }
-  const auto& t = event.occurred_at();
-  if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds ||
-      t.nanos() < 0 || t.nanos() > 999'999'999) {
-    result.rejection = Reject(kReasonBadField, "occurred_at is outside 0001-01-01..9999-12-31");
-    return result;
-  }
-  if (event.payload_case() == guanxi::v1::Event::PAYLOAD_NOT_SET) {
-    const bool has_unknown = !event.GetReflection()->GetUnknownFields(event).empty();
-    result.rejection =
-        has_unknown
-            ? Reject(kReasonUnknownEventType,
-                     "the payload is an event type this engine does not know (newer producer?)")
-            : Reject(kReasonUnknownEventType, "the event has no payload");
     return result;
   }
   if (!key.empty() && key != event.customer_id()) {

@@ -44,6 +44,10 @@ struct DecodeResult {
   bool ok() const { return !rejection.has_value(); }
 };
 
+// Checks what the log requires of a decoded event (the list below, from event_id on).
+std::optional<Rejection> ValidateEvent(const guanxi::v1::Event& event,
+                                       const DecodeLimits& limits);
+
 // Decodes `value` and checks what the log requires of an event:
 // - at most limits.max_event_bytes (else "oversized", checked before parsing);
 // - a parseable guanxi.v1.Event (else "undecodable");

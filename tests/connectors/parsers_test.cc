@@ -110,6 +110,27 @@ TEST(CdnowParserTest, RealSampleParsesCompletelyAndDeterministically) {
   }
 }
 
+TEST(JsonlParserTest, AcceptsEventsAndReportsBadLines) {
+  auto parser = NewJsonlParser();
+  Collect out = ParseLines(
+      *parser,
+      {R"({"eventId":"e1","customerId":"C-1","occurredAt":"2026-03-02T09:30:00Z","visit":{"outcome":"OUTCOME_POSITIVE"}})",
+       "",
+       R"({"eventId":"e2","customerId":"C-1","occurredAt":"2026-03-02T09:30:00Z","visit":{},"colour":"red"})",
+       R"({"eventId":"e3","customerId":"C-1","visit":{}})",
+       R"({"eventId":"e4","customerId":"C-1","occurredAt":"2026-03-02T09:30:00Z"})",
+       R"({"eventId":"e5",)",
+       R"({"eventId":"e6","occurredAt":"yesterday","customerId":"C-1","call":{}})"});
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].visit().outcome(), v1::OUTCOME_POSITIVE);
+  ASSERT_EQ(out.rejected.size(), 5u);
+  EXPECT_THAT(out.rejected[3], HasSubstr("colour"));
+  EXPECT_THAT(out.rejected[4], HasSubstr("occurred_at is missing"));
+  EXPECT_THAT(out.rejected[5], HasSubstr("no payload"));
+  EXPECT_THAT(out.rejected[6], HasSubstr("protobuf JSON"));
+  EXPECT_THAT(out.rejected[7], HasSubstr("protobuf JSON"));
+}
+
 const char* kHeader =
     "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country";
 

@@ -1,0 +1,92 @@
+#include "connectors/run.h"
+
+#include <ostream>
+
+#include "google/protobuf/util/json_util.h"
+
+namespace guanxi::connectors {
+namespace {
+
+bool Before(const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
+  return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
+}
+
+class Pipeline final : public EventSink {
+ public:
+  Pipeline(EventPublisher& publisher, const ConnectOptions& options, const ConnectHooks& hooks,
+           ConnectSummary& summary)
+      : publisher_(publisher), options_(options), hooks_(hooks), summary_(summary) {}
+
+  void Accept(guanxi::v1::Event event) override {
+    ++summary_.events;
+    if ((options_.since && Before(event.occurred_at(), *options_.since)) ||
+        (options_.until && !Before(event.occurred_at(), *options_.until))) {
+      ++summary_.filtered;
+      return;
+    }
+    if (!status_.ok()) return;
+    status_ = publisher_.Publish(event);
+    if (status_.ok()) ++published_;
+  }
+
+  void Reject(int64_t line, std::string reason) override {
+    ++summary_.rejected;
+    const size_t colon = reason.find(':');
+    ++summary_.rejected_by_reason[reason.substr(0, colon)];
+    if (hooks_.on_reject) hooks_.on_reject(line, reason);
+  }
+
+  const absl::Status& status() const { return status_; }
+  int64_t published() const { return published_; }
+
+ private:
+  EventPublisher& publisher_;
+  const ConnectOptions& options_;
+  const ConnectHooks& hooks_;
+  ConnectSummary& summary_;
+  absl::Status status_;
+  int64_t published_ = 0;
+};
+
+}  // namespace
+
+absl::Status JsonlPublisher::Publish(const guanxi::v1::Event& event) {
+  std::string json;
+  const auto status = google::protobuf::util::MessageToJsonString(event, &json);
+  if (!status.ok()) return absl::InternalError(std::string(status.message()));
+  out_ << json << '\n';
+  return out_ ? absl::OkStatus() : absl::DataLossError("cannot write the output");
+}
+
+absl::StatusOr<int64_t> JsonlPublisher::Flush() {
+  out_.flush();
+  if (!out_) return absl::DataLossError("cannot write the output");
+  return 0;
+}
+
+absl::StatusOr<ConnectSummary> RunConnector(LineReader& reader, LineParser& parser,
+                                            EventPublisher& publisher,
+                                            const ConnectOptions& options,
+                                            const ConnectHooks& hooks) {
+  ConnectSummary summary;
+  Pipeline pipeline(publisher, options, hooks, summary);
+  std::string line;
+  while (reader.Next(line)) {
+    parser.Line(++summary.lines, line, pipeline);
+    if (!pipeline.status().ok()) return pipeline.status();
+    if (hooks.on_progress && summary.lines % 4096 == 0) {
+      hooks.on_progress(reader.bytes_read(), reader.size_bytes(), summary.lines);
+    }
+  }
+  if (!reader.status().ok()) return reader.status();
+  parser.Finish(pipeline);
+  if (!pipeline.status().ok()) return pipeline.status();
+  auto failed = publisher.Flush();
+  if (!failed.ok()) return failed.status();
+  summary.failed = *failed;
+  summary.sent = pipeline.published() - *failed;
+  if (hooks.on_progress) hooks.on_progress(reader.bytes_read(), reader.size_bytes(), summary.lines);
+  return summary;
+}
+
+}  // namespace guanxi::connectors
