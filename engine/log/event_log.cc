@@ -1,0 +1,480 @@
+#include "engine/log/event_log.h"
+
+#include <openssl/sha.h>
+
+#include <chrono>
+#include <cstring>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+#include "rocksdb/utilities/options_util.h"
+#include "rocksdb/write_batch.h"
+#include "rocksdb/write_buffer_manager.h"
+
+namespace guanxi::engine {
+namespace {
+
+constexpr char kLogCf[] = "log";
+constexpr char kStreamCf[] = "stream";
+constexpr char kDedupCf[] = "dedup";
+constexpr char kMetaCf[] = "meta";
+constexpr char kHeadKey[] = "head";
+constexpr char kOffsetPrefix[] = "offset/";
+
+void PutBigEndian64(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+uint64_t GetBigEndian64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+std::string PositionKey(uint64_t position) {
+  std::string key;
+  key.reserve(8);
+  PutBigEndian64(key, position);
+  return key;
+}
+
+// stream key: 4-byte big-endian length of customer_id, customer_id, 8-byte position. The
+// length prefix keeps one customer's keys from running into another's ("a" vs "ab").
+std::string StreamPrefix(std::string_view customer_id) {
+  std::string key;
+  const auto n = static_cast<uint32_t>(customer_id.size());
+  for (int shift = 24; shift >= 0; shift -= 8) key.push_back(static_cast<char>((n >> shift) & 0xff));
+  key.append(customer_id);
+  return key;
+}
+
+// stream value: occurred_at as 8-byte seconds (offset binary, so it sorts) + 4-byte nanos.
+std::string StreamValue(const google::protobuf::Timestamp& t) {
+  std::string v;
+  PutBigEndian64(v, static_cast<uint64_t>(t.seconds()) ^ (uint64_t{1} << 63));
+  const auto nanos = static_cast<uint32_t>(t.nanos());
+  for (int shift = 24; shift >= 0; shift -= 8) v.push_back(static_cast<char>((nanos >> shift) & 0xff));
+  return v;
+}
+
+bool AtOrBefore(std::string_view stream_value, const google::protobuf::Timestamp& until) {
+  if (stream_value.size() != 12) return true;
+  const auto seconds = static_cast<int64_t>(GetBigEndian64(stream_value.data()) ^ (uint64_t{1} << 63));
+  uint32_t nanos = 0;
+  for (int i = 8; i < 12; ++i) nanos = (nanos << 8) | static_cast<uint8_t>(stream_value[static_cast<size_t>(i)]);
+  return seconds < until.seconds() ||
+         (seconds == until.seconds() && static_cast<int32_t>(nanos) <= until.nanos());
+}
+
+std::string OffsetKey(std::string_view topic, int32_t partition) {
+  return absl::StrCat(kOffsetPrefix, absl::string_view(topic.data(), topic.size()), "/", partition);
+}
+
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string message = absl::StrCat(absl::string_view(what.data(), what.size()), ": ", s.ToString());
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain() || s.IsIncomplete()) {
+    return absl::UnavailableError(message);
+  }
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
+  if (s.IsNotFound()) return absl::NotFoundError(message);
+  return absl::InternalError(message);
+}
+
+std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+struct EventLog::Impl {
+  EventLogOptions options;
+  std::string dir;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::ColumnFamilyHandle* log = nullptr;
+  rocksdb::ColumnFamilyHandle* stream = nullptr;
+  rocksdb::ColumnFamilyHandle* dedup = nullptr;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+
+  mutable absl::Mutex mu;
+  uint64_t next_position ABSL_GUARDED_BY(mu) = 0;
+  Hash head ABSL_GUARDED_BY(mu) = {};
+
+  ~Impl() {
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    handles.clear();
+  }
+
+  // Reads the chain head from meta (absent: an empty log).
+  absl::Status LoadHead() {
+    std::string value;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, kHeadKey, &value);
+    absl::MutexLock lock(&mu);
+    if (s.IsNotFound()) {
+      next_position = 0;
+      head.fill(0);
+      return absl::OkStatus();
+    }
+    if (!s.ok()) return FromRocks(s, "reading the chain head");
+    if (value.size() != 8 + 32) return absl::DataLossError("the chain head in meta is malformed");
+    next_position = GetBigEndian64(value.data());
+    std::memcpy(head.data(), value.data() + 8, 32);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<guanxi::v1::LogRecord> ReadAt(uint64_t position) const {
+    std::string value;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), log, PositionKey(position), &value);
+    if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("no record at position ", position));
+    if (!s.ok()) return FromRocks(s, absl::StrCat("reading position ", position));
+    guanxi::v1::LogRecord record;
+    if (!record.ParseFromString(value)) {
+      return absl::DataLossError(absl::StrCat("the record at position ", position, " does not decode"));
+    }
+    return record;
+  }
+};
+
+EventLog::EventLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EventLog::~EventLog() = default;
+
+Hash EventLog::HashOf(std::string_view stored_value) {
+  Hash h;
+  SHA256(reinterpret_cast<const unsigned char*>(stored_value.data()), stored_value.size(), h.data());
+  return h;
+}
+
+absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
+                                                        const EventLogOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->dir = dir;
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options.mode == OpenMode::kReadWrite;
+  db_options.create_missing_column_families = options.mode == OpenMode::kReadWrite;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 4;
+  if (options.mode == OpenMode::kSecondary) db_options.max_open_files = -1;
+  if (options.write_buffer_manager) db_options.write_buffer_manager = options.write_buffer_manager;
+
+  auto cache = options.block_cache ? options.block_cache : rocksdb::NewLRUCache(32 << 20);
+  const auto supported = rocksdb::GetSupportedCompressions();
+  const bool lz4 = std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) !=
+                   supported.end();
+  auto cf_options = [&](bool bloom) {
+    rocksdb::ColumnFamilyOptions cf;
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = cache;
+    if (bloom) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    cf.compression = lz4 ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
+    return cf;
+  };
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {rocksdb::kDefaultColumnFamilyName, cf_options(false)},
+      {kLogCf, cf_options(false)},
+      {kStreamCf, cf_options(false)},
+      {kDedupCf, cf_options(true)},
+      {kMetaCf, cf_options(false)},
+  };
+
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s;
+  switch (options.mode) {
+    case OpenMode::kReadWrite:
+      s = rocksdb::DB::Open(rocksdb::Options(db_options, rocksdb::ColumnFamilyOptions()), dir,
+                            descriptors, &impl->handles, &raw);
+      break;
+    case OpenMode::kReadOnly:
+      s = rocksdb::DB::OpenForReadOnly(rocksdb::Options(db_options, rocksdb::ColumnFamilyOptions()),
+                                       dir, descriptors, &impl->handles, &raw);
+      break;
+    case OpenMode::kSecondary:
+      if (options.secondary_dir.empty()) {
+        return absl::InvalidArgumentError("secondary_dir is required to open a log as secondary");
+      }
+      s = rocksdb::DB::OpenAsSecondary(rocksdb::Options(db_options, rocksdb::ColumnFamilyOptions()),
+                                       dir, options.secondary_dir, descriptors, &impl->handles, &raw);
+      break;
+  }
+  if (!s.ok()) return FromRocks(s, absl::StrCat("opening the event log at ", dir));
+  impl->db.reset(raw);
+  impl->log = impl->handles[1];
+  impl->stream = impl->handles[2];
+  impl->dedup = impl->handles[3];
+  impl->meta = impl->handles[4];
+  if (absl::Status st = impl->LoadHead(); !st.ok()) return st;
+  return std::unique_ptr<EventLog>(new EventLog(std::move(impl)));
+}
+
+absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> records,
+                                              absl::Span<const SourceOffset> offsets) {
+  Impl& d = *impl_;
+  if (d.options.mode != OpenMode::kReadWrite) {
+    return absl::FailedPreconditionError("Append on an event log opened read-only");
+  }
+  // Validate first: a bad record writes nothing.
+  std::vector<size_t> event_indexes;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const guanxi::v1::LogRecord& r = records[i];
+    if (r.body_case() == guanxi::v1::LogRecord::BODY_NOT_SET) {
+      return absl::InvalidArgumentError(absl::StrCat("records[", i, "] has no body"));
+    }
+    if (!r.has_event()) continue;
+    const guanxi::v1::Event& e = r.event();
+    if (e.event_id().empty()) return absl::InvalidArgumentError(absl::StrCat("records[", i, "].event.event_id is missing"));
+    if (e.customer_id().empty()) return absl::InvalidArgumentError(absl::StrCat("records[", i, "].event.customer_id is missing"));
+    if (!e.has_occurred_at()) return absl::InvalidArgumentError(absl::StrCat("records[", i, "].event.occurred_at is missing"));
+    event_indexes.push_back(i);
+  }
+
+  // Which events does the log already hold? One MultiGet (bloom-filtered) for the batch.
+  std::vector<rocksdb::Slice> ids;
+  ids.reserve(event_indexes.size());
+  for (size_t i : event_indexes) ids.emplace_back(records[i].event().event_id());
+  std::vector<rocksdb::PinnableSlice> found(ids.size());
+  std::vector<rocksdb::Status> statuses(ids.size());
+  if (!ids.empty()) {
+    d.db->MultiGet(rocksdb::ReadOptions(), d.dedup, ids.size(), ids.data(), found.data(),
+                   statuses.data());
+  }
+
+  AppendResult result;
+  result.outcomes.resize(records.size());
+  std::unordered_map<std::string_view, uint64_t> in_batch;
+  std::vector<bool> duplicate(records.size(), false);
+  for (size_t k = 0; k < event_indexes.size(); ++k) {
+    const size_t i = event_indexes[k];
+    if (statuses[k].ok()) {
+      if (found[k].size() != 8) return absl::DataLossError("a dedup entry is malformed");
+      duplicate[i] = true;
+      result.outcomes[i] = {true, GetBigEndian64(found[k].data())};
+    } else if (!statuses[k].IsNotFound()) {
+      return FromRocks(statuses[k], "reading the dedup index");
+    }
+  }
+
+  uint64_t next;
+  Hash head;
+  {
+    absl::MutexLock lock(&d.mu);
+    next = d.next_position;
+    head = d.head;
+  }
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now).count();
+
+  rocksdb::WriteBatch batch;
+  std::string value, key;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (duplicate[i]) continue;
+    guanxi::v1::LogRecord& r = records[i];
+    if (r.has_event()) {
+      auto [it, inserted] = in_batch.try_emplace(r.event().event_id(), next);
+      if (!inserted) {
+        result.outcomes[i] = {true, it->second};
+        continue;
+      }
+    }
+    r.set_position(next);
+    r.set_prev_hash(head.data(), head.size());
+    r.mutable_recorded_at()->set_seconds(now_ns / 1'000'000'000);
+    r.mutable_recorded_at()->set_nanos(static_cast<int32_t>(now_ns % 1'000'000'000));
+    value.clear();
+    r.SerializeToString(&value);
+    head = HashOf(value);
+    key = PositionKey(next);
+    batch.Put(d.log, key, value);
+    if (r.has_event()) {
+      std::string stream_key = StreamPrefix(r.event().customer_id());
+      PutBigEndian64(stream_key, next);
+      batch.Put(d.stream, stream_key, StreamValue(r.event().occurred_at()));
+      batch.Put(d.dedup, r.event().event_id(), key);
+    }
+    result.outcomes[i] = {false, next};
+    ++result.appended;
+    ++next;
+  }
+  for (const SourceOffset& o : offsets) {
+    std::string v;
+    PutBigEndian64(v, static_cast<uint64_t>(o.next_offset));
+    batch.Put(d.meta, OffsetKey(o.topic, o.partition), v);
+  }
+  std::string head_value;
+  PutBigEndian64(head_value, next);
+  head_value.append(reinterpret_cast<const char*>(head.data()), head.size());
+  batch.Put(d.meta, kHeadKey, head_value);
+
+  rocksdb::WriteOptions write_options;
+  write_options.sync = d.options.sync;
+  if (absl::Status s = FromRocks(d.db->Write(write_options, &batch), "appending"); !s.ok()) {
+    return s;
+  }
+  absl::MutexLock lock(&d.mu);
+  d.next_position = next;
+  d.head = head;
+  return result;
+}
+
+uint64_t EventLog::next_position() const {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->next_position;
+}
+
+Hash EventLog::head_hash() const {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->head;
+}
+
+absl::StatusOr<std::optional<int64_t>> EventLog::StoredOffset(std::string_view topic,
+                                                              int32_t partition) const {
+  std::string value;
+  rocksdb::Status s =
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->meta, OffsetKey(topic, partition), &value);
+  if (s.IsNotFound()) return std::optional<int64_t>();
+  if (!s.ok()) return FromRocks(s, "reading a stored offset");
+  if (value.size() != 8) return absl::DataLossError("a stored offset is malformed");
+  return std::optional<int64_t>(static_cast<int64_t>(GetBigEndian64(value.data())));
+}
+
+absl::Status EventLog::ReadRange(
+    uint64_t from, uint64_t to,
+    const std::function<bool(const guanxi::v1::LogRecord&)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->log));
+  guanxi::v1::LogRecord record;
+  for (it->Seek(PositionKey(from)); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) return absl::DataLossError("a log key is malformed");
+    const uint64_t position = GetBigEndian64(it->key().data());
+    if (position >= to) break;
+    if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError(absl::StrCat("the record at position ", position, " does not decode"));
+    }
+    if (!visit(record)) return absl::OkStatus();
+  }
+  return FromRocks(it->status(), "reading the log");
+}
+
+absl::Status EventLog::ReadStream(
+    std::string_view customer_id, const std::optional<google::protobuf::Timestamp>& until,
+    const std::function<bool(const guanxi::v1::LogRecord&)>& visit) const {
+  const std::string prefix = StreamPrefix(customer_id);
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->stream));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (it->key().size() != prefix.size() + 8) return absl::DataLossError("a stream key is malformed");
+    if (until && !AtOrBefore(View(it->value()), *until)) continue;
+    const uint64_t position = GetBigEndian64(it->key().data() + prefix.size());
+    auto record = impl_->ReadAt(position);
+    if (!record.ok()) {
+      return absl::DataLossError(absl::StrCat("the stream index points at position ", position,
+                                              ": ", record.status().message()));
+    }
+    if (!visit(*record)) return absl::OkStatus();
+  }
+  return FromRocks(it->status(), "reading a customer stream");
+}
+
+absl::StatusOr<guanxi::v1::LogRecord> EventLog::FindEvent(std::string_view event_id) const {
+  std::string value;
+  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->dedup,
+                                     rocksdb::Slice(event_id.data(), event_id.size()), &value);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("no event with id '", absl::string_view(event_id.data(), event_id.size()), "'"));
+  }
+  if (!s.ok()) return FromRocks(s, "reading the dedup index");
+  if (value.size() != 8) return absl::DataLossError("a dedup entry is malformed");
+  return impl_->ReadAt(GetBigEndian64(value.data()));
+}
+
+absl::Status EventLog::CatchUp() {
+  if (impl_->options.mode != OpenMode::kSecondary) return absl::OkStatus();
+  if (absl::Status s = FromRocks(impl_->db->TryCatchUpWithPrimary(), "catching up"); !s.ok()) {
+    return s;
+  }
+  return impl_->LoadHead();
+}
+
+absl::Status EventLog::Flush() {
+  if (impl_->options.mode != OpenMode::kReadWrite) return absl::OkStatus();
+  return FromRocks(impl_->db->Flush(rocksdb::FlushOptions(), impl_->handles), "flushing");
+}
+
+absl::StatusOr<VerifyResult> EventLog::Verify() const {
+  Impl& d = *impl_;
+  VerifyResult result;
+  auto fail = [&](uint64_t position, std::string reason) {
+    result.ok = false;
+    result.first_bad_position = position;
+    result.reason = std::move(reason);
+    return result;
+  };
+
+  rocksdb::ReadOptions read;
+  read.verify_checksums = true;
+  read.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(d.db->NewIterator(read, d.log));
+  uint64_t expected = 0;
+  Hash prev = {};
+  guanxi::v1::LogRecord record;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) return fail(expected, "a log key is not 8 bytes");
+    const uint64_t position = GetBigEndian64(it->key().data());
+    if (position != expected) {
+      return fail(expected, absl::StrCat("missing: the next stored record is at position ", position));
+    }
+    if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return fail(position, "altered: the record does not decode");
+    }
+    if (record.position() != position) {
+      return fail(position, absl::StrCat("out of order: the record stored here belongs at position ",
+                                         record.position()));
+    }
+    if (record.prev_hash().size() != prev.size() ||
+        std::memcmp(record.prev_hash().data(), prev.data(), prev.size()) != 0) {
+      // This record's link disagrees with its predecessor's content: the predecessor
+      // was altered (or, equally consistent with the evidence, this link was).
+      return fail(position == 0 ? 0 : position - 1,
+                  absl::StrCat("altered: the hash chain breaks between positions ",
+                               position == 0 ? 0 : position - 1, " and ", position));
+    }
+    prev = HashOf(View(it->value()));
+    ++expected;
+    ++result.records_checked;
+  }
+  if (!it->status().ok()) {
+    return fail(expected, absl::StrCat("unreadable: ", it->status().ToString()));
+  }
+  uint64_t head_next;
+  Hash head;
+  {
+    absl::MutexLock lock(&d.mu);
+    head_next = d.next_position;
+    head = d.head;
+  }
+  if (head_next > expected) {
+    return fail(expected, absl::StrCat("missing: the chain head says ", head_next,
+                                       " records, the log holds ", expected));
+  }
+  if (head_next < expected) {
+    return fail(head_next, absl::StrCat("the log holds ", expected,
+                                        " records, more than the chain head's ", head_next));
+  }
+  if (expected > 0 && head != prev) {
+    return fail(expected - 1, "altered: the last record no longer matches the chain head");
+  }
+  rocksdb::Status checksums = d.db->VerifyChecksum();
+  if (!checksums.ok()) {
+    result.ok = false;
+    result.reason = absl::StrCat("RocksDB checksum: ", checksums.ToString());
+  }
+  return result;
+}
+
+}  // namespace guanxi::engine

@@ -1,0 +1,141 @@
+// The event log of one Kafka partition: an append-only, hash-chained sequence of
+// records in its own RocksDB store, with a per-customer stream index, an event-id dedup
+// index, and the consumed source offsets committed atomically with the records.
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<EventLog> log,
+//                    EventLog::Open(dir, {.partition = 3}));
+//   std::vector<guanxi::v1::LogRecord> batch = ...;  // body + source set per record
+//   ASSIGN_OR_RETURN(AppendResult r, log->Append(batch, {{"guanxi.events", 3, 1042}}));
+//
+// Atomicity: one Append is one RocksDB WriteBatch holding the records, both indexes, the
+// source offsets and the chain head: after any crash either all of it is there or none.
+// Durability: with `sync` off, a process crash loses nothing Append returned OK for; a
+// machine crash may lose the last batches (never part of one), and since the offsets
+// went with them, Kafka delivers exactly those again. With `sync` on, Append returns
+// only after the WAL is fdatasync'ed (RocksDB WriteOptions::sync).
+// Thread-safety: Append must be called from one thread at a time (the partition's one
+// writer); reads may run concurrently with it and with each other.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "guanxi/v1/log.pb.h"
+
+namespace rocksdb {
+class Cache;
+class WriteBufferManager;
+}  // namespace rocksdb
+
+namespace guanxi::engine {
+
+using Hash = std::array<uint8_t, 32>;  // SHA-256
+
+enum class OpenMode {
+  kReadWrite,  // the partition's one writer; creates the store on first open
+  kReadOnly,   // a fixed view as of open; fails if another process is compacting files away
+  kSecondary,  // follows a running writer: call CatchUp() to see its newer appends
+};
+
+struct EventLogOptions {
+  OpenMode mode = OpenMode::kReadWrite;
+  // kSecondary only: a directory of the reader's own (RocksDB keeps its info log there).
+  std::string secondary_dir{};
+  bool sync = false;
+  // Shared across every partition's store of one process; null = a private default.
+  std::shared_ptr<rocksdb::Cache> block_cache{};
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager{};
+};
+
+// A Kafka position consumed up to: the next offset to read.
+struct SourceOffset {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t next_offset = 0;
+};
+
+struct AppendOutcome {
+  bool duplicate = false;  // an event whose event_id the log already had (or the batch)
+  uint64_t position = 0;   // where it was appended, or where the original lies
+};
+
+struct AppendResult {
+  std::vector<AppendOutcome> outcomes;  // one per input record, in order
+  uint64_t appended = 0;
+};
+
+struct VerifyResult {
+  bool ok = true;
+  uint64_t records_checked = 0;
+  std::optional<uint64_t> first_bad_position{};
+  std::string reason{};  // empty when ok
+};
+
+class EventLog {
+ public:
+  static absl::StatusOr<std::unique_ptr<EventLog>> Open(const std::string& dir,
+                                                        const EventLogOptions& options);
+  ~EventLog();
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  // Appends `records` (each with its body and, for events, its source coordinates set;
+  // position, prev_hash and recorded_at are filled in here) and stores `offsets`, in one
+  // atomic write. An event whose event_id is already in the log, or earlier in the same
+  // batch, is not appended again (outcome.duplicate). An event without event_id,
+  // customer_id or occurred_at is InvalidArgument naming the field, and nothing is
+  // written. FailedPrecondition on a log not opened kReadWrite.
+  absl::StatusOr<AppendResult> Append(absl::Span<guanxi::v1::LogRecord> records,
+                                      absl::Span<const SourceOffset> offsets);
+
+  // The position the next appended record will get (= number of records).
+  uint64_t next_position() const;
+  // The hash of the last record (32 zero bytes for an empty log).
+  Hash head_hash() const;
+  // The next offset to consume stored for topic/partition, if any.
+  absl::StatusOr<std::optional<int64_t>> StoredOffset(std::string_view topic,
+                                                      int32_t partition) const;
+
+  // Calls `visit` with each record in [from, to) in position order until it returns
+  // false. DataLoss if a record cannot be read or decoded.
+  absl::Status ReadRange(uint64_t from, uint64_t to,
+                         const std::function<bool(const guanxi::v1::LogRecord&)>& visit) const;
+  // The customer's records in position order; with `until`, only events that occurred
+  // at or before it.
+  absl::Status ReadStream(std::string_view customer_id,
+                          const std::optional<google::protobuf::Timestamp>& until,
+                          const std::function<bool(const guanxi::v1::LogRecord&)>& visit) const;
+  // The record holding this event_id, or NotFound.
+  absl::StatusOr<guanxi::v1::LogRecord> FindEvent(std::string_view event_id) const;
+
+  // kSecondary: applies the writer's newer appends. A no-op for other modes.
+  absl::Status CatchUp();
+
+  // Checks RocksDB's block checksums and the chain: positions dense from 0, each key
+  // equal to its record's position, each prev_hash equal to the previous record's hash,
+  // and the head stored in meta equal to the last record. Names the first bad position.
+  absl::StatusOr<VerifyResult> Verify() const;
+
+  // Flushes memtables to SST files (tests, checkpoints).
+  absl::Status Flush();
+
+  // SHA-256 of a stored record value.
+  static Hash HashOf(std::string_view stored_value);
+
+ private:
+  struct Impl;
+  explicit EventLog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace guanxi::engine

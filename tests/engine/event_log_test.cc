@@ -1,0 +1,215 @@
+#include "engine/log/event_log.h"
+
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/engine/event_log_test_util.h"
+
+namespace guanxi::engine {
+namespace {
+
+using ::guanxi::engine::testing::OrderRecord;
+using ::guanxi::engine::testing::TempDir;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::unique_ptr<EventLog> OpenOrDie(const std::string& dir, EventLogOptions options = {}) {
+  auto log = EventLog::Open(dir, options);
+  EXPECT_TRUE(log.ok()) << log.status();
+  return log.ok() ? std::move(*log) : nullptr;
+}
+
+std::vector<std::string> Ids(const EventLog& log, uint64_t from, uint64_t to) {
+  std::vector<std::string> ids;
+  EXPECT_TRUE(log.ReadRange(from, to, [&](const v1::LogRecord& r) {
+                   ids.push_back(r.has_event() ? r.event().event_id() : "<non-event>");
+                   return true;
+                 }).ok());
+  return ids;
+}
+
+std::vector<uint64_t> Stream(const EventLog& log, const std::string& customer,
+                             std::optional<int64_t> until = std::nullopt) {
+  std::optional<google::protobuf::Timestamp> t;
+  if (until) {
+    t.emplace();
+    t->set_seconds(*until);
+  }
+  std::vector<uint64_t> positions;
+  EXPECT_TRUE(log.ReadStream(customer, t, [&](const v1::LogRecord& r) {
+                   positions.push_back(r.position());
+                   return true;
+                 }).ok());
+  return positions;
+}
+
+TEST(EventLogTest, AppendAssignsDensePositionsAndChainsHashes) {
+  TempDir dir;
+  auto log = OpenOrDie(dir.path());
+  std::vector<v1::LogRecord> batch = {OrderRecord("e0", "a", 10), OrderRecord("e1", "b", 20),
+                                      OrderRecord("e2", "a", 30)};
+  auto result = log->Append(absl::MakeSpan(batch), {});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->appended, 3u);
+  EXPECT_EQ(log->next_position(), 3u);
+  EXPECT_THAT(Ids(*log, 0, 100), ElementsAre("e0", "e1", "e2"));
+  // Each record links to the hash of its predecessor; the head is the last one's hash.
+  std::vector<std::string> stored;
+  Hash prev = {};
+  ASSERT_TRUE(log->ReadRange(0, 3, [&](const v1::LogRecord& r) {
+                   EXPECT_EQ(r.prev_hash(), std::string(prev.begin(), prev.end()));
+                   prev = EventLog::HashOf(r.SerializeAsString());
+                   return true;
+                 }).ok());
+  EXPECT_EQ(log->head_hash(), prev);
+  EXPECT_TRUE(log->Verify()->ok);
+}
+
+TEST(EventLogTest, ReadsByRangeStreamAndEventId) {
+  TempDir dir;
+  auto log = OpenOrDie(dir.path());
+  std::vector<v1::LogRecord> batch = {OrderRecord("e0", "a", 10), OrderRecord("e1", "ab", 20),
+                                      OrderRecord("e2", "a", 30), OrderRecord("e3", "a", 5)};
+  ASSERT_TRUE(log->Append(absl::MakeSpan(batch), {}).ok());
+  EXPECT_THAT(Ids(*log, 1, 3), ElementsAre("e1", "e2"));
+  EXPECT_THAT(Stream(*log, "a"), ElementsAre(0, 2, 3));   // "ab" is another customer
+  EXPECT_THAT(Stream(*log, "ab"), ElementsAre(1));
+  EXPECT_THAT(Stream(*log, "a", 10), ElementsAre(0, 3));  // occurred at or before 10
+  EXPECT_THAT(Stream(*log, "nobody"), ElementsAre());
+  auto found = log->FindEvent("e2");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->position(), 2u);
+  EXPECT_EQ(log->FindEvent("zz").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(EventLogTest, AppendWithDuplicateEventIdIsNoOp) {
+  TempDir dir;
+  auto log = OpenOrDie(dir.path());
+  std::vector<v1::LogRecord> first = {OrderRecord("e0", "a", 10)};
+  ASSERT_TRUE(log->Append(absl::MakeSpan(first), {}).ok());
+  // Already in the log, and twice within one batch.
+  std::vector<v1::LogRecord> second = {OrderRecord("e0", "a", 10), OrderRecord("e1", "a", 11),
+                                       OrderRecord("e1", "a", 11)};
+  auto result = log->Append(absl::MakeSpan(second), {});
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->appended, 1u);
+  EXPECT_TRUE(result->outcomes[0].duplicate);
+  EXPECT_EQ(result->outcomes[0].position, 0u);
+  EXPECT_FALSE(result->outcomes[1].duplicate);
+  EXPECT_EQ(result->outcomes[1].position, 1u);
+  EXPECT_TRUE(result->outcomes[2].duplicate);
+  EXPECT_EQ(result->outcomes[2].position, 1u);
+  EXPECT_THAT(Ids(*log, 0, 10), ElementsAre("e0", "e1"));
+}
+
+TEST(EventLogTest, OffsetsAreStoredWithTheBatchEvenWhenAllAreDuplicates) {
+  TempDir dir;
+  auto log = OpenOrDie(dir.path());
+  EXPECT_FALSE(log->StoredOffset("guanxi.events", 0)->has_value());
+  std::vector<v1::LogRecord> batch = {OrderRecord("e0", "a", 10, 7)};
+  ASSERT_TRUE(log->Append(absl::MakeSpan(batch), {{"guanxi.events", 0, 8}}).ok());
+  EXPECT_EQ(**log->StoredOffset("guanxi.events", 0), 8);
+  std::vector<v1::LogRecord> again = {OrderRecord("e0", "a", 10, 8)};
+  ASSERT_TRUE(log->Append(absl::MakeSpan(again), {{"guanxi.events", 0, 9}}).ok());
+  EXPECT_EQ(**log->StoredOffset("guanxi.events", 0), 9);
+  EXPECT_EQ(log->next_position(), 1u);
+}
+
+TEST(EventLogTest, ReopenKeepsRecordsHeadAndOffsets) {
+  TempDir dir;
+  Hash head;
+  {
+    auto log = OpenOrDie(dir.path());
+    std::vector<v1::LogRecord> batch = {OrderRecord("e0", "a", 10), OrderRecord("e1", "b", 11)};
+    ASSERT_TRUE(log->Append(absl::MakeSpan(batch), {{"guanxi.events", 0, 2}}).ok());
+    head = log->head_hash();
+  }
+  auto log = OpenOrDie(dir.path());
+  EXPECT_EQ(log->next_position(), 2u);
+  EXPECT_EQ(log->head_hash(), head);
+  EXPECT_EQ(**log->StoredOffset("guanxi.events", 0), 2);
+  std::vector<v1::LogRecord> more = {OrderRecord("e1", "b", 11), OrderRecord("e2", "b", 12)};
+  auto result = log->Append(absl::MakeSpan(more), {});
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result->outcomes[0].duplicate);  // the dedup index survived too
+  EXPECT_EQ(result->outcomes[1].position, 2u);
+  EXPECT_TRUE(log->Verify()->ok);
+}
+
+TEST(EventLogTest, BadRecordsNameTheFieldAndWriteNothing) {
+  TempDir dir;
+  auto log = OpenOrDie(dir.path());
+  const std::pair<void (*)(v1::LogRecord&), const char*> cases[] = {
+      {[](v1::LogRecord& r) { r.mutable_event()->clear_event_id(); }, "records[1].event.event_id"},
+      {[](v1::LogRecord& r) { r.mutable_event()->clear_customer_id(); }, "records[1].event.customer_id"},
+      {[](v1::LogRecord& r) { r.mutable_event()->clear_occurred_at(); }, "records[1].event.occurred_at"},
+      {[](v1::LogRecord& r) { r.clear_body(); }, "records[1] has no body"},
+  };
+  for (const auto& [mutate, field] : cases) {
+    std::vector<v1::LogRecord> batch = {OrderRecord("ok", "a", 1), OrderRecord("bad", "a", 2)};
+    mutate(batch[1]);
+    auto result = log->Append(absl::MakeSpan(batch), {{"guanxi.events", 0, 2}});
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(result.status().message(), HasSubstr(field));
+  }
+  EXPECT_EQ(log->next_position(), 0u);
+  EXPECT_FALSE(log->StoredOffset("guanxi.events", 0)->has_value());
+}
+
+TEST(EventLogTest, ModelAndTickRecordsAppendWithoutDedup) {
+  TempDir dir;
+  auto log = OpenOrDie(dir.path());
+  std::vector<v1::LogRecord> batch(2);
+  batch[0].mutable_tick()->mutable_event_time()->set_seconds(100);
+  batch[1].mutable_model()->mutable_bgnbd()->set_r(0.243);
+  ASSERT_TRUE(log->Append(absl::MakeSpan(batch), {}).ok());
+  std::vector<v1::LogRecord> again = batch;
+  ASSERT_TRUE(log->Append(absl::MakeSpan(again), {}).ok());
+  EXPECT_EQ(log->next_position(), 4u);
+  std::vector<int> kinds;
+  ASSERT_TRUE(log->ReadRange(0, 4, [&](const v1::LogRecord& r) {
+                   kinds.push_back(r.body_case());
+                   return true;
+                 }).ok());
+  EXPECT_THAT(kinds, ElementsAre(v1::LogRecord::kTick, v1::LogRecord::kModel,
+                                 v1::LogRecord::kTick, v1::LogRecord::kModel));
+}
+
+TEST(EventLogTest, ReadOnlyLogRefusesAppend) {
+  TempDir dir;
+  { OpenOrDie(dir.path()); }
+  auto log = OpenOrDie(dir.path(), {.mode = OpenMode::kReadOnly});
+  std::vector<v1::LogRecord> batch = {OrderRecord("e0", "a", 10)};
+  EXPECT_EQ(log->Append(absl::MakeSpan(batch), {}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(EventLogTest, SecondarySeesTheWritersAppendsAfterCatchUp) {
+  TempDir dir;
+  auto writer = OpenOrDie(dir.Sub("log"));
+  std::vector<v1::LogRecord> first = {OrderRecord("e0", "a", 10)};
+  ASSERT_TRUE(writer->Append(absl::MakeSpan(first), {{"guanxi.events", 0, 1}}).ok());
+  auto reader = OpenOrDie(dir.Sub("log"), {.mode = OpenMode::kSecondary,
+                                           .secondary_dir = dir.Sub("secondary")});
+  EXPECT_EQ(reader->next_position(), 1u);
+  std::vector<v1::LogRecord> second = {OrderRecord("e1", "a", 11), OrderRecord("e2", "b", 12)};
+  ASSERT_TRUE(writer->Append(absl::MakeSpan(second), {{"guanxi.events", 0, 3}}).ok());
+  ASSERT_TRUE(reader->CatchUp().ok());
+  EXPECT_EQ(reader->next_position(), 3u);
+  EXPECT_THAT(Ids(*reader, 0, 10), ElementsAre("e0", "e1", "e2"));
+  EXPECT_EQ(**reader->StoredOffset("guanxi.events", 0), 3);
+  auto verified = reader->Verify();
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->ok) << verified->reason;
+}
+
+TEST(EventLogTest, SecondaryNeedsItsOwnDirectory) {
+  TempDir dir;
+  { OpenOrDie(dir.path()); }
+  auto reader = EventLog::Open(dir.path(), {.mode = OpenMode::kSecondary});
+  EXPECT_EQ(reader.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace guanxi::engine
