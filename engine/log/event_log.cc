@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -151,6 +153,13 @@ Hash EventLog::HashOf(std::string_view stored_value) {
 
 absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
                                                         const EventLogOptions& options) {
+  if (options.mode == OpenMode::kReadWrite) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+    }
+  }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->dir = dir;

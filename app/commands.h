@@ -1,0 +1,17 @@
+// The `guanxi` subcommands. Each returns its Command (flags, help, body); main.cc
+// assembles them under the root command. This is the one place where the parts of the
+// engine are wired together.
+#pragma once
+
+#include "app/cli.h"
+
+namespace guanxi::app {
+
+// The whole command tree, as `guanxi` runs it.
+Command RootCommand();
+
+Command AuditCommand();
+Command ConnectCommand();
+Command SimulateCommand();
+
+}  // namespace guanxi::app

@@ -1,0 +1,21 @@
+#include "app/commands.h"
+
+namespace guanxi::app {
+
+Command RootCommand() {
+  Command root{
+      .name = "guanxi",
+      .summary = "guanxi (关系): an event-sourced relationship-tracking engine.",
+      .description =
+          "Customer interactions arrive as protobuf events on Kafka, are appended to a\n"
+          "RocksDB event log (one per Kafka partition), and feed projections that keep each\n"
+          "customer's relationship score, lifecycle stage, classes and churn risk.\n"
+          "Exit codes: 0 success, 1 failure, 2 usage error.",
+  };
+  root.Add(AuditCommand());
+  root.Add(ConnectCommand());
+  root.Add(SimulateCommand());
+  return root;
+}
+
+}  // namespace guanxi::app
