@@ -11,6 +11,7 @@ namespace guanxi::app {
 Command RootCommand();
 
 Command AuditCommand();
+Command BrokerCommand();
 Command ConnectCommand();
 Command SimulateCommand();
 

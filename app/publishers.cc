@@ -1,14 +1,58 @@
 #include "app/publishers.h"
 
-#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/config/config.h"
+#include "engine/kafka/kafka.h"
+#include "engine/kafka/topics.h"
 
 namespace guanxi::app {
+namespace {
+
+class KafkaEventPublisher final : public connectors::EventPublisher {
+ public:
+  explicit KafkaEventPublisher(std::string topic) : topic_(std::move(topic)) {}
+
+  absl::Status Init(const std::string& brokers, const engine::KafkaProperties& properties) {
+    auto producer = engine::Producer::Create(brokers, properties,
+                                             [this](const engine::Producer::Delivery& d) {
+                                               if (!d.status.ok()) ++failed_;
+                                             });
+    if (!producer.ok()) return producer.status();
+    producer_ = std::move(*producer);
+    return absl::OkStatus();
+  }
+
+  absl::Status Publish(const guanxi::v1::Event& event) override {
+    event.SerializeToString(&buffer_);
+    return producer_->Produce(topic_, event.customer_id(), buffer_, 0);
+  }
+
+  absl::StatusOr<int64_t> Flush() override {
+    // Every delivery report, however long the broker takes (bounded: 5 minutes).
+    const int64_t outstanding = producer_->Flush(absl::Minutes(5));
+    if (outstanding > 0) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(outstanding, " events still unacknowledged after 5 minutes"));
+    }
+    return failed_;
+  }
+
+ private:
+  std::string topic_;
+  std::unique_ptr<engine::Producer> producer_;
+  std::string buffer_;
+  int64_t failed_ = 0;
+};
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<connectors::EventPublisher>> NewKafkaEventPublisher(
-    const std::string&, const std::string&, const std::string&) {
-  return absl::UnimplementedError(
-      "producing to Kafka needs the engine's Kafka wrapper, which is not built yet; "
-      "use --output FILE for now");
+    const std::string& brokers, const std::string& topic, const std::string& config_path) {
+  auto config = engine::LoadEngineConfig(config_path);
+  if (!config.ok()) return config.status();
+  auto publisher = std::make_unique<KafkaEventPublisher>(topic);
+  if (auto s = publisher->Init(brokers, engine::PropertiesOf(config->kafka())); !s.ok()) return s;
+  return publisher;
 }
 
 }  // namespace guanxi::app

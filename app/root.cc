@@ -13,6 +13,7 @@ Command RootCommand() {
           "Exit codes: 0 success, 1 failure, 2 usage error.",
   };
   root.Add(AuditCommand());
+  root.Add(BrokerCommand());
   root.Add(ConnectCommand());
   root.Add(SimulateCommand());
   return root;

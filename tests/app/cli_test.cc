@@ -155,10 +155,11 @@ TEST(RootCommandTest, ListsSubcommandsAndEachHasHelp) {
   CommandRun r = RunCommand(RootCommand(), {"--help"});
   EXPECT_EQ(r.code, kExitOk);
   EXPECT_THAT(r.out, HasSubstr("audit"));
+  EXPECT_THAT(r.out, HasSubstr("broker"));
   EXPECT_THAT(r.out, HasSubstr("connect"));
   EXPECT_THAT(r.out, HasSubstr("simulate"));
   for (std::vector<const char*> path : std::vector<std::vector<const char*>>{
-           {"audit"}, {"audit", "verify"}, {"connect"}, {"simulate"}}) {
+           {"audit"}, {"audit", "verify"}, {"broker"}, {"connect"}, {"simulate"}}) {
     path.push_back("--help");
     CommandRun h = RunCommand(RootCommand(), path);
     EXPECT_EQ(h.code, kExitOk) << path[0];
