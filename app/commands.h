@@ -13,6 +13,7 @@ Command RootCommand();
 Command AuditCommand();
 Command BrokerCommand();
 Command ConnectCommand();
+Command RunCommand();
 Command SimulateCommand();
 
 }  // namespace guanxi::app

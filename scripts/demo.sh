@@ -1,23 +1,44 @@
 #!/usr/bin/env bash
-# The main job, as `scripts/dev demo` runs it after building (release preset).
-# Until the engine's Kafka ingest exists, it shows the parts that do: the simulator,
-# the connectors on the real data sets, and the command's help.
+# The main job, as `scripts/dev demo` runs it after building (release preset): a
+# development Kafka, a simulated year of customers plus the real data sets produced to
+# it, the engine ingesting everything into its event logs, and an integrity check.
+# Ends by itself; everything lives in a temporary directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/release/app/guanxi
 data=../shared/data
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+broker=""
+cleanup() {
+  [[ -n "$broker" ]] && kill -INT "$broker" 2>/dev/null && wait "$broker" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
-"$bin" --help
+echo "== 1. a development Kafka on loopback (guanxi broker) =="
+"$bin" broker --partitions 4 --bootstrap-file "$work/bootstrap" >/dev/null &
+broker=$!
+for _ in $(seq 1 100); do [[ -s "$work/bootstrap" ]] && break; sleep 0.1; done
+[[ -s "$work/bootstrap" ]] || { echo "demo: the broker did not start" >&2; exit 1; }
+brokers=$(cat "$work/bootstrap")
+
 echo
-echo "== a simulated year of 1,000 customers, with planted churners =="
-"$bin" simulate --customers 1000 --days 365 --seed 7 --output "$work/sim.jsonl" --truth "$work/truth.jsonl"
-head -n 3 "$work/sim.jsonl"
+echo "== 2. events in: a simulated year of 1,000 customers, and the real data sets =="
+"$bin" simulate --customers 1000 --days 365 --seed 7 --brokers "$brokers" --truth "$work/truth.jsonl"
 if [[ -d "$data" ]]; then
-  echo
-  echo "== the real data sets through the connectors =="
-  "$bin" connect cdnow --input "$data/cdnow/CDNOW_sample.txt" --output "$work/cdnow.jsonl"
-  "$bin" connect online-retail --input "$data/online-retail.csv.gz" --output "$work/retail.jsonl" \
-    --rejects "$work/retail.rejects" 2>&1 | grep -v '^line '
+  "$bin" connect cdnow --input "$data/cdnow/CDNOW_sample.txt" --brokers "$brokers"
+  "$bin" connect online-retail --input "$data/online-retail.csv.gz" --brokers "$brokers" \
+    --rejects "$work/retail.rejects" 2>&1 | grep -v '^line \|^(further'
 fi
+
+echo
+echo "== 3. the engine appends everything to its event logs, once (guanxi run) =="
+"$bin" run --brokers "$brokers" --data "$work/data" --until-caught-up
+echo
+echo "== 4. the same again: every event re-sent, nothing appended twice =="
+"$bin" simulate --customers 1000 --days 365 --seed 7 --brokers "$brokers"
+"$bin" run --brokers "$brokers" --data "$work/data" --until-caught-up
+
+echo
+echo "== 5. integrity: every partition's hash chain and checksums (guanxi audit verify) =="
+"$bin" audit verify --data "$work/data"

@@ -142,6 +142,14 @@ struct EventLog::Impl {
   }
 };
 
+SharedStorage MakeSharedStorage(int64_t block_cache_bytes, int64_t write_buffer_bytes) {
+  auto cache = rocksdb::NewLRUCache(static_cast<size_t>(block_cache_bytes));
+  // Memtables count against the cache too, so the two budgets add up to one bound.
+  auto manager = std::make_shared<rocksdb::WriteBufferManager>(
+      static_cast<size_t>(write_buffer_bytes), cache);
+  return {std::move(cache), std::move(manager)};
+}
+
 EventLog::EventLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 EventLog::~EventLog() = default;
 

@@ -57,6 +57,14 @@ struct EventLogOptions {
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager{};
 };
 
+// One block cache and one write-buffer manager for every partition's store in a
+// process, so memory stays bounded however many partitions it owns.
+struct SharedStorage {
+  std::shared_ptr<rocksdb::Cache> block_cache;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager;
+};
+SharedStorage MakeSharedStorage(int64_t block_cache_bytes, int64_t write_buffer_bytes);
+
 // A Kafka position consumed up to: the next offset to read.
 struct SourceOffset {
   std::string topic;

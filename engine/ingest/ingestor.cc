@@ -1,0 +1,74 @@
+#include "engine/ingest/ingestor.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace guanxi::engine {
+
+absl::StatusOr<std::unique_ptr<PartitionIngestor>> PartitionIngestor::Create(
+    std::string topic, int32_t partition, EventLog* log, DeadLetterSink* dead_letters,
+    DecodeLimits limits, std::function<int64_t()> now_unix_millis) {
+  auto stored = log->StoredOffset(topic, partition);
+  if (!stored.ok()) return stored.status();
+  return std::unique_ptr<PartitionIngestor>(
+      new PartitionIngestor(std::move(topic), partition, log, dead_letters, limits,
+                            std::move(now_unix_millis), stored->value_or(-1)));
+}
+
+PartitionIngestor::PartitionIngestor(std::string topic, int32_t partition, EventLog* log,
+                                     DeadLetterSink* dead_letters, DecodeLimits limits,
+                                     std::function<int64_t()> now_unix_millis,
+                                     int64_t next_offset)
+    : topic_(std::move(topic)),
+      partition_(partition),
+      log_(log),
+      dead_letters_(dead_letters),
+      limits_(limits),
+      now_unix_millis_(std::move(now_unix_millis)),
+      next_offset_(next_offset) {}
+
+absl::StatusOr<IngestStats> PartitionIngestor::Process(
+    absl::Span<const ConsumedMessage> messages) {
+  IngestStats stats;
+  std::vector<guanxi::v1::LogRecord> records;
+  records.reserve(messages.size());
+  std::vector<guanxi::v1::DeadLetter> letters;
+  int64_t last = -1;
+  for (const ConsumedMessage& m : messages) {
+    if (m.offset < next_offset_ || m.offset <= last) continue;  // already stored: redelivery
+    last = m.offset;
+    ++stats.messages;
+    guanxi::v1::SourceCoordinates source;
+    source.set_topic(topic_);
+    source.set_partition(partition_);
+    source.set_offset(m.offset);
+    DecodeResult decoded = DecodeEvent(m.key, m.value, limits_);
+    if (!decoded.ok()) {
+      letters.push_back(MakeDeadLetter(m.key, m.value, source, *decoded.rejection,
+                                       now_unix_millis_()));
+      continue;
+    }
+    guanxi::v1::LogRecord& record = records.emplace_back();
+    *record.mutable_event() = std::move(decoded.event);
+    *record.mutable_source() = std::move(source);
+  }
+  if (last < 0) return stats;  // nothing new
+
+  // Dead letters first, acknowledged by the broker, then the offsets that pass them.
+  for (const guanxi::v1::DeadLetter& letter : letters) {
+    if (absl::Status s = dead_letters_->Send(letter); !s.ok()) return s;
+  }
+  if (!letters.empty()) {
+    if (absl::Status s = dead_letters_->Flush(); !s.ok()) return s;
+  }
+  auto appended = log_->Append(absl::MakeSpan(records), {{topic_, partition_, last + 1}});
+  if (!appended.ok()) return appended.status();
+  next_offset_ = last + 1;
+  stats.appended = static_cast<int64_t>(appended->appended);
+  stats.duplicates = static_cast<int64_t>(records.size() - appended->appended);
+  stats.dead_letters = static_cast<int64_t>(letters.size());
+  return stats;
+}
+
+}  // namespace guanxi::engine

@@ -1,0 +1,197 @@
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/config/config.h"
+#include "engine/ingest/ingest_engine.h"
+#include "engine/ingest/ingestor.h"
+#include "engine/kafka/topics.h"
+#include "engine/log/data_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/engine/event_log_test_util.h"
+
+namespace guanxi::engine {
+namespace {
+
+using ::guanxi::engine::testing::TempDir;
+
+std::string EventBytes(const std::string& id, const std::string& customer) {
+  v1::Event e;
+  e.set_event_id(id);
+  e.set_customer_id(customer);
+  e.mutable_occurred_at()->set_seconds(1'700'000'000);
+  e.mutable_call()->set_call_id(id);
+  return e.SerializeAsString();
+}
+
+class FakeDeadLetters final : public DeadLetterSink {
+ public:
+  absl::Status Send(const v1::DeadLetter& letter) override {
+    pending.push_back(letter);
+    return absl::OkStatus();
+  }
+  absl::Status Flush() override {
+    if (!flush_status.ok()) {
+      pending.clear();
+      return flush_status;
+    }
+    for (auto& l : pending) acknowledged.push_back(std::move(l));
+    pending.clear();
+    return absl::OkStatus();
+  }
+  std::vector<v1::DeadLetter> pending, acknowledged;
+  absl::Status flush_status;
+};
+
+struct IngestorFixture {
+  TempDir dir;
+  std::unique_ptr<EventLog> log;
+  FakeDeadLetters dead;
+  std::unique_ptr<PartitionIngestor> ingestor;
+  IngestorFixture() {
+    log = std::move(*EventLog::Open(dir.path(), {}));
+    Reopen();
+  }
+  void Reopen() {
+    ingestor = std::move(*PartitionIngestor::Create("guanxi.events", 0, log.get(), &dead, {},
+                                                    [] { return int64_t{1000}; }));
+  }
+};
+
+TEST(PartitionIngestorTest, AppendsDeadLettersAndStoresTheNextOffset) {
+  IngestorFixture f;
+  const std::string a = EventBytes("a", "c1"), b = EventBytes("b", "c2");
+  std::vector<ConsumedMessage> batch = {{0, "c1", a}, {1, "", "garbage"}, {2, "c2", b},
+                                        {3, "c1", a}};  // offset 3 re-sends event a
+  auto stats = f.ingestor->Process(batch);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->messages, 4);
+  EXPECT_EQ(stats->appended, 2);
+  EXPECT_EQ(stats->duplicates, 1);
+  EXPECT_EQ(stats->dead_letters, 1);
+  ASSERT_EQ(f.dead.acknowledged.size(), 1u);
+  EXPECT_EQ(f.dead.acknowledged[0].source().offset(), 1);
+  EXPECT_EQ(f.dead.acknowledged[0].original_value(), "garbage");
+  EXPECT_EQ(f.ingestor->next_offset(), 4);
+  EXPECT_EQ(**f.log->StoredOffset("guanxi.events", 0), 4);
+  EXPECT_EQ(f.log->next_position(), 2u);
+}
+
+TEST(PartitionIngestorTest, RedeliveredOffsetsAreSkippedAfterARestart) {
+  IngestorFixture f;
+  const std::string a = EventBytes("a", "c1");
+  std::vector<ConsumedMessage> batch = {{0, "c1", a}, {1, "", "garbage"}};
+  ASSERT_TRUE(f.ingestor->Process(batch).ok());
+  f.Reopen();  // a restart resumes from the stored offset
+  EXPECT_EQ(f.ingestor->next_offset(), 2);
+  auto stats = f.ingestor->Process(batch);  // Kafka delivers the same offsets again
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->messages, 0);
+  EXPECT_EQ(f.dead.acknowledged.size(), 1u);  // no second dead letter
+  EXPECT_EQ(f.log->next_position(), 1u);
+}
+
+TEST(PartitionIngestorTest, UnacknowledgedDeadLetterStoresNothing) {
+  IngestorFixture f;
+  f.dead.flush_status = absl::UnavailableError("broker down");
+  const std::string a = EventBytes("a", "c1");
+  std::vector<ConsumedMessage> batch = {{0, "c1", a}, {1, "", "garbage"}};
+  EXPECT_EQ(f.ingestor->Process(batch).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(f.log->next_position(), 0u);
+  EXPECT_FALSE(f.log->StoredOffset("guanxi.events", 0)->has_value());
+  EXPECT_EQ(f.ingestor->next_offset(), -1);
+}
+
+// The engine against the embedded cluster: events with 5% exact re-sends and 1% garbage,
+// ingested, then more of the same, ingested by a restarted engine. Every distinct event
+// is appended once, the dead letters are exactly the garbage, the chains are intact.
+TEST(IngestEngineTest, EffectivelyOnceWithResendsGarbageAndARestart) {
+  auto cluster = std::move(*EmbeddedCluster::Start(3));
+  v1::EngineConfig config = DefaultEngineConfig();
+  ASSERT_TRUE(CreateGuanxiTopics(*cluster, config.kafka(), 4).ok());
+  const std::string brokers = cluster->bootstrap_servers();
+  auto producer = std::move(*Producer::Create(brokers, {}, nullptr));
+
+  std::set<std::string> distinct;
+  int garbage = 0, next_id = 0;
+  uint64_t rng = 42;
+  auto next_random = [&] { return (rng = rng * 6364136223846793005ull + 1442695040888963407ull) >> 33; };
+  auto produce = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      const uint64_t r = next_random() % 100;
+      if (r == 0) {
+        ASSERT_TRUE(producer->Produce("guanxi.events", "junk", "\xff\xfe not protobuf", 0).ok());
+        ++garbage;
+        continue;
+      }
+      int id = r <= 5 && next_id > 0 ? static_cast<int>(next_random() % static_cast<uint64_t>(next_id))
+                                     : next_id++;
+      const std::string customer = absl::StrCat("c", id % 97);
+      const std::string event_id = absl::StrCat("e", id);
+      distinct.insert(event_id);
+      ASSERT_TRUE(producer->Produce("guanxi.events", customer, EventBytes(event_id, customer), 0).ok());
+    }
+    ASSERT_EQ(producer->Flush(absl::Seconds(60)), 0);
+  };
+
+  TempDir data;
+  auto run = [&] {
+    std::atomic<bool> stop{false};
+    IngestEngine engine({.brokers = brokers, .data_dir = data.path(), .config = config,
+                         .until_caught_up = true});
+    EXPECT_TRUE(engine.Run(stop).ok());
+    return engine.totals();
+  };
+  produce(10000);
+  IngestStats first = run();
+  produce(5000);
+  IngestStats second = run();
+  EXPECT_EQ(first.messages + second.messages, 15000);  // nothing consumed twice
+  EXPECT_EQ(first.dead_letters + second.dead_letters, garbage);
+  EXPECT_EQ(static_cast<size_t>(first.appended + second.appended), distinct.size());
+
+  std::set<std::string> in_logs;
+  auto partitions = ListPartitions(data.path());
+  ASSERT_TRUE(partitions.ok()) << partitions.status();
+  for (int32_t p : *partitions) {
+    auto log = std::move(*EventLog::Open(PartitionDir(data.path(), p), {}));
+    ASSERT_TRUE(log->ReadRange(0, UINT64_MAX, [&](const v1::LogRecord& r) {
+                      EXPECT_TRUE(in_logs.insert(r.event().event_id()).second) << r.event().event_id();
+                      EXPECT_EQ(r.source().partition(), p);
+                      return true;
+                    }).ok());
+    auto verified = log->Verify();
+    ASSERT_TRUE(verified.ok());
+    EXPECT_TRUE(verified->ok) << verified->reason;
+  }
+  EXPECT_EQ(in_logs, distinct);
+
+  // The dead-letter topic holds exactly the garbage, with its original bytes.
+  struct Everything final : RebalanceListener {
+    std::vector<int64_t> OnAssigned(const std::vector<TopicPartition>& ps) override {
+      return std::vector<int64_t>(ps.size(), kOffsetBeginning);
+    }
+    void OnRevoked(const std::vector<TopicPartition>&) override {}
+  } listener;
+  auto consumer = std::move(*Consumer::Create(brokers, "dl-reader", {}, &listener));
+  ASSERT_TRUE(consumer->Subscribe({"guanxi.dead-letters"}).ok());
+  int letters = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (letters < garbage && absl::Now() < deadline) {
+    for (const KafkaMessage& m : consumer->Poll(1000, absl::Milliseconds(100))) {
+      v1::DeadLetter letter;
+      ASSERT_TRUE(letter.ParseFromString(m.value));
+      EXPECT_EQ(letter.reason_code(), "undecodable");
+      EXPECT_EQ(letter.original_value(), "\xff\xfe not protobuf");
+      ++letters;
+    }
+  }
+  EXPECT_EQ(letters, garbage);
+  consumer->Close();
+}
+
+}  // namespace
+}  // namespace guanxi::engine
