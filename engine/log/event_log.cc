@@ -161,11 +161,15 @@ Hash EventLog::HashOf(std::string_view stored_value) {
 
 absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
                                                         const EventLogOptions& options) {
-  if (options.mode == OpenMode::kReadWrite) {
+  // RocksDB creates only the last level of a missing directory; create whole paths.
+  const std::string& own_dir = options.mode == OpenMode::kReadWrite ? dir
+                               : options.mode == OpenMode::kSecondary ? options.secondary_dir
+                                                                      : std::string();
+  if (!own_dir.empty()) {
     std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
+    std::filesystem::create_directories(own_dir, ec);
     if (ec) {
-      return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+      return absl::InternalError(absl::StrCat("cannot create ", own_dir, ": ", ec.message()));
     }
   }
   auto impl = std::make_unique<Impl>();
