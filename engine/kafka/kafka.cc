@@ -327,4 +327,11 @@ absl::Status EmbeddedCluster::SetBrokerUp(int32_t broker_id) {
   return FromKafka(rd_kafka_mock_broker_set_up(impl_->cluster, broker_id), "broker up");
 }
 
+absl::Status EmbeddedCluster::SetGroupCoordinator(const std::string& group_id,
+                                                 int32_t broker_id) {
+  return FromKafka(rd_kafka_mock_coordinator_set(impl_->cluster, "group", group_id.c_str(),
+                                                 broker_id),
+                   "setting the group coordinator");
+}
+
 }  // namespace guanxi::engine

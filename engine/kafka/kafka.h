@@ -131,8 +131,12 @@ class EmbeddedCluster {
 
   absl::Status CreateTopic(const std::string& topic, int partitions, int replication_factor);
   std::string bootstrap_servers() const;
+  // Broker ids are 1..brokers. A broker down closes its connections and refuses new
+  // ones until it is up again.
   absl::Status SetBrokerDown(int32_t broker_id);
   absl::Status SetBrokerUp(int32_t broker_id);
+  // Makes `broker_id` the coordinator of consumer group `group_id`.
+  absl::Status SetGroupCoordinator(const std::string& group_id, int32_t broker_id);
 
  private:
   struct Impl;

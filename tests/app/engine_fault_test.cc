@@ -12,7 +12,9 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 #include <map>
 #include <random>
 #include <set>
@@ -21,6 +23,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/config/config.h"
+#include "engine/ingest/ingest_engine.h"
 #include "engine/kafka/kafka.h"
 #include "engine/kafka/topics.h"
 #include "engine/log/data_dir.h"
@@ -79,47 +82,115 @@ class CommittedWatcher {
   std::map<int32_t, std::unique_ptr<engine::EventLog>> logs_;
 };
 
+// The fault tests' input: kMessages messages in chunks, 5% exact re-sends of earlier
+// events, 1% garbage; remembers what sits at each partition/offset.
+class FaultStream {
+ public:
+  explicit FaultStream(const std::string& brokers)
+      : ids_(kMessages), rng_(20261122) {
+    producer_ = std::move(*engine::Producer::Create(brokers, {}, [this](const engine::Producer::Delivery& d) {
+      ASSERT_TRUE(d.status.ok()) << d.status;
+      at_[{d.partition, d.offset}] = ids_[d.cookie];
+    }));
+  }
+
+  void Produce(int n) {
+    for (int i = produced_; i < produced_ + n; ++i) {
+      const uint64_t r = rng_() % 100;
+      std::string key, value;
+      if (r == 0) {
+        ids_[static_cast<size_t>(i)] = "<garbage>";
+        key = "junk";
+        value = absl::StrCat("\x08\x96\x01 garbage ", i);
+      } else {
+        const int id = r <= 5 && fresh_ > 0 ? static_cast<int>(rng_() % static_cast<uint64_t>(fresh_)) : fresh_++;
+        v1::Event e;
+        e.set_event_id(absl::StrCat("e", id));
+        e.set_customer_id(absl::StrCat("c", id % 499));
+        e.mutable_occurred_at()->set_seconds(1'700'000'000 + id);
+        e.mutable_call()->set_call_id(e.event_id());
+        ids_[static_cast<size_t>(i)] = e.event_id();
+        distinct_.insert(e.event_id());
+        key = e.customer_id();
+        value = e.SerializeAsString();  // a re-send is byte-identical
+      }
+      ASSERT_TRUE(producer_->Produce("guanxi.events", key, value, static_cast<uint64_t>(i)).ok());
+    }
+    produced_ += n;
+    ASSERT_EQ(producer_->Flush(absl::Seconds(120)), 0);
+  }
+
+  int produced() const { return produced_; }
+  std::mt19937_64& rng() { return rng_; }
+
+  // Every distinct event exactly once, at the first offset that carried it; chains intact.
+  void ExpectLogsComplete(const std::string& data) {
+    ASSERT_EQ(at_.size(), static_cast<size_t>(produced_));
+    std::set<std::string> seen;
+    for (int32_t p = 0; p < kPartitions; ++p) {
+      auto log = std::move(*engine::EventLog::Open(engine::PartitionDir(data, p), {}));
+      ASSERT_TRUE(log->ReadRange(0, UINT64_MAX, [&](const v1::LogRecord& r) {
+                        EXPECT_TRUE(seen.insert(r.event().event_id()).second) << "twice: " << r.event().event_id();
+                        const std::pair<int32_t, int64_t> where{p, r.source().offset()};
+                        EXPECT_EQ(at_[where], r.event().event_id());
+                        return true;
+                      }).ok());
+      auto verified = log->Verify();
+      ASSERT_TRUE(verified.ok());
+      EXPECT_TRUE(verified->ok) << verified->reason;
+    }
+    EXPECT_EQ(seen.size(), distinct_.size());
+    EXPECT_EQ(seen, distinct_);
+  }
+
+  // The dead letters are the garbage, by source coordinates (at least once each).
+  void ExpectDeadLettersAreTheGarbage(const std::string& brokers, const std::string& label) {
+    std::set<std::pair<int32_t, int64_t>> garbage;
+    for (const auto& [where, id] : at_) {
+      if (id == "<garbage>") garbage.insert(where);
+    }
+    struct FromStart final : engine::RebalanceListener {
+      std::vector<int64_t> OnAssigned(const std::vector<engine::TopicPartition>& ps) override {
+        return std::vector<int64_t>(ps.size(), engine::kOffsetBeginning);
+      }
+      void OnRevoked(const std::vector<engine::TopicPartition>&) override {}
+    } listener;
+    auto consumer = std::move(*engine::Consumer::Create(brokers, "dl-check", {}, &listener));
+    ASSERT_TRUE(consumer->Subscribe({"guanxi.dead-letters"}).ok());
+    std::set<std::pair<int32_t, int64_t>> lettered;
+    int64_t letters = 0;
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (lettered.size() < garbage.size() && absl::Now() < deadline) {
+      for (const engine::KafkaMessage& m : consumer->Poll(1000, absl::Milliseconds(100))) {
+        v1::DeadLetter letter;
+        ASSERT_TRUE(letter.ParseFromString(m.value));
+        lettered.insert({letter.source().partition(), letter.source().offset()});
+        ++letters;
+      }
+    }
+    EXPECT_EQ(lettered, garbage);
+    std::printf("[ %-8s ] %d messages, %zu distinct events, %zu garbage; %lld dead letters "
+                "published for them\n",
+                label.c_str(), produced_, distinct_.size(), garbage.size(),
+                static_cast<long long>(letters));
+    consumer->Close();
+  }
+
+ private:
+  std::vector<std::string> ids_;
+  std::map<std::pair<int32_t, int64_t>, std::string> at_;
+  std::set<std::string> distinct_;
+  std::mt19937_64 rng_;
+  int fresh_ = 0, produced_ = 0;
+  std::unique_ptr<engine::Producer> producer_;
+};
+
 TEST(EngineFaultTest, SigkilledAtRandomMomentsLosesNothingAndDuplicatesNothing) {
   auto cluster = std::move(*engine::EmbeddedCluster::Start(3));
   v1::EngineConfig config = engine::DefaultEngineConfig();
   ASSERT_TRUE(engine::CreateGuanxiTopics(*cluster, config.kafka(), kPartitions).ok());
   const std::string brokers = cluster->bootstrap_servers();
-
-  // What was produced: the event id (or garbage) at each partition/offset.
-  std::vector<std::string> ids(kMessages);
-  std::map<std::pair<int32_t, int64_t>, std::string> at;
-  auto producer = std::move(*engine::Producer::Create(brokers, {}, [&](const engine::Producer::Delivery& d) {
-    ASSERT_TRUE(d.status.ok()) << d.status;
-    at[{d.partition, d.offset}] = ids[d.cookie];
-  }));
-  std::mt19937_64 rng(20261122);
-  std::set<std::string> distinct;
-  int fresh = 0, produced = 0;
-  auto produce = [&](int n) {
-  for (int i = produced; i < produced + n; ++i) {
-    const uint64_t r = rng() % 100;
-    std::string key, value;
-    if (r == 0) {
-      ids[static_cast<size_t>(i)] = "<garbage>";
-      key = "junk";
-      value = absl::StrCat("\x08\x96\x01 garbage ", i);
-    } else {
-      const int id = r <= 5 && fresh > 0 ? static_cast<int>(rng() % static_cast<uint64_t>(fresh)) : fresh++;
-      v1::Event e;
-      e.set_event_id(absl::StrCat("e", id));
-      e.set_customer_id(absl::StrCat("c", id % 499));
-      e.mutable_occurred_at()->set_seconds(1'700'000'000 + id);
-      e.mutable_call()->set_call_id(e.event_id());
-      ids[static_cast<size_t>(i)] = e.event_id();
-      distinct.insert(e.event_id());
-      key = e.customer_id();
-      value = e.SerializeAsString();  // a re-send is byte-identical
-    }
-    ASSERT_TRUE(producer->Produce("guanxi.events", key, value, static_cast<uint64_t>(i)).ok());
-  }
-  produced += n;
-  ASSERT_EQ(producer->Flush(absl::Seconds(120)), 0);
-  };
+  FaultStream stream(brokers);
 
   TempDir root;
   const std::string data = root.Sub("data");
@@ -134,10 +205,10 @@ TEST(EngineFaultTest, SigkilledAtRandomMomentsLosesNothingAndDuplicatesNothing) 
   CommittedWatcher watcher(data, root.Sub("secondary"));
   for (int kill = 0; kill < kKills; ++kill) {
     SCOPED_TRACE(absl::StrCat("kill ", kill));
-    produce(kChunk);
+    stream.Produce(kChunk);
     const int64_t before = watcher.Read();
-    const int64_t threshold =
-        std::min<int64_t>(produced, before + 1000 + static_cast<int64_t>(rng() % (kChunk / 2)));
+    const int64_t threshold = std::min<int64_t>(
+        stream.produced(), before + 1000 + static_cast<int64_t>(stream.rng()() % (kChunk / 2)));
     const pid_t pid = Spawn({"run", "--brokers", brokers, "--data", data, "--config", config_path});
     const absl::Time deadline = absl::Now() + absl::Seconds(60);
     int64_t committed = before;
@@ -145,16 +216,12 @@ TEST(EngineFaultTest, SigkilledAtRandomMomentsLosesNothingAndDuplicatesNothing) 
       absl::SleepFor(absl::Milliseconds(2));
     }
     std::printf("[ faults   ] kill %d: %lld of %d messages committed (aimed at %lld)\n", kill,
-                static_cast<long long>(committed), produced, static_cast<long long>(threshold));
+                static_cast<long long>(committed), stream.produced(),
+                static_cast<long long>(threshold));
     ::kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
     EXPECT_TRUE(WIFSIGNALED(status)) << "the engine exited by itself: " << status;
-  }
-  ASSERT_EQ(at.size(), static_cast<size_t>(kMessages));
-  std::set<std::pair<int32_t, int64_t>> garbage;
-  for (const auto& [where, id] : at) {
-    if (id == "<garbage>") garbage.insert(where);
   }
   // The last run catches up and exits by itself.
   const pid_t last = Spawn({"run", "--brokers", brokers, "--data", data, "--config", config_path,
@@ -163,48 +230,53 @@ TEST(EngineFaultTest, SigkilledAtRandomMomentsLosesNothingAndDuplicatesNothing) 
   waitpid(last, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 
-  // Every distinct event exactly once, at the first offset that carried it.
-  std::set<std::string> seen;
-  for (int32_t p = 0; p < kPartitions; ++p) {
-    auto log = std::move(*engine::EventLog::Open(engine::PartitionDir(data, p), {}));
-    ASSERT_TRUE(log->ReadRange(0, UINT64_MAX, [&](const v1::LogRecord& r) {
-                      EXPECT_TRUE(seen.insert(r.event().event_id()).second) << "twice: " << r.event().event_id();
-                      const std::pair<int32_t, int64_t> where{p, r.source().offset()};
-                      EXPECT_EQ(at[where], r.event().event_id());
-                      return true;
-                    }).ok());
-    auto verified = log->Verify();
-    ASSERT_TRUE(verified.ok());
-    EXPECT_TRUE(verified->ok) << verified->reason;
-  }
-  EXPECT_EQ(seen.size(), distinct.size());
-  EXPECT_EQ(seen, distinct);
+  stream.ExpectLogsComplete(data);
+  stream.ExpectDeadLettersAreTheGarbage(brokers, "faults");
+}
 
-  // The dead letters are the garbage, by source coordinates.
-  struct FromStart final : engine::RebalanceListener {
-    std::vector<int64_t> OnAssigned(const std::vector<engine::TopicPartition>& ps) override {
-      return std::vector<int64_t>(ps.size(), engine::kOffsetBeginning);
-    }
-    void OnRevoked(const std::vector<engine::TopicPartition>&) override {}
-  } listener;
-  auto consumer = std::move(*engine::Consumer::Create(brokers, "dl-check", {}, &listener));
-  ASSERT_TRUE(consumer->Subscribe({"guanxi.dead-letters"}).ok());
-  std::set<std::pair<int32_t, int64_t>> lettered;
-  int64_t letters = 0;
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (lettered.size() < garbage.size() && absl::Now() < deadline) {
-    for (const engine::KafkaMessage& m : consumer->Poll(1000, absl::Milliseconds(100))) {
-      v1::DeadLetter letter;
-      ASSERT_TRUE(letter.ParseFromString(m.value));
-      lettered.insert({letter.source().partition(), letter.source().offset()});
-      ++letters;
-    }
+// A broker down for 5 s mid-stream, and it is the group coordinator and a partition
+// leader: the engine loses its coordinator and some partitions' leader (ingestion
+// stalls), and carries on when the broker returns. Nothing is lost or appended twice.
+TEST(EngineFaultTest, CoordinatorBrokerDownForFiveSecondsMidStream) {
+  auto cluster = std::move(*engine::EmbeddedCluster::Start(3));
+  v1::EngineConfig config = engine::DefaultEngineConfig();
+  config.mutable_kafka()->add_properties()->set_name("session.timeout.ms");
+  config.mutable_kafka()->mutable_properties(0)->set_value("3000");
+  ASSERT_TRUE(engine::CreateGuanxiTopics(*cluster, config.kafka(), kPartitions).ok());
+  ASSERT_TRUE(cluster->SetGroupCoordinator(config.kafka().group_id(), 1).ok());
+  const std::string brokers = cluster->bootstrap_servers();
+  FaultStream stream(brokers);
+  stream.Produce(kMessages);
+
+  TempDir root;
+  const std::string data = root.Sub("data");
+  std::atomic<bool> stop{false};
+  absl::Status result;
+  std::thread runner([&] {
+    engine::IngestEngine engine({.brokers = brokers, .data_dir = data, .config = config});
+    result = engine.Run(stop);
+  });
+  CommittedWatcher watcher(data, root.Sub("secondary"));
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  while (watcher.Read() < kMessages / 40 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(2));
+  ASSERT_TRUE(cluster->SetBrokerDown(1).ok());
+  const int64_t down_at = watcher.Read();
+  std::printf("[ outage   ] broker 1 (coordinator) down at %lld committed\n",
+              static_cast<long long>(down_at));
+  EXPECT_LT(down_at, stream.produced());  // mid-stream
+  absl::SleepFor(absl::Seconds(5));  // the outage itself (a fault's length, not a wait)
+  ASSERT_TRUE(cluster->SetBrokerUp(1).ok());
+  std::printf("[ outage   ] broker 1 up again at %lld committed\n",
+              static_cast<long long>(watcher.Read()));
+  while (watcher.Read() < stream.produced() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
   }
-  EXPECT_EQ(lettered, garbage);
-  std::printf("[ faults   ] %d messages, %zu distinct events, %zu garbage; %lld dead letters "
-              "published for them\n",
-              kMessages, distinct.size(), garbage.size(), static_cast<long long>(letters));
-  consumer->Close();
+  stop = true;
+  runner.join();
+  EXPECT_TRUE(result.ok()) << result;
+
+  stream.ExpectLogsComplete(data);
+  stream.ExpectDeadLettersAreTheGarbage(brokers, "outage");
 }
 
 }  // namespace
