@@ -62,4 +62,34 @@ std::unique_ptr<LineParser> NewCdnowParser();
 // reported and skipped. Event id "online-retail-<InvoiceNo>".
 std::unique_ptr<LineParser> NewOnlineRetailParser();
 
+// The header-checked CSV sources of docs/connectors.md. Each validates line 1 against
+// its header (a wrong one is rejected with the expected header; the rows are then read
+// in the expected column order) and rejects a row whose field count, id, customer_id,
+// date, number or enumerated value is wrong, naming the column ("start: ..."). Times
+// are "YYYY-MM-DD" (midnight), "YYYY-MM-DD HH:MM[:SS]" (UTC) or RFC 3339.
+
+// Calls: call_id,customer_id,start,end,direction,reason,resolved,sentiment,agent,
+// useful_information. One Call at `start`, lasting end - start; event id
+// "callcenter-call-<call_id>".
+std::unique_ptr<LineParser> NewCallCenterCallsParser();
+
+// Complaints: complaint_id,customer_id,opened_at,severity,category,channel,description,
+// resolved_at,customer_satisfied,resolution. A Complaint at opened_at ("callcenter-
+// complaint-<id>") and, when resolved_at is set, a ComplaintResolved at resolved_at
+// ("callcenter-complaint-<id>-resolved").
+std::unique_ptr<LineParser> NewCallCenterComplaintsParser();
+
+// Orders/invoices: document_id,customer_id,kind,date,amount,currency,product_line,
+// quantity,reverses_document_id. One Order; event id "erp-order-<document_id>".
+std::unique_ptr<LineParser> NewErpOrdersParser();
+
+// Payments: payment_id,customer_id,invoice_id,amount,currency,due_date,paid_date. One
+// Payment at paid_date; event id "erp-payment-<payment_id>".
+std::unique_ptr<LineParser> NewErpPaymentsParser();
+
+// Contract milestones: contract_id,customer_id,milestone,date,value,currency,
+// renewal_due_date. One ContractMilestone at `date`; event id
+// "erp-contract-<contract_id>-<milestone>-<YYYY-MM-DD of date, UTC>".
+std::unique_ptr<LineParser> NewErpContractsParser();
+
 }  // namespace guanxi::connectors

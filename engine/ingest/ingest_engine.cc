@@ -64,6 +64,7 @@ std::vector<int64_t> IngestEngine::OnAssigned(const std::vector<TopicPartition>&
   for (const TopicPartition& tp : partitions) {
     Owned owned;
     EventLogOptions log_options;
+    log_options.partition = tp.partition;
     log_options.sync = options_.config.storage().sync();
     log_options.block_cache = storage_.block_cache;
     log_options.write_buffer_manager = storage_.write_buffer_manager;
@@ -96,7 +97,8 @@ std::vector<int64_t> IngestEngine::OnAssigned(const std::vector<TopicPartition>&
           fatal_ = absl::DataLossError(absl::StrCat(
               "retention gap on ", tp.topic, "[", tp.partition, "]: the next offset to append is ",
               start, " but the topic only keeps offsets from ", marks->first, "; offsets ", start,
-              "..", marks->first - 1, " were deleted before this store read them (restore the "
+              "..", marks->first - 1,
+              " were deleted before this store read them (restore the "
               "partition's store from a checkpoint, or see docs/operations.md)"));
         }
       }
@@ -137,7 +139,8 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
   auto last_progress = std::chrono::steady_clock::now();
   std::map<int32_t, std::vector<ConsumedMessage>> by_partition;
   while (!stop.load()) {
-    std::vector<KafkaMessage> messages = consumer_->Poll(options_.max_batch, absl::Milliseconds(100));
+    std::vector<KafkaMessage> messages =
+        consumer_->Poll(options_.max_batch, absl::Milliseconds(100));
     if (!fatal_.ok()) {
       result = fatal_;
       break;
@@ -161,8 +164,8 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
       if (it == owned_.end() || !it->second.ingestor) continue;  // revoked meanwhile
       auto stats = it->second.ingestor->Process(batch);
       if (!stats.ok()) {
-        result = absl::Status(stats.status().code(),
-                              absl::StrCat("partition ", partition, ": ", stats.status().message()));
+        result = absl::Status(stats.status().code(), absl::StrCat("partition ", partition, ": ",
+                                                                  stats.status().message()));
         break;
       }
       totals_.messages += stats->messages;

@@ -2,6 +2,7 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -26,10 +27,12 @@ constexpr char kStreamCf[] = "stream";
 constexpr char kDedupCf[] = "dedup";
 constexpr char kMetaCf[] = "meta";
 constexpr char kHeadKey[] = "head";
+constexpr char kPartitionKey[] = "partition";
 constexpr char kOffsetPrefix[] = "offset/";
 
 void PutBigEndian64(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 uint64_t GetBigEndian64(const char* p) {
@@ -50,25 +53,27 @@ std::string PositionKey(uint64_t position) {
 std::string StreamPrefix(std::string_view customer_id) {
   std::string key;
   const auto n = static_cast<uint32_t>(customer_id.size());
-  for (int shift = 24; shift >= 0; shift -= 8) key.push_back(static_cast<char>((n >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    key.push_back(static_cast<char>((n >> shift) & 0xff));
   key.append(customer_id);
   return key;
 }
 
 // stream value: occurred_at as 8-byte seconds (offset binary, so it sorts) + 4-byte nanos.
-std::string StreamValue(const google::protobuf::Timestamp& t) {
-  std::string v;
+void PutStreamValue(std::string& v, const google::protobuf::Timestamp& t) {
   PutBigEndian64(v, static_cast<uint64_t>(t.seconds()) ^ (uint64_t{1} << 63));
   const auto nanos = static_cast<uint32_t>(t.nanos());
-  for (int shift = 24; shift >= 0; shift -= 8) v.push_back(static_cast<char>((nanos >> shift) & 0xff));
-  return v;
+  for (int shift = 24; shift >= 0; shift -= 8)
+    v.push_back(static_cast<char>((nanos >> shift) & 0xff));
 }
 
 bool AtOrBefore(std::string_view stream_value, const google::protobuf::Timestamp& until) {
   if (stream_value.size() != 12) return true;
-  const auto seconds = static_cast<int64_t>(GetBigEndian64(stream_value.data()) ^ (uint64_t{1} << 63));
+  const auto seconds =
+      static_cast<int64_t>(GetBigEndian64(stream_value.data()) ^ (uint64_t{1} << 63));
   uint32_t nanos = 0;
-  for (int i = 8; i < 12; ++i) nanos = (nanos << 8) | static_cast<uint8_t>(stream_value[static_cast<size_t>(i)]);
+  for (int i = 8; i < 12; ++i)
+    nanos = (nanos << 8) | static_cast<uint8_t>(stream_value[static_cast<size_t>(i)]);
   return seconds < until.seconds() ||
          (seconds == until.seconds() && static_cast<int32_t>(nanos) <= until.nanos());
 }
@@ -79,7 +84,8 @@ std::string OffsetKey(std::string_view topic, int32_t partition) {
 
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
-  const std::string message = absl::StrCat(absl::string_view(what.data(), what.size()), ": ", s.ToString());
+  const std::string message =
+      absl::StrCat(absl::string_view(what.data(), what.size()), ": ", s.ToString());
   if (s.IsCorruption()) return absl::DataLossError(message);
   if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain() || s.IsIncomplete()) {
     return absl::UnavailableError(message);
@@ -97,7 +103,8 @@ struct EventLog::Impl {
   EventLogOptions options;
   std::string dir;
   std::unique_ptr<rocksdb::DB> db;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // parallel to names
+  std::vector<std::string> names;
   rocksdb::ColumnFamilyHandle* log = nullptr;
   rocksdb::ColumnFamilyHandle* stream = nullptr;
   rocksdb::ColumnFamilyHandle* dedup = nullptr;
@@ -112,31 +119,71 @@ struct EventLog::Impl {
     handles.clear();
   }
 
-  // Reads the chain head from meta (absent: an empty log).
-  absl::Status LoadHead() {
+  // Reads the chain head from meta as of `read` (absent: an empty log).
+  absl::Status ReadHead(const rocksdb::ReadOptions& read, uint64_t& next, Hash& hash) const {
     std::string value;
-    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, kHeadKey, &value);
-    absl::MutexLock lock(&mu);
+    rocksdb::Status s = db->Get(read, meta, kHeadKey, &value);
     if (s.IsNotFound()) {
-      next_position = 0;
-      head.fill(0);
+      next = 0;
+      hash.fill(0);
       return absl::OkStatus();
     }
     if (!s.ok()) return FromRocks(s, "reading the chain head");
     if (value.size() != 8 + 32) return absl::DataLossError("the chain head in meta is malformed");
-    next_position = GetBigEndian64(value.data());
-    std::memcpy(head.data(), value.data() + 8, 32);
+    next = GetBigEndian64(value.data());
+    std::memcpy(hash.data(), value.data() + 8, 32);
     return absl::OkStatus();
+  }
+
+  absl::Status LoadHead() {
+    uint64_t next = 0;
+    Hash hash;
+    if (absl::Status s = ReadHead(rocksdb::ReadOptions(), next, hash); !s.ok()) return s;
+    absl::MutexLock lock(&mu);
+    next_position = next;
+    head = hash;
+    return absl::OkStatus();
+  }
+
+  // Records the partition on first use; refuses a store that holds another one.
+  absl::Status CheckPartition() {
+    if (!options.partition) return absl::OkStatus();
+    std::string value;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, kPartitionKey, &value);
+    if (s.IsNotFound()) {
+      if (options.mode != OpenMode::kReadWrite) return absl::OkStatus();
+      value = absl::StrCat(*options.partition);
+      return FromRocks(db->Put(rocksdb::WriteOptions(), meta, kPartitionKey, value),
+                       "recording the partition");
+    }
+    if (!s.ok()) return FromRocks(s, "reading the partition");
+    if (value != absl::StrCat(*options.partition)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the event log at ", dir, " holds partition ", value, ", not ", *options.partition));
+    }
+    return absl::OkStatus();
+  }
+
+  // Counts the keys of a column family as of `read`.
+  absl::StatusOr<uint64_t> CountKeys(const rocksdb::ReadOptions& read,
+                                     rocksdb::ColumnFamilyHandle* cf) const {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read, cf));
+    uint64_t n = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+    if (!it->status().ok()) return FromRocks(it->status(), "scanning an index");
+    return n;
   }
 
   absl::StatusOr<guanxi::v1::LogRecord> ReadAt(uint64_t position) const {
     std::string value;
     rocksdb::Status s = db->Get(rocksdb::ReadOptions(), log, PositionKey(position), &value);
-    if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("no record at position ", position));
+    if (s.IsNotFound())
+      return absl::NotFoundError(absl::StrCat("no record at position ", position));
     if (!s.ok()) return FromRocks(s, absl::StrCat("reading position ", position));
     guanxi::v1::LogRecord record;
     if (!record.ParseFromString(value)) {
-      return absl::DataLossError(absl::StrCat("the record at position ", position, " does not decode"));
+      return absl::DataLossError(
+          absl::StrCat("the record at position ", position, " does not decode"));
     }
     return record;
   }
@@ -145,8 +192,8 @@ struct EventLog::Impl {
 SharedStorage MakeSharedStorage(int64_t block_cache_bytes, int64_t write_buffer_bytes) {
   auto cache = rocksdb::NewLRUCache(static_cast<size_t>(block_cache_bytes));
   // Memtables count against the cache too, so the two budgets add up to one bound.
-  auto manager = std::make_shared<rocksdb::WriteBufferManager>(
-      static_cast<size_t>(write_buffer_bytes), cache);
+  auto manager =
+      std::make_shared<rocksdb::WriteBufferManager>(static_cast<size_t>(write_buffer_bytes), cache);
   return {std::move(cache), std::move(manager)};
 }
 
@@ -155,14 +202,15 @@ EventLog::~EventLog() = default;
 
 Hash EventLog::HashOf(std::string_view stored_value) {
   Hash h;
-  SHA256(reinterpret_cast<const unsigned char*>(stored_value.data()), stored_value.size(), h.data());
+  SHA256(reinterpret_cast<const unsigned char*>(stored_value.data()), stored_value.size(),
+         h.data());
   return h;
 }
 
 absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
-                                                        const EventLogOptions& options) {
+                                                         const EventLogOptions& options) {
   // RocksDB creates only the last level of a missing directory; create whole paths.
-  const std::string& own_dir = options.mode == OpenMode::kReadWrite ? dir
+  const std::string& own_dir = options.mode == OpenMode::kReadWrite   ? dir
                                : options.mode == OpenMode::kSecondary ? options.secondary_dir
                                                                       : std::string();
   if (!own_dir.empty()) {
@@ -186,24 +234,46 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
 
   auto cache = options.block_cache ? options.block_cache : rocksdb::NewLRUCache(32 << 20);
   const auto supported = rocksdb::GetSupportedCompressions();
-  const bool lz4 = std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) !=
-                   supported.end();
+  const bool lz4 =
+      std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) != supported.end();
   auto cf_options = [&](bool bloom) {
     rocksdb::ColumnFamilyOptions cf;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache;
-    if (bloom) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    if (bloom) {
+      // Most Append lookups miss: a bloom filter in the SST files and in the memtable.
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      cf.memtable_whole_key_filtering = true;
+      cf.memtable_prefix_bloom_size_ratio = 0.05;
+    }
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     cf.compression = lz4 ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
     return cf;
   };
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
-      {rocksdb::kDefaultColumnFamilyName, cf_options(false)},
-      {kLogCf, cf_options(false)},
-      {kStreamCf, cf_options(false)},
-      {kDedupCf, cf_options(true)},
-      {kMetaCf, cf_options(false)},
+  // The log's own families, then the declared extra ones, then any others on disk (a
+  // read-write open must open every family). Read-only and secondary opens may open a
+  // subset, and can only open families that exist.
+  std::vector<std::string> existing;
+  const rocksdb::Options list_options(db_options, rocksdb::ColumnFamilyOptions());
+  if (!rocksdb::DB::ListColumnFamilies(list_options, dir, &existing).ok()) existing.clear();
+  std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, kLogCf, kStreamCf, kDedupCf,
+                                    kMetaCf};
+  auto add = [&](const std::string& name) {
+    if (std::find(names.begin(), names.end(), name) != names.end()) return;
+    if (options.mode != OpenMode::kReadWrite &&
+        std::find(existing.begin(), existing.end(), name) == existing.end()) {
+      return;
+    }
+    names.push_back(name);
   };
+  for (const std::string& name : options.extra_column_families) add(name);
+  if (options.mode == OpenMode::kReadWrite) {
+    for (const std::string& name : existing) add(name);
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.reserve(names.size());
+  for (const std::string& name : names)
+    descriptors.emplace_back(name, cf_options(name == kDedupCf));
 
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
@@ -221,7 +291,8 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
         return absl::InvalidArgumentError("secondary_dir is required to open a log as secondary");
       }
       s = rocksdb::DB::OpenAsSecondary(rocksdb::Options(db_options, rocksdb::ColumnFamilyOptions()),
-                                       dir, options.secondary_dir, descriptors, &impl->handles, &raw);
+                                       dir, options.secondary_dir, descriptors, &impl->handles,
+                                       &raw);
       break;
   }
   if (!s.ok()) return FromRocks(s, absl::StrCat("opening the event log at ", dir));
@@ -230,12 +301,15 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
   impl->stream = impl->handles[2];
   impl->dedup = impl->handles[3];
   impl->meta = impl->handles[4];
+  impl->names = std::move(names);
+  if (absl::Status st = impl->CheckPartition(); !st.ok()) return st;
   if (absl::Status st = impl->LoadHead(); !st.ok()) return st;
   return std::unique_ptr<EventLog>(new EventLog(std::move(impl)));
 }
 
 absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> records,
-                                              absl::Span<const SourceOffset> offsets) {
+                                              absl::Span<const SourceOffset> offsets,
+                                              const ExtraWrites& extra_writes) {
   Impl& d = *impl_;
   if (d.options.mode != OpenMode::kReadWrite) {
     return absl::FailedPreconditionError("Append on an event log opened read-only");
@@ -249,9 +323,14 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
     }
     if (!r.has_event()) continue;
     const guanxi::v1::Event& e = r.event();
-    if (e.event_id().empty()) return absl::InvalidArgumentError(absl::StrCat("records[", i, "].event.event_id is missing"));
-    if (e.customer_id().empty()) return absl::InvalidArgumentError(absl::StrCat("records[", i, "].event.customer_id is missing"));
-    if (!e.has_occurred_at()) return absl::InvalidArgumentError(absl::StrCat("records[", i, "].event.occurred_at is missing"));
+    if (e.event_id().empty())
+      return absl::InvalidArgumentError(absl::StrCat("records[", i, "].event.event_id is missing"));
+    if (e.customer_id().empty())
+      return absl::InvalidArgumentError(
+          absl::StrCat("records[", i, "].event.customer_id is missing"));
+    if (!e.has_occurred_at())
+      return absl::InvalidArgumentError(
+          absl::StrCat("records[", i, "].event.occurred_at is missing"));
     event_indexes.push_back(i);
   }
 
@@ -269,6 +348,7 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
   AppendResult result;
   result.outcomes.resize(records.size());
   std::unordered_map<std::string_view, uint64_t> in_batch;
+  in_batch.reserve(event_indexes.size());
   std::vector<bool> duplicate(records.size(), false);
   for (size_t k = 0; k < event_indexes.size(); ++k) {
     const size_t i = event_indexes[k];
@@ -292,7 +372,7 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
   const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now).count();
 
   rocksdb::WriteBatch batch;
-  std::string value, key;
+  std::string value, key, stream_key, stream_value;
   for (size_t i = 0; i < records.size(); ++i) {
     if (duplicate[i]) continue;
     guanxi::v1::LogRecord& r = records[i];
@@ -313,9 +393,11 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
     key = PositionKey(next);
     batch.Put(d.log, key, value);
     if (r.has_event()) {
-      std::string stream_key = StreamPrefix(r.event().customer_id());
+      stream_key = StreamPrefix(r.event().customer_id());
       PutBigEndian64(stream_key, next);
-      batch.Put(d.stream, stream_key, StreamValue(r.event().occurred_at()));
+      stream_value.clear();
+      PutStreamValue(stream_value, r.event().occurred_at());
+      batch.Put(d.stream, stream_key, stream_value);
       batch.Put(d.dedup, r.event().event_id(), key);
     }
     result.outcomes[i] = {false, next};
@@ -331,6 +413,9 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
   PutBigEndian64(head_value, next);
   head_value.append(reinterpret_cast<const char*>(head.data()), head.size());
   batch.Put(d.meta, kHeadKey, head_value);
+  if (extra_writes) {
+    if (absl::Status s = extra_writes(result, batch); !s.ok()) return s;
+  }
 
   rocksdb::WriteOptions write_options;
   write_options.sync = d.options.sync;
@@ -367,15 +452,15 @@ absl::StatusOr<std::optional<int64_t>> EventLog::StoredOffset(std::string_view t
 absl::Status EventLog::ReadRange(
     uint64_t from, uint64_t to,
     const std::function<bool(const guanxi::v1::LogRecord&)>& visit) const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->log));
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->log));
   guanxi::v1::LogRecord record;
   for (it->Seek(PositionKey(from)); it->Valid(); it->Next()) {
     if (it->key().size() != 8) return absl::DataLossError("a log key is malformed");
     const uint64_t position = GetBigEndian64(it->key().data());
     if (position >= to) break;
     if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError(absl::StrCat("the record at position ", position, " does not decode"));
+      return absl::DataLossError(
+          absl::StrCat("the record at position ", position, " does not decode"));
     }
     if (!visit(record)) return absl::OkStatus();
   }
@@ -389,7 +474,8 @@ absl::Status EventLog::ReadStream(
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->stream));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    if (it->key().size() != prefix.size() + 8) return absl::DataLossError("a stream key is malformed");
+    if (it->key().size() != prefix.size() + 8)
+      return absl::DataLossError("a stream key is malformed");
     if (until && !AtOrBefore(View(it->value()), *until)) continue;
     const uint64_t position = GetBigEndian64(it->key().data() + prefix.size());
     auto record = impl_->ReadAt(position);
@@ -407,7 +493,8 @@ absl::StatusOr<guanxi::v1::LogRecord> EventLog::FindEvent(std::string_view event
   rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->dedup,
                                      rocksdb::Slice(event_id.data(), event_id.size()), &value);
   if (s.IsNotFound()) {
-    return absl::NotFoundError(absl::StrCat("no event with id '", absl::string_view(event_id.data(), event_id.size()), "'"));
+    return absl::NotFoundError(absl::StrCat(
+        "no event with id '", absl::string_view(event_id.data(), event_id.size()), "'"));
   }
   if (!s.ok()) return FromRocks(s, "reading the dedup index");
   if (value.size() != 8) return absl::DataLossError("a dedup entry is malformed");
@@ -430,32 +517,51 @@ absl::Status EventLog::Flush() {
 absl::StatusOr<VerifyResult> EventLog::Verify() const {
   Impl& d = *impl_;
   VerifyResult result;
-  auto fail = [&](uint64_t position, std::string reason) {
+  auto fail = [&](std::optional<uint64_t> position, std::string reason) {
     result.ok = false;
     result.first_bad_position = position;
     result.reason = std::move(reason);
     return result;
   };
 
+  // One snapshot for the scan, the head and the indexes, so a concurrent Append cannot
+  // make them disagree. (Read-only and secondary stores change only on CatchUp.)
   rocksdb::ReadOptions read;
   read.verify_checksums = true;
   read.fill_cache = false;
+  std::shared_ptr<const rocksdb::Snapshot> snapshot;
+  if (d.options.mode == OpenMode::kReadWrite) {
+    snapshot.reset(d.db->GetSnapshot(),
+                   [db = d.db.get()](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
+    read.snapshot = snapshot.get();
+  }
+  uint64_t head_next = 0;
+  Hash head;
+  if (absl::Status s = d.ReadHead(read, head_next, head); !s.ok()) {
+    if (s.code() == absl::StatusCode::kDataLoss)
+      return fail(std::nullopt, std::string(s.message()));
+    return s;
+  }
+
   std::unique_ptr<rocksdb::Iterator> it(d.db->NewIterator(read, d.log));
   uint64_t expected = 0;
+  uint64_t events = 0;
   Hash prev = {};
   guanxi::v1::LogRecord record;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     if (it->key().size() != 8) return fail(expected, "a log key is not 8 bytes");
     const uint64_t position = GetBigEndian64(it->key().data());
     if (position != expected) {
-      return fail(expected, absl::StrCat("missing: the next stored record is at position ", position));
+      return fail(expected,
+                  absl::StrCat("missing: the next stored record is at position ", position));
     }
     if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return fail(position, "altered: the record does not decode");
     }
     if (record.position() != position) {
-      return fail(position, absl::StrCat("out of order: the record stored here belongs at position ",
-                                         record.position()));
+      return fail(position,
+                  absl::StrCat("out of order: the record stored here belongs at position ",
+                               record.position()));
     }
     if (record.prev_hash().size() != prev.size() ||
         std::memcmp(record.prev_hash().data(), prev.data(), prev.size()) != 0) {
@@ -466,18 +572,13 @@ absl::StatusOr<VerifyResult> EventLog::Verify() const {
                                position == 0 ? 0 : position - 1, " and ", position));
     }
     prev = HashOf(View(it->value()));
+    if (record.has_event()) ++events;
     ++expected;
     ++result.records_checked;
   }
   if (!it->status().ok()) {
-    return fail(expected, absl::StrCat("unreadable: ", it->status().ToString()));
-  }
-  uint64_t head_next;
-  Hash head;
-  {
-    absl::MutexLock lock(&d.mu);
-    head_next = d.next_position;
-    head = d.head;
+    return fail(expected, absl::StrCat("unreadable: position ", expected,
+                                       " and after cannot be read: ", it->status().ToString()));
   }
   if (head_next > expected) {
     return fail(expected, absl::StrCat("missing: the chain head says ", head_next,
@@ -490,12 +591,35 @@ absl::StatusOr<VerifyResult> EventLog::Verify() const {
   if (expected > 0 && head != prev) {
     return fail(expected - 1, "altered: the last record no longer matches the chain head");
   }
-  rocksdb::Status checksums = d.db->VerifyChecksum();
-  if (!checksums.ok()) {
-    result.ok = false;
-    result.reason = absl::StrCat("RocksDB checksum: ", checksums.ToString());
+  for (auto [cf, name] : {std::pair{d.stream, kStreamCf}, std::pair{d.dedup, kDedupCf}}) {
+    absl::StatusOr<uint64_t> n = d.CountKeys(read, cf);
+    if (!n.ok()) return fail(std::nullopt, absl::StrCat("unreadable: ", n.status().message()));
+    if (*n != events) {
+      return fail(std::nullopt, absl::StrCat("index: ", name, " holds ", *n, " entries for ",
+                                             events, " event records"));
+    }
   }
+  rocksdb::Status checksums = d.db->VerifyChecksum();
+  if (!checksums.ok())
+    return fail(std::nullopt, absl::StrCat("unreadable: RocksDB checksum: ", checksums.ToString()));
   return result;
 }
+
+absl::Status VerifyResult::ToStatus() const {
+  if (ok) return absl::OkStatus();
+  return absl::DataLossError(
+      first_bad_position
+          ? absl::StrCat("the event log is damaged at position ", *first_bad_position, ": ", reason)
+          : absl::StrCat("the event log is damaged: ", reason));
+}
+
+rocksdb::ColumnFamilyHandle* EventLog::ColumnFamily(std::string_view name) const {
+  for (size_t i = 0; i < impl_->names.size(); ++i) {
+    if (impl_->names[i] == name) return impl_->handles[i];
+  }
+  return nullptr;
+}
+
+rocksdb::DB* EventLog::db() const { return impl_->db.get(); }
 
 }  // namespace guanxi::engine

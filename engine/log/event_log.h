@@ -5,7 +5,8 @@
 //   ASSIGN_OR_RETURN(std::unique_ptr<EventLog> log,
 //                    EventLog::Open(dir, {.partition = 3}));
 //   std::vector<guanxi::v1::LogRecord> batch = ...;  // body + source set per record
-//   ASSIGN_OR_RETURN(AppendResult r, log->Append(batch, {{"guanxi.events", 3, 1042}}));
+//   ASSIGN_OR_RETURN(AppendResult r,
+//                    log->Append(absl::MakeSpan(batch), {{"guanxi.events", 3, 1042}}));
 //
 // Atomicity: one Append is one RocksDB WriteBatch holding the records, both indexes, the
 // source offsets and the chain head: after any crash either all of it is there or none.
@@ -34,6 +35,9 @@
 
 namespace rocksdb {
 class Cache;
+class ColumnFamilyHandle;
+class DB;
+class WriteBatch;
 class WriteBufferManager;
 }  // namespace rocksdb
 
@@ -55,6 +59,16 @@ struct EventLogOptions {
   // Shared across every partition's store of one process; null = a private default.
   std::shared_ptr<rocksdb::Cache> block_cache{};
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager{};
+  // The partition this store holds. Recorded in meta on the first read-write open that
+  // sets it; an open naming another partition then fails (FailedPrecondition), so a
+  // store cannot be mounted as the wrong partition. Unset: not checked.
+  std::optional<int32_t> partition{};
+  // Column families other engine code keeps in the same store (projections: state,
+  // timers, outbox), so their writes can join an Append's batch (see Append's
+  // `extra_writes`). Created by a read-write open; read-only and secondary opens get
+  // those that exist. Families found on disk but not declared are opened too (a
+  // read-write open must open them all), with default options.
+  std::vector<std::string> extra_column_families{};
 };
 
 // One block cache and one write-buffer manager for every partition's store in a
@@ -87,7 +101,15 @@ struct VerifyResult {
   uint64_t records_checked = 0;
   std::optional<uint64_t> first_bad_position{};
   std::string reason{};  // empty when ok
+
+  // OK, or DataLoss naming the first bad position and the reason.
+  absl::Status ToStatus() const;
 };
+
+// Adds writes of other engine code to an Append's WriteBatch, after the log's own, so
+// they commit atomically with the records. Called once per Append with the outcomes
+// (positions already assigned); a non-OK return aborts the Append, nothing is written.
+using ExtraWrites = std::function<absl::Status(const AppendResult&, rocksdb::WriteBatch&)>;
 
 class EventLog {
  public:
@@ -102,9 +124,11 @@ class EventLog {
   // atomic write. An event whose event_id is already in the log, or earlier in the same
   // batch, is not appended again (outcome.duplicate). An event without event_id,
   // customer_id or occurred_at is InvalidArgument naming the field, and nothing is
-  // written. FailedPrecondition on a log not opened kReadWrite.
+  // written. FailedPrecondition on a log not opened kReadWrite. `extra_writes`, if set,
+  // adds the caller's own writes to the same batch (see ExtraWrites).
   absl::StatusOr<AppendResult> Append(absl::Span<guanxi::v1::LogRecord> records,
-                                      absl::Span<const SourceOffset> offsets);
+                                      absl::Span<const SourceOffset> offsets,
+                                      const ExtraWrites& extra_writes = nullptr);
 
   // The position the next appended record will get (= number of records).
   uint64_t next_position() const;
@@ -131,11 +155,19 @@ class EventLog {
 
   // Checks RocksDB's block checksums and the chain: positions dense from 0, each key
   // equal to its record's position, each prev_hash equal to the previous record's hash,
-  // and the head stored in meta equal to the last record. Names the first bad position.
+  // the head stored in meta equal to the last record, and one stream and one dedup
+  // entry per event record. Names the first bad position. Damage is reported in the
+  // result (ok = false; ToStatus() gives DataLoss); a non-OK status means Verify itself
+  // could not run. Reads one snapshot, so it may run beside Append.
   absl::StatusOr<VerifyResult> Verify() const;
 
   // Flushes memtables to SST files (tests, checkpoints).
   absl::Status Flush();
+
+  // For other engine code sharing the store (projections): a column family this log
+  // opened (its own or an extra one), or null; and the database itself, for reads.
+  rocksdb::ColumnFamilyHandle* ColumnFamily(std::string_view name) const;
+  rocksdb::DB* db() const;
 
   // SHA-256 of a stored record value.
   static Hash HashOf(std::string_view stored_value);

@@ -279,5 +279,59 @@ TEST(EngineFaultTest, CoordinatorBrokerDownForFiveSecondsMidStream) {
   stream.ExpectDeadLettersAreTheGarbage(brokers, "outage");
 }
 
+// Scale-out: a second instance (its own data directory) joins mid-stream and the group
+// splits the partitions; then the first is SIGKILLed and the second takes all of them
+// over, rebuilding from the topic the stores it never had. It ends with exactly the log
+// content a single instance would have.
+TEST(EngineFaultTest, SecondInstanceJoinsThenTheFirstIsKilledAndTheSurvivorEndsComplete) {
+  auto cluster = std::move(*engine::EmbeddedCluster::Start(3));
+  v1::EngineConfig config = engine::DefaultEngineConfig();
+  ASSERT_TRUE(engine::CreateGuanxiTopics(*cluster, config.kafka(), kPartitions).ok());
+  const std::string brokers = cluster->bootstrap_servers();
+  FaultStream stream(brokers);
+
+  TempDir root;
+  const std::string config_path = root.Sub("guanxi.conf");
+  std::ofstream(config_path) << "kafka { properties { name: \"session.timeout.ms\" value: \"3000\" }\n"
+                                "        properties { name: \"heartbeat.interval.ms\" value: \"500\" } }\n";
+  const std::string data_a = root.Sub("a"), data_b = root.Sub("b");
+  CommittedWatcher watch_a(data_a, root.Sub("sa")), watch_b(data_b, root.Sub("sb"));
+  const absl::Time deadline = absl::Now() + absl::Seconds(180);
+
+  stream.Produce(kMessages / 2);
+  const pid_t a = Spawn({"run", "--brokers", brokers, "--data", data_a, "--config", config_path});
+  while (watch_a.Read() < kMessages / 10 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(2));
+  const pid_t b = Spawn({"run", "--brokers", brokers, "--data", data_b, "--config", config_path});
+  stream.Produce(kMessages / 2);
+  // b has joined once it committed something of its own share.
+  while (watch_b.Read() == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  std::printf("[ scaleout ] b joined: a committed %lld, b %lld of %d\n",
+              static_cast<long long>(watch_a.Read()), static_cast<long long>(watch_b.Read()),
+              stream.produced());
+  ::kill(a, SIGKILL);
+  int status = 0;
+  waitpid(a, &status, 0);
+  // b alone now: every partition complete in b's own stores.
+  while (watch_b.Read() < stream.produced() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  std::printf("[ scaleout ] a killed; b committed %lld of %d\n",
+              static_cast<long long>(watch_b.Read()), stream.produced());
+  ::kill(b, SIGTERM);
+  waitpid(b, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+
+  stream.ExpectLogsComplete(data_b);
+  // a's stores are stale but consistent.
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    auto log = engine::EventLog::Open(engine::PartitionDir(data_a, p), {});
+    if (!log.ok()) continue;
+    auto verified = (*log)->Verify();
+    ASSERT_TRUE(verified.ok());
+    EXPECT_TRUE(verified->ok) << verified->reason;
+  }
+  stream.ExpectDeadLettersAreTheGarbage(brokers, "scaleout");
+}
+
 }  // namespace
 }  // namespace guanxi

@@ -40,8 +40,8 @@ int main(int argc, char** argv) {
       batch.push_back(guanxi::engine::testing::CrashMessage(o));
     }
     offset += count;
-    auto result = (*log)->Append(absl::MakeSpan(batch),
-                                 {{guanxi::engine::testing::kCrashTopic, 0, offset}});
+    auto result =
+        (*log)->Append(absl::MakeSpan(batch), {{guanxi::engine::testing::kCrashTopic, 0, offset}});
     if (!result.ok()) {
       std::fprintf(stderr, "append: %s\n", std::string(result.status().message()).c_str());
       return 1;

@@ -69,6 +69,9 @@ class RawStore {
   void Delete(uint64_t position) {
     ASSERT_TRUE(db_->Delete(rocksdb::WriteOptions(), handles_[1], Key(position)).ok());
   }
+  void DeleteDedup(const std::string& event_id) {
+    ASSERT_TRUE(db_->Delete(rocksdb::WriteOptions(), handles_[3], event_id).ok());
+  }
 
  private:
   std::unique_ptr<rocksdb::DB> db_;
@@ -106,6 +109,7 @@ TEST(EventLogCorruptionTest, AlteredRecordIsNamed) {
   ASSERT_TRUE(r.first_bad_position.has_value());
   EXPECT_EQ(*r.first_bad_position, 4u);
   EXPECT_THAT(r.reason, HasSubstr("altered"));
+  EXPECT_THAT(r.ToStatus().message(), HasSubstr("position 4"));
 }
 
 TEST(EventLogCorruptionTest, DeletedRecordIsNamed) {
@@ -190,6 +194,17 @@ TEST(EventLogCorruptionTest, FlippedByteInAnSstFileIsDataLossNotACrash) {
   ASSERT_TRUE(r->first_bad_position.has_value()) << r->reason;
   EXPECT_EQ(*r->first_bad_position, 0u);  // the first block holds position 0
   EXPECT_THAT(r->reason, HasSubstr("unreadable"));
+  EXPECT_EQ(r->ToStatus().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(EventLogCorruptionTest, LostDedupEntryIsCaughtByTheIndexCount) {
+  TempDir dir;
+  Fill(dir.path());
+  { RawStore(dir.path()).DeleteDedup("e5"); }
+  VerifyResult r = VerifyStore(dir.path());
+  EXPECT_FALSE(r.ok);
+  EXPECT_THAT(r.reason, HasSubstr("dedup holds 9 entries for 10 event records"));
+  EXPECT_EQ(r.ToStatus().code(), absl::StatusCode::kDataLoss);
 }
 
 }  // namespace

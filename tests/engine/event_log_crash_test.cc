@@ -50,7 +50,8 @@ int64_t RunAndKill(const std::string& dir, uint64_t seed, int commits) {
     int64_t offset = 0;
     size_t got = 0;
     while (got < sizeof offset) {
-      const ssize_t n = read(pipe_fds[0], reinterpret_cast<char*>(&offset) + got, sizeof offset - got);
+      const ssize_t n =
+          read(pipe_fds[0], reinterpret_cast<char*>(&offset) + got, sizeof offset - got);
       if (n <= 0) break;
       got += static_cast<size_t>(n);
     }
@@ -96,21 +97,27 @@ TEST(EventLogCrashTest, SigkillDuringAppendsLeavesNoTornBatchNoDuplicateAndAnInt
     for (int64_t o = 0; o < stored; ++o) expected.insert(OriginalOffset(o));
     std::set<std::string> seen;
     uint64_t events = 0;
-    ASSERT_TRUE((*log)->ReadRange(0, UINT64_MAX, [&](const v1::LogRecord& r) {
-                         ++events;
-                         EXPECT_TRUE(seen.insert(r.event().event_id()).second)
-                             << "duplicate " << r.event().event_id();
-                         EXPECT_LT(r.source().offset(), stored);
-                         EXPECT_EQ(r.event().event_id(),
-                                   "ev-" + std::to_string(r.source().offset()))
-                             << "appended from a re-send rather than the original";
-                         return true;
-                       }).ok());
+    ASSERT_TRUE(
+        (*log)
+            ->ReadRange(
+                0, UINT64_MAX,
+                [&](const v1::LogRecord& r) {
+                  ++events;
+                  EXPECT_TRUE(seen.insert(r.event().event_id()).second)
+                      << "duplicate " << r.event().event_id();
+                  EXPECT_LT(r.source().offset(), stored);
+                  EXPECT_EQ(r.event().event_id(), "ev-" + std::to_string(r.source().offset()))
+                      << "appended from a re-send rather than the original";
+                  return true;
+                })
+            .ok());
     EXPECT_EQ(events, expected.size());
     EXPECT_EQ((*log)->next_position(), expected.size());
     for (int64_t o : expected) {
       ASSERT_TRUE((*log)->FindEvent("ev-" + std::to_string(o)).ok()) << "lost ev-" << o;
     }
+    // Verify: chain intact, positions dense, head matches, one dedup and one stream
+    // entry per event record (the dedup index count equals the events).
     auto verified = (*log)->Verify();
     ASSERT_TRUE(verified.ok()) << verified.status();
     EXPECT_TRUE(verified->ok) << verified->reason;

@@ -1,9 +1,12 @@
 #include "engine/log/event_log.h"
 
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
 #include "tests/engine/event_log_test_util.h"
 
 namespace guanxi::engine {
@@ -22,10 +25,12 @@ std::unique_ptr<EventLog> OpenOrDie(const std::string& dir, EventLogOptions opti
 
 std::vector<std::string> Ids(const EventLog& log, uint64_t from, uint64_t to) {
   std::vector<std::string> ids;
-  EXPECT_TRUE(log.ReadRange(from, to, [&](const v1::LogRecord& r) {
-                   ids.push_back(r.has_event() ? r.event().event_id() : "<non-event>");
-                   return true;
-                 }).ok());
+  EXPECT_TRUE(log.ReadRange(from, to,
+                            [&](const v1::LogRecord& r) {
+                              ids.push_back(r.has_event() ? r.event().event_id() : "<non-event>");
+                              return true;
+                            })
+                  .ok());
   return ids;
 }
 
@@ -37,10 +42,12 @@ std::vector<uint64_t> Stream(const EventLog& log, const std::string& customer,
     t->set_seconds(*until);
   }
   std::vector<uint64_t> positions;
-  EXPECT_TRUE(log.ReadStream(customer, t, [&](const v1::LogRecord& r) {
-                   positions.push_back(r.position());
-                   return true;
-                 }).ok());
+  EXPECT_TRUE(log.ReadStream(customer, t,
+                             [&](const v1::LogRecord& r) {
+                               positions.push_back(r.position());
+                               return true;
+                             })
+                  .ok());
   return positions;
 }
 
@@ -57,11 +64,13 @@ TEST(EventLogTest, AppendAssignsDensePositionsAndChainsHashes) {
   // Each record links to the hash of its predecessor; the head is the last one's hash.
   std::vector<std::string> stored;
   Hash prev = {};
-  ASSERT_TRUE(log->ReadRange(0, 3, [&](const v1::LogRecord& r) {
-                   EXPECT_EQ(r.prev_hash(), std::string(prev.begin(), prev.end()));
-                   prev = EventLog::HashOf(r.SerializeAsString());
-                   return true;
-                 }).ok());
+  ASSERT_TRUE(log->ReadRange(0, 3,
+                             [&](const v1::LogRecord& r) {
+                               EXPECT_EQ(r.prev_hash(), std::string(prev.begin(), prev.end()));
+                               prev = EventLog::HashOf(r.SerializeAsString());
+                               return true;
+                             })
+                  .ok());
   EXPECT_EQ(log->head_hash(), prev);
   EXPECT_TRUE(log->Verify()->ok);
 }
@@ -73,7 +82,7 @@ TEST(EventLogTest, ReadsByRangeStreamAndEventId) {
                                       OrderRecord("e2", "a", 30), OrderRecord("e3", "a", 5)};
   ASSERT_TRUE(log->Append(absl::MakeSpan(batch), {}).ok());
   EXPECT_THAT(Ids(*log, 1, 3), ElementsAre("e1", "e2"));
-  EXPECT_THAT(Stream(*log, "a"), ElementsAre(0, 2, 3));   // "ab" is another customer
+  EXPECT_THAT(Stream(*log, "a"), ElementsAre(0, 2, 3));  // "ab" is another customer
   EXPECT_THAT(Stream(*log, "ab"), ElementsAre(1));
   EXPECT_THAT(Stream(*log, "a", 10), ElementsAre(0, 3));  // occurred at or before 10
   EXPECT_THAT(Stream(*log, "nobody"), ElementsAre());
@@ -142,8 +151,10 @@ TEST(EventLogTest, BadRecordsNameTheFieldAndWriteNothing) {
   auto log = OpenOrDie(dir.path());
   const std::pair<void (*)(v1::LogRecord&), const char*> cases[] = {
       {[](v1::LogRecord& r) { r.mutable_event()->clear_event_id(); }, "records[1].event.event_id"},
-      {[](v1::LogRecord& r) { r.mutable_event()->clear_customer_id(); }, "records[1].event.customer_id"},
-      {[](v1::LogRecord& r) { r.mutable_event()->clear_occurred_at(); }, "records[1].event.occurred_at"},
+      {[](v1::LogRecord& r) { r.mutable_event()->clear_customer_id(); },
+       "records[1].event.customer_id"},
+      {[](v1::LogRecord& r) { r.mutable_event()->clear_occurred_at(); },
+       "records[1].event.occurred_at"},
       {[](v1::LogRecord& r) { r.clear_body(); }, "records[1] has no body"},
   };
   for (const auto& [mutate, field] : cases) {
@@ -168,12 +179,14 @@ TEST(EventLogTest, ModelAndTickRecordsAppendWithoutDedup) {
   ASSERT_TRUE(log->Append(absl::MakeSpan(again), {}).ok());
   EXPECT_EQ(log->next_position(), 4u);
   std::vector<int> kinds;
-  ASSERT_TRUE(log->ReadRange(0, 4, [&](const v1::LogRecord& r) {
-                   kinds.push_back(r.body_case());
-                   return true;
-                 }).ok());
-  EXPECT_THAT(kinds, ElementsAre(v1::LogRecord::kTick, v1::LogRecord::kModel,
-                                 v1::LogRecord::kTick, v1::LogRecord::kModel));
+  ASSERT_TRUE(log->ReadRange(0, 4,
+                             [&](const v1::LogRecord& r) {
+                               kinds.push_back(r.body_case());
+                               return true;
+                             })
+                  .ok());
+  EXPECT_THAT(kinds, ElementsAre(v1::LogRecord::kTick, v1::LogRecord::kModel, v1::LogRecord::kTick,
+                                 v1::LogRecord::kModel));
 }
 
 TEST(EventLogTest, ReadOnlyLogRefusesAppend) {
@@ -190,8 +203,8 @@ TEST(EventLogTest, SecondarySeesTheWritersAppendsAfterCatchUp) {
   auto writer = OpenOrDie(dir.Sub("log"));
   std::vector<v1::LogRecord> first = {OrderRecord("e0", "a", 10)};
   ASSERT_TRUE(writer->Append(absl::MakeSpan(first), {{"guanxi.events", 0, 1}}).ok());
-  auto reader = OpenOrDie(dir.Sub("log"), {.mode = OpenMode::kSecondary,
-                                           .secondary_dir = dir.Sub("secondary")});
+  auto reader = OpenOrDie(dir.Sub("log"),
+                          {.mode = OpenMode::kSecondary, .secondary_dir = dir.Sub("secondary")});
   EXPECT_EQ(reader->next_position(), 1u);
   std::vector<v1::LogRecord> second = {OrderRecord("e1", "a", 11), OrderRecord("e2", "b", 12)};
   ASSERT_TRUE(writer->Append(absl::MakeSpan(second), {{"guanxi.events", 0, 3}}).ok());
@@ -209,6 +222,83 @@ TEST(EventLogTest, SecondaryNeedsItsOwnDirectory) {
   { OpenOrDie(dir.path()); }
   auto reader = EventLog::Open(dir.path(), {.mode = OpenMode::kSecondary});
   EXPECT_EQ(reader.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(EventLogTest, ExtraColumnFamilyWritesCommitWithTheBatch) {
+  TempDir dir;
+  {
+    auto log = OpenOrDie(dir.path(), {.extra_column_families = {"state"}});
+    rocksdb::ColumnFamilyHandle* state = log->ColumnFamily("state");
+    ASSERT_NE(state, nullptr);
+    EXPECT_EQ(log->ColumnFamily("nope"), nullptr);
+    std::vector<v1::LogRecord> batch = {OrderRecord("e0", "a", 10), OrderRecord("e1", "a", 11)};
+    auto r = log->Append(absl::MakeSpan(batch), {{"guanxi.events", 0, 2}},
+                         [&](const AppendResult& result, rocksdb::WriteBatch& wb) {
+                           EXPECT_EQ(result.appended, 2u);
+                           return wb.Put(state, "a", "2 events").ok() ? absl::OkStatus()
+                                                                      : absl::InternalError("put");
+                         });
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  // A later open that does not declare the family still opens it (RocksDB requires it).
+  auto log = OpenOrDie(dir.path());
+  ASSERT_NE(log->ColumnFamily("state"), nullptr);
+  std::string value;
+  ASSERT_TRUE(log->db()->Get(rocksdb::ReadOptions(), log->ColumnFamily("state"), "a", &value).ok());
+  EXPECT_EQ(value, "2 events");
+  EXPECT_EQ(log->next_position(), 2u);
+}
+
+TEST(EventLogTest, FailingExtraWritesAbortTheWholeAppend) {
+  TempDir dir;
+  auto log = OpenOrDie(dir.path());
+  std::vector<v1::LogRecord> batch = {OrderRecord("e0", "a", 10)};
+  auto r = log->Append(absl::MakeSpan(batch), {{"guanxi.events", 0, 1}},
+                       [](const AppendResult&, rocksdb::WriteBatch&) {
+                         return absl::AbortedError("projection says no");
+                       });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(log->next_position(), 0u);
+  EXPECT_TRUE(Ids(*log, 0, 10).empty());
+  EXPECT_FALSE(log->StoredOffset("guanxi.events", 0)->has_value());
+  EXPECT_EQ(log->FindEvent("e0").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(EventLogTest, StoreOfAnotherPartitionIsRefused) {
+  TempDir dir;
+  { OpenOrDie(dir.path(), {.partition = 3}); }
+  EXPECT_NE(OpenOrDie(dir.path(), {.partition = 3}), nullptr);
+  EXPECT_NE(OpenOrDie(dir.path()), nullptr);  // unset: not checked
+  auto wrong = EventLog::Open(dir.path(), {.partition = 4});
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(wrong.status().message(), HasSubstr("holds partition 3, not 4"));
+}
+
+TEST(EventLogTest, VerifyBesideConcurrentAppendsSeesAConsistentSnapshot) {
+  TempDir dir;
+  auto log = OpenOrDie(dir.path());
+  constexpr int kBatches = 200;
+  std::thread writer([&] {
+    for (int b = 0; b < kBatches; ++b) {
+      std::vector<v1::LogRecord> batch;
+      for (int i = 0; i < 10; ++i) {
+        const int n = b * 10 + i;
+        batch.push_back(OrderRecord("e" + std::to_string(n), "c" + std::to_string(n % 7), n, n));
+      }
+      ASSERT_TRUE(log->Append(absl::MakeSpan(batch), {{"guanxi.events", 0, b * 10 + 10}}).ok());
+    }
+  });
+  for (int i = 0; i < 20; ++i) {
+    auto verified = log->Verify();
+    ASSERT_TRUE(verified.ok()) << verified.status();
+    EXPECT_TRUE(verified->ok) << verified->reason;
+    EXPECT_EQ(verified->records_checked % 10, 0u);  // whole batches only
+  }
+  writer.join();
+  auto verified = log->Verify();
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->ok) << verified->reason;
+  EXPECT_EQ(verified->records_checked, 10u * kBatches);
 }
 
 }  // namespace
