@@ -41,10 +41,9 @@ int RunVerify(const Args& args, Io& io) {
   std::string json_rows;
   for (int32_t p : *partitions) {
     // As a secondary: works beside a running `guanxi run`, never blocks it.
-    auto log = engine::EventLog::Open(
-        engine::PartitionDir(data, p),
-        {.mode = engine::OpenMode::kSecondary,
-         .secondary_dir = absl::StrCat(scratch.path(), "/", p)});
+    auto log = engine::EventLog::Open(engine::PartitionDir(data, p),
+                                      {.mode = engine::OpenMode::kSecondary,
+                                       .secondary_dir = absl::StrCat(scratch.path(), "/", p)});
     engine::VerifyResult result;
     if (!log.ok()) {
       result.ok = false;
@@ -108,9 +107,9 @@ Command AuditCommand() {
           "`guanxi run` holds the data directory (it reads as a RocksDB secondary).\n"
           "--json prints {\"ok\", \"recordsChecked\", \"partitions\": [{\"partition\",\n"
           "\"ok\", \"recordsChecked\", \"firstBadPosition\"?, \"reason\"?}]}.",
-      .flags = {{.name = "data", .value_name = "DIR", .help = "the data directory",
-                 .required = true},
-                {.name = "json", .help = "print the result as JSON"}},
+      .flags =
+          {{.name = "data", .value_name = "DIR", .help = "the data directory", .required = true},
+           {.name = "json", .help = "print the result as JSON"}},
       .run = RunVerify,
   });
   return audit;

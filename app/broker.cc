@@ -46,7 +46,8 @@ int RunBroker(const Args& args, Io& io) {
 
   auto cluster = engine::EmbeddedCluster::Start(static_cast<int>(*nodes));
   if (!cluster.ok()) return ReportFailure(io, cluster.status());
-  if (auto s = engine::CreateGuanxiTopics(**cluster, config->kafka(), static_cast<int>(*partitions));
+  if (auto s =
+          engine::CreateGuanxiTopics(**cluster, config->kafka(), static_cast<int>(*partitions));
       !s.ok()) {
     return ReportFailure(io, s);
   }
@@ -60,8 +61,8 @@ int RunBroker(const Args& args, Io& io) {
   io.err << "guanxi broker: " << *nodes << " brokers at " << bootstrap << "; topics "
          << config->kafka().events_topic() << " (" << *partitions << " partitions), "
          << config->kafka().warnings_topic() << ", " << config->kafka().changes_topic() << ", "
-         << config->kafka().dead_letters_topic()
-         << ". In memory only; Ctrl-C stops it." << std::endl;
+         << config->kafka().dead_letters_topic() << ". In memory only; Ctrl-C stops it."
+         << std::endl;
   int signal = 0;
   sigwait(&stop, &signal);
   io.err << "guanxi broker: stopping (signal " << signal << ")" << std::endl;
@@ -79,12 +80,16 @@ Command BrokerCommand() {
           "prints its bootstrap address (and writes it to --bootstrap-file) and runs until\n"
           "SIGINT or SIGTERM. Other processes connect over TCP. For development and tests\n"
           "only: in memory, bounded, no transactions (docs/operations.md).",
-      .flags = {{.name = "partitions", .value_name = "N",
-                 .help = "partitions of the events topic", .default_value = "8"},
+      .flags = {{.name = "partitions",
+                 .value_name = "N",
+                 .help = "partitions of the events topic",
+                 .default_value = "8"},
                 {.name = "nodes", .value_name = "N", .help = "mock brokers", .default_value = "3"},
-                {.name = "bootstrap-file", .value_name = "FILE",
+                {.name = "bootstrap-file",
+                 .value_name = "FILE",
                  .help = "write the bootstrap address here (atomically)"},
-                {.name = "config", .value_name = "FILE",
+                {.name = "config",
+                 .value_name = "FILE",
                  .help = "engine configuration (topic names)"}},
       .run = RunBroker,
   };

@@ -123,8 +123,7 @@ void Command::PrintHelp(const std::string& path, std::ostream& out) const {
   out << "  --help\n      Show this help.\n";
 }
 
-int Command::Dispatch(std::vector<std::string_view> args, const std::string& path,
-                      Io& io) const {
+int Command::Dispatch(std::vector<std::string_view> args, const std::string& path, Io& io) const {
   if (!subcommands.empty()) {
     if (args.empty() || IsHelp(args.front())) {
       PrintHelp(path, args.empty() ? io.err : io.out);
@@ -207,8 +206,8 @@ int Command::Dispatch(std::vector<std::string_view> args, const std::string& pat
     return usage_error(absl::StrCat("missing ", positional_usage));
   }
   if (parsed.positional_.size() > max_positional) {
-    return usage_error(absl::StrCat("unexpected argument '",
-                                    parsed.positional_[max_positional], "'"));
+    return usage_error(
+        absl::StrCat("unexpected argument '", parsed.positional_[max_positional], "'"));
   }
   return run(parsed, io);
 }

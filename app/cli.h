@@ -76,13 +76,13 @@ class Command {
   using Body = std::function<int(const Args&, Io&)>;
 
   std::string name{};
-  std::string summary{};      // one line, shown in the parent's list
-  std::string description{};  // paragraphs shown in this command's --help
+  std::string summary{};           // one line, shown in the parent's list
+  std::string description{};       // paragraphs shown in this command's --help
   std::string positional_usage{};  // e.g. "CUSTOMER_ID"; empty = takes none
   size_t min_positional = 0;
   size_t max_positional = 0;
   std::vector<Flag> flags{};
-  Body run{};  // empty for a command that only groups subcommands
+  Body run{};                          // empty for a command that only groups subcommands
   std::vector<Command> subcommands{};  // filled with Add()
 
   Command& Add(Command child);

@@ -34,6 +34,14 @@ const Source kSources[] = {
     {"online-retail", "the UCI Online Retail export (CSV, plain or .gz)",
      connectors::NewOnlineRetailParser},
     {"cdnow", "the CDNOW purchase sample (whitespace-separated)", connectors::NewCdnowParser},
+    {"callcenter-calls", "call-center call records (CSV, docs/connectors.md)",
+     connectors::NewCallCenterCallsParser},
+    {"callcenter-complaints", "call-center complaints and their resolution (CSV)",
+     connectors::NewCallCenterComplaintsParser},
+    {"erp-orders", "ERP orders, invoices and cancellations (CSV)", connectors::NewErpOrdersParser},
+    {"erp-payments", "ERP payments with due and paid dates (CSV)",
+     connectors::NewErpPaymentsParser},
+    {"erp-contracts", "ERP contract milestones (CSV)", connectors::NewErpContractsParser},
 };
 
 // --since/--until: RFC 3339 ("2011-03-01T00:00:00Z") or a date ("2011-03-01", UTC).
@@ -56,13 +64,9 @@ int RunConnect(const Args& args, Io& io) {
   if (source == nullptr) {
     std::vector<std::string> names;
     for (const Source& s : kSources) names.emplace_back(s.name);
-    return ReportUsageError(io, absl::InvalidArgumentError(absl::StrCat(
-                                    "unknown source '", source_name,
-                                    "'; available: ", absl::StrJoin(names, ", "))));
-  }
-  if (args.Has("brokers") == args.Has("output")) {
     return ReportUsageError(
-        io, absl::InvalidArgumentError("give exactly one of --brokers and --output"));
+        io, absl::InvalidArgumentError(absl::StrCat("unknown source '", source_name,
+                                                    "'; available: ", absl::StrJoin(names, ", "))));
   }
   connectors::ConnectOptions options;
   for (const char* flag : {"since", "until"}) {
@@ -75,31 +79,20 @@ int RunConnect(const Args& args, Io& io) {
   auto reader = connectors::LineReader::Open(args.Get("input"));
   if (!reader.ok()) return ReportFailure(io, reader.status());
 
-  std::unique_ptr<connectors::EventPublisher> publisher;
-  std::ofstream output_file;
-  if (args.Has("output")) {
-    std::ostream* out = &io.out;
-    if (args.Get("output") != "-") {
-      output_file.open(args.Get("output"));
-      if (!output_file) {
-        return ReportFailure(io, absl::NotFoundError(
-                                     absl::StrCat("cannot write ", args.Get("output"))));
-      }
-      out = &output_file;
-    }
-    publisher = std::make_unique<connectors::JsonlPublisher>(*out);
-  } else {
-    auto kafka = NewKafkaEventPublisher(args.Get("brokers"), args.Get("topic"),
-                                        args.Get("config"));
-    if (!kafka.ok()) return ReportFailure(io, kafka.status());
-    publisher = std::move(*kafka);
+  auto chosen = OpenPublisher(args, io.out);
+  if (!chosen.ok()) {
+    return chosen.status().code() == absl::StatusCode::kInvalidArgument
+               ? ReportUsageError(io, chosen.status())
+               : ReportFailure(io, chosen.status());
   }
+  connectors::EventPublisher* publisher = chosen->publisher.get();
 
   std::ofstream rejects;
   if (args.Has("rejects")) {
     rejects.open(args.Get("rejects"));
     if (!rejects) {
-      return ReportFailure(io, absl::NotFoundError(absl::StrCat("cannot write ", args.Get("rejects"))));
+      return ReportFailure(io,
+                           absl::NotFoundError(absl::StrCat("cannot write ", args.Get("rejects"))));
     }
   }
   int64_t shown = 0;
@@ -123,17 +116,17 @@ int RunConnect(const Args& args, Io& io) {
   progress.Finish();
   if (!summary.ok()) return ReportFailure(io, summary.status());
 
-  io.err << "connect " << source_name << ": read " << WithThousands(summary->lines)
-         << " lines -> " << WithThousands(summary->events) << " events; sent "
-         << WithThousands(summary->sent) << ", rejected " << WithThousands(summary->rejected)
-         << " lines, filtered " << WithThousands(summary->filtered) << " by event time";
+  io.err << "connect " << source_name << ": read " << WithThousands(summary->lines) << " lines -> "
+         << WithThousands(summary->events) << " events; sent " << WithThousands(summary->sent)
+         << ", rejected " << WithThousands(summary->rejected) << " lines, filtered "
+         << WithThousands(summary->filtered) << " by event time";
   if (summary->failed > 0) io.err << ", FAILED delivery " << WithThousands(summary->failed);
   io.err << "\n";
   for (const auto& [reason, count] : summary->rejected_by_reason) {
     io.err << "  rejected " << WithThousands(count) << ": " << reason << "\n";
   }
-  const bool attempted = summary->rejected > 0 || summary->failed > 0 ||
-                         summary->events > summary->filtered;
+  const bool attempted =
+      summary->rejected > 0 || summary->failed > 0 || summary->events > summary->filtered;
   return summary->sent == 0 && attempted ? kExitFailure : kExitOk;
 }
 
@@ -154,20 +147,29 @@ Command ConnectCommand() {
       .positional_usage = "SOURCE",
       .min_positional = 1,
       .max_positional = 1,
-      .flags = {{.name = "input", .value_name = "FILE", .help = "the input file, or - for stdin",
+      .flags = {{.name = "input",
+                 .value_name = "FILE",
+                 .help = "the input file, or - for stdin",
                  .required = true},
-                {.name = "brokers", .value_name = "LIST",
+                {.name = "brokers",
+                 .value_name = "LIST",
                  .help = "Kafka bootstrap servers host:port,... to produce to"},
-                {.name = "output", .value_name = "FILE",
+                {.name = "output",
+                 .value_name = "FILE",
                  .help = "write the events as JSONL instead (- for stdout)"},
-                {.name = "topic", .value_name = "TOPIC", .help = "the events topic",
+                {.name = "topic",
+                 .value_name = "TOPIC",
+                 .help = "the events topic",
                  .default_value = "guanxi.events"},
-                {.name = "config", .value_name = "FILE",
+                {.name = "config",
+                 .value_name = "FILE",
                  .help = "engine configuration (librdkafka properties for TLS/SASL)"},
-                {.name = "since", .value_name = "TIME",
+                {.name = "since",
+                 .value_name = "TIME",
                  .help = "only events at or after TIME (RFC 3339 or YYYY-MM-DD, UTC)"},
                 {.name = "until", .value_name = "TIME", .help = "only events before TIME"},
-                {.name = "rejects", .value_name = "FILE",
+                {.name = "rejects",
+                 .value_name = "FILE",
                  .help = "write every rejected line's number and reason to FILE"}},
       .run = RunConnect,
   };

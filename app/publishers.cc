@@ -13,10 +13,10 @@ class KafkaEventPublisher final : public connectors::EventPublisher {
   explicit KafkaEventPublisher(std::string topic) : topic_(std::move(topic)) {}
 
   absl::Status Init(const std::string& brokers, const engine::KafkaProperties& properties) {
-    auto producer = engine::Producer::Create(brokers, properties,
-                                             [this](const engine::Producer::Delivery& d) {
-                                               if (!d.status.ok()) ++failed_;
-                                             });
+    auto producer =
+        engine::Producer::Create(brokers, properties, [this](const engine::Producer::Delivery& d) {
+          if (!d.status.ok()) ++failed_;
+        });
     if (!producer.ok()) return producer.status();
     producer_ = std::move(*producer);
     return absl::OkStatus();
@@ -53,6 +53,28 @@ absl::StatusOr<std::unique_ptr<connectors::EventPublisher>> NewKafkaEventPublish
   auto publisher = std::make_unique<KafkaEventPublisher>(topic);
   if (auto s = publisher->Init(brokers, engine::PropertiesOf(config->kafka())); !s.ok()) return s;
   return publisher;
+}
+
+absl::StatusOr<ChosenPublisher> OpenPublisher(const Args& args, std::ostream& stdout_stream) {
+  if (args.Has("brokers") == args.Has("output")) {
+    return absl::InvalidArgumentError("give exactly one of --brokers and --output");
+  }
+  ChosenPublisher chosen;
+  if (args.Has("brokers")) {
+    auto kafka = NewKafkaEventPublisher(args.Get("brokers"), args.Get("topic"), args.Get("config"));
+    if (!kafka.ok()) return kafka.status();
+    chosen.publisher = std::move(*kafka);
+    return chosen;
+  }
+  std::ostream* out = &stdout_stream;
+  if (args.Get("output") != "-") {
+    chosen.file = std::make_unique<std::ofstream>(args.Get("output"));
+    if (!*chosen.file)
+      return absl::NotFoundError(absl::StrCat("cannot write ", args.Get("output")));
+    out = chosen.file.get();
+  }
+  chosen.publisher = std::make_unique<connectors::JsonlPublisher>(*out);
+  return chosen;
 }
 
 }  // namespace guanxi::app

@@ -1,10 +1,13 @@
 // Where `guanxi connect` and `guanxi simulate` send events.
 #pragma once
 
+#include <fstream>
+#include <iosfwd>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "app/cli.h"
 #include "connectors/run.h"
 
 namespace guanxi::app {
@@ -14,5 +17,14 @@ namespace guanxi::app {
 // empty) supplies librdkafka properties (TLS, SASL) from the engine configuration.
 absl::StatusOr<std::unique_ptr<connectors::EventPublisher>> NewKafkaEventPublisher(
     const std::string& brokers, const std::string& topic, const std::string& config_path);
+
+// What `--output FILE|-` or `--brokers LIST` (exactly one; with --topic and --config)
+// ask for: a JSONL writer (to `stdout_stream` for "-") or a Kafka producer. Giving both
+// or neither is InvalidArgument (a usage error); an unwritable file is NotFound.
+struct ChosenPublisher {
+  std::unique_ptr<connectors::EventPublisher> publisher;
+  std::unique_ptr<std::ofstream> file;  // owns the output file, if one was named
+};
+absl::StatusOr<ChosenPublisher> OpenPublisher(const Args& args, std::ostream& stdout_stream);
 
 }  // namespace guanxi::app

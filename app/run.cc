@@ -35,7 +35,8 @@ int RunEngine(const Args& args, Io& io) {
     auto started = engine::EmbeddedCluster::Start(3);
     if (!started.ok()) return ReportFailure(io, started.status());
     cluster = std::move(*started);
-    if (auto s = engine::CreateGuanxiTopics(*cluster, config->kafka(), static_cast<int>(*partitions));
+    if (auto s =
+            engine::CreateGuanxiTopics(*cluster, config->kafka(), static_cast<int>(*partitions));
         !s.ok()) {
       return ReportFailure(io, s);
     }
@@ -46,8 +47,9 @@ int RunEngine(const Args& args, Io& io) {
       std::ofstream(args.Get("bootstrap-file")) << brokers << "\n";
     }
   } else if (args.Has("bootstrap-file") || args.Has("partitions")) {
-    return ReportUsageError(io, absl::InvalidArgumentError(
-                                    "--partitions and --bootstrap-file go with --brokers embedded"));
+    return ReportUsageError(
+        io,
+        absl::InvalidArgumentError("--partitions and --bootstrap-file go with --brokers embedded"));
   }
 
   struct sigaction action = {};
@@ -69,9 +71,10 @@ int RunEngine(const Args& args, Io& io) {
   absl::Status status = engine.Run(stop_requested);
   progress.Finish();
   const engine::IngestStats& t = engine.totals();
-  io.err << "guanxi run: " << WithThousands(t.messages) << " messages: "
-         << WithThousands(t.appended) << " appended, " << WithThousands(t.duplicates)
-         << " duplicates, " << WithThousands(t.dead_letters) << " dead letters\n";
+  io.err << "guanxi run: " << WithThousands(t.messages)
+         << " messages: " << WithThousands(t.appended) << " appended, "
+         << WithThousands(t.duplicates) << " duplicates, " << WithThousands(t.dead_letters)
+         << " dead letters\n";
   if (!status.ok()) return ReportFailure(io, status);
   return kExitOk;
 }
@@ -88,17 +91,23 @@ Command RunCommand() {
           "dead-letters bad ones, and appends the rest with their offsets in one atomic\n"
           "write: nothing lost, nothing appended twice. --brokers embedded starts an\n"
           "in-process development Kafka. Ctrl-C (SIGINT/SIGTERM) stops cleanly.",
-      .flags = {{.name = "data", .value_name = "DIR", .help = "the data directory", .required = true},
-                {.name = "brokers", .value_name = "LIST",
-                 .help = "Kafka bootstrap servers, or 'embedded' (default: the configuration's)"},
-                {.name = "config", .value_name = "FILE",
-                 .help = "engine configuration (deploy/guanxi.conf.textproto documents it)"},
-                {.name = "until-caught-up",
-                 .help = "exit 0 once every owned partition reached the high watermark seen at start"},
-                {.name = "partitions", .value_name = "N",
-                 .help = "with --brokers embedded: partitions of the events topic", .default_value = "8"},
-                {.name = "bootstrap-file", .value_name = "FILE",
-                 .help = "with --brokers embedded: write the bootstrap address here"}},
+      .flags =
+          {{.name = "data", .value_name = "DIR", .help = "the data directory", .required = true},
+           {.name = "brokers",
+            .value_name = "LIST",
+            .help = "Kafka bootstrap servers, or 'embedded' (default: the configuration's)"},
+           {.name = "config",
+            .value_name = "FILE",
+            .help = "engine configuration (deploy/guanxi.conf.textproto documents it)"},
+           {.name = "until-caught-up",
+            .help = "exit 0 once every owned partition reached the high watermark seen at start"},
+           {.name = "partitions",
+            .value_name = "N",
+            .help = "with --brokers embedded: partitions of the events topic",
+            .default_value = "8"},
+           {.name = "bootstrap-file",
+            .value_name = "FILE",
+            .help = "with --brokers embedded: write the bootstrap address here"}},
       .run = RunEngine,
   };
 }

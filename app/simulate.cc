@@ -29,38 +29,23 @@ int RunSimulate(const Args& args, Io& io) {
   }
   auto start = connectors::ParseDateTime(absl::StrCat(args.Get("start"), " 00:00:00"));
   if (!start.ok()) {
-    return ReportUsageError(io, absl::InvalidArgumentError(
-                                    absl::StrCat("--start: ", start.status().message())));
-  }
-  if (args.Has("brokers") == args.Has("output")) {
-    return ReportUsageError(io,
-                            absl::InvalidArgumentError("give exactly one of --brokers and --output"));
+    return ReportUsageError(
+        io, absl::InvalidArgumentError(absl::StrCat("--start: ", start.status().message())));
   }
 
-  std::unique_ptr<connectors::EventPublisher> publisher;
-  std::ofstream output_file;
-  if (args.Has("output")) {
-    std::ostream* out = &io.out;
-    if (args.Get("output") != "-") {
-      output_file.open(args.Get("output"));
-      if (!output_file) {
-        return ReportFailure(io, absl::NotFoundError(absl::StrCat("cannot write ", args.Get("output"))));
-      }
-      out = &output_file;
-    }
-    publisher = std::make_unique<connectors::JsonlPublisher>(*out);
-  } else {
-    auto kafka = NewKafkaEventPublisher(args.Get("brokers"), args.Get("topic"), args.Get("config"));
-    if (!kafka.ok()) return ReportFailure(io, kafka.status());
-    publisher = std::move(*kafka);
+  auto chosen = OpenPublisher(args, io.out);
+  if (!chosen.ok()) {
+    return chosen.status().code() == absl::StatusCode::kInvalidArgument
+               ? ReportUsageError(io, chosen.status())
+               : ReportFailure(io, chosen.status());
   }
+  connectors::EventPublisher* publisher = chosen->publisher.get();
 
-  connectors::Simulator sim(connectors::SimulatorOptions{
-      .customers = *customers,
-      .days = static_cast<int32_t>(*days),
-      .seed = static_cast<uint64_t>(*seed),
-      .start_unix_seconds = start->seconds(),
-      .churn_share = *share});
+  connectors::Simulator sim(connectors::SimulatorOptions{.customers = *customers,
+                                                         .days = static_cast<int32_t>(*days),
+                                                         .seed = static_cast<uint64_t>(*seed),
+                                                         .start_unix_seconds = start->seconds(),
+                                                         .churn_share = *share});
   Progress progress(io.err, "simulate", isatty(STDERR_FILENO) != 0);
   int64_t events = 0;
   absl::Status status;
@@ -70,7 +55,8 @@ int RunSimulate(const Args& args, Io& io) {
     if (!status.ok()) return;
     status = publisher->Publish(e);
     ++events;
-    if (events % 4096 == 0) progress.Update(e.occurred_at().seconds() - first, span, events, "events");
+    if (events % 4096 == 0)
+      progress.Update(e.occurred_at().seconds() - first, span, events, "events");
   });
   progress.Finish();
   if (!status.ok()) return ReportFailure(io, status);
@@ -84,7 +70,8 @@ int RunSimulate(const Args& args, Io& io) {
       truth << connectors::GroundTruthJsonLine(t) << "\n";
     }
     if (!truth) {
-      return ReportFailure(io, absl::DataLossError(absl::StrCat("cannot write ", args.Get("truth"))));
+      return ReportFailure(io,
+                           absl::DataLossError(absl::StrCat("cannot write ", args.Get("truth"))));
     }
   }
   for (const connectors::GroundTruth& t : sim.truth()) churners += t.churns ? 1 : 0;
@@ -108,23 +95,33 @@ Command SimulateCommand() {
           "small customers and prospects, and planted churners whose behaviour degrades\n"
           "(fewer orders, later payments, complaints, falling satisfaction, a champion\n"
           "leaving) before they go silent. The same --seed gives the same stream.",
-      .flags = {{.name = "customers", .value_name = "N", .help = "population size",
-                 .default_value = "1000"},
-                {.name = "days", .value_name = "D", .help = "days of history",
-                 .default_value = "365"},
-                {.name = "seed", .value_name = "S", .help = "random seed", .default_value = "1"},
-                {.name = "start", .value_name = "DATE", .help = "first day (YYYY-MM-DD, UTC)",
-                 .default_value = "2025-01-01"},
-                {.name = "churn-share", .value_name = "F",
-                 .help = "share of buying customers planted to churn", .default_value = "0.15"},
-                {.name = "output", .value_name = "FILE", .help = "write JSONL (- for stdout)"},
-                {.name = "brokers", .value_name = "LIST", .help = "produce to Kafka instead"},
-                {.name = "topic", .value_name = "TOPIC", .help = "the events topic",
-                 .default_value = "guanxi.events"},
-                {.name = "config", .value_name = "FILE",
-                 .help = "engine configuration (librdkafka properties)"},
-                {.name = "truth", .value_name = "FILE",
-                 .help = "write the ground truth (who churns when) as JSON lines"}},
+      .flags =
+          {{.name = "customers",
+            .value_name = "N",
+            .help = "population size",
+            .default_value = "1000"},
+           {.name = "days", .value_name = "D", .help = "days of history", .default_value = "365"},
+           {.name = "seed", .value_name = "S", .help = "random seed", .default_value = "1"},
+           {.name = "start",
+            .value_name = "DATE",
+            .help = "first day (YYYY-MM-DD, UTC)",
+            .default_value = "2025-01-01"},
+           {.name = "churn-share",
+            .value_name = "F",
+            .help = "share of buying customers planted to churn",
+            .default_value = "0.15"},
+           {.name = "output", .value_name = "FILE", .help = "write JSONL (- for stdout)"},
+           {.name = "brokers", .value_name = "LIST", .help = "produce to Kafka instead"},
+           {.name = "topic",
+            .value_name = "TOPIC",
+            .help = "the events topic",
+            .default_value = "guanxi.events"},
+           {.name = "config",
+            .value_name = "FILE",
+            .help = "engine configuration (librdkafka properties)"},
+           {.name = "truth",
+            .value_name = "FILE",
+            .help = "write the ground truth (who churns when) as JSON lines"}},
       .run = RunSimulate,
   };
 }

@@ -17,10 +17,10 @@
 #define GUANXI_STATUS_CONCAT_(a, b) GUANXI_STATUS_CONCAT_INNER_(a, b)
 
 // Evaluates `expr` (an absl::Status); returns it from the enclosing function if not ok.
-#define RETURN_IF_ERROR(expr)                                   \
-  do {                                                          \
-    ::absl::Status guanxi_status_ = (expr);                     \
-    if (!guanxi_status_.ok()) return guanxi_status_;            \
+#define RETURN_IF_ERROR(expr)                        \
+  do {                                               \
+    ::absl::Status guanxi_status_ = (expr);          \
+    if (!guanxi_status_.ok()) return guanxi_status_; \
   } while (false)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); on error returns its status from the

@@ -16,9 +16,8 @@ class CdnowParser final : public LineParser {
  public:
   void Line(int64_t number, std::string_view text, EventSink& sink) override {
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-    const std::vector<absl::string_view> fields =
-        absl::StrSplit(absl::string_view(text.data(), text.size()), absl::ByAnyChar(" \t"),
-                       absl::SkipEmpty());
+    const std::vector<absl::string_view> fields = absl::StrSplit(
+        absl::string_view(text.data(), text.size()), absl::ByAnyChar(" \t"), absl::SkipEmpty());
     if (fields.empty()) return;  // blank line
     if (fields.size() != 5) {
       sink.Reject(number, absl::StrCat("expected 5 fields (customer sample date cds dollars), got ",

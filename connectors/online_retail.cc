@@ -37,7 +37,8 @@ class OnlineRetailParser final : public LineParser {
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     if (number == 1) {
       if (text != kHeader) {
-        sink.Reject(number, absl::StrCat("unexpected header; expected '", std::string(kHeader), "'"));
+        sink.Reject(number,
+                    absl::StrCat("unexpected header; expected '", std::string(kHeader), "'"));
       }
       return;
     }
@@ -79,7 +80,8 @@ class OnlineRetailParser final : public LineParser {
     }
     auto price = ParseFixedPoint((*fields)[5], kPriceScale);
     if (!price.ok() || *price < 0) {
-      sink.Reject(number, absl::StrCat("UnitPrice: ", price.ok() ? "negative" : price.status().message()));
+      sink.Reject(number,
+                  absl::StrCat("UnitPrice: ", price.ok() ? "negative" : price.status().message()));
       return;
     }
     const bool cancellation = invoice_no[0] == 'C';
@@ -101,9 +103,9 @@ class OnlineRetailParser final : public LineParser {
     }
     Invoice& invoice = invoices_[it->second];
     if (invoice.customer != *customer) {
-      sink.Reject(number, absl::StrCat("invoice ", invoice_no, " belongs to customer ",
-                                       invoice.customer, " (line ", invoice.first_line,
-                                       "), not ", *customer));
+      sink.Reject(number,
+                  absl::StrCat("invoice ", invoice_no, " belongs to customer ", invoice.customer,
+                               " (line ", invoice.first_line, "), not ", *customer));
       return;
     }
     invoice.amount_milli += *quantity * *price;

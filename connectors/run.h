@@ -59,12 +59,12 @@ struct ConnectHooks {
 };
 
 struct ConnectSummary {
-  int64_t lines = 0;     // lines read, header included
-  int64_t events = 0;    // events the parser made
-  int64_t filtered = 0;  // events outside --since/--until
-  int64_t sent = 0;      // events delivered
-  int64_t failed = 0;    // events whose delivery failed
-  int64_t rejected = 0;  // rows reported as bad
+  int64_t lines = 0;                                  // lines read, header included
+  int64_t events = 0;                                 // events the parser made
+  int64_t filtered = 0;                               // events outside --since/--until
+  int64_t sent = 0;                                   // events delivered
+  int64_t failed = 0;                                 // events whose delivery failed
+  int64_t rejected = 0;                               // rows reported as bad
   std::map<std::string, int64_t> rejected_by_reason;  // the reason's text up to ':'
 };
 

@@ -59,7 +59,8 @@ PersonaTraits Traits(Persona p) {
     case Persona::kKeyAccount:
       return {1.0 / 9, 18000, 1.0 / 15, 1.0 / 25, 1.0 / 35, 1.0 / 50, 1.0 / 80, 1.0 / 150, 0.65, 5};
     case Persona::kRegular:
-      return {1.0 / 24, 2500, 1.0 / 35, 1.0 / 80, 1.0 / 110, 1.0 / 160, 1.0 / 300, 1.0 / 180, 0.4, 3};
+      return {1.0 / 24,  2500,      1.0 / 35,  1.0 / 80, 1.0 / 110,
+              1.0 / 160, 1.0 / 300, 1.0 / 180, 0.4,      3};
     case Persona::kSmall:
       return {1.0 / 55, 400, 1.0 / 70, 1.0 / 400, 1.0 / 400, 1.0 / 600, 0, 1.0 / 250, 0.15, 1};
     case Persona::kProspect:
@@ -70,12 +71,14 @@ PersonaTraits Traits(Persona p) {
 
 // Company-wide activities: (day of year, kind). Key and regular customers are invited.
 constexpr std::pair<int, guanxi::v1::ActivityKind> kActivities[] = {
-    {38, guanxi::v1::ACTIVITY_KIND_SPRING_RECEPTION}, {110, guanxi::v1::ACTIVITY_KIND_CUSTOMER_FORUM},
-    {190, guanxi::v1::ACTIVITY_KIND_SEMINAR},         {265, guanxi::v1::ACTIVITY_KIND_ROADSHOW},
+    {38, guanxi::v1::ACTIVITY_KIND_SPRING_RECEPTION},
+    {110, guanxi::v1::ACTIVITY_KIND_CUSTOMER_FORUM},
+    {190, guanxi::v1::ACTIVITY_KIND_SEMINAR},
+    {265, guanxi::v1::ACTIVITY_KIND_ROADSHOW},
     {340, guanxi::v1::ACTIVITY_KIND_BANQUET}};
 
-const char* const kIndustries[] = {"manufacturing", "retail", "logistics", "energy",
-                                   "healthcare", "finance"};
+const char* const kIndustries[] = {"manufacturing", "retail",     "logistics",
+                                   "energy",        "healthcare", "finance"};
 const char* const kRegions[] = {"North", "South", "East", "West"};
 const char* const kCompetitors[] = {"Acme", "Borealis", "Cobalt"};
 const char* const kCallReasons[] = {"order status", "billing question", "technical issue",
@@ -145,14 +148,14 @@ void Simulator::Run(const std::function<void(const Event&)>& emit) {
     }
     if (t.persona != Persona::kProspect && rng.Chance(options_.churn_share)) {
       t.churns = true;
-      const int64_t churn_day = rng.Int(static_cast<int64_t>(days * 0.45), static_cast<int64_t>(days * 0.9));
+      const int64_t churn_day =
+          rng.Int(static_cast<int64_t>(days * 0.45), static_cast<int64_t>(days * 0.9));
       const int64_t degrade_days = rng.Int(45, 110);
       t.churn_at = start + churn_day * kDay;
       t.degrade_from = start + std::max<int64_t>(20, churn_day - degrade_days) * kDay;
       if (c.champion >= 0 && rng.Chance(0.45)) {
         c.champion_leaves = true;
-        c.champion_leaves_at =
-            rng.Int(t.degrade_from / kDay, churn_day + start / kDay) * kDay;
+        c.champion_leaves_at = rng.Int(t.degrade_from / kDay, churn_day + start / kDay) * kDay;
       }
     }
     if (t.persona == Persona::kKeyAccount) c.renewal_day = rng.Int(days / 3, days - 10);
@@ -258,8 +261,8 @@ void Simulator::Run(const std::function<void(const Event&)>& emit) {
         order->set_order_id(absl::StrCat(c.id, "-O", ++c.orders));
         order->set_kind(guanxi::v1::ORDER_KIND_ORDER);
         order->mutable_amount()->set_currency("EUR");
-        order->mutable_amount()->set_minor_units(
-            static_cast<int64_t>(rng.LogNormal(c.traits.order_median_eur, 0.5) * (1.0 - 0.5 * p) * 100));
+        order->mutable_amount()->set_minor_units(static_cast<int64_t>(
+            rng.LogNormal(c.traits.order_median_eur, 0.5) * (1.0 - 0.5 * p) * 100));
         order->set_quantity(rng.Int(1, 40));
         order->set_line_count(static_cast<int32_t>(rng.Int(1, 6)));
         order->set_product_line(rng.Chance(0.5) ? "core" : "services");
@@ -330,7 +333,8 @@ void Simulator::Run(const std::function<void(const Event&)>& emit) {
         complaint->set_category(kComplaintCategories[rng.Int(0, 3)]);
         complaint->set_channel(rng.Chance(0.7) ? "phone" : "email");
         if (rng.Chance(0.92 - 0.6 * p)) {
-          const int64_t after = std::max<int64_t>(0, static_cast<int64_t>(-std::log(1 - rng.Uniform()) * (3 + 12 * p)));
+          const int64_t after = std::max<int64_t>(
+              0, static_cast<int64_t>(-std::log(1 - rng.Uniform()) * (3 + 12 * p)));
           if (Event* done = schedule(after)) {
             done->mutable_complaint_resolved()->set_complaint_id(complaint->complaint_id());
             done->mutable_complaint_resolved()->set_customer_satisfied(rng.Chance(0.8 - 0.5 * p));
@@ -342,7 +346,8 @@ void Simulator::Run(const std::function<void(const Event&)>& emit) {
       if (rng.Chance(1.0 / 220 + 0.02 * p)) {
         Event& e = make(daytime());
         e.mutable_competitor_signal()->set_competitor(kCompetitors[rng.Int(0, 2)]);
-        e.mutable_competitor_signal()->set_lean(std::clamp(rng.Normal(0.2 - 1.0 * p, 0.3), -1.0, 1.0));
+        e.mutable_competitor_signal()->set_lean(
+            std::clamp(rng.Normal(0.2 - 1.0 * p, 0.3), -1.0, 1.0));
       }
       if (t.persona == Persona::kKeyAccount && rng.Chance(1.0 / 300 * (1 - p))) {
         Event& e = make(daytime());
@@ -361,9 +366,9 @@ void Simulator::Run(const std::function<void(const Event&)>& emit) {
             a->set_activity_id(absl::StrCat("activity-", activity_day));
             a->set_kind(kind);
             a->set_contact_id(absl::StrCat(c.id, "/contact-0"));
-            a->set_status(invite ? guanxi::v1::PARTICIPATION_STATUS_INVITED
-                                 : attends ? guanxi::v1::PARTICIPATION_STATUS_ATTENDED
-                                           : guanxi::v1::PARTICIPATION_STATUS_DECLINED);
+            a->set_status(invite    ? guanxi::v1::PARTICIPATION_STATUS_INVITED
+                          : attends ? guanxi::v1::PARTICIPATION_STATUS_ATTENDED
+                                    : guanxi::v1::PARTICIPATION_STATUS_DECLINED);
           }
         }
       }
@@ -375,14 +380,18 @@ void Simulator::Run(const std::function<void(const Event&)>& emit) {
           survey->set_survey_id(absl::StrCat("survey-", day));
           survey->set_scale_min(1);
           survey->set_scale_max(5);
-          survey->set_satisfaction(std::clamp(std::round(rng.Normal(4.1 - 2.2 * p, 0.6)), 1.0, 5.0));
-          survey->set_nps(static_cast<int32_t>(std::clamp(std::round(rng.Normal(8 - 5 * p, 1.5)), 0.0, 10.0)));
+          survey->set_satisfaction(
+              std::clamp(std::round(rng.Normal(4.1 - 2.2 * p, 0.6)), 1.0, 5.0));
+          survey->set_nps(
+              static_cast<int32_t>(std::clamp(std::round(rng.Normal(8 - 5 * p, 1.5)), 0.0, 10.0)));
         }
         if (t.persona == Persona::kKeyAccount) {
           Event& e = make(daytime());
           auto* a = e.mutable_assessment();
           a->set_assessor("am");
-          auto rate = [&](double base) { return std::clamp(rng.Normal(base - 35 * p, 8), 0.0, 100.0); };
+          auto rate = [&](double base) {
+            return std::clamp(rng.Normal(base - 35 * p, 8), 0.0, 100.0);
+          };
           a->set_acceptance(rate(72));
           a->set_participation(rate(60));
           a->set_information(rate(62));
@@ -407,7 +416,8 @@ void Simulator::Run(const std::function<void(const Event&)>& emit) {
           close->mutable_opportunity()->set_stage(won ? guanxi::v1::OPPORTUNITY_STAGE_WON
                                                       : guanxi::v1::OPPORTUNITY_STAGE_LOST);
           *close->mutable_opportunity()->mutable_value() = e.opportunity().value();
-          if (!won) close->mutable_opportunity()->set_lost_to_competitor(kCompetitors[rng.Int(0, 2)]);
+          if (!won)
+            close->mutable_opportunity()->set_lost_to_competitor(kCompetitors[rng.Int(0, 2)]);
         }
       }
       // The champion leaves during the decline (some churners).
@@ -429,9 +439,9 @@ void Simulator::Run(const std::function<void(const Event&)>& emit) {
         if (Event* next = schedule(14)) {
           next->mutable_contract()->set_contract_id(absl::StrCat(c.id, "-K1"));
           const bool leaving = t.churns && p > 0;
-          next->mutable_contract()->set_milestone(leaving
-                                                      ? guanxi::v1::CONTRACT_MILESTONE_KIND_TERMINATED
-                                                      : guanxi::v1::CONTRACT_MILESTONE_KIND_RENEWED);
+          next->mutable_contract()->set_milestone(
+              leaving ? guanxi::v1::CONTRACT_MILESTONE_KIND_TERMINATED
+                      : guanxi::v1::CONTRACT_MILESTONE_KIND_RENEWED);
         }
       }
       if (t.churns && t.churn_at >= day_start && t.churn_at < day_start + kDay &&
@@ -458,9 +468,9 @@ std::string GroundTruthJsonLine(const GroundTruth& truth) {
     return google::protobuf::util::TimeUtil::ToString(
         google::protobuf::util::TimeUtil::SecondsToTimestamp(seconds));
   };
-  std::string line = absl::StrCat("{\"customerId\":\"", truth.customer_id, "\",\"persona\":\"",
-                                  PersonaName(truth.persona), "\",\"churns\":",
-                                  truth.churns ? "true" : "false");
+  std::string line =
+      absl::StrCat("{\"customerId\":\"", truth.customer_id, "\",\"persona\":\"",
+                   PersonaName(truth.persona), "\",\"churns\":", truth.churns ? "true" : "false");
   if (truth.churns) {
     absl::StrAppend(&line, ",\"degradeFrom\":\"", when(truth.degrade_from), "\",\"churnAt\":\"",
                     when(truth.churn_at), "\"");

@@ -21,8 +21,8 @@ bool ParseDigits(std::string_view text, int& out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
-absl::StatusOr<google::protobuf::Timestamp> Make(std::string_view text, int y, int mo, int d,
-                                                 int h, int mi, int s) {
+absl::StatusOr<google::protobuf::Timestamp> Make(std::string_view text, int y, int mo, int d, int h,
+                                                 int mi, int s) {
   const absl::CivilSecond civil(y, mo, d, h, mi, s);
   if (civil.year() != y || civil.month() != mo || civil.day() != d || civil.hour() != h ||
       civil.minute() != mi || civil.second() != s || y < 1) {
@@ -47,15 +47,14 @@ absl::StatusOr<google::protobuf::Timestamp> ParseCompactDate(std::string_view te
 
 absl::StatusOr<google::protobuf::Timestamp> ParseDateTime(std::string_view text) {
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  const bool ok = (text.size() == 16 || text.size() == 19) && text[4] == '-' &&
-                  text[7] == '-' && text[10] == ' ' && text[13] == ':' &&
-                  ParseDigits(text.substr(0, 4), y) && ParseDigits(text.substr(5, 2), mo) &&
-                  ParseDigits(text.substr(8, 2), d) && ParseDigits(text.substr(11, 2), h) &&
-                  ParseDigits(text.substr(14, 2), mi) &&
+  const bool ok = (text.size() == 16 || text.size() == 19) && text[4] == '-' && text[7] == '-' &&
+                  text[10] == ' ' && text[13] == ':' && ParseDigits(text.substr(0, 4), y) &&
+                  ParseDigits(text.substr(5, 2), mo) && ParseDigits(text.substr(8, 2), d) &&
+                  ParseDigits(text.substr(11, 2), h) && ParseDigits(text.substr(14, 2), mi) &&
                   (text.size() == 16 || (text[16] == ':' && ParseDigits(text.substr(17, 2), s)));
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", std::string(text), "' is not a date-time in YYYY-MM-DD HH:MM:SS form"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", std::string(text), "' is not a date-time in YYYY-MM-DD HH:MM:SS form"));
   }
   return Make(text, y, mo, d, h, mi, s);
 }

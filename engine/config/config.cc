@@ -29,8 +29,7 @@ class CollectErrors final : public google::protobuf::io::ErrorCollector {
 };
 
 absl::Status FieldError(std::string_view field, std::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(std::string(field), ": ", std::string(problem)));
+  return absl::InvalidArgumentError(absl::StrCat(std::string(field), ": ", std::string(problem)));
 }
 
 }  // namespace
@@ -101,7 +100,8 @@ absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config) {
     for (char c : *topic) {
       const bool legal = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-      if (!legal) return FieldError(field, absl::StrCat("'", *topic, "' is not a legal Kafka topic name"));
+      if (!legal)
+        return FieldError(field, absl::StrCat("'", *topic, "' is not a legal Kafka topic name"));
     }
   }
   if (kafka.dead_letters_topic() == kafka.events_topic()) {

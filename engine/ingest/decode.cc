@@ -20,8 +20,8 @@ std::optional<Rejection> CheckId(const char* field, std::string_view value,
                                  std::string_view missing_code, size_t max_bytes) {
   if (value.empty()) return Reject(missing_code, absl::StrCat(field, " is missing"));
   if (value.size() > max_bytes) {
-    return Reject(kReasonBadField, absl::StrCat(field, " is ", value.size(),
-                                                " bytes; at most ", max_bytes, " allowed"));
+    return Reject(kReasonBadField, absl::StrCat(field, " is ", value.size(), " bytes; at most ",
+                                                max_bytes, " allowed"));
   }
   for (char c : value) {
     const auto u = static_cast<unsigned char>(c);
@@ -34,10 +34,8 @@ std::optional<Rejection> CheckId(const char* field, std::string_view value,
 
 }  // namespace
 
-std::optional<Rejection> ValidateEvent(const guanxi::v1::Event& event,
-                                       const DecodeLimits& limits) {
-  if (auto r = CheckId("event_id", event.event_id(), kReasonMissingEventId,
-                       limits.max_id_bytes)) {
+std::optional<Rejection> ValidateEvent(const guanxi::v1::Event& event, const DecodeLimits& limits) {
+  if (auto r = CheckId("event_id", event.event_id(), kReasonMissingEventId, limits.max_id_bytes)) {
     return r;
   }
   if (auto r = CheckId("customer_id", event.customer_id(), kReasonMissingCustomerId,
@@ -48,27 +46,26 @@ std::optional<Rejection> ValidateEvent(const guanxi::v1::Event& event,
     return Reject(kReasonMissingOccurredAt, "occurred_at is missing");
   }
   const auto& t = event.occurred_at();
-  if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds ||
-      t.nanos() < 0 || t.nanos() > 999'999'999) {
+  if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds || t.nanos() < 0 ||
+      t.nanos() > 999'999'999) {
     return Reject(kReasonBadField, "occurred_at is outside 0001-01-01..9999-12-31");
   }
   if (event.payload_case() == guanxi::v1::Event::PAYLOAD_NOT_SET) {
     const bool has_unknown = !event.GetReflection()->GetUnknownFields(event).empty();
     return has_unknown
-            ? Reject(kReasonUnknownEventType,
-                     "the payload is an event type this engine does not know (newer producer?)")
-            : Reject(kReasonUnknownEventType, "the event has no payload");
+               ? Reject(kReasonUnknownEventType,
+                        "the payload is an event type this engine does not know (newer producer?)")
+               : Reject(kReasonUnknownEventType, "the event has no payload");
   }
   return std::nullopt;
 }
 
-DecodeResult DecodeEvent(std::string_view key, std::string_view value,
-                         const DecodeLimits& limits) {
+DecodeResult DecodeEvent(std::string_view key, std::string_view value, const DecodeLimits& limits) {
   DecodeResult result;
   if (value.size() > limits.max_event_bytes) {
-    result.rejection = Reject(kReasonOversized, absl::StrCat("message is ", value.size(),
-                                                             " bytes; the limit is ",
-                                                             limits.max_event_bytes));
+    result.rejection = Reject(
+        kReasonOversized,
+        absl::StrCat("message is ", value.size(), " bytes; the limit is ", limits.max_event_bytes));
     return result;
   }
   guanxi::v1::Event& event = result.event;

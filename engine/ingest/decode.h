@@ -45,8 +45,7 @@ struct DecodeResult {
 };
 
 // Checks what the log requires of a decoded event (the list below, from event_id on).
-std::optional<Rejection> ValidateEvent(const guanxi::v1::Event& event,
-                                       const DecodeLimits& limits);
+std::optional<Rejection> ValidateEvent(const guanxi::v1::Event& event, const DecodeLimits& limits);
 
 // Decodes `value` and checks what the log requires of an event:
 // - at most limits.max_event_bytes (else "oversized", checked before parsing);
@@ -57,8 +56,7 @@ std::optional<Rejection> ValidateEvent(const guanxi::v1::Event& event,
 // - a payload this build knows (else "unknown_event_type": a newer producer's type);
 // - the Kafka key, when present, equal to customer_id (else "key_mismatch"): the key
 //   decides the partition, and a customer's stream must live in one partition.
-DecodeResult DecodeEvent(std::string_view key, std::string_view value,
-                         const DecodeLimits& limits);
+DecodeResult DecodeEvent(std::string_view key, std::string_view value, const DecodeLimits& limits);
 
 // The dead letter for a rejected message: original bytes untouched, coordinates, reason.
 // `now_unix_millis` stamps dead_lettered_at (the caller's clock: this is not a projection).

@@ -18,8 +18,7 @@ absl::StatusOr<std::unique_ptr<PartitionIngestor>> PartitionIngestor::Create(
 
 PartitionIngestor::PartitionIngestor(std::string topic, int32_t partition, EventLog* log,
                                      DeadLetterSink* dead_letters, DecodeLimits limits,
-                                     std::function<int64_t()> now_unix_millis,
-                                     int64_t next_offset)
+                                     std::function<int64_t()> now_unix_millis, int64_t next_offset)
     : topic_(std::move(topic)),
       partition_(partition),
       log_(log),
@@ -28,8 +27,7 @@ PartitionIngestor::PartitionIngestor(std::string topic, int32_t partition, Event
       now_unix_millis_(std::move(now_unix_millis)),
       next_offset_(next_offset) {}
 
-absl::StatusOr<IngestStats> PartitionIngestor::Process(
-    absl::Span<const ConsumedMessage> messages) {
+absl::StatusOr<IngestStats> PartitionIngestor::Process(absl::Span<const ConsumedMessage> messages) {
   IngestStats stats;
   std::vector<guanxi::v1::LogRecord> records;
   records.reserve(messages.size());
@@ -45,8 +43,8 @@ absl::StatusOr<IngestStats> PartitionIngestor::Process(
     source.set_offset(m.offset);
     DecodeResult decoded = DecodeEvent(m.key, m.value, limits_);
     if (!decoded.ok()) {
-      letters.push_back(MakeDeadLetter(m.key, m.value, source, *decoded.rejection,
-                                       now_unix_millis_()));
+      letters.push_back(
+          MakeDeadLetter(m.key, m.value, source, *decoded.rejection, now_unix_millis_()));
       continue;
     }
     guanxi::v1::LogRecord& record = records.emplace_back();

@@ -96,8 +96,8 @@ Producer::Producer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Producer::~Producer() = default;
 
 absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const std::string& brokers,
-                                                          const KafkaProperties& properties,
-                                                          DeliveryCallback on_delivery) {
+                                                           const KafkaProperties& properties,
+                                                           DeliveryCallback on_delivery) {
   auto impl = std::make_unique<Impl>();
   impl->on_delivery = std::move(on_delivery);
   auto conf = MakeConf(brokers,
@@ -119,18 +119,17 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const std::string& br
   return std::unique_ptr<Producer>(new Producer(std::move(impl)));
 }
 
-absl::Status Producer::Produce(std::string_view topic, std::string_view key,
-                               std::string_view value, uint64_t cookie,
-                               absl::Duration queue_wait) {
+absl::Status Producer::Produce(std::string_view topic, std::string_view key, std::string_view value,
+                               uint64_t cookie, absl::Duration queue_wait) {
   const std::string topic_name(topic);
   const absl::Time deadline = absl::Now() + queue_wait;
   while (true) {
-    const rd_kafka_resp_err_t err = rd_kafka_producev(
-        impl_->rk, RD_KAFKA_V_TOPIC(topic_name.c_str()),
-        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(cookie)), RD_KAFKA_V_END);
+    const rd_kafka_resp_err_t err =
+        rd_kafka_producev(impl_->rk, RD_KAFKA_V_TOPIC(topic_name.c_str()),
+                          RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(cookie)), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return FromKafka(err, "produce");
     if (absl::Now() >= deadline) return FromKafka(err, "produce (queue still full)");
     rd_kafka_poll(impl_->rk, 50);  // serve delivery reports to make room
@@ -159,7 +158,8 @@ struct Consumer::Impl {
 
   static std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* list) {
     std::vector<TopicPartition> out;
-    for (int i = 0; i < list->cnt; ++i) out.push_back({list->elems[i].topic, list->elems[i].partition});
+    for (int i = 0; i < list->cnt; ++i)
+      out.push_back({list->elems[i].topic, list->elems[i].partition});
     return out;
   }
 
@@ -171,9 +171,9 @@ struct Consumer::Impl {
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       const std::vector<int64_t> offsets = self->listener->OnAssigned(ToVector(partitions));
       for (int i = 0; i < partitions->cnt && static_cast<size_t>(i) < offsets.size(); ++i) {
-        partitions->elems[i].offset =
-            offsets[static_cast<size_t>(i)] == kOffsetBeginning ? RD_KAFKA_OFFSET_BEGINNING
-                                                                : offsets[static_cast<size_t>(i)];
+        partitions->elems[i].offset = offsets[static_cast<size_t>(i)] == kOffsetBeginning
+                                          ? RD_KAFKA_OFFSET_BEGINNING
+                                          : offsets[static_cast<size_t>(i)];
       }
       rd_kafka_assign(rk, partitions);
     } else {
@@ -187,9 +187,9 @@ Consumer::Consumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Consumer::~Consumer() = default;
 
 absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const std::string& brokers,
-                                                          const std::string& group_id,
-                                                          const KafkaProperties& properties,
-                                                          RebalanceListener* listener) {
+                                                           const std::string& group_id,
+                                                           const KafkaProperties& properties,
+                                                           RebalanceListener* listener) {
   auto impl = std::make_unique<Impl>();
   impl->listener = listener;
   // librdkafka 2.0.2 backs off ~1 s when its pre-fetch queue is full: keep it deep
@@ -246,9 +246,9 @@ std::vector<KafkaMessage> Consumer::Poll(size_t max_messages, absl::Duration tim
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         out.pop_back();
       } else {
-        msg.error = FromKafka(m->err, absl::StrCat("consuming ", msg.topic, "[", msg.partition,
-                                                   "] at ", msg.offset, ": ",
-                                                   Str(m->payload, m->len)));
+        msg.error =
+            FromKafka(m->err, absl::StrCat("consuming ", msg.topic, "[", msg.partition, "] at ",
+                                           msg.offset, ": ", Str(m->payload, m->len)));
       }
     } else {
       msg.key = Str(m->key, m->key_len);
@@ -260,8 +260,8 @@ std::vector<KafkaMessage> Consumer::Poll(size_t max_messages, absl::Duration tim
 }
 
 absl::StatusOr<std::pair<int64_t, int64_t>> Consumer::QueryWatermarks(const std::string& topic,
-                                                                     int32_t partition,
-                                                                     absl::Duration timeout) {
+                                                                      int32_t partition,
+                                                                      absl::Duration timeout) {
   int64_t low = 0, high = 0;
   const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
       impl_->rk, topic.c_str(), partition, &low, &high, Millis(timeout));
@@ -310,9 +310,9 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(int brok
 
 absl::Status EmbeddedCluster::CreateTopic(const std::string& topic, int partitions,
                                           int replication_factor) {
-  return FromKafka(rd_kafka_mock_topic_create(impl_->cluster, topic.c_str(), partitions,
-                                              replication_factor),
-                   absl::StrCat("creating topic ", topic));
+  return FromKafka(
+      rd_kafka_mock_topic_create(impl_->cluster, topic.c_str(), partitions, replication_factor),
+      absl::StrCat("creating topic ", topic));
 }
 
 std::string EmbeddedCluster::bootstrap_servers() const {
@@ -327,11 +327,10 @@ absl::Status EmbeddedCluster::SetBrokerUp(int32_t broker_id) {
   return FromKafka(rd_kafka_mock_broker_set_up(impl_->cluster, broker_id), "broker up");
 }
 
-absl::Status EmbeddedCluster::SetGroupCoordinator(const std::string& group_id,
-                                                 int32_t broker_id) {
-  return FromKafka(rd_kafka_mock_coordinator_set(impl_->cluster, "group", group_id.c_str(),
-                                                 broker_id),
-                   "setting the group coordinator");
+absl::Status EmbeddedCluster::SetGroupCoordinator(const std::string& group_id, int32_t broker_id) {
+  return FromKafka(
+      rd_kafka_mock_coordinator_set(impl_->cluster, "group", group_id.c_str(), broker_id),
+      "setting the group coordinator");
 }
 
 }  // namespace guanxi::engine

@@ -67,7 +67,8 @@ TEST(AuditVerifyTest, DeletedRecordNamesPartitionAndPosition) {
     ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), engine::PartitionDir(dir.path(), 1), cfs,
                                   &handles, &db)
                     .ok());
-    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), handles[1], std::string("\0\0\0\0\0\0\0\2", 8)).ok());
+    ASSERT_TRUE(
+        db->Delete(rocksdb::WriteOptions(), handles[1], std::string("\0\0\0\0\0\0\0\2", 8)).ok());
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
     delete db;
   }

@@ -52,7 +52,8 @@ Command TestTree() {
 }
 
 TEST(CliTest, RunsNestedCommandWithFlagsInBothForms) {
-  CommandRun r = RunCommand(TestTree(), {"audit", "trail", "c1", "--data", "/d", "--limit=5", "--json"});
+  CommandRun r =
+      RunCommand(TestTree(), {"audit", "trail", "c1", "--data", "/d", "--limit=5", "--json"});
   EXPECT_EQ(r.code, kExitOk) << r.err;
   EXPECT_EQ(r.out, "c1 /d 5 json");
   EXPECT_THAT(r.err, IsEmpty());

@@ -14,11 +14,11 @@
 
 #include <atomic>
 #include <fstream>
-#include <thread>
 #include <map>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -82,16 +82,23 @@ class CommittedWatcher {
   std::map<int32_t, std::unique_ptr<engine::EventLog>> logs_;
 };
 
+// A killed member is only replaced once its session expires: keep that short.
+void WriteShortSessionConfig(const std::string& path) {
+  std::ofstream(path)
+      << "kafka { properties { name: \"session.timeout.ms\" value: \"3000\" }\n"
+         "        properties { name: \"heartbeat.interval.ms\" value: \"500\" } }\n";
+}
+
 // The fault tests' input: kMessages messages in chunks, 5% exact re-sends of earlier
 // events, 1% garbage; remembers what sits at each partition/offset.
 class FaultStream {
  public:
-  explicit FaultStream(const std::string& brokers)
-      : ids_(kMessages), rng_(20261122) {
-    producer_ = std::move(*engine::Producer::Create(brokers, {}, [this](const engine::Producer::Delivery& d) {
-      ASSERT_TRUE(d.status.ok()) << d.status;
-      at_[{d.partition, d.offset}] = ids_[d.cookie];
-    }));
+  explicit FaultStream(const std::string& brokers) : ids_(kMessages), rng_(20261122) {
+    producer_ = std::move(
+        *engine::Producer::Create(brokers, {}, [this](const engine::Producer::Delivery& d) {
+          ASSERT_TRUE(d.status.ok()) << d.status;
+          at_[{d.partition, d.offset}] = ids_[d.cookie];
+        }));
   }
 
   void Produce(int n) {
@@ -103,7 +110,9 @@ class FaultStream {
         key = "junk";
         value = absl::StrCat("\x08\x96\x01 garbage ", i);
       } else {
-        const int id = r <= 5 && fresh_ > 0 ? static_cast<int>(rng_() % static_cast<uint64_t>(fresh_)) : fresh_++;
+        const int id = r <= 5 && fresh_ > 0
+                           ? static_cast<int>(rng_() % static_cast<uint64_t>(fresh_))
+                           : fresh_++;
         v1::Event e;
         e.set_event_id(absl::StrCat("e", id));
         e.set_customer_id(absl::StrCat("c", id % 499));
@@ -129,12 +138,15 @@ class FaultStream {
     std::set<std::string> seen;
     for (int32_t p = 0; p < kPartitions; ++p) {
       auto log = std::move(*engine::EventLog::Open(engine::PartitionDir(data, p), {}));
-      ASSERT_TRUE(log->ReadRange(0, UINT64_MAX, [&](const v1::LogRecord& r) {
-                        EXPECT_TRUE(seen.insert(r.event().event_id()).second) << "twice: " << r.event().event_id();
-                        const std::pair<int32_t, int64_t> where{p, r.source().offset()};
-                        EXPECT_EQ(at_[where], r.event().event_id());
-                        return true;
-                      }).ok());
+      ASSERT_TRUE(log->ReadRange(0, UINT64_MAX,
+                                 [&](const v1::LogRecord& r) {
+                                   EXPECT_TRUE(seen.insert(r.event().event_id()).second)
+                                       << "twice: " << r.event().event_id();
+                                   const std::pair<int32_t, int64_t> where{p, r.source().offset()};
+                                   EXPECT_EQ(at_[where], r.event().event_id());
+                                   return true;
+                                 })
+                      .ok());
       auto verified = log->Verify();
       ASSERT_TRUE(verified.ok());
       EXPECT_TRUE(verified->ok) << verified->reason;
@@ -169,10 +181,11 @@ class FaultStream {
       }
     }
     EXPECT_EQ(lettered, garbage);
-    std::printf("[ %-8s ] %d messages, %zu distinct events, %zu garbage; %lld dead letters "
-                "published for them\n",
-                label.c_str(), produced_, distinct_.size(), garbage.size(),
-                static_cast<long long>(letters));
+    std::printf(
+        "[ %-8s ] %d messages, %zu distinct events, %zu garbage; %lld dead letters "
+        "published for them\n",
+        label.c_str(), produced_, distinct_.size(), garbage.size(),
+        static_cast<long long>(letters));
     consumer->Close();
   }
 
@@ -195,9 +208,7 @@ TEST(EngineFaultTest, SigkilledAtRandomMomentsLosesNothingAndDuplicatesNothing) 
   TempDir root;
   const std::string data = root.Sub("data");
   const std::string config_path = root.Sub("guanxi.conf");
-  // A killed member is only replaced once its session expires: keep that short.
-  std::ofstream(config_path) << "kafka { properties { name: \"session.timeout.ms\" value: \"3000\" }\n"
-                                "        properties { name: \"heartbeat.interval.ms\" value: \"500\" } }\n";
+  WriteShortSessionConfig(config_path);
 
   // The stream arrives in chunks; each engine run is killed somewhere inside the chunk
   // it is ingesting (a point chosen by the seeded generator, always reachable).
@@ -224,8 +235,8 @@ TEST(EngineFaultTest, SigkilledAtRandomMomentsLosesNothingAndDuplicatesNothing) 
     EXPECT_TRUE(WIFSIGNALED(status)) << "the engine exited by itself: " << status;
   }
   // The last run catches up and exits by itself.
-  const pid_t last = Spawn({"run", "--brokers", brokers, "--data", data, "--config", config_path,
-                            "--until-caught-up"});
+  const pid_t last = Spawn(
+      {"run", "--brokers", brokers, "--data", data, "--config", config_path, "--until-caught-up"});
   int status = 0;
   waitpid(last, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
@@ -258,13 +269,14 @@ TEST(EngineFaultTest, CoordinatorBrokerDownForFiveSecondsMidStream) {
   });
   CommittedWatcher watcher(data, root.Sub("secondary"));
   const absl::Time deadline = absl::Now() + absl::Seconds(120);
-  while (watcher.Read() < kMessages / 40 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(2));
+  while (watcher.Read() < kMessages / 40 && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(2));
   ASSERT_TRUE(cluster->SetBrokerDown(1).ok());
   const int64_t down_at = watcher.Read();
   std::printf("[ outage   ] broker 1 (coordinator) down at %lld committed\n",
               static_cast<long long>(down_at));
   EXPECT_LT(down_at, stream.produced());  // mid-stream
-  absl::SleepFor(absl::Seconds(5));  // the outage itself (a fault's length, not a wait)
+  absl::SleepFor(absl::Seconds(5));       // the outage itself (a fault's length, not a wait)
   ASSERT_TRUE(cluster->SetBrokerUp(1).ok());
   std::printf("[ outage   ] broker 1 up again at %lld committed\n",
               static_cast<long long>(watcher.Read()));
@@ -292,15 +304,15 @@ TEST(EngineFaultTest, SecondInstanceJoinsThenTheFirstIsKilledAndTheSurvivorEndsC
 
   TempDir root;
   const std::string config_path = root.Sub("guanxi.conf");
-  std::ofstream(config_path) << "kafka { properties { name: \"session.timeout.ms\" value: \"3000\" }\n"
-                                "        properties { name: \"heartbeat.interval.ms\" value: \"500\" } }\n";
+  WriteShortSessionConfig(config_path);
   const std::string data_a = root.Sub("a"), data_b = root.Sub("b");
   CommittedWatcher watch_a(data_a, root.Sub("sa")), watch_b(data_b, root.Sub("sb"));
   const absl::Time deadline = absl::Now() + absl::Seconds(180);
 
   stream.Produce(kMessages / 2);
   const pid_t a = Spawn({"run", "--brokers", brokers, "--data", data_a, "--config", config_path});
-  while (watch_a.Read() < kMessages / 10 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(2));
+  while (watch_a.Read() < kMessages / 10 && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(2));
   const pid_t b = Spawn({"run", "--brokers", brokers, "--data", data_b, "--config", config_path});
   stream.Produce(kMessages / 2);
   // b has joined once it committed something of its own share.

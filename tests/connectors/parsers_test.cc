@@ -51,8 +51,8 @@ bool Exists(const std::string& path) { return LineReader::Open(path).ok(); }
 
 TEST(CdnowParserTest, MapsALineToAnOrder) {
   auto parser = NewCdnowParser();
-  Collect out = ParseLines(*parser, {" 00004 0001 19970101  2   29.33",
-                                     " 00004 0001 19970101  1   10.00"});
+  Collect out =
+      ParseLines(*parser, {" 00004 0001 19970101  2   29.33", " 00004 0001 19970101  1   10.00"});
   ASSERT_EQ(out.events.size(), 2u);
   const v1::Event& e = out.events[0];
   EXPECT_EQ(e.event_id(), "cdnow-4-19970101-0");
@@ -68,15 +68,15 @@ TEST(CdnowParserTest, MapsALineToAnOrder) {
 TEST(CdnowParserTest, EachBadRowIsReportedWithItsLineAndTheRestGoesThrough) {
   auto parser = NewCdnowParser();
   Collect out = ParseLines(*parser, {
-                                        "00001 0001 19970101 1 9.99",   // 1 good
-                                        "00001 0001 19970101 1",        // 2 too few fields
-                                        "00001 0001 19970231 1 9.99",   // 3 no such date
+                                        "00001 0001 19970101 1 9.99",    // 1 good
+                                        "00001 0001 19970101 1",         // 2 too few fields
+                                        "00001 0001 19970231 1 9.99",    // 3 no such date
                                         "00001 0001 1997-01-01 1 9.99",  // 4 date form
-                                        "00001 0001 19970101 x 9.99",   // 5 count
-                                        "00001 0001 19970101 1 -3.00",  // 6 negative amount
-                                        "00001 0001 19970101 1 9.999",  // 7 sub-cent amount
-                                        "",                             // 8 blank: skipped
-                                        "00002 0001 19970102 3 30.00",  // 9 good
+                                        "00001 0001 19970101 x 9.99",    // 5 count
+                                        "00001 0001 19970101 1 -3.00",   // 6 negative amount
+                                        "00001 0001 19970101 1 9.999",   // 7 sub-cent amount
+                                        "",                              // 8 blank: skipped
+                                        "00002 0001 19970102 3 30.00",   // 9 good
                                     });
   EXPECT_EQ(out.events.size(), 2u);
   ASSERT_EQ(out.rejected.size(), 6u);
@@ -166,20 +166,19 @@ TEST(OnlineRetailParserTest, GroupsLinesIntoOrdersAndMatchesCancellations) {
 
 TEST(OnlineRetailParserTest, EachBadRowIsReportedWithItsLine) {
   auto parser = NewOnlineRetailParser();
-  Collect out = ParseLines(
-      *parser,
-      {kHeader,
-       "1,A,ok,1,2011-01-01 10:00:00,1.00,12345.0,UK",          // 2 good
-       "2,A,no customer,1,2011-01-01 10:00:00,1.00,,UK",        // 3
-       "3,A,short,1,2011-01-01 10:00:00,1.00",                  // 4
-       "4,A,\"open quote,1,2011-01-01 10:00:00,1.00,12345.0,UK",  // 5
-       "5,A,qty,one,2011-01-01 10:00:00,1.00,12345.0,UK",       // 6
-       "6,A,date,1,01/01/2011 10:00,1.00,12345.0,UK",           // 7
-       "7,A,price,1,2011-01-01 10:00:00,-1.00,12345.0,UK",      // 8
-       "8,A,neg qty,-1,2011-01-01 10:00:00,1.00,12345.0,UK",    // 9
-       "C9,A,pos qty,1,2011-01-01 10:00:00,1.00,12345.0,UK",    // 10
-       "1,B,other customer,1,2011-01-01 10:00:00,1.00,999.0,UK",  // 11
-       "10,A,cust,1,2011-01-01 10:00:00,1.00,12x45.0,UK"});     // 12
+  Collect out =
+      ParseLines(*parser, {kHeader,
+                           "1,A,ok,1,2011-01-01 10:00:00,1.00,12345.0,UK",            // 2 good
+                           "2,A,no customer,1,2011-01-01 10:00:00,1.00,,UK",          // 3
+                           "3,A,short,1,2011-01-01 10:00:00,1.00",                    // 4
+                           "4,A,\"open quote,1,2011-01-01 10:00:00,1.00,12345.0,UK",  // 5
+                           "5,A,qty,one,2011-01-01 10:00:00,1.00,12345.0,UK",         // 6
+                           "6,A,date,1,01/01/2011 10:00,1.00,12345.0,UK",             // 7
+                           "7,A,price,1,2011-01-01 10:00:00,-1.00,12345.0,UK",        // 8
+                           "8,A,neg qty,-1,2011-01-01 10:00:00,1.00,12345.0,UK",      // 9
+                           "C9,A,pos qty,1,2011-01-01 10:00:00,1.00,12345.0,UK",      // 10
+                           "1,B,other customer,1,2011-01-01 10:00:00,1.00,999.0,UK",  // 11
+                           "10,A,cust,1,2011-01-01 10:00:00,1.00,12x45.0,UK"});       // 12
   EXPECT_EQ(out.events.size(), 1u);
   EXPECT_EQ(out.rejected.size(), 10u);
   EXPECT_THAT(out.rejected[3], HasSubstr("no CustomerID"));
@@ -232,8 +231,8 @@ TEST(OnlineRetailParserTest, RealDataCountsByOutcome) {
   EXPECT_EQ(cancellation_lines, 9288 - 383);
   EXPECT_EQ(lines_in_events, 541909 - 135080);
   // Most cancellations reverse an order inside the data window; print the rest.
-  std::cout << "cancellations matched to an earlier order: " << matched << " of "
-            << cancellations << "\n";
+  std::cout << "cancellations matched to an earlier order: " << matched << " of " << cancellations
+            << "\n";
   EXPECT_GT(matched, cancellations / 2);
 }
 

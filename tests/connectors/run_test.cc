@@ -45,9 +45,8 @@ TEST(RunConnectorTest, CountsEveryOutcomeAndFiltersByEventTime) {
   options.until.emplace();
   options.until->set_seconds(864950400);  // 1997-05-30T00:00:00Z: exclusive
   std::vector<int64_t> rejected_lines;
-  ConnectHooks hooks{.on_reject = [&](int64_t line, const std::string&) {
-    rejected_lines.push_back(line);
-  }};
+  ConnectHooks hooks{
+      .on_reject = [&](int64_t line, const std::string&) { rejected_lines.push_back(line); }};
   auto summary = RunConnector(**reader, *parser, publisher, options, hooks);
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->lines, 4);

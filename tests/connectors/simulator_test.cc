@@ -41,8 +41,8 @@ TEST(SimulatorTest, StreamIsValidOrderedUniqueAndCoversEveryEventType) {
   EXPECT_GT(count, 10000);
   const auto* oneof = v1::Event::descriptor()->FindOneofByName("payload");
   for (int i = 0; i < oneof->field_count(); ++i) {
-    EXPECT_TRUE(payloads.count(oneof->field(i)->number())) << "never generated: "
-                                                           << oneof->field(i)->name();
+    EXPECT_TRUE(payloads.count(oneof->field(i)->number()))
+        << "never generated: " << oneof->field(i)->name();
   }
 }
 
@@ -72,8 +72,11 @@ TEST(SimulatorTest, PlantedChurnersStopBuyingAndDegradeFirst) {
 }
 
 TEST(SimulatorTest, GroundTruthLineIsJson) {
-  GroundTruth t{.customer_id = "sim-000001", .persona = Persona::kKeyAccount, .churns = true,
-                .degrade_from = 1735689600, .churn_at = 1735689600 + 86400};
+  GroundTruth t{.customer_id = "sim-000001",
+                .persona = Persona::kKeyAccount,
+                .churns = true,
+                .degrade_from = 1735689600,
+                .churn_at = 1735689600 + 86400};
   EXPECT_EQ(GroundTruthJsonLine(t),
             "{\"customerId\":\"sim-000001\",\"persona\":\"key_account\",\"churns\":true,"
             "\"degradeFrom\":\"2025-01-01T00:00:00Z\",\"churnAt\":\"2025-01-02T00:00:00Z\"}");

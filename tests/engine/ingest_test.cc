@@ -64,8 +64,8 @@ struct IngestorFixture {
 TEST(PartitionIngestorTest, AppendsDeadLettersAndStoresTheNextOffset) {
   IngestorFixture f;
   const std::string a = EventBytes("a", "c1"), b = EventBytes("b", "c2");
-  std::vector<ConsumedMessage> batch = {{0, "c1", a}, {1, "", "garbage"}, {2, "c2", b},
-                                        {3, "c1", a}};  // offset 3 re-sends event a
+  std::vector<ConsumedMessage> batch = {
+      {0, "c1", a}, {1, "", "garbage"}, {2, "c2", b}, {3, "c1", a}};  // offset 3 re-sends event a
   auto stats = f.ingestor->Process(batch);
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->messages, 4);
@@ -118,7 +118,9 @@ TEST(IngestEngineTest, EffectivelyOnceWithResendsGarbageAndARestart) {
   std::set<std::string> distinct;
   int garbage = 0, next_id = 0;
   uint64_t rng = 42;
-  auto next_random = [&] { return (rng = rng * 6364136223846793005ull + 1442695040888963407ull) >> 33; };
+  auto next_random = [&] {
+    return (rng = rng * 6364136223846793005ull + 1442695040888963407ull) >> 33;
+  };
   auto produce = [&](int n) {
     for (int i = 0; i < n; ++i) {
       const uint64_t r = next_random() % 100;
@@ -127,12 +129,14 @@ TEST(IngestEngineTest, EffectivelyOnceWithResendsGarbageAndARestart) {
         ++garbage;
         continue;
       }
-      int id = r <= 5 && next_id > 0 ? static_cast<int>(next_random() % static_cast<uint64_t>(next_id))
-                                     : next_id++;
+      int id = r <= 5 && next_id > 0
+                   ? static_cast<int>(next_random() % static_cast<uint64_t>(next_id))
+                   : next_id++;
       const std::string customer = absl::StrCat("c", id % 97);
       const std::string event_id = absl::StrCat("e", id);
       distinct.insert(event_id);
-      ASSERT_TRUE(producer->Produce("guanxi.events", customer, EventBytes(event_id, customer), 0).ok());
+      ASSERT_TRUE(
+          producer->Produce("guanxi.events", customer, EventBytes(event_id, customer), 0).ok());
     }
     ASSERT_EQ(producer->Flush(absl::Seconds(60)), 0);
   };
@@ -140,8 +144,8 @@ TEST(IngestEngineTest, EffectivelyOnceWithResendsGarbageAndARestart) {
   TempDir data;
   auto run = [&] {
     std::atomic<bool> stop{false};
-    IngestEngine engine({.brokers = brokers, .data_dir = data.path(), .config = config,
-                         .until_caught_up = true});
+    IngestEngine engine(
+        {.brokers = brokers, .data_dir = data.path(), .config = config, .until_caught_up = true});
     EXPECT_TRUE(engine.Run(stop).ok());
     return engine.totals();
   };
@@ -158,11 +162,14 @@ TEST(IngestEngineTest, EffectivelyOnceWithResendsGarbageAndARestart) {
   ASSERT_TRUE(partitions.ok()) << partitions.status();
   for (int32_t p : *partitions) {
     auto log = std::move(*EventLog::Open(PartitionDir(data.path(), p), {}));
-    ASSERT_TRUE(log->ReadRange(0, UINT64_MAX, [&](const v1::LogRecord& r) {
-                      EXPECT_TRUE(in_logs.insert(r.event().event_id()).second) << r.event().event_id();
-                      EXPECT_EQ(r.source().partition(), p);
-                      return true;
-                    }).ok());
+    ASSERT_TRUE(log->ReadRange(0, UINT64_MAX,
+                               [&](const v1::LogRecord& r) {
+                                 EXPECT_TRUE(in_logs.insert(r.event().event_id()).second)
+                                     << r.event().event_id();
+                                 EXPECT_EQ(r.source().partition(), p);
+                                 return true;
+                               })
+                    .ok());
     auto verified = log->Verify();
     ASSERT_TRUE(verified.ok());
     EXPECT_TRUE(verified->ok) << verified->reason;

@@ -52,14 +52,14 @@ struct Fixture {
   // Produces n messages keyed k<i % 16>, value v<i>; returns when all are acknowledged.
   void Produce(int n) {
     int delivered = 0, failed = 0;
-    auto producer = Producer::Create(cluster->bootstrap_servers(), {},
-                                     [&](const Producer::Delivery& d) {
-                                       (d.status.ok() ? delivered : failed)++;
-                                     });
+    auto producer = Producer::Create(
+        cluster->bootstrap_servers(), {},
+        [&](const Producer::Delivery& d) { (d.status.ok() ? delivered : failed)++; });
     ASSERT_TRUE(producer.ok()) << producer.status();
     for (int i = 0; i < n; ++i) {
-      ASSERT_TRUE((*producer)->Produce(kTopic, absl::StrCat("k", i % 16), absl::StrCat("v", i),
-                                       static_cast<uint64_t>(i))
+      ASSERT_TRUE((*producer)
+                      ->Produce(kTopic, absl::StrCat("k", i % 16), absl::StrCat("v", i),
+                                static_cast<uint64_t>(i))
                       .ok());
     }
     EXPECT_EQ((*producer)->Flush(absl::Seconds(30)), 0);
@@ -72,7 +72,8 @@ std::vector<KafkaMessage> ConsumeUntil(Consumer& consumer, size_t want, absl::Du
   std::vector<KafkaMessage> all;
   const absl::Time deadline = absl::Now() + limit;
   while (all.size() < want && absl::Now() < deadline) {
-    for (KafkaMessage& m : consumer.Poll(1000, absl::Milliseconds(100))) all.push_back(std::move(m));
+    for (KafkaMessage& m : consumer.Poll(1000, absl::Milliseconds(100)))
+      all.push_back(std::move(m));
   }
   return all;
 }
@@ -147,8 +148,8 @@ TEST(KafkaTest, TwoMembersSplitThePartitionsAndTheSurvivorTakesAll) {
   ASSERT_TRUE((*ca)->Subscribe({kTopic}).ok());
   ASSERT_TRUE((*cb)->Subscribe({kTopic}).ok());
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (absl::Now() < deadline && (a.assigned.empty() || b.assigned.empty() ||
-                                    a.assigned.size() + b.assigned.size() != 4)) {
+  while (absl::Now() < deadline &&
+         (a.assigned.empty() || b.assigned.empty() || a.assigned.size() + b.assigned.size() != 4)) {
     (*ca)->Poll(100, absl::Milliseconds(50));
     (*cb)->Poll(100, absl::Milliseconds(50));
   }
