@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
@@ -32,6 +33,91 @@ absl::Status FieldError(std::string_view field, std::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat(std::string(field), ": ", std::string(problem)));
 }
 
+absl::Status ValidateScoring(const guanxi::v1::ScoringConfig& scoring) {
+  if (!(scoring.prior() >= 0 && scoring.prior() <= 100)) {
+    return FieldError("scoring.prior", "must be in 0..100");
+  }
+  if (!(scoring.prior_weight() > 0)) return FieldError("scoring.prior_weight", "must be > 0");
+  if (!(scoring.assessment_weight() > 0)) {
+    return FieldError("scoring.assessment_weight", "must be > 0");
+  }
+  if (!(scoring.score_change_step() >= 0)) {
+    return FieldError("scoring.score_change_step", "must be >= 0");
+  }
+  if (scoring.payment_grace_days() < 0) {
+    return FieldError("scoring.payment_grace_days", "must be >= 0");
+  }
+  constexpr int kDimensions = 8;  // guanxi.v1.Dimension 1..8
+  bool seen[kDimensions + 1] = {};
+  double total_weight = 0;
+  for (int i = 0; i < scoring.dimensions_size(); ++i) {
+    const auto& d = scoring.dimensions(i);
+    const std::string field = absl::StrCat("scoring.dimensions[", i, "]");
+    if (d.dimension() < 1 || d.dimension() > kDimensions) {
+      return FieldError(absl::StrCat(field, ".dimension"), "must be set");
+    }
+    if (seen[d.dimension()]) {
+      return FieldError(absl::StrCat(field, ".dimension"),
+                        absl::StrCat(guanxi::v1::Dimension_Name(d.dimension()), " listed twice"));
+    }
+    seen[d.dimension()] = true;
+    if (!(d.half_life_days() > 0)) {
+      return FieldError(absl::StrCat(field, ".half_life_days"), "must be > 0");
+    }
+    if (!(d.overall_weight() >= 0)) {
+      return FieldError(absl::StrCat(field, ".overall_weight"), "must be >= 0");
+    }
+    total_weight += d.overall_weight();
+  }
+  for (int d = 1; d <= kDimensions; ++d) {
+    if (!seen[d]) {
+      return FieldError("scoring.dimensions",
+                        absl::StrCat(guanxi::v1::Dimension_Name(d), " is missing"));
+    }
+  }
+  if (!(total_weight > 0)) {
+    return FieldError("scoring.dimensions", "the overall weights must not all be 0");
+  }
+  for (int i = 0; i < scoring.rules_size(); ++i) {
+    const auto& rule = scoring.rules(i);
+    const std::string field = absl::StrCat("scoring.rules[", i, "]");
+    if (rule.signal() == guanxi::v1::SIGNAL_UNSPECIFIED) {
+      return FieldError(absl::StrCat(field, ".signal"), "must be set");
+    }
+    if (rule.dimension() < 1 || rule.dimension() > kDimensions) {
+      return FieldError(absl::StrCat(field, ".dimension"), "must be set");
+    }
+    if (!(rule.value() >= 0 && rule.value() <= 100)) {
+      return FieldError(absl::StrCat(field, ".value"), "must be in 0..100");
+    }
+    if (!(rule.weight() > 0)) return FieldError(absl::StrCat(field, ".weight"), "must be > 0");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateLifecycle(const guanxi::v1::LifecycleConfig& lifecycle) {
+  const std::pair<const char*, double> scores[] = {
+      {"lifecycle.maintaining_score", lifecycle.maintaining_score()},
+      {"lifecycle.at_risk_score", lifecycle.at_risk_score()},
+      {"lifecycle.recovered_score", lifecycle.recovered_score()}};
+  for (const auto& [field, score] : scores) {
+    if (!(score >= 0 && score <= 100)) return FieldError(field, "must be in 0..100");
+  }
+  if (lifecycle.recovered_score() < lifecycle.at_risk_score()) {
+    return FieldError("lifecycle.recovered_score", "must be >= lifecycle.at_risk_score");
+  }
+  if (lifecycle.maintaining_min_orders() < 1) {
+    return FieldError("lifecycle.maintaining_min_orders", "must be >= 1");
+  }
+  if (lifecycle.at_risk_inactive_days() < 1) {
+    return FieldError("lifecycle.at_risk_inactive_days", "must be >= 1");
+  }
+  if (lifecycle.lost_inactive_days() <= lifecycle.at_risk_inactive_days()) {
+    return FieldError("lifecycle.lost_inactive_days", "must be > lifecycle.at_risk_inactive_days");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 guanxi::v1::EngineConfig DefaultEngineConfig() {
@@ -48,6 +134,109 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   storage->set_sync(false);
   storage->set_block_cache_bytes(int64_t{256} << 20);
   storage->set_write_buffer_bytes(int64_t{256} << 20);
+
+  // The scoring table and the dimensions (docs/scoring.md explains each row).
+  namespace v1 = guanxi::v1;
+  using v1::Dimension;
+  using v1::Signal;
+  struct Row {
+    Signal signal;
+    Dimension dimension;
+    double value;  // not used by measured signals
+    double weight;
+  };
+  constexpr Row kRules[] = {
+      {v1::SIGNAL_VISIT_POSITIVE, v1::DIMENSION_ACCEPTANCE, 80, 1},
+      {v1::SIGNAL_VISIT_POSITIVE, v1::DIMENSION_BEHAVIOUR, 70, 0.5},
+      {v1::SIGNAL_VISIT_NEUTRAL, v1::DIMENSION_ACCEPTANCE, 55, 0.5},
+      {v1::SIGNAL_VISIT_NEUTRAL, v1::DIMENSION_BEHAVIOUR, 60, 0.5},
+      {v1::SIGNAL_VISIT_NEGATIVE, v1::DIMENSION_ACCEPTANCE, 20, 1},
+      {v1::SIGNAL_VISIT_NEGATIVE, v1::DIMENSION_BEHAVIOUR, 50, 0.5},
+      {v1::SIGNAL_CALL_INBOUND, v1::DIMENSION_INFORMATION, 60, 0.3},
+      {v1::SIGNAL_CALL_INBOUND, v1::DIMENSION_BEHAVIOUR, 65, 0.3},
+      {v1::SIGNAL_CALL_OUTBOUND, v1::DIMENSION_BEHAVIOUR, 55, 0.2},
+      {v1::SIGNAL_CALL_USEFUL_INFORMATION, v1::DIMENSION_INFORMATION, 85, 1},
+      {v1::SIGNAL_CALL_UNRESOLVED, v1::DIMENSION_FEELING, 30, 0.5},
+      {v1::SIGNAL_CALL_SENTIMENT, v1::DIMENSION_FEELING, 0, 0.5},
+      {v1::SIGNAL_ACTIVITY_ATTENDED, v1::DIMENSION_PARTICIPATION, 90, 1},
+      {v1::SIGNAL_ACTIVITY_DECLINED, v1::DIMENSION_PARTICIPATION, 20, 1},
+      {v1::SIGNAL_COMPLAINT_LOW, v1::DIMENSION_FEELING, 35, 0.5},
+      {v1::SIGNAL_COMPLAINT_MEDIUM, v1::DIMENSION_FEELING, 25, 1},
+      {v1::SIGNAL_COMPLAINT_HIGH, v1::DIMENSION_FEELING, 15, 1.5},
+      {v1::SIGNAL_COMPLAINT_HIGH, v1::DIMENSION_ACCEPTANCE, 30, 0.5},
+      {v1::SIGNAL_COMPLAINT_CRITICAL, v1::DIMENSION_FEELING, 5, 2},
+      {v1::SIGNAL_COMPLAINT_CRITICAL, v1::DIMENSION_ACCEPTANCE, 30, 1},
+      {v1::SIGNAL_COMPLAINT_RESOLVED_SATISFIED, v1::DIMENSION_FEELING, 75, 1},
+      {v1::SIGNAL_COMPLAINT_RESOLVED_UNSATISFIED, v1::DIMENSION_FEELING, 20, 1},
+      {v1::SIGNAL_SURVEY_SATISFACTION, v1::DIMENSION_FEELING, 0, 2},
+      {v1::SIGNAL_SURVEY_SATISFACTION, v1::DIMENSION_ACCEPTANCE, 0, 1},
+      {v1::SIGNAL_SURVEY_NPS, v1::DIMENSION_FEELING, 0, 1},
+      {v1::SIGNAL_ORDER, v1::DIMENSION_BEHAVIOUR, 85, 1},
+      {v1::SIGNAL_ORDER_CANCELLED, v1::DIMENSION_BEHAVIOUR, 25, 1},
+      {v1::SIGNAL_PAYMENT_ON_TIME, v1::DIMENSION_BEHAVIOUR, 80, 0.5},
+      {v1::SIGNAL_PAYMENT_LATE, v1::DIMENSION_BEHAVIOUR, 20, 1},
+      {v1::SIGNAL_CONTRACT_SIGNED, v1::DIMENSION_PROJECT_SUPPORT, 85, 1.5},
+      {v1::SIGNAL_CONTRACT_SIGNED, v1::DIMENSION_BEHAVIOUR, 85, 1},
+      {v1::SIGNAL_CONTRACT_RENEWED, v1::DIMENSION_PROJECT_SUPPORT, 85, 1.5},
+      {v1::SIGNAL_CONTRACT_RENEWED, v1::DIMENSION_ACCEPTANCE, 80, 1},
+      {v1::SIGNAL_CONTRACT_RENEWED, v1::DIMENSION_BEHAVIOUR, 85, 1},
+      {v1::SIGNAL_CONTRACT_TERMINATED, v1::DIMENSION_BEHAVIOUR, 10, 2},
+      {v1::SIGNAL_CONTRACT_TERMINATED, v1::DIMENSION_COMPETITIVE_PREFERENCE, 30, 1},
+      {v1::SIGNAL_OPPORTUNITY_WON, v1::DIMENSION_PROJECT_SUPPORT, 90, 1.5},
+      {v1::SIGNAL_OPPORTUNITY_WON, v1::DIMENSION_COMPETITIVE_PREFERENCE, 75, 1},
+      {v1::SIGNAL_OPPORTUNITY_LOST, v1::DIMENSION_PROJECT_SUPPORT, 35, 1},
+      {v1::SIGNAL_OPPORTUNITY_LOST_TO_COMPETITOR, v1::DIMENSION_COMPETITIVE_PREFERENCE, 15, 1.5},
+      {v1::SIGNAL_OPPORTUNITY_LOST_TO_COMPETITOR, v1::DIMENSION_PROJECT_SUPPORT, 35, 0.5},
+      {v1::SIGNAL_INFORMATION_SHARED, v1::DIMENSION_INFORMATION, 85, 1},
+      {v1::SIGNAL_GUIDANCE_GIVEN, v1::DIMENSION_GUIDANCE, 85, 1},
+      {v1::SIGNAL_PROJECT_SUPPORT, v1::DIMENSION_PROJECT_SUPPORT, 90, 1.5},
+      {v1::SIGNAL_COMPETITOR_LEAN, v1::DIMENSION_COMPETITIVE_PREFERENCE, 0, 1.5},
+      {v1::SIGNAL_REFERRAL, v1::DIMENSION_ACCEPTANCE, 90, 1.5},
+      {v1::SIGNAL_REFERRAL, v1::DIMENSION_FEELING, 85, 1},
+      {v1::SIGNAL_CHAMPION_LEFT, v1::DIMENSION_PROJECT_SUPPORT, 30, 1.5},
+      {v1::SIGNAL_CHAMPION_LEFT, v1::DIMENSION_ACCEPTANCE, 40, 1},
+  };
+  struct DimensionRow {
+    Dimension dimension;
+    double half_life_days;
+    double overall_weight;
+  };
+  constexpr DimensionRow kDimensions[] = {
+      {v1::DIMENSION_ACCEPTANCE, 180, 1.5},
+      {v1::DIMENSION_PARTICIPATION, 180, 1},
+      {v1::DIMENSION_INFORMATION, 120, 1},
+      {v1::DIMENSION_GUIDANCE, 120, 1},
+      {v1::DIMENSION_PROJECT_SUPPORT, 365, 1.5},
+      {v1::DIMENSION_COMPETITIVE_PREFERENCE, 180, 1},
+      {v1::DIMENSION_FEELING, 90, 1},
+      {v1::DIMENSION_BEHAVIOUR, 90, 1.5},
+  };
+  auto* scoring = config.mutable_scoring();
+  scoring->set_prior(50);
+  scoring->set_prior_weight(2);
+  scoring->set_assessment_weight(8);
+  scoring->set_score_change_step(2);
+  scoring->set_payment_grace_days(5);
+  for (const DimensionRow& row : kDimensions) {
+    auto* d = scoring->add_dimensions();
+    d->set_dimension(row.dimension);
+    d->set_half_life_days(row.half_life_days);
+    d->set_overall_weight(row.overall_weight);
+  }
+  for (const Row& row : kRules) {
+    auto* rule = scoring->add_rules();
+    rule->set_signal(row.signal);
+    rule->set_dimension(row.dimension);
+    rule->set_value(row.value);
+    rule->set_weight(row.weight);
+  }
+  auto* lifecycle = config.mutable_lifecycle();
+  lifecycle->set_maintaining_score(60);
+  lifecycle->set_maintaining_min_orders(3);
+  lifecycle->set_at_risk_score(40);
+  lifecycle->set_at_risk_inactive_days(90);
+  lifecycle->set_recovered_score(55);
+  lifecycle->set_lost_inactive_days(180);
   return config;
 }
 
@@ -57,8 +246,17 @@ absl::StatusOr<guanxi::v1::EngineConfig> ParseEngineConfig(std::string_view text
   google::protobuf::TextFormat::Parser parser;
   CollectErrors errors;
   parser.RecordErrorsTo(&errors);
-  // Fields named in the file replace the defaults; repeated fields (kafka.properties)
-  // start empty by default, so merging appends nothing unexpected.
+  // Fields named in the file replace the defaults. Merging appends to repeated fields:
+  // kafka.properties starts empty, and the scoring tables the file lists (found by a
+  // first, silent parse) replace the default tables instead of extending them.
+  guanxi::v1::EngineConfig named;
+  google::protobuf::TextFormat::Parser silent;
+  CollectErrors ignored;
+  silent.RecordErrorsTo(&ignored);
+  if (silent.ParseFromString(std::string(text), &named)) {
+    if (named.scoring().dimensions_size() > 0) config.mutable_scoring()->clear_dimensions();
+    if (named.scoring().rules_size() > 0) config.mutable_scoring()->clear_rules();
+  }
   if (!parser.MergeFromString(std::string(text), &config)) {
     // Quote the offending line: protobuf's message gives the position, the line shows
     // which field it is.
@@ -120,7 +318,8 @@ absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config) {
   if (storage.write_buffer_bytes() < (int64_t{4} << 20)) {
     return FieldError("storage.write_buffer_bytes", "must be at least 4 MiB");
   }
-  return absl::OkStatus();
+  RETURN_IF_ERROR(ValidateScoring(config.scoring()));
+  return ValidateLifecycle(config.lifecycle());
 }
 
 }  // namespace guanxi::engine

@@ -47,12 +47,49 @@ TEST(EngineConfigTest, BadValuesNameTheField) {
       {"storage { block_cache_bytes: 10 }", "storage.block_cache_bytes"},
       {"storage { write_buffer_bytes: -1 }", "storage.write_buffer_bytes"},
       {"kafka { max_event_bytes: \"big\" }", "max_event_bytes"},
+      {"scoring { prior: 101 }", "scoring.prior"},
+      {"scoring { prior_weight: 0 }", "scoring.prior_weight"},
+      {"scoring { assessment_weight: -1 }", "scoring.assessment_weight"},
+      {"scoring { score_change_step: -0.5 }", "scoring.score_change_step"},
+      {"scoring { payment_grace_days: -1 }", "scoring.payment_grace_days"},
+      {"scoring { dimensions { dimension: DIMENSION_ACCEPTANCE half_life_days: 10 } }",
+       "scoring.dimensions"},  // the other seven are missing
+      {"scoring { rules { dimension: DIMENSION_ACCEPTANCE value: 50 weight: 1 } }",
+       "scoring.rules[0].signal"},
+      {"scoring { rules { signal: SIGNAL_ORDER dimension: DIMENSION_BEHAVIOUR value: 120 "
+       "weight: 1 } }",
+       "scoring.rules[0].value"},
+      {"scoring { rules { signal: SIGNAL_ORDER dimension: DIMENSION_BEHAVIOUR value: 80 } }",
+       "scoring.rules[0].weight"},
+      {"scoring { rules { signal: SIGNAL_NO_SUCH dimension: DIMENSION_BEHAVIOUR } }",
+       "SIGNAL_NO_SUCH"},
+      {"lifecycle { at_risk_score: 60 recovered_score: 50 }", "lifecycle.recovered_score"},
+      {"lifecycle { maintaining_score: -1 }", "lifecycle.maintaining_score"},
+      {"lifecycle { maintaining_min_orders: 0 }", "lifecycle.maintaining_min_orders"},
+      {"lifecycle { at_risk_inactive_days: 0 }", "lifecycle.at_risk_inactive_days"},
+      {"lifecycle { lost_inactive_days: 90 }", "lifecycle.lost_inactive_days"},
   };
   for (const auto& [text, field] : cases) {
     auto config = ParseEngineConfig(text, "c");
     ASSERT_FALSE(config.ok()) << text;
     EXPECT_THAT(config.status().message(), HasSubstr(field)) << text;
   }
+}
+
+TEST(EngineConfigTest, ScoringTablesInAFileReplaceTheDefaultTables) {
+  const auto defaults = DefaultEngineConfig();
+  auto config = ParseEngineConfig(
+      "scoring { prior: 40 rules { signal: SIGNAL_ORDER dimension: DIMENSION_BEHAVIOUR "
+      "value: 90 weight: 2 } }",
+      "t");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->scoring().prior(), 40);
+  ASSERT_EQ(config->scoring().rules_size(), 1);
+  EXPECT_EQ(config->scoring().rules(0).value(), 90);
+  // Untouched: the dimension table and the other fields keep their defaults.
+  EXPECT_EQ(config->scoring().dimensions_size(), defaults.scoring().dimensions_size());
+  EXPECT_EQ(config->scoring().assessment_weight(), defaults.scoring().assessment_weight());
+  EXPECT_EQ(config->lifecycle().lost_inactive_days(), 180);
 }
 
 TEST(EngineConfigTest, MissingFileIsNotFound) {

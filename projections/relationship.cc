@@ -1,0 +1,702 @@
+#include "projections/relationship.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace guanxi::projections {
+namespace {
+
+using google::protobuf::Timestamp;
+using guanxi::v1::CustomerState;
+using guanxi::v1::Dimension;
+using guanxi::v1::DimensionScore;
+using guanxi::v1::Event;
+using guanxi::v1::LifecycleStage;
+using guanxi::v1::Signal;
+
+constexpr double kSecondsPerDay = 86400.0;
+
+bool IsSet(const Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
+
+bool Before(const Timestamp& a, const Timestamp& b) {
+  return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
+}
+
+// b - a in days (negative when b is before a).
+double DaysBetween(const Timestamp& a, const Timestamp& b) {
+  return (static_cast<double>(b.seconds() - a.seconds()) +
+          static_cast<double>(b.nanos() - a.nanos()) * 1e-9) /
+         kSecondsPerDay;
+}
+
+void SetMax(Timestamp& target, const Timestamp& t) {
+  if (!IsSet(target) || Before(target, t)) target = t;
+}
+
+double Clamp100(double x) { return std::clamp(x, 0.0, 100.0); }
+
+// The observation value a measured signal carries, from its event; nullopt for a
+// signal whose value comes from the scoring table.
+std::optional<double> MeasuredValue(Signal signal, const Event& event) {
+  switch (signal) {
+    case guanxi::v1::SIGNAL_CALL_SENTIMENT:
+      return Clamp100((event.call().sentiment() + 1.0) * 50.0);
+    case guanxi::v1::SIGNAL_SURVEY_SATISFACTION: {
+      const auto& s = event.survey();
+      return Clamp100((s.satisfaction() - s.scale_min()) / (s.scale_max() - s.scale_min()) * 100.0);
+    }
+    case guanxi::v1::SIGNAL_SURVEY_NPS:
+      return Clamp100(event.survey().nps() * 10.0);
+    case guanxi::v1::SIGNAL_COMPETITOR_LEAN:
+      return Clamp100((event.competitor_signal().lean() + 1.0) * 50.0);
+    default:
+      return std::nullopt;
+  }
+}
+
+// Every event kind except profile updates, contact changes, assessments (our own
+// records) and bare invitations (our action, not the customer's) is an interaction:
+// it resets the inactivity clock.
+bool IsInteraction(const Event& event) {
+  switch (event.payload_case()) {
+    case Event::kProfile:
+    case Event::kContactChange:
+    case Event::kAssessment:
+    case Event::PAYLOAD_NOT_SET:
+      return false;
+    case Event::kActivity:
+      return event.activity().status() != guanxi::v1::PARTICIPATION_STATUS_INVITED;
+    default:
+      return true;
+  }
+}
+
+// The payload's field name ("visit", "order", ...), for causes.
+std::string KindOf(const Event& event) {
+  const auto* oneof = Event::descriptor()->FindOneofByName("payload");
+  const auto* field = Event::GetReflection()->GetOneofFieldDescriptor(event, oneof);
+  return field == nullptr ? "event" : field->name();
+}
+
+double ScoreOf(const guanxi::v1::ScoringConfig& scoring, const DimensionScore& d) {
+  return (scoring.prior_weight() * scoring.prior() + d.evidence_weight() * d.evidence_mean()) /
+         (scoring.prior_weight() + d.evidence_weight());
+}
+
+void RecomputeOverall(const ProjectionConfig& config, CustomerState& state) {
+  double sum = 0, weights = 0;
+  for (const DimensionScore& d : state.dimensions()) {
+    sum += config.OverallWeight(d.dimension()) * d.score();
+    weights += config.OverallWeight(d.dimension());
+  }
+  state.set_overall_score(sum / weights);
+}
+
+// A new customer's state: every dimension at the prior, the clock at `t`.
+void Initialize(const ProjectionConfig& config, CustomerState& state, const Event& event) {
+  state.set_customer_id(event.customer_id());
+  *state.mutable_first_event_at() = event.occurred_at();
+  *state.mutable_as_of() = event.occurred_at();
+  for (int d = 1; d <= ProjectionConfig::kDimensions; ++d) {
+    DimensionScore* score = state.add_dimensions();
+    score->set_dimension(static_cast<Dimension>(d));
+    score->set_score(config.scoring().prior());
+  }
+  RecomputeOverall(config, state);
+  state.set_reported_score(state.overall_score());
+  *state.mutable_reported_dimensions() = state.dimensions();
+}
+
+// Decays every dimension's evidence from state.as_of() to `t`; never moves back.
+void Decay(const ProjectionConfig& config, CustomerState& state, const Timestamp& t) {
+  if (!Before(state.as_of(), t)) return;
+  const double days = DaysBetween(state.as_of(), t);
+  for (DimensionScore& d : *state.mutable_dimensions()) {
+    d.set_evidence_weight(d.evidence_weight() *
+                          std::exp2(-days / config.HalfLifeDays(d.dimension())));
+    d.set_score(ScoreOf(config.scoring(), d));
+  }
+  *state.mutable_as_of() = t;
+  RecomputeOverall(config, state);
+}
+
+// Adds one observation made at `t`. An observation older than the clock enters with its
+// weight decayed by its age, as if it had arrived in order.
+void Observe(const ProjectionConfig& config, CustomerState& state, Dimension dimension,
+             double value, double weight, const Timestamp& t) {
+  DimensionScore& d = *state.mutable_dimensions(static_cast<int>(dimension) - 1);
+  if (Before(t, state.as_of())) {
+    weight *= std::exp2(-DaysBetween(t, state.as_of()) / config.HalfLifeDays(dimension));
+    if (!(weight > 0)) return;  // too old to count (underflow)
+  }
+  const double total = d.evidence_weight() + weight;
+  d.set_evidence_mean((d.evidence_weight() * d.evidence_mean() + weight * value) / total);
+  d.set_evidence_weight(total);
+  d.set_score(ScoreOf(config.scoring(), d));
+  SetMax(*d.mutable_updated_at(), t);
+}
+
+void ObserveEvent(const ProjectionConfig& config, CustomerState& state, const Event& event) {
+  const Timestamp& t = event.occurred_at();
+  if (event.has_assessment()) {
+    const auto& a = event.assessment();
+    const std::pair<bool, double> ratings[] = {
+        {a.has_acceptance(), a.acceptance()},
+        {a.has_participation(), a.participation()},
+        {a.has_information(), a.information()},
+        {a.has_guidance(), a.guidance()},
+        {a.has_project_support(), a.project_support()},
+        {a.has_competitive_preference(), a.competitive_preference()}};
+    for (int i = 0; i < 6; ++i) {
+      if (!ratings[i].first || !std::isfinite(ratings[i].second)) continue;
+      Observe(config, state, static_cast<Dimension>(i + 1), Clamp100(ratings[i].second),
+              config.scoring().assessment_weight(), t);
+    }
+    return;
+  }
+  for (Signal signal : SignalsOf(event, config.scoring().payment_grace_days())) {
+    const std::optional<double> measured = MeasuredValue(signal, event);
+    for (const auto& rule : config.Rules(signal)) {
+      Observe(config, state, rule.dimension(), measured.value_or(rule.value()), rule.weight(), t);
+    }
+  }
+}
+
+// Inserts (insert = true) or removes `id` in a list kept sorted.
+void UpdateSortedSet(google::protobuf::RepeatedPtrField<std::string>& set, const std::string& id,
+                     bool insert) {
+  std::vector<std::string> ids(set.begin(), set.end());
+  auto it = std::lower_bound(ids.begin(), ids.end(), id);
+  const bool present = it != ids.end() && *it == id;
+  if (insert && !present) ids.insert(it, id);
+  if (!insert && present) ids.erase(it);
+  set.Assign(ids.begin(), ids.end());
+}
+
+void UpdateContacts(CustomerState& state, const guanxi::v1::ContactChange& change) {
+  std::vector<guanxi::v1::Contact> contacts(state.contacts().begin(), state.contacts().end());
+  auto it = std::lower_bound(
+      contacts.begin(), contacts.end(), change.contact_id(),
+      [](const guanxi::v1::Contact& c, const std::string& id) { return c.contact_id() < id; });
+  const bool present = it != contacts.end() && it->contact_id() == change.contact_id();
+  if (change.change() == guanxi::v1::CONTACT_CHANGE_KIND_LEFT) {
+    if (present) contacts.erase(it);
+  } else {
+    if (!present) it = contacts.insert(it, guanxi::v1::Contact());
+    it->set_contact_id(change.contact_id());
+    it->set_role(change.role());
+    it->set_level(change.level());
+    it->set_champion(change.champion());
+    if (!change.name().empty()) it->set_name(change.name());
+  }
+  state.mutable_contacts()->Assign(contacts.begin(), contacts.end());
+}
+
+// Whole days a payment was late (0 when on time or when the due date is unknown).
+int64_t DaysLate(const Event& event) {
+  const auto& p = event.payment();
+  if (!IsSet(p.due_at())) return 0;
+  const Timestamp& paid = IsSet(p.paid_at()) ? p.paid_at() : event.occurred_at();
+  return std::max<int64_t>(0, (paid.seconds() - p.due_at().seconds()) / 86400);
+}
+
+void Bookkeep(CustomerState& state, const Event& event, uint64_t position, int grace_days) {
+  const Timestamp& t = event.occurred_at();
+  state.set_events_applied(state.events_applied() + 1);
+  state.set_last_position(position);
+  if (Before(t, state.first_event_at())) *state.mutable_first_event_at() = t;
+  SetMax(*state.mutable_last_event_at(), t);
+  if (IsInteraction(event)) SetMax(*state.mutable_last_interaction_at(), t);
+  switch (event.payload_case()) {
+    case Event::kOrder:
+      if (event.order().kind() == guanxi::v1::ORDER_KIND_CANCELLATION) {
+        state.set_cancellations(state.cancellations() + 1);
+      } else {
+        state.set_orders(state.orders() + 1);
+        SetMax(*state.mutable_last_purchase_at(), t);
+      }
+      break;
+    case Event::kContract: {
+      const auto milestone = event.contract().milestone();
+      if (milestone == guanxi::v1::CONTRACT_MILESTONE_KIND_SIGNED ||
+          milestone == guanxi::v1::CONTRACT_MILESTONE_KIND_RENEWED) {
+        UpdateSortedSet(*state.mutable_active_contracts(), event.contract().contract_id(), true);
+      } else if (milestone == guanxi::v1::CONTRACT_MILESTONE_KIND_TERMINATED) {
+        UpdateSortedSet(*state.mutable_active_contracts(), event.contract().contract_id(), false);
+      }
+      break;
+    }
+    case Event::kPayment:
+      if (const int64_t late = DaysLate(event); late > grace_days) {
+        state.set_payments_late(state.payments_late() + 1);
+        state.set_payment_days_late_total(state.payment_days_late_total() + late);
+      } else {
+        state.set_payments_on_time(state.payments_on_time() + 1);
+      }
+      break;
+    case Event::kComplaint:
+      UpdateSortedSet(*state.mutable_open_complaints(), event.complaint().complaint_id(), true);
+      break;
+    case Event::kComplaintResolved:
+      UpdateSortedSet(*state.mutable_open_complaints(), event.complaint_resolved().complaint_id(),
+                      false);
+      break;
+    case Event::kActivity:
+      switch (event.activity().status()) {
+        case guanxi::v1::PARTICIPATION_STATUS_INVITED:
+          state.set_activities_invited(state.activities_invited() + 1);
+          break;
+        case guanxi::v1::PARTICIPATION_STATUS_ATTENDED:
+          state.set_activities_attended(state.activities_attended() + 1);
+          break;
+        case guanxi::v1::PARTICIPATION_STATUS_DECLINED:
+          state.set_activities_declined(state.activities_declined() + 1);
+          break;
+        default:
+          break;
+      }
+      break;
+    case Event::kContactChange:
+      UpdateContacts(state, event.contact_change());
+      break;
+    default:
+      break;
+  }
+}
+
+// What the lifecycle rules look at besides the state. The rules run in two phases
+// (docs/scoring.md): the time phase (event == nullptr) applies what the passing of time
+// alone implies, exactly as a tick would; the event phase applies what the event
+// implies. In the event phase the event triggers at most one move, and a customer
+// entering winning_back is not promoted by the same event.
+struct StageContext {
+  const Event* event;         // nullptr in the time phase
+  double quiet_days;          // since the last interaction (0 in the event phase)
+  bool score_not_lowered;     // the event's observations did not lower the overall score
+  bool event_used;            // the event has already triggered a move
+  bool entered_winning_back;  // this application entered winning_back
+};
+
+bool IsPurchase(const Event& event) {
+  if (event.has_order()) return event.order().kind() != guanxi::v1::ORDER_KIND_CANCELLATION;
+  if (event.has_contract()) {
+    const auto m = event.contract().milestone();
+    return m == guanxi::v1::CONTRACT_MILESTONE_KIND_SIGNED ||
+           m == guanxi::v1::CONTRACT_MILESTONE_KIND_RENEWED;
+  }
+  return event.has_opportunity() &&
+         event.opportunity().stage() == guanxi::v1::OPPORTUNITY_STAGE_WON;
+}
+
+std::string PurchaseCause(const Event& event) {
+  if (event.has_order()) return absl::StrCat("order ", event.order().order_id());
+  if (event.has_contract()) {
+    return absl::StrCat("contract ", event.contract().contract_id(),
+                        event.contract().milestone() == guanxi::v1::CONTRACT_MILESTONE_KIND_SIGNED
+                            ? " signed"
+                            : " renewed");
+  }
+  return absl::StrCat("opportunity ", event.opportunity().opportunity_id(), " won");
+}
+
+bool IsTermination(const Event& e) {
+  return e.has_contract() &&
+         e.contract().milestone() == guanxi::v1::CONTRACT_MILESTONE_KIND_TERMINATED;
+}
+
+bool IsChampionLeaving(const Event& e) {
+  return e.has_contact_change() &&
+         e.contact_change().change() == guanxi::v1::CONTACT_CHANGE_KIND_LEFT &&
+         e.contact_change().champion();
+}
+
+std::string TerminationCause(const Event& e) {
+  return absl::StrCat("contract ", e.contract().contract_id(),
+                      " terminated, no active contract left");
+}
+
+std::string ChampionCause(const Event& e) {
+  const auto& c = e.contact_change();
+  return absl::StrCat("champion ", c.name().empty() ? c.contact_id() : c.name(), " left");
+}
+
+std::string Score1(double x) { return absl::StrFormat("%.1f", x); }
+
+std::string QuietCause(const StageContext& ctx, int threshold) {
+  return absl::StrCat("no interaction for ", static_cast<int64_t>(std::floor(ctx.quiet_days)),
+                      " days (threshold ", threshold, ")");
+}
+
+struct Move {
+  LifecycleStage to;
+  std::string cause;
+  bool uses_event;  // triggered by the event (rather than by time or the score)
+};
+
+// The first transition the rules allow from the current stage, if any. The rules, in
+// priority order per stage, are those of docs/scoring.md ("Lifecycle").
+std::optional<Move> NextStage(const ProjectionConfig& config, const CustomerState& state,
+                              const StageContext& ctx) {
+  using namespace guanxi::v1;  // NOLINT: the stage names read better unqualified here
+  const auto& lc = config.lifecycle();
+  // The event, while it may still trigger a move.
+  const Event* e = ctx.event_used ? nullptr : ctx.event;
+  const double score = state.overall_score();
+  const bool quiet_lost = ctx.quiet_days >= lc.lost_inactive_days();
+  const bool last_contract_ended =
+      e != nullptr && IsTermination(*e) && state.active_contracts_size() == 0;
+  switch (state.stage()) {
+    case LIFECYCLE_STAGE_UNSPECIFIED:
+      if (ctx.event == nullptr) return std::nullopt;
+      return Move{LIFECYCLE_STAGE_IDENTIFIED, absl::StrCat("first event: ", KindOf(*ctx.event)),
+                  false};
+    case LIFECYCLE_STAGE_IDENTIFIED:
+    case LIFECYCLE_STAGE_ENGAGING:
+      if (quiet_lost)
+        return Move{LIFECYCLE_STAGE_LOST, QuietCause(ctx, lc.lost_inactive_days()), false};
+      if (e != nullptr && IsPurchase(*e)) {
+        return Move{LIFECYCLE_STAGE_DEEPENING, absl::StrCat("first purchase: ", PurchaseCause(*e)),
+                    true};
+      }
+      if (state.stage() == LIFECYCLE_STAGE_IDENTIFIED && e != nullptr && IsInteraction(*e)) {
+        return Move{LIFECYCLE_STAGE_ENGAGING, absl::StrCat("first interaction: ", KindOf(*e)),
+                    true};
+      }
+      return std::nullopt;
+    case LIFECYCLE_STAGE_DEEPENING:
+    case LIFECYCLE_STAGE_MAINTAINING:
+      if (last_contract_ended) return Move{LIFECYCLE_STAGE_AT_RISK, TerminationCause(*e), true};
+      if (e != nullptr && IsChampionLeaving(*e)) {
+        return Move{LIFECYCLE_STAGE_AT_RISK, ChampionCause(*e), true};
+      }
+      if (score < lc.at_risk_score()) {
+        return Move{LIFECYCLE_STAGE_AT_RISK,
+                    absl::StrCat("score ", Score1(score), " below ", Score1(lc.at_risk_score())),
+                    false};
+      }
+      if (ctx.quiet_days >= lc.at_risk_inactive_days()) {
+        return Move{LIFECYCLE_STAGE_AT_RISK, QuietCause(ctx, lc.at_risk_inactive_days()), false};
+      }
+      if (state.stage() == LIFECYCLE_STAGE_DEEPENING) {
+        if (e != nullptr && e->has_contract() && IsPurchase(*e)) {
+          return Move{LIFECYCLE_STAGE_MAINTAINING, PurchaseCause(*e), true};
+        }
+        if (state.orders() >= lc.maintaining_min_orders() && score >= lc.maintaining_score()) {
+          return Move{LIFECYCLE_STAGE_MAINTAINING,
+                      absl::StrCat(state.orders(), " orders (minimum ", lc.maintaining_min_orders(),
+                                   ") and score ", Score1(score), " at or above ",
+                                   Score1(lc.maintaining_score())),
+                      false};
+        }
+      }
+      return std::nullopt;
+    case LIFECYCLE_STAGE_AT_RISK:
+    case LIFECYCLE_STAGE_WINNING_BACK:
+      if (last_contract_ended) return Move{LIFECYCLE_STAGE_LOST, TerminationCause(*e), true};
+      if (quiet_lost)
+        return Move{LIFECYCLE_STAGE_LOST, QuietCause(ctx, lc.lost_inactive_days()), false};
+      if (state.stage() == LIFECYCLE_STAGE_AT_RISK) break;  // the re-engagement rule below
+      if (ctx.event == nullptr || ctx.entered_winning_back) return std::nullopt;
+      if (score >= lc.recovered_score()) {
+        return Move{LIFECYCLE_STAGE_MAINTAINING,
+                    absl::StrCat("score ", Score1(score), " recovered to ",
+                                 Score1(lc.recovered_score()), " or more"),
+                    false};
+      }
+      if (e != nullptr && IsPurchase(*e) && score >= lc.at_risk_score()) {
+        return Move{LIFECYCLE_STAGE_MAINTAINING,
+                    absl::StrCat(PurchaseCause(*e), " with score ", Score1(score), " at or above ",
+                                 Score1(lc.at_risk_score())),
+                    true};
+      }
+      return std::nullopt;
+    case LIFECYCLE_STAGE_LOST:
+      break;  // the re-engagement rule below
+    default:
+      return std::nullopt;
+  }
+  // at_risk and lost: the customer is back in touch by an interaction that did not
+  // lower the score.
+  if (e != nullptr && IsInteraction(*e) && ctx.score_not_lowered) {
+    return Move{LIFECYCLE_STAGE_WINNING_BACK, absl::StrCat("back in contact: ", KindOf(*e)), true};
+  }
+  return std::nullopt;
+}
+
+guanxi::v1::RelationshipChange NewChange(const CustomerState& state, const Timestamp& t,
+                                         uint64_t position, const char* kind) {
+  guanxi::v1::RelationshipChange change;
+  change.set_change_id(absl::StrCat(state.customer_id(), "/", position, "/", kind));
+  change.set_customer_id(state.customer_id());
+  change.set_position(position);
+  *change.mutable_event_time() = t;
+  return change;
+}
+
+double QuietDays(const CustomerState& state, const Timestamp& now) {
+  const Timestamp& since =
+      IsSet(state.last_interaction_at()) ? state.last_interaction_at() : state.first_event_at();
+  return std::max(0.0, DaysBetween(since, now));
+}
+
+// One application's run of the lifecycle rules: the time phase, then (with an event)
+// the event phase, each run to a fixed point; no stage is entered twice. Record() then
+// appends one StageChange fact for the whole move, its causes joined in order.
+class StageRun {
+ public:
+  StageRun(const ProjectionConfig& config, CustomerState& state)
+      : config_(config), state_(state), from_(state.stage()), visited_{from_} {}
+
+  void Run(StageContext ctx) {
+    while (auto move = NextStage(config_, state_, ctx)) {
+      if (std::find(visited_.begin(), visited_.end(), move->to) != visited_.end()) break;
+      visited_.push_back(move->to);
+      causes_.push_back(move->cause);
+      state_.set_stage(move->to);
+      ctx.event_used = ctx.event_used || move->uses_event;
+      if (move->to == guanxi::v1::LIFECYCLE_STAGE_WINNING_BACK) ctx.entered_winning_back = true;
+    }
+  }
+
+  void Record(const Timestamp& now, uint64_t position, Applied& applied) {
+    if (causes_.empty()) return;
+    *state_.mutable_stage_since() = now;
+    auto change = NewChange(state_, now, position, "stage");
+    change.mutable_stage()->set_from(from_);
+    change.mutable_stage()->set_to(state_.stage());
+    change.mutable_stage()->set_cause(absl::StrJoin(causes_, "; then "));
+    applied.changes.push_back(std::move(change));
+  }
+
+ private:
+  const ProjectionConfig& config_;
+  CustomerState& state_;
+  const LifecycleStage from_;
+  std::vector<LifecycleStage> visited_;
+  std::vector<std::string> causes_;
+};
+
+// The scores before an application.
+struct Snapshot {
+  explicit Snapshot(const CustomerState& state)
+      : overall_score(state.overall_score()), dimensions(state.dimensions()) {}
+  double overall_score;
+  google::protobuf::RepeatedPtrField<DimensionScore> dimensions;
+};
+
+// Fills applied.moved (this application's own move) and appends a ScoreChange fact when
+// the overall score has moved by the configured step since the last reported one.
+void ReportScore(const ProjectionConfig& config, CustomerState& state, const Snapshot& before,
+                 const Timestamp& t, uint64_t position, Applied& applied) {
+  auto diff = [](const google::protobuf::RepeatedPtrField<DimensionScore>& from,
+                 const google::protobuf::RepeatedPtrField<DimensionScore>& to,
+                 guanxi::v1::ScoreChange& out) {
+    for (int i = 0; i < to.size(); ++i) {
+      if (i < from.size() && from[i].score() == to[i].score()) continue;
+      if (i < from.size()) *out.add_dimensions_before() = from[i];
+      *out.add_dimensions_after() = to[i];
+    }
+  };
+  applied.moved.set_from(before.overall_score);
+  applied.moved.set_to(state.overall_score());
+  diff(before.dimensions, state.dimensions(), applied.moved);
+
+  const double step = std::abs(state.overall_score() - state.reported_score());
+  if (step == 0 || step < config.scoring().score_change_step()) return;
+  auto change = NewChange(state, t, position, "score");
+  auto& score = *change.mutable_score();
+  score.set_from(state.reported_score());
+  score.set_to(state.overall_score());
+  diff(state.reported_dimensions(), state.dimensions(), score);
+  applied.changes.push_back(std::move(change));
+  state.set_reported_score(state.overall_score());
+  *state.mutable_reported_dimensions() = state.dimensions();
+}
+
+}  // namespace
+
+ProjectionConfig::ProjectionConfig(const guanxi::v1::ScoringConfig& scoring,
+                                   const guanxi::v1::LifecycleConfig& lifecycle)
+    : scoring_(scoring), lifecycle_(lifecycle) {
+  for (const auto& rule : scoring_.rules()) {
+    const auto signal = static_cast<size_t>(rule.signal());
+    if (rules_.size() <= signal) rules_.resize(signal + 1);
+    rules_[signal].push_back(rule);
+  }
+  for (const auto& d : scoring_.dimensions()) {
+    const auto i = static_cast<size_t>(d.dimension());
+    if (i >= half_life_days_.size()) continue;  // unvalidated config: not ours to check
+    half_life_days_[i] = d.half_life_days();
+    overall_weight_[i] = d.overall_weight();
+  }
+}
+
+const std::vector<guanxi::v1::ScoringRule>& ProjectionConfig::Rules(Signal signal) const {
+  static const std::vector<guanxi::v1::ScoringRule> kNone;
+  const auto i = static_cast<size_t>(signal);
+  return i < rules_.size() ? rules_[i] : kNone;
+}
+
+double ProjectionConfig::HalfLifeDays(Dimension dimension) const {
+  return half_life_days_[static_cast<size_t>(dimension)];
+}
+
+double ProjectionConfig::OverallWeight(Dimension dimension) const {
+  return overall_weight_[static_cast<size_t>(dimension)];
+}
+
+std::vector<Signal> SignalsOf(const Event& event, int grace_days) {
+  using namespace guanxi::v1;  // NOLINT: the enum values read better unqualified here
+  std::vector<Signal> signals;
+  switch (event.payload_case()) {
+    case Event::kVisit:
+      signals.push_back(event.visit().outcome() == OUTCOME_POSITIVE   ? SIGNAL_VISIT_POSITIVE
+                        : event.visit().outcome() == OUTCOME_NEGATIVE ? SIGNAL_VISIT_NEGATIVE
+                                                                      : SIGNAL_VISIT_NEUTRAL);
+      break;
+    case Event::kCall: {
+      const Call& call = event.call();
+      const bool inbound = call.direction() == CALL_DIRECTION_INBOUND;
+      signals.push_back(inbound ? SIGNAL_CALL_INBOUND : SIGNAL_CALL_OUTBOUND);
+      if (call.useful_information()) signals.push_back(SIGNAL_CALL_USEFUL_INFORMATION);
+      if (inbound && !call.resolved()) signals.push_back(SIGNAL_CALL_UNRESOLVED);
+      if (call.has_sentiment() && std::isfinite(call.sentiment())) {
+        signals.push_back(SIGNAL_CALL_SENTIMENT);
+      }
+      break;
+    }
+    case Event::kActivity:
+      if (event.activity().status() == PARTICIPATION_STATUS_ATTENDED) {
+        signals.push_back(SIGNAL_ACTIVITY_ATTENDED);
+      } else if (event.activity().status() == PARTICIPATION_STATUS_DECLINED) {
+        signals.push_back(SIGNAL_ACTIVITY_DECLINED);
+      }
+      break;
+    case Event::kComplaint:
+      switch (event.complaint().severity()) {
+        case SEVERITY_LOW:
+          signals.push_back(SIGNAL_COMPLAINT_LOW);
+          break;
+        case SEVERITY_MEDIUM:
+          signals.push_back(SIGNAL_COMPLAINT_MEDIUM);
+          break;
+        case SEVERITY_CRITICAL:
+          signals.push_back(SIGNAL_COMPLAINT_CRITICAL);
+          break;
+        default:
+          signals.push_back(SIGNAL_COMPLAINT_HIGH);
+          break;
+      }
+      break;
+    case Event::kComplaintResolved:
+      signals.push_back(event.complaint_resolved().customer_satisfied()
+                            ? SIGNAL_COMPLAINT_RESOLVED_SATISFIED
+                            : SIGNAL_COMPLAINT_RESOLVED_UNSATISFIED);
+      break;
+    case Event::kSurvey:
+      if (event.survey().scale_max() > event.survey().scale_min() &&
+          std::isfinite(event.survey().satisfaction()) &&
+          std::isfinite(event.survey().scale_max() - event.survey().scale_min())) {
+        signals.push_back(SIGNAL_SURVEY_SATISFACTION);
+      }
+      if (event.survey().has_nps()) signals.push_back(SIGNAL_SURVEY_NPS);
+      break;
+    case Event::kOrder:
+      signals.push_back(event.order().kind() == ORDER_KIND_CANCELLATION ? SIGNAL_ORDER_CANCELLED
+                                                                        : SIGNAL_ORDER);
+      break;
+    case Event::kPayment:
+      signals.push_back(DaysLate(event) > grace_days ? SIGNAL_PAYMENT_LATE
+                                                     : SIGNAL_PAYMENT_ON_TIME);
+      break;
+    case Event::kContract:
+      switch (event.contract().milestone()) {
+        case CONTRACT_MILESTONE_KIND_SIGNED:
+          signals.push_back(SIGNAL_CONTRACT_SIGNED);
+          break;
+        case CONTRACT_MILESTONE_KIND_RENEWED:
+          signals.push_back(SIGNAL_CONTRACT_RENEWED);
+          break;
+        case CONTRACT_MILESTONE_KIND_TERMINATED:
+          signals.push_back(SIGNAL_CONTRACT_TERMINATED);
+          break;
+        default:
+          break;
+      }
+      break;
+    case Event::kOpportunity:
+      if (event.opportunity().stage() == OPPORTUNITY_STAGE_WON) {
+        signals.push_back(SIGNAL_OPPORTUNITY_WON);
+      } else if (event.opportunity().stage() == OPPORTUNITY_STAGE_LOST) {
+        signals.push_back(event.opportunity().lost_to_competitor().empty()
+                              ? SIGNAL_OPPORTUNITY_LOST
+                              : SIGNAL_OPPORTUNITY_LOST_TO_COMPETITOR);
+      }
+      break;
+    case Event::kInformationShared:
+      signals.push_back(SIGNAL_INFORMATION_SHARED);
+      break;
+    case Event::kGuidanceGiven:
+      signals.push_back(SIGNAL_GUIDANCE_GIVEN);
+      break;
+    case Event::kProjectSupport:
+      signals.push_back(SIGNAL_PROJECT_SUPPORT);
+      break;
+    case Event::kCompetitorSignal:
+      if (std::isfinite(event.competitor_signal().lean())) {
+        signals.push_back(SIGNAL_COMPETITOR_LEAN);
+      }
+      break;
+    case Event::kReferral:
+      signals.push_back(SIGNAL_REFERRAL);
+      break;
+    case Event::kContactChange:
+      if (event.contact_change().change() == CONTACT_CHANGE_KIND_LEFT &&
+          event.contact_change().champion()) {
+        signals.push_back(SIGNAL_CHAMPION_LEFT);
+      }
+      break;
+    default:
+      break;
+  }
+  return signals;
+}
+
+Applied ApplyEvent(const ProjectionConfig& config, CustomerState& state, const Event& event,
+                   uint64_t position) {
+  Applied applied;
+  const Timestamp& t = event.occurred_at();
+  if (state.dimensions_size() == 0) Initialize(config, state, event);
+  Decay(config, state, t);
+  StageRun stages(config, state);
+  stages.Run({nullptr, QuietDays(state, t), false, false, false});  // as a tick at t would
+  const Snapshot before(state);
+  ObserveEvent(config, state, event);
+  RecomputeOverall(config, state);
+  Bookkeep(state, event, position, config.scoring().payment_grace_days());
+  ReportScore(config, state, before, t, position, applied);
+  stages.Run({&event, 0, state.overall_score() >= before.overall_score, false, false});
+  stages.Record(t, position, applied);
+  return applied;
+}
+
+Applied AdvanceTime(const ProjectionConfig& config, CustomerState& state, const Timestamp& now,
+                    uint64_t position) {
+  Applied applied;
+  if (state.dimensions_size() == 0) return applied;
+  const Snapshot before(state);
+  Decay(config, state, now);
+  ReportScore(config, state, before, now, position, applied);
+  StageRun stages(config, state);
+  stages.Run({nullptr, QuietDays(state, now), false, false, false});
+  stages.Record(now, position, applied);
+  return applied;
+}
+
+}  // namespace guanxi::projections

@@ -1,0 +1,82 @@
+// The relationship projection: the six-dimension relationship score (plus the feeling
+// and behaviour families) and the lifecycle stage of one customer, as a pure function
+// of that customer's events (METHOD.md sections 3 and 4; docs/scoring.md).
+//
+//   ProjectionConfig config(engine_config.scoring(), engine_config.lifecycle());
+//   guanxi::v1::CustomerState state;  // empty for a new customer
+//   Applied applied = ApplyEvent(config, state, event, position);
+//   for (const auto& change : applied.changes) outbox.Add(change);
+//
+// Pure: no I/O, no clock, no threads, no randomness, no global mutable state. Time is
+// the events' occurred_at and the `now` of AdvanceTime only. Deterministic: the same
+// config, state bytes and inputs give the same state bytes and the same facts, so a
+// replay from the log (with any restarts, i.e. state round-trips through its bytes, in
+// between) reproduces every score, stage and fact bit for bit.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "google/protobuf/timestamp.pb.h"
+#include "guanxi/v1/config.pb.h"
+#include "guanxi/v1/events.pb.h"
+#include "guanxi/v1/state.pb.h"
+
+namespace guanxi::projections {
+
+// The scoring and lifecycle configuration, indexed for lookup. Immutable once built;
+// thread-safe to share. Precondition: the protos passed validation
+// (guanxi::engine::ValidateEngineConfig); an unvalidated config is not checked here.
+class ProjectionConfig {
+ public:
+  static constexpr int kDimensions = 8;  // guanxi.v1.Dimension 1..8
+
+  ProjectionConfig(const guanxi::v1::ScoringConfig& scoring,
+                   const guanxi::v1::LifecycleConfig& lifecycle);
+
+  const guanxi::v1::ScoringConfig& scoring() const { return scoring_; }
+  const guanxi::v1::LifecycleConfig& lifecycle() const { return lifecycle_; }
+  // The scoring-table rows for `signal`, in configuration order.
+  const std::vector<guanxi::v1::ScoringRule>& Rules(guanxi::v1::Signal signal) const;
+  double HalfLifeDays(guanxi::v1::Dimension dimension) const;
+  double OverallWeight(guanxi::v1::Dimension dimension) const;
+
+ private:
+  guanxi::v1::ScoringConfig scoring_;
+  guanxi::v1::LifecycleConfig lifecycle_;
+  std::vector<std::vector<guanxi::v1::ScoringRule>> rules_;  // by Signal number
+  std::array<double, kDimensions + 1> half_life_days_{};     // by Dimension number
+  std::array<double, kDimensions + 1> overall_weight_{};
+};
+
+// What one application did.
+struct Applied {
+  // Derived facts, in this order: at most one ScoreChange ("<customer>/<pos>/score"),
+  // then at most one StageChange ("<customer>/<pos>/stage").
+  std::vector<guanxi::v1::RelationshipChange> changes;
+  // What this application alone moved: overall score before/after and the dimensions
+  // whose score changed (before/after), whether or not a ScoreChange fact was emitted.
+  guanxi::v1::ScoreChange moved;
+};
+
+// Applies the event at log `position` to `state` (the event's customer; an empty state
+// for a new customer). Evidence decays up to the event's occurred_at first. A late event
+// (occurred_at before state.as_of()) never moves the clock back: existing evidence is not
+// decayed and its observations enter with the weight already decayed by their age, so the
+// evidence is the same as if it had arrived in order. Lifecycle inactivity is checked
+// against the event's time before the event counts as an interaction.
+Applied ApplyEvent(const ProjectionConfig& config, guanxi::v1::CustomerState& state,
+                   const guanxi::v1::Event& event, uint64_t position);
+
+// Lets event time pass without an event (a tick record at log `position`): decays the
+// evidence to `now` and applies the inactivity transitions. A `now` at or before
+// state.as_of() decays nothing. A state that has seen no event is left unchanged.
+Applied AdvanceTime(const ProjectionConfig& config, guanxi::v1::CustomerState& state,
+                    const google::protobuf::Timestamp& now, uint64_t position);
+
+// The signals `event` carries (the keys of the scoring table), in a fixed order.
+// `grace_days` is ScoringConfig.payment_grace_days.
+std::vector<guanxi::v1::Signal> SignalsOf(const guanxi::v1::Event& event, int grace_days);
+
+}  // namespace guanxi::projections

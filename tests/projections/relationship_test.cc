@@ -1,0 +1,710 @@
+#include "projections/relationship.h"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/config/config.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace guanxi::projections {
+namespace {
+
+using guanxi::v1::CustomerState;
+using guanxi::v1::Event;
+using guanxi::v1::LifecycleStage;
+using ::testing::ElementsAre;
+
+constexpr int64_t kDay = 86400;
+constexpr int64_t kBase = 1767225600;  // 2026-01-01T00:00:00Z
+
+google::protobuf::Timestamp Day(double day) {
+  google::protobuf::Timestamp t;
+  t.set_seconds(kBase + static_cast<int64_t>(std::llround(day * kDay)));
+  return t;
+}
+
+ProjectionConfig DefaultConfig() {
+  const auto engine = guanxi::engine::DefaultEngineConfig();
+  return ProjectionConfig(engine.scoring(), engine.lifecycle());
+}
+
+Event At(double day, const std::function<void(Event&)>& fill) {
+  Event e;
+  e.set_event_id(absl::StrCat("e", day));
+  e.set_customer_id("c1");
+  *e.mutable_occurred_at() = Day(day);
+  fill(e);
+  return e;
+}
+
+Event Visit(double day, guanxi::v1::Outcome outcome) {
+  return At(day, [&](Event& e) { e.mutable_visit()->set_outcome(outcome); });
+}
+Event Order(double day, const std::string& id) {
+  return At(day, [&](Event& e) {
+    e.mutable_order()->set_order_id(id);
+    e.mutable_order()->set_kind(guanxi::v1::ORDER_KIND_ORDER);
+  });
+}
+Event Contract(double day, const std::string& id, guanxi::v1::ContractMilestoneKind kind) {
+  return At(day, [&](Event& e) {
+    e.mutable_contract()->set_contract_id(id);
+    e.mutable_contract()->set_milestone(kind);
+  });
+}
+Event Profile(double day) {
+  return At(day, [](Event& e) { e.mutable_profile()->set_name("Acme"); });
+}
+
+double Score(const CustomerState& s, guanxi::v1::Dimension d) {
+  return s.dimensions(static_cast<int>(d) - 1).score();
+}
+double Weight(const CustomerState& s, guanxi::v1::Dimension d) {
+  return s.dimensions(static_cast<int>(d) - 1).evidence_weight();
+}
+
+// Default overall weights: acceptance, project support and behaviour 1.5, the rest 1.
+double Overall(double acceptance, double participation, double information, double guidance,
+               double project_support, double competitive, double feeling, double behaviour) {
+  return (1.5 * acceptance + participation + information + guidance + 1.5 * project_support +
+          competitive + feeling + 1.5 * behaviour) /
+         9.5;
+}
+
+// --- Scoring --------------------------------------------------------------------------
+
+TEST(ScoringTest, PositiveVisitRaisesAcceptanceByTheComputedAmount) {
+  const ProjectionConfig config = DefaultConfig();
+  CustomerState state;
+  Applied applied = ApplyEvent(config, state, Visit(0, guanxi::v1::OUTCOME_POSITIVE), 7);
+  // acceptance: (2 * 50 + 1 * 80) / (2 + 1) = 60; behaviour: (100 + 0.5 * 70) / 2.5 = 54.
+  EXPECT_DOUBLE_EQ(Score(state, guanxi::v1::DIMENSION_ACCEPTANCE), 60);
+  EXPECT_DOUBLE_EQ(Score(state, guanxi::v1::DIMENSION_BEHAVIOUR), 54);
+  EXPECT_DOUBLE_EQ(Score(state, guanxi::v1::DIMENSION_GUIDANCE), 50);
+  const double overall = Overall(60, 50, 50, 50, 50, 50, 50, 54);
+  EXPECT_NEAR(state.overall_score(), overall, 1e-12);
+  // What moved: exactly the two dimensions.
+  ASSERT_EQ(applied.moved.dimensions_after_size(), 2);
+  EXPECT_EQ(applied.moved.dimensions_before(0).dimension(), guanxi::v1::DIMENSION_ACCEPTANCE);
+  EXPECT_DOUBLE_EQ(applied.moved.dimensions_before(0).score(), 50);
+  EXPECT_DOUBLE_EQ(applied.moved.dimensions_after(0).score(), 60);
+  EXPECT_EQ(applied.moved.dimensions_after(1).dimension(), guanxi::v1::DIMENSION_BEHAVIOUR);
+  // 52.2 - 50 >= the step of 2: a fact, with a stable id.
+  ASSERT_EQ(applied.changes.size(), 2u);
+  EXPECT_EQ(applied.changes[0].change_id(), "c1/7/score");
+  EXPECT_DOUBLE_EQ(applied.changes[0].score().from(), 50);
+  EXPECT_NEAR(applied.changes[0].score().to(), overall, 1e-12);
+  EXPECT_EQ(applied.changes[1].change_id(), "c1/7/stage");
+}
+
+TEST(ScoringTest, DecayAfterExactlyOneHalfLifeHalvesTheEvidenceWeight) {
+  const ProjectionConfig config = DefaultConfig();
+  CustomerState state;
+  ApplyEvent(config, state, Visit(0, guanxi::v1::OUTCOME_POSITIVE), 1);
+  AdvanceTime(config, state, Day(180), 2);  // acceptance half-life 180 days
+  EXPECT_DOUBLE_EQ(Weight(state, guanxi::v1::DIMENSION_ACCEPTANCE), 0.5);
+  // (2 * 50 + 0.5 * 80) / 2.5 = 56
+  EXPECT_DOUBLE_EQ(Score(state, guanxi::v1::DIMENSION_ACCEPTANCE), 56);
+  // behaviour: half-life 90 days, two half-lives: 0.5 -> 0.125.
+  EXPECT_DOUBLE_EQ(Weight(state, guanxi::v1::DIMENSION_BEHAVIOUR), 0.125);
+  // Time never moves back: an earlier tick changes nothing.
+  const std::string bytes = state.SerializeAsString();
+  Applied applied = AdvanceTime(config, state, Day(100), 3);
+  EXPECT_EQ(state.SerializeAsString(), bytes);
+  EXPECT_TRUE(applied.changes.empty());
+}
+
+TEST(ScoringTest, AssessmentSetsEachRatedDimensionNearItsRating) {
+  const ProjectionConfig config = DefaultConfig();
+  CustomerState state;
+  ApplyEvent(config, state,
+             At(0,
+                [](Event& e) {
+                  e.mutable_assessment()->set_acceptance(90);
+                  e.mutable_assessment()->set_competitive_preference(30);
+                }),
+             1);
+  // (2 * 50 + 8 * 90) / 10 = 82; (2 * 50 + 8 * 30) / 10 = 34; unrated stays 50.
+  EXPECT_DOUBLE_EQ(Score(state, guanxi::v1::DIMENSION_ACCEPTANCE), 82);
+  EXPECT_DOUBLE_EQ(Score(state, guanxi::v1::DIMENSION_COMPETITIVE_PREFERENCE), 34);
+  EXPECT_DOUBLE_EQ(Score(state, guanxi::v1::DIMENSION_PARTICIPATION), 50);
+}
+
+// Each row: one event on a fresh customer and the dimension it must move to.
+TEST(ScoringTest, EachSignalFeedsItsDimensionAsConfigured) {
+  struct Case {
+    const char* name;
+    Event event;
+    guanxi::v1::Dimension dimension;
+    double expected;
+  };
+  const Case cases[] = {
+      {"negative visit", Visit(0, guanxi::v1::OUTCOME_NEGATIVE), guanxi::v1::DIMENSION_ACCEPTANCE,
+       (100 + 20) / 3.0},
+      {"activity attended",
+       At(0,
+          [](Event& e) {
+            e.mutable_activity()->set_status(guanxi::v1::PARTICIPATION_STATUS_ATTENDED);
+          }),
+       guanxi::v1::DIMENSION_PARTICIPATION, (100 + 90) / 3.0},
+      {"activity declined",
+       At(0,
+          [](Event& e) {
+            e.mutable_activity()->set_status(guanxi::v1::PARTICIPATION_STATUS_DECLINED);
+          }),
+       guanxi::v1::DIMENSION_PARTICIPATION, (100 + 20) / 3.0},
+      {"information shared",
+       At(0, [](Event& e) { e.mutable_information_shared()->set_topic("budget"); }),
+       guanxi::v1::DIMENSION_INFORMATION, (100 + 85) / 3.0},
+      {"guidance given", At(0, [](Event& e) { e.mutable_guidance_given()->set_topic("process"); }),
+       guanxi::v1::DIMENSION_GUIDANCE, (100 + 85) / 3.0},
+      {"project support", At(0, [](Event& e) { e.mutable_project_support()->set_project("p"); }),
+       guanxi::v1::DIMENSION_PROJECT_SUPPORT, (100 + 1.5 * 90) / 3.5},
+      {"competitor lean -0.5 -> 25",
+       At(0, [](Event& e) { e.mutable_competitor_signal()->set_lean(-0.5); }),
+       guanxi::v1::DIMENSION_COMPETITIVE_PREFERENCE, (100 + 1.5 * 25) / 3.5},
+      {"survey 4 on 1..5 -> 75",
+       At(0,
+          [](Event& e) {
+            auto* s = e.mutable_survey();
+            s->set_satisfaction(4);
+            s->set_scale_min(1);
+            s->set_scale_max(5);
+          }),
+       guanxi::v1::DIMENSION_FEELING, (100 + 2 * 75) / 4.0},
+      {"critical complaint",
+       At(0, [](Event& e) { e.mutable_complaint()->set_severity(guanxi::v1::SEVERITY_CRITICAL); }),
+       guanxi::v1::DIMENSION_FEELING, (100 + 2 * 5) / 4.0},
+      {"payment 10 days late",
+       At(20, [](Event& e) { *e.mutable_payment()->mutable_due_at() = Day(10); }),
+       guanxi::v1::DIMENSION_BEHAVIOUR, (100 + 20) / 3.0},
+      {"payment 5 days late is within grace",
+       At(15, [](Event& e) { *e.mutable_payment()->mutable_due_at() = Day(10); }),
+       guanxi::v1::DIMENSION_BEHAVIOUR, (100 + 0.5 * 80) / 2.5},
+      {"order", Order(0, "o1"), guanxi::v1::DIMENSION_BEHAVIOUR, (100 + 85) / 3.0},
+      {"opportunity lost to a competitor",
+       At(0,
+          [](Event& e) {
+            e.mutable_opportunity()->set_stage(guanxi::v1::OPPORTUNITY_STAGE_LOST);
+            e.mutable_opportunity()->set_lost_to_competitor("Rival");
+          }),
+       guanxi::v1::DIMENSION_COMPETITIVE_PREFERENCE, (100 + 1.5 * 15) / 3.5},
+  };
+  const ProjectionConfig config = DefaultConfig();
+  for (const Case& c : cases) {
+    CustomerState state;
+    ApplyEvent(config, state, c.event, 1);
+    EXPECT_NEAR(Score(state, c.dimension), c.expected, 1e-9) << c.name;
+  }
+}
+
+TEST(ScoringTest, LateEventEntersWithItsAgeDecayAndNeverMovesTimeBack) {
+  const ProjectionConfig config = DefaultConfig();
+  CustomerState in_order, late;
+  // In order: visit at day 0, profile at day 180.
+  ApplyEvent(config, in_order, Visit(0, guanxi::v1::OUTCOME_POSITIVE), 1);
+  ApplyEvent(config, in_order, Profile(180), 2);
+  // Late: the profile first, then the visit that happened 180 days before it.
+  ApplyEvent(config, late, Profile(180), 1);
+  ApplyEvent(config, late, Visit(0, guanxi::v1::OUTCOME_POSITIVE), 2);
+  EXPECT_DOUBLE_EQ(Weight(late, guanxi::v1::DIMENSION_ACCEPTANCE), 0.5);
+  EXPECT_DOUBLE_EQ(Weight(late, guanxi::v1::DIMENSION_ACCEPTANCE),
+                   Weight(in_order, guanxi::v1::DIMENSION_ACCEPTANCE));
+  EXPECT_EQ(late.as_of().seconds(), Day(180).seconds());
+  EXPECT_EQ(late.first_event_at().seconds(), Day(0).seconds());
+  EXPECT_EQ(late.last_event_at().seconds(), Day(180).seconds());
+}
+
+TEST(ScoringTest, SmallMovesAccumulateUntilTheStepIsReached) {
+  const ProjectionConfig config = DefaultConfig();
+  CustomerState state;
+  // An outbound call moves behaviour to (100 + 0.2 * 55) / 2.2 = 50.4545...: the overall
+  // score moves by 0.07, below the step of 2: no fact.
+  Event call =
+      At(0, [](Event& e) { e.mutable_call()->set_direction(guanxi::v1::CALL_DIRECTION_OUTBOUND); });
+  Applied applied = ApplyEvent(config, state, call, 1);
+  EXPECT_EQ(applied.changes.size(), 1u);  // the stage fact only
+  EXPECT_TRUE(applied.changes[0].has_stage());
+  EXPECT_DOUBLE_EQ(state.reported_score(), 50);
+  EXPECT_EQ(applied.moved.dimensions_after_size(), 1);
+}
+
+// --- Lifecycle ------------------------------------------------------------------------
+
+struct StageCase {
+  const char* name;
+  std::vector<Event> history;  // applied first, positions 1..n
+  // Then either an event (position 100) or, when `tick_day` >= 0, AdvanceTime.
+  std::optional<Event> event;
+  double tick_day;
+  LifecycleStage from;
+  LifecycleStage to;
+  std::string cause;
+};
+
+TEST(LifecycleTest, EachTransitionWithItsCause) {
+  using namespace guanxi::v1;  // NOLINT: the table reads better unqualified
+  const std::vector<Event> maintaining = {Visit(0, OUTCOME_POSITIVE), Order(1, "o1"),
+                                          Contract(2, "k1", CONTRACT_MILESTONE_KIND_SIGNED)};
+  const Event champion_left = At(10, [](Event& e) {
+    auto* c = e.mutable_contact_change();
+    c->set_contact_id("p1");
+    c->set_name("Li Wei");
+    c->set_change(CONTACT_CHANGE_KIND_LEFT);
+    c->set_champion(true);
+  });
+  std::vector<StageCase> cases = {
+      {"profile identifies",
+       {},
+       Profile(0),
+       -1,
+       LIFECYCLE_STAGE_UNSPECIFIED,
+       LIFECYCLE_STAGE_IDENTIFIED,
+       "first event: profile"},
+      {"first interaction engages",
+       {Profile(0)},
+       Visit(1, OUTCOME_NEUTRAL),
+       -1,
+       LIFECYCLE_STAGE_IDENTIFIED,
+       LIFECYCLE_STAGE_ENGAGING,
+       "first interaction: visit"},
+      {"a first visit chains both",
+       {},
+       Visit(0, OUTCOME_NEUTRAL),
+       -1,
+       LIFECYCLE_STAGE_UNSPECIFIED,
+       LIFECYCLE_STAGE_ENGAGING,
+       "first event: visit; then first interaction: visit"},
+      {"first order deepens",
+       {Visit(0, OUTCOME_NEUTRAL)},
+       Order(1, "o1"),
+       -1,
+       LIFECYCLE_STAGE_ENGAGING,
+       LIFECYCLE_STAGE_DEEPENING,
+       "first purchase: order o1"},
+      {"contract signed maintains",
+       {Visit(0, OUTCOME_NEUTRAL), Order(1, "o1")},
+       Contract(2, "k1", CONTRACT_MILESTONE_KIND_SIGNED),
+       -1,
+       LIFECYCLE_STAGE_DEEPENING,
+       LIFECYCLE_STAGE_MAINTAINING,
+       "contract k1 signed"},
+      {"inactivity puts at risk", maintaining, std::nullopt, 122, LIFECYCLE_STAGE_MAINTAINING,
+       LIFECYCLE_STAGE_AT_RISK, "no interaction for 120 days (threshold 90)"},
+      {"last contract terminated puts at risk", maintaining,
+       Contract(10, "k1", CONTRACT_MILESTONE_KIND_TERMINATED), -1, LIFECYCLE_STAGE_MAINTAINING,
+       LIFECYCLE_STAGE_AT_RISK, "contract k1 terminated, no active contract left"},
+      {"champion leaving puts at risk", maintaining, champion_left, -1, LIFECYCLE_STAGE_MAINTAINING,
+       LIFECYCLE_STAGE_AT_RISK, "champion Li Wei left"},
+      {"prospect quiet is lost",
+       {Profile(0)},
+       std::nullopt,
+       200,
+       LIFECYCLE_STAGE_IDENTIFIED,
+       LIFECYCLE_STAGE_LOST,
+       "no interaction for 200 days (threshold 180)"},
+  };
+  const ProjectionConfig config = DefaultConfig();
+  for (const StageCase& c : cases) {
+    CustomerState state;
+    uint64_t position = 1;
+    for (const Event& e : c.history) ApplyEvent(config, state, e, position++);
+    ASSERT_EQ(state.stage(), c.from) << c.name;
+    Applied applied = c.event ? ApplyEvent(config, state, *c.event, 100)
+                              : AdvanceTime(config, state, Day(c.tick_day), 100);
+    ASSERT_FALSE(applied.changes.empty()) << c.name;
+    const auto& change = applied.changes.back();
+    ASSERT_TRUE(change.has_stage()) << c.name;
+    EXPECT_EQ(change.change_id(), "c1/100/stage") << c.name;
+    EXPECT_EQ(change.stage().from(), c.from) << c.name;
+    EXPECT_EQ(change.stage().to(), c.to) << c.name;
+    EXPECT_EQ(change.stage().cause(), c.cause) << c.name;
+    EXPECT_EQ(state.stage(), c.to) << c.name;
+    EXPECT_EQ(state.stage_since().seconds(), change.event_time().seconds()) << c.name;
+  }
+}
+
+TEST(LifecycleTest, AtRiskWinningBackAndBackToMaintainingOrLost) {
+  using namespace guanxi::v1;  // NOLINT
+  auto engine = guanxi::engine::DefaultEngineConfig();
+  engine.mutable_lifecycle()->set_recovered_score(90);  // so that a purchase is what keeps
+  const ProjectionConfig config(engine.scoring(), engine.lifecycle());
+  auto at_risk = [&] {
+    CustomerState state;
+    ApplyEvent(config, state, Visit(0, OUTCOME_POSITIVE), 1);
+    ApplyEvent(config, state, Order(1, "o1"), 2);
+    ApplyEvent(config, state, Contract(2, "k1", CONTRACT_MILESTONE_KIND_SIGNED), 3);
+    AdvanceTime(config, state, Day(122), 4);
+    EXPECT_EQ(state.stage(), LIFECYCLE_STAGE_AT_RISK);
+    return state;
+  };
+  {  // at_risk -> winning_back -> maintaining
+    CustomerState state = at_risk();
+    Applied back = ApplyEvent(config, state, Visit(130, OUTCOME_POSITIVE), 5);
+    ASSERT_TRUE(back.changes.back().has_stage());
+    EXPECT_EQ(back.changes.back().stage().to(), LIFECYCLE_STAGE_WINNING_BACK);
+    EXPECT_EQ(back.changes.back().stage().cause(), "back in contact: visit");
+    Applied kept = ApplyEvent(config, state, Order(131, "o2"), 6);
+    ASSERT_TRUE(kept.changes.back().has_stage());
+    EXPECT_EQ(kept.changes.back().stage().to(), LIFECYCLE_STAGE_MAINTAINING);
+    EXPECT_THAT(kept.changes.back().stage().cause(),
+                ::testing::MatchesRegex("order o2 with score [0-9.]+ at or above 40.0"));
+  }
+  {  // a negative visit is no win-back; 180 quiet days lose the customer
+    CustomerState state = at_risk();
+    Applied negative = ApplyEvent(config, state, Visit(130, OUTCOME_NEGATIVE), 5);
+    EXPECT_EQ(state.stage(), LIFECYCLE_STAGE_AT_RISK);
+    EXPECT_TRUE(negative.changes.empty() || !negative.changes.back().has_stage());
+    Applied lost = AdvanceTime(config, state, Day(311), 6);
+    ASSERT_FALSE(lost.changes.empty());
+    EXPECT_EQ(lost.changes.back().stage().to(), LIFECYCLE_STAGE_LOST);
+    EXPECT_EQ(lost.changes.back().stage().cause(), "no interaction for 181 days (threshold 180)");
+    // A lost customer who orders again is being won back (not kept by the same order).
+    Applied again = ApplyEvent(config, state, Order(400, "o9"), 7);
+    EXPECT_EQ(again.changes.back().stage().from(), LIFECYCLE_STAGE_LOST);
+    EXPECT_EQ(again.changes.back().stage().to(), LIFECYCLE_STAGE_WINNING_BACK);
+    EXPECT_EQ(again.changes.back().stage().cause(), "back in contact: order");
+  }
+  {  // the last contract terminated while at risk: lost
+    CustomerState state = at_risk();
+    Applied ended =
+        ApplyEvent(config, state, Contract(130, "k1", CONTRACT_MILESTONE_KIND_TERMINATED), 5);
+    EXPECT_EQ(ended.changes.back().stage().to(), LIFECYCLE_STAGE_LOST);
+    EXPECT_EQ(ended.changes.back().stage().cause(),
+              "contract k1 terminated, no active contract left");
+  }
+}
+
+TEST(LifecycleTest, LowScorePutsAtRiskAndRecoveredScoreKeeps) {
+  using namespace guanxi::v1;  // NOLINT
+  auto engine = guanxi::engine::DefaultEngineConfig();
+  engine.mutable_lifecycle()->set_at_risk_score(49);
+  engine.mutable_lifecycle()->set_recovered_score(51);
+  const ProjectionConfig config(engine.scoring(), engine.lifecycle());
+  CustomerState state;
+  ApplyEvent(config, state, Order(0, "o1"), 1);  // deepening, overall above 50
+  ASSERT_EQ(state.stage(), LIFECYCLE_STAGE_DEEPENING);
+  Applied down = ApplyEvent(
+      config, state,
+      At(1, [](Event& e) { e.mutable_complaint()->set_severity(SEVERITY_CRITICAL); }), 2);
+  EXPECT_EQ(state.stage(), LIFECYCLE_STAGE_AT_RISK);
+  EXPECT_THAT(down.changes.back().stage().cause(),
+              ::testing::MatchesRegex("score 4[0-8][.][0-9] below 49[.]0"));
+  // A referral: back in contact (the score is above 51, but the same event does not
+  // also promote); the next positive visit finds the score recovered.
+  auto referral = [](double day) {
+    return At(day, [](Event& e) { e.mutable_referral()->set_referred_customer_id("c2"); });
+  };
+  Applied back = ApplyEvent(config, state, referral(2), 3);
+  EXPECT_EQ(back.changes.back().stage().to(), LIFECYCLE_STAGE_WINNING_BACK);
+  EXPECT_EQ(back.changes.back().stage().cause(), "back in contact: referral");
+  Applied up = ApplyEvent(config, state, Visit(3, OUTCOME_POSITIVE), 4);
+  EXPECT_EQ(up.changes.back().stage().from(), LIFECYCLE_STAGE_WINNING_BACK);
+  EXPECT_EQ(up.changes.back().stage().to(), LIFECYCLE_STAGE_MAINTAINING);
+  EXPECT_THAT(up.changes.back().stage().cause(),
+              ::testing::MatchesRegex("score 5[0-9][.][0-9] recovered to 51[.]0 or more"));
+}
+
+TEST(LifecycleTest, RepeatedOrdersWithAGoodScoreMaintain) {
+  using namespace guanxi::v1;  // NOLINT
+  auto engine = guanxi::engine::DefaultEngineConfig();
+  engine.mutable_lifecycle()->set_maintaining_score(52);
+  const ProjectionConfig config(engine.scoring(), engine.lifecycle());
+  CustomerState state;
+  ApplyEvent(config, state, Order(0, "o1"), 1);
+  ApplyEvent(config, state, Order(1, "o2"), 2);
+  ASSERT_EQ(state.stage(), LIFECYCLE_STAGE_DEEPENING);  // score above 52, but 2 orders
+  Applied third = ApplyEvent(config, state, Order(2, "o3"), 3);
+  ASSERT_TRUE(third.changes.back().has_stage());
+  EXPECT_EQ(third.changes.back().stage().to(), LIFECYCLE_STAGE_MAINTAINING);
+  EXPECT_THAT(third.changes.back().stage().cause(),
+              ::testing::MatchesRegex(
+                  "3 orders [(]minimum 3[)] and score 5[0-9][.][0-9] at or above 52[.]0"));
+}
+
+TEST(ScoringTest, UnreadableMeasuredValuesObserveNothing) {
+  const ProjectionConfig config = DefaultConfig();
+  CustomerState state;
+  ApplyEvent(config, state,
+             At(0, [](Event& e) { e.mutable_competitor_signal()->set_lean(std::nan("")); }), 1);
+  ApplyEvent(config, state,
+             At(1,
+                [](Event& e) {
+                  e.mutable_assessment()->set_acceptance(std::numeric_limits<double>::infinity());
+                }),
+             2);
+  EXPECT_DOUBLE_EQ(Score(state, guanxi::v1::DIMENSION_COMPETITIVE_PREFERENCE), 50);
+  EXPECT_DOUBLE_EQ(Score(state, guanxi::v1::DIMENSION_ACCEPTANCE), 50);
+  EXPECT_EQ(state.stage(), guanxi::v1::LIFECYCLE_STAGE_ENGAGING);  // still an interaction
+}
+
+TEST(BookkeepingTest, ContractsComplaintsContactsAndPaymentsAreKept) {
+  using namespace guanxi::v1;  // NOLINT
+  const ProjectionConfig config = DefaultConfig();
+  CustomerState state;
+  auto complaint = [](double day, const char* id) {
+    return At(day, [id](Event& e) { e.mutable_complaint()->set_complaint_id(id); });
+  };
+  auto joined = [](double day, const char* id, bool champion) {
+    return At(day, [=](Event& e) {
+      e.mutable_contact_change()->set_contact_id(id);
+      e.mutable_contact_change()->set_change(CONTACT_CHANGE_KIND_JOINED);
+      e.mutable_contact_change()->set_role(CONTACT_ROLE_DECISION_MAKER);
+      e.mutable_contact_change()->set_champion(champion);
+    });
+  };
+  uint64_t position = 1;
+  for (const Event& e :
+       {complaint(0, "q2"), complaint(1, "q1"),
+        At(2, [](Event& ev) { ev.mutable_complaint_resolved()->set_complaint_id("q2"); }),
+        Contract(3, "k2", CONTRACT_MILESTONE_KIND_SIGNED),
+        Contract(4, "k1", CONTRACT_MILESTONE_KIND_SIGNED),
+        Contract(5, "k2", CONTRACT_MILESTONE_KIND_TERMINATED), joined(6, "p2", true),
+        joined(7, "p1", false),
+        At(30, [](Event& ev) { *ev.mutable_payment()->mutable_due_at() = Day(20); }),
+        At(31, [](Event& ev) { *ev.mutable_payment()->mutable_due_at() = Day(31); })}) {
+    ApplyEvent(config, state, e, position++);
+  }
+  EXPECT_THAT(state.open_complaints(), ElementsAre("q1"));
+  EXPECT_THAT(state.active_contracts(), ElementsAre("k1"));
+  ASSERT_EQ(state.contacts_size(), 2);
+  EXPECT_EQ(state.contacts(0).contact_id(), "p1");
+  EXPECT_TRUE(state.contacts(1).champion());
+  EXPECT_EQ(state.payments_late(), 1);
+  EXPECT_EQ(state.payment_days_late_total(), 10);
+  EXPECT_EQ(state.payments_on_time(), 1);
+  EXPECT_EQ(state.events_applied(), 10u);
+  EXPECT_EQ(state.last_position(), 10u);
+}
+
+// --- Determinism and restarts ---------------------------------------------------------
+
+// A random stream for one customer: events of every kind, mostly in time order with some
+// late arrivals, and ticks in between. Each element either an event or a tick time.
+struct Step {
+  std::optional<Event> event;
+  double tick_day = 0;
+};
+
+std::vector<Step> RandomStream(uint32_t seed, int n) {
+  using namespace guanxi::v1;  // NOLINT
+  std::mt19937 rng(seed);
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  std::vector<Step> steps;
+  double day = 0;
+  for (int i = 0; i < n; ++i) {
+    day += uniform(0, 40);
+    const double when = uniform(0, 9) == 0 ? day - uniform(1, 60) : day;  // late arrival
+    if (uniform(0, 7) == 0) {
+      steps.push_back({std::nullopt, day + uniform(0, 200)});
+      continue;
+    }
+    const int kind = uniform(0, 13);
+    const std::string id = absl::StrCat("x", uniform(0, 3));
+    steps.push_back(
+        {At(when,
+            [&](Event& e) {
+              switch (kind) {
+                case 0:
+                  e.mutable_visit()->set_outcome(static_cast<Outcome>(uniform(0, 3)));
+                  break;
+                case 1:
+                  e.mutable_call()->set_direction(static_cast<CallDirection>(uniform(1, 2)));
+                  e.mutable_call()->set_useful_information(uniform(0, 1) == 1);
+                  e.mutable_call()->set_sentiment(uniform(-10, 10) / 10.0);
+                  break;
+                case 2:
+                  e.mutable_activity()->set_status(static_cast<ParticipationStatus>(uniform(1, 3)));
+                  break;
+                case 3:
+                  e.mutable_complaint()->set_complaint_id(id);
+                  e.mutable_complaint()->set_severity(static_cast<Severity>(uniform(0, 4)));
+                  break;
+                case 4:
+                  e.mutable_complaint_resolved()->set_complaint_id(id);
+                  e.mutable_complaint_resolved()->set_customer_satisfied(uniform(0, 1) == 1);
+                  break;
+                case 5:
+                  e.mutable_survey()->set_satisfaction(uniform(1, 5));
+                  e.mutable_survey()->set_scale_min(1);
+                  e.mutable_survey()->set_scale_max(5);
+                  e.mutable_survey()->set_nps(uniform(0, 10));
+                  break;
+                case 6:
+                  e.mutable_order()->set_order_id(id);
+                  e.mutable_order()->set_kind(static_cast<OrderKind>(uniform(1, 3)));
+                  break;
+                case 7:
+                  *e.mutable_payment()->mutable_due_at() = Day(when - uniform(-10, 30));
+                  break;
+                case 8:
+                  e.mutable_contract()->set_contract_id(id);
+                  e.mutable_contract()->set_milestone(
+                      static_cast<ContractMilestoneKind>(uniform(1, 6)));
+                  break;
+                case 9:
+                  e.mutable_opportunity()->set_stage(static_cast<OpportunityStage>(uniform(5, 6)));
+                  if (uniform(0, 1) == 1) e.mutable_opportunity()->set_lost_to_competitor("R");
+                  break;
+                case 10:
+                  e.mutable_competitor_signal()->set_lean(uniform(-10, 10) / 10.0);
+                  break;
+                case 11:
+                  e.mutable_contact_change()->set_contact_id(id);
+                  e.mutable_contact_change()->set_change(
+                      static_cast<ContactChangeKind>(uniform(1, 3)));
+                  e.mutable_contact_change()->set_champion(uniform(0, 1) == 1);
+                  break;
+                case 12:
+                  e.mutable_assessment()->set_acceptance(uniform(0, 100));
+                  e.mutable_assessment()->set_guidance(uniform(0, 100));
+                  break;
+                default:
+                  e.mutable_information_shared()->set_topic("plans");
+                  break;
+              }
+            }),
+         0});
+  }
+  return steps;
+}
+
+// Applies steps [begin, end) at positions begin+1...; returns the facts' bytes.
+std::string ApplySteps(const ProjectionConfig& config, CustomerState& state,
+                       const std::vector<Step>& steps, size_t begin, size_t end) {
+  std::string facts;
+  for (size_t i = begin; i < end; ++i) {
+    const Applied applied = steps[i].event
+                                ? ApplyEvent(config, state, *steps[i].event, i + 1)
+                                : AdvanceTime(config, state, Day(steps[i].tick_day), i + 1);
+    for (const auto& change : applied.changes) facts += change.SerializeAsString();
+    facts += applied.moved.SerializeAsString();
+  }
+  return facts;
+}
+
+TEST(DeterminismTest, SameStreamTwiceGivesByteIdenticalStates) {
+  const ProjectionConfig config = DefaultConfig();
+  const std::vector<Step> steps = RandomStream(42, 300);
+  CustomerState a, b;
+  const std::string facts_a = ApplySteps(config, a, steps, 0, steps.size());
+  const std::string facts_b = ApplySteps(config, b, steps, 0, steps.size());
+  EXPECT_EQ(a.SerializeAsString(), b.SerializeAsString());
+  EXPECT_EQ(facts_a, facts_b);
+  EXPECT_EQ(a.customer_id(), "c1");
+}
+
+TEST(DeterminismTest, RestartingThroughSerializedStateChangesNothing) {
+  const ProjectionConfig config = DefaultConfig();
+  std::mt19937 rng(20261122);
+  for (uint32_t seed = 1; seed <= 50; ++seed) {
+    const std::vector<Step> steps = RandomStream(seed, 120);
+    CustomerState whole;
+    const std::string facts_whole = ApplySteps(config, whole, steps, 0, steps.size());
+
+    const size_t split = std::uniform_int_distribution<size_t>(0, steps.size())(rng);
+    CustomerState first;
+    std::string facts = ApplySteps(config, first, steps, 0, split);
+    CustomerState restarted;
+    ASSERT_TRUE(restarted.ParseFromString(first.SerializeAsString()));
+    facts += ApplySteps(config, restarted, steps, split, steps.size());
+
+    EXPECT_EQ(restarted.SerializeAsString(), whole.SerializeAsString()) << "seed " << seed;
+    EXPECT_EQ(facts, facts_whole) << "seed " << seed;
+    EXPECT_GE(whole.overall_score(), 0);
+    EXPECT_LE(whole.overall_score(), 100);
+  }
+}
+
+// The worked example of docs/scoring.md, step by step: after each step, the overall
+// score, the eight dimensions (acceptance, participation, information, guidance, project
+// support, competitive preference, feeling, behaviour) and the facts emitted. The
+// document's numbers are these.
+TEST(WorkedExampleTest, MatchesDocsScoring) {
+  using namespace guanxi::v1;  // NOLINT
+  const ProjectionConfig config = DefaultConfig();
+  struct Row {
+    std::optional<Event> event;  // or a tick at `tick_day`
+    double tick_day;
+    const char* expected;
+  };
+  const Row rows[] = {
+      {Profile(0), 0,
+       "50.00 | 50.0 50.0 50.0 50.0 50.0 50.0 50.0 50.0 | stage UNSPECIFIED -> IDENTIFIED: "
+       "first event: profile"},
+      {Visit(3, OUTCOME_POSITIVE), 0,
+       "52.21 | 60.0 50.0 50.0 50.0 50.0 50.0 50.0 54.0 | score 50.0 -> 52.2 | stage IDENTIFIED "
+       "-> ENGAGING: first interaction: visit"},
+      {At(10,
+          [](Event& e) {
+            e.mutable_activity()->set_kind(ACTIVITY_KIND_CUSTOMER_FORUM);
+            e.mutable_activity()->set_status(PARTICIPATION_STATUS_ATTENDED);
+          }),
+       0, "53.56 | 59.8 63.3 50.0 50.0 50.0 50.0 50.0 53.8"},
+      {Order(20, "o1"), 0,
+       "54.89 | 59.6 63.0 50.0 50.0 50.0 50.0 50.0 62.7 | score 52.2 -> 54.9 | stage ENGAGING "
+       "-> DEEPENING: first purchase: order o1"},
+      {At(30,
+          [](Event& e) {
+            e.mutable_complaint()->set_complaint_id("q1");
+            e.mutable_complaint()->set_severity(SEVERITY_HIGH);
+          }),
+       0, "52.46 | 55.0 62.7 50.0 50.0 50.0 50.0 35.0 62.2 | score 54.9 -> 52.5"},
+      {At(35,
+          [](Event& e) {
+            e.mutable_complaint_resolved()->set_complaint_id("q1");
+            e.mutable_complaint_resolved()->set_customer_satisfied(true);
+          }),
+       0, "53.37 | 55.0 62.5 50.0 50.0 50.0 50.0 44.3 61.9"},
+      {At(40,
+          [](Event& e) {
+            e.mutable_assessment()->set_acceptance(85);
+            e.mutable_assessment()->set_project_support(80);
+          }),
+       0, "60.45 | 76.1 62.3 50.0 50.0 74.0 50.0 44.4 61.6 | score 52.5 -> 60.4"},
+      {Contract(45, "k1", CONTRACT_MILESTONE_KIND_SIGNED), 0,
+       "61.50 | 76.0 62.2 50.0 50.0 75.4 50.0 44.5 67.0 | stage DEEPENING -> MAINTAINING: "
+       "contract k1 signed"},
+      {std::nullopt, 150,
+       "59.90 | 73.9 59.0 50.0 50.0 74.5 50.0 46.5 60.7 | stage MAINTAINING -> AT_RISK: no "
+       "interaction for 105 days (threshold 90)"},
+      {Visit(160, OUTCOME_POSITIVE), 0,
+       "60.09 | 74.4 58.8 50.0 50.0 74.4 50.0 46.7 61.6 | stage AT_RISK -> WINNING_BACK: back in "
+       "contact: visit"},
+      {Order(170, "o2"), 0,
+       "60.83 | 74.2 58.5 50.0 50.0 74.3 50.0 46.8 66.6 | stage WINNING_BACK -> MAINTAINING: "
+       "score 60.8 recovered to 55.0 or more"},
+  };
+  auto stage = [](LifecycleStage s) {
+    return LifecycleStage_Name(s).substr(sizeof("LIFECYCLE_STAGE_") - 1);
+  };
+  CustomerState state;
+  uint64_t position = 0;
+  for (const Row& row : rows) {
+    ++position;
+    const Applied applied = row.event ? ApplyEvent(config, state, *row.event, position)
+                                      : AdvanceTime(config, state, Day(row.tick_day), position);
+    std::string line = absl::StrFormat("%.2f |", state.overall_score());
+    for (const auto& d : state.dimensions())
+      absl::StrAppend(&line, absl::StrFormat(" %.1f", d.score()));
+    for (const auto& c : applied.changes) {
+      absl::StrAppend(
+          &line, c.has_score()
+                     ? absl::StrFormat(" | score %.1f -> %.1f", c.score().from(), c.score().to())
+                     : absl::StrCat(" | stage ", stage(c.stage().from()), " -> ",
+                                    stage(c.stage().to()), ": ", c.stage().cause()));
+    }
+    EXPECT_EQ(line, row.expected) << "step " << position;
+  }
+}
+
+}  // namespace
+}  // namespace guanxi::projections
