@@ -200,5 +200,51 @@ TEST(IngestEngineTest, EffectivelyOnceWithResendsGarbageAndARestart) {
   consumer->Close();
 }
 
+// The development broker keeps only ~5 MiB per partition and silently drops older data.
+// An engine whose store is behind the partition's new log start must stop with a
+// retention-gap error naming the lost offsets, never start later silently.
+TEST(IngestEngineTest, RetentionGapIsALoudErrorNotASilentSkip) {
+  auto cluster = std::move(*EmbeddedCluster::Start(1));
+  v1::EngineConfig config = DefaultEngineConfig();
+  ASSERT_TRUE(CreateGuanxiTopics(*cluster, config.kafka(), 1).ok());
+  const std::string brokers = cluster->bootstrap_servers();
+  // Uncompressed, so the bytes the mock stores are the bytes produced.
+  auto producer = std::move(*Producer::Create(brokers, {{"compression.type", "none"}}, nullptr));
+  const std::string padding(4096, 'x');
+  for (int i = 0; i < 4000; ++i) {  // ~16 MiB: well past what the mock keeps
+    v1::Event e;
+    e.set_event_id(absl::StrCat("e", i));
+    e.set_customer_id("c");
+    e.mutable_occurred_at()->set_seconds(1'700'000'000);
+    e.mutable_visit()->set_purpose(padding);
+    ASSERT_TRUE(producer->Produce("guanxi.events", "c", e.SerializeAsString(), 0).ok());
+  }
+  ASSERT_EQ(producer->Flush(absl::Seconds(60)), 0);
+
+  struct Nothing final : RebalanceListener {
+    std::vector<int64_t> OnAssigned(const std::vector<TopicPartition>& ps) override {
+      return std::vector<int64_t>(ps.size(), kOffsetBeginning);
+    }
+    void OnRevoked(const std::vector<TopicPartition>&) override {}
+  } listener;
+  auto probe = std::move(*Consumer::Create(brokers, "probe", {}, &listener));
+  auto marks = probe->QueryWatermarks("guanxi.events", 0, absl::Seconds(10));
+  ASSERT_TRUE(marks.ok()) << marks.status();
+  std::printf("[ retention] the mock kept offsets %lld..%lld of 4000\n",
+              static_cast<long long>(marks->first), static_cast<long long>(marks->second - 1));
+  ASSERT_GT(marks->first, 0) << "the mock cluster kept everything: no gap to test";
+
+  TempDir data;
+  std::atomic<bool> stop{false};
+  IngestEngine engine(
+      {.brokers = brokers, .data_dir = data.path(), .config = config, .until_caught_up = true});
+  absl::Status status = engine.Run(stop);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_NE(status.message().find("retention gap"), absl::string_view::npos) << status;
+  EXPECT_NE(status.message().find(absl::StrCat("from ", marks->first)), absl::string_view::npos)
+      << status;
+  EXPECT_EQ(engine.totals().appended, 0);
+}
+
 }  // namespace
 }  // namespace guanxi::engine
