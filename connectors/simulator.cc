@@ -27,7 +27,8 @@ class Random {
   double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
   double Uniform(double lo, double hi) { return lo + (hi - lo) * Uniform(); }
   bool Chance(double p) { return Uniform() < p; }
-  int64_t Int(int64_t lo, int64_t hi) {  // inclusive
+  int64_t Int(int64_t lo, int64_t hi) {  // inclusive; lo when the range is empty
+    if (hi <= lo) return lo;
     return lo + static_cast<int64_t>(Next() % static_cast<uint64_t>(hi - lo + 1));
   }
   double Normal(double mean, double sd) {
@@ -146,19 +147,22 @@ void Simulator::Run(const std::function<void(const Event&)>& emit) {
     if (t.persona == Persona::kKeyAccount || (t.persona == Persona::kRegular && rng.Chance(0.5))) {
       c.champion = 0;
     }
-    if (t.persona != Persona::kProspect && rng.Chance(options_.churn_share)) {
+    if (t.persona != Persona::kProspect && days >= 2 && rng.Chance(options_.churn_share)) {
       t.churns = true;
-      const int64_t churn_day =
-          rng.Int(static_cast<int64_t>(days * 0.45), static_cast<int64_t>(days * 0.9));
-      const int64_t degrade_days = rng.Int(45, 110);
+      const int64_t churn_day = rng.Int(std::max<int64_t>(1, static_cast<int64_t>(days * 0.45)),
+                                        static_cast<int64_t>(days * 0.9));
+      // The decline starts 45..110 days before leaving (sooner in a short simulation).
+      const int64_t degrade_days = std::min<int64_t>(rng.Int(45, 110), churn_day);
       t.churn_at = start + churn_day * kDay;
-      t.degrade_from = start + std::max<int64_t>(20, churn_day - degrade_days) * kDay;
+      t.degrade_from = start + (churn_day - degrade_days) * kDay;
       if (c.champion >= 0 && rng.Chance(0.45)) {
         c.champion_leaves = true;
-        c.champion_leaves_at = rng.Int(t.degrade_from / kDay, churn_day + start / kDay) * kDay;
+        c.champion_leaves_at = t.degrade_from + rng.Int(0, degrade_days - 1) * kDay;
       }
     }
-    if (t.persona == Persona::kKeyAccount) c.renewal_day = rng.Int(days / 3, days - 10);
+    if (t.persona == Persona::kKeyAccount && days >= 30) {
+      c.renewal_day = rng.Int(days / 3, days - 10);
+    }
   }
 
   // Events due later (payments, complaint resolutions) wait in per-day buckets.
@@ -238,7 +242,9 @@ void Simulator::Run(const std::function<void(const Event&)>& emit) {
           contract->mutable_value()->set_currency("EUR");
           contract->mutable_value()->set_minor_units(
               static_cast<int64_t>(c.traits.order_median_eur * 100 * 40));
-          contract->mutable_renewal_due_at()->set_seconds(start + c.renewal_day * kDay);
+          if (c.renewal_day >= 0) {
+            contract->mutable_renewal_due_at()->set_seconds(start + c.renewal_day * kDay);
+          }
         }
       }
       if (gone) {

@@ -71,6 +71,28 @@ TEST(SimulatorTest, PlantedChurnersStopBuyingAndDegradeFirst) {
   }
 }
 
+TEST(SimulatorTest, ShortWindowsStayInsideTheWindow) {
+  for (int32_t days : {1, 2, 5, 29, 60}) {
+    const SimulatorOptions options{.customers = 200, .days = days, .seed = 5, .churn_share = 0.5};
+    Simulator sim(options);
+    const int64_t end = options.start_unix_seconds + int64_t{days} * 86400;
+    sim.Run([&](const v1::Event& e) {
+      EXPECT_FALSE(engine::ValidateEvent(e, {}).has_value()) << days << ": " << e.DebugString();
+      EXPECT_GE(e.occurred_at().seconds(), options.start_unix_seconds);
+      EXPECT_LT(e.occurred_at().seconds(), end) << days << ": " << e.event_id();
+      if (e.has_contract() && e.contract().has_renewal_due_at()) {
+        EXPECT_LT(e.contract().renewal_due_at().seconds(), end) << days;
+        EXPECT_GE(e.contract().renewal_due_at().seconds(), options.start_unix_seconds) << days;
+      }
+    });
+    for (const GroundTruth& t : sim.truth()) {
+      if (!t.churns) continue;
+      EXPECT_LT(t.degrade_from, t.churn_at) << days;
+      EXPECT_LT(t.churn_at, end) << days;
+    }
+  }
+}
+
 TEST(SimulatorTest, GroundTruthLineIsJson) {
   GroundTruth t{.customer_id = "sim-000001",
                 .persona = Persona::kKeyAccount,
