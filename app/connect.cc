@@ -135,7 +135,7 @@ int RunConnect(const Args& args, Io& io) {
 Command ConnectCommand() {
   std::string sources;
   for (const Source& s : kSources) absl::StrAppend(&sources, "  ", s.name, ": ", s.what, "\n");
-  return Command{
+  Command command{
       .name = "connect",
       .summary = "Feed a source's records to Kafka as events (or to JSONL).",
       .description = absl::StrCat(
@@ -151,19 +151,6 @@ Command ConnectCommand() {
                  .value_name = "FILE",
                  .help = "the input file, or - for stdin",
                  .required = true},
-                {.name = "brokers",
-                 .value_name = "LIST",
-                 .help = "Kafka bootstrap servers host:port,... to produce to"},
-                {.name = "output",
-                 .value_name = "FILE",
-                 .help = "write the events as JSONL instead (- for stdout)"},
-                {.name = "topic",
-                 .value_name = "TOPIC",
-                 .help = "the events topic",
-                 .default_value = "guanxi.events"},
-                {.name = "config",
-                 .value_name = "FILE",
-                 .help = "engine configuration (librdkafka properties for TLS/SASL)"},
                 {.name = "since",
                  .value_name = "TIME",
                  .help = "only events at or after TIME (RFC 3339 or YYYY-MM-DD, UTC)"},
@@ -173,6 +160,8 @@ Command ConnectCommand() {
                  .help = "write every rejected line's number and reason to FILE"}},
       .run = RunConnect,
   };
+  for (Flag& flag : PublisherFlags()) command.flags.push_back(std::move(flag));
+  return command;
 }
 
 }  // namespace guanxi::app

@@ -55,6 +55,21 @@ absl::StatusOr<std::unique_ptr<connectors::EventPublisher>> NewKafkaEventPublish
   return publisher;
 }
 
+std::vector<Flag> PublisherFlags() {
+  return {
+      {.name = "output", .value_name = "FILE", .help = "write the events as JSONL (- for stdout)"},
+      {.name = "brokers",
+       .value_name = "LIST",
+       .help = "produce to Kafka instead (bootstrap servers host:port,...)"},
+      {.name = "topic",
+       .value_name = "TOPIC",
+       .help = "the events topic",
+       .default_value = "guanxi.events"},
+      {.name = "config",
+       .value_name = "FILE",
+       .help = "engine configuration (librdkafka properties for TLS/SASL)"}};
+}
+
 absl::StatusOr<ChosenPublisher> OpenPublisher(const Args& args, std::ostream& stdout_stream) {
   if (args.Has("brokers") == args.Has("output")) {
     return absl::InvalidArgumentError("give exactly one of --brokers and --output");

@@ -5,6 +5,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "app/cli.h"
@@ -17,6 +18,9 @@ namespace guanxi::app {
 // empty) supplies librdkafka properties (TLS, SASL) from the engine configuration.
 absl::StatusOr<std::unique_ptr<connectors::EventPublisher>> NewKafkaEventPublisher(
     const std::string& brokers, const std::string& topic, const std::string& config_path);
+
+// The flags OpenPublisher reads: --output, --brokers, --topic, --config.
+std::vector<Flag> PublisherFlags();
 
 // What `--output FILE|-` or `--brokers LIST` (exactly one; with --topic and --config)
 // ask for: a JSONL writer (to `stdout_stream` for "-") or a Kafka producer. Giving both

@@ -87,7 +87,7 @@ int RunSimulate(const Args& args, Io& io) {
 }  // namespace
 
 Command SimulateCommand() {
-  return Command{
+  Command command{
       .name = "simulate",
       .summary = "Generate a realistic synthetic event stream with planted churners.",
       .description =
@@ -110,20 +110,13 @@ Command SimulateCommand() {
             .value_name = "F",
             .help = "share of buying customers planted to churn",
             .default_value = "0.15"},
-           {.name = "output", .value_name = "FILE", .help = "write JSONL (- for stdout)"},
-           {.name = "brokers", .value_name = "LIST", .help = "produce to Kafka instead"},
-           {.name = "topic",
-            .value_name = "TOPIC",
-            .help = "the events topic",
-            .default_value = "guanxi.events"},
-           {.name = "config",
-            .value_name = "FILE",
-            .help = "engine configuration (librdkafka properties)"},
            {.name = "truth",
             .value_name = "FILE",
             .help = "write the ground truth (who churns when) as JSON lines"}},
       .run = RunSimulate,
   };
+  for (Flag& flag : PublisherFlags()) command.flags.push_back(std::move(flag));
+  return command;
 }
 
 }  // namespace guanxi::app
