@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 
 namespace guanxi::projections {
 namespace {
@@ -206,6 +208,54 @@ int64_t DaysLate(const Event& event) {
   return std::max<int64_t>(0, (paid.seconds() - p.due_at().seconds()) / 86400);
 }
 
+bool IsPurchaseOrder(const guanxi::v1::Order& order) {
+  return order.kind() != guanxi::v1::ORDER_KIND_CANCELLATION;
+}
+
+// Adds an order (or, with `sign` -1, a cancellation) to the monthly purchase figures,
+// keeping only the last kPurchaseMonths months.
+void AddToMonth(CustomerState& state, const Timestamp& t, int64_t orders, int64_t revenue) {
+  auto& months = *state.mutable_purchase_months();
+  const int32_t month = MonthOf(t);
+  int i = 0;
+  while (i < months.size() && months[i].month() < month) ++i;
+  if (i == months.size() || months[i].month() != month) {
+    const int32_t newest = months.empty() ? month : std::max(month, months.rbegin()->month());
+    if (month <= newest - kPurchaseMonths) return;  // older than anything kept
+    guanxi::v1::PurchaseMonth added;
+    added.set_month(month);
+    months.Add(std::move(added));
+    for (int j = months.size() - 1; j > i; --j) months.SwapElements(j, j - 1);
+  }
+  months[i].set_orders(months[i].orders() + orders);
+  months[i].set_revenue_minor(months[i].revenue_minor() + revenue);
+  const int32_t newest = months.rbegin()->month();
+  int drop = 0;
+  while (drop < months.size() && months[drop].month() <= newest - kPurchaseMonths) ++drop;
+  if (drop > 0) months.DeleteSubrange(0, drop);
+}
+
+void BookkeepOrder(CustomerState& state, const Event& event) {
+  const Timestamp& t = event.occurred_at();
+  const auto& order = event.order();
+  if (!IsPurchaseOrder(order)) {
+    state.set_cancellations(state.cancellations() + 1);
+    state.set_revenue_minor(state.revenue_minor() - order.amount().minor_units());
+    AddToMonth(state, t, 0, -order.amount().minor_units());
+    return;
+  }
+  state.set_orders(state.orders() + 1);
+  state.set_revenue_minor(state.revenue_minor() + order.amount().minor_units());
+  AddToMonth(state, t, 1, order.amount().minor_units());
+  if (!IsSet(state.first_purchase_at()) || Before(t, state.first_purchase_at())) {
+    *state.mutable_first_purchase_at() = t;
+  }
+  const bool same_day = IsSet(state.last_purchase_at()) &&
+                        t.seconds() / 86400 == state.last_purchase_at().seconds() / 86400;
+  if (!same_day) state.set_purchase_days(state.purchase_days() + 1);
+  SetMax(*state.mutable_last_purchase_at(), t);
+}
+
 void Bookkeep(CustomerState& state, const Event& event, uint64_t position, int grace_days) {
   const Timestamp& t = event.occurred_at();
   state.set_events_applied(state.events_applied() + 1);
@@ -215,12 +265,7 @@ void Bookkeep(CustomerState& state, const Event& event, uint64_t position, int g
   if (IsInteraction(event)) SetMax(*state.mutable_last_interaction_at(), t);
   switch (event.payload_case()) {
     case Event::kOrder:
-      if (event.order().kind() == guanxi::v1::ORDER_KIND_CANCELLATION) {
-        state.set_cancellations(state.cancellations() + 1);
-      } else {
-        state.set_orders(state.orders() + 1);
-        SetMax(*state.mutable_last_purchase_at(), t);
-      }
+      BookkeepOrder(state, event);
       break;
     case Event::kContract: {
       const auto milestone = event.contract().milestone();
@@ -520,6 +565,24 @@ void ReportScore(const ProjectionConfig& config, CustomerState& state, const Sna
 }
 
 }  // namespace
+
+int32_t MonthOf(const Timestamp& t) {
+  const absl::CivilMonth month =
+      absl::ToCivilMonth(absl::FromUnixSeconds(t.seconds()), absl::UTCTimeZone());
+  return static_cast<int32_t>((month.year() - 1970) * 12 + (month.month() - 1));
+}
+
+TrailingPurchases Trailing(const CustomerState& state, const Timestamp& now, int months) {
+  TrailingPurchases sum;
+  const int32_t last = MonthOf(now);
+  for (const auto& m : state.purchase_months()) {
+    if (m.month() > last - months && m.month() <= last) {
+      sum.orders += m.orders();
+      sum.revenue_minor += m.revenue_minor();
+    }
+  }
+  return sum;
+}
 
 ProjectionConfig::ProjectionConfig(const guanxi::v1::ScoringConfig& scoring,
                                    const guanxi::v1::LifecycleConfig& lifecycle)

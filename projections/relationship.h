@@ -75,6 +75,22 @@ Applied ApplyEvent(const ProjectionConfig& config, guanxi::v1::CustomerState& st
 Applied AdvanceTime(const ProjectionConfig& config, guanxi::v1::CustomerState& state,
                     const google::protobuf::Timestamp& now, uint64_t position);
 
+// How many calendar months of purchases CustomerState.purchase_months keeps: the month
+// of the latest purchase and the 12 before it, enough for any trailing-12-month figure.
+inline constexpr int kPurchaseMonths = 13;
+
+// The calendar month (UTC) `t` falls in, as months since 1970-01 (PurchaseMonth.month).
+int32_t MonthOf(const google::protobuf::Timestamp& t);
+
+// Purchase figures over the `months` calendar months ending with the month of `now`
+// (the current month counts whole): orders, and revenue net of cancellations.
+struct TrailingPurchases {
+  int64_t orders = 0;
+  int64_t revenue_minor = 0;
+};
+TrailingPurchases Trailing(const guanxi::v1::CustomerState& state,
+                           const google::protobuf::Timestamp& now, int months);
+
 // The signals `event` carries (the keys of the scoring table), in a fixed order.
 // `grace_days` is ScoringConfig.payment_grace_days.
 std::vector<guanxi::v1::Signal> SignalsOf(const guanxi::v1::Event& event, int grace_days);

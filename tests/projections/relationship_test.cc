@@ -591,6 +591,54 @@ std::string ApplySteps(const ProjectionConfig& config, CustomerState& state,
   return facts;
 }
 
+Event Priced(double day, const std::string& id, guanxi::v1::OrderKind kind, int64_t minor) {
+  return At(day, [&](Event& e) {
+    e.mutable_order()->set_order_id(id);
+    e.mutable_order()->set_kind(kind);
+    e.mutable_order()->mutable_amount()->set_minor_units(minor);
+  });
+}
+
+TEST(BookkeepingTest, PurchaseFiguresCountDaysRevenueAndMonths) {
+  const ProjectionConfig config = DefaultConfig();
+  CustomerState s;
+  // 2026-01-01 is day 0: January holds days 0..30, February 31..58, March 59..89.
+  ApplyEvent(config, s, Priced(2.1, "o1", guanxi::v1::ORDER_KIND_ORDER, 10000), 0);
+  ApplyEvent(config, s, Priced(2.6, "o2", guanxi::v1::ORDER_KIND_ORDER, 5000), 1);  // same day
+  ApplyEvent(config, s, Priced(40, "o3", guanxi::v1::ORDER_KIND_INVOICE, 20000), 2);
+  ApplyEvent(config, s, Priced(41, "x1", guanxi::v1::ORDER_KIND_CANCELLATION, 3000), 3);
+  EXPECT_EQ(s.orders(), 3);
+  EXPECT_EQ(s.cancellations(), 1);
+  EXPECT_EQ(s.purchase_days(), 2);
+  EXPECT_EQ(s.revenue_minor(), 32000);
+  EXPECT_EQ(s.first_purchase_at().seconds(), Day(2.1).seconds());
+  ASSERT_EQ(s.purchase_months_size(), 2);
+  EXPECT_EQ(s.purchase_months(0).month(), (2026 - 1970) * 12 + 0);
+  EXPECT_EQ(s.purchase_months(0).orders(), 2);
+  EXPECT_EQ(s.purchase_months(0).revenue_minor(), 15000);
+  EXPECT_EQ(s.purchase_months(1).orders(), 1);
+  EXPECT_EQ(s.purchase_months(1).revenue_minor(), 17000);
+
+  // Trailing windows count whole calendar months ending with the month of `now`.
+  EXPECT_EQ(Trailing(s, Day(45), 1).revenue_minor, 17000);
+  EXPECT_EQ(Trailing(s, Day(45), 12).revenue_minor, 32000);
+  EXPECT_EQ(Trailing(s, Day(70), 1).orders, 0);
+  EXPECT_EQ(Trailing(s, Day(70), 2).orders, 1);
+
+  // A purchase 14 months later keeps only the 13 months ending with its own.
+  ApplyEvent(config, s, Priced(2.0 + 14 * 30.5, "o4", guanxi::v1::ORDER_KIND_ORDER, 100), 4);
+  ASSERT_EQ(s.purchase_months_size(), 1);
+  EXPECT_EQ(s.purchase_months(0).month(), (2027 - 1970) * 12 + 2);
+  EXPECT_EQ(s.revenue_minor(), 32100);  // all-time figures are kept
+  // A late purchase inside the window is inserted in order; one older is dropped.
+  ApplyEvent(config, s, Priced(370, "o5", guanxi::v1::ORDER_KIND_ORDER, 7), 5);  // 2027-01
+  ApplyEvent(config, s, Priced(40, "o6", guanxi::v1::ORDER_KIND_ORDER, 9), 6);   // 2026-02
+  ASSERT_EQ(s.purchase_months_size(), 2);
+  EXPECT_EQ(s.purchase_months(0).month(), (2027 - 1970) * 12 + 0);
+  EXPECT_EQ(s.purchase_months(1).month(), (2027 - 1970) * 12 + 2);
+  EXPECT_EQ(s.purchase_days(), 5);  // the late days count as new days
+}
+
 TEST(DeterminismTest, SameStreamTwiceGivesByteIdenticalStates) {
   const ProjectionConfig config = DefaultConfig();
   const std::vector<Step> steps = RandomStream(42, 300);
