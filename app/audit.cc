@@ -1,33 +1,14 @@
 // guanxi audit: verify the logs' integrity (and, with the projections, trails).
-#include <stdlib.h>
-
-#include <filesystem>
 #include <ostream>
 
 #include "absl/strings/str_cat.h"
 #include "app/commands.h"
+#include "app/scratch_dir.h"
 #include "engine/log/data_dir.h"
 #include "engine/log/event_log.h"
 
 namespace guanxi::app {
 namespace {
-
-// A directory for RocksDB's secondary-instance files, removed on scope exit.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "guanxi_audit_XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 int RunVerify(const Args& args, Io& io) {
   const std::string data = args.Get("data");
@@ -35,7 +16,7 @@ int RunVerify(const Args& args, Io& io) {
   auto partitions = engine::ListPartitions(data);
   if (!partitions.ok()) return ReportFailure(io, partitions.status());
 
-  ScratchDir scratch;
+  ScratchDir scratch("guanxi_audit");
   bool all_ok = true;
   uint64_t total = 0;
   std::string json_rows;

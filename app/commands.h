@@ -13,7 +13,9 @@ Command RootCommand();
 Command AuditCommand();
 Command BrokerCommand();
 Command ConnectCommand();
+Command ReplayCommand();
 Command RunCommand();
 Command SimulateCommand();
+Command WatchCommand();
 
 }  // namespace guanxi::app

@@ -15,8 +15,10 @@ Command RootCommand() {
   root.Add(AuditCommand());
   root.Add(BrokerCommand());
   root.Add(ConnectCommand());
+  root.Add(ReplayCommand());
   root.Add(RunCommand());
   root.Add(SimulateCommand());
+  root.Add(WatchCommand());
   return root;
 }
 

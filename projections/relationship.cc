@@ -566,6 +566,33 @@ void ReportScore(const ProjectionConfig& config, CustomerState& state, const Sna
 
 }  // namespace
 
+std::optional<Timestamp> NextInactivityDeadline(const ProjectionConfig& config,
+                                                const CustomerState& state) {
+  if (state.dimensions_size() == 0) return std::nullopt;
+  int days = 0;
+  switch (state.stage()) {
+    case guanxi::v1::LIFECYCLE_STAGE_DEEPENING:
+    case guanxi::v1::LIFECYCLE_STAGE_MAINTAINING:
+      days = config.lifecycle().at_risk_inactive_days();
+      break;
+    case guanxi::v1::LIFECYCLE_STAGE_IDENTIFIED:
+    case guanxi::v1::LIFECYCLE_STAGE_ENGAGING:
+    case guanxi::v1::LIFECYCLE_STAGE_AT_RISK:
+    case guanxi::v1::LIFECYCLE_STAGE_WINNING_BACK:
+      days = config.lifecycle().lost_inactive_days();
+      break;
+    default:
+      return std::nullopt;
+  }
+  const Timestamp& since =
+      IsSet(state.last_interaction_at()) ? state.last_interaction_at() : state.first_event_at();
+  Timestamp deadline;
+  // Whole seconds, rounded up so that the quiet time has reached the threshold.
+  deadline.set_seconds(since.seconds() + int64_t{days} * 86400 + (since.nanos() > 0 ? 1 : 0));
+  if (!Before(state.as_of(), deadline)) return std::nullopt;  // due already: not a future move
+  return deadline;
+}
+
 int32_t MonthOf(const Timestamp& t) {
   const absl::CivilMonth month =
       absl::ToCivilMonth(absl::FromUnixSeconds(t.seconds()), absl::UTCTimeZone());

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "google/protobuf/timestamp.pb.h"
@@ -90,6 +91,13 @@ struct TrailingPurchases {
 };
 TrailingPurchases Trailing(const guanxi::v1::CustomerState& state,
                            const google::protobuf::Timestamp& now, int months);
+
+// The event time at which the passing of time alone next moves the customer's stage
+// (an inactivity threshold of the lifecycle), after state.as_of(); nullopt when no
+// inactivity rule applies to the current stage. The engine arms a timer there and calls
+// AdvanceTime when event time reaches it.
+std::optional<google::protobuf::Timestamp> NextInactivityDeadline(
+    const ProjectionConfig& config, const guanxi::v1::CustomerState& state);
 
 // The signals `event` carries (the keys of the scoring table), in a fixed order.
 // `grace_days` is ScoringConfig.payment_grace_days.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, as `scripts/dev demo` runs it after building (release preset): a
 # development Kafka, a simulated year of customers plus the real data sets produced to
-# it, the engine ingesting everything into its event logs, and an integrity check.
+# it, the engine ingesting everything into its event logs and projections, an integrity
+# check and a replay that must reproduce the projections.
 # Ends by itself; everything lives in a temporary directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,3 +43,7 @@ echo "== 4. the same again: every event re-sent, nothing appended twice =="
 echo
 echo "== 5. integrity: every partition's hash chain and checksums (guanxi audit verify) =="
 "$bin" audit verify --data "$work/data"
+
+echo
+echo "== 6. replay: every projection rebuilt from the log equals the live one (guanxi replay) =="
+"$bin" replay --data "$work/data"

@@ -237,6 +237,7 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   lifecycle->set_at_risk_inactive_days(90);
   lifecycle->set_recovered_score(55);
   lifecycle->set_lost_inactive_days(180);
+  config.mutable_workers()->set_tick_lag_seconds(3600);
   return config;
 }
 
@@ -319,7 +320,11 @@ absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config) {
     return FieldError("storage.write_buffer_bytes", "must be at least 4 MiB");
   }
   RETURN_IF_ERROR(ValidateScoring(config.scoring()));
-  return ValidateLifecycle(config.lifecycle());
+  RETURN_IF_ERROR(ValidateLifecycle(config.lifecycle()));
+  if (config.workers().tick_lag_seconds() <= 0) {
+    return FieldError("workers.tick_lag_seconds", "must be > 0");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace guanxi::engine

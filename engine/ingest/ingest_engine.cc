@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "engine/kafka/topics.h"
 #include "engine/log/data_dir.h"
 
@@ -55,54 +56,63 @@ IngestEngine::IngestEngine(IngestEngineOptions options) : options_(std::move(opt
                                options_.config.storage().write_buffer_bytes());
 }
 
-IngestEngine::~IngestEngine() = default;
+IngestEngine::~IngestEngine() {
+  if (publisher_) publisher_->Stop();  // before the stores it reads close
+  owned_.clear();
+}
+
+absl::Status IngestEngine::OpenPartition(const TopicPartition& tp, Owned& owned) {
+  EventLogOptions log_options;
+  log_options.partition = tp.partition;
+  log_options.sync = options_.config.storage().sync();
+  log_options.block_cache = storage_.block_cache;
+  log_options.write_buffer_manager = storage_.write_buffer_manager;
+  log_options.extra_column_families = ProjectionStore::ColumnFamilies();
+  ASSIGN_OR_RETURN(owned.log,
+                   EventLog::Open(PartitionDir(options_.data_dir, tp.partition), log_options));
+  ASSIGN_OR_RETURN(owned.store, ProjectionStore::Attach(owned.log.get()));
+  const auto& kafka = options_.config.kafka();
+  ASSIGN_OR_RETURN(owned.ingestor,
+                   PartitionIngestor::Create(
+                       tp.topic, tp.partition, owned.log.get(), dead_letters_.get(),
+                       DecodeLimits{.max_event_bytes = static_cast<size_t>(kafka.max_event_bytes())},
+                       NowUnixMillis));
+  ASSIGN_OR_RETURN(auto projector,
+                   PartitionProjector::Create(owned.log.get(), owned.store.get(),
+                                              {.partition = tp.partition, .config = options_.config}));
+  OutboxPublisher* publisher = publisher_.get();
+  owned.worker = std::make_unique<ProjectionWorker>(std::move(projector),
+                                                    [publisher] { publisher->Notify(); });
+  publisher_->Add(tp.partition, owned.store.get());
+  owned.worker->Start();
+  owned.worker->Notify(owned.log->next_position());
+  const int64_t stored = owned.ingestor->next_offset();
+  const int64_t start = stored < 0 ? 0 : stored;
+  ASSIGN_OR_RETURN(const auto marks,
+                   consumer_->QueryWatermarks(tp.topic, tp.partition, absl::Seconds(30)));
+  owned.target = marks.second;
+  if (start < marks.first) {
+    return absl::DataLossError(absl::StrCat(
+        "retention gap on ", tp.topic, "[", tp.partition, "]: the next offset to append is ",
+        start, " but the topic only keeps offsets from ", marks.first, "; offsets ", start, "..",
+        marks.first - 1,
+        " were deleted before this store read them (restore the "
+        "partition's store from a checkpoint, or see docs/operations.md)"));
+  }
+  return absl::OkStatus();
+}
 
 std::vector<int64_t> IngestEngine::OnAssigned(const std::vector<TopicPartition>& partitions) {
   assigned_once_ = true;
   std::vector<int64_t> starts;
-  const auto& kafka = options_.config.kafka();
   for (const TopicPartition& tp : partitions) {
     Owned owned;
-    EventLogOptions log_options;
-    log_options.partition = tp.partition;
-    log_options.sync = options_.config.storage().sync();
-    log_options.block_cache = storage_.block_cache;
-    log_options.write_buffer_manager = storage_.write_buffer_manager;
-    auto log = EventLog::Open(PartitionDir(options_.data_dir, tp.partition), log_options);
-    if (!log.ok()) {
-      if (fatal_.ok()) fatal_ = log.status();
+    if (absl::Status s = OpenPartition(tp, owned); !s.ok()) {
+      if (fatal_.ok()) fatal_ = s;
       starts.push_back(kOffsetBeginning);
       continue;
     }
-    owned.log = std::move(*log);
-    auto ingestor = PartitionIngestor::Create(
-        tp.topic, tp.partition, owned.log.get(), dead_letters_.get(),
-        DecodeLimits{.max_event_bytes = static_cast<size_t>(kafka.max_event_bytes())},
-        NowUnixMillis);
-    if (!ingestor.ok()) {
-      if (fatal_.ok()) fatal_ = ingestor.status();
-      starts.push_back(kOffsetBeginning);
-      continue;
-    }
-    owned.ingestor = std::move(*ingestor);
     const int64_t stored = owned.ingestor->next_offset();
-    const int64_t start = stored < 0 ? 0 : stored;
-    auto marks = consumer_->QueryWatermarks(tp.topic, tp.partition, absl::Seconds(30));
-    if (!marks.ok()) {
-      if (fatal_.ok()) fatal_ = marks.status();
-    } else {
-      owned.target = marks->second;
-      if (start < marks->first) {
-        if (fatal_.ok()) {
-          fatal_ = absl::DataLossError(absl::StrCat(
-              "retention gap on ", tp.topic, "[", tp.partition, "]: the next offset to append is ",
-              start, " but the topic only keeps offsets from ", marks->first, "; offsets ", start,
-              "..", marks->first - 1,
-              " were deleted before this store read them (restore the "
-              "partition's store from a checkpoint, or see docs/operations.md)"));
-        }
-      }
-    }
     starts.push_back(stored < 0 ? kOffsetBeginning : stored);
     owned_[tp.partition] = std::move(owned);
   }
@@ -110,8 +120,60 @@ std::vector<int64_t> IngestEngine::OnAssigned(const std::vector<TopicPartition>&
 }
 
 void IngestEngine::OnRevoked(const std::vector<TopicPartition>& partitions) {
-  // Processing is synchronous: nothing is in flight; closing the stores is all.
-  for (const TopicPartition& tp : partitions) owned_.erase(tp.partition);
+  // Appending is synchronous: nothing is in flight. The worker stops at a commit
+  // boundary; whatever it had not applied, the next owner applies from the checkpoint.
+  for (const TopicPartition& tp : partitions) {
+    auto it = owned_.find(tp.partition);
+    if (it == owned_.end()) continue;
+    if (it->second.worker) {
+      if (absl::Status s = it->second.worker->Stop(); !s.ok() && fatal_.ok()) fatal_ = s;
+    }
+    publisher_->Remove(tp.partition);
+    owned_.erase(it);
+  }
+}
+
+absl::Status IngestEngine::TickQuietPartitions(
+    const std::map<int32_t, std::vector<ConsumedMessage>>& polled) {
+  int64_t instance_clock = 0;
+  for (const auto& [partition, owned] : owned_) {
+    if (owned.worker) instance_clock = std::max(instance_clock, owned.worker->clock_seconds());
+  }
+  const int64_t lag = options_.config.workers().tick_lag_seconds();
+  for (auto& [partition, owned] : owned_) {
+    if (!owned.worker || polled.count(partition) > 0) continue;
+    // Quiet: everything the broker has is appended and applied, and event time on this
+    // instance has moved on by more than the lag.
+    const uint64_t head = owned.log->next_position();
+    if (head == 0 || owned.worker->applied() < head) continue;
+    if (instance_clock - owned.worker->clock_seconds() <= lag) continue;
+    const auto high = consumer_->CachedHighWatermark(options_.config.kafka().events_topic(),
+                                                     partition);
+    if (!high || owned.ingestor->next_offset() < *high) continue;
+    guanxi::v1::LogRecord tick;
+    tick.mutable_tick()->mutable_event_time()->set_seconds(instance_clock);
+    ASSIGN_OR_RETURN(const AppendResult appended, owned.log->Append(absl::MakeSpan(&tick, 1), {}));
+    (void)appended;
+    owned.worker->Notify(owned.log->next_position());
+    ++totals_.ticks;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IngestEngine::DrainWorkers() {
+  for (auto& [partition, owned] : owned_) {
+    if (!owned.worker) continue;
+    const uint64_t head = owned.log->next_position();
+    while (!owned.worker->WaitFor(head, absl::Seconds(1))) {
+      RETURN_IF_ERROR(owned.worker->status());
+    }
+  }
+  // And what they derived is out.
+  publisher_->Notify();
+  if (!publisher_->WaitIdle(absl::Seconds(120))) {
+    return absl::UnavailableError("the outbox could not be delivered within 120 s");
+  }
+  return absl::OkStatus();
 }
 
 bool IngestEngine::CaughtUp() const {
@@ -130,6 +192,8 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
       !s.ok()) {
     return s;
   }
+  publisher_ = std::make_unique<OutboxPublisher>(options_.brokers, options_.config);
+  RETURN_IF_ERROR(publisher_->Start());
   auto consumer = Consumer::Create(options_.brokers, kafka.group_id(), properties, this);
   if (!consumer.ok()) return consumer.status();
   consumer_ = std::move(*consumer);
@@ -172,16 +236,36 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
       totals_.appended += stats->appended;
       totals_.duplicates += stats->duplicates;
       totals_.dead_letters += stats->dead_letters;
+      it->second.worker->Notify(it->second.log->next_position());
     }
     if (!result.ok()) break;
+    for (const auto& [partition, owned] : owned_) {
+      if (!owned.worker) continue;
+      if (absl::Status s = owned.worker->status(); !s.ok()) {
+        result = absl::Status(s.code(), absl::StrCat("projection of partition ", partition, ": ",
+                                                     s.message()));
+        break;
+      }
+    }
+    if (!result.ok()) break;
+    if (!options_.until_caught_up) {
+      if (absl::Status s = TickQuietPartitions(by_partition); !s.ok()) {
+        result = s;
+        break;
+      }
+    }
     const auto now = std::chrono::steady_clock::now();
     if (options_.on_progress && now - last_progress >= std::chrono::seconds(1)) {
       last_progress = now;
       options_.on_progress(totals_, owned_.size());
     }
-    if (options_.until_caught_up && CaughtUp()) break;
+    if (options_.until_caught_up && CaughtUp()) {
+      result = DrainWorkers();
+      break;
+    }
   }
   consumer_->Close();
+  publisher_->Stop();  // before the stores it reads close
   owned_.clear();
   if (options_.on_progress) options_.on_progress(totals_, owned_.size());
   return result;

@@ -8,7 +8,9 @@
 // Ownership moves with the group: on assignment a partition's store is opened (or
 // created: a partition new to this instance is rebuilt from the topic), on revocation
 // it is closed. Batches are processed synchronously on the polling thread, so nothing
-// is in flight when partitions are revoked.
+// is in flight when partitions are revoked. Each owned partition has a projection
+// worker (engine/projection/worker.h) on its own thread, notified after every append;
+// revocation stops it before the store closes.
 //
 // Fatal (Run returns the error; a restart resumes from the stored offsets): a retention
 // gap (the stored offset, or offset 0 for a new store, lies below the partition's log
@@ -28,6 +30,9 @@
 #include "engine/ingest/ingestor.h"
 #include "engine/kafka/kafka.h"
 #include "engine/log/event_log.h"
+#include "engine/log/projection_store.h"
+#include "engine/projection/outbox_publisher.h"
+#include "engine/projection/worker.h"
 #include "guanxi/v1/config.pb.h"
 
 namespace guanxi::engine {
@@ -57,19 +62,28 @@ class IngestEngine final : public RebalanceListener {
   void OnRevoked(const std::vector<TopicPartition>& partitions) override;
 
  private:
+  // Destroyed in reverse order: the worker stops before the stores close.
   struct Owned {
     std::unique_ptr<EventLog> log;
+    std::unique_ptr<ProjectionStore> store;
     std::unique_ptr<PartitionIngestor> ingestor;
+    std::unique_ptr<ProjectionWorker> worker;
     int64_t target = 0;  // high watermark at assignment (for until_caught_up)
   };
   class DeadLetterProducer;
 
   bool CaughtUp() const;
+  absl::Status OpenPartition(const TopicPartition& tp, Owned& owned);
+  // Appends a tick to each quiet partition whose event time lags the instance's.
+  absl::Status TickQuietPartitions(const std::map<int32_t, std::vector<ConsumedMessage>>& polled);
+  // Waits until every worker applied its whole log (until_caught_up), or one failed.
+  absl::Status DrainWorkers();
 
   IngestEngineOptions options_;
   SharedStorage storage_;
   std::unique_ptr<Consumer> consumer_;
   std::unique_ptr<DeadLetterProducer> dead_letters_;
+  std::unique_ptr<OutboxPublisher> publisher_;
   std::map<int32_t, Owned> owned_;
   bool assigned_once_ = false;
   absl::Status fatal_;  // set by the rebalance callbacks, returned by Run

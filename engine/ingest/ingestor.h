@@ -51,6 +51,7 @@ struct IngestStats {
   int64_t appended = 0;
   int64_t duplicates = 0;
   int64_t dead_letters = 0;
+  int64_t ticks = 0;  // tick records appended to quiet partitions
 };
 
 class PartitionIngestor {

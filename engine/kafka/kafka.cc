@@ -171,9 +171,10 @@ struct Consumer::Impl {
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       const std::vector<int64_t> offsets = self->listener->OnAssigned(ToVector(partitions));
       for (int i = 0; i < partitions->cnt && static_cast<size_t>(i) < offsets.size(); ++i) {
-        partitions->elems[i].offset = offsets[static_cast<size_t>(i)] == kOffsetBeginning
-                                          ? RD_KAFKA_OFFSET_BEGINNING
-                                          : offsets[static_cast<size_t>(i)];
+        const int64_t offset = offsets[static_cast<size_t>(i)];
+        partitions->elems[i].offset = offset == kOffsetBeginning ? RD_KAFKA_OFFSET_BEGINNING
+                                      : offset == kOffsetEnd     ? RD_KAFKA_OFFSET_END
+                                                                 : offset;
       }
       rd_kafka_assign(rk, partitions);
     } else {
@@ -269,6 +270,17 @@ absl::StatusOr<std::pair<int64_t, int64_t>> Consumer::QueryWatermarks(const std:
     return FromKafka(err, absl::StrCat("watermarks of ", topic, "[", partition, "]"));
   }
   return std::make_pair(low, high);
+}
+
+std::optional<int64_t> Consumer::CachedHighWatermark(const std::string& topic,
+                                                     int32_t partition) {
+  int64_t low = -1, high = -1;
+  if (rd_kafka_get_watermark_offsets(impl_->rk, topic.c_str(), partition, &low, &high) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+      high < 0) {
+    return std::nullopt;
+  }
+  return high;
 }
 
 void Consumer::Close() {

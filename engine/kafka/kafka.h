@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,6 +38,7 @@ struct TopicPartition {
 
 // Start-offset sentinels a rebalance listener may return.
 inline constexpr int64_t kOffsetBeginning = -2;  // the partition's log start
+inline constexpr int64_t kOffsetEnd = -1;        // the high watermark: new messages only
 
 // A consumed message, or a consumer error attached to a partition (`error` not ok).
 struct KafkaMessage {
@@ -112,6 +114,9 @@ class Consumer {
   absl::StatusOr<std::pair<int64_t, int64_t>> QueryWatermarks(const std::string& topic,
                                                               int32_t partition,
                                                               absl::Duration timeout);
+  // The high watermark as of the last fetch response for the partition, without asking
+  // the broker; nullopt before the first.
+  std::optional<int64_t> CachedHighWatermark(const std::string& topic, int32_t partition);
   // Leaves the group (revoking through the listener) and closes.
   void Close();
 

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/log/rocks_util.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
@@ -30,16 +31,10 @@ constexpr char kHeadKey[] = "head";
 constexpr char kPartitionKey[] = "partition";
 constexpr char kOffsetPrefix[] = "offset/";
 
-void PutBigEndian64(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((v >> shift) & 0xff));
-}
-
-uint64_t GetBigEndian64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
+using rocks::FromRocks;
+using rocks::GetBigEndian64;
+using rocks::PutBigEndian64;
+using rocks::View;
 
 std::string PositionKey(uint64_t position) {
   std::string key;
@@ -81,21 +76,6 @@ bool AtOrBefore(std::string_view stream_value, const google::protobuf::Timestamp
 std::string OffsetKey(std::string_view topic, int32_t partition) {
   return absl::StrCat(kOffsetPrefix, absl::string_view(topic.data(), topic.size()), "/", partition);
 }
-
-absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  const std::string message =
-      absl::StrCat(absl::string_view(what.data(), what.size()), ": ", s.ToString());
-  if (s.IsCorruption()) return absl::DataLossError(message);
-  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain() || s.IsIncomplete()) {
-    return absl::UnavailableError(message);
-  }
-  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
-  if (s.IsNotFound()) return absl::NotFoundError(message);
-  return absl::InternalError(message);
-}
-
-std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 
 }  // namespace
 
@@ -250,9 +230,8 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
     cf.compression = lz4 ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
     return cf;
   };
-  // The log's own families, then the declared extra ones, then any others on disk (a
-  // read-write open must open every family). Read-only and secondary opens may open a
-  // subset, and can only open families that exist.
+  // The log's own families, then the declared extra ones, then any others on disk.
+  // Read-only and secondary opens can only open families that exist.
   std::vector<std::string> existing;
   const rocksdb::Options list_options(db_options, rocksdb::ColumnFamilyOptions());
   if (!rocksdb::DB::ListColumnFamilies(list_options, dir, &existing).ok()) existing.clear();
@@ -267,9 +246,10 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
     names.push_back(name);
   };
   for (const std::string& name : options.extra_column_families) add(name);
-  if (options.mode == OpenMode::kReadWrite) {
-    for (const std::string& name : existing) add(name);
-  }
+  // Every family on disk, in every mode: a read-write open must open them all, and a
+  // secondary that leaves one out stops seeing the writer's new appends (its WAL
+  // catch-up fails silently; tests/engine/projector_test.cc, SecondaryTest).
+  for (const std::string& name : existing) add(name);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.reserve(names.size());
   for (const std::string& name : names)
@@ -503,10 +483,15 @@ absl::StatusOr<guanxi::v1::LogRecord> EventLog::FindEvent(std::string_view event
 
 absl::Status EventLog::CatchUp() {
   if (impl_->options.mode != OpenMode::kSecondary) return absl::OkStatus();
-  if (absl::Status s = FromRocks(impl_->db->TryCatchUpWithPrimary(), "catching up"); !s.ok()) {
-    return s;
-  }
-  return impl_->LoadHead();
+  // Not TryCatchUpWithPrimary: in RocksDB 7.8 a secondary that replayed a key from a WAL
+  // keeps serving that value after the primary overwrote it and flushed
+  // (facebook/rocksdb#15051), and the chain head and the offsets are such keys. A fresh
+  // secondary reads the MANIFEST and the live WALs anew. Opened before the old one
+  // closes, so a failure leaves this log as it was.
+  auto fresh = Open(impl_->dir, impl_->options);
+  if (!fresh.ok()) return fresh.status();
+  impl_.swap((*fresh)->impl_);
+  return absl::OkStatus();
 }
 
 absl::Status EventLog::Flush() {
@@ -612,6 +597,8 @@ absl::Status VerifyResult::ToStatus() const {
           ? absl::StrCat("the event log is damaged at position ", *first_bad_position, ": ", reason)
           : absl::StrCat("the event log is damaged: ", reason));
 }
+
+bool EventLog::sync() const { return impl_->options.sync; }
 
 rocksdb::ColumnFamilyHandle* EventLog::ColumnFamily(std::string_view name) const {
   for (size_t i = 0; i < impl_->names.size(); ++i) {

@@ -66,8 +66,9 @@ struct EventLogOptions {
   // Column families other engine code keeps in the same store (projections: state,
   // timers, outbox), so their writes can join an Append's batch (see Append's
   // `extra_writes`). Created by a read-write open; read-only and secondary opens get
-  // those that exist. Families found on disk but not declared are opened too (a
-  // read-write open must open them all), with default options.
+  // those that exist. Families found on disk but not declared are opened too, in every
+  // mode (a read-write open must open them all; a secondary missing one stops seeing
+  // new appends), with default options.
   std::vector<std::string> extra_column_families{};
 };
 
@@ -130,6 +131,10 @@ class EventLog {
                                       absl::Span<const SourceOffset> offsets,
                                       const ExtraWrites& extra_writes = nullptr);
 
+  // Whether writes are synced (EventLogOptions::sync); other stores sharing the
+  // database follow it.
+  bool sync() const;
+
   // The position the next appended record will get (= number of records).
   uint64_t next_position() const;
   // The hash of the last record (32 zero bytes for an empty log).
@@ -150,7 +155,10 @@ class EventLog {
   // The record holding this event_id, or NotFound.
   absl::StatusOr<guanxi::v1::LogRecord> FindEvent(std::string_view event_id) const;
 
-  // kSecondary: applies the writer's newer appends. A no-op for other modes.
+  // kSecondary: shows the writer's newer appends, by reopening the secondary (RocksDB
+  // 7.8's own catch-up can serve stale values of overwritten keys after a flush). Column
+  // family handles and db() obtained before are invalid after it (and so is a
+  // ProjectionStore attached to this log). A no-op for other modes.
   absl::Status CatchUp();
 
   // Checks RocksDB's block checksums and the chain: positions dense from 0, each key

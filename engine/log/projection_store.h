@@ -1,0 +1,112 @@
+// The projection side of a partition's store: customer states, inactivity timers,
+// derived facts, the outbox and the projection checkpoint, in column families of the
+// partition's own RocksDB (so they can be committed atomically with each other, and a
+// partition's store moves as one directory). See docs/storage.md.
+//
+//   EventLogOptions options; options.extra_column_families = ProjectionStore::ColumnFamilies();
+//   ASSIGN_OR_RETURN(auto log, EventLog::Open(dir, options));
+//   ASSIGN_OR_RETURN(auto store, ProjectionStore::Attach(log.get()));
+//   ProjectionStore::Batch batch;
+//   batch.PutState(state); batch.PutCheckpoint(checkpoint);
+//   RETURN_IF_ERROR(store->Commit(batch));
+//
+// Thread-safety: reads may run concurrently with each other and with Commit. Commit is
+// called by the partition's one projection worker; DeleteOutbox by its one publisher
+// (they write disjoint keys).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/log/event_log.h"
+#include "guanxi/v1/projection.pb.h"
+#include "guanxi/v1/state.pb.h"
+
+namespace guanxi::engine {
+
+class ProjectionStore {
+ public:
+  // The column families the event log must be opened with (EventLogOptions).
+  static const std::vector<std::string>& ColumnFamilies();
+
+  // The projection families of `log`'s store; `log` must outlive the result.
+  // FailedPrecondition if the log was not opened with ColumnFamilies().
+  static absl::StatusOr<std::unique_ptr<ProjectionStore>> Attach(EventLog* log);
+
+  // A set of writes committed atomically by Commit.
+  class Batch {
+   public:
+    Batch();
+    ~Batch();
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+
+    void PutState(const guanxi::v1::CustomerState& state);
+    // Moves the customer's timer from `old_deadline` (if armed) to `new_deadline` (if
+    // any); deadlines in Unix seconds.
+    void MoveTimer(std::string_view customer_id, std::optional<int64_t> old_deadline,
+                   std::optional<int64_t> new_deadline);
+    // Facts of one customer are kept in (position, index) order.
+    void AddFact(std::string_view customer_id, uint64_t position, uint32_t index,
+                 const guanxi::v1::DerivedFact& fact);
+    void AddOutbox(uint64_t sequence, const guanxi::v1::OutboxEntry& entry);
+    void PutCheckpoint(const guanxi::v1::ProjectionCheckpoint& checkpoint);
+
+    size_t writes() const { return writes_; }
+    void Clear();
+
+   private:
+    friend class ProjectionStore;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    size_t writes_ = 0;
+    std::string scratch_;
+  };
+
+  absl::Status Commit(Batch& batch);
+
+  // The checkpoint (an empty one before the first commit).
+  absl::StatusOr<guanxi::v1::ProjectionCheckpoint> ReadCheckpoint() const;
+  // The customer's state; false if the customer has none.
+  absl::StatusOr<bool> GetState(std::string_view customer_id,
+                                guanxi::v1::CustomerState* state) const;
+  // Every state in customer_id order, until `visit` returns false.
+  absl::Status ForEachState(
+      const std::function<bool(const guanxi::v1::CustomerState&)>& visit) const;
+  // Every armed timer in (deadline, customer_id) order.
+  absl::Status ForEachTimer(
+      const std::function<bool(int64_t deadline, std::string_view customer_id)>& visit) const;
+  // The customer's facts in (position, index) order.
+  absl::Status ForEachFact(std::string_view customer_id,
+                           const std::function<bool(uint64_t position,
+                                                    const guanxi::v1::DerivedFact&)>& visit) const;
+  // Up to `max` outbox entries from `from_sequence` on, in sequence order.
+  absl::Status ReadOutbox(uint64_t from_sequence, size_t max,
+                          std::vector<std::pair<uint64_t, guanxi::v1::OutboxEntry>>* out) const;
+  // Deletes the outbox entries in [from, to).
+  absl::Status DeleteOutbox(uint64_t from_sequence, uint64_t to_sequence);
+
+  // Compares the projection families of two stores key by key (states, timers, facts,
+  // checkpoint; the outbox is excluded, as a publisher empties it). Returns up to
+  // `max_differences` readable descriptions; empty when identical.
+  static absl::StatusOr<std::vector<std::string>> Compare(const ProjectionStore& a,
+                                                          const ProjectionStore& b,
+                                                          size_t max_differences);
+
+ private:
+  struct Impl;
+  explicit ProjectionStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+
+ public:
+  ~ProjectionStore();
+};
+
+}  // namespace guanxi::engine

@@ -1,0 +1,140 @@
+#include "engine/projection/outbox_publisher.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "engine/kafka/topics.h"
+
+namespace guanxi::engine {
+namespace {
+
+constexpr size_t kRound = 1000;  // entries produced per partition before waiting for acks
+
+}  // namespace
+
+OutboxPublisher::OutboxPublisher(std::string brokers, guanxi::v1::EngineConfig config)
+    : brokers_(std::move(brokers)), config_(std::move(config)) {}
+
+OutboxPublisher::~OutboxPublisher() { Stop(); }
+
+absl::Status OutboxPublisher::Start() {
+  ASSIGN_OR_RETURN(producer_, Producer::Create(brokers_, PropertiesOf(config_.kafka()),
+                                               [this](const Producer::Delivery& d) {
+                                                 if (!d.status.ok() && delivery_failure_.ok()) {
+                                                   delivery_failure_ = d.status;
+                                                 }
+                                               }));
+  thread_ = std::thread([this] { Loop(); });
+  return absl::OkStatus();
+}
+
+void OutboxPublisher::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void OutboxPublisher::Add(int32_t partition, ProjectionStore* store) {
+  absl::MutexLock lock(&mu_);
+  partitions_[partition] = Partition{.store = store};
+  pending_ = true;
+  idle_ = false;
+}
+
+void OutboxPublisher::Remove(int32_t partition) {
+  absl::MutexLock lock(&mu_);
+  partitions_.erase(partition);
+  auto not_busy = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return busy_ != partition; };
+  mu_.Await(absl::Condition(&not_busy));
+}
+
+void OutboxPublisher::Notify() {
+  absl::MutexLock lock(&mu_);
+  pending_ = true;
+  idle_ = false;
+}
+
+OutboxStats OutboxPublisher::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+bool OutboxPublisher::WaitIdle(absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto idle = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return idle_ || stopping_; };
+  mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
+  return idle_;
+}
+
+absl::StatusOr<size_t> OutboxPublisher::PublishRound(int32_t partition, Partition& p) {
+  std::vector<std::pair<uint64_t, guanxi::v1::OutboxEntry>> entries;
+  RETURN_IF_ERROR(p.store->ReadOutbox(p.next.value_or(0), kRound, &entries));
+  if (entries.empty()) return 0;
+  const auto& kafka = config_.kafka();
+  uint64_t warnings = 0;
+  for (const auto& [sequence, entry] : entries) {
+    const bool warning = entry.topic() == guanxi::v1::OutboxEntry::TOPIC_CHURN_WARNINGS;
+    warnings += warning ? 1 : 0;
+    RETURN_IF_ERROR(producer_->Produce(warning ? kafka.warnings_topic() : kafka.changes_topic(),
+                                       entry.key(), entry.value(), sequence));
+  }
+  if (const int64_t left = producer_->Flush(absl::Seconds(60)); left > 0) {
+    return absl::UnavailableError(
+        absl::StrCat(left, " outbox messages of partition ", partition, " not acknowledged"));
+  }
+  if (!delivery_failure_.ok()) {
+    absl::Status failure = std::move(delivery_failure_);
+    delivery_failure_ = absl::OkStatus();
+    return failure;
+  }
+  const uint64_t end = entries.back().first + 1;
+  RETURN_IF_ERROR(p.store->DeleteOutbox(entries.front().first, end));
+  p.next = end;
+  absl::MutexLock lock(&mu_);
+  stats_.published += entries.size();
+  stats_.warnings += warnings;
+  return entries.size();
+}
+
+void OutboxPublisher::Loop() {
+  for (;;) {
+    std::map<int32_t, Partition> round;
+    {
+      absl::MutexLock lock(&mu_);
+      auto wake = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || pending_; };
+      // After a failed round, retry within a second even without news.
+      mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Seconds(1));
+      if (stopping_) return;
+      pending_ = false;
+      round = partitions_;
+    }
+    bool more = false, failed = false;
+    for (auto& [partition, p] : round) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (partitions_.count(partition) == 0) continue;  // removed meanwhile
+        busy_ = partition;
+      }
+      auto taken = PublishRound(partition, p);
+      absl::MutexLock lock(&mu_);
+      busy_.reset();
+      auto it = partitions_.find(partition);
+      if (!taken.ok()) {
+        ++stats_.failed_rounds;
+        failed = true;  // left in the outbox: the next round (in a second) produces them again
+        continue;
+      }
+      if (it != partitions_.end()) it->second.next = p.next;
+      if (*taken > 0) more = true;
+    }
+    absl::MutexLock lock(&mu_);
+    if (more) pending_ = true;
+    idle_ = !more && !failed && !pending_;
+  }
+}
+
+}  // namespace guanxi::engine

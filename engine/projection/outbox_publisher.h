@@ -1,0 +1,91 @@
+// Delivers the outbox: what the projection workers derived for the outside world (churn
+// warnings to `kafka.warnings_topic`, relationship changes to `kafka.changes_topic`),
+// key = customer_id, value = the serialized protobuf. One thread for all the partitions
+// an instance owns, with one idempotent producer (acks=all).
+//
+//   OutboxPublisher publisher(brokers, config);
+//   RETURN_IF_ERROR(publisher.Start());
+//   publisher.Add(partition, store);   // on assignment
+//   publisher.Notify();                // after a projection commit
+//   publisher.Remove(partition);       // on revocation, before the store closes
+//
+// Entries are produced in outbox-sequence order per partition and deleted only after
+// the broker acknowledged every one of the round (Flush). A crash or a failed delivery
+// between producing and deleting produces those entries again: delivery is at least
+// once, and every value carries a stable id (ChurnWarning.warning_id with its notice,
+// RelationshipChange.change_id) to deduplicate on (docs/consumers.md). Per customer,
+// order is kept: one key goes to one Kafka partition, and the idempotent producer keeps
+// order across retries.
+//
+// Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/kafka/kafka.h"
+#include "engine/log/projection_store.h"
+#include "guanxi/v1/config.pb.h"
+
+namespace guanxi::engine {
+
+struct OutboxStats {
+  uint64_t published = 0;  // entries acknowledged and deleted
+  uint64_t warnings = 0;   // of which churn warnings
+  uint64_t failed_rounds = 0;
+};
+
+class OutboxPublisher {
+ public:
+  OutboxPublisher(std::string brokers, guanxi::v1::EngineConfig config);
+  ~OutboxPublisher();  // Stop()
+
+  absl::Status Start();
+  // Stops after the current round (its entries are delivered or left in the outbox).
+  void Stop();
+
+  // `store` must stay open until Remove(partition) returned.
+  void Add(int32_t partition, ProjectionStore* store);
+  // Returns once the publisher no longer uses the partition's store.
+  void Remove(int32_t partition);
+  // Something new may be in an outbox.
+  void Notify();
+
+  OutboxStats stats() const;
+  // Waits until a round found every outbox empty with nothing new notified since (true),
+  // or `timeout` (false).
+  bool WaitIdle(absl::Duration timeout) const;
+
+ private:
+  struct Partition {
+    ProjectionStore* store = nullptr;
+    std::optional<uint64_t> next;  // the first sequence not yet published, once known
+  };
+  void Loop();
+  // Publishes one round of a partition's outbox; returns how many entries it took.
+  absl::StatusOr<size_t> PublishRound(int32_t partition, Partition& p);
+
+  const std::string brokers_;
+  const guanxi::v1::EngineConfig config_;
+  std::unique_ptr<Producer> producer_;
+  absl::Status delivery_failure_;  // publisher thread only (delivery callback)
+
+  mutable absl::Mutex mu_;
+  std::map<int32_t, Partition> partitions_ ABSL_GUARDED_BY(mu_);
+  std::optional<int32_t> busy_ ABSL_GUARDED_BY(mu_);
+  bool pending_ ABSL_GUARDED_BY(mu_) = true;
+  bool idle_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  OutboxStats stats_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace guanxi::engine

@@ -1,0 +1,214 @@
+#include "engine/projection/projector.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+
+namespace guanxi::engine {
+namespace {
+
+using google::protobuf::Timestamp;
+
+bool Before(const Timestamp& a, const Timestamp& b) {
+  return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
+}
+
+Timestamp AtSeconds(int64_t seconds) {
+  Timestamp t;
+  t.set_seconds(seconds);
+  return t;
+}
+
+}  // namespace
+
+PartitionProjector::PartitionProjector(const EventLog* log, ProjectionStore* store,
+                                       ProjectorOptions options)
+    : log_(log), store_(store), options_(std::move(options)), projection_(options_.config) {}
+
+absl::StatusOr<std::unique_ptr<PartitionProjector>> PartitionProjector::Create(
+    const EventLog* log, ProjectionStore* store, ProjectorOptions options) {
+  std::unique_ptr<PartitionProjector> projector(
+      new PartitionProjector(log, store, std::move(options)));
+  ASSIGN_OR_RETURN(projector->checkpoint_, store->ReadCheckpoint());
+  RETURN_IF_ERROR(projector->LoadTimers());
+  return projector;
+}
+
+absl::Status PartitionProjector::LoadTimers() {
+  return store_->ForEachTimer([&](int64_t deadline, std::string_view customer) {
+    std::string id(customer);
+    timers_.emplace(deadline, id);
+    timer_of_[id] = deadline;
+    return true;
+  });
+}
+
+absl::Status PartitionProjector::CatchUp(
+    uint64_t to, const std::atomic<bool>& stop,
+    const std::function<void(const ProjectorStats&)>& progress) {
+  absl::Status applied;
+  while (next_position() < to && !stop.load()) {
+    const uint64_t from = next_position();
+    const uint64_t end = std::min<uint64_t>(to, from + options_.chunk);
+    uint64_t expected = from;
+    RETURN_IF_ERROR(log_->ReadRange(from, end, [&](const guanxi::v1::LogRecord& record) {
+      if (record.position() != expected) {
+        applied = absl::DataLossError(absl::StrCat("partition ", options_.partition,
+                                                   ": expected log position ", expected,
+                                                   ", read ", record.position()));
+        return false;
+      }
+      applied = Apply(record);
+      ++expected;
+      return applied.ok();
+    }));
+    RETURN_IF_ERROR(applied);
+    if (expected != end) {
+      return absl::DataLossError(absl::StrCat("partition ", options_.partition, ": log positions ",
+                                              expected, "..", end - 1, " are missing"));
+    }
+    RETURN_IF_ERROR(Commit());
+    if (progress) progress(stats_);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PartitionProjector::Apply(const guanxi::v1::LogRecord& record) {
+  const uint64_t position = record.position();
+  if (position != fact_position_) {
+    fact_position_ = position;
+    fact_index_.clear();
+  }
+  const projections::Context context{.model = checkpoint_.has_model() ? &checkpoint_.model()
+                                                                      : nullptr,
+                                     .partition = options_.partition};
+  switch (record.body_case()) {
+    case guanxi::v1::LogRecord::kEvent: {
+      const guanxi::v1::Event& event = record.event();
+      RETURN_IF_ERROR(AdvanceClock(event.occurred_at(), position));
+      ASSIGN_OR_RETURN(guanxi::v1::CustomerState * state, Touch(event.customer_id()));
+      Record(*state, projection_.OnEvent(*state, event, position, context), position);
+      ++stats_.events;
+      break;
+    }
+    case guanxi::v1::LogRecord::kTick:
+      RETURN_IF_ERROR(AdvanceClock(record.tick().event_time(), position));
+      break;
+    case guanxi::v1::LogRecord::kModel:
+      RETURN_IF_ERROR(ApplyModel(record));
+      break;
+    default:
+      return absl::DataLossError(absl::StrCat("partition ", options_.partition, ": log position ",
+                                              position, " holds no event, tick or model"));
+  }
+  checkpoint_.set_next_position(position + 1);
+  ++stats_.records;
+  return absl::OkStatus();
+}
+
+absl::Status PartitionProjector::AdvanceClock(const Timestamp& t, uint64_t position) {
+  if (!Before(checkpoint_.clock(), t)) return absl::OkStatus();
+  *checkpoint_.mutable_clock() = t;
+  const projections::Context context{.model = checkpoint_.has_model() ? &checkpoint_.model()
+                                                                      : nullptr,
+                                     .partition = options_.partition};
+  // A timer is due when its deadline is at or before the clock. Firing re-arms it only
+  // strictly after the customer's own clock (NextDeadline), so this ends.
+  while (!timers_.empty() && timers_.begin()->first <= t.seconds()) {
+    const auto [deadline, customer] = *timers_.begin();
+    ASSIGN_OR_RETURN(guanxi::v1::CustomerState * state, Touch(customer));
+    Record(*state, projection_.OnTime(*state, AtSeconds(deadline), position, context), position);
+    ++stats_.timers;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PartitionProjector::ApplyModel(const guanxi::v1::LogRecord& record) {
+  // Everyone is reclassified under the new model, at its as_of, in customer order.
+  // States are read from the store, so the pending batch goes first; the pass commits
+  // every `chunk` customers. If it is interrupted, the rerun reclassifies the customers
+  // already done without deriving anything twice (they are classified under this model
+  // already), so the store ends the same.
+  *checkpoint_.mutable_model() = record.model();
+  RETURN_IF_ERROR(Commit());
+  const projections::Context context{.model = &checkpoint_.model(),
+                                     .partition = options_.partition};
+  const uint64_t position = record.position();
+  absl::Status status;
+  std::vector<guanxi::v1::CustomerState> chunk;
+  auto flush = [&]() -> absl::Status {
+    for (guanxi::v1::CustomerState& state : chunk) {
+      auto [it, inserted] = pending_.emplace(state.customer_id(), std::move(state));
+      Record(it->second, projection_.OnModel(it->second, record.model().as_of(), position, context),
+             position);
+    }
+    chunk.clear();
+    return Commit();
+  };
+  RETURN_IF_ERROR(store_->ForEachState([&](const guanxi::v1::CustomerState& state) {
+    chunk.push_back(state);
+    if (chunk.size() >= options_.chunk) status = flush();
+    return status.ok();
+  }));
+  RETURN_IF_ERROR(status);
+  return flush();
+}
+
+absl::StatusOr<guanxi::v1::CustomerState*> PartitionProjector::Touch(
+    const std::string& customer_id) {
+  auto it = pending_.find(customer_id);
+  if (it != pending_.end()) return &it->second;
+  guanxi::v1::CustomerState state;
+  RETURN_IF_ERROR(store_->GetState(customer_id, &state).status());
+  return &pending_.emplace(customer_id, std::move(state)).first->second;
+}
+
+void PartitionProjector::Record(guanxi::v1::CustomerState& state, projections::Derived derived,
+                                uint64_t position) {
+  const std::string& customer = state.customer_id();
+  for (guanxi::v1::RelationshipChange& change : derived.changes) {
+    guanxi::v1::OutboxEntry entry;
+    entry.set_topic(guanxi::v1::OutboxEntry::TOPIC_RELATIONSHIP_CHANGES);
+    entry.set_key(customer);
+    entry.set_value(change.SerializeAsString());
+    batch_.AddOutbox(checkpoint_.next_outbox_sequence(), entry);
+    checkpoint_.set_next_outbox_sequence(checkpoint_.next_outbox_sequence() + 1);
+    guanxi::v1::DerivedFact fact;
+    *fact.mutable_change() = std::move(change);
+    batch_.AddFact(customer, position, fact_index_[customer]++, fact);
+    ++stats_.facts;
+  }
+  // Re-arm the timer.
+  const std::optional<int64_t> next = projection_.NextDeadline(state);
+  auto armed = timer_of_.find(customer);
+  const std::optional<int64_t> current =
+      armed == timer_of_.end() ? std::nullopt : std::optional<int64_t>(armed->second);
+  if (next == current) return;
+  committed_timer_.try_emplace(customer, current);
+  if (current) {
+    timers_.erase({*current, customer});
+    timer_of_.erase(armed);
+  }
+  if (next) {
+    timers_.emplace(*next, customer);
+    timer_of_[customer] = *next;
+  }
+}
+
+absl::Status PartitionProjector::Commit() {
+  for (const auto& [customer, state] : pending_) batch_.PutState(state);
+  for (const auto& [customer, committed] : committed_timer_) {
+    auto it = timer_of_.find(customer);
+    batch_.MoveTimer(customer, committed,
+                     it == timer_of_.end() ? std::nullopt : std::optional<int64_t>(it->second));
+  }
+  batch_.PutCheckpoint(checkpoint_);
+  RETURN_IF_ERROR(store_->Commit(batch_));
+  pending_.clear();
+  committed_timer_.clear();
+  return absl::OkStatus();
+}
+
+}  // namespace guanxi::engine

@@ -1,0 +1,112 @@
+// The projection of one partition: applies the partition's log, in position order, to
+// its customers' projections (projections/projection.h), and commits the states, the
+// inactivity timers, the derived facts, the outbox entries and the checkpoint in one
+// WriteBatch per chunk of records (engine/log/projection_store.h).
+//
+//   ASSIGN_OR_RETURN(auto projector, PartitionProjector::Create(log, store, options));
+//   RETURN_IF_ERROR(projector->CatchUp(log->next_position(), stop));
+//
+// Everything it derives is a function of the log alone: event time (occurred_at, tick
+// and model records), never the wall clock; the chunking of commits changes nothing. So
+// a replay into an empty store reproduces the live store key for key
+// (ProjectionStore::Compare), which `guanxi replay` checks.
+//
+// Time: the partition's clock is the latest event time seen (events and ticks). When it
+// advances, every timer due at or before it fires, in (deadline, customer) order, at its
+// own deadline, before the record that advanced the clock is applied.
+//
+// Thread-compatible: one thread per projector. The log may be appended to meanwhile.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/log/event_log.h"
+#include "engine/log/projection_store.h"
+#include "guanxi/v1/config.pb.h"
+#include "guanxi/v1/log.pb.h"
+#include "guanxi/v1/projection.pb.h"
+#include "projections/projection.h"
+
+namespace guanxi::engine {
+
+struct ProjectorOptions {
+  int32_t partition = 0;
+  guanxi::v1::EngineConfig config{};  // validated
+  // Records applied per commit.
+  size_t chunk = 2000;
+};
+
+struct ProjectorStats {
+  uint64_t records = 0;   // log records applied
+  uint64_t events = 0;
+  uint64_t timers = 0;    // timers fired
+  uint64_t facts = 0;     // derived facts written
+};
+
+class PartitionProjector {
+ public:
+  // `log` is read (it may be a different store than `store`'s: replay reads the live log
+  // into a fresh store); both must outlive the projector. Resumes from the store's
+  // checkpoint.
+  static absl::StatusOr<std::unique_ptr<PartitionProjector>> Create(const EventLog* log,
+                                                                    ProjectionStore* store,
+                                                                    ProjectorOptions options);
+
+  // Applies the records [next_position(), to) of the log, committing every `chunk`
+  // records, until done or `stop` is set (then at a chunk boundary). `progress`, if set,
+  // is called after each commit.
+  absl::Status CatchUp(uint64_t to, const std::atomic<bool>& stop,
+                       const std::function<void(const ProjectorStats&)>& progress = nullptr);
+
+  uint64_t next_position() const { return checkpoint_.next_position(); }
+  // The partition's event time (Unix seconds; 0 before the first event).
+  int64_t clock_seconds() const { return checkpoint_.clock().seconds(); }
+  const guanxi::v1::ProjectionCheckpoint& checkpoint() const { return checkpoint_; }
+  const ProjectorStats& stats() const { return stats_; }
+
+ private:
+  PartitionProjector(const EventLog* log, ProjectionStore* store, ProjectorOptions options);
+  absl::Status LoadTimers();
+  absl::Status Apply(const guanxi::v1::LogRecord& record);
+  absl::Status ApplyModel(const guanxi::v1::LogRecord& record);
+  // Advances the clock to `t` (if later) and fires the timers due by then.
+  absl::Status AdvanceClock(const google::protobuf::Timestamp& t, uint64_t position);
+  // The customer's state as of the pending batch (loaded from the store on first use).
+  absl::StatusOr<guanxi::v1::CustomerState*> Touch(const std::string& customer_id);
+  // Records what one application derived and re-arms the customer's timer.
+  void Record(guanxi::v1::CustomerState& state, projections::Derived derived, uint64_t position);
+  absl::Status Commit();
+
+  const EventLog* log_;
+  ProjectionStore* store_;
+  ProjectorOptions options_;
+  projections::CustomerProjection projection_;
+  guanxi::v1::ProjectionCheckpoint checkpoint_;
+  ProjectorStats stats_;
+
+  // The pending batch: states touched since the last commit.
+  std::map<std::string, guanxi::v1::CustomerState> pending_;
+  ProjectionStore::Batch batch_;
+  // Armed timers (all of them, mirrored in the store): (deadline, customer) and by
+  // customer; and, for customers whose timer moved since the last commit, the deadline
+  // the store holds.
+  std::set<std::pair<int64_t, std::string>> timers_;
+  std::unordered_map<std::string, int64_t> timer_of_;
+  std::map<std::string, std::optional<int64_t>> committed_timer_;
+  // Facts numbered per (customer, position).
+  uint64_t fact_position_ = 0;
+  std::unordered_map<std::string, uint32_t> fact_index_;
+};
+
+}  // namespace guanxi::engine

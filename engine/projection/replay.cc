@@ -1,0 +1,56 @@
+#include "engine/projection/replay.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "engine/log/data_dir.h"
+#include "engine/log/projection_store.h"
+
+namespace guanxi::engine {
+
+absl::StatusOr<ReplayResult> ReplayPartition(
+    const ReplayOptions& options, const std::atomic<bool>& stop,
+    const std::function<void(uint64_t, uint64_t)>& progress) {
+  ReplayResult result;
+  result.partition = options.partition;
+  const std::string live_dir = PartitionDir(options.data_dir, options.partition);
+  EventLogOptions live_options{.mode = OpenMode::kSecondary,
+                               .secondary_dir = absl::StrCat(options.scratch_dir, "/secondary")};
+  live_options.extra_column_families = ProjectionStore::ColumnFamilies();
+  ASSIGN_OR_RETURN(auto live, EventLog::Open(live_dir, live_options));
+  result.log_records = live->next_position();
+
+  std::unique_ptr<ProjectionStore> live_store;
+  uint64_t target = result.log_records;
+  if (auto attached = ProjectionStore::Attach(live.get()); attached.ok()) {
+    live_store = std::move(*attached);
+    ASSIGN_OR_RETURN(const auto checkpoint, live_store->ReadCheckpoint());
+    result.live_projections = checkpoint.next_position() > 0;
+    target = std::min(target, checkpoint.next_position());
+  }
+
+  EventLogOptions fresh_options;
+  fresh_options.extra_column_families = ProjectionStore::ColumnFamilies();
+  ASSIGN_OR_RETURN(auto fresh, EventLog::Open(absl::StrCat(options.scratch_dir, "/fresh"),
+                                              fresh_options));
+  ASSIGN_OR_RETURN(auto fresh_store, ProjectionStore::Attach(fresh.get()));
+  ASSIGN_OR_RETURN(auto projector,
+                   PartitionProjector::Create(live.get(), fresh_store.get(),
+                                              {.partition = options.partition,
+                                               .config = options.config}));
+  RETURN_IF_ERROR(projector->CatchUp(target, stop, [&](const ProjectorStats&) {
+    if (progress) progress(projector->next_position(), target);
+  }));
+  result.replayed_to = projector->next_position();
+  result.stats = projector->stats();
+  if (live_store == nullptr) {
+    if (target > 0) {
+      result.differences.push_back("the store has no live projections to compare with");
+    }
+    return result;
+  }
+  ASSIGN_OR_RETURN(result.differences,
+                   ProjectionStore::Compare(*live_store, *fresh_store, options.max_differences));
+  return result;
+}
+
+}  // namespace guanxi::engine

@@ -1,0 +1,77 @@
+#include "engine/projection/worker.h"
+
+#include <utility>
+
+namespace guanxi::engine {
+
+ProjectionWorker::ProjectionWorker(std::unique_ptr<PartitionProjector> projector,
+                                   std::function<void()> on_commit)
+    : projector_(std::move(projector)), on_commit_(std::move(on_commit)) {
+  applied_ = projector_->next_position();
+  clock_ = projector_->clock_seconds();
+}
+
+ProjectionWorker::~ProjectionWorker() { Stop().IgnoreError(); }
+
+void ProjectionWorker::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void ProjectionWorker::Notify(uint64_t head) {
+  absl::MutexLock lock(&mu_);
+  if (head > head_) head_ = head;
+}
+
+absl::Status ProjectionWorker::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  return status();
+}
+
+absl::Status ProjectionWorker::status() const {
+  absl::MutexLock lock(&mu_);
+  return status_;
+}
+
+bool ProjectionWorker::WaitFor(uint64_t position, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return applied_.load() >= position || done_ || stopping_;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
+  return applied_.load() >= position;
+}
+
+void ProjectionWorker::Loop() {
+  for (;;) {
+    uint64_t head = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || head_ > applied_.load();
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (stopping_) break;
+      head = head_;
+    }
+    absl::Status s = projector_->CatchUp(head, stop_, [this](const ProjectorStats&) {
+      clock_ = projector_->clock_seconds();
+      {
+        absl::MutexLock lock(&mu_);  // wakes WaitFor
+        applied_ = projector_->next_position();
+      }
+      if (on_commit_) on_commit_();
+    });
+    if (!s.ok()) {
+      absl::MutexLock lock(&mu_);
+      status_ = std::move(s);
+      break;
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  done_ = true;
+}
+
+}  // namespace guanxi::engine

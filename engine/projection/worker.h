@@ -1,0 +1,69 @@
+// A partition's projection worker: a thread that keeps a PartitionProjector caught up
+// with its log. The append side calls Notify(head) after each append; the worker sleeps
+// on a condition until the head moves (no polling), then applies and commits.
+//
+//   ProjectionWorker worker(std::move(projector));
+//   worker.Start();
+//   ... log->Append(...); worker.Notify(log->next_position());
+//   RETURN_IF_ERROR(worker.status());      // a failed worker is fatal for the engine
+//   RETURN_IF_ERROR(worker.Stop());
+//
+// Thread-safe: Notify, status, applied and clock_seconds from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "engine/projection/projector.h"
+
+namespace guanxi::engine {
+
+class ProjectionWorker {
+ public:
+  // `on_commit`, if set, is called (on the worker's thread) after every commit.
+  explicit ProjectionWorker(std::unique_ptr<PartitionProjector> projector,
+                            std::function<void()> on_commit = nullptr);
+  ~ProjectionWorker();  // Stop()
+  ProjectionWorker(const ProjectionWorker&) = delete;
+  ProjectionWorker& operator=(const ProjectionWorker&) = delete;
+
+  void Start();
+  // The log now holds records up to `head` (exclusive).
+  void Notify(uint64_t head);
+  // Stops at the next commit boundary and joins; the first error the worker met.
+  absl::Status Stop();
+
+  // The first error (the worker stops at it), or OK.
+  absl::Status status() const;
+  // The next log position to apply: everything below it is committed.
+  uint64_t applied() const { return applied_.load(); }
+  // The partition's event time (Unix seconds), as far as applied.
+  int64_t clock_seconds() const { return clock_.load(); }
+  // Waits until applied() >= position, the worker failed or stopped, or `timeout`.
+  // True when the position was reached.
+  bool WaitFor(uint64_t position, absl::Duration timeout) const;
+
+ private:
+  void Loop();
+
+  std::unique_ptr<PartitionProjector> projector_;
+  std::function<void()> on_commit_;
+  mutable absl::Mutex mu_;
+  uint64_t head_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> applied_{0};
+  std::atomic<int64_t> clock_{0};
+  std::thread thread_;
+};
+
+}  // namespace guanxi::engine

@@ -1,0 +1,61 @@
+// One customer's whole projection: the relationship score and lifecycle
+// (relationship.h), the classes (classes.h) and the churn rules (churn/rules.h), applied
+// in a fixed order. This is the one entry point the engine's projection workers, replay
+// and the audit tools call, so they cannot disagree about what a record does.
+//
+//   CustomerProjection projection(engine_config);   // validated
+//   Derived d = projection.OnEvent(state, event, position, {.model = model});
+//   std::optional<int64_t> timer = projection.NextDeadline(state);
+//
+// Pure and deterministic (see relationship.h).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "google/protobuf/timestamp.pb.h"
+#include "guanxi/v1/config.pb.h"
+#include "guanxi/v1/events.pb.h"
+#include "guanxi/v1/models.pb.h"
+#include "guanxi/v1/state.pb.h"
+#include "projections/relationship.h"
+
+namespace guanxi::projections {
+
+struct Context {
+  // The population model in force (the last model record of the partition's log), or
+  // null before the first one.
+  const guanxi::v1::ModelRecord* model = nullptr;
+  int32_t partition = 0;
+};
+
+// What one application derived, in the order it happened.
+struct Derived {
+  std::vector<guanxi::v1::RelationshipChange> changes;
+};
+
+class CustomerProjection {
+ public:
+  // `config` must have passed guanxi::engine::ValidateEngineConfig.
+  explicit CustomerProjection(const guanxi::v1::EngineConfig& config);
+
+  // The event at log `position`, for its customer (`state` empty for a new customer).
+  Derived OnEvent(guanxi::v1::CustomerState& state, const guanxi::v1::Event& event,
+                  uint64_t position, const Context& context) const;
+  // Event time reached `now` (a timer or a tick at log `position`).
+  Derived OnTime(guanxi::v1::CustomerState& state, const google::protobuf::Timestamp& now,
+                 uint64_t position, const Context& context) const;
+  // A new population model (the model record at `position`) came into force at `now`.
+  Derived OnModel(guanxi::v1::CustomerState& state, const google::protobuf::Timestamp& now,
+                  uint64_t position, const Context& context) const;
+
+  // The event time (Unix seconds) at which time alone next changes something for this
+  // customer, strictly after state.as_of(); nullopt if nothing is pending.
+  std::optional<int64_t> NextDeadline(const guanxi::v1::CustomerState& state) const;
+
+ private:
+  ProjectionConfig relationship_;
+};
+
+}  // namespace guanxi::projections
