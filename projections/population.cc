@@ -29,8 +29,7 @@ bool FitAbc(const guanxi::v1::ClassificationConfig& config, std::vector<int64_t>
   absl::int128 total = 0;
   for (int64_t r : revenues) total += r;
   const int64_t a_share = ToMillionths(config.abc_a_share());
-  const int64_t ab_share =
-      std::min(kMillionths, a_share + ToMillionths(config.abc_b_share()));
+  const int64_t ab_share = std::min(kMillionths, a_share + ToMillionths(config.abc_b_share()));
   std::optional<int64_t> a_min, b_min;
   absl::int128 cumulative = 0;
   for (int64_t r : revenues) {
@@ -145,8 +144,7 @@ guanxi::v1::ModelRecord FitPopulation(const guanxi::v1::ClassificationConfig& co
 bool RefitDue(const guanxi::v1::ClassificationConfig& config, const guanxi::v1::ModelRecord* last,
               const Timestamp& now) {
   if (last == nullptr) return true;
-  return now.seconds() - last->as_of().seconds() >=
-         int64_t{config.model_refit_days()} * 86400;
+  return now.seconds() - last->as_of().seconds() >= int64_t{config.model_refit_days()} * 86400;
 }
 
 }  // namespace guanxi::projections

@@ -90,10 +90,9 @@ int Quintile(double value, const google::protobuf::RepeatedField<double>& bounda
 //   depend on the input order. Unset with fewer than config.bgnbd_min_repeat_buyers
 //   repeat buyers (x > 0) or when the fit fails; a fit that did not certify convergence
 //   is kept, with converged = false.
-guanxi::v1::ModelRecord FitPopulation(
-    const guanxi::v1::ClassificationConfig& config,
-    absl::Span<const guanxi::v1::CustomerState* const> population,
-    const google::protobuf::Timestamp& as_of);
+guanxi::v1::ModelRecord FitPopulation(const guanxi::v1::ClassificationConfig& config,
+                                      absl::Span<const guanxi::v1::CustomerState* const> population,
+                                      const google::protobuf::Timestamp& as_of);
 
 // Whether a partition whose latest model record is `last` (nullptr: none yet) should
 // fit a new one at event time `now`: with no model yet, or once `now` is at least

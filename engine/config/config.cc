@@ -150,9 +150,9 @@ absl::Status ValidateClassification(const guanxi::v1::ClassificationConfig& c) {
     const auto& row = c.rfm_segments(i);
     const std::string field = absl::StrCat("classification.rfm_segments[", i, "]");
     if (row.name().empty()) return FieldError(absl::StrCat(field, ".name"), "must not be empty");
-    const std::tuple<const char*, int32_t, int32_t> ranges[] = {
-        {"r", row.r_min(), row.r_max()}, {"f", row.f_min(), row.f_max()},
-        {"m", row.m_min(), row.m_max()}};
+    const std::tuple<const char*, int32_t, int32_t> ranges[] = {{"r", row.r_min(), row.r_max()},
+                                                                {"f", row.f_min(), row.f_max()},
+                                                                {"m", row.m_min(), row.m_max()}};
     for (const auto& [name, lo, hi] : ranges) {
       if (lo < 1 || hi > 5 || lo > hi) {
         return FieldError(absl::StrCat(field, ".", name, "_min/", name, "_max"),
@@ -357,11 +357,16 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
     int32_t r_min, r_max, f_min, f_max;
   };
   constexpr SegmentRow kSegments[] = {
-      {"champions", 5, 5, 4, 5},        {"loyal", 3, 4, 4, 5},
-      {"potential_loyalist", 4, 5, 2, 3}, {"new", 5, 5, 1, 1},
-      {"promising", 4, 4, 1, 1},        {"need_attention", 3, 3, 3, 3},
-      {"about_to_sleep", 3, 3, 1, 2},   {"cannot_lose", 1, 2, 5, 5},
-      {"at_risk", 1, 2, 3, 4},          {"hibernating", 1, 2, 1, 2},
+      {"champions", 5, 5, 4, 5},
+      {"loyal", 3, 4, 4, 5},
+      {"potential_loyalist", 4, 5, 2, 3},
+      {"new", 5, 5, 1, 1},
+      {"promising", 4, 4, 1, 1},
+      {"need_attention", 3, 3, 3, 3},
+      {"about_to_sleep", 3, 3, 1, 2},
+      {"cannot_lose", 1, 2, 5, 5},
+      {"at_risk", 1, 2, 3, 4},
+      {"hibernating", 1, 2, 1, 2},
   };
   for (const SegmentRow& row : kSegments) {
     auto* segment = classes->add_rfm_segments();

@@ -103,9 +103,7 @@ TEST(PopulationAbcTest, ShareJustBelowAtAndAboveACumulativeStep) {
       {0.499999, 50000},  // below 50 %: the first customer alone reaches it
       {0.5, 50000},       // at 50 %: still the first
       {0.500001, 30000},  // above: the second is needed
-      {0.79, 30000},
-      {0.81, 10000},
-      {1.0, 2000},  // everyone with positive revenue is A
+      {0.79, 30000},     {0.81, 10000}, {1.0, 2000},  // everyone with positive revenue is A
   };
   for (const Case& c : cases) {
     auto config = SmallPopulationConfig();
@@ -181,8 +179,8 @@ TEST(PopulationRfmTest, TiesMakeEqualBoundariesAndEqualValuesShareAScore) {
 TEST(PopulationRfmTest, QuintileAtTheBoundaries) {
   google::protobuf::RepeatedField<double> b;
   for (double v : {2.0, 4.0, 6.0, 8.0}) b.Add(v);
-  const std::pair<double, int> cases[] = {{0, 1}, {2, 1},  {2.5, 2}, {4, 2}, {4.001, 3},
-                                          {6, 3}, {7, 4},  {8, 4},   {8.5, 5}, {1e9, 5}};
+  const std::pair<double, int> cases[] = {{0, 1}, {2, 1}, {2.5, 2}, {4, 2},   {4.001, 3},
+                                          {6, 3}, {7, 4}, {8, 4},   {8.5, 5}, {1e9, 5}};
   for (const auto& [value, quintile] : cases) EXPECT_EQ(Quintile(value, b), quintile) << value;
   google::protobuf::RepeatedField<double> three;
   three.Add(1);
@@ -239,8 +237,8 @@ std::vector<CustomerState> VariedPopulation() {
       if (u(rng) < p) break;  // dropped out after this purchase
     }
     const auto n = static_cast<int64_t>(days.size());
-    states.push_back(Buyer(absl::StrCat("cust-", i), 1000 + (i * 7919) % 50000, n,
-                           age - days.back(), n, age));
+    states.push_back(
+        Buyer(absl::StrCat("cust-", i), 1000 + (i * 7919) % 50000, n, age - days.back(), n, age));
   }
   return states;
 }
