@@ -867,3 +867,79 @@ TEST(ClassesBookkeepingTest, ReplayWithStateRoundTripsGivesTheSameBytesAndFacts)
 
 }  // namespace
 }  // namespace guanxi::projections
+
+namespace guanxi::projections {
+namespace {
+
+// The example of docs/scoring.md, "Classes": the reasons as the account manager reads them.
+TEST(DocsExampleTest, MatchesDocsScoringClasses) {
+  using namespace guanxi::v1;  // NOLINT
+  ModelRecord model;
+  *model.mutable_as_of() = Day(390);
+  model.mutable_abc()->set_a_min_revenue_minor(980000);
+  model.mutable_abc()->set_b_min_revenue_minor(200000);
+  for (double v : {10, 30, 60, 120}) model.mutable_rfm()->add_recency_days(v);
+  for (double v : {1, 2, 4, 8}) model.mutable_rfm()->add_frequency(v);
+  for (double v : {10000, 50000, 100000, 500000}) model.mutable_rfm()->add_monetary_minor(v);
+
+  CustomerState s = NewCustomer();
+  s.set_customer_id("acme");
+  // 5 orders in the last 12 months worth 12,400.00: 8,000.00 in the last 6 months, 4,400.00
+  // in the 6 before; the last one 20 days ago.
+  s.set_purchase_days(5);
+  s.set_orders(5);
+  *s.mutable_first_purchase_at() = Day(150);
+  *s.mutable_last_purchase_at() = Day(380);
+  *s.mutable_last_conversion_at() = Day(380);
+  *s.mutable_last_interaction_at() = Day(395);
+  auto* earlier = s.add_purchase_months();
+  earlier->set_month(MonthOf(kNow) - 8);
+  earlier->set_orders(2);
+  earlier->set_revenue_minor(440000);
+  auto* recent = s.add_purchase_months();
+  recent->set_month(MonthOf(kNow));
+  recent->set_orders(3);
+  recent->set_revenue_minor(800000);
+  s.set_potential_estimate_minor(3000000);
+  SetFeeling(s, 68);
+  s.set_contracts_renewed(1);
+  s.add_active_contracts("K-17");
+  AddContact(s, "cfo", CONTACT_ROLE_DECISION_MAKER, CONTACT_LEVEL_EXECUTIVE);
+  AddContact(s, "buyer", CONTACT_ROLE_USER, CONTACT_LEVEL_MANAGER);
+
+  const auto changes = Classify(Config(), &model, s, kNow, 1234);
+  std::vector<std::string> lines;
+  for (const auto& c : changes) {
+    lines.push_back(absl::StrCat(c.class_change().classification(), " | ", c.class_change().to(),
+                                 " | ", c.class_change().reason()));
+  }
+  EXPECT_THAT(
+      lines,
+      ElementsAre(
+          "abc | A | trailing-12-month revenue 12,400.00 >= A cut-off 9,800.00",
+          "rfm_recency | 4 | last purchase 20 days ago: > 10 days (20th percentile), <= 30 days "
+          "(40th percentile); fewer days score higher",
+          "rfm_frequency | 4 | 5 orders in the trailing 12 months: > 4 (60th percentile), <= 8 "
+          "(80th percentile)",
+          "rfm_monetary | 5 | trailing-12-month revenue 12,400.00: > 5,000.00 (80th percentile)",
+          "rfm_segment | loyal | R-F-M 4-4-5 is in segment row 2 (R 3..4, F 4..5, M 1..5)",
+          "transaction_quadrant | high_value | F 4 >= 4 (high frequency), M 5 >= 4 (high amount)",
+          "value_tier | high | R+F+M 4+4+5 = 13 >= 12",
+          "potential_tier | high | high is the higher of: untapped potential 17,600.00 (estimate "
+          "30,000.00 - trailing-12-month revenue 12,400.00) >= A cut-off 9,800.00 (high); revenue "
+          "growth +81.8% (last 6 months 8,000.00 vs 4,400.00 the 6 before) >= +25.0% (high)",
+          "loyalty_tier | high | satisfaction 68.0 >= 65.0, complaint rate 0.0% (0 complaints / 5 "
+          "orders) <= 5.0%, renewal rate 100.0% (1 renewed, 0 terminated) >= 80.0%",
+          "development_matrix | key_account | benefit (value tier) high, growth (potential tier) "
+          "high",
+          "intent_class | A | converted (order, won opportunity or contract) 20 days ago, within "
+          "365",
+          "relationship_kind | organizational | 1 active contract (min 1) and contacts at 2 levels "
+          "(min 2)"));
+  EXPECT_EQ(changes[0].change_id(), "acme/1234/class/abc");
+  EXPECT_EQ(s.contacts(0).relationship_kind(), "key");
+  EXPECT_EQ(s.contacts(1).relationship_kind(), "general");
+}
+
+}  // namespace
+}  // namespace guanxi::projections
