@@ -1,15 +1,42 @@
-// The population view: per-customer figures taken from the projection state, from which
-// the population models (models.proto: ABC cut-offs, RFM quintiles, BG/NBD) are fitted.
-// Pure: no I/O, no clock, no threads.
+// The population view: per-customer figures taken from the projection state, and the
+// population models (models.proto: ABC cut-offs, RFM quintiles, BG/NBD) fitted over a
+// set of customers, against which the population-relative classes are computed
+// (projections/classes.h; docs/scoring.md, "Population models").
+//
+//   std::vector<const guanxi::v1::CustomerState*> customers = ...;  // one partition's
+//   if (RefitDue(config.classification(), last_model, now)) {
+//     guanxi::v1::ModelRecord model = FitPopulation(config.classification(), customers, now);
+//     // append `model` to the partition's log, then Classify every customer with it
+//   }
+//
+// Pure: no I/O, no clock, no threads, no randomness, no global mutable state. A fit is
+// a function of the multiset of customer states and `as_of` alone: the order of the
+// population does not change a single bit of the ModelRecord.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 
+#include "absl/types/span.h"
+#include "google/protobuf/repeated_field.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "guanxi/v1/config.pb.h"
+#include "guanxi/v1/models.pb.h"
 #include "guanxi/v1/state.pb.h"
 #include "projections/churn/bgnbd.h"
 
 namespace guanxi::projections {
+
+// BG/NBD models are fitted, and evaluated, in weeks.
+inline constexpr double kBgNbdTimeUnitDays = 7.0;
+
+// The window of every "trailing" figure of the classes (ABC revenue, RFM frequency and
+// monetary): the calendar month (UTC) of the moment of classification and the 11
+// before it (relationship.h: Trailing()).
+inline constexpr int kClassWindowMonths = 12;
+
+// The UTC day `t` falls in, as days since 1970-01-01 (floor, also before 1970).
+int64_t UtcDay(const google::protobuf::Timestamp& t);
 
 // The customer's purchases as BG/NBD sees them at `as_of`, in units of `time_unit_days`
 // days, counted in whole UTC days (purchases on one day are one purchase):
@@ -19,5 +46,58 @@ namespace guanxi::projections {
 std::optional<CustomerHistory> PurchaseHistoryOf(const guanxi::v1::CustomerState& state,
                                                  const google::protobuf::Timestamp& as_of,
                                                  double time_unit_days);
+
+// A customer's RFM measures at `now`: recency = whole UTC days from the last purchase
+// to `now` (0 if the last purchase is on or after that day); frequency = orders and
+// monetary = net revenue (minor units, cancellations subtracted) in the trailing 12
+// months (kClassWindowMonths). nullopt for a customer without a purchase.
+struct RfmFigures {
+  int64_t recency_days = 0;
+  int64_t frequency = 0;
+  int64_t monetary_minor = 0;
+};
+std::optional<RfmFigures> RfmFiguresOf(const guanxi::v1::CustomerState& state,
+                                       const google::protobuf::Timestamp& now);
+
+// The quintile (1..5) `value` falls in, given the 4 ascending boundaries of
+// RfmQuintiles: 1 + the number of boundaries strictly below `value`. So a value equal
+// to a boundary belongs to the lower quintile, and equal values always share a
+// quintile. For frequency and monetary the score is the quintile; for recency (fewer
+// days is better) it is 6 - quintile. Returns 0 unless there are exactly 4 boundaries.
+int Quintile(double value, const google::protobuf::RepeatedField<double>& boundaries);
+
+// Fits the population models over `population` (one partition's customers, each state
+// holding its customer's events up to `as_of`, none later), at event time `as_of`.
+//
+// - population: population.size(); as_of: `as_of`. `partitions` is left for the caller.
+// - Customers "with a purchase" (purchase_days > 0) are the sample of every model;
+//   with fewer than config.min_population of them, abc, rfm and bgnbd are all unset.
+// - abc: the trailing-12-month net revenues at `as_of` that are > 0, sorted in
+//   descending order r_1 >= r_2 >= ... >= r_n with cumulative sums C_i and total C_n.
+//   a_min_revenue_minor = r_i for the smallest i with C_i >= a_share * C_n, and
+//   b_min_revenue_minor = r_j for the smallest j with C_j >= (a_share + b_share) * C_n
+//   (shares rounded to millionths, compared exactly in 128-bit integers). A customer
+//   is A at or above a_min, B at or above b_min: tied revenues share a class, so the A
+//   class may hold a little more than a_share of the revenue. Unset when no customer
+//   has positive revenue.
+// - rfm: for each measure of RfmFiguresOf at `as_of`, over the customers with a
+//   purchase, the values sorted ascending v[0] <= ... <= v[n-1]; boundary k (k = 1..4)
+//   is v[ceil(k * n / 5) - 1] (the nearest-rank k*20th percentile: the smallest value
+//   with at least k/5 of the customers at or below it). Ties make boundaries equal;
+//   Quintile() then skips scores rather than splitting equal values.
+// - bgnbd: FitBgNbd over every customer with a purchase (PurchaseHistoryOf at `as_of`,
+//   in weeks), histories sorted by (x, t_x, T) so that the floating-point sums do not
+//   depend on the input order. Unset with fewer than config.bgnbd_min_repeat_buyers
+//   repeat buyers (x > 0) or when the fit fails; a fit that did not certify convergence
+//   is kept, with converged = false.
+guanxi::v1::ModelRecord FitPopulation(const guanxi::v1::ClassificationConfig& config,
+                                      absl::Span<const guanxi::v1::CustomerState* const> population,
+                                      const google::protobuf::Timestamp& as_of);
+
+// Whether a partition whose latest model record is `last` (nullptr: none yet) should
+// fit a new one at event time `now`: with no model yet, or once `now` is at least
+// config.model_refit_days days (of 86400 s) after last->as_of().
+bool RefitDue(const guanxi::v1::ClassificationConfig& config, const guanxi::v1::ModelRecord* last,
+              const google::protobuf::Timestamp& now);
 
 }  // namespace guanxi::projections

@@ -2,38 +2,45 @@
 
 #include <utility>
 
+#include "projections/classes.h"
+
 namespace guanxi::projections {
 namespace {
 
-void Take(Applied&& applied, Derived& derived) {
-  for (auto& change : applied.changes) derived.changes.push_back(std::move(change));
+void Take(std::vector<guanxi::v1::RelationshipChange>&& changes, Derived& derived) {
+  for (auto& change : changes) derived.changes.push_back(std::move(change));
 }
 
 }  // namespace
 
 CustomerProjection::CustomerProjection(const guanxi::v1::EngineConfig& config)
-    : relationship_(config.scoring(), config.lifecycle()) {}
+    : relationship_(config.scoring(), config.lifecycle()),
+      classification_(config.classification()) {}
 
 Derived CustomerProjection::OnEvent(guanxi::v1::CustomerState& state,
                                     const guanxi::v1::Event& event, uint64_t position,
-                                    const Context& /*context*/) const {
+                                    const Context& context) const {
   Derived derived;
-  Take(ApplyEvent(relationship_, state, event, position), derived);
+  Take(ApplyEvent(relationship_, state, event, position).changes, derived);
+  Take(Classify(classification_, context.model, state, event.occurred_at(), position), derived);
   return derived;
 }
 
 Derived CustomerProjection::OnTime(guanxi::v1::CustomerState& state,
                                    const google::protobuf::Timestamp& now, uint64_t position,
-                                   const Context& /*context*/) const {
+                                   const Context& context) const {
   Derived derived;
-  Take(AdvanceTime(relationship_, state, now, position), derived);
+  Take(AdvanceTime(relationship_, state, now, position).changes, derived);
+  Take(Classify(classification_, context.model, state, now, position), derived);
   return derived;
 }
 
-Derived CustomerProjection::OnModel(guanxi::v1::CustomerState& /*state*/,
-                                    const google::protobuf::Timestamp& /*now*/,
-                                    uint64_t /*position*/, const Context& /*context*/) const {
-  return {};
+Derived CustomerProjection::OnModel(guanxi::v1::CustomerState& state,
+                                    const google::protobuf::Timestamp& now, uint64_t position,
+                                    const Context& context) const {
+  Derived derived;
+  Take(Classify(classification_, context.model, state, now, position), derived);
+  return derived;
 }
 
 std::optional<int64_t> CustomerProjection::NextDeadline(

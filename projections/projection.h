@@ -1,6 +1,5 @@
 // One customer's whole projection: the relationship score and lifecycle
-// (relationship.h), the classes (classes.h) and the churn rules (churn/rules.h), applied
-// in a fixed order. This is the one entry point the engine's projection workers, replay
+// (relationship.h), then the classes (classes.h), applied in a fixed order. This is the one entry point the engine's projection workers, replay
 // and the audit tools call, so they cannot disagree about what a record does.
 //
 //   CustomerProjection projection(engine_config);   // validated
@@ -56,6 +55,7 @@ class CustomerProjection {
 
  private:
   ProjectionConfig relationship_;
+  guanxi::v1::ClassificationConfig classification_;
 };
 
 }  // namespace guanxi::projections

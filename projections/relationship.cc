@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "projections/classes.h"
 
 namespace guanxi::projections {
 namespace {
@@ -313,6 +314,7 @@ void Bookkeep(CustomerState& state, const Event& event, uint64_t position, int g
     default:
       break;
   }
+  BookkeepClassification(state, event);
 }
 
 // What the lifecycle rules look at besides the state. The rules run in two phases

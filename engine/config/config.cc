@@ -1,7 +1,12 @@
 #include "engine/config/config.h"
 
+#include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <tuple>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -114,6 +119,107 @@ absl::Status ValidateLifecycle(const guanxi::v1::LifecycleConfig& lifecycle) {
   }
   if (lifecycle.lost_inactive_days() <= lifecycle.at_risk_inactive_days()) {
     return FieldError("lifecycle.lost_inactive_days", "must be > lifecycle.at_risk_inactive_days");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateClassification(const guanxi::v1::ClassificationConfig& c) {
+  const std::pair<const char*, int32_t> positive[] = {
+      {"classification.model_refit_days", c.model_refit_days()},
+      {"classification.min_population", c.min_population()},
+      {"classification.bgnbd_min_repeat_buyers", c.bgnbd_min_repeat_buyers()},
+      {"classification.intent_converted_days", c.intent_converted_days()},
+      {"classification.intent_inquiry_days", c.intent_inquiry_days()},
+      {"classification.intent_target_days", c.intent_target_days()},
+      {"classification.intent_nurturing_days", c.intent_nurturing_days()},
+      {"classification.organizational_min_active_contracts",
+       c.organizational_min_active_contracts()}};
+  for (const auto& [field, value] : positive) {
+    if (value < 1) return FieldError(field, "must be >= 1");
+  }
+  if (!(c.abc_a_share() > 0 && c.abc_a_share() <= 1)) {
+    return FieldError("classification.abc_a_share", "must be in (0, 1]");
+  }
+  if (!(c.abc_b_share() >= 0 && c.abc_a_share() + c.abc_b_share() <= 1 + 1e-9)) {
+    return FieldError("classification.abc_b_share",
+                      "must be >= 0 with classification.abc_a_share + abc_b_share <= 1");
+  }
+  // The segment table: each row well formed, and every one of the 125 cells matched.
+  bool covered[6][6][6] = {};
+  for (int i = 0; i < c.rfm_segments_size(); ++i) {
+    const auto& row = c.rfm_segments(i);
+    const std::string field = absl::StrCat("classification.rfm_segments[", i, "]");
+    if (row.name().empty()) return FieldError(absl::StrCat(field, ".name"), "must not be empty");
+    const std::tuple<const char*, int32_t, int32_t> ranges[] = {{"r", row.r_min(), row.r_max()},
+                                                                {"f", row.f_min(), row.f_max()},
+                                                                {"m", row.m_min(), row.m_max()}};
+    for (const auto& [name, lo, hi] : ranges) {
+      if (lo < 1 || hi > 5 || lo > hi) {
+        return FieldError(absl::StrCat(field, ".", name, "_min/", name, "_max"),
+                          "must satisfy 1 <= min <= max <= 5");
+      }
+    }
+    for (int r = row.r_min(); r <= row.r_max(); ++r) {
+      for (int f = row.f_min(); f <= row.f_max(); ++f) {
+        for (int m = row.m_min(); m <= row.m_max(); ++m) covered[r][f][m] = true;
+      }
+    }
+  }
+  for (int r = 1; r <= 5; ++r) {
+    for (int f = 1; f <= 5; ++f) {
+      for (int m = 1; m <= 5; ++m) {
+        if (!covered[r][f][m]) {
+          return FieldError("classification.rfm_segments",
+                            absl::StrCat("no row matches R-F-M cell ", r, "-", f, "-", m));
+        }
+      }
+    }
+  }
+  const std::pair<const char*, int32_t> scores[] = {
+      {"classification.quadrant_high_frequency_score", c.quadrant_high_frequency_score()},
+      {"classification.quadrant_high_monetary_score", c.quadrant_high_monetary_score()}};
+  for (const auto& [field, score] : scores) {
+    if (score < 2 || score > 5) return FieldError(field, "must be in 2..5");
+  }
+  if (c.value_high_rfm_sum() < 3 || c.value_high_rfm_sum() > 15) {
+    return FieldError("classification.value_high_rfm_sum", "must be in 3..15");
+  }
+  if (c.value_medium_rfm_sum() < 3 || c.value_medium_rfm_sum() > c.value_high_rfm_sum()) {
+    return FieldError("classification.value_medium_rfm_sum",
+                      "must be in 3..classification.value_high_rfm_sum");
+  }
+  if (!std::isfinite(c.potential_high_growth())) {
+    return FieldError("classification.potential_high_growth", "must be a number");
+  }
+  if (!(c.potential_medium_growth() <= c.potential_high_growth())) {
+    return FieldError("classification.potential_medium_growth",
+                      "must be <= classification.potential_high_growth");
+  }
+  if (!(c.loyalty_high_satisfaction() >= 0 && c.loyalty_high_satisfaction() <= 100)) {
+    return FieldError("classification.loyalty_high_satisfaction", "must be in 0..100");
+  }
+  if (!(c.loyalty_low_satisfaction() >= 0 &&
+        c.loyalty_low_satisfaction() <= c.loyalty_high_satisfaction())) {
+    return FieldError("classification.loyalty_low_satisfaction",
+                      "must be in 0..classification.loyalty_high_satisfaction");
+  }
+  if (!(c.loyalty_high_complaint_rate() >= 0)) {
+    return FieldError("classification.loyalty_high_complaint_rate", "must be >= 0");
+  }
+  if (!(c.loyalty_low_complaint_rate() >= c.loyalty_high_complaint_rate())) {
+    return FieldError("classification.loyalty_low_complaint_rate",
+                      "must be >= classification.loyalty_high_complaint_rate");
+  }
+  if (!(c.loyalty_high_renewal_rate() >= 0 && c.loyalty_high_renewal_rate() <= 1)) {
+    return FieldError("classification.loyalty_high_renewal_rate", "must be in 0..1");
+  }
+  if (!(c.loyalty_low_renewal_rate() >= 0 &&
+        c.loyalty_low_renewal_rate() <= c.loyalty_high_renewal_rate())) {
+    return FieldError("classification.loyalty_low_renewal_rate",
+                      "must be in 0..classification.loyalty_high_renewal_rate");
+  }
+  if (c.organizational_min_contact_levels() < 1 || c.organizational_min_contact_levels() > 3) {
+    return FieldError("classification.organizational_min_contact_levels", "must be in 1..3");
   }
   return absl::OkStatus();
 }
@@ -238,6 +344,59 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   lifecycle->set_recovered_score(55);
   lifecycle->set_lost_inactive_days(180);
   config.mutable_workers()->set_tick_lag_seconds(3600);
+
+  // The classes (docs/scoring.md, "Classes").
+  auto* classes = config.mutable_classification();
+  classes->set_model_refit_days(30);
+  classes->set_min_population(20);
+  classes->set_bgnbd_min_repeat_buyers(10);
+  classes->set_abc_a_share(0.80);
+  classes->set_abc_b_share(0.15);
+  // The usual R x F segment map; M does not split segments by default.
+  struct SegmentRow {
+    const char* name;
+    int32_t r_min, r_max, f_min, f_max;
+  };
+  constexpr SegmentRow kSegments[] = {
+      {"champions", 5, 5, 4, 5},
+      {"loyal", 3, 4, 4, 5},
+      {"potential_loyalist", 4, 5, 2, 3},
+      {"new", 5, 5, 1, 1},
+      {"promising", 4, 4, 1, 1},
+      {"need_attention", 3, 3, 3, 3},
+      {"about_to_sleep", 3, 3, 1, 2},
+      {"cannot_lose", 1, 2, 5, 5},
+      {"at_risk", 1, 2, 3, 4},
+      {"hibernating", 1, 2, 1, 2},
+  };
+  for (const SegmentRow& row : kSegments) {
+    auto* segment = classes->add_rfm_segments();
+    segment->set_name(row.name);
+    segment->set_r_min(row.r_min);
+    segment->set_r_max(row.r_max);
+    segment->set_f_min(row.f_min);
+    segment->set_f_max(row.f_max);
+    segment->set_m_min(1);
+    segment->set_m_max(5);
+  }
+  classes->set_quadrant_high_frequency_score(4);
+  classes->set_quadrant_high_monetary_score(4);
+  classes->set_value_high_rfm_sum(12);
+  classes->set_value_medium_rfm_sum(8);
+  classes->set_potential_high_growth(0.25);
+  classes->set_potential_medium_growth(0.05);
+  classes->set_loyalty_high_satisfaction(65);
+  classes->set_loyalty_low_satisfaction(40);
+  classes->set_loyalty_high_complaint_rate(0.05);
+  classes->set_loyalty_low_complaint_rate(0.25);
+  classes->set_loyalty_high_renewal_rate(0.8);
+  classes->set_loyalty_low_renewal_rate(0.5);
+  classes->set_intent_converted_days(365);
+  classes->set_intent_inquiry_days(90);
+  classes->set_intent_target_days(180);
+  classes->set_intent_nurturing_days(180);
+  classes->set_organizational_min_active_contracts(1);
+  classes->set_organizational_min_contact_levels(2);
   return config;
 }
 
@@ -248,8 +407,9 @@ absl::StatusOr<guanxi::v1::EngineConfig> ParseEngineConfig(std::string_view text
   CollectErrors errors;
   parser.RecordErrorsTo(&errors);
   // Fields named in the file replace the defaults. Merging appends to repeated fields:
-  // kafka.properties starts empty, and the scoring tables the file lists (found by a
-  // first, silent parse) replace the default tables instead of extending them.
+  // kafka.properties starts empty, and the scoring tables and the RFM segment table the
+  // file lists (found by a first, silent parse) replace the default tables instead of
+  // extending them.
   guanxi::v1::EngineConfig named;
   google::protobuf::TextFormat::Parser silent;
   CollectErrors ignored;
@@ -257,6 +417,9 @@ absl::StatusOr<guanxi::v1::EngineConfig> ParseEngineConfig(std::string_view text
   if (silent.ParseFromString(std::string(text), &named)) {
     if (named.scoring().dimensions_size() > 0) config.mutable_scoring()->clear_dimensions();
     if (named.scoring().rules_size() > 0) config.mutable_scoring()->clear_rules();
+    if (named.classification().rfm_segments_size() > 0) {
+      config.mutable_classification()->clear_rfm_segments();
+    }
   }
   if (!parser.MergeFromString(std::string(text), &config)) {
     // Quote the offending line: protobuf's message gives the position, the line shows
@@ -324,7 +487,7 @@ absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config) {
   if (config.workers().tick_lag_seconds() <= 0) {
     return FieldError("workers.tick_lag_seconds", "must be > 0");
   }
-  return absl::OkStatus();
+  return ValidateClassification(config.classification());
 }
 
 }  // namespace guanxi::engine

@@ -78,8 +78,14 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp, Owned& owned)
                        DecodeLimits{.max_event_bytes = static_cast<size_t>(kafka.max_event_bytes())},
                        NowUnixMillis));
   ASSIGN_OR_RETURN(auto projector,
-                   PartitionProjector::Create(owned.log.get(), owned.store.get(),
-                                              {.partition = tp.partition, .config = options_.config}));
+                   PartitionProjector::Create(
+                       owned.log.get(), owned.store.get(),
+                       {.partition = tp.partition,
+                        .config = options_.config,
+                        .append_model = [this, partition = tp.partition](guanxi::v1::LogRecord r) {
+                          absl::MutexLock lock(&models_mu_);
+                          models_[partition].push_back(std::move(r));
+                        }}));
   OutboxPublisher* publisher = publisher_.get();
   owned.worker = std::make_unique<ProjectionWorker>(std::move(projector),
                                                     [publisher] { publisher->Notify(); });
@@ -156,6 +162,23 @@ absl::Status IngestEngine::TickQuietPartitions(
     (void)appended;
     owned.worker->Notify(owned.log->next_position());
     ++totals_.ticks;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IngestEngine::AppendModels() {
+  std::map<int32_t, std::vector<guanxi::v1::LogRecord>> models;
+  {
+    absl::MutexLock lock(&models_mu_);
+    models.swap(models_);
+  }
+  for (auto& [partition, records] : models) {
+    auto it = owned_.find(partition);
+    if (it == owned_.end() || !it->second.worker) continue;  // revoked: the next owner refits
+    ASSIGN_OR_RETURN(const AppendResult appended,
+                     it->second.log->Append(absl::MakeSpan(records), {}));
+    totals_.models += appended.appended;
+    it->second.worker->Notify(it->second.log->next_position());
   }
   return absl::OkStatus();
 }
@@ -248,6 +271,10 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
       }
     }
     if (!result.ok()) break;
+    if (absl::Status s = AppendModels(); !s.ok()) {
+      result = s;
+      break;
+    }
     if (!options_.until_caught_up) {
       if (absl::Status s = TickQuietPartitions(by_partition); !s.ok()) {
         result = s;

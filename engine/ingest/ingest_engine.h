@@ -27,6 +27,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "engine/ingest/ingestor.h"
 #include "engine/kafka/kafka.h"
 #include "engine/log/event_log.h"
@@ -78,6 +79,8 @@ class IngestEngine final : public RebalanceListener {
   absl::Status TickQuietPartitions(const std::map<int32_t, std::vector<ConsumedMessage>>& polled);
   // Waits until every worker applied its whole log (until_caught_up), or one failed.
   absl::Status DrainWorkers();
+  // Appends the model records the projection workers handed over.
+  absl::Status AppendModels();
 
   IngestEngineOptions options_;
   SharedStorage storage_;
@@ -88,6 +91,10 @@ class IngestEngine final : public RebalanceListener {
   bool assigned_once_ = false;
   absl::Status fatal_;  // set by the rebalance callbacks, returned by Run
   IngestStats totals_;
+  // Model records from the projection workers, by partition, waiting for the polling
+  // thread (the partitions' one writer) to append them.
+  absl::Mutex models_mu_;
+  std::map<int32_t, std::vector<guanxi::v1::LogRecord>> models_ ABSL_GUARDED_BY(models_mu_);
 };
 
 }  // namespace guanxi::engine

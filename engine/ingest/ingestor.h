@@ -51,7 +51,8 @@ struct IngestStats {
   int64_t appended = 0;
   int64_t duplicates = 0;
   int64_t dead_letters = 0;
-  int64_t ticks = 0;  // tick records appended to quiet partitions
+  int64_t ticks = 0;   // tick records appended to quiet partitions
+  int64_t models = 0;  // population-model records appended
 };
 
 class PartitionIngestor {

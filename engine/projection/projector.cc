@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "projections/population.h"
 
 namespace guanxi::engine {
 namespace {
@@ -71,7 +72,36 @@ absl::Status PartitionProjector::CatchUp(
     }
     RETURN_IF_ERROR(Commit());
     if (progress) progress(stats_);
+    RETURN_IF_ERROR(MaybeRefit());
   }
+  return absl::OkStatus();
+}
+
+absl::Status PartitionProjector::MaybeRefit() {
+  if (!options_.append_model || model_requested_) return absl::OkStatus();
+  const int64_t now = clock_seconds();
+  if (now < next_refit_check_) return absl::OkStatus();
+  const auto& config = options_.config.classification();
+  const guanxi::v1::ModelRecord* last = checkpoint_.has_model() ? &checkpoint_.model() : nullptr;
+  if (!projections::RefitDue(config, last, checkpoint_.clock())) return absl::OkStatus();
+  // At most one try per day of event time, fitted or not (a population too small to fit
+  // stays too small for a while).
+  next_refit_check_ = now + 86400;
+  std::vector<guanxi::v1::CustomerState> states;
+  RETURN_IF_ERROR(store_->ForEachState([&](const guanxi::v1::CustomerState& state) {
+    states.push_back(state);
+    return true;
+  }));
+  std::vector<const guanxi::v1::CustomerState*> population;
+  population.reserve(states.size());
+  for (const auto& state : states) population.push_back(&state);
+  guanxi::v1::LogRecord record;
+  *record.mutable_model() = projections::FitPopulation(config, population, checkpoint_.clock());
+  const auto& model = record.model();
+  if (!model.has_abc() && !model.has_rfm() && !model.has_bgnbd()) return absl::OkStatus();
+  record.mutable_model()->add_partitions(options_.partition);
+  model_requested_ = true;
+  options_.append_model(std::move(record));
   return absl::OkStatus();
 }
 
@@ -132,6 +162,7 @@ absl::Status PartitionProjector::ApplyModel(const guanxi::v1::LogRecord& record)
   // already done without deriving anything twice (they are classified under this model
   // already), so the store ends the same.
   *checkpoint_.mutable_model() = record.model();
+  model_requested_ = false;
   RETURN_IF_ERROR(Commit());
   const projections::Context context{.model = &checkpoint_.model(),
                                      .partition = options_.partition};

@@ -45,6 +45,11 @@ struct ProjectorOptions {
   guanxi::v1::EngineConfig config{};  // validated
   // Records applied per commit.
   size_t chunk = 2000;
+  // Live only (null in replay): appends a model record to the partition's log. When the
+  // partition's event time says a refit is due (projections::RefitDue), the projector
+  // fits the population models over the partition's customers and hands the record
+  // here; it takes effect when the projector reaches it in the log, like any record.
+  std::function<void(guanxi::v1::LogRecord)> append_model{};
 };
 
 struct ProjectorStats {
@@ -87,6 +92,8 @@ class PartitionProjector {
   // Records what one application derived and re-arms the customer's timer.
   void Record(guanxi::v1::CustomerState& state, projections::Derived derived, uint64_t position);
   absl::Status Commit();
+  // Live: fits and hands over a model record when one is due.
+  absl::Status MaybeRefit();
 
   const EventLog* log_;
   ProjectionStore* store_;
@@ -104,6 +111,10 @@ class PartitionProjector {
   std::set<std::pair<int64_t, std::string>> timers_;
   std::unordered_map<std::string, int64_t> timer_of_;
   std::map<std::string, std::optional<int64_t>> committed_timer_;
+  // A model record was handed over and not yet applied; no refit is tried before this
+  // event time (Unix seconds).
+  bool model_requested_ = false;
+  int64_t next_refit_check_ = 0;
   // Facts numbered per (customer, position).
   uint64_t fact_position_ = 0;
   std::unordered_map<std::string, uint32_t> fact_index_;

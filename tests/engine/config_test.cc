@@ -68,6 +68,33 @@ TEST(EngineConfigTest, BadValuesNameTheField) {
       {"lifecycle { maintaining_min_orders: 0 }", "lifecycle.maintaining_min_orders"},
       {"lifecycle { at_risk_inactive_days: 0 }", "lifecycle.at_risk_inactive_days"},
       {"lifecycle { lost_inactive_days: 90 }", "lifecycle.lost_inactive_days"},
+      {"classification { model_refit_days: 0 }", "classification.model_refit_days"},
+      {"classification { min_population: -1 }", "classification.min_population"},
+      {"classification { abc_a_share: 0 }", "classification.abc_a_share"},
+      {"classification { abc_a_share: 1.5 }", "classification.abc_a_share"},
+      {"classification { abc_a_share: 0.9 abc_b_share: 0.2 }", "classification.abc_b_share"},
+      {"classification { rfm_segments { name: \"all\" r_min: 1 r_max: 5 f_min: 1 f_max: 5 "
+       "m_min: 1 m_max: 4 } }",
+       "classification.rfm_segments: no row matches R-F-M cell 1-1-5"},
+      {"classification { rfm_segments { r_min: 1 r_max: 5 f_min: 1 f_max: 5 m_min: 1 "
+       "m_max: 5 } }",
+       "classification.rfm_segments[0].name"},
+      {"classification { rfm_segments { name: \"x\" r_min: 0 r_max: 5 f_min: 1 f_max: 5 "
+       "m_min: 1 m_max: 5 } }",
+       "classification.rfm_segments[0].r_min/r_max"},
+      {"classification { quadrant_high_frequency_score: 6 }",
+       "classification.quadrant_high_frequency_score"},
+      {"classification { value_medium_rfm_sum: 13 }", "classification.value_medium_rfm_sum"},
+      {"classification { potential_medium_growth: 0.5 }", "classification.potential_medium_growth"},
+      {"classification { loyalty_low_satisfaction: 70 }",
+       "classification.loyalty_low_satisfaction"},
+      {"classification { loyalty_low_complaint_rate: 0.01 }",
+       "classification.loyalty_low_complaint_rate"},
+      {"classification { loyalty_high_renewal_rate: 1.2 }",
+       "classification.loyalty_high_renewal_rate"},
+      {"classification { intent_inquiry_days: 0 }", "classification.intent_inquiry_days"},
+      {"classification { organizational_min_contact_levels: 4 }",
+       "classification.organizational_min_contact_levels"},
   };
   for (const auto& [text, field] : cases) {
     auto config = ParseEngineConfig(text, "c");
@@ -90,6 +117,28 @@ TEST(EngineConfigTest, ScoringTablesInAFileReplaceTheDefaultTables) {
   EXPECT_EQ(config->scoring().dimensions_size(), defaults.scoring().dimensions_size());
   EXPECT_EQ(config->scoring().assessment_weight(), defaults.scoring().assessment_weight());
   EXPECT_EQ(config->lifecycle().lost_inactive_days(), 180);
+}
+
+TEST(EngineConfigTest, RfmSegmentTableInAFileReplacesTheDefaultTable) {
+  auto config = ParseEngineConfig(
+      "classification { abc_a_share: 0.7 rfm_segments { name: \"everyone\" r_min: 1 r_max: 5 "
+      "f_min: 1 f_max: 5 m_min: 1 m_max: 5 } }",
+      "t");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->classification().rfm_segments_size(), 1);
+  EXPECT_EQ(config->classification().rfm_segments(0).name(), "everyone");
+  EXPECT_EQ(config->classification().abc_a_share(), 0.7);
+  EXPECT_EQ(config->classification().abc_b_share(), 0.15);
+  EXPECT_EQ(config->classification().model_refit_days(), 30);
+}
+
+TEST(EngineConfigTest, DefaultClassificationValues) {
+  const auto c = DefaultEngineConfig().classification();
+  EXPECT_EQ(c.abc_a_share(), 0.80);
+  EXPECT_EQ(c.abc_b_share(), 0.15);
+  EXPECT_EQ(c.model_refit_days(), 30);
+  EXPECT_EQ(c.rfm_segments_size(), 10);
+  EXPECT_TRUE(ValidateEngineConfig(DefaultEngineConfig()).ok());
 }
 
 TEST(EngineConfigTest, MissingFileIsNotFound) {

@@ -27,6 +27,30 @@ using guanxi::v1::LogRecord;
 constexpr int64_t kDay = 86400;
 constexpr int64_t kStart = 1735689600;  // 2025-01-01
 
+// A population model as a refit would append it (figures made up, but plausible).
+LogRecord ModelAt(int64_t seconds) {
+  LogRecord r;
+  auto* m = r.mutable_model();
+  m->mutable_as_of()->set_seconds(seconds);
+  m->set_population(60);
+  m->add_partitions(0);
+  m->mutable_abc()->set_a_share(0.8);
+  m->mutable_abc()->set_b_share(0.15);
+  m->mutable_abc()->set_a_min_revenue_minor(600000);
+  m->mutable_abc()->set_b_min_revenue_minor(150000);
+  for (double v : {20.0, 45.0, 90.0, 200.0}) m->mutable_rfm()->add_recency_days(v);
+  for (double v : {1.0, 2.0, 4.0, 7.0}) m->mutable_rfm()->add_frequency(v);
+  for (double v : {50000.0, 200000.0, 500000.0, 1200000.0}) m->mutable_rfm()->add_monetary_minor(v);
+  auto* b = m->mutable_bgnbd();
+  b->set_r(0.24);
+  b->set_alpha(4.4);
+  b->set_a(0.79);
+  b->set_b(2.4);
+  b->set_time_unit_days(7);
+  b->set_converged(true);
+  return r;
+}
+
 // A random but reproducible stream of one partition's records: customers with bursts of
 // activity and long quiet spells (so inactivity timers fire), some events late, some
 // sent twice, and ticks.
@@ -118,6 +142,7 @@ std::vector<LogRecord> RandomStream(uint64_t seed, int customers) {
       stream.push_back(tick);
     }
     if (uniform(0, 19) == 0) stream.push_back(records[i]);  // a re-send
+    if (stream.size() % 700 == 0) stream.push_back(ModelAt(latest));
   }
   // A final tick far ahead: every quiet customer's timers fire.
   LogRecord last;
@@ -371,6 +396,63 @@ TEST(SecondaryTest, FollowsAWriterThatAlsoWritesProjections) {
     ASSERT_TRUE(offset.ok());
     EXPECT_EQ(offset->value_or(-1), 20);
   }
+}
+
+}  // namespace
+}  // namespace guanxi::engine
+
+namespace guanxi::engine {
+namespace {
+
+// A live projector asks for a model record once the partition's population is large
+// enough; applying it classifies every customer, with a fact per class that changed.
+TEST(ProjectorTest, RefitsThePopulationModelAsEventTimePasses) {
+  TempDir data;
+  const std::string dir = PartitionDir(data.path(), 0);
+  std::vector<LogRecord> stream;
+  for (const LogRecord& r : RandomStream(51, 120)) {
+    if (!r.has_model()) stream.push_back(r);
+  }
+  LiveStore live;
+  live.Open(dir);
+  std::vector<LogRecord> requested;
+  const std::atomic<bool> stop{false};
+  auto projector = PartitionProjector::Create(
+      live.log.get(), live.store.get(),
+      {.config = DefaultEngineConfig(),
+       .chunk = 100,
+       .append_model = [&](LogRecord r) { requested.push_back(std::move(r)); }});
+  ASSERT_TRUE(projector.ok());
+  uint64_t models = 0;
+  for (size_t i = 0; i < stream.size(); i += 100) {
+    std::vector<LogRecord> batch(stream.begin() + static_cast<std::ptrdiff_t>(i),
+                                 stream.begin() + static_cast<std::ptrdiff_t>(
+                                                      std::min(stream.size(), i + 100)));
+    // The polling thread's part: append the handed-over models, then the next events.
+    for (LogRecord& m : requested) batch.insert(batch.begin(), m);
+    models += requested.size();
+    requested.clear();
+    ASSERT_TRUE(live.log->Append(absl::MakeSpan(batch), {}).ok());
+    ASSERT_TRUE((*projector)->CatchUp(live.log->next_position(), stop).ok());
+  }
+  EXPECT_GE(models, 2u);  // about monthly over the stream's two years
+  ASSERT_TRUE((*projector)->checkpoint().has_model());
+  const auto& model = (*projector)->checkpoint().model();
+  EXPECT_TRUE(model.has_abc());
+  EXPECT_TRUE(model.has_rfm());
+  EXPECT_EQ(model.partitions_size(), 1);
+  int classified = 0;
+  ASSERT_TRUE(live.store->ForEachState([&](const v1::CustomerState& s) {
+    if (!s.classes().abc().empty()) ++classified;
+    return true;
+  }).ok());
+  EXPECT_GT(classified, 60);
+  projector->reset();
+  live = LiveStore{};
+
+  TempDir scratch;
+  const ReplayResult replay = Replay(data.path(), scratch.path());
+  EXPECT_TRUE(replay.differences.empty()) << replay.differences.front();
 }
 
 }  // namespace
