@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "app/commands.h"
+#include "app/time_flag.h"
 #include "app/progress.h"
 #include "app/publishers.h"
 #include "common/status_macros.h"
@@ -15,7 +16,6 @@
 #include "connectors/line_reader.h"
 #include "connectors/run.h"
 #include "connectors/time_parse.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace guanxi::app {
 namespace {
@@ -44,17 +44,6 @@ const Source kSources[] = {
     {"erp-contracts", "ERP contract milestones (CSV)", connectors::NewErpContractsParser},
 };
 
-// --since/--until: RFC 3339 ("2011-03-01T00:00:00Z") or a date ("2011-03-01", UTC).
-absl::StatusOr<google::protobuf::Timestamp> ParseTimeFlag(const std::string& flag,
-                                                          const std::string& text) {
-  google::protobuf::Timestamp ts;
-  if (google::protobuf::util::TimeUtil::FromString(text, &ts)) return ts;
-  auto day = connectors::ParseDateTime(absl::StrCat(text, " 00:00:00"));
-  if (day.ok()) return *day;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--", flag, ": '", text, "' is neither RFC 3339 (2011-03-01T00:00:00Z) nor a date"));
-}
-
 int RunConnect(const Args& args, Io& io) {
   const std::string source_name = args.positional()[0];
   const Source* source = nullptr;
@@ -71,7 +60,7 @@ int RunConnect(const Args& args, Io& io) {
   connectors::ConnectOptions options;
   for (const char* flag : {"since", "until"}) {
     if (!args.Has(flag)) continue;
-    auto ts = ParseTimeFlag(flag, args.Get(flag));
+    auto ts = ParseTimeFlag(flag, args.Get(flag), DateMeans::kStartOfDay);
     if (!ts.ok()) return ReportUsageError(io, ts.status());
     (std::string(flag) == "since" ? options.since : options.until) = *ts;
   }

@@ -67,7 +67,7 @@ class OutboxPublisher {
  private:
   struct Partition {
     ProjectionStore* store = nullptr;
-    std::optional<uint64_t> next;  // the first sequence not yet published, once known
+    std::optional<uint64_t> next{};  // the first sequence not yet published, once known
   };
   void Loop();
   // Publishes one round of a partition's outbox; returns how many entries it took.

@@ -111,6 +111,11 @@ absl::Status PartitionProjector::Apply(const guanxi::v1::LogRecord& record) {
     fact_position_ = position;
     fact_index_.clear();
   }
+  if (options_.until && After(record)) {
+    checkpoint_.set_next_position(position + 1);
+    ++stats_.records;
+    return absl::OkStatus();
+  }
   const projections::Context context{.model = checkpoint_.has_model() ? &checkpoint_.model()
                                                                       : nullptr,
                                      .partition = options_.partition};
@@ -136,6 +141,24 @@ absl::Status PartitionProjector::Apply(const guanxi::v1::LogRecord& record) {
   checkpoint_.set_next_position(position + 1);
   ++stats_.records;
   return absl::OkStatus();
+}
+
+bool PartitionProjector::After(const guanxi::v1::LogRecord& record) const {
+  switch (record.body_case()) {
+    case guanxi::v1::LogRecord::kEvent:
+      return Before(*options_.until, record.event().occurred_at());
+    case guanxi::v1::LogRecord::kTick:
+      return Before(*options_.until, record.tick().event_time());
+    case guanxi::v1::LogRecord::kModel:
+      return Before(*options_.until, record.model().as_of());
+    default:
+      return false;
+  }
+}
+
+absl::Status PartitionProjector::FinishAt(const Timestamp& t) {
+  RETURN_IF_ERROR(AdvanceClock(t, next_position()));
+  return Commit();
 }
 
 absl::Status PartitionProjector::AdvanceClock(const Timestamp& t, uint64_t position) {

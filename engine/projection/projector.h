@@ -50,6 +50,10 @@ struct ProjectorOptions {
   // fits the population models over the partition's customers and hands the record
   // here; it takes effect when the projector reaches it in the log, like any record.
   std::function<void(guanxi::v1::LogRecord)> append_model{};
+  // An as-of view (audit, export, model fit): records whose event time is after `until`
+  // (events that occurred later, later ticks, models fitted later) are passed over as if
+  // they were not in the log. Call FinishAt(until) after the last CatchUp.
+  std::optional<google::protobuf::Timestamp> until{};
 };
 
 struct ProjectorStats {
@@ -74,6 +78,10 @@ class PartitionProjector {
   absl::Status CatchUp(uint64_t to, const std::atomic<bool>& stop,
                        const std::function<void(const ProjectorStats&)>& progress = nullptr);
 
+  // Lets event time reach `t`: fires the timers due by then, at log position
+  // next_position() (the end of what was applied), and commits.
+  absl::Status FinishAt(const google::protobuf::Timestamp& t);
+
   uint64_t next_position() const { return checkpoint_.next_position(); }
   // The partition's event time (Unix seconds; 0 before the first event).
   int64_t clock_seconds() const { return checkpoint_.clock().seconds(); }
@@ -84,6 +92,8 @@ class PartitionProjector {
   PartitionProjector(const EventLog* log, ProjectionStore* store, ProjectorOptions options);
   absl::Status LoadTimers();
   absl::Status Apply(const guanxi::v1::LogRecord& record);
+  // Whether the record's event time is after options_.until.
+  bool After(const guanxi::v1::LogRecord& record) const;
   absl::Status ApplyModel(const guanxi::v1::LogRecord& record);
   // Advances the clock to `t` (if later) and fires the timers due by then.
   absl::Status AdvanceClock(const google::protobuf::Timestamp& t, uint64_t position);

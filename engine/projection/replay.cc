@@ -7,16 +7,51 @@
 
 namespace guanxi::engine {
 
+namespace {
+
+absl::StatusOr<std::unique_ptr<EventLog>> OpenSecondary(const ReplayOptions& options) {
+  EventLogOptions live_options{.mode = OpenMode::kSecondary,
+                               .secondary_dir = absl::StrCat(options.scratch_dir, "/secondary")};
+  live_options.extra_column_families = ProjectionStore::ColumnFamilies();
+  return EventLog::Open(PartitionDir(options.data_dir, options.partition), live_options);
+}
+
+absl::StatusOr<std::unique_ptr<EventLog>> OpenFresh(const ReplayOptions& options) {
+  EventLogOptions fresh_options;
+  fresh_options.extra_column_families = ProjectionStore::ColumnFamilies();
+  return EventLog::Open(absl::StrCat(options.scratch_dir, "/fresh"), fresh_options);
+}
+
+}  // namespace
+
+absl::StatusOr<AsOfView> RebuildAsOf(const ReplayOptions& options,
+                                     const google::protobuf::Timestamp& as_of,
+                                     const std::atomic<bool>& stop,
+                                     const std::function<void(uint64_t, uint64_t)>& progress) {
+  AsOfView view;
+  ASSIGN_OR_RETURN(view.log, OpenSecondary(options));
+  ASSIGN_OR_RETURN(view.fresh, OpenFresh(options));
+  ASSIGN_OR_RETURN(view.store, ProjectionStore::Attach(view.fresh.get()));
+  ASSIGN_OR_RETURN(auto projector, PartitionProjector::Create(view.log.get(), view.store.get(),
+                                                              {.partition = options.partition,
+                                                               .config = options.config,
+                                                               .until = as_of}));
+  const uint64_t target = view.log->next_position();
+  RETURN_IF_ERROR(projector->CatchUp(target, stop, [&](const ProjectorStats&) {
+    if (progress) progress(projector->next_position(), target);
+  }));
+  if (stop.load()) return absl::CancelledError("interrupted");
+  RETURN_IF_ERROR(projector->FinishAt(as_of));
+  view.stats = projector->stats();
+  return view;
+}
+
 absl::StatusOr<ReplayResult> ReplayPartition(
     const ReplayOptions& options, const std::atomic<bool>& stop,
     const std::function<void(uint64_t, uint64_t)>& progress) {
   ReplayResult result;
   result.partition = options.partition;
-  const std::string live_dir = PartitionDir(options.data_dir, options.partition);
-  EventLogOptions live_options{.mode = OpenMode::kSecondary,
-                               .secondary_dir = absl::StrCat(options.scratch_dir, "/secondary")};
-  live_options.extra_column_families = ProjectionStore::ColumnFamilies();
-  ASSIGN_OR_RETURN(auto live, EventLog::Open(live_dir, live_options));
+  ASSIGN_OR_RETURN(auto live, OpenSecondary(options));
   result.log_records = live->next_position();
 
   std::unique_ptr<ProjectionStore> live_store;
@@ -28,10 +63,7 @@ absl::StatusOr<ReplayResult> ReplayPartition(
     target = std::min(target, checkpoint.next_position());
   }
 
-  EventLogOptions fresh_options;
-  fresh_options.extra_column_families = ProjectionStore::ColumnFamilies();
-  ASSIGN_OR_RETURN(auto fresh, EventLog::Open(absl::StrCat(options.scratch_dir, "/fresh"),
-                                              fresh_options));
+  ASSIGN_OR_RETURN(auto fresh, OpenFresh(options));
   ASSIGN_OR_RETURN(auto fresh_store, ProjectionStore::Attach(fresh.get()));
   ASSIGN_OR_RETURN(auto projector,
                    PartitionProjector::Create(live.get(), fresh_store.get(),

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/log/projection_store.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "engine/projection/projector.h"
 #include "guanxi/v1/config.pb.h"
 
@@ -44,6 +46,21 @@ struct ReplayResult {
 // `progress(applied, total)` after every commit.
 absl::StatusOr<ReplayResult> ReplayPartition(
     const ReplayOptions& options, const std::atomic<bool>& stop,
+    const std::function<void(uint64_t applied, uint64_t total)>& progress = nullptr);
+
+// A partition's projections as they were at event time `as_of`, recomputed from the log
+// (not read back from the live state): the whole log is read, records whose event time
+// is after `as_of` are passed over, and event time is then advanced to `as_of` (timers
+// due by then fire). Built in a fresh store under options.scratch_dir.
+struct AsOfView {
+  std::unique_ptr<EventLog> log;    // the partition's log, opened as a secondary
+  std::unique_ptr<EventLog> fresh;  // the store the view was built in
+  std::unique_ptr<ProjectionStore> store;
+  ProjectorStats stats;
+};
+absl::StatusOr<AsOfView> RebuildAsOf(
+    const ReplayOptions& options, const google::protobuf::Timestamp& as_of,
+    const std::atomic<bool>& stop,
     const std::function<void(uint64_t applied, uint64_t total)>& progress = nullptr);
 
 }  // namespace guanxi::engine
