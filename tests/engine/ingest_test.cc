@@ -1,6 +1,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -244,6 +245,99 @@ TEST(IngestEngineTest, RetentionGapIsALoudErrorNotASilentSkip) {
   EXPECT_NE(status.message().find(absl::StrCat("from ", marks->first)), absl::string_view::npos)
       << status;
   EXPECT_EQ(engine.totals().appended, 0);
+}
+
+// Event time passes on a quiet partition too: when one partition's events are far ahead,
+// the engine appends a tick to the other, whose customers' inactivity timers then fire,
+// and the stage changes they cause reach guanxi.relationship-changes through the outbox.
+TEST(IngestEngineTest, QuietPartitionGetsATickAndItsTimersFire) {
+  auto cluster = std::move(*EmbeddedCluster::Start(1));
+  v1::EngineConfig config = DefaultEngineConfig();
+  ASSERT_TRUE(CreateGuanxiTopics(*cluster, config.kafka(), 2).ok());
+  ASSERT_TRUE(cluster->CreateTopic("probe", 2, 1).ok());
+  const std::string brokers = cluster->bootstrap_servers();
+
+  // Two customers whose keys land on different partitions (the partitioner is the
+  // producer's: ask it, on a probe topic of the same width).
+  std::map<uint64_t, int32_t> landed;
+  auto producer = std::move(*Producer::Create(brokers, {}, [&](const Producer::Delivery& d) {
+    landed[d.cookie] = d.partition;
+  }));
+  for (uint64_t i = 0; i < 16; ++i) {
+    ASSERT_TRUE(producer->Produce("probe", absl::StrCat("k", i), "x", i).ok());
+  }
+  ASSERT_EQ(producer->Flush(absl::Seconds(30)), 0);
+  std::string quiet, busy;
+  for (const auto& [i, partition] : landed) {
+    (partition == 0 ? quiet : busy) = absl::StrCat("k", i);
+  }
+  ASSERT_FALSE(quiet.empty());
+  ASSERT_FALSE(busy.empty());
+
+  constexpr int64_t kDay = 86400, kStart = 1'700'000'000;
+  auto order = [](const std::string& id, const std::string& customer, int64_t seconds) {
+    v1::Event e;
+    e.set_event_id(id);
+    e.set_customer_id(customer);
+    e.mutable_occurred_at()->set_seconds(seconds);
+    e.mutable_order()->set_order_id(id);
+    e.mutable_order()->mutable_amount()->set_minor_units(1000);
+    return e.SerializeAsString();
+  };
+  ASSERT_TRUE(producer->Produce("guanxi.events", quiet, order("q1", quiet, kStart), 0).ok());
+  ASSERT_TRUE(producer->Produce("guanxi.events", busy, order("b1", busy, kStart), 0).ok());
+  ASSERT_TRUE(
+      producer->Produce("guanxi.events", busy, order("b2", busy, kStart + 200 * kDay), 0).ok());
+  ASSERT_EQ(producer->Flush(absl::Seconds(30)), 0);
+
+  TempDir data;
+  std::atomic<bool> stop{false};
+  absl::Status result;
+  std::thread runner([&] {
+    IngestEngine engine({.brokers = brokers, .data_dir = data.path(), .config = config});
+    result = engine.Run(stop);
+  });
+  // Watch the relationship changes: the quiet customer goes to at_risk (90 days) and then
+  // lost (180 days) by the passing of time alone.
+  struct Everything final : RebalanceListener {
+    std::vector<int64_t> OnAssigned(const std::vector<TopicPartition>& ps) override {
+      return std::vector<int64_t>(ps.size(), kOffsetBeginning);
+    }
+    void OnRevoked(const std::vector<TopicPartition>&) override {}
+  } listener;
+  auto consumer = std::move(*Consumer::Create(brokers, "changes-reader", {}, &listener));
+  ASSERT_TRUE(consumer->Subscribe({config.kafka().changes_topic()}).ok());
+  std::vector<std::string> quiet_stages;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline &&
+         (quiet_stages.empty() || quiet_stages.back().find("LOST") == std::string::npos)) {
+    for (const KafkaMessage& m : consumer->Poll(100, absl::Milliseconds(100))) {
+      v1::RelationshipChange change;
+      ASSERT_TRUE(change.ParseFromString(m.value));
+      EXPECT_EQ(m.key, change.customer_id());
+      if (change.customer_id() != quiet || !change.has_stage()) continue;
+      quiet_stages.push_back(absl::StrCat(v1::LifecycleStage_Name(change.stage().to()), ": ",
+                                          change.stage().cause()));
+    }
+  }
+  consumer->Close();
+  stop = true;
+  runner.join();
+  EXPECT_TRUE(result.ok()) << result;
+  EXPECT_THAT(quiet_stages,
+              ::testing::ElementsAre(
+                  "LIFECYCLE_STAGE_DEEPENING: first event: order; then first purchase: order q1",
+                  ::testing::HasSubstr("LIFECYCLE_STAGE_AT_RISK: no interaction for 90 days"),
+                  ::testing::HasSubstr("LIFECYCLE_STAGE_LOST: no interaction for 180 days")));
+
+  // The quiet partition's log holds the tick that carried the time there.
+  auto log = std::move(*EventLog::Open(PartitionDir(data.path(), 0), {}));
+  std::vector<int64_t> ticks;
+  ASSERT_TRUE(log->ReadRange(0, UINT64_MAX, [&](const v1::LogRecord& r) {
+                   if (r.has_tick()) ticks.push_back(r.tick().event_time().seconds());
+                   return true;
+                 }).ok());
+  EXPECT_THAT(ticks, ::testing::ElementsAre(kStart + 200 * kDay));
 }
 
 }  // namespace
