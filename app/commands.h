@@ -13,6 +13,7 @@ Command RootCommand();
 Command AuditCommand();
 Command BrokerCommand();
 Command ConnectCommand();
+Command DemoCommand();
 Command ModelCommand();
 Command ReplayCommand();
 Command RunCommand();

@@ -15,6 +15,7 @@ Command RootCommand() {
   root.Add(AuditCommand());
   root.Add(BrokerCommand());
   root.Add(ConnectCommand());
+  root.Add(DemoCommand());
   root.Add(ModelCommand());
   root.Add(ReplayCommand());
   root.Add(RunCommand());

@@ -1,0 +1,26 @@
+// `guanxi demo` end to end, in-process and short: it streams, projects and ends by itself.
+#include <sstream>
+
+#include "app/commands.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace guanxi::app {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(DemoTest, StreamsProjectsAndEndsByItselfWithASummary) {
+  const char* argv[] = {"guanxi", "demo", "--duration", "8", "--customers", "150", "--days", "120"};
+  std::ostringstream out, err;
+  Io io{out, err};
+  const int code = RootCommand().Main(8, argv, io);
+  EXPECT_EQ(code, kExitOk) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("lifecycle:"));
+  EXPECT_THAT(out.str(), HasSubstr("most at risk"));
+  EXPECT_THAT(out.str(), HasSubstr("summary: 150 simulated customers"));
+  EXPECT_THAT(out.str(), ::testing::ContainsRegex("appended, [0-9]+ churn warnings; [1-9][0-9,]* customers projected"));
+}
+
+}  // namespace
+}  // namespace guanxi::app
