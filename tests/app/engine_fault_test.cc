@@ -28,7 +28,9 @@
 #include "engine/kafka/topics.h"
 #include "engine/log/data_dir.h"
 #include "engine/log/event_log.h"
+#include "engine/log/projection_store.h"
 #include "engine/projection/replay.h"
+#include "guanxi/v1/warning.pb.h"
 #include "gtest/gtest.h"
 #include "tests/engine/event_log_test_util.h"
 
@@ -72,6 +74,68 @@ void ExpectProjectionsMatchReplay(const std::string& data, bool complete) {
     }
     EXPECT_GT(replay->stats.events, 0u);
   }
+}
+
+// Everything the projections derived reached Kafka: the ids of the facts in every
+// store's facts family equal the ids published on the changes and warnings topics (a
+// message may be published twice; none may be missing).
+void ExpectOutboxDelivered(const std::string& brokers, const std::string& data) {
+  std::set<std::string> derived;
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    engine::EventLogOptions options;
+    options.extra_column_families = engine::ProjectionStore::ColumnFamilies();
+    auto log = engine::EventLog::Open(engine::PartitionDir(data, p), options);
+    ASSERT_TRUE(log.ok()) << log.status();
+    auto store = std::move(*engine::ProjectionStore::Attach(log->get()));
+    std::vector<std::string> customers;
+    ASSERT_TRUE(store->ForEachState([&](const v1::CustomerState& s) {
+                       customers.push_back(s.customer_id());
+                       return true;
+                     }).ok());
+    for (const std::string& c : customers) {
+      ASSERT_TRUE(store->ForEachFact(c, [&](uint64_t, const v1::DerivedFact& f) {
+                         derived.insert(f.has_warning()
+                                            ? absl::StrCat(f.warning().warning_id(), "#",
+                                                           f.warning().notice())
+                                            : f.change().change_id());
+                         return true;
+                       }).ok());
+    }
+    std::vector<std::pair<uint64_t, v1::OutboxEntry>> left;
+    ASSERT_TRUE(store->ReadOutbox(0, 10, &left).ok());
+    EXPECT_TRUE(left.empty()) << "partition " << p << ": the outbox was not emptied";
+  }
+  ASSERT_FALSE(derived.empty());
+  struct FromStart final : engine::RebalanceListener {
+    std::vector<int64_t> OnAssigned(const std::vector<engine::TopicPartition>& ps) override {
+      return std::vector<int64_t>(ps.size(), engine::kOffsetBeginning);
+    }
+    void OnRevoked(const std::vector<engine::TopicPartition>&) override {}
+  } listener;
+  auto consumer = std::move(*engine::Consumer::Create(brokers, "outbox-check", {}, &listener));
+  ASSERT_TRUE(consumer->Subscribe({"guanxi.relationship-changes", "guanxi.churn-warnings"}).ok());
+  std::set<std::string> published;
+  int64_t messages = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (published.size() < derived.size() && absl::Now() < deadline) {
+    for (const engine::KafkaMessage& m : consumer->Poll(5000, absl::Milliseconds(100))) {
+      if (!m.error.ok()) continue;
+      ++messages;
+      if (m.topic == "guanxi.churn-warnings") {
+        v1::ChurnWarning w;
+        ASSERT_TRUE(w.ParseFromString(m.value));
+        published.insert(absl::StrCat(w.warning_id(), "#", w.notice()));
+      } else {
+        v1::RelationshipChange c;
+        ASSERT_TRUE(c.ParseFromString(m.value));
+        published.insert(c.change_id());
+      }
+    }
+  }
+  consumer->Close();
+  EXPECT_EQ(published, derived);
+  std::printf("[ outbox   ] %zu derived facts, %lld messages published for them\n",
+              derived.size(), static_cast<long long>(messages));
 }
 
 // The sum over partitions of the next offset each store committed, read through RocksDB
@@ -266,6 +330,7 @@ TEST(EngineFaultTest, SigkilledAtRandomMomentsLosesNothingAndDuplicatesNothing) 
 
   stream.ExpectLogsComplete(data);
   ExpectProjectionsMatchReplay(data, /*complete=*/true);
+  ExpectOutboxDelivered(brokers, data);
   stream.ExpectDeadLettersAreTheGarbage(brokers, "faults");
 }
 
