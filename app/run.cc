@@ -14,6 +14,7 @@
 #include "engine/ingest/ingest_engine.h"
 #include "engine/kafka/kafka.h"
 #include "engine/kafka/topics.h"
+#include "engine/query/http_server.h"
 
 namespace guanxi::app {
 namespace {
@@ -68,7 +69,31 @@ int RunEngine(const Args& args, Io& io) {
             progress.Update(0, 0, t.messages, absl::StrCat("messages (", owned, " partitions)"));
           },
   });
+  std::unique_ptr<engine::HttpServer> http;
+  if (args.Has("http")) {
+    std::string token;
+    if (args.Has("http-token-file")) {
+      auto read = engine::ReadTokenFile(args.Get("http-token-file"));
+      if (!read.ok()) return ReportUsageError(io, read.status());
+      token = *read;
+    }
+    auto started = engine::HttpServer::Start({.address = args.Get("http"),
+                                              .bearer_token = token,
+                                              .partitions = [&] { return engine.Partitions(); },
+                                              .status = [&] { return engine.Status(); }});
+    if (!started.ok()) {
+      return started.status().code() == absl::StatusCode::kInvalidArgument
+                 ? ReportUsageError(io, started.status())
+                 : ReportFailure(io, started.status());
+    }
+    http = std::move(*started);
+    io.err << "guanxi run: HTTP API on port " << http->port()
+           << (token.empty() ? " (no authentication)" : " (bearer token required)") << "\n";
+  } else if (args.Has("http-token-file")) {
+    return ReportUsageError(io, absl::InvalidArgumentError("--http-token-file goes with --http"));
+  }
   absl::Status status = engine.Run(stop_requested);
+  http.reset();  // before the engine goes
   progress.Finish();
   const engine::IngestStats& t = engine.totals();
   io.err << "guanxi run: " << WithThousands(t.messages)
@@ -107,7 +132,13 @@ Command RunCommand() {
             .default_value = "8"},
            {.name = "bootstrap-file",
             .value_name = "FILE",
-            .help = "with --brokers embedded: write the bootstrap address here"}},
+            .help = "with --brokers embedded: write the bootstrap address here"},
+           {.name = "http",
+            .value_name = "HOST:PORT",
+            .help = "serve the HTTP API (docs/api.md) here; port 0 picks a free one"},
+           {.name = "http-token-file",
+            .value_name = "FILE",
+            .help = "require this bearer token on every endpoint but /healthz"}},
       .run = RunEngine,
   };
 }

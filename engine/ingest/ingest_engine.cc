@@ -68,9 +68,11 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp, Owned& owned)
   log_options.block_cache = storage_.block_cache;
   log_options.write_buffer_manager = storage_.write_buffer_manager;
   log_options.extra_column_families = ProjectionStore::ColumnFamilies();
-  ASSIGN_OR_RETURN(owned.log,
+  ASSIGN_OR_RETURN(std::unique_ptr<EventLog> log,
                    EventLog::Open(PartitionDir(options_.data_dir, tp.partition), log_options));
-  ASSIGN_OR_RETURN(owned.store, ProjectionStore::Attach(owned.log.get()));
+  owned.log = std::move(log);
+  ASSIGN_OR_RETURN(std::unique_ptr<ProjectionStore> store, ProjectionStore::Attach(owned.log.get()));
+  owned.store = std::move(store);
   const auto& kafka = options_.config.kafka();
   ASSIGN_OR_RETURN(owned.ingestor,
                    PartitionIngestor::Create(
@@ -136,6 +138,7 @@ void IngestEngine::OnRevoked(const std::vector<TopicPartition>& partitions) {
     }
     publisher_->Remove(tp.partition);
     owned_.erase(it);
+    PublishStatus();  // readers stop seeing the partition (those holding it keep it open)
   }
 }
 
@@ -164,6 +167,49 @@ absl::Status IngestEngine::TickQuietPartitions(
     ++totals_.ticks;
   }
   return absl::OkStatus();
+}
+
+EngineStatus IngestEngine::Status() const {
+  absl::MutexLock lock(&status_mu_);
+  return status_;
+}
+
+std::vector<PartitionView> IngestEngine::Partitions() const {
+  absl::MutexLock lock(&status_mu_);
+  return views_;
+}
+
+void IngestEngine::RecordBatchLatency(double seconds) {
+  size_t i = 0;
+  while (i < std::size(kBatchLatencyBounds) && seconds > kBatchLatencyBounds[i]) ++i;
+  for (size_t j = i; j < latency_buckets_.size(); ++j) ++latency_buckets_[j];
+  latency_sum_ += seconds;
+}
+
+void IngestEngine::PublishStatus() {
+  EngineStatus status;
+  status.totals = totals_;
+  std::vector<PartitionView> views;
+  for (const auto& [partition, owned] : owned_) {
+    if (!owned.worker) continue;
+    PartitionStatus p{.partition = partition,
+                      .next_offset = owned.ingestor->next_offset(),
+                      .log_records = owned.log->next_position(),
+                      .projected = owned.worker->applied()};
+    if (consumer_) {
+      p.high_watermark = consumer_->CachedHighWatermark(options_.config.kafka().events_topic(),
+                                                        partition)
+                             .value_or(-1);
+    }
+    status.partitions.push_back(p);
+    views.push_back({partition, owned.log, owned.store});
+  }
+  if (publisher_) status.outbox = publisher_->stats();
+  status.batch_latency_buckets = latency_buckets_;
+  status.batch_latency_sum_seconds = latency_sum_;
+  absl::MutexLock lock(&status_mu_);
+  status_ = std::move(status);
+  views_ = std::move(views);
 }
 
 absl::Status IngestEngine::AppendModels() {
@@ -249,7 +295,10 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
     for (auto& [partition, batch] : by_partition) {
       auto it = owned_.find(partition);
       if (it == owned_.end() || !it->second.ingestor) continue;  // revoked meanwhile
+      const auto started = std::chrono::steady_clock::now();
       auto stats = it->second.ingestor->Process(batch);
+      RecordBatchLatency(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       if (!stats.ok()) {
         result = absl::Status(stats.status().code(), absl::StrCat("partition ", partition, ": ",
                                                                   stats.status().message()));
@@ -281,6 +330,7 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
         break;
       }
     }
+    PublishStatus();
     const auto now = std::chrono::steady_clock::now();
     if (options_.on_progress && now - last_progress >= std::chrono::seconds(1)) {
       last_progress = now;
@@ -294,6 +344,7 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
   consumer_->Close();
   publisher_->Stop();  // before the stores it reads close
   owned_.clear();
+  PublishStatus();
   if (options_.on_progress) options_.on_progress(totals_, owned_.size());
   return result;
 }

@@ -22,9 +22,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -50,6 +52,34 @@ struct IngestEngineOptions {
   std::function<void(const IngestStats& totals, size_t partitions)> on_progress{};
 };
 
+// What the engine is doing, for /metrics and operators (a consistent copy).
+struct PartitionStatus {
+  int32_t partition = 0;
+  int64_t next_offset = -1;     // the next offset to consume, as stored
+  int64_t high_watermark = -1;  // as of the last fetch; -1 unknown
+  uint64_t log_records = 0;     // the log's length
+  uint64_t projected = 0;       // log positions the projections have applied
+};
+struct EngineStatus {
+  IngestStats totals;
+  std::vector<PartitionStatus> partitions;
+  OutboxStats outbox;
+  // Append batch latency (decode, dead-letter, dedup, append, per partition batch):
+  // cumulative counts at the bounds of kBatchLatencyBounds, then the total count.
+  std::vector<uint64_t> batch_latency_buckets;
+  double batch_latency_sum_seconds = 0;
+};
+inline constexpr double kBatchLatencyBounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                 0.05,  0.1,    0.25,  0.5,  1.0};
+
+// A partition's store, for readers (queries): kept open while a reader holds it, even if
+// the partition is revoked meanwhile.
+struct PartitionView {
+  int32_t partition = 0;
+  std::shared_ptr<const EventLog> log;
+  std::shared_ptr<const ProjectionStore> store;
+};
+
 class IngestEngine final : public RebalanceListener {
  public:
   explicit IngestEngine(IngestEngineOptions options);
@@ -57,6 +87,9 @@ class IngestEngine final : public RebalanceListener {
 
   absl::Status Run(const std::atomic<bool>& stop);
   const IngestStats& totals() const { return totals_; }
+  // Thread-safe: the status as of the last poll, and the owned partitions' stores.
+  EngineStatus Status() const;
+  std::vector<PartitionView> Partitions() const;
 
   // RebalanceListener (called from inside Run's polling).
   std::vector<int64_t> OnAssigned(const std::vector<TopicPartition>& partitions) override;
@@ -65,8 +98,8 @@ class IngestEngine final : public RebalanceListener {
  private:
   // Destroyed in reverse order: the worker stops before the stores close.
   struct Owned {
-    std::unique_ptr<EventLog> log;
-    std::unique_ptr<ProjectionStore> store;
+    std::shared_ptr<EventLog> log;
+    std::shared_ptr<ProjectionStore> store;
     std::unique_ptr<PartitionIngestor> ingestor;
     std::unique_ptr<ProjectionWorker> worker;
     int64_t target = 0;  // high watermark at assignment (for until_caught_up)
@@ -91,6 +124,16 @@ class IngestEngine final : public RebalanceListener {
   bool assigned_once_ = false;
   absl::Status fatal_;  // set by the rebalance callbacks, returned by Run
   IngestStats totals_;
+  // Refreshes status_ and views_ (under status_mu_) from the polling thread's state.
+  void PublishStatus();
+  void RecordBatchLatency(double seconds);
+
+  mutable absl::Mutex status_mu_;
+  EngineStatus status_ ABSL_GUARDED_BY(status_mu_);
+  std::vector<PartitionView> views_ ABSL_GUARDED_BY(status_mu_);
+  std::vector<uint64_t> latency_buckets_ = std::vector<uint64_t>(std::size(kBatchLatencyBounds) + 1);
+  double latency_sum_ = 0;
+
   // Model records from the projection workers, by partition, waiting for the polling
   // thread (the partitions' one writer) to append them.
   absl::Mutex models_mu_;

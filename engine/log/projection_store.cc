@@ -190,10 +190,17 @@ absl::StatusOr<bool> ProjectionStore::GetState(std::string_view customer_id,
 }
 
 absl::Status ProjectionStore::ForEachState(
-    const std::function<bool(const guanxi::v1::CustomerState&)>& visit) const {
+    const std::function<bool(const guanxi::v1::CustomerState&)>& visit,
+    std::optional<std::string_view> after) const {
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->state));
   guanxi::v1::CustomerState state;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  if (after) {
+    it->Seek(rocksdb::Slice(after->data(), after->size()));
+    if (it->Valid() && View(it->key()) == *after) it->Next();
+  } else {
+    it->SeekToFirst();
+  }
+  for (; it->Valid(); it->Next()) {
     if (!state.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return absl::DataLossError(
           absl::StrCat("the state of customer ", Sv(View(it->key())), " does not parse"));

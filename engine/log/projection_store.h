@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -77,9 +78,10 @@ class ProjectionStore {
   // The customer's state; false if the customer has none.
   absl::StatusOr<bool> GetState(std::string_view customer_id,
                                 guanxi::v1::CustomerState* state) const;
-  // Every state in customer_id order, until `visit` returns false.
-  absl::Status ForEachState(
-      const std::function<bool(const guanxi::v1::CustomerState&)>& visit) const;
+  // Every state in customer_id order (those after `after`, if set), until `visit`
+  // returns false.
+  absl::Status ForEachState(const std::function<bool(const guanxi::v1::CustomerState&)>& visit,
+                            std::optional<std::string_view> after = std::nullopt) const;
   // Every armed timer in (deadline, customer_id) order.
   absl::Status ForEachTimer(
       const std::function<bool(int64_t deadline, std::string_view customer_id)>& visit) const;

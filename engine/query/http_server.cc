@@ -1,0 +1,314 @@
+#include "engine/query/http_server.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "common/strings.h"
+#include "google/protobuf/util/json_util.h"
+#include "httplib.h"
+
+namespace guanxi::engine {
+namespace {
+
+constexpr int kDefaultLimit = 50;
+constexpr int kMaxLimit = 1000;
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppendFormat(&out, "\\u%04x", c);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string ToJson(const google::protobuf::Message& m) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(m, &json, options).ok()) return "null";
+  return json;
+}
+
+void Fail(httplib::Response& res, int status, std::string_view message) {
+  res.status = status;
+  res.set_content(absl::StrCat("{\"error\":", JsonString(message), "}\n"), "application/json");
+}
+
+// "at_risk" -> LIFECYCLE_STAGE_AT_RISK.
+std::optional<guanxi::v1::LifecycleStage> StageOf(std::string name) {
+  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  guanxi::v1::LifecycleStage stage;
+  if (!guanxi::v1::LifecycleStage_Parse(absl::StrCat("LIFECYCLE_STAGE_", name), &stage)) {
+    return std::nullopt;
+  }
+  return stage;
+}
+
+// A class filter "field:value" (a guanxi.v1.Classes field), e.g. "abc:A", "rfm_recency:5".
+struct ClassFilter {
+  const google::protobuf::FieldDescriptor* field = nullptr;
+  std::string value;
+  bool Matches(const guanxi::v1::Classes& classes) const {
+    const auto* reflection = classes.GetReflection();
+    if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+      return reflection->GetString(classes, field) == value;
+    }
+    return absl::StrCat(reflection->GetInt32(classes, field)) == value;
+  }
+};
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the token file ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string token(absl::StripAsciiWhitespace(text.str()));
+  if (token.empty()) return absl::InvalidArgumentError(absl::StrCat("the token file ", path, " is empty"));
+  return token;
+}
+
+struct HttpServer::Impl {
+  HttpServerOptions options;
+  httplib::Server server;
+
+  bool Authorized(const httplib::Request& req) const {
+    if (options.bearer_token.empty()) return true;
+    return req.get_header_value("Authorization") == absl::StrCat("Bearer ", options.bearer_token);
+  }
+
+  void Customer(const httplib::Request& req, httplib::Response& res) const {
+    const std::string id = req.matches[1];
+    for (const PartitionView& view : options.partitions()) {
+      guanxi::v1::CustomerState state;
+      auto found = view.store->GetState(id, &state);
+      if (!found.ok()) return Fail(res, 500, std::string(found.status().message()));
+      if (*found) {
+        res.set_content(absl::StrCat("{\"partition\":", view.partition, ",\"state\":", ToJson(state),
+                                     "}\n"),
+                        "application/json");
+        return;
+      }
+    }
+    Fail(res, 404, absl::StrCat("customer ", id, " is not in any partition this instance owns"));
+  }
+
+  void Customers(const httplib::Request& req, httplib::Response& res) const {
+    int limit = kDefaultLimit;
+    if (req.has_param("limit")) {
+      if (!absl::SimpleAtoi(req.get_param_value("limit"), &limit) || limit < 1 || limit > kMaxLimit) {
+        return Fail(res, 400, absl::StrCat("limit: must be an integer in 1..", kMaxLimit));
+      }
+    }
+    std::optional<guanxi::v1::LifecycleStage> stage;
+    if (req.has_param("stage")) {
+      stage = StageOf(req.get_param_value("stage"));
+      if (!stage) {
+        return Fail(res, 400, absl::StrCat("stage: '", req.get_param_value("stage"),
+                                           "' is not a lifecycle stage (identified, engaging, "
+                                           "deepening, maintaining, at_risk, winning_back, lost)"));
+      }
+    }
+    std::optional<ClassFilter> class_filter;
+    if (req.has_param("class")) {
+      const std::string text = req.get_param_value("class");
+      const size_t colon = text.find(':');
+      const auto* field = colon == std::string::npos
+                              ? nullptr
+                              : guanxi::v1::Classes::descriptor()->FindFieldByName(text.substr(0, colon));
+      if (field == nullptr) {
+        return Fail(res, 400, absl::StrCat("class: '", text,
+                                           "' is not FIELD:VALUE with FIELD a class (abc, "
+                                           "rfm_segment, intent_class, value_tier, ...)"));
+      }
+      class_filter = ClassFilter{field, text.substr(colon + 1)};
+    }
+    // page_token: "<partition>:<customer_id>" of the last customer of the previous page;
+    // the next page starts after it, in (partition, customer_id) order.
+    int32_t from_partition = -1;
+    std::string after;
+    if (req.has_param("page_token")) {
+      const std::string token = req.get_param_value("page_token");
+      const size_t colon = token.find(':');
+      if (colon == std::string::npos || !absl::SimpleAtoi(token.substr(0, colon), &from_partition)) {
+        return Fail(res, 400, "page_token: not a token this API returned");
+      }
+      after = token.substr(colon + 1);
+    }
+    std::vector<PartitionView> views = options.partitions();
+    std::sort(views.begin(), views.end(),
+              [](const auto& a, const auto& b) { return a.partition < b.partition; });
+    std::string body = "{\"customers\":[";
+    int count = 0;
+    bool more = false;
+    int32_t last_partition = from_partition;  // of the last customer returned
+    for (const PartitionView& view : views) {
+      if (view.partition < from_partition) continue;
+      std::optional<std::string_view> start;
+      if (view.partition == from_partition) start = after;
+      absl::Status s = view.store->ForEachState(
+          [&](const guanxi::v1::CustomerState& state) {
+            if (stage && state.stage() != *stage) return true;
+            if (class_filter && !class_filter->Matches(state.classes())) return true;
+            if (count == limit) {  // one more exists: the page ends before it
+              more = true;
+              return false;
+            }
+            absl::StrAppend(&body, count == 0 ? "" : ",", ToJson(state));
+            ++count;
+            after = state.customer_id();
+            last_partition = view.partition;
+            return true;
+          },
+          start);
+      if (!s.ok()) return Fail(res, 500, std::string(s.message()));
+      if (more) break;
+    }
+    const std::string next_token = more ? absl::StrCat(last_partition, ":", after) : "";
+    absl::StrAppend(&body, "],\"nextPageToken\":", JsonString(next_token), "}\n");
+    res.set_content(body, "application/json");
+  }
+
+  void Metrics(httplib::Response& res) const {
+    const EngineStatus status = options.status();
+    std::string out;
+    auto metric = [&](const char* name, const char* type, const char* help) {
+      absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+    };
+    metric("guanxi_messages_consumed_total", "counter", "Kafka messages consumed from the events topic.");
+    absl::StrAppend(&out, "guanxi_messages_consumed_total ", status.totals.messages, "\n");
+    metric("guanxi_events_ingested_total", "counter", "Events appended to the event logs.");
+    absl::StrAppend(&out, "guanxi_events_ingested_total ", status.totals.appended, "\n");
+    metric("guanxi_duplicates_total", "counter", "Messages whose event_id the log already had.");
+    absl::StrAppend(&out, "guanxi_duplicates_total ", status.totals.duplicates, "\n");
+    metric("guanxi_dead_letters_total", "counter", "Messages sent to the dead-letter topic.");
+    absl::StrAppend(&out, "guanxi_dead_letters_total ", status.totals.dead_letters, "\n");
+    metric("guanxi_ticks_total", "counter", "Tick records appended to quiet partitions.");
+    absl::StrAppend(&out, "guanxi_ticks_total ", status.totals.ticks, "\n");
+    metric("guanxi_models_total", "counter", "Population-model records appended.");
+    absl::StrAppend(&out, "guanxi_models_total ", status.totals.models, "\n");
+    metric("guanxi_consumer_lag_messages", "gauge",
+           "High watermark minus the next offset to consume, per owned partition.");
+    for (const auto& p : status.partitions) {
+      if (p.high_watermark < 0) continue;
+      absl::StrAppend(&out, "guanxi_consumer_lag_messages{partition=\"", p.partition, "\"} ",
+                      std::max<int64_t>(0, p.high_watermark - std::max<int64_t>(p.next_offset, 0)),
+                      "\n");
+    }
+    metric("guanxi_projection_lag_records", "gauge",
+           "Log records appended but not yet applied by the projections, per partition.");
+    for (const auto& p : status.partitions) {
+      absl::StrAppend(&out, "guanxi_projection_lag_records{partition=\"", p.partition, "\"} ",
+                      p.log_records - std::min(p.projected, p.log_records), "\n");
+    }
+    metric("guanxi_append_batch_latency_seconds", "histogram",
+           "Time to decode, dead-letter, deduplicate and append one partition's batch.");
+    for (size_t i = 0; i < status.batch_latency_buckets.size(); ++i) {
+      const std::string le = i < std::size(kBatchLatencyBounds)
+                                 ? absl::StrFormat("%g", kBatchLatencyBounds[i])
+                                 : std::string("+Inf");
+      absl::StrAppend(&out, "guanxi_append_batch_latency_seconds_bucket{le=\"", le, "\"} ",
+                      status.batch_latency_buckets[i], "\n");
+    }
+    absl::StrAppendFormat(&out, "guanxi_append_batch_latency_seconds_sum %.6f\n",
+                          status.batch_latency_sum_seconds);
+    absl::StrAppend(&out, "guanxi_append_batch_latency_seconds_count ",
+                    status.batch_latency_buckets.empty() ? 0 : status.batch_latency_buckets.back(),
+                    "\n");
+    metric("guanxi_warnings_emitted_total", "counter",
+           "Churn-warning notices published to the warnings topic (acknowledged).");
+    absl::StrAppend(&out, "guanxi_warnings_emitted_total ", status.outbox.warnings, "\n");
+    metric("guanxi_outbox_published_total", "counter",
+           "Outbox messages published and acknowledged (warnings and relationship changes).");
+    absl::StrAppend(&out, "guanxi_outbox_published_total ", status.outbox.published, "\n");
+    metric("guanxi_outbox_depth", "gauge", "Outbox messages waiting to be published, per partition.");
+    for (const PartitionView& view : options.partitions()) {
+      auto checkpoint = view.store->ReadCheckpoint();
+      std::vector<std::pair<uint64_t, guanxi::v1::OutboxEntry>> first;
+      if (!checkpoint.ok() || !view.store->ReadOutbox(0, 1, &first).ok()) continue;
+      const uint64_t depth =
+          first.empty() ? 0 : checkpoint->next_outbox_sequence() - first.front().first;
+      absl::StrAppend(&out, "guanxi_outbox_depth{partition=\"", view.partition, "\"} ", depth, "\n");
+    }
+    res.set_content(out, "text/plain; version=0.0.4");
+  }
+};
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() {
+  impl_->server.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options) {
+  const size_t colon = options.address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(options.address.substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http: '", options.address, "' is not HOST:PORT"));
+  }
+  const std::string host = options.address.substr(0, colon);
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  Impl* self = impl.get();
+  httplib::Server& server = impl->server;
+  server.set_pre_routing_handler([self](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/healthz" || self->Authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("WWW-Authenticate", "Bearer");
+    Fail(res, 401, "a valid bearer token is required (Authorization: Bearer <token>)");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  server.Get("/metrics", [self](const httplib::Request&, httplib::Response& res) { self->Metrics(res); });
+  server.Get("/v1/customers", [self](const httplib::Request& req, httplib::Response& res) {
+    self->Customers(req, res);
+  });
+  server.Get(R"(/v1/customers/([^/]+))", [self](const httplib::Request& req, httplib::Response& res) {
+    self->Customer(req, res);
+  });
+  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 404 && res.body.empty()) {
+      Fail(res, 404, absl::StrCat("no such endpoint: ", req.method, " ", req.path));
+    }
+  });
+  server.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        Fail(res, 500, "internal error");
+      });
+  const int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
+  if (bound < 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", self->options.address));
+  }
+  std::unique_ptr<HttpServer> result(new HttpServer(std::move(impl)));
+  result->port_ = bound;
+  result->thread_ = std::thread([self] { self->server.listen_after_bind(); });
+  return result;
+}
+
+}  // namespace guanxi::engine

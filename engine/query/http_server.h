@@ -1,0 +1,56 @@
+// The engine's HTTP API (`guanxi run --http ADDR`): customer state, lists, health and
+// Prometheus metrics, read from the live stores. docs/api.md is the reference.
+//
+//   ASSIGN_OR_RETURN(auto server, HttpServer::Start({.address = "127.0.0.1:8080",
+//                                                    .partitions = [&] { return engine.Partitions(); },
+//                                                    .status = [&] { return engine.Status(); }}));
+//   ... server->port() ...
+//
+// Responses are JSON through protobuf's JSON mapping. A bad request is a 4xx with
+// {"error": "..."}; nothing a client sends can crash the engine. With a bearer token
+// set, every endpoint but /healthz requires "Authorization: Bearer <token>".
+// Thread-safe; requests are served on the server's own threads.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/ingest/ingest_engine.h"
+
+namespace guanxi::engine {
+
+struct HttpServerOptions {
+  // "host:port"; port 0 picks a free one (see port()).
+  std::string address = "127.0.0.1:8080";
+  // Empty: no authentication.
+  std::string bearer_token{};
+  std::function<std::vector<PartitionView>()> partitions{};
+  std::function<EngineStatus()> status{};
+};
+
+// Reads a bearer token from a file (surrounding whitespace dropped). An empty or
+// unreadable file is an error naming the file.
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
+
+class HttpServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(HttpServerOptions options);
+  ~HttpServer();  // stops and joins
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const { return port_; }
+
+ private:
+  struct Impl;
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace guanxi::engine
