@@ -2,13 +2,25 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "projections/classes.h"
 
 namespace guanxi::projections {
 namespace {
 
-void Take(std::vector<guanxi::v1::RelationshipChange>&& changes, Derived& derived) {
-  for (auto& change : changes) derived.changes.push_back(std::move(change));
+// Moves `changes` into `derived`, naming each by its cause instead of the log position
+// the pure projections put in its id ("<customer>/<position>/<kind>" ->
+// "<customer>/<cause>/<kind>"; see CustomerProjection).
+void Take(std::vector<guanxi::v1::RelationshipChange>&& changes, const std::string& cause,
+          Derived& derived) {
+  for (auto& change : changes) {
+    const std::string prefix = absl::StrCat(change.customer_id(), "/", change.position(), "/");
+    if (change.change_id().rfind(prefix, 0) == 0) {
+      change.set_change_id(
+          absl::StrCat(change.customer_id(), "/", cause, "/", change.change_id().substr(prefix.size())));
+    }
+    derived.changes.push_back(std::move(change));
+  }
 }
 
 }  // namespace
@@ -21,8 +33,10 @@ Derived CustomerProjection::OnEvent(guanxi::v1::CustomerState& state,
                                     const guanxi::v1::Event& event, uint64_t position,
                                     const Context& context) const {
   Derived derived;
-  Take(ApplyEvent(relationship_, state, event, position).changes, derived);
-  Take(Classify(classification_, context.model, state, event.occurred_at(), position), derived);
+  const std::string cause = absl::StrCat("event:", event.event_id());
+  Take(ApplyEvent(relationship_, state, event, position).changes, cause, derived);
+  Take(Classify(classification_, context.model, state, event.occurred_at(), position), cause,
+       derived);
   return derived;
 }
 
@@ -30,8 +44,9 @@ Derived CustomerProjection::OnTime(guanxi::v1::CustomerState& state,
                                    const google::protobuf::Timestamp& now, uint64_t position,
                                    const Context& context) const {
   Derived derived;
-  Take(AdvanceTime(relationship_, state, now, position).changes, derived);
-  Take(Classify(classification_, context.model, state, now, position), derived);
+  const std::string cause = absl::StrCat("time:", now.seconds());
+  Take(AdvanceTime(relationship_, state, now, position).changes, cause, derived);
+  Take(Classify(classification_, context.model, state, now, position), cause, derived);
   return derived;
 }
 
@@ -39,7 +54,8 @@ Derived CustomerProjection::OnModel(guanxi::v1::CustomerState& state,
                                     const google::protobuf::Timestamp& now, uint64_t position,
                                     const Context& context) const {
   Derived derived;
-  Take(Classify(classification_, context.model, state, now, position), derived);
+  Take(Classify(classification_, context.model, state, now, position),
+       absl::StrCat("model:", now.seconds()), derived);
   return derived;
 }
 

@@ -7,6 +7,14 @@
 //   std::optional<int64_t> timer = projection.NextDeadline(state);
 //
 // Pure and deterministic (see relationship.h).
+//
+// Fact ids name the cause, not the log position: "<customer_id>/<cause>/<kind>[/<field>]"
+// with cause "event:<event_id>" (the event applied), "time:<unix seconds>" (a timer or
+// tick: event time reached that instant) or "model:<unix seconds>" (the population
+// model fitted as of then came into force). The fact's `position` still says where in
+// the log it happened. So a store rebuilt from the topic, whose engine records (ticks,
+// models) sit at other positions, derives the same event- and timer-caused facts under
+// the same ids, and consumers can deduplicate what it publishes again.
 #pragma once
 
 #include <cstdint>
