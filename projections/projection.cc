@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "projections/churn/rules.h"
 #include "projections/classes.h"
 
 namespace guanxi::projections {
@@ -27,7 +28,22 @@ void Take(std::vector<guanxi::v1::RelationshipChange>&& changes, const std::stri
 
 CustomerProjection::CustomerProjection(const guanxi::v1::EngineConfig& config)
     : relationship_(config.scoring(), config.lifecycle()),
-      classification_(config.classification()) {}
+      classification_(config.classification()),
+      churn_(config.churn()) {}
+
+void CustomerProjection::Evaluate(guanxi::v1::CustomerState& state,
+                                  const google::protobuf::Timestamp& now, uint64_t position,
+                                  const Context& context, const std::string& cause,
+                                  Derived& derived) const {
+  if (state.dimensions_size() == 0) return;  // no event yet
+  auto warning = EvaluateChurn(churn_, state,
+                               {.model = context.model,
+                                .now = now,
+                                .position = position,
+                                .partition = context.partition,
+                                .cause = cause});
+  if (warning) derived.warnings.push_back(std::move(*warning));
+}
 
 Derived CustomerProjection::OnEvent(guanxi::v1::CustomerState& state,
                                     const guanxi::v1::Event& event, uint64_t position,
@@ -35,8 +51,10 @@ Derived CustomerProjection::OnEvent(guanxi::v1::CustomerState& state,
   Derived derived;
   const std::string cause = absl::StrCat("event:", event.event_id());
   Take(ApplyEvent(relationship_, state, event, position).changes, cause, derived);
+  ObserveForChurn(churn_, state, event);
   Take(Classify(classification_, context.model, state, event.occurred_at(), position), cause,
        derived);
+  Evaluate(state, event.occurred_at(), position, context, cause, derived);
   return derived;
 }
 
@@ -47,6 +65,7 @@ Derived CustomerProjection::OnTime(guanxi::v1::CustomerState& state,
   const std::string cause = absl::StrCat("time:", now.seconds());
   Take(AdvanceTime(relationship_, state, now, position).changes, cause, derived);
   Take(Classify(classification_, context.model, state, now, position), cause, derived);
+  Evaluate(state, now, position, context, cause, derived);
   return derived;
 }
 
@@ -54,16 +73,23 @@ Derived CustomerProjection::OnModel(guanxi::v1::CustomerState& state,
                                     const google::protobuf::Timestamp& now, uint64_t position,
                                     const Context& context) const {
   Derived derived;
-  Take(Classify(classification_, context.model, state, now, position),
-       absl::StrCat("model:", now.seconds()), derived);
+  const std::string cause = absl::StrCat("model:", now.seconds());
+  Take(Classify(classification_, context.model, state, now, position), cause, derived);
+  Evaluate(state, now, position, context, cause, derived);
   return derived;
 }
 
 std::optional<int64_t> CustomerProjection::NextDeadline(
     const guanxi::v1::CustomerState& state) const {
-  const auto inactivity = NextInactivityDeadline(relationship_, state);
-  if (!inactivity) return std::nullopt;
-  return inactivity->seconds();
+  std::optional<int64_t> next;
+  auto consider = [&](const std::optional<google::protobuf::Timestamp>& t) {
+    if (!t) return;
+    const int64_t seconds = t->seconds() + (t->nanos() > 0 ? 1 : 0);  // whole seconds, not early
+    if (!next || seconds < *next) next = seconds;
+  };
+  consider(NextInactivityDeadline(relationship_, state));
+  consider(NextChurnDeadline(churn_, state));
+  return next;
 }
 
 }  // namespace guanxi::projections

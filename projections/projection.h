@@ -1,5 +1,6 @@
-// One customer's whole projection: the relationship score and lifecycle
-// (relationship.h), then the classes (classes.h), applied in a fixed order. This is the one entry point the engine's projection workers, replay
+// One customer's whole projection, applied in a fixed order: the relationship score and
+// lifecycle (relationship.h), the churn rules' evidence (churn/rules.h), the classes
+// (classes.h), then the churn rules' evaluation and warning episode. This is the one entry point the engine's projection workers, replay
 // and the audit tools call, so they cannot disagree about what a record does.
 //
 //   CustomerProjection projection(engine_config);   // validated
@@ -19,6 +20,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "google/protobuf/timestamp.pb.h"
@@ -26,6 +28,7 @@
 #include "guanxi/v1/events.pb.h"
 #include "guanxi/v1/models.pb.h"
 #include "guanxi/v1/state.pb.h"
+#include "guanxi/v1/warning.pb.h"
 #include "projections/relationship.h"
 
 namespace guanxi::projections {
@@ -40,6 +43,7 @@ struct Context {
 // What one application derived, in the order it happened.
 struct Derived {
   std::vector<guanxi::v1::RelationshipChange> changes;
+  std::vector<guanxi::v1::ChurnWarning> warnings;  // at most one notice
 };
 
 class CustomerProjection {
@@ -62,8 +66,14 @@ class CustomerProjection {
   std::optional<int64_t> NextDeadline(const guanxi::v1::CustomerState& state) const;
 
  private:
+  // The churn rules' evaluation at `now`, after everything else is current.
+  void Evaluate(guanxi::v1::CustomerState& state, const google::protobuf::Timestamp& now,
+                uint64_t position, const Context& context, const std::string& cause,
+                Derived& derived) const;
+
   ProjectionConfig relationship_;
   guanxi::v1::ClassificationConfig classification_;
+  guanxi::v1::ChurnConfig churn_;
 };
 
 }  // namespace guanxi::projections

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -224,6 +225,82 @@ absl::Status ValidateClassification(const guanxi::v1::ClassificationConfig& c) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateChurn(const guanxi::v1::ChurnConfig& churn) {
+  // Every figure must be a finite number: NaN fails every comparison below.
+  struct Check {
+    const char* field;
+    double value;
+    double min;
+    bool min_exclusive;
+    double max;
+  };
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  constexpr double kMaxDays = 3660;  // ten years: longer windows are a typo
+  const Check checks[] = {
+      {"churn.inactivity_multiple", churn.inactivity_multiple(), 1, true, 1000},
+      {"churn.rhythm_purchase_days", static_cast<double>(churn.rhythm_purchase_days()), 2, false,
+       64},
+      {"churn.min_rhythm_purchase_days", static_cast<double>(churn.min_rhythm_purchase_days()), 2,
+       false, static_cast<double>(churn.rhythm_purchase_days())},
+      {"churn.default_rhythm_days", churn.default_rhythm_days(), 0, true, kMaxDays},
+      {"churn.min_rhythm_days", churn.min_rhythm_days(), 0, true, kMaxDays},
+      {"churn.p_alive_threshold", churn.p_alive_threshold(), 0, false, 1},
+      {"churn.complaint_service_level_days", churn.complaint_service_level_days(), 0, true,
+       kMaxDays},
+      {"churn.complaint_max_age_days", churn.complaint_max_age_days(),
+       churn.complaint_service_level_days(), true, kMaxDays},
+      {"churn.complaint_run_count", static_cast<double>(churn.complaint_run_count()), 2, false, 64},
+      {"churn.complaint_run_window_days", churn.complaint_run_window_days(), 0, true, kMaxDays},
+      {"churn.satisfaction_drop", churn.satisfaction_drop(), 0, true, 100},
+      {"churn.satisfaction_window_days", churn.satisfaction_window_days(), 0, true, kMaxDays},
+      {"churn.score_drop", churn.score_drop(), 0, true, 100},
+      {"churn.score_drop_window_days", static_cast<double>(churn.score_drop_window_days()), 1,
+       false, 366},
+      {"churn.late_payment_recent", static_cast<double>(churn.late_payment_recent()), 1, false, 32},
+      {"churn.late_payment_baseline", static_cast<double>(churn.late_payment_baseline()), 0, false,
+       32},
+      {"churn.late_payment_min_days", churn.late_payment_min_days(), 0, false, kMaxDays},
+      {"churn.late_payment_increase_days", churn.late_payment_increase_days(), 0, false, kMaxDays},
+      {"churn.renewal_window_days", churn.renewal_window_days(), 0, true, kMaxDays},
+      {"churn.renewal_low_score", churn.renewal_low_score(), 0, false, 100},
+      {"churn.champion_left_days", churn.champion_left_days(), 0, true, kMaxDays},
+      {"churn.competitor_lean", churn.competitor_lean(), 0, false, 1},
+      {"churn.competitor_signal_count", static_cast<double>(churn.competitor_signal_count()), 1,
+       false, 64},
+      {"churn.competitor_window_days", churn.competitor_window_days(), 0, true, kMaxDays},
+      {"churn.weights.inactivity", churn.weights().inactivity(), 0, false, kInf},
+      {"churn.weights.low_p_alive", churn.weights().low_p_alive(), 0, false, kInf},
+      {"churn.weights.unresolved_complaint", churn.weights().unresolved_complaint(), 0, false,
+       kInf},
+      {"churn.weights.complaint_run", churn.weights().complaint_run(), 0, false, kInf},
+      {"churn.weights.satisfaction_drop", churn.weights().satisfaction_drop(), 0, false, kInf},
+      {"churn.weights.score_drop", churn.weights().score_drop(), 0, false, kInf},
+      {"churn.weights.late_payments", churn.weights().late_payments(), 0, false, kInf},
+      {"churn.weights.renewal_low_score", churn.weights().renewal_low_score(), 0, false, kInf},
+      {"churn.weights.champion_left", churn.weights().champion_left(), 0, false, kInf},
+      {"churn.weights.competitor_signal", churn.weights().competitor_signal(), 0, false, kInf},
+      {"churn.severe_factor", churn.severe_factor(), 1, false, 1000},
+      {"churn.watch_points", churn.watch_points(), 0, true, kInf},
+      {"churn.warning_points", churn.warning_points(), churn.watch_points(), false, kInf},
+      {"churn.critical_points", churn.critical_points(), churn.warning_points(), false, kInf},
+      {"churn.resolve_points", churn.resolve_points(), 0, false, churn.watch_points()},
+      {"churn.resolve_after_days", churn.resolve_after_days(), 0, false, kMaxDays},
+  };
+  for (const Check& c : checks) {
+    const bool above = c.min_exclusive ? c.value > c.min : c.value >= c.min;
+    if (!above || !(c.value <= c.max) || std::isinf(c.value)) {
+      return FieldError(
+          c.field, absl::StrCat("must be ", c.min_exclusive ? "> " : ">= ", c.min,
+                                std::isinf(c.max) ? "" : absl::StrCat(" and <= ", c.max), " (is ",
+                                c.value, ")"));
+    }
+  }
+  if (!(churn.resolve_points() < churn.watch_points())) {
+    return FieldError("churn.resolve_points", "must be < churn.watch_points");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 guanxi::v1::EngineConfig DefaultEngineConfig() {
@@ -397,6 +474,50 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   classes->set_intent_nurturing_days(180);
   classes->set_organizational_min_active_contracts(1);
   classes->set_organizational_min_contact_levels(2);
+
+  // The churn-warning rules (docs/scoring.md, "Churn warnings").
+  auto* churn = config.mutable_churn();
+  churn->set_inactivity_multiple(3);
+  churn->set_rhythm_purchase_days(13);
+  churn->set_min_rhythm_purchase_days(4);
+  churn->set_default_rhythm_days(30);
+  churn->set_min_rhythm_days(7);
+  churn->set_p_alive_threshold(0.3);
+  churn->set_complaint_service_level_days(14);
+  churn->set_complaint_max_age_days(90);
+  churn->set_complaint_run_count(3);
+  churn->set_complaint_run_window_days(60);
+  churn->set_satisfaction_drop(20);
+  churn->set_satisfaction_window_days(200);
+  churn->set_score_drop(8);
+  churn->set_score_drop_window_days(60);
+  churn->set_late_payment_recent(2);
+  churn->set_late_payment_baseline(4);
+  churn->set_late_payment_min_days(10);
+  churn->set_late_payment_increase_days(7);
+  churn->set_renewal_window_days(60);
+  churn->set_renewal_low_score(55);
+  churn->set_champion_left_days(120);
+  churn->set_competitor_lean(0.3);
+  churn->set_competitor_signal_count(1);
+  churn->set_competitor_window_days(90);
+  auto* weights = churn->mutable_weights();
+  weights->set_inactivity(2);
+  weights->set_low_p_alive(2);
+  weights->set_unresolved_complaint(1);
+  weights->set_complaint_run(1);
+  weights->set_satisfaction_drop(1);
+  weights->set_score_drop(1);
+  weights->set_late_payments(1);
+  weights->set_renewal_low_score(2);
+  weights->set_champion_left(2);
+  weights->set_competitor_signal(1);
+  churn->set_severe_factor(2);
+  churn->set_watch_points(2);
+  churn->set_warning_points(3);
+  churn->set_critical_points(5);
+  churn->set_resolve_points(0);
+  churn->set_resolve_after_days(30);
   return config;
 }
 
@@ -487,7 +608,8 @@ absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config) {
   if (config.workers().tick_lag_seconds() <= 0) {
     return FieldError("workers.tick_lag_seconds", "must be > 0");
   }
-  return ValidateClassification(config.classification());
+  RETURN_IF_ERROR(ValidateClassification(config.classification()));
+  return ValidateChurn(config.churn());
 }
 
 }  // namespace guanxi::engine

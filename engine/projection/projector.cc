@@ -172,7 +172,8 @@ absl::Status PartitionProjector::AdvanceClock(const Timestamp& t, uint64_t posit
   while (!timers_.empty() && timers_.begin()->first <= t.seconds()) {
     const auto [deadline, customer] = *timers_.begin();
     ASSIGN_OR_RETURN(guanxi::v1::CustomerState * state, Touch(customer));
-    Record(*state, projection_.OnTime(*state, AtSeconds(deadline), position, context), position);
+    Record(*state, projection_.OnTime(*state, AtSeconds(deadline), position, context), position,
+           deadline + 1);
     ++stats_.timers;
   }
   return absl::OkStatus();
@@ -220,7 +221,7 @@ absl::StatusOr<guanxi::v1::CustomerState*> PartitionProjector::Touch(
 }
 
 void PartitionProjector::Record(guanxi::v1::CustomerState& state, projections::Derived derived,
-                                uint64_t position) {
+                                uint64_t position, int64_t earliest_timer) {
   const std::string& customer = state.customer_id();
   for (guanxi::v1::RelationshipChange& change : derived.changes) {
     guanxi::v1::OutboxEntry entry;
@@ -234,8 +235,23 @@ void PartitionProjector::Record(guanxi::v1::CustomerState& state, projections::D
     batch_.AddFact(customer, position, fact_index_[customer]++, fact);
     ++stats_.facts;
   }
-  // Re-arm the timer.
-  const std::optional<int64_t> next = projection_.NextDeadline(state);
+  for (guanxi::v1::ChurnWarning& warning : derived.warnings) {
+    guanxi::v1::OutboxEntry entry;
+    entry.set_topic(guanxi::v1::OutboxEntry::TOPIC_CHURN_WARNINGS);
+    entry.set_key(customer);
+    entry.set_value(warning.SerializeAsString());
+    batch_.AddOutbox(checkpoint_.next_outbox_sequence(), entry);
+    checkpoint_.set_next_outbox_sequence(checkpoint_.next_outbox_sequence() + 1);
+    guanxi::v1::DerivedFact fact;
+    *fact.mutable_warning() = std::move(warning);
+    batch_.AddFact(customer, position, fact_index_[customer]++, fact);
+    ++stats_.facts;
+    ++stats_.warnings;
+  }
+  // Re-arm the timer. A timer that just fired is re-armed strictly later, so firing
+  // always makes progress (NextDeadline promises that; this makes sure).
+  std::optional<int64_t> next = projection_.NextDeadline(state);
+  if (next && *next < earliest_timer) next = earliest_timer;
   auto armed = timer_of_.find(customer);
   const std::optional<int64_t> current =
       armed == timer_of_.end() ? std::nullopt : std::optional<int64_t>(armed->second);

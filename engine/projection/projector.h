@@ -60,7 +60,8 @@ struct ProjectorStats {
   uint64_t records = 0;   // log records applied
   uint64_t events = 0;
   uint64_t timers = 0;    // timers fired
-  uint64_t facts = 0;     // derived facts written
+  uint64_t facts = 0;     // derived facts written (warning notices included)
+  uint64_t warnings = 0;  // churn-warning notices
 };
 
 class PartitionProjector {
@@ -99,8 +100,10 @@ class PartitionProjector {
   absl::Status AdvanceClock(const google::protobuf::Timestamp& t, uint64_t position);
   // The customer's state as of the pending batch (loaded from the store on first use).
   absl::StatusOr<guanxi::v1::CustomerState*> Touch(const std::string& customer_id);
-  // Records what one application derived and re-arms the customer's timer.
-  void Record(guanxi::v1::CustomerState& state, projections::Derived derived, uint64_t position);
+  // Records what one application derived and re-arms the customer's timer (not before
+  // `earliest_timer`, Unix seconds).
+  void Record(guanxi::v1::CustomerState& state, projections::Derived derived, uint64_t position,
+              int64_t earliest_timer = INT64_MIN);
   absl::Status Commit();
   // Live: fits and hands over a model record when one is due.
   absl::Status MaybeRefit();

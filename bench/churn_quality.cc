@@ -1,0 +1,446 @@
+// churn_quality: how well the churn-warning rules find the simulator's planted churners.
+//
+//   build/ci/bench/churn_quality [--customers=2000] [--days=540] [--seed=1]
+//                                [--config=FILE] [--diagnose]
+//
+// Runs the generator of `guanxi simulate` (connectors/simulator.h) in process, applies
+// every event in time order to per-customer states exactly as the engine does
+// (ApplyEvent, then ObserveForChurn, then EvaluateChurn), and lets time pass: at every
+// UTC midnight every customer gets a tick (AdvanceTime, then EvaluateChurn), and between
+// midnights each customer is also evaluated at its NextChurnDeadline. There is no
+// population model (ChurnContext.model = nullptr), so the low_p_alive rule never holds:
+// the figures are those of the rules that need no model. The rules' configuration is the
+// built-in default, or DEFAULTS + FILE with --config (protobuf text, as guanxi run reads).
+//
+// What is scored: RAISED notices (a new episode), against the ground truth.
+//   - True positive (TP): a RAISED notice for a planted churner at an event time between
+//     the start of its planted degradation (GroundTruth.degrade_from) and its churn date
+//     (GroundTruth.churn_at), both inclusive. Its lead time is churn_at - event time.
+//   - False positive (FP): a RAISED notice for a customer that is not a planted churner,
+//     or for a planted churner before its degradation started.
+//   - Late: a RAISED notice for a planted churner after its churn date. The customer is
+//     indeed gone, so it is no false alarm, but it is no detection either: counted in
+//     neither TP nor FP, and shown in its own column.
+//   precision = TP / (TP + FP);
+//   recall    = planted churners with at least one TP / planted churners;
+//   lead      = per detected churner, the lead time of its first TP; the median is shown.
+// The rows "first >= warning" and "first = critical" score, instead of RAISED notices,
+// the first notice of each episode (RAISED or ESCALATED) at that level or above, the
+// same way. A churner already in an episode when its degradation starts gets no new
+// RAISED notice, so that episode's RAISED counts as an FP and the churner may count as
+// missed: the strict reading, the one a consumer of RAISED notices experiences.
+//
+// Output: a readable table, then one JSON line (prefix "json: ") with the same figures.
+// A benchmark, not a test: nothing is asserted. Deterministic: the same flags give the
+// same output.
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "connectors/simulator.h"
+#include "engine/config/config.h"
+#include "projections/churn/rules.h"
+#include "projections/relationship.h"
+
+namespace guanxi::bench {
+namespace {
+
+using connectors::GroundTruth;
+using connectors::Persona;
+using google::protobuf::Timestamp;
+using guanxi::v1::ChurnWarning;
+using guanxi::v1::CustomerState;
+
+constexpr int64_t kDay = 86400;
+
+struct Options {
+  int64_t customers = 2000;
+  int32_t days = 540;
+  uint64_t seed = 1;
+  std::string config;
+  bool diagnose = false;
+  bool list = false;  // print every RAISED notice with its verdict
+};
+
+std::optional<Options> ParseArgs(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&](const char* name) -> std::optional<std::string> {
+      const std::string prefix = absl::StrCat("--", name, "=");
+      if (arg.rfind(prefix, 0) != 0) return std::nullopt;
+      return arg.substr(prefix.size());
+    };
+    int64_t n = 0;
+    if (auto v = value("customers"); v && absl::SimpleAtoi(*v, &n) && n > 0) {
+      options.customers = n;
+    } else if (auto d = value("days"); d && absl::SimpleAtoi(*d, &n) && n >= 30 && n <= 3650) {
+      options.days = static_cast<int32_t>(n);
+    } else if (auto s = value("seed"); s && absl::SimpleAtoi(*s, &n) && n >= 0) {
+      options.seed = static_cast<uint64_t>(n);
+    } else if (auto c = value("config"); c) {
+      options.config = *c;
+    } else if (arg == "--diagnose") {
+      options.diagnose = true;
+    } else if (arg == "--list") {
+      options.list = true;
+    } else {
+      std::cerr << "churn_quality: bad argument '" << arg
+                << "'\nusage: churn_quality [--customers=N] [--days=D] [--seed=S] "
+                   "[--config=FILE] [--diagnose] [--list]\n";
+      return std::nullopt;
+    }
+  }
+  return options;
+}
+
+Timestamp At(int64_t seconds) {
+  Timestamp t;
+  t.set_seconds(seconds);
+  return t;
+}
+
+// One alarm to score: a customer, when, and the codes of its reasons.
+struct Alarm {
+  size_t customer = 0;
+  int64_t at = 0;
+  std::vector<std::string> codes;
+};
+
+struct Score {
+  int64_t alarms = 0, tp = 0, fp = 0, late = 0;
+  int64_t churners = 0, detected = 0;
+  double precision = 0, recall = 0, median_lead_days = 0;
+  std::map<std::string, std::pair<int64_t, int64_t>> detected_by_persona;  // detected, all
+};
+
+Score ScoreAlarms(const std::vector<Alarm>& alarms, const std::vector<GroundTruth>& truth) {
+  Score s;
+  std::vector<std::optional<int64_t>> first_tp(truth.size());
+  for (const Alarm& a : alarms) {
+    const GroundTruth& t = truth[a.customer];
+    ++s.alarms;
+    if (!t.churns || a.at < t.degrade_from) {
+      ++s.fp;
+    } else if (a.at > t.churn_at) {
+      ++s.late;
+    } else {
+      ++s.tp;
+      if (!first_tp[a.customer] || a.at < *first_tp[a.customer]) first_tp[a.customer] = a.at;
+    }
+  }
+  std::vector<double> leads;
+  for (size_t i = 0; i < truth.size(); ++i) {
+    if (!truth[i].churns) continue;
+    ++s.churners;
+    auto& [found, all] = s.detected_by_persona[connectors::PersonaName(truth[i].persona)];
+    ++all;
+    if (first_tp[i]) {
+      ++s.detected;
+      ++found;
+      leads.push_back(static_cast<double>(truth[i].churn_at - *first_tp[i]) / kDay);
+    }
+  }
+  s.precision = s.tp + s.fp > 0 ? static_cast<double>(s.tp) / static_cast<double>(s.tp + s.fp) : 0;
+  s.recall = s.churners > 0 ? static_cast<double>(s.detected) / static_cast<double>(s.churners) : 0;
+  if (!leads.empty()) {
+    std::sort(leads.begin(), leads.end());
+    const size_t n = leads.size();
+    s.median_lead_days = n % 2 == 1 ? leads[n / 2] : (leads[n / 2 - 1] + leads[n / 2]) / 2;
+  }
+  return s;
+}
+
+// For --diagnose: how often each rule holds, by the customer's ground truth.
+struct RuleStats {
+  // Customer-days (at the midnight ticks) on which the rule holds: non-churners;
+  // churners before degrading; degrading; after the churn.
+  int64_t days[4] = {};
+  // Customers for which the rule held at least once: non-churners; churners while
+  // degrading.
+  std::vector<bool> ever_non, ever_degrading;
+  // Per churner: the first midnight inside its degradation at which the rule held.
+  std::vector<int64_t> first_degrading;
+};
+
+const char* const kCodes[] = {"inactivity",        "low_p_alive",       "unresolved_complaint",
+                              "complaint_run",     "satisfaction_drop", "score_drop",
+                              "late_payments",     "renewal_low_score", "champion_left",
+                              "competitor_signal", "level>=watch",      "level>=warning"};
+constexpr int kCodeCount = sizeof(kCodes) / sizeof(kCodes[0]);
+
+int Phase(const GroundTruth& t, int64_t at) {
+  if (!t.churns) return 0;
+  if (at < t.degrade_from) return 1;
+  if (at <= t.churn_at) return 2;
+  return 3;
+}
+
+int Run(const Options& options) {
+  guanxi::v1::EngineConfig engine_config = engine::DefaultEngineConfig();
+  if (!options.config.empty()) {
+    auto loaded = engine::LoadEngineConfig(options.config);
+    if (!loaded.ok()) {
+      std::cerr << "churn_quality: " << loaded.status() << "\n";
+      return 2;
+    }
+    engine_config = *loaded;
+  }
+  const projections::ProjectionConfig projection(engine_config.scoring(),
+                                                 engine_config.lifecycle());
+  const guanxi::v1::ChurnConfig& churn = engine_config.churn();
+
+  connectors::SimulatorOptions sim_options;
+  sim_options.customers = options.customers;
+  sim_options.days = options.days;
+  sim_options.seed = options.seed;
+  connectors::Simulator sim(sim_options);
+  std::vector<guanxi::v1::Event> events;
+  sim.Run([&](const guanxi::v1::Event& e) { events.push_back(e); });
+  const std::vector<GroundTruth>& truth = sim.truth();
+  std::unordered_map<std::string, size_t> index;
+  for (size_t i = 0; i < truth.size(); ++i) index[truth[i].customer_id] = i;
+
+  std::vector<CustomerState> states(truth.size());
+  std::vector<int64_t> deadline(truth.size(), 0);  // 0: none armed
+  using Armed = std::pair<int64_t, size_t>;
+  std::priority_queue<Armed, std::vector<Armed>, std::greater<>> timers;
+  uint64_t position = 0;
+  int64_t evaluations = 0;
+  std::vector<ChurnWarning> warnings;
+  std::vector<size_t> warning_customer;
+
+  RuleStats stats[kCodeCount];
+  for (auto& s : stats) {
+    s.ever_non.assign(truth.size(), false);
+    s.ever_degrading.assign(truth.size(), false);
+    s.first_degrading.assign(truth.size(), 0);
+  }
+  int64_t phase_days[4] = {};
+
+  auto evaluate = [&](size_t i, int64_t now) {
+    projections::ChurnContext ctx;
+    ctx.now = At(now);
+    ctx.position = position;
+    ++evaluations;
+    if (auto w = projections::EvaluateChurn(churn, states[i], ctx)) {
+      warnings.push_back(*w);
+      warning_customer.push_back(i);
+    }
+    const auto next = projections::NextChurnDeadline(churn, states[i]);
+    deadline[i] = next ? next->seconds() : 0;
+    if (next) timers.emplace(next->seconds(), i);
+  };
+  auto tick = [&](size_t i, int64_t now) {
+    ++position;
+    projections::AdvanceTime(projection, states[i], At(now), position);
+    evaluate(i, now);
+  };
+  // Deadlines up to and including `until`, in time order.
+  auto run_timers = [&](int64_t until) {
+    while (!timers.empty() && timers.top().first <= until) {
+      const auto [at, i] = timers.top();
+      timers.pop();
+      if (deadline[i] != at) continue;  // re-armed since
+      tick(i, at);
+    }
+  };
+
+  const int64_t start = sim_options.start_unix_seconds;
+  size_t next_event = 0;
+  for (int32_t day = 0; day <= options.days; ++day) {
+    const int64_t midnight = start + int64_t{day} * kDay;
+    run_timers(midnight - 1);
+    for (size_t i = 0; i < states.size(); ++i) {
+      if (states[i].events_applied() == 0) continue;
+      tick(i, midnight);
+      if (!options.diagnose) continue;
+      const int phase = Phase(truth[i], midnight);
+      ++phase_days[phase];
+      const auto a = projections::AssessChurn(churn, states[i], nullptr, At(midnight));
+      auto count = [&](int code) {
+        ++stats[code].days[phase];
+        if (phase == 0) stats[code].ever_non[i] = true;
+        if (phase == 2 && !stats[code].ever_degrading[i]) {
+          stats[code].ever_degrading[i] = true;
+          stats[code].first_degrading[i] = midnight;
+        }
+      };
+      for (const auto& r : a.reasons) {
+        for (int c = 0; c < kCodeCount; ++c) {
+          if (r.code() == kCodes[c]) count(c);
+        }
+      }
+      if (a.level >= guanxi::v1::WARNING_LEVEL_WATCH) count(kCodeCount - 2);
+      if (a.level >= guanxi::v1::WARNING_LEVEL_WARNING) count(kCodeCount - 1);
+    }
+    const int64_t day_end = midnight + kDay;
+    while (next_event < events.size() && events[next_event].occurred_at().seconds() < day_end) {
+      const guanxi::v1::Event& e = events[next_event++];
+      run_timers(e.occurred_at().seconds() - 1);
+      const size_t i = index.at(e.customer_id());
+      ++position;
+      projections::ApplyEvent(projection, states[i], e, position);
+      projections::ObserveForChurn(churn, states[i], e);
+      evaluate(i, e.occurred_at().seconds());
+    }
+  }
+
+  // The alarms to score.
+  std::vector<Alarm> raised, warning_level, critical_level;
+  std::map<std::string, int> episode_max;  // warning_id -> highest level alarmed so far
+  std::map<std::string, std::pair<int64_t, int64_t>> raised_codes;  // code -> TP, FP
+  for (size_t k = 0; k < warnings.size(); ++k) {
+    const ChurnWarning& w = warnings[k];
+    Alarm alarm{warning_customer[k], w.event_time().seconds(), {}};
+    for (const auto& r : w.reasons()) alarm.codes.push_back(r.code());
+    if (w.notice() == guanxi::v1::WARNING_NOTICE_RESOLVED) continue;
+    if (w.notice() == guanxi::v1::WARNING_NOTICE_RAISED) {
+      raised.push_back(alarm);
+      const GroundTruth& t = truth[alarm.customer];
+      const int phase = Phase(t, alarm.at);
+      if (options.list) {
+        const char* const verdicts[] = {"FP", "FP(pre)", "TP", "late"};
+        std::printf("%s %s %s day %lld level %d:", verdicts[phase], w.customer_id().c_str(),
+                    connectors::PersonaName(t.persona),
+                    static_cast<long long>((alarm.at - sim_options.start_unix_seconds) / kDay),
+                    static_cast<int>(w.level()));
+        for (const auto& r : w.reasons()) std::printf(" [%s]", r.description().c_str());
+        std::printf("\n");
+      }
+      for (const auto& code : alarm.codes) {
+        if (phase == 2) ++raised_codes[code].first;
+        if (phase <= 1) ++raised_codes[code].second;
+      }
+    }
+    int& seen = episode_max[w.warning_id()];
+    if (w.level() >= guanxi::v1::WARNING_LEVEL_WARNING &&
+        seen < guanxi::v1::WARNING_LEVEL_WARNING) {
+      warning_level.push_back(alarm);
+    }
+    if (w.level() >= guanxi::v1::WARNING_LEVEL_CRITICAL &&
+        seen < guanxi::v1::WARNING_LEVEL_CRITICAL) {
+      critical_level.push_back(alarm);
+    }
+    seen = std::max(seen, static_cast<int>(w.level()));
+  }
+  int64_t notices[4] = {};
+  for (const auto& w : warnings) ++notices[w.notice()];
+  std::vector<bool> warned(truth.size(), false);
+  for (const Alarm& a : raised) warned[a.customer] = true;
+  int64_t non_churners = 0, non_churners_warned = 0;
+  for (size_t i = 0; i < truth.size(); ++i) {
+    if (truth[i].churns) continue;
+    ++non_churners;
+    if (warned[i]) ++non_churners_warned;
+  }
+
+  const Score scores[] = {ScoreAlarms(raised, truth), ScoreAlarms(warning_level, truth),
+                          ScoreAlarms(critical_level, truth)};
+  const char* const rows[] = {"RAISED (any level)", "first >= warning", "first = critical"};
+
+  std::printf("churn quality: %lld customers x %d days, seed %llu, no population model%s\n",
+              static_cast<long long>(options.customers), options.days,
+              static_cast<unsigned long long>(options.seed),
+              options.config.empty() ? ", default config"
+                                     : absl::StrCat(", config ", options.config).c_str());
+  std::printf("%zu events, %lld evaluations; notices: %lld raised, %lld escalated, %lld resolved\n",
+              events.size(), static_cast<long long>(evaluations),
+              static_cast<long long>(notices[1]), static_cast<long long>(notices[2]),
+              static_cast<long long>(notices[3]));
+  std::printf("planted churners: %lld; non-churners: %lld, of which %lld (%.1f%%) got a RAISED\n\n",
+              static_cast<long long>(scores[0].churners), static_cast<long long>(non_churners),
+              static_cast<long long>(non_churners_warned),
+              non_churners > 0 ? 100.0 * static_cast<double>(non_churners_warned) /
+                                     static_cast<double>(non_churners)
+                               : 0.0);
+  std::printf("%-20s %7s %6s %6s %6s %9s %7s %10s\n", "alarm", "count", "TP", "FP", "late",
+              "precision", "recall", "lead (d)");
+  for (int r = 0; r < 3; ++r) {
+    const Score& s = scores[r];
+    std::printf("%-20s %7lld %6lld %6lld %6lld %9.3f %7.3f %10.1f\n", rows[r],
+                static_cast<long long>(s.alarms), static_cast<long long>(s.tp),
+                static_cast<long long>(s.fp), static_cast<long long>(s.late), s.precision, s.recall,
+                s.median_lead_days);
+  }
+  std::printf("\nrecall of RAISED by persona:");
+  for (const auto& [persona, counts] : scores[0].detected_by_persona) {
+    std::printf("  %s %lld/%lld", persona.c_str(), static_cast<long long>(counts.first),
+                static_cast<long long>(counts.second));
+  }
+  std::printf("\nreasons on RAISED notices (TP / FP):");
+  for (const auto& [code, counts] : raised_codes) {
+    std::printf("  %s %lld/%lld", code.c_str(), static_cast<long long>(counts.first),
+                static_cast<long long>(counts.second));
+  }
+  std::printf("\n");
+
+  if (options.diagnose) {
+    std::printf("\nrule diagnosis (customer-days at midnight ticks where the rule holds, %%):\n");
+    std::printf("%-22s %10s %10s %10s %10s %12s %12s %9s\n", "rule", "non-churn", "pre-degr",
+                "degrading", "after", "cust non %", "cust degr %", "lead (d)");
+    int64_t churners = 0;
+    for (const auto& t : truth) churners += t.churns ? 1 : 0;
+    for (int c = 0; c < kCodeCount; ++c) {
+      auto pct = [&](int phase) {
+        return phase_days[phase] > 0 ? 100.0 * static_cast<double>(stats[c].days[phase]) /
+                                           static_cast<double>(phase_days[phase])
+                                     : 0.0;
+      };
+      const auto ever_non = std::count(stats[c].ever_non.begin(), stats[c].ever_non.end(), true);
+      const auto ever_deg =
+          std::count(stats[c].ever_degrading.begin(), stats[c].ever_degrading.end(), true);
+      std::vector<double> leads;
+      for (size_t i = 0; i < truth.size(); ++i) {
+        if (stats[c].ever_degrading[i]) {
+          leads.push_back(static_cast<double>(truth[i].churn_at - stats[c].first_degrading[i]) /
+                          kDay);
+        }
+      }
+      std::sort(leads.begin(), leads.end());
+      std::printf(
+          "%-22s %10.2f %10.2f %10.2f %10.2f %12.1f %12.1f %9.1f\n", kCodes[c], pct(0), pct(1),
+          pct(2), pct(3), 100.0 * static_cast<double>(ever_non) / static_cast<double>(non_churners),
+          churners > 0 ? 100.0 * static_cast<double>(ever_deg) / static_cast<double>(churners)
+                       : 0.0,
+          leads.empty() ? 0.0 : leads[leads.size() / 2]);
+    }
+  }
+
+  std::string json = absl::StrFormat(
+      R"({"bench":"churn_quality","customers":%d,"days":%d,"seed":%d,"model":false,)"
+      R"("events":%d,"churners":%d,"non_churners":%d,"non_churners_warned":%d)",
+      options.customers, options.days, options.seed, events.size(), scores[0].churners,
+      non_churners, non_churners_warned);
+  const char* const keys[] = {"raised", "first_warning", "first_critical"};
+  for (int r = 0; r < 3; ++r) {
+    const Score& s = scores[r];
+    absl::StrAppendFormat(
+        &json,
+        R"(,"%s":{"alarms":%d,"tp":%d,"fp":%d,"late":%d,"precision":%.4f,"recall":%.4f,)"
+        R"("median_lead_days":%.1f})",
+        keys[r], s.alarms, s.tp, s.fp, s.late, s.precision, s.recall, s.median_lead_days);
+  }
+  json += "}";
+  std::printf("\njson: %s\n", json.c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace guanxi::bench
+
+int main(int argc, char** argv) {
+  const auto options = guanxi::bench::ParseArgs(argc, argv);
+  if (!options) return 2;
+  return guanxi::bench::Run(*options);
+}

@@ -1,0 +1,695 @@
+#include "projections/churn/rules.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+
+namespace guanxi::projections {
+namespace {
+
+using google::protobuf::RepeatedPtrField;
+using google::protobuf::Timestamp;
+using guanxi::v1::ChurnConfig;
+using guanxi::v1::ChurnEvidence;
+using guanxi::v1::ChurnMark;
+using guanxi::v1::CustomerState;
+using guanxi::v1::Event;
+using guanxi::v1::WarningLevel;
+using guanxi::v1::WarningReason;
+
+constexpr int64_t kDay = 86400;
+// Caps on lists whose length no config field bounds (a customer with hundreds of open
+// complaints or pending renewals is kept to the most recent ones).
+constexpr int kMaxOpenComplaints = 32;
+constexpr int kMaxRenewals = 32;
+constexpr int kMaxWindowEntries = 64;  // complaints made, surveys, competitor signals
+
+// Time in the rules is whole seconds of event time: a duration of `days` is
+// ceil(days * 86400) seconds, "d days or more have passed" is elapsed >= that, and
+// "within the last d days" is elapsed < that. NextChurnDeadline uses the same arithmetic,
+// so a deadline is exactly the first second at which a rule flips.
+int64_t Span(double days) { return static_cast<int64_t>(std::ceil(days * kDay)); }
+
+bool IsSet(const Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
+
+Timestamp At(int64_t seconds) {
+  Timestamp t;
+  t.set_seconds(seconds);
+  return t;
+}
+
+// Floor division: days before 1970 are whole days too.
+int64_t DayOf(int64_t seconds) {
+  return seconds >= 0 ? seconds / kDay : -((-seconds + kDay - 1) / kDay);
+}
+
+double Days(int64_t seconds) { return static_cast<double>(seconds) / kDay; }
+
+std::string Date(int64_t seconds) {
+  return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(seconds), absl::UTCTimeZone());
+}
+std::string WholeDays(int64_t seconds) { return absl::StrCat(seconds / kDay); }
+std::string Num(double x) { return absl::StrFormat("%.1f", x); }
+std::string Num0(double x) { return absl::StrFormat("%.0f", x); }
+
+// The state's clock: the later of the projection's clock and the last evaluation.
+int64_t ClockOf(const CustomerState& state) {
+  return std::max(state.as_of().seconds(), state.churn_episode().evaluated_at().seconds());
+}
+
+// Inserts `mark` into a list ascending by time (after the entries with an equal time),
+// then keeps at most `cap` of the latest.
+void InsertByTime(RepeatedPtrField<ChurnMark>& marks, const ChurnMark& mark, int cap) {
+  int i = marks.size();
+  while (i > 0 && marks[i - 1].at().seconds() > mark.at().seconds()) --i;
+  *marks.Add() = mark;
+  for (int j = marks.size() - 1; j > i; --j) marks.SwapElements(j, j - 1);
+  if (marks.size() > cap) marks.DeleteSubrange(0, marks.size() - cap);
+}
+
+// Drops the entries at least `days` older than `clock`: no future window reaches them.
+void DropOlder(RepeatedPtrField<ChurnMark>& marks, int64_t clock, double days) {
+  int drop = 0;
+  while (drop < marks.size() && clock - marks[drop].at().seconds() >= Span(days)) ++drop;
+  if (drop > 0) marks.DeleteSubrange(0, drop);
+}
+
+ChurnMark Mark(int64_t seconds, double value) {
+  ChurnMark mark;
+  *mark.mutable_at() = At(seconds);
+  mark.set_value(value);
+  return mark;
+}
+
+void ObservePurchase(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event) {
+  const int64_t day = DayOf(event.occurred_at().seconds());
+  auto& days = *evidence.mutable_purchase_days();
+  auto it = std::lower_bound(days.begin(), days.end(), day);
+  if (it != days.end() && *it == day) return;
+  const int cap = config.rhythm_purchase_days();
+  if (days.size() >= cap && it == days.begin()) return;  // older than everything kept
+  std::vector<int64_t> kept(days.begin(), days.end());
+  kept.insert(kept.begin() + (it - days.begin()), day);
+  if (static_cast<int>(kept.size()) > cap) kept.erase(kept.begin(), kept.end() - cap);
+  days.Assign(kept.begin(), kept.end());
+}
+
+void ObserveComplaint(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
+                      int64_t clock) {
+  const std::string& id = event.complaint().complaint_id();
+  const int64_t made = event.occurred_at().seconds();
+  auto& open = *evidence.mutable_open_complaints();
+  auto it = std::lower_bound(open.begin(), open.end(), id,
+                             [](const guanxi::v1::ChurnComplaint& c, const std::string& key) {
+                               return c.complaint_id() < key;
+                             });
+  if (it != open.end() && it->complaint_id() == id) return;  // already open: one complaint
+  const int index = static_cast<int>(it - open.begin());
+  guanxi::v1::ChurnComplaint complaint;
+  complaint.set_complaint_id(id);
+  *complaint.mutable_made_at() = event.occurred_at();
+  *open.Add() = std::move(complaint);
+  for (int j = open.size() - 1; j > index; --j) open.SwapElements(j, j - 1);
+  if (open.size() > kMaxOpenComplaints) {
+    // Forget the earliest made (ties: the smallest id).
+    int oldest = 0;
+    for (int j = 1; j < open.size(); ++j) {
+      if (open[j].made_at().seconds() < open[oldest].made_at().seconds()) oldest = j;
+    }
+    open.DeleteSubrange(oldest, 1);
+  }
+  auto& made_list = *evidence.mutable_complaints_made();
+  int i = made_list.size();
+  while (i > 0 && made_list[i - 1].seconds() > made) --i;
+  *made_list.Add() = At(made);
+  for (int j = made_list.size() - 1; j > i; --j) made_list.SwapElements(j, j - 1);
+  int drop = 0;
+  while (drop < made_list.size() &&
+         (clock - made_list[drop].seconds() >= Span(config.complaint_run_window_days()) ||
+          made_list.size() - drop > kMaxWindowEntries)) {
+    ++drop;
+  }
+  if (drop > 0) made_list.DeleteSubrange(0, drop);
+}
+
+void ObserveResolution(ChurnEvidence& evidence, const Event& event) {
+  const std::string& id = event.complaint_resolved().complaint_id();
+  auto& open = *evidence.mutable_open_complaints();
+  for (int j = 0; j < open.size(); ++j) {
+    if (open[j].complaint_id() == id) {
+      open.DeleteSubrange(j, 1);
+      return;
+    }
+  }
+}
+
+void ObserveSurvey(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
+                   int64_t clock) {
+  const auto& s = event.survey();
+  const double range = s.scale_max() - s.scale_min();
+  if (!(range > 0) || !std::isfinite(range) || !std::isfinite(s.satisfaction())) return;
+  const double value = std::clamp((s.satisfaction() - s.scale_min()) / range * 100.0, 0.0, 100.0);
+  auto& marks = *evidence.mutable_satisfaction();
+  InsertByTime(marks, Mark(event.occurred_at().seconds(), value), kMaxWindowEntries);
+  // The latest survey counts while it is younger than the window, against the surveys
+  // in the window before it: nothing older than two windows can matter.
+  DropOlder(marks, clock, 2 * config.satisfaction_window_days());
+}
+
+void ObservePayment(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event) {
+  const auto& p = event.payment();
+  if (!IsSet(p.due_at())) return;
+  const int64_t paid = IsSet(p.paid_at()) ? p.paid_at().seconds() : event.occurred_at().seconds();
+  const int64_t late = std::max<int64_t>(0, (paid - p.due_at().seconds()) / kDay);
+  InsertByTime(*evidence.mutable_payments(), Mark(paid, static_cast<double>(late)),
+               config.late_payment_recent() + config.late_payment_baseline());
+}
+
+void SetRenewal(ChurnEvidence& evidence, const std::string& contract, const Timestamp* due) {
+  auto& renewals = *evidence.mutable_renewals();
+  auto it = std::lower_bound(renewals.begin(), renewals.end(), contract,
+                             [](const guanxi::v1::ChurnRenewal& r, const std::string& key) {
+                               return r.contract_id() < key;
+                             });
+  const int index = static_cast<int>(it - renewals.begin());
+  const bool present = it != renewals.end() && it->contract_id() == contract;
+  if (due == nullptr) {
+    if (present) renewals.DeleteSubrange(index, 1);
+    return;
+  }
+  if (!present) {
+    if (renewals.size() >= kMaxRenewals) return;
+    renewals.Add()->set_contract_id(contract);
+    for (int j = renewals.size() - 1; j > index; --j) renewals.SwapElements(j, j - 1);
+  }
+  *renewals[index].mutable_due_at() = At(due->seconds());
+}
+
+void ObserveContract(ChurnEvidence& evidence, const Event& event) {
+  const auto& c = event.contract();
+  switch (c.milestone()) {
+    case guanxi::v1::CONTRACT_MILESTONE_KIND_RENEWAL_DUE:
+      SetRenewal(evidence, c.contract_id(),
+                 IsSet(c.renewal_due_at()) ? &c.renewal_due_at() : &event.occurred_at());
+      break;
+    case guanxi::v1::CONTRACT_MILESTONE_KIND_SIGNED:
+    case guanxi::v1::CONTRACT_MILESTONE_KIND_RENEWED:
+      SetRenewal(evidence, c.contract_id(),
+                 IsSet(c.renewal_due_at()) ? &c.renewal_due_at() : nullptr);
+      break;
+    case guanxi::v1::CONTRACT_MILESTONE_KIND_TERMINATED:
+      SetRenewal(evidence, c.contract_id(), nullptr);
+      break;
+    default:
+      break;
+  }
+}
+
+void ObserveContact(ChurnEvidence& evidence, const Event& event) {
+  const auto& c = event.contact_change();
+  if (!c.champion()) return;
+  const int64_t t = event.occurred_at().seconds();
+  if (c.change() == guanxi::v1::CONTACT_CHANGE_KIND_LEFT) {
+    if (IsSet(evidence.champion_left_at()) && evidence.champion_left_at().seconds() > t) return;
+    *evidence.mutable_champion_left_at() = At(t);
+    evidence.set_champion_left(c.name().empty() ? c.contact_id() : c.name());
+  } else if (IsSet(evidence.champion_left_at()) && t >= evidence.champion_left_at().seconds()) {
+    // A champion joined (or a contact became one) since: the gap is filled.
+    evidence.clear_champion_left_at();
+    evidence.clear_champion_left();
+  }
+}
+
+void ObserveCompetitor(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
+                       int64_t clock) {
+  const double lean = event.competitor_signal().lean();
+  if (!std::isfinite(lean) || !(lean < 0)) return;
+  auto& marks = *evidence.mutable_competitor_signals();
+  InsertByTime(marks, Mark(event.occurred_at().seconds(), lean), kMaxWindowEntries);
+  DropOlder(marks, clock, config.competitor_window_days());
+}
+
+// --- The rules ---------------------------------------------------------------------
+
+WarningReason Reason(const char* code, double observed, double threshold, std::string description) {
+  WarningReason reason;
+  reason.set_code(code);
+  reason.set_observed(observed);
+  reason.set_threshold(threshold);
+  reason.set_description(std::move(description));
+  return reason;
+}
+
+// One rule's finding: the reason and how many times its weight it counts (2 when
+// severe: its figure is ChurnConfig.severe_factor times past the threshold).
+struct Finding {
+  WarningReason reason;
+  double multiplier = 1;
+};
+
+// For figures that warn when high: severe at severe_factor times the threshold or more.
+bool Severe(const ChurnConfig& config, double observed, double threshold) {
+  return observed >= config.severe_factor() * threshold;
+}
+
+Finding Found(const ChurnConfig& config, WarningReason reason) {
+  const bool severe = Severe(config, reason.observed(), reason.threshold());
+  if (severe) reason.set_description(absl::StrCat(reason.description(), "; severe"));
+  return Finding{std::move(reason), severe ? 2.0 : 1.0};
+}
+
+std::optional<Finding> Inactivity(const ChurnConfig& config, const CustomerState& state,
+                                  int64_t now) {
+  if (state.purchase_days() <= 0 || !IsSet(state.last_purchase_at())) return std::nullopt;
+  const double rhythm = PurchaseRhythmDays(config, state);
+  const int64_t quiet = now - state.last_purchase_at().seconds();
+  const double threshold = config.inactivity_multiple() * rhythm;
+  if (quiet < Span(threshold)) return std::nullopt;
+  const bool known =
+      state.churn_evidence().purchase_days_size() >= config.min_rhythm_purchase_days();
+  const bool severe = quiet >= Span(config.severe_factor() * threshold);
+  WarningReason reason =
+      Reason("inactivity", Days(quiet), threshold,
+             absl::StrCat("no purchase for ", WholeDays(quiet), " days; usual gap ", Num(rhythm),
+                          " days", known ? "" : " (default: too few purchases to tell)",
+                          ", warning at ", Num(config.inactivity_multiple()),
+                          "x = ", Num(threshold), " days", severe ? "; severe" : ""));
+  return Finding{std::move(reason), severe ? 2.0 : 1.0};
+}
+
+std::optional<Finding> LowPAlive(const ChurnConfig& config, const CustomerState& state,
+                                 const guanxi::v1::ModelRecord* model) {
+  if (model == nullptr || !model->has_bgnbd() || state.purchase_days() <= 0) return std::nullopt;
+  const double p = state.p_alive();
+  if (!(p < config.p_alive_threshold())) return std::nullopt;
+  // A figure that warns when low: severe at the threshold divided by severe_factor.
+  const bool severe = p * config.severe_factor() <= config.p_alive_threshold();
+  return Finding{
+      Reason("low_p_alive", p, config.p_alive_threshold(),
+             absl::StrCat("probability of still being an active buyer ", absl::StrFormat("%.2f", p),
+                          " (BG/NBD), below ", absl::StrFormat("%.2f", config.p_alive_threshold()),
+                          severe ? "; severe" : "")),
+      severe ? 2.0 : 1.0};
+}
+
+std::optional<Finding> UnresolvedComplaint(const ChurnConfig& config, const CustomerState& state,
+                                           int64_t now) {
+  int overdue = 0;
+  const guanxi::v1::ChurnComplaint* oldest = nullptr;
+  for (const auto& c : state.churn_evidence().open_complaints()) {
+    const int64_t age = now - c.made_at().seconds();
+    if (age < Span(config.complaint_service_level_days())) continue;
+    if (age >= Span(config.complaint_max_age_days())) continue;
+    ++overdue;
+    if (oldest == nullptr || c.made_at().seconds() < oldest->made_at().seconds()) oldest = &c;
+  }
+  if (oldest == nullptr) return std::nullopt;
+  return Found(
+      config,
+      Reason("unresolved_complaint", overdue, 1,
+             absl::StrCat(overdue, overdue == 1 ? " complaint" : " complaints", " open past the ",
+                          Num0(config.complaint_service_level_days()),
+                          "-day service level; the oldest, ", oldest->complaint_id(), ", for ",
+                          WholeDays(now - oldest->made_at().seconds()), " days")));
+}
+
+std::optional<Finding> ComplaintRun(const ChurnConfig& config, const CustomerState& state,
+                                    int64_t now) {
+  int n = 0;
+  for (const auto& t : state.churn_evidence().complaints_made()) {
+    if (t.seconds() <= now && now - t.seconds() < Span(config.complaint_run_window_days())) ++n;
+  }
+  if (n < config.complaint_run_count()) return std::nullopt;
+  return Found(config, Reason("complaint_run", n, config.complaint_run_count(),
+                              absl::StrCat(n, " complaints in the last ",
+                                           Num0(config.complaint_run_window_days()), " days (",
+                                           config.complaint_run_count(), " or more)")));
+}
+
+std::optional<Finding> SatisfactionDrop(const ChurnConfig& config, const CustomerState& state,
+                                        int64_t now) {
+  const auto& marks = state.churn_evidence().satisfaction();
+  if (marks.size() < 2) return std::nullopt;
+  const ChurnMark& latest = marks[marks.size() - 1];
+  const int64_t window = Span(config.satisfaction_window_days());
+  if (now - latest.at().seconds() >= window) return std::nullopt;
+  double sum = 0;
+  int n = 0;
+  for (int i = 0; i + 1 < marks.size(); ++i) {
+    if (latest.at().seconds() - marks[i].at().seconds() < window) {
+      sum += marks[i].value();
+      ++n;
+    }
+  }
+  if (n == 0) return std::nullopt;
+  const double before = sum / n;
+  const double drop = before - latest.value();
+  if (!(drop >= config.satisfaction_drop())) return std::nullopt;
+  return Found(
+      config,
+      Reason("satisfaction_drop", drop, config.satisfaction_drop(),
+             absl::StrCat("satisfaction ", Num0(latest.value()), "/100 on ",
+                          Date(latest.at().seconds()), ", down ", Num(drop), " points from ",
+                          Num0(before), " (mean of ", n, n == 1 ? " survey" : " surveys",
+                          " in the ", Num0(config.satisfaction_window_days()), " days before)")));
+}
+
+// The first score high still inside the window at `now` (the highest of the window).
+const ChurnMark* WindowHigh(const ChurnConfig& config, const CustomerState& state, int64_t now) {
+  const int64_t first_day = DayOf(now) - config.score_drop_window_days() + 1;
+  for (const auto& mark : state.churn_evidence().score_highs()) {
+    if (DayOf(mark.at().seconds()) >= first_day) return &mark;
+  }
+  return nullptr;
+}
+
+std::optional<Finding> ScoreDrop(const ChurnConfig& config, const CustomerState& state,
+                                 int64_t now) {
+  const ChurnMark* high = WindowHigh(config, state, now);
+  if (high == nullptr) return std::nullopt;
+  const double drop = high->value() - state.overall_score();
+  if (!(drop >= config.score_drop())) return std::nullopt;
+  return Found(
+      config,
+      Reason("score_drop", drop, config.score_drop(),
+             absl::StrCat("relationship score ", Num(state.overall_score()), ", down ", Num(drop),
+                          " points from ", Num(high->value()), " on ", Date(high->at().seconds()),
+                          " (within ", config.score_drop_window_days(), " days)")));
+}
+
+std::optional<Finding> LatePayments(const ChurnConfig& config, const CustomerState& state) {
+  const auto& payments = state.churn_evidence().payments();
+  const int recent = config.late_payment_recent();
+  if (payments.size() < recent) return std::nullopt;
+  const int split = payments.size() - recent;
+  double recent_sum = 0, base_sum = 0;
+  for (int i = split; i < payments.size(); ++i) recent_sum += payments[i].value();
+  const int base_from = std::max(0, split - config.late_payment_baseline());
+  for (int i = base_from; i < split; ++i) base_sum += payments[i].value();
+  const double recent_mean = recent_sum / recent;
+  const double base_mean = split > base_from ? base_sum / (split - base_from) : 0.0;
+  const double threshold =
+      std::max(config.late_payment_min_days(), base_mean + config.late_payment_increase_days());
+  if (!(recent_mean >= threshold)) return std::nullopt;
+  return Found(config, Reason("late_payments", recent_mean, threshold,
+                              absl::StrCat("last ", recent, recent == 1 ? " payment" : " payments",
+                                           " ", Num(recent_mean), " days late on average, up from ",
+                                           Num(base_mean), " (", split - base_from, " before)")));
+}
+
+std::optional<Finding> RenewalLowScore(const ChurnConfig& config, const CustomerState& state,
+                                       int64_t now) {
+  if (!(state.overall_score() < config.renewal_low_score())) return std::nullopt;
+  const int64_t window = Span(config.renewal_window_days());
+  const guanxi::v1::ChurnRenewal* due = nullptr;
+  for (const auto& r : state.churn_evidence().renewals()) {
+    const int64_t at = r.due_at().seconds();
+    if (now < at - window || now >= at + window) continue;
+    if (due == nullptr || at < due->due_at().seconds()) due = &r;
+  }
+  if (due == nullptr) return std::nullopt;
+  const int64_t until = due->due_at().seconds() - now;
+  return Finding{Reason(
+      "renewal_low_score", state.overall_score(), config.renewal_low_score(),
+      absl::StrCat("contract ", due->contract_id(), " renewal due ", Date(due->due_at().seconds()),
+                   until >= 0 ? absl::StrCat(" (in ", WholeDays(until), " days)")
+                              : absl::StrCat(" (overdue by ", WholeDays(-until), " days)"),
+                   " with relationship score ", Num(state.overall_score()), " below ",
+                   Num(config.renewal_low_score())))};
+}
+
+std::optional<Finding> ChampionLeft(const ChurnConfig& config, const CustomerState& state,
+                                    int64_t now) {
+  const auto& evidence = state.churn_evidence();
+  if (!IsSet(evidence.champion_left_at())) return std::nullopt;
+  const int64_t since = now - evidence.champion_left_at().seconds();
+  if (since < 0 || since >= Span(config.champion_left_days())) return std::nullopt;
+  return Finding{
+      Reason("champion_left", Days(since), config.champion_left_days(),
+             absl::StrCat("champion ", evidence.champion_left(), " left on ",
+                          Date(evidence.champion_left_at().seconds()), ", no new champion since"))};
+}
+
+std::optional<Finding> CompetitorSignals(const ChurnConfig& config, const CustomerState& state,
+                                         int64_t now) {
+  int n = 0;
+  double strongest = 0;
+  for (const auto& mark : state.churn_evidence().competitor_signals()) {
+    const int64_t age = now - mark.at().seconds();
+    if (age < 0 || age >= Span(config.competitor_window_days())) continue;
+    if (!(mark.value() <= -config.competitor_lean())) continue;
+    ++n;
+    strongest = std::min(strongest, mark.value());
+  }
+  if (n < config.competitor_signal_count()) return std::nullopt;
+  return Found(config,
+               Reason("competitor_signal", n, config.competitor_signal_count(),
+                      absl::StrCat(n, n == 1 ? " signal" : " signals",
+                                   " leaning to a competitor in the last ",
+                                   Num0(config.competitor_window_days()), " days (strongest lean ",
+                                   absl::StrFormat("%.2f", strongest), ")")));
+}
+
+WarningLevel LevelOf(const ChurnConfig& config, double points) {
+  if (points >= config.critical_points()) return guanxi::v1::WARNING_LEVEL_CRITICAL;
+  if (points >= config.warning_points()) return guanxi::v1::WARNING_LEVEL_WARNING;
+  if (points >= config.watch_points()) return guanxi::v1::WARNING_LEVEL_WATCH;
+  return guanxi::v1::WARNING_LEVEL_UNSPECIFIED;
+}
+
+// Records the overall score as the high of the day of `now`, keeping only the highs that
+// can still be the highest of a later window (each above every later one).
+void RecordScoreHigh(const ChurnConfig& config, CustomerState& state, int64_t now) {
+  auto& highs = *state.mutable_churn_evidence()->mutable_score_highs();
+  const int64_t day = DayOf(now);
+  const int64_t first_day = day - config.score_drop_window_days() + 1;
+  int drop = 0;
+  while (drop < highs.size() && DayOf(highs[drop].at().seconds()) < first_day) ++drop;
+  if (drop > 0) highs.DeleteSubrange(0, drop);
+  const double score = state.overall_score();
+  while (!highs.empty() && highs[highs.size() - 1].value() <= score) highs.RemoveLast();
+  if (!highs.empty() && DayOf(highs[highs.size() - 1].at().seconds()) == day) return;
+  *highs.Add() = Mark(day * kDay, score);
+}
+
+// What a deadline compares: which reasons hold, how much they count, and the level.
+bool SameOutcome(const ChurnAssessment& a, const ChurnAssessment& b) {
+  if (a.points != b.points || a.level != b.level || a.reasons.size() != b.reasons.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.reasons.size(); ++i) {
+    if (a.reasons[i].code() != b.reasons[i].code()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+double PurchaseRhythmDays(const ChurnConfig& config, const CustomerState& state) {
+  const auto& days = state.churn_evidence().purchase_days();
+  if (days.size() < std::max(2, config.min_rhythm_purchase_days())) {
+    return std::max(config.default_rhythm_days(), config.min_rhythm_days());
+  }
+  std::vector<int64_t> gaps;
+  for (int i = 1; i < days.size(); ++i) gaps.push_back(days[i] - days[i - 1]);
+  std::sort(gaps.begin(), gaps.end());
+  const size_t n = gaps.size();
+  const double median = n % 2 == 1 ? static_cast<double>(gaps[n / 2])
+                                   : static_cast<double>(gaps[n / 2 - 1] + gaps[n / 2]) / 2.0;
+  return std::max(median, config.min_rhythm_days());
+}
+
+void ObserveForChurn(const ChurnConfig& config, CustomerState& state, const Event& event) {
+  ChurnEvidence& evidence = *state.mutable_churn_evidence();
+  const int64_t clock = std::max(ClockOf(state), event.occurred_at().seconds());
+  switch (event.payload_case()) {
+    case Event::kOrder:
+      if (event.order().kind() != guanxi::v1::ORDER_KIND_CANCELLATION) {
+        ObservePurchase(config, evidence, event);
+      }
+      break;
+    case Event::kComplaint:
+      ObserveComplaint(config, evidence, event, clock);
+      break;
+    case Event::kComplaintResolved:
+      ObserveResolution(evidence, event);
+      break;
+    case Event::kSurvey:
+      ObserveSurvey(config, evidence, event, clock);
+      break;
+    case Event::kPayment:
+      ObservePayment(config, evidence, event);
+      break;
+    case Event::kContract:
+      ObserveContract(evidence, event);
+      break;
+    case Event::kContactChange:
+      ObserveContact(evidence, event);
+      break;
+    case Event::kCompetitorSignal:
+      ObserveCompetitor(config, evidence, event, clock);
+      break;
+    default:
+      break;
+  }
+}
+
+ChurnAssessment AssessChurn(const ChurnConfig& config, const CustomerState& state,
+                            const guanxi::v1::ModelRecord* model, const Timestamp& at) {
+  const int64_t now = at.seconds();
+  const auto& w = config.weights();
+  const std::pair<double, std::optional<Finding>> findings[] = {
+      {w.inactivity(), w.inactivity() > 0 ? Inactivity(config, state, now) : std::nullopt},
+      {w.low_p_alive(), w.low_p_alive() > 0 ? LowPAlive(config, state, model) : std::nullopt},
+      {w.unresolved_complaint(),
+       w.unresolved_complaint() > 0 ? UnresolvedComplaint(config, state, now) : std::nullopt},
+      {w.complaint_run(), w.complaint_run() > 0 ? ComplaintRun(config, state, now) : std::nullopt},
+      {w.satisfaction_drop(),
+       w.satisfaction_drop() > 0 ? SatisfactionDrop(config, state, now) : std::nullopt},
+      {w.score_drop(), w.score_drop() > 0 ? ScoreDrop(config, state, now) : std::nullopt},
+      {w.late_payments(), w.late_payments() > 0 ? LatePayments(config, state) : std::nullopt},
+      {w.renewal_low_score(),
+       w.renewal_low_score() > 0 ? RenewalLowScore(config, state, now) : std::nullopt},
+      {w.champion_left(), w.champion_left() > 0 ? ChampionLeft(config, state, now) : std::nullopt},
+      {w.competitor_signal(),
+       w.competitor_signal() > 0 ? CompetitorSignals(config, state, now) : std::nullopt},
+  };
+  ChurnAssessment assessment;
+  for (const auto& [weight, finding] : findings) {
+    if (!finding) continue;
+    assessment.points += weight * finding->multiplier;
+    assessment.reasons.push_back(finding->reason);
+  }
+  assessment.level = LevelOf(config, assessment.points);
+  return assessment;
+}
+
+std::optional<guanxi::v1::ChurnWarning> EvaluateChurn(const ChurnConfig& config,
+                                                      CustomerState& state,
+                                                      const ChurnContext& context) {
+  const int64_t now = std::max(ClockOf(state), context.now.seconds());
+  RecordScoreHigh(config, state, now);
+  ChurnAssessment assessment = AssessChurn(config, state, context.model, At(now));
+  guanxi::v1::ChurnEpisode& episode = *state.mutable_churn_episode();
+  *episode.mutable_evaluated_at() = At(now);
+  const std::optional<Finding> p_alive =
+      config.weights().low_p_alive() > 0 ? LowPAlive(config, state, context.model) : std::nullopt;
+  episode.set_p_alive_points(p_alive ? config.weights().low_p_alive() * p_alive->multiplier : 0);
+
+  guanxi::v1::WarningNotice notice = guanxi::v1::WARNING_NOTICE_UNSPECIFIED;
+  WarningLevel level = assessment.level;
+  if (episode.warning_id().empty()) {
+    if (assessment.level == guanxi::v1::WARNING_LEVEL_UNSPECIFIED) return std::nullopt;
+    episode.set_warning_id(absl::StrCat(
+        state.customer_id(), "/",
+        context.cause.empty() ? absl::StrCat(context.position) : context.cause));
+    episode.set_start_position(context.position);
+    *episode.mutable_started_at() = At(now);
+    episode.set_level(assessment.level);
+    episode.clear_quiet_since();
+    notice = guanxi::v1::WARNING_NOTICE_RAISED;
+  } else if (assessment.points <= config.resolve_points()) {
+    if (!IsSet(episode.quiet_since())) *episode.mutable_quiet_since() = At(now);
+    if (now - episode.quiet_since().seconds() < Span(config.resolve_after_days())) {
+      return std::nullopt;
+    }
+    notice = guanxi::v1::WARNING_NOTICE_RESOLVED;
+    level = static_cast<WarningLevel>(episode.level());
+  } else {
+    episode.clear_quiet_since();
+    if (assessment.level <= episode.level()) return std::nullopt;
+    episode.set_level(assessment.level);
+    notice = guanxi::v1::WARNING_NOTICE_ESCALATED;
+  }
+
+  guanxi::v1::ChurnWarning warning;
+  warning.set_warning_id(episode.warning_id());
+  warning.set_customer_id(state.customer_id());
+  warning.set_notice(notice);
+  warning.set_level(level);
+  for (auto& reason : assessment.reasons) *warning.add_reasons() = std::move(reason);
+  warning.set_score(state.overall_score());
+  warning.set_stage(state.stage());
+  if (context.model != nullptr && context.model->has_bgnbd()) warning.set_p_alive(state.p_alive());
+  warning.set_partition(context.partition);
+  warning.set_position(context.position);
+  *warning.mutable_event_time() = context.now;
+  if (notice == guanxi::v1::WARNING_NOTICE_RESOLVED) {
+    // The episode is closed; what the next deadline needs stays.
+    const Timestamp evaluated = episode.evaluated_at();
+    const double p_alive_points = episode.p_alive_points();
+    episode.Clear();
+    *episode.mutable_evaluated_at() = evaluated;
+    episode.set_p_alive_points(p_alive_points);
+  }
+  return warning;
+}
+
+std::optional<Timestamp> NextChurnDeadline(const ChurnConfig& config, const CustomerState& state) {
+  const int64_t clock = ClockOf(state);
+  const ChurnEvidence& evidence = state.churn_evidence();
+  std::vector<int64_t> candidates;
+  if (state.purchase_days() > 0 && IsSet(state.last_purchase_at())) {
+    const double rhythm = PurchaseRhythmDays(config, state);
+    const int64_t last = state.last_purchase_at().seconds();
+    candidates.push_back(last + Span(config.inactivity_multiple() * rhythm));
+    candidates.push_back(last +
+                         Span(config.severe_factor() * config.inactivity_multiple() * rhythm));
+  }
+  for (const auto& c : evidence.open_complaints()) {
+    candidates.push_back(c.made_at().seconds() + Span(config.complaint_service_level_days()));
+    candidates.push_back(c.made_at().seconds() + Span(config.complaint_max_age_days()));
+  }
+  for (const auto& t : evidence.complaints_made()) {
+    candidates.push_back(t.seconds() + Span(config.complaint_run_window_days()));
+  }
+  if (!evidence.satisfaction().empty()) {
+    candidates.push_back(evidence.satisfaction().rbegin()->at().seconds() +
+                         Span(config.satisfaction_window_days()));
+  }
+  for (const auto& mark : evidence.score_highs()) {
+    candidates.push_back((DayOf(mark.at().seconds()) + config.score_drop_window_days()) * kDay);
+  }
+  for (const auto& r : evidence.renewals()) {
+    candidates.push_back(r.due_at().seconds() - Span(config.renewal_window_days()));
+    candidates.push_back(r.due_at().seconds() + Span(config.renewal_window_days()));
+  }
+  if (IsSet(evidence.champion_left_at())) {
+    candidates.push_back(evidence.champion_left_at().seconds() + Span(config.champion_left_days()));
+  }
+  for (const auto& mark : evidence.competitor_signals()) {
+    candidates.push_back(mark.at().seconds() + Span(config.competitor_window_days()));
+  }
+  // P(alive) does not move with time alone: it counts as at the last evaluation.
+  const double p_alive_points = state.churn_episode().p_alive_points();
+  auto assess = [&](int64_t at) {
+    ChurnAssessment a = AssessChurn(config, state, nullptr, At(at));
+    a.points += p_alive_points;
+    a.level = LevelOf(config, a.points);
+    return a;
+  };
+  const ChurnAssessment base = assess(clock);
+  const auto& episode = state.churn_episode();
+  std::optional<int64_t> resolution;
+  if (!episode.warning_id().empty() && base.points <= config.resolve_points()) {
+    const int64_t quiet_since =
+        IsSet(episode.quiet_since()) ? episode.quiet_since().seconds() : clock;
+    resolution = std::max(clock + 1, quiet_since + Span(config.resolve_after_days()));
+    candidates.push_back(*resolution);
+  }
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  for (int64_t c : candidates) {
+    if (c <= clock) continue;
+    if (resolution && c == *resolution) return At(c);
+    if (!SameOutcome(assess(c), base)) return At(c);
+  }
+  return std::nullopt;
+}
+
+}  // namespace guanxi::projections
