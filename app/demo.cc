@@ -51,12 +51,17 @@ struct Snapshot {
   std::map<std::string, int64_t> intent;
   struct AtRisk {
     std::string customer_id;
+    int level = 0;  // the open warning episode's level (guanxi.v1.WarningLevel), 0: none
     double score = 0;
     double p_alive = 0;
     guanxi::v1::LifecycleStage stage{};
     std::string why;
+    bool operator<(const AtRisk& o) const {  // the most at risk first
+      return level != o.level ? level > o.level : score < o.score;
+    }
   };
   std::vector<AtRisk> at_risk;  // the most at risk first
+  std::map<int, int64_t> open_warnings;  // by level
   int64_t clock = 0;            // the latest event time applied on any partition
 };
 
@@ -82,14 +87,16 @@ Snapshot Look(const std::string& data, const std::string& scratch) {
       ++snap.stages[s.stage()];
       if (!s.classes().abc().empty()) ++snap.abc[s.classes().abc()];
       if (!s.classes().intent_class().empty()) ++snap.intent[s.classes().intent_class()];
-      if (s.stage() == guanxi::v1::LIFECYCLE_STAGE_AT_RISK ||
+      const int level = s.churn_episode().warning_id().empty() ? 0 : s.churn_episode().level();
+      if (level > 0) ++snap.open_warnings[level];
+      if (level > 0 || s.stage() == guanxi::v1::LIFECYCLE_STAGE_AT_RISK ||
           s.stage() == guanxi::v1::LIFECYCLE_STAGE_WINNING_BACK) {
-        mine.push_back({s.customer_id(), s.overall_score(), s.p_alive(), s.stage(), ""});
+        mine.push_back({s.customer_id(), level, s.overall_score(), s.p_alive(), s.stage(), ""});
       }
       return true;
     }).IgnoreError();
     // Why: the latest stage transition's cause, or the latest warning's reasons.
-    std::sort(mine.begin(), mine.end(), [](const auto& a, const auto& b) { return a.score < b.score; });
+    std::sort(mine.begin(), mine.end());
     if (mine.size() > 8) mine.resize(8);
     for (auto& r : mine) {
       (*store)->ForEachFact(r.customer_id, [&](uint64_t, const guanxi::v1::DerivedFact& f) {
@@ -105,11 +112,16 @@ Snapshot Look(const std::string& data, const std::string& scratch) {
       candidates.push_back(r);
     }
   }
-  std::sort(candidates.begin(), candidates.end(),
-            [](const auto& a, const auto& b) { return a.score < b.score; });
+  std::sort(candidates.begin(), candidates.end());
   if (candidates.size() > 8) candidates.resize(8);
   snap.at_risk = std::move(candidates);
   return snap;
+}
+
+std::string LevelName(int level) {
+  std::string s = guanxi::v1::WarningLevel_Name(static_cast<guanxi::v1::WarningLevel>(level)).substr(14);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
 std::string Distribution(const std::map<std::string, int64_t>& counts) {
@@ -134,11 +146,16 @@ void Render(std::ostream& out, bool terminal, const Snapshot& snap, double elaps
   for (const auto& [stage, n] : snap.stages) out << StageName(stage) << " " << n << "   ";
   out << "\nABC value:  " << Distribution(snap.abc);
   out << "\nintent:     " << Distribution(snap.intent) << "\n";
-  out << "\nmost at risk (lowest relationship score among at_risk / winning_back):\n";
+  out << "open warnings:";
+  for (int level = 3; level >= 1; --level) {
+    out << "  " << LevelName(level) << " " << (snap.open_warnings.count(level) ? snap.open_warnings.at(level) : 0);
+  }
+  out << "\n\nmost at risk (highest open warning, then lowest relationship score):\n";
   if (snap.at_risk.empty()) out << "  (none yet)\n";
   for (const auto& r : snap.at_risk) {
-    out << absl::StrFormat("  %-12s score %5.1f  %-12s P(alive) %.2f  %s\n", r.customer_id, r.score,
-                           StageName(r.stage), r.p_alive, r.why.substr(0, 70));
+    out << absl::StrFormat("  %-12s %-8s score %5.1f  %-12s P(alive) %.2f  %s\n", r.customer_id,
+                           r.level > 0 ? LevelName(r.level) : "-", r.score, StageName(r.stage),
+                           r.p_alive, r.why.substr(0, 64));
   }
   out << "\nchurn warnings as they fire (" << warnings_seen << " so far):\n";
   if (warnings.empty()) out << "  (none yet)\n";
