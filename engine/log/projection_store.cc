@@ -21,6 +21,7 @@ constexpr char kTimersCf[] = "timers";
 constexpr char kFactsCf[] = "facts";
 constexpr char kOutboxCf[] = "outbox";
 constexpr char kProjectionCf[] = "projection";
+constexpr char kWarningsCf[] = "warnings";
 constexpr char kCheckpointKey[] = "checkpoint";
 
 // Timer key: the deadline as 8-byte offset binary (so negative times sort first), then
@@ -64,12 +65,13 @@ struct ProjectionStore::Impl {
   rocksdb::ColumnFamilyHandle* facts = nullptr;
   rocksdb::ColumnFamilyHandle* outbox = nullptr;
   rocksdb::ColumnFamilyHandle* projection = nullptr;
+  rocksdb::ColumnFamilyHandle* warnings = nullptr;
 };
 
 // Column families are bound at Commit, so a batch is built without a store.
 struct ProjectionStore::Batch::Impl {
   struct Op {
-    int family;  // 0 state, 1 timers, 2 facts, 3 outbox, 4 projection
+    int family;  // 0 state, 1 timers, 2 facts, 3 outbox, 4 projection, 5 warnings
     std::string key;
     std::string value;
     bool erase = false;
@@ -114,6 +116,19 @@ void ProjectionStore::Batch::AddOutbox(uint64_t sequence, const guanxi::v1::Outb
   ++writes_;
 }
 
+void ProjectionStore::Batch::AddWarning(const guanxi::v1::ChurnWarning& warning,
+                                        uint64_t position, uint32_t index) {
+  // Key: event time (offset binary), then the fact key (customer, position, index).
+  std::string key;
+  PutBigEndian64(key, static_cast<uint64_t>(warning.event_time().seconds()) ^ (uint64_t{1} << 63));
+  key += FactPrefix(warning.customer_id());
+  PutBigEndian64(key, position);
+  for (int shift = 24; shift >= 0; shift -= 8)
+    key.push_back(static_cast<char>((index >> shift) & 0xff));
+  impl_->ops.push_back({5, std::move(key), warning.SerializeAsString(), false});
+  ++writes_;
+}
+
 void ProjectionStore::Batch::PutCheckpoint(const guanxi::v1::ProjectionCheckpoint& checkpoint) {
   impl_->ops.push_back({4, kCheckpointKey, checkpoint.SerializeAsString(), false});
   ++writes_;
@@ -121,7 +136,8 @@ void ProjectionStore::Batch::PutCheckpoint(const guanxi::v1::ProjectionCheckpoin
 
 const std::vector<std::string>& ProjectionStore::ColumnFamilies() {
   static const auto* const kFamilies =
-      new std::vector<std::string>{kStateCf, kTimersCf, kFactsCf, kOutboxCf, kProjectionCf};
+      new std::vector<std::string>{kStateCf,  kTimersCf,     kFactsCf,
+                                   kOutboxCf, kProjectionCf, kWarningsCf};
   return *kFamilies;
 }
 
@@ -134,7 +150,9 @@ absl::StatusOr<std::unique_ptr<ProjectionStore>> ProjectionStore::Attach(EventLo
   impl->facts = log->ColumnFamily(kFactsCf);
   impl->outbox = log->ColumnFamily(kOutboxCf);
   impl->projection = log->ColumnFamily(kProjectionCf);
-  if (!impl->state || !impl->timers || !impl->facts || !impl->outbox || !impl->projection) {
+  impl->warnings = log->ColumnFamily(kWarningsCf);
+  if (!impl->state || !impl->timers || !impl->facts || !impl->outbox || !impl->projection ||
+      !impl->warnings) {
     return absl::FailedPreconditionError(
         "the store has no projection column families (open the log with "
         "ProjectionStore::ColumnFamilies(), read-write, at least once)");
@@ -146,8 +164,9 @@ ProjectionStore::ProjectionStore(std::unique_ptr<Impl> impl) : impl_(std::move(i
 ProjectionStore::~ProjectionStore() = default;
 
 absl::Status ProjectionStore::Commit(Batch& batch) {
-  rocksdb::ColumnFamilyHandle* const families[] = {impl_->state, impl_->timers, impl_->facts,
-                                                   impl_->outbox, impl_->projection};
+  rocksdb::ColumnFamilyHandle* const families[] = {impl_->state,  impl_->timers,
+                                                   impl_->facts,  impl_->outbox,
+                                                   impl_->projection, impl_->warnings};
   rocksdb::WriteBatch wb;
   for (const auto& op : batch.impl_->ops) {
     rocksdb::Status s = op.erase ? wb.Delete(families[op.family], op.key)
@@ -243,6 +262,22 @@ absl::Status ProjectionStore::ForEachFact(
   return FromRocks(it->status(), "reading facts");
 }
 
+absl::Status ProjectionStore::ForEachWarningSince(
+    int64_t since, const std::function<bool(const guanxi::v1::ChurnWarning&)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->warnings));
+  std::string start;
+  PutBigEndian64(start, static_cast<uint64_t>(since) ^ (uint64_t{1} << 63));
+  guanxi::v1::ChurnWarning warning;
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    if (!warning.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("a warning does not parse");
+    }
+    if (!visit(warning)) break;
+  }
+  return FromRocks(it->status(), "reading warnings");
+}
+
 absl::Status ProjectionStore::ReadOutbox(
     uint64_t from_sequence, size_t max,
     std::vector<std::pair<uint64_t, guanxi::v1::OutboxEntry>>* out) const {
@@ -276,6 +311,7 @@ absl::StatusOr<std::vector<std::string>> ProjectionStore::Compare(const Projecti
       {{kStateCf, &Impl::state},
        {kTimersCf, &Impl::timers},
        {kFactsCf, &Impl::facts},
+       {kWarningsCf, &Impl::warnings},
        {kProjectionCf, &Impl::projection}};
   for (const auto& [name, member] : families) {
     std::unique_ptr<rocksdb::Iterator> x(

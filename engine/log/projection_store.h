@@ -29,6 +29,7 @@
 #include "engine/log/event_log.h"
 #include "guanxi/v1/projection.pb.h"
 #include "guanxi/v1/state.pb.h"
+#include "guanxi/v1/warning.pb.h"
 
 namespace guanxi::engine {
 
@@ -58,6 +59,8 @@ class ProjectionStore {
     void AddFact(std::string_view customer_id, uint64_t position, uint32_t index,
                  const guanxi::v1::DerivedFact& fact);
     void AddOutbox(uint64_t sequence, const guanxi::v1::OutboxEntry& entry);
+    // Indexes a churn-warning notice by its event time (ForEachWarningSince).
+    void AddWarning(const guanxi::v1::ChurnWarning& warning, uint64_t position, uint32_t index);
     void PutCheckpoint(const guanxi::v1::ProjectionCheckpoint& checkpoint);
 
     size_t writes() const { return writes_; }
@@ -89,6 +92,10 @@ class ProjectionStore {
   absl::Status ForEachFact(std::string_view customer_id,
                            const std::function<bool(uint64_t position,
                                                     const guanxi::v1::DerivedFact&)>& visit) const;
+  // The churn-warning notices with event_time at or after `since` (Unix seconds), in
+  // (event time, customer, position) order, until `visit` returns false.
+  absl::Status ForEachWarningSince(
+      int64_t since, const std::function<bool(const guanxi::v1::ChurnWarning&)>& visit) const;
   // Up to `max` outbox entries from `from_sequence` on, in sequence order.
   absl::Status ReadOutbox(uint64_t from_sequence, size_t max,
                           std::vector<std::pair<uint64_t, guanxi::v1::OutboxEntry>>* out) const;
@@ -96,7 +103,7 @@ class ProjectionStore {
   absl::Status DeleteOutbox(uint64_t from_sequence, uint64_t to_sequence);
 
   // Compares the projection families of two stores key by key (states, timers, facts,
-  // checkpoint; the outbox is excluded, as a publisher empties it). Returns up to
+  // warnings, checkpoint; the outbox is excluded, as a publisher empties it). Returns up to
   // `max_differences` readable descriptions; empty when identical.
   static absl::StatusOr<std::vector<std::string>> Compare(const ProjectionStore& a,
                                                           const ProjectionStore& b,

@@ -242,9 +242,11 @@ void PartitionProjector::Record(guanxi::v1::CustomerState& state, projections::D
     entry.set_value(warning.SerializeAsString());
     batch_.AddOutbox(checkpoint_.next_outbox_sequence(), entry);
     checkpoint_.set_next_outbox_sequence(checkpoint_.next_outbox_sequence() + 1);
+    const uint32_t index = fact_index_[customer]++;
+    batch_.AddWarning(warning, position, index);
     guanxi::v1::DerivedFact fact;
     *fact.mutable_warning() = std::move(warning);
-    batch_.AddFact(customer, position, fact_index_[customer]++, fact);
+    batch_.AddFact(customer, position, index, fact);
     ++stats_.facts;
     ++stats_.warnings;
   }

@@ -9,6 +9,7 @@
 #include "absl/strings/strip.h"
 #include "common/strings.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
 #include "httplib.h"
 
 namespace guanxi::engine {
@@ -191,6 +192,46 @@ struct HttpServer::Impl {
     res.set_content(body, "application/json");
   }
 
+  // Churn-warning notices with event_time at or after `since` (RFC 3339; default: all),
+  // oldest first, at most `limit`; "more" says whether the limit cut the list.
+  void Warnings(const httplib::Request& req, httplib::Response& res) const {
+    int64_t since = INT64_MIN;
+    if (req.has_param("since")) {
+      google::protobuf::Timestamp t;
+      if (!google::protobuf::util::TimeUtil::FromString(req.get_param_value("since"), &t)) {
+        return Fail(res, 400, absl::StrCat("since: '", req.get_param_value("since"),
+                                           "' is not an RFC 3339 time (2026-03-03T00:00:00Z)"));
+      }
+      since = t.seconds();
+    }
+    int limit = 100;
+    if (req.has_param("limit")) {
+      if (!absl::SimpleAtoi(req.get_param_value("limit"), &limit) || limit < 1 || limit > kMaxLimit) {
+        return Fail(res, 400, absl::StrCat("limit: must be an integer in 1..", kMaxLimit));
+      }
+    }
+    // The oldest `limit + 1` of each partition, merged.
+    std::vector<guanxi::v1::ChurnWarning> all;
+    for (const PartitionView& view : options.partitions()) {
+      int taken = 0;
+      absl::Status s = view.store->ForEachWarningSince(since, [&](const guanxi::v1::ChurnWarning& w) {
+        all.push_back(w);
+        return ++taken <= limit;
+      });
+      if (!s.ok()) return Fail(res, 500, std::string(s.message()));
+    }
+    std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+      return a.event_time().seconds() < b.event_time().seconds();
+    });
+    const bool more = all.size() > static_cast<size_t>(limit);
+    std::string body = "{\"warnings\":[";
+    for (size_t i = 0; i < all.size() && i < static_cast<size_t>(limit); ++i) {
+      absl::StrAppend(&body, i == 0 ? "" : ",", ToJson(all[i]));
+    }
+    absl::StrAppend(&body, "],\"more\":", more ? "true" : "false", "}\n");
+    res.set_content(body, "application/json");
+  }
+
   void Metrics(httplib::Response& res) const {
     const EngineStatus status = options.status();
     std::string out;
@@ -288,6 +329,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   server.Get("/metrics", [self](const httplib::Request&, httplib::Response& res) { self->Metrics(res); });
   server.Get("/v1/customers", [self](const httplib::Request& req, httplib::Response& res) {
     self->Customers(req, res);
+  });
+  server.Get("/v1/warnings", [self](const httplib::Request& req, httplib::Response& res) {
+    self->Warnings(req, res);
   });
   server.Get(R"(/v1/customers/([^/]+))", [self](const httplib::Request& req, httplib::Response& res) {
     self->Customer(req, res);

@@ -113,6 +113,26 @@ TEST_F(HttpServerTest, FilteredListPagesThroughEveryMatch) {
   EXPECT_EQ(by_class->status, 200) << by_class->body;
 }
 
+TEST_F(HttpServerTest, WarningsSinceATimeOldestFirst) {
+  // The quiet customers' inactivity raised warnings as their deadlines passed.
+  auto all = Get("/v1/warnings?limit=1000");
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->status, 200) << all->body;
+  EXPECT_THAT(all->body, HasSubstr("\"warningId\":\"c2/time:"));
+  EXPECT_THAT(all->body, HasSubstr("\"notice\":\"WARNING_NOTICE_RAISED\""));
+  EXPECT_THAT(all->body, HasSubstr("\"more\":false"));
+  auto one = Get("/v1/warnings?limit=1");
+  ASSERT_TRUE(one);
+  EXPECT_THAT(one->body, HasSubstr("\"more\":true"));
+  auto later = Get("/v1/warnings?since=2100-01-01T00:00:00Z");
+  ASSERT_TRUE(later);
+  EXPECT_EQ(later->body, "{\"warnings\":[],\"more\":false}\n");
+  auto bad = Get("/v1/warnings?since=yesterday");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_THAT(bad->body, HasSubstr("since: 'yesterday' is not an RFC 3339 time"));
+}
+
 TEST_F(HttpServerTest, BadRequestsAreFourHundredsWithAMessage) {
   const std::pair<std::string, std::string> cases[] = {
       {"/v1/customers?limit=0", "limit: must be an integer in 1..1000"},
