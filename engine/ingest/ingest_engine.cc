@@ -79,6 +79,21 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp, Owned& owned)
                        tp.topic, tp.partition, owned.log.get(), dead_letters_.get(),
                        DecodeLimits{.max_event_bytes = static_cast<size_t>(kafka.max_event_bytes())},
                        NowUnixMillis));
+  const int64_t stored = owned.ingestor->next_offset();
+  const int64_t start = stored < 0 ? 0 : stored;
+  ASSIGN_OR_RETURN(const auto marks,
+                   consumer_->QueryWatermarks(tp.topic, tp.partition, absl::Seconds(30)));
+  owned.target = marks.second;
+  if (start < marks.first) {
+    return absl::DataLossError(absl::StrCat(
+        "retention gap on ", tp.topic, "[", tp.partition, "]: the next offset to append is ",
+        start, " but the topic only keeps offsets from ", marks.first, "; offsets ", start, "..",
+        marks.first - 1,
+        " were deleted before this store read them (restore the "
+        "partition's store from a checkpoint, or see docs/operations.md)"));
+  }
+  // Only now, with nothing left to fail, the partition's worker starts and its outbox
+  // is published (a failed open must leave no thread holding the store).
   ASSIGN_OR_RETURN(auto projector,
                    PartitionProjector::Create(
                        owned.log.get(), owned.store.get(),
@@ -94,19 +109,6 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp, Owned& owned)
   publisher_->Add(tp.partition, owned.store.get());
   owned.worker->Start();
   owned.worker->Notify(owned.log->next_position());
-  const int64_t stored = owned.ingestor->next_offset();
-  const int64_t start = stored < 0 ? 0 : stored;
-  ASSIGN_OR_RETURN(const auto marks,
-                   consumer_->QueryWatermarks(tp.topic, tp.partition, absl::Seconds(30)));
-  owned.target = marks.second;
-  if (start < marks.first) {
-    return absl::DataLossError(absl::StrCat(
-        "retention gap on ", tp.topic, "[", tp.partition, "]: the next offset to append is ",
-        start, " but the topic only keeps offsets from ", marks.first, "; offsets ", start, "..",
-        marks.first - 1,
-        " were deleted before this store read them (restore the "
-        "partition's store from a checkpoint, or see docs/operations.md)"));
-  }
   return absl::OkStatus();
 }
 
