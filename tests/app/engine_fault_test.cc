@@ -77,8 +77,9 @@ void ExpectProjectionsMatchReplay(const std::string& data, bool complete) {
 }
 
 // Everything the projections derived reached Kafka: the ids of the facts in every
-// store's facts family equal the ids published on the changes and warnings topics (a
-// message may be published twice; none may be missing).
+// store's facts family (relationship changes and churn-warning notices) equal the ids
+// published on the changes and warnings topics (a message may be published twice; none
+// may be missing).
 void ExpectOutboxDelivered(const std::string& brokers, const std::string& data) {
   std::set<std::string> derived;
   for (int32_t p = 0; p < kPartitions; ++p) {
@@ -115,7 +116,7 @@ void ExpectOutboxDelivered(const std::string& brokers, const std::string& data) 
   auto consumer = std::move(*engine::Consumer::Create(brokers, "outbox-check", {}, &listener));
   ASSERT_TRUE(consumer->Subscribe({"guanxi.relationship-changes", "guanxi.churn-warnings"}).ok());
   std::set<std::string> published;
-  int64_t messages = 0;
+  int64_t messages = 0, warnings = 0;
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (published.size() < derived.size() && absl::Now() < deadline) {
     for (const engine::KafkaMessage& m : consumer->Poll(5000, absl::Milliseconds(100))) {
@@ -125,6 +126,7 @@ void ExpectOutboxDelivered(const std::string& brokers, const std::string& data) 
         v1::ChurnWarning w;
         ASSERT_TRUE(w.ParseFromString(m.value));
         published.insert(absl::StrCat(w.warning_id(), "#", w.notice()));
+        ++warnings;
       } else {
         v1::RelationshipChange c;
         ASSERT_TRUE(c.ParseFromString(m.value));
@@ -134,8 +136,9 @@ void ExpectOutboxDelivered(const std::string& brokers, const std::string& data) 
   }
   consumer->Close();
   EXPECT_EQ(published, derived);
-  std::printf("[ outbox   ] %zu derived facts, %lld messages published for them\n",
-              derived.size(), static_cast<long long>(messages));
+  EXPECT_GT(warnings, 0) << "the stream raised no churn warning: the test proves less than it says";
+  std::printf("[ outbox   ] %zu derived facts, %lld messages published for them (%lld warnings)\n",
+              derived.size(), static_cast<long long>(messages), static_cast<long long>(warnings));
 }
 
 // The sum over partitions of the next offset each store committed, read through RocksDB
@@ -202,8 +205,16 @@ class FaultStream {
         v1::Event e;
         e.set_event_id(absl::StrCat("e", id));
         e.set_customer_id(absl::StrCat("c", id % 499));
-        e.mutable_occurred_at()->set_seconds(1'700'000'000 + id);
-        e.mutable_call()->set_call_id(e.event_id());
+        // Ten minutes apart: each of the 499 customers has an event every ~3.5 days over
+        // three years, every 4th of them a complaint never resolved, so complaint runs
+        // and complaints past their service level raise churn warnings.
+        e.mutable_occurred_at()->set_seconds(1'700'000'000 + int64_t{id} * 600);
+        if ((id / 499) % 4 == 0) {
+          e.mutable_complaint()->set_complaint_id(e.event_id());
+          e.mutable_complaint()->set_severity(v1::SEVERITY_HIGH);
+        } else {
+          e.mutable_call()->set_call_id(e.event_id());
+        }
         ids_[static_cast<size_t>(i)] = e.event_id();
         distinct_.insert(e.event_id());
         key = e.customer_id();
