@@ -1,0 +1,173 @@
+// churn_quality_retail: the churn warnings on real data. The UCI online-retail orders
+// (../shared/data/online-retail.csv.gz) go through the online-retail connector into an
+// event log; the engine's own projections are recomputed from the log as of a cut date
+// (engine::RebuildAsOf: every rule and timer exactly as `guanxi run` applies them), and
+// the warning state at the cut is scored against what the customers did next.
+//
+//   build/release/bench/churn_quality_retail [--cut=2011-09-01] [--horizon-days=90]
+//                                            [--data=../shared/data]
+//
+// Population: customers with at least one purchase before the cut. A customer "churned"
+// when it made no purchase in (cut, cut + horizon]. Predicted: the customer's warning
+// episode is open at the cut (at any level; the rows "level >= warning" and
+// "level = critical" count only episodes at that level or above).
+//   precision = churned among predicted / predicted;   recall = predicted among churned.
+// No population model is in force (no model records in this log), so P(alive) is not a
+// reason here. The data end on 2011-12-09: the default cut leaves the 90-day horizon
+// inside them. A benchmark, not a test: nothing is asserted. Output: a table, then one
+// JSON line (prefix "json: ").
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "connectors/connector.h"
+#include "connectors/line_reader.h"
+#include "connectors/time_parse.h"
+#include "engine/config/config.h"
+#include "engine/log/data_dir.h"
+#include "engine/log/event_log.h"
+#include "engine/projection/replay.h"
+
+namespace guanxi::bench {
+namespace {
+
+struct Collect final : connectors::EventSink {
+  std::vector<guanxi::v1::Event> events;
+  void Accept(guanxi::v1::Event e) override { events.push_back(std::move(e)); }
+  void Reject(int64_t, std::string) override {}
+};
+
+std::string Flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
+  const std::string prefix = "--" + name + "=";
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]).rfind(prefix, 0) == 0) return std::string(argv[i]).substr(prefix.size());
+  }
+  return fallback;
+}
+
+int Main(int argc, char** argv) {
+  const std::string data = Flag(argc, argv, "data", GUANXI_SHARED_DATA_DIR);
+  const std::string cut_text = Flag(argc, argv, "cut", "2011-09-01");
+  const int horizon_days = std::stoi(Flag(argc, argv, "horizon-days", "90"));
+  auto cut = connectors::ParseDateTime(cut_text + " 00:00:00");
+  if (!cut.ok()) {
+    std::fprintf(stderr, "--cut: %s\n", std::string(cut.status().message()).c_str());
+    return 2;
+  }
+  const int64_t horizon_end = cut->seconds() + int64_t{horizon_days} * 86400;
+
+  std::fprintf(stderr, "reading %s/online-retail.csv.gz ...\n", data.c_str());
+  auto reader = connectors::LineReader::Open(data + "/online-retail.csv.gz");
+  if (!reader.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(reader.status().message()).c_str());
+    return 1;
+  }
+  Collect sink;
+  auto parser = connectors::NewOnlineRetailParser();
+  std::string line;
+  int64_t n = 0;
+  while ((*reader)->Next(line)) parser->Line(++n, line, sink);
+  parser->Finish(sink);
+
+  // Who bought when (purchases only), to know what happened after the cut.
+  std::map<std::string, bool> bought_before, bought_after;
+  for (const auto& e : sink.events) {
+    if (!e.has_order() || e.order().kind() == guanxi::v1::ORDER_KIND_CANCELLATION) continue;
+    const int64_t t = e.occurred_at().seconds();
+    if (t < cut->seconds()) bought_before[e.customer_id()] = true;
+    if (t >= cut->seconds() && t < horizon_end) bought_after[e.customer_id()] = true;
+  }
+
+  // Into an event log, then the projections as of the cut, recomputed from it.
+  const std::string work = (std::filesystem::temp_directory_path() /
+                            absl::StrCat("guanxi_retail_quality_", getpid()))
+                               .string();
+  std::filesystem::remove_all(work);
+  {
+    auto log = engine::EventLog::Open(engine::PartitionDir(work + "/data", 0), {.partition = 0});
+    if (!log.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(log.status().message()).c_str());
+      return 1;
+    }
+    std::vector<guanxi::v1::LogRecord> records;
+    for (const auto& e : sink.events) *records.emplace_back().mutable_event() = e;
+    if (auto s = (*log)->Append(absl::MakeSpan(records), {}); !s.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(s.status().message()).c_str());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "%zu events appended; projecting as of %s ...\n", sink.events.size(),
+               cut_text.c_str());
+  const std::atomic<bool> stop{false};
+  google::protobuf::Timestamp as_of;
+  as_of.set_seconds(cut->seconds() - 1);  // the end of the day before the cut
+  auto view = engine::RebuildAsOf({.data_dir = work + "/data",
+                                   .partition = 0,
+                                   .scratch_dir = work + "/scratch",
+                                   .config = engine::DefaultEngineConfig()},
+                                  as_of, stop);
+  if (!view.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(view.status().message()).c_str());
+    return 1;
+  }
+  struct Counts {
+    int64_t predicted = 0, predicted_churned = 0;
+  };
+  Counts any, warning, critical;
+  int64_t population = 0, churned = 0;
+  auto status = view->store->ForEachState([&](const guanxi::v1::CustomerState& s) {
+    if (!bought_before.count(s.customer_id())) return true;
+    ++population;
+    const bool gone = !bought_after.count(s.customer_id());
+    churned += gone ? 1 : 0;
+    const int level = s.churn_episode().warning_id().empty() ? 0 : s.churn_episode().level();
+    for (auto [counts, min_level] : {std::pair{&any, 1}, {&warning, 2}, {&critical, 3}}) {
+      if (level >= min_level) {
+        ++counts->predicted;
+        counts->predicted_churned += gone ? 1 : 0;
+      }
+    }
+    return true;
+  });
+  std::filesystem::remove_all(work);
+  if (!status.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  std::printf("online retail, cut %s, horizon %d days: %lld customers with a purchase before the "
+              "cut, %lld of them (%.1f%%) bought nothing in the horizon\n",
+              cut_text.c_str(), horizon_days, static_cast<long long>(population),
+              static_cast<long long>(churned), 100.0 * static_cast<double>(churned) /
+                                                   static_cast<double>(std::max<int64_t>(population, 1)));
+  std::printf("%-22s %10s %10s %10s\n", "open episode at cut", "customers", "precision", "recall");
+  std::string json = absl::StrFormat(
+      "{\"cut\":\"%s\",\"horizonDays\":%d,\"population\":%d,\"churned\":%d,\"rows\":[", cut_text,
+      horizon_days, population, churned);
+  bool first = true;
+  for (auto [name, counts] : {std::pair{"any level", &any}, {"level >= warning", &warning},
+                              {"level = critical", &critical}}) {
+    const double precision = counts->predicted == 0 ? 0
+                                                    : static_cast<double>(counts->predicted_churned) /
+                                                          static_cast<double>(counts->predicted);
+    const double recall = churned == 0 ? 0
+                                       : static_cast<double>(counts->predicted_churned) /
+                                             static_cast<double>(churned);
+    std::printf("%-22s %10lld %10.3f %10.3f\n", name, static_cast<long long>(counts->predicted),
+                precision, recall);
+    absl::StrAppendFormat(&json, "%s{\"rule\":\"%s\",\"predicted\":%d,\"precision\":%.4f,\"recall\":%.4f}",
+                          first ? "" : ",", name, counts->predicted, precision, recall);
+    first = false;
+  }
+  std::printf("json: %s]}\n", json.c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace guanxi::bench
+
+int main(int argc, char** argv) { return guanxi::bench::Main(argc, argv); }
