@@ -1,4 +1,5 @@
-// guanxi audit: verify the logs' integrity (and, with the projections, trails).
+// guanxi audit: verify the logs' integrity; `audit trail` (audit_trail.cc) shows what
+// happened to one customer.
 #include <ostream>
 
 #include "absl/strings/str_cat.h"
@@ -93,6 +94,7 @@ Command AuditCommand() {
            {.name = "json", .help = "print the result as JSON"}},
       .run = RunVerify,
   });
+  audit.Add(AuditTrailCommand());
   return audit;
 }
 

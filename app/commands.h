@@ -11,6 +11,7 @@ namespace guanxi::app {
 Command RootCommand();
 
 Command AuditCommand();
+Command AuditTrailCommand();  // `audit trail`, added by AuditCommand
 Command BrokerCommand();
 Command ConnectCommand();
 Command DemoCommand();

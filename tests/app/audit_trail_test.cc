@@ -1,0 +1,395 @@
+// `guanxi audit trail` end to end, in-process, on a small data directory with live
+// projections (tests/app/audit_data.h): the trail of events and facts, timer-driven
+// facts, the as-of view against a recomputation by hand, and the error paths.
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "app/commands.h"
+#include "engine/config/config.h"
+#include "engine/log/data_dir.h"
+#include "engine/log/event_log.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+#include "projections/projection.h"
+#include "tests/app/audit_data.h"
+#include "tests/engine/event_log_test_util.h"
+
+namespace guanxi::app {
+namespace {
+
+using ::google::protobuf::Struct;
+using ::google::protobuf::Timestamp;
+using ::google::protobuf::Value;
+using ::google::protobuf::util::TimeUtil;
+using ::guanxi::app::testing::BuildAuditData;
+using ::guanxi::app::testing::DayAt;
+using ::guanxi::engine::testing::TempDir;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+struct CommandRun {
+  int code;
+  std::string out, err;
+};
+
+CommandRun Guanxi(std::vector<const char*> args) {
+  args.insert(args.begin(), "guanxi");
+  std::ostringstream out, err;
+  Io io{out, err};
+  const int code = RootCommand().Main(static_cast<int>(args.size()), args.data(), io);
+  return {code, out.str(), err.str()};
+}
+
+Struct ParseJson(const std::string& json) {
+  Struct parsed;
+  const auto status = google::protobuf::util::JsonStringToMessage(json, &parsed);
+  EXPECT_TRUE(status.ok()) << status.message() << "\n" << json;
+  return parsed;
+}
+
+template <typename M>
+M FromValue(const Value& value) {
+  std::string json;
+  EXPECT_TRUE(google::protobuf::util::MessageToJsonString(value, &json).ok());
+  M message;
+  const auto status = google::protobuf::util::JsonStringToMessage(json, &message);
+  EXPECT_TRUE(status.ok()) << status.message() << "\n" << json;
+  return message;
+}
+
+// The event ids the trail lists, in its order.
+std::vector<std::string> EventIds(const Struct& trail) {
+  std::vector<std::string> ids;
+  for (const Value& entry : trail.fields().at("entries").list_value().values()) {
+    const auto& fields = entry.struct_value().fields();
+    if (fields.contains("event")) {
+      ids.push_back(fields.at("event").struct_value().fields().at("eventId").string_value());
+    }
+  }
+  return ids;
+}
+
+struct StageFact {
+  uint64_t position = 0;
+  std::string cause_kind;  // the entry's "cause"
+  v1::RelationshipChange change;
+};
+
+std::vector<StageFact> StageFacts(const Struct& trail) {
+  std::vector<StageFact> stages;
+  for (const Value& entry : trail.fields().at("entries").list_value().values()) {
+    const auto& fields = entry.struct_value().fields();
+    if (!fields.contains("change")) continue;
+    auto change = FromValue<v1::RelationshipChange>(fields.at("change"));
+    if (!change.has_stage()) continue;
+    stages.push_back({static_cast<uint64_t>(fields.at("position").number_value()),
+                      fields.at("cause").string_value(), change});
+  }
+  return stages;
+}
+
+std::string Transition(const StageFact& s) {
+  return absl::StrCat(s.cause_kind, " ", v1::LifecycleStage_Name(s.change.stage().from()), " -> ",
+                      v1::LifecycleStage_Name(s.change.stage().to()));
+}
+
+bool Before(const Timestamp& a, const Timestamp& b) {
+  return TimeUtil::TimestampToNanoseconds(a) < TimeUtil::TimestampToNanoseconds(b);
+}
+
+// The customer as of `as_of`, recomputed by hand from the partition's log with
+// projections::CustomerProjection alone (no projector, no store): the customer's events
+// that occurred by then, the population models fitted by then, and the inactivity
+// timers that fire as the partition's clock (the latest event or tick time applied,
+// then `as_of`) passes their deadlines.
+std::optional<v1::CustomerState> RecomputeByHand(const std::string& data, int32_t partition,
+                                                 const std::string& customer,
+                                                 const Timestamp& as_of) {
+  auto log = engine::EventLog::Open(engine::PartitionDir(data, partition),
+                                    {.mode = engine::OpenMode::kReadOnly});
+  EXPECT_TRUE(log.ok()) << log.status();
+  if (!log.ok()) return std::nullopt;
+  const projections::CustomerProjection projection(engine::DefaultEngineConfig());
+  v1::CustomerState state;
+  bool has_state = false;
+  std::optional<v1::ModelRecord> model;
+  Timestamp clock;
+  auto context = [&] {
+    return projections::Context{.model = model ? &*model : nullptr, .partition = partition};
+  };
+  auto advance = [&](const Timestamp& t, uint64_t position) {
+    if (!Before(clock, t)) return;
+    clock = t;
+    if (!has_state) return;
+    for (auto due = projection.NextDeadline(state); due && *due <= t.seconds();
+         due = projection.NextDeadline(state)) {
+      projection.OnTime(state, TimeUtil::SecondsToTimestamp(*due), position, context());
+    }
+  };
+  const uint64_t end = (*log)->next_position();
+  EXPECT_TRUE((*log)
+                  ->ReadRange(0, end,
+                              [&](const v1::LogRecord& r) {
+                                if (r.has_event()) {
+                                  if (Before(as_of, r.event().occurred_at())) return true;
+                                  advance(r.event().occurred_at(), r.position());
+                                  if (r.event().customer_id() == customer) {
+                                    projection.OnEvent(state, r.event(), r.position(), context());
+                                    has_state = true;
+                                  }
+                                } else if (r.has_tick()) {
+                                  if (Before(as_of, r.tick().event_time())) return true;
+                                  advance(r.tick().event_time(), r.position());
+                                } else if (r.has_model()) {
+                                  if (Before(as_of, r.model().as_of())) return true;
+                                  model = r.model();
+                                  if (has_state) {
+                                    projection.OnModel(state, r.model().as_of(), r.position(),
+                                                       context());
+                                  }
+                                }
+                                return true;
+                              })
+                  .ok());
+  advance(as_of, end);
+  if (!has_state) return std::nullopt;
+  return state;
+}
+
+class AuditTrailTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    data_ = new TempDir();
+    BuildAuditData(data_->path());
+  }
+  static void TearDownTestSuite() {
+    delete data_;
+    data_ = nullptr;
+  }
+  static const char* data() { return data_->path().c_str(); }
+
+  static TempDir* data_;
+};
+
+TempDir* AuditTrailTest::data_ = nullptr;
+
+const std::vector<std::string> kAcmeEvents = {
+    "acme/profile", "acme/visit-3",   "acme/o1", "acme/c1",        "acme/c1-resolved",
+    "acme/k1",      "acme/visit-200", "acme/o2", "acme/survey-300"};
+
+TEST_F(AuditTrailTest, ListsTheCustomersEventsInOrderWithTheFactsEachDerived) {
+  const CommandRun r = Guanxi({"audit", "trail", "acme", "--data", data(), "--json"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  const Struct trail = ParseJson(r.out);
+  EXPECT_EQ(trail.fields().at("customerId").string_value(), "acme");
+  EXPECT_EQ(trail.fields().at("partition").number_value(), 0);
+  EXPECT_FALSE(trail.fields().contains("asOf"));
+  EXPECT_EQ(EventIds(trail), kAcmeEvents);
+  double last_position = -1;
+  for (const Value& entry : trail.fields().at("entries").list_value().values()) {
+    const double position = entry.struct_value().fields().at("position").number_value();
+    EXPECT_GE(position, last_position);
+    last_position = position;
+  }
+
+  // Every stage transition, with what caused it: the day-135 deadline of acme's silence
+  // fired at beta's visit of day 140 (time passed), and the day-300 deadline fell due
+  // exactly at acme's own survey, just before the survey was applied.
+  const std::vector<StageFact> stages = StageFacts(trail);
+  std::vector<std::string> transitions;
+  for (const auto& s : stages) transitions.push_back(Transition(s));
+  EXPECT_THAT(transitions,
+              ElementsAre("event LIFECYCLE_STAGE_UNSPECIFIED -> LIFECYCLE_STAGE_IDENTIFIED",
+                          "event LIFECYCLE_STAGE_IDENTIFIED -> LIFECYCLE_STAGE_ENGAGING",
+                          "event LIFECYCLE_STAGE_ENGAGING -> LIFECYCLE_STAGE_DEEPENING",
+                          "event LIFECYCLE_STAGE_DEEPENING -> LIFECYCLE_STAGE_MAINTAINING",
+                          "time LIFECYCLE_STAGE_MAINTAINING -> LIFECYCLE_STAGE_AT_RISK",
+                          "event LIFECYCLE_STAGE_AT_RISK -> LIFECYCLE_STAGE_WINNING_BACK",
+                          "event LIFECYCLE_STAGE_WINNING_BACK -> LIFECYCLE_STAGE_MAINTAINING",
+                          "time LIFECYCLE_STAGE_MAINTAINING -> LIFECYCLE_STAGE_AT_RISK",
+                          "event LIFECYCLE_STAGE_AT_RISK -> LIFECYCLE_STAGE_WINNING_BACK"));
+  ASSERT_EQ(stages.size(), 9u);
+  EXPECT_EQ(stages[2].change.stage().cause(), "first purchase: order o1");
+  EXPECT_EQ(stages[3].change.stage().cause(), "contract k1 signed");
+  const StageFact& timer = stages[4];
+  EXPECT_EQ(timer.change.stage().cause(), "no interaction for 90 days (threshold 90)");
+  EXPECT_EQ(timer.change.event_time().seconds(), DayAt(135));
+  // Its position holds no event of acme's: beta's visit.
+  auto log = engine::EventLog::Open(engine::PartitionDir(data(), 0),
+                                    {.mode = engine::OpenMode::kReadOnly});
+  ASSERT_TRUE(log.ok()) << log.status();
+  auto beta_visit = (*log)->FindEvent("beta/visit-140");
+  ASSERT_TRUE(beta_visit.ok()) << beta_visit.status();
+  EXPECT_EQ(timer.position, beta_visit->position());
+  EXPECT_EQ(stages[7].change.event_time().seconds(), DayAt(300));
+  EXPECT_EQ(stages[7].position, stages[8].position);
+
+  // Class changes under the population model appended on day 120.
+  EXPECT_THAT(r.out, HasSubstr("\"cause\":\"model\",\"change\":{\"changeId\":\"acme/"));
+
+  const auto state = FromValue<v1::CustomerState>(trail.fields().at("state"));
+  EXPECT_EQ(state.stage(), v1::LIFECYCLE_STAGE_WINNING_BACK);
+  EXPECT_EQ(state.events_applied(), 9u);
+  EXPECT_EQ(state.classes().abc(), "B");
+  EXPECT_GT(state.p_alive(), 0);
+}
+
+TEST_F(AuditTrailTest, TextShowsFactsUnderTheirEventAndTimePassed) {
+  const CommandRun r = Guanxi({"audit", "trail", "acme", "--data", data()});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.out,
+              HasSubstr("customer acme, partition 0: live projections (19 log records applied)\n"));
+  EXPECT_THAT(r.out, HasSubstr("2025-01-21T09:00:00Z  #4  order o1: 1200.00 EUR\n"
+                               "    stage engaging -> deepening: first purchase: order o1\n"));
+  EXPECT_THAT(r.out, HasSubstr("  time passed (the partition's clock moved on: another customer's "
+                               "event at 2025-05-21T09:00:00Z)\n"
+                               "    stage maintaining -> at_risk: no interaction for 90 days "
+                               "(threshold 90)\n"));
+  EXPECT_THAT(r.out, HasSubstr("a new population model came into force (everyone reclassified)\n"
+                               "    class abc - -> C ("));
+  // The deadline that fell due at acme's own survey: first the timer, then the survey.
+  EXPECT_THAT(r.out, HasSubstr("time passed (the partition's clock moved on: this customer's "
+                               "event at 2025-10-28T09:00:00Z)\n"
+                               "    stage maintaining -> at_risk: no interaction for 90 days "
+                               "(threshold 90)\n"));
+  EXPECT_THAT(r.out, HasSubstr("#16  survey: satisfaction 5 on 1..5\n"
+                               "    score 55.2 -> 58.7 ("));
+  EXPECT_THAT(r.out, HasSubstr("  stage winning_back since 2025-10-28T09:00:00Z\n"));
+  EXPECT_THAT(r.out,
+              HasSubstr("  classes: abc B, rfm_recency 3, rfm_frequency 2, rfm_monetary 3, "));
+  EXPECT_THAT(r.out, HasSubstr("  P(alive) 0.665, expected purchases in 90 days 0.23\n"));
+}
+
+TEST_F(AuditTrailTest, AsOfIsTheCustomerRecomputedFromTheLogUpToThatTime) {
+  const CommandRun r =
+      Guanxi({"audit", "trail", "acme", "--data", data(), "--as-of", "2025-06-01", "--json"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  const Struct trail = ParseJson(r.out);
+  // A date means the end of that day.
+  EXPECT_EQ(trail.fields().at("asOf").string_value(), "2025-06-01T23:59:59Z");
+  EXPECT_EQ(EventIds(trail),
+            std::vector<std::string>(kAcmeEvents.begin(), kAcmeEvents.begin() + 6));
+  const auto as_of_state = FromValue<v1::CustomerState>(trail.fields().at("state"));
+
+  Timestamp as_of;
+  ASSERT_TRUE(TimeUtil::FromString("2025-06-01T23:59:59Z", &as_of));
+  const std::optional<v1::CustomerState> by_hand = RecomputeByHand(data(), 0, "acme", as_of);
+  ASSERT_TRUE(by_hand.has_value());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(as_of_state, *by_hand))
+      << "trail: " << as_of_state.DebugString() << "\nby hand: " << by_hand->DebugString();
+  EXPECT_EQ(as_of_state.stage(), v1::LIFECYCLE_STAGE_AT_RISK);
+  EXPECT_EQ(as_of_state.events_applied(), 6u);
+
+  // Not the current state read back.
+  const CommandRun live = Guanxi({"audit", "trail", "acme", "--data", data(), "--json"});
+  ASSERT_EQ(live.code, kExitOk) << live.err;
+  const auto live_state = FromValue<v1::CustomerState>(ParseJson(live.out).fields().at("state"));
+  EXPECT_FALSE(google::protobuf::util::MessageDifferencer::Equals(as_of_state, live_state));
+  EXPECT_NE(as_of_state.overall_score(), live_state.overall_score());
+
+  // The whole year recomputed equals the live projections, and by hand too.
+  const CommandRun year =
+      Guanxi({"audit", "trail", "acme", "--data", data(), "--as-of", "2025-12-31", "--json"});
+  ASSERT_EQ(year.code, kExitOk) << year.err;
+  const auto year_state = FromValue<v1::CustomerState>(ParseJson(year.out).fields().at("state"));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(year_state, live_state));
+  Timestamp year_end;
+  ASSERT_TRUE(TimeUtil::FromString("2025-12-31T23:59:59Z", &year_end));
+  const auto year_by_hand = RecomputeByHand(data(), 0, "acme", year_end);
+  ASSERT_TRUE(year_by_hand.has_value());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(year_state, *year_by_hand));
+}
+
+TEST_F(AuditTrailTest, AsOfTimeFiresTheTimersDueByThen) {
+  // gamma (one visit on day 10) is lost after 180 days of silence: on day 190, July 10.
+  // Nothing in partition 0 occurred between beta's order of May 31 and acme's visit of
+  // July 20, so as of July 15 it is the as-of time itself that passes the deadline.
+  const CommandRun r = Guanxi(
+      {"audit", "trail", "gamma, Ltd.", "--data", data(), "--as-of", "2025-07-15T00:00:00Z"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("2025-07-10T09:00:00Z  #19  time passed (the partition's clock "
+                               "moved on: up to the as-of time)\n"
+                               "    stage engaging -> lost: no interaction for 180 days "
+                               "(threshold 180)\n"));
+  EXPECT_THAT(r.out, HasSubstr("  stage lost since 2025-07-10T09:00:00Z\n"));
+}
+
+TEST_F(AuditTrailTest, AsOfBeforeTheFirstEventHasNoState) {
+  const CommandRun r =
+      Guanxi({"audit", "trail", "acme", "--data", data(), "--as-of", "2024-12-31", "--json"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"entries\":[],\"state\":null}"));
+  const CommandRun text =
+      Guanxi({"audit", "trail", "acme", "--data", data(), "--as-of", "2024-12-31"});
+  EXPECT_THAT(text.out, HasSubstr("no state: the customer had no event at or before "
+                                  "2024-12-31T23:59:59Z"));
+}
+
+TEST_F(AuditTrailTest, UnknownCustomerExitsOneNamingTheDataDirectory) {
+  const CommandRun r = Guanxi({"audit", "trail", "nobody", "--data", data()});
+  EXPECT_EQ(r.code, kExitFailure);
+  EXPECT_THAT(r.err,
+              HasSubstr(absl::StrCat("customer nobody is not in any partition under ", data())));
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(AuditTrailTest, BadAsOfIsAUsageError) {
+  const CommandRun r = Guanxi({"audit", "trail", "acme", "--data", data(), "--as-of", "soon"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--as-of: 'soon' is neither RFC 3339"));
+  const CommandRun missing = Guanxi({"audit", "trail", "--data", data()});
+  EXPECT_EQ(missing.code, kExitUsage);
+  EXPECT_THAT(missing.err, HasSubstr("missing CUSTOMER"));
+}
+
+TEST(AuditTrailLiveTest, ReadsBesideARunningWriterAndLeavesOutWhatIsNotProjected) {
+  TempDir data;
+  BuildAuditData(data.path());
+  // The engine holds partition 0 and appends an event its worker has not projected yet.
+  engine::EventLogOptions options{.partition = 0};
+  options.extra_column_families = engine::ProjectionStore::ColumnFamilies();
+  auto writer = engine::EventLog::Open(engine::PartitionDir(data.path(), 0), options);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  testing::Events acme("acme", 0);
+  acme.Visit(340);
+  std::vector<v1::LogRecord> batch = acme.records();
+  ASSERT_TRUE((*writer)->Append(absl::MakeSpan(batch), {}).ok());
+
+  const CommandRun r = Guanxi({"audit", "trail", "acme", "--data", data.path().c_str(), "--json"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(EventIds(ParseJson(r.out)), kAcmeEvents);
+  EXPECT_THAT(r.err, HasSubstr("1 later event is in the log but not projected yet; not shown"));
+
+  // Recomputed as of a time, the new event counts: the log is the truth.
+  const CommandRun as_of = Guanxi(
+      {"audit", "trail", "acme", "--data", data.path().c_str(), "--as-of", "2025-12-31", "--json"});
+  ASSERT_EQ(as_of.code, kExitOk) << as_of.err;
+  EXPECT_EQ(EventIds(ParseJson(as_of.out)).size(), kAcmeEvents.size() + 1);
+}
+
+TEST(AuditTrailLiveTest, StoreWithoutProjectionsNeedsAsOf) {
+  TempDir data;
+  {
+    auto log = engine::EventLog::Open(engine::PartitionDir(data.path(), 2), {.partition = 2});
+    ASSERT_TRUE(log.ok()) << log.status();
+    std::vector<v1::LogRecord> batch = {
+        engine::testing::OrderRecord("e1", "zeta", DayAt(10), 0, 2)};
+    ASSERT_TRUE((*log)->Append(absl::MakeSpan(batch), {}).ok());
+  }
+  const CommandRun live = Guanxi({"audit", "trail", "zeta", "--data", data.path().c_str()});
+  EXPECT_EQ(live.code, kExitFailure);
+  EXPECT_THAT(live.err, HasSubstr("partition 2 has no live projections"));
+  const CommandRun as_of =
+      Guanxi({"audit", "trail", "zeta", "--data", data.path().c_str(), "--as-of", "2025-02-01"});
+  ASSERT_EQ(as_of.code, kExitOk) << as_of.err;
+  EXPECT_THAT(as_of.out, HasSubstr("#0  order e1: 1.00\n"));
+}
+
+}  // namespace
+}  // namespace guanxi::app
