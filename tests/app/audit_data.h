@@ -1,5 +1,5 @@
 // A small data directory with live projections, for the audit-trail and export tests:
-// two partitions, five customers, events of many kinds over 2025, a population model,
+// two partitions, six customers, events of many kinds over 2025, a population model,
 // a tick, and a long quiet spell of "acme" so that its inactivity timer fires at another
 // customer's event. Built as `guanxi run` would leave it: each partition's log opened
 // with the projection column families and projected by a PartitionProjector with the
@@ -182,7 +182,9 @@ inline std::vector<Events> PartitionCustomers(int32_t partition) {
     Events epsilon("epsilon", 1);
     epsilon.Visit(2);
     epsilon.Call(300);
-    customers = {delta, epsilon};
+    Events quoted("say \"hi\", inc", 1);  // quotes and a comma for CSV quoting
+    quoted.Visit(20);
+    customers = {delta, epsilon, quoted};
   }
   return customers;
 }
