@@ -315,6 +315,24 @@ Timestamp FactTime(const DerivedFact& f) {
   return Timestamp();
 }
 
+// The cause a fact's id names (projections/projection.h):
+// "<customer_id>/event:<event_id>/...", ".../time:<seconds>/...",
+// ".../model:<seconds>/...". Nullopt for an id that names none: facts written before
+// ids named their cause ("<customer_id>/<position>/..."), churn-warning notices.
+std::optional<Cause> CauseInId(const DerivedFact& f, std::string_view customer) {
+  if (!f.has_change()) return std::nullopt;
+  std::string_view id = f.change().change_id();
+  if (id.size() <= customer.size() || id.substr(0, customer.size()) != customer ||
+      id[customer.size()] != '/') {
+    return std::nullopt;
+  }
+  id.remove_prefix(customer.size() + 1);
+  if (id.rfind("event:", 0) == 0) return Cause::kEvent;
+  if (id.rfind("time:", 0) == 0) return Cause::kTime;
+  if (id.rfind("model:", 0) == 0) return Cause::kModel;
+  return std::nullopt;
+}
+
 // Where one application's facts stand in their fixed order (relationship.h and
 // classes.h: the score move, the stage change, then the class changes in the field
 // order of guanxi.v1.Classes); -1 for a fact outside that order.
@@ -331,13 +349,13 @@ int Rank(const DerivedFact& f) {
   return -1;
 }
 
-// Of the facts [from, end) at the position of the customer's own event that occurred at
-// `occurred`, the first that the event derived; those before it are timers that fell
-// due by the event's time and fired just before it (the projector advances the
-// partition's clock before it applies an event). A timer's facts carry its deadline: one
-// earlier than the event's time tells them apart. A deadline equal to the event's time
-// is told by the order of the facts: each application's come in a fixed order, so a fact
-// that does not come after the one before it begins the next application's. Residual
+// For facts whose id names no cause: of the facts [from, end) at the position of the
+// customer's own event that occurred at `occurred`, the first that the event derived;
+// those before it are timers that fell due by the event's time and fired just before it
+// (the projector advances the partition's clock before it applies an event). A timer's
+// facts carry its deadline: one earlier than the event's time tells them apart. A deadline equal to
+// the event's time is told by the order of the facts: each application's come in a fixed order, so
+// a fact that does not come after the one before it begins the next application's. Residual
 // ambiguity: if the event itself derived nothing, or facts whose order shows no break,
 // a timer's facts due exactly at the event's time are shown as the event's.
 size_t EventFactsFrom(const std::vector<std::pair<uint64_t, DerivedFact>>& facts, size_t from,
@@ -524,29 +542,40 @@ absl::StatusOr<Trail> ReadTrail(const ProjectionView& view, std::string_view cus
       const uint64_t p = event.position();
       size_t end = f;
       while (end < trail.facts.size() && trail.facts[end].first == p) ++end;
-      const size_t event_facts = EventFactsFrom(trail.facts, f, end, event.event().occurred_at());
-      for (; f < event_facts; ++f) {
+      // What derived each fact: its id says, or (older ids) time and order tell.
+      const size_t by_order = EventFactsFrom(trail.facts, f, end, event.event().occurred_at());
+      auto cause_of = [&](size_t i) {
+        return CauseInId(trail.facts[i].second, customer)
+            .value_or(i < by_order ? Cause::kTime : Cause::kEvent);
+      };
+      // Timers that fell due by the event's time fired first, then the event applied.
+      for (; f < end && cause_of(f) != Cause::kEvent; ++f) {
         trail.entries.push_back({.position = p,
                                  .event = &event,
                                  .fact = &trail.facts[f].second,
-                                 .cause = Cause::kTime,
+                                 .cause = cause_of(f),
                                  .at = &event});
       }
       trail.entries.push_back({.position = p, .event = &event});
       for (; f < end; ++f) {
-        trail.entries.push_back({.position = p, .event = &event, .fact = &trail.facts[f].second});
+        trail.entries.push_back({.position = p,
+                                 .event = &event,
+                                 .fact = &trail.facts[f].second,
+                                 .cause = cause_of(f),
+                                 .at = &event});
       }
       continue;
     }
     while (trail.others[other].position() != fact_position) ++other;
     const LogRecord* at = &trail.others[other];
     const bool beyond = at->body_case() == LogRecord::BODY_NOT_SET;
-    const Cause cause = at->has_model() ? Cause::kModel : Cause::kTime;
+    const Cause by_record = at->has_model() ? Cause::kModel : Cause::kTime;
     for (; f < trail.facts.size() && trail.facts[f].first == fact_position; ++f) {
-      trail.entries.push_back({.position = fact_position,
-                               .fact = &trail.facts[f].second,
-                               .cause = cause,
-                               .at = beyond ? nullptr : at});
+      trail.entries.push_back(
+          {.position = fact_position,
+           .fact = &trail.facts[f].second,
+           .cause = CauseInId(trail.facts[f].second, customer).value_or(by_record),
+           .at = beyond ? nullptr : at});
     }
   }
   return trail;
@@ -694,8 +723,11 @@ Command AuditTrailCommand() {
           "passed its deadline: at a tick, at another customer's event, just before the\n"
           "customer's own next event, or at --as-of) appear as \"time passed\" at the\n"
           "position where they were derived; reclassifications under a new population\n"
-          "model as \"population model ... came into force\". It ends with the customer's\n"
-          "state: score and dimensions, stage and since when, every class, P(alive) and\n"
+          "model as \"a new population model came into force\". What derived a fact is\n"
+          "what its change_id names (event:, time:, model:); for older ids that name no\n"
+          "cause it is inferred from its position, time and order. It ends with the\n"
+          "customer's state: score and dimensions, stage and since when, every class,\n"
+          "P(alive) and "
           "the purchases expected in the next 90 days.\n"
           "\n"
           "Without --as-of: the live projections, read from the store opened as a RocksDB\n"

@@ -229,6 +229,9 @@ TEST_F(AuditTrailTest, ListsTheCustomersEventsInOrderWithTheFactsEachDerived) {
   EXPECT_EQ(timer.position, beta_visit->position());
   EXPECT_EQ(stages[7].change.event_time().seconds(), DayAt(300));
   EXPECT_EQ(stages[7].position, stages[8].position);
+  // Their ids name what derived them.
+  EXPECT_EQ(stages[7].change.change_id(), absl::StrCat("acme/time:", DayAt(300), "/stage"));
+  EXPECT_EQ(stages[8].change.change_id(), "acme/event:acme/survey-300/stage");
 
   // Class changes under the population model appended on day 120.
   EXPECT_THAT(r.out, HasSubstr("\"cause\":\"model\",\"change\":{\"changeId\":\"acme/"));
@@ -389,6 +392,77 @@ TEST(AuditTrailLiveTest, StoreWithoutProjectionsNeedsAsOf) {
       Guanxi({"audit", "trail", "zeta", "--data", data.path().c_str(), "--as-of", "2025-02-01"});
   ASSERT_EQ(as_of.code, kExitOk) << as_of.err;
   EXPECT_THAT(as_of.out, HasSubstr("#0  order e1: 1.00\n"));
+}
+
+// A store written before fact ids named their cause ("<customer>/<position>/<kind>"): the
+// trail tells what derived each fact by where it is, its time and the order of facts.
+TEST(AuditTrailOlderIdsTest, FactsWhoseIdNamesNoCauseAreToldByPositionTimeAndOrder) {
+  TempDir data;
+  {
+    engine::EventLogOptions options{.partition = 0};
+    options.extra_column_families = engine::ProjectionStore::ColumnFamilies();
+    auto log = engine::EventLog::Open(engine::PartitionDir(data.path(), 0), options);
+    ASSERT_TRUE(log.ok()) << log.status();
+    testing::Events x("x", 0), y("y", 0);
+    x.Visit(0);
+    y.Visit(190);
+    x.Visit(200);
+    std::vector<v1::LogRecord> records = {x.records()[0], y.records()[0], x.records()[1]};
+    ASSERT_TRUE((*log)->Append(absl::MakeSpan(records), {}).ok());
+    auto store = engine::ProjectionStore::Attach(log->get());
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto fact = [](uint64_t position, int day, const char* kind) {
+      v1::DerivedFact f;
+      auto* c = f.mutable_change();
+      c->set_change_id(absl::StrCat("x/", position, "/", kind));
+      c->set_customer_id("x");
+      c->set_position(position);
+      c->mutable_event_time()->set_seconds(DayAt(day));
+      return f;
+    };
+    auto stage = [&](uint64_t position, int day, v1::LifecycleStage from, v1::LifecycleStage to) {
+      v1::DerivedFact f = fact(position, day, "stage");
+      f.mutable_change()->mutable_stage()->set_from(from);
+      f.mutable_change()->mutable_stage()->set_to(to);
+      return f;
+    };
+    engine::ProjectionStore::Batch batch;
+    batch.AddFact("x", 0, 0,
+                  stage(0, 0, v1::LIFECYCLE_STAGE_UNSPECIFIED, v1::LIFECYCLE_STAGE_ENGAGING));
+    // Due on day 180, fired at y's visit of day 190.
+    batch.AddFact("x", 1, 0, stage(1, 180, v1::LIFECYCLE_STAGE_ENGAGING, v1::LIFECYCLE_STAGE_LOST));
+    // At x's own visit of day 200: a timer due exactly then (a class change), then the
+    // visit's score move and stage change.
+    v1::DerivedFact timer_class = fact(2, 200, "class/intent_class");
+    timer_class.mutable_change()->mutable_class_change()->set_classification("intent_class");
+    timer_class.mutable_change()->mutable_class_change()->set_to("D");
+    batch.AddFact("x", 2, 0, timer_class);
+    v1::DerivedFact score = fact(2, 200, "score");
+    score.mutable_change()->mutable_score()->set_to(55);
+    batch.AddFact("x", 2, 1, score);
+    batch.AddFact("x", 2, 2,
+                  stage(2, 200, v1::LIFECYCLE_STAGE_LOST, v1::LIFECYCLE_STAGE_WINNING_BACK));
+    v1::CustomerState state;
+    state.set_customer_id("x");
+    state.set_stage(v1::LIFECYCLE_STAGE_WINNING_BACK);
+    batch.PutState(state);
+    v1::ProjectionCheckpoint checkpoint;
+    checkpoint.set_next_position(3);
+    batch.PutCheckpoint(checkpoint);
+    ASSERT_TRUE((*store)->Commit(batch).ok());
+  }
+  const CommandRun r = Guanxi({"audit", "trail", "x", "--data", data.path().c_str(), "--json"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  const Struct trail = ParseJson(r.out);
+  std::vector<std::string> entries;
+  for (const Value& entry : trail.fields().at("entries").list_value().values()) {
+    const auto& fields = entry.struct_value().fields();
+    entries.push_back(
+        absl::StrCat(fields.at("position").number_value(), " ",
+                     fields.contains("event") ? "event" : fields.at("cause").string_value()));
+  }
+  EXPECT_THAT(entries, ElementsAre("0 event", "0 event", "1 time", "2 time", "2 event", "2 event",
+                                   "2 event"));
 }
 
 }  // namespace
