@@ -297,10 +297,10 @@ std::string Describe(const guanxi::v1::ChurnWarning& w) {
   std::vector<std::string> reasons;
   for (const auto& r : w.reasons())
     reasons.push_back(absl::StrCat(r.code(), ": ", r.description()));
-  return absl::StrFormat("churn warning %s, level %s: %s (warning %s)",
-                         Lower(guanxi::v1::WarningNotice_Name(w.notice()), "WARNING_NOTICE_"),
-                         Lower(guanxi::v1::WarningLevel_Name(w.level()), "WARNING_LEVEL_"),
-                         absl::StrJoin(reasons, "; "), w.warning_id());
+  return absl::StrCat(
+      "churn warning ", Lower(guanxi::v1::WarningNotice_Name(w.notice()), "WARNING_NOTICE_"),
+      ", level ", Lower(guanxi::v1::WarningLevel_Name(w.level()), "WARNING_LEVEL_"),
+      reasons.empty() ? "" : ": ", absl::StrJoin(reasons, "; "), " (warning ", w.warning_id(), ")");
 }
 
 std::string Describe(const DerivedFact& f) {
@@ -333,10 +333,11 @@ std::optional<Cause> CauseInId(const DerivedFact& f, std::string_view customer) 
   return std::nullopt;
 }
 
-// Where one application's facts stand in their fixed order (relationship.h and
-// classes.h: the score move, the stage change, then the class changes in the field
-// order of guanxi.v1.Classes); -1 for a fact outside that order.
+// Where one application's facts stand in their fixed order (projections/projection.h:
+// the score move, the stage change, the class changes in the field order of
+// guanxi.v1.Classes, then at most one churn-warning notice); -1 for a fact outside it.
 int Rank(const DerivedFact& f) {
+  if (f.has_warning()) return 1000;
   if (!f.has_change()) return -1;
   const auto& c = f.change();
   if (c.has_score()) return 0;
@@ -424,8 +425,19 @@ void PrintState(const guanxi::v1::CustomerState& s, std::ostream& out) {
   }
   out << "  classes: " << absl::StrJoin(classes, ", ") << "\n"
       << absl::StrFormat("  P(alive) %.3f, expected purchases in 90 days %.2f\n", s.p_alive(),
-                         s.expected_purchases_90d())
-      << "  events applied: " << s.events_applied() << ", the first at " << Time(s.first_event_at())
+                         s.expected_purchases_90d());
+  const guanxi::v1::ChurnEpisode& episode = s.churn_episode();
+  if (episode.warning_id().empty()) {
+    out << "  churn warning: none open\n";
+  } else {
+    out << "  churn warning: "
+        << Lower(guanxi::v1::WarningLevel_Name(
+                     static_cast<guanxi::v1::WarningLevel>(episode.level())),
+                 "WARNING_LEVEL_")
+        << " open since " << Time(episode.started_at()) << " (warning " << episode.warning_id()
+        << "; its notices above give the reasons)\n";
+  }
+  out << "  events applied: " << s.events_applied() << ", the first at " << Time(s.first_event_at())
       << ", the last at " << Time(s.last_event_at()) << "\n";
 }
 
@@ -542,11 +554,20 @@ absl::StatusOr<Trail> ReadTrail(const ProjectionView& view, std::string_view cus
       const uint64_t p = event.position();
       size_t end = f;
       while (end < trail.facts.size() && trail.facts[end].first == p) ++end;
-      // What derived each fact: its id says, or (older ids) time and order tell.
+      // What derived each fact: what its id names; else (older ids, warning notices) its
+      // neighbours' ids (the timers' facts come before the event's), its time and order.
       const size_t by_order = EventFactsFrom(trail.facts, f, end, event.event().occurred_at());
       auto cause_of = [&](size_t i) {
-        return CauseInId(trail.facts[i].second, customer)
-            .value_or(i < by_order ? Cause::kTime : Cause::kEvent);
+        if (auto named = CauseInId(trail.facts[i].second, customer)) return *named;
+        if (Before(FactTime(trail.facts[i].second), event.event().occurred_at())) {
+          return Cause::kTime;
+        }
+        for (size_t j = f; j < end; ++j) {
+          if (j != i && CauseInId(trail.facts[j].second, customer) == Cause::kEvent) {
+            return j > i ? Cause::kTime : Cause::kEvent;
+          }
+        }
+        return i < by_order ? Cause::kTime : Cause::kEvent;
       };
       // Timers that fell due by the event's time fired first, then the event applied.
       for (; f < end && cause_of(f) != Cause::kEvent; ++f) {
@@ -724,11 +745,11 @@ Command AuditTrailCommand() {
           "customer's own next event, or at --as-of) appear as \"time passed\" at the\n"
           "position where they were derived; reclassifications under a new population\n"
           "model as \"a new population model came into force\". What derived a fact is\n"
-          "what its change_id names (event:, time:, model:); for older ids that name no\n"
-          "cause it is inferred from its position, time and order. It ends with the\n"
-          "customer's state: score and dimensions, stage and since when, every class,\n"
-          "P(alive) and "
-          "the purchases expected in the next 90 days.\n"
+          "what its change_id names (event:, time:, model:); for a warning notice or an\n"
+          "older id it is inferred from its neighbours' ids, its position, time and order.\n"
+          "It ends with the customer's state: score and dimensions, stage and since when,\n"
+          "every class, P(alive), the purchases expected in the next 90 days and the open\n"
+          "churn-warning episode.\n"
           "\n"
           "Without --as-of: the live projections, read from the store opened as a RocksDB\n"
           "secondary (safe while `guanxi run` holds the data directory); events the engine\n"

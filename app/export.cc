@@ -26,6 +26,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "guanxi/v1/export.pb.h"
 #include "guanxi/v1/state.pb.h"
+#include "guanxi/v1/warning.pb.h"
 
 namespace guanxi::app {
 namespace {
@@ -116,8 +117,12 @@ ExportRow RowOf(const guanxi::v1::CustomerState& s, int32_t partition, int64_t e
   row.set_relationship_kind(c.relationship_kind());
   row.set_p_alive(s.p_alive());
   row.set_expected_purchases_90d(s.expected_purchases_90d());
-  // churn_level, churn_reasons: CustomerState keeps no churn-warning bookkeeping yet
-  // (fields 60..79 are reserved for it), so they stay empty (export.proto).
+  // The open churn-warning episode's level; its reasons are added by the caller, from
+  // the episode's latest notice (the state does not keep them).
+  const guanxi::v1::ChurnEpisode& episode = s.churn_episode();
+  if (!episode.warning_id().empty() && guanxi::v1::WarningLevel_IsValid(episode.level())) {
+    row.set_churn_level(static_cast<guanxi::v1::WarningLevel>(episode.level()));
+  }
   return row;
 }
 
@@ -245,7 +250,20 @@ absl::Status ExportPartition(const ProjectionView& view, bool csv, std::ostream&
       return true;
     });
     if (!status.ok()) return false;
-    const ExportRow row = RowOf(state, view.partition, events);
+    ExportRow row = RowOf(state, view.partition, events);
+    if (const std::string& episode = state.churn_episode().warning_id(); !episode.empty()) {
+      // The reasons of the open episode's latest notice (raised or escalated).
+      guanxi::v1::ChurnWarning latest;
+      status = view.store->ForEachFact(
+          state.customer_id(), [&](uint64_t, const guanxi::v1::DerivedFact& fact) {
+            if (fact.has_warning() && fact.warning().warning_id() == episode) {
+              latest = fact.warning();
+            }
+            return true;
+          });
+      if (!status.ok()) return false;
+      for (const auto& reason : latest.reasons()) row.add_churn_reasons(reason.code());
+    }
     if (csv) {
       out << CsvLine(row);
     } else {
@@ -365,8 +383,8 @@ Command ExportCommand() {
           "guanxi.v1.ExportRow (proto/guanxi/v1/export.proto): customer_id, partition, the\n"
           "events in the customer's stream, the overall score and the 8 dimension scores,\n"
           "stage and stage_since, every class, P(alive), the purchases expected in the next\n"
-          "90 days, and churn_level / churn_reasons (always empty in this version: the\n"
-          "customer state keeps no churn warnings yet).\n"
+          "90 days, and the open churn-warning episode's level and reason codes (those of\n"
+          "its latest notice; empty when none is open).\n"
           "\n"
           "--format jsonl: one ExportRow per line in protobuf's JSON mapping (every field\n"
           "present; int64 as strings, enums by name). --format csv: a header row with the\n"

@@ -1,6 +1,7 @@
 // `guanxi audit trail` end to end, in-process, on a small data directory with live
 // projections (tests/app/audit_data.h): the trail of events and facts, timer-driven
 // facts, the as-of view against a recomputation by hand, and the error paths.
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -123,15 +124,23 @@ std::optional<v1::CustomerState> RecomputeByHand(const std::string& data, int32_
   auto context = [&] {
     return projections::Context{.model = model ? &*model : nullptr, .partition = partition};
   };
+  // The customer's armed timer: re-armed after every application, and after a timer
+  // fired never at or before the deadline it fired at.
+  std::optional<int64_t> armed;
+  auto arm = [&](int64_t after) {
+    armed = projection.NextDeadline(state);
+    if (armed && *armed <= after) armed = after + 1;
+  };
   auto advance = [&](const Timestamp& t, uint64_t position) {
     if (!Before(clock, t)) return;
     clock = t;
-    if (!has_state) return;
-    for (auto due = projection.NextDeadline(state); due && *due <= t.seconds();
-         due = projection.NextDeadline(state)) {
-      projection.OnTime(state, TimeUtil::SecondsToTimestamp(*due), position, context());
+    while (armed && *armed <= t.seconds()) {
+      const int64_t due = *armed;
+      projection.OnTime(state, TimeUtil::SecondsToTimestamp(due), position, context());
+      arm(due);
     }
   };
+  constexpr int64_t kNoFloor = std::numeric_limits<int64_t>::min();
   const uint64_t end = (*log)->next_position();
   EXPECT_TRUE((*log)
                   ->ReadRange(0, end,
@@ -142,6 +151,7 @@ std::optional<v1::CustomerState> RecomputeByHand(const std::string& data, int32_
                                   if (r.event().customer_id() == customer) {
                                     projection.OnEvent(state, r.event(), r.position(), context());
                                     has_state = true;
+                                    arm(kNoFloor);
                                   }
                                 } else if (r.has_tick()) {
                                   if (Before(as_of, r.tick().event_time())) return true;
@@ -152,6 +162,7 @@ std::optional<v1::CustomerState> RecomputeByHand(const std::string& data, int32_
                                   if (has_state) {
                                     projection.OnModel(state, r.model().as_of(), r.position(),
                                                        context());
+                                    arm(kNoFloor);
                                   }
                                 }
                                 return true;
@@ -233,6 +244,26 @@ TEST_F(AuditTrailTest, ListsTheCustomersEventsInOrderWithTheFactsEachDerived) {
   EXPECT_EQ(stages[7].change.change_id(), absl::StrCat("acme/time:", DayAt(300), "/stage"));
   EXPECT_EQ(stages[8].change.change_id(), "acme/event:acme/survey-300/stage");
 
+  // Churn-warning notices: acme's episode escalated when its 180-day deadline fell due
+  // exactly at its visit of day 200, just before the visit was applied.
+  const auto entries = trail.fields().at("entries").list_value().values();
+  bool escalation_seen = false;
+  for (int i = 0; i + 1 < entries.size(); ++i) {
+    const auto& fields = entries[i].struct_value().fields();
+    if (!fields.contains("warning")) continue;
+    const auto warning = FromValue<v1::ChurnWarning>(fields.at("warning"));
+    if (warning.notice() != v1::WARNING_NOTICE_ESCALATED) continue;
+    escalation_seen = true;
+    EXPECT_EQ(fields.at("cause").string_value(), "time");
+    EXPECT_EQ(warning.level(), v1::WARNING_LEVEL_WARNING);
+    EXPECT_EQ(warning.event_time().seconds(), DayAt(200));
+    const auto& next = entries[i + 1].struct_value().fields();
+    ASSERT_TRUE(next.contains("event"));
+    EXPECT_EQ(next.at("event").struct_value().fields().at("eventId").string_value(),
+              "acme/visit-200");
+  }
+  EXPECT_TRUE(escalation_seen);
+
   // Class changes under the population model appended on day 120.
   EXPECT_THAT(r.out, HasSubstr("\"cause\":\"model\",\"change\":{\"changeId\":\"acme/"));
 
@@ -267,6 +298,11 @@ TEST_F(AuditTrailTest, TextShowsFactsUnderTheirEventAndTimePassed) {
   EXPECT_THAT(r.out,
               HasSubstr("  classes: abc B, rfm_recency 3, rfm_frequency 2, rfm_monetary 3, "));
   EXPECT_THAT(r.out, HasSubstr("  P(alive) 0.665, expected purchases in 90 days 0.23\n"));
+  EXPECT_THAT(r.out, HasSubstr("#13  time passed (the partition's clock moved on: this "
+                               "customer's event at 2025-07-20T09:00:00Z)\n"
+                               "    churn warning escalated, level warning: inactivity: "));
+  EXPECT_THAT(r.out, HasSubstr("  churn warning: watch open since 2025-10-28T09:00:00Z (warning "
+                               "acme/time:"));
 }
 
 TEST_F(AuditTrailTest, AsOfIsTheCustomerRecomputedFromTheLogUpToThatTime) {

@@ -158,8 +158,11 @@ void ExpectRowIsState(const v1::ExportRow& row, const v1::CustomerState& s) {
   }
   EXPECT_EQ(row.p_alive(), s.p_alive());
   EXPECT_EQ(row.expected_purchases_90d(), s.expected_purchases_90d());
-  EXPECT_EQ(row.churn_level(), v1::WARNING_LEVEL_UNSPECIFIED);
-  EXPECT_EQ(row.churn_reasons_size(), 0);
+  // The open churn-warning episode's level (its reasons come from its notices).
+  EXPECT_EQ(row.churn_level(), s.churn_episode().warning_id().empty()
+                                   ? v1::WARNING_LEVEL_UNSPECIFIED
+                                   : static_cast<v1::WarningLevel>(s.churn_episode().level()));
+  EXPECT_EQ(row.churn_reasons_size() == 0, s.churn_episode().warning_id().empty());
 }
 
 class ExportTest : public ::testing::Test {
@@ -221,8 +224,12 @@ TEST_F(ExportTest, CsvHasAHeaderAndOneQuotedRowPerCustomer) {
   EXPECT_EQ(acme["rfm_segment"], "about_to_sleep");
   EXPECT_EQ(acme["development_matrix"], "key_account");
   EXPECT_EQ(std::stod(acme["p_alive"]), state.p_alive());
-  EXPECT_EQ(acme["churn_level"], "");  // no churn warnings kept yet
-  EXPECT_EQ(acme["churn_reasons"], "");
+  // acme's open episode: raised (watch) when its day-300 silence deadline fell due.
+  EXPECT_EQ(acme["churn_level"], "WARNING_LEVEL_WATCH");
+  EXPECT_EQ(acme["churn_reasons"], "inactivity");
+  EXPECT_EQ(rows["delta"]["churn_level"], "WARNING_LEVEL_WARNING");  // escalated
+  EXPECT_EQ(rows["beta"]["churn_level"], "");                        // its episode resolved
+  EXPECT_EQ(rows["beta"]["churn_reasons"], "");
   EXPECT_EQ(rows["gamma, Ltd."]["stage"], "LIFECYCLE_STAGE_LOST");
   EXPECT_EQ(rows["delta"]["partition"], "1");
   EXPECT_EQ(rows["delta"]["events"], "6");
@@ -240,6 +247,8 @@ TEST_F(ExportTest, JsonlIsOneExportRowPerCustomer) {
   ExpectRowIsState(rows[0], TrailState(data(), "acme"));
   EXPECT_EQ(rows[5].customer_id(), "say \"hi\", inc");
   ExpectRowIsState(rows[3], TrailState(data(), "delta"));
+  EXPECT_EQ(rows[0].churn_level(), v1::WARNING_LEVEL_WATCH);
+  EXPECT_THAT(rows[0].churn_reasons(), ElementsAre("inactivity"));
   // Every field is present, zero or not, in protobuf's JSON mapping.
   EXPECT_THAT(r.out, HasSubstr("\"churnLevel\":\"WARNING_LEVEL_UNSPECIFIED\",\"churnReasons\":[]"));
 }
