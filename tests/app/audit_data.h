@@ -2,8 +2,10 @@
 // two partitions, six customers, events of many kinds over 2025, a population model,
 // a tick, and a long quiet spell of "acme" so that its inactivity timer fires at another
 // customer's event. Built as `guanxi run` would leave it: each partition's log opened
-// with the projection column families and projected by a PartitionProjector with the
-// default configuration.
+// with the projection column families and projected by a PartitionProjector with
+// TestConfig(): the defaults with the churn thresholds the scenario was written against
+// (the first churn defaults, before they were tuned for precision on the simulator: with
+// those, inactivity alone raises a watch), so the scenario has warnings to show.
 //
 // What happens to acme (partition 0), by day of 2025 (09:00 UTC):
 //   0 profile; 3 visit (positive); 20 order o1; 30 complaint c1 (high);
@@ -13,7 +15,11 @@
 // beta's visit of day 140 moves the partition's clock past it.
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <atomic>
 #include <string>
 #include <vector>
@@ -28,6 +34,30 @@
 #include "guanxi/v1/log.pb.h"
 
 namespace guanxi::app::testing {
+
+// The configuration the scenario is projected with (see above); every command the tests
+// run on it gets it too (--config TestConfigPath()).
+inline constexpr char kTestConfigText[] =
+    "churn { inactivity_multiple: 3 min_rhythm_purchase_days: 4 complaint_max_age_days: 90 "
+    "complaint_run_count: 3 complaint_run_window_days: 60 satisfaction_drop: 20 score_drop: 8 "
+    "late_payment_min_days: 10 late_payment_increase_days: 7 competitor_lean: 0.3 "
+    "competitor_window_days: 90 severe_factor: 2 watch_points: 2 warning_points: 3 "
+    "critical_points: 5 weights { inactivity: 2 low_p_alive: 2 unresolved_complaint: 1 "
+    "complaint_run: 1 satisfaction_drop: 1 score_drop: 1 late_payments: 1 "
+    "renewal_low_score: 2 champion_left: 2 competitor_signal: 1 } }\n";
+inline guanxi::v1::EngineConfig TestConfig() {
+  return *engine::ParseEngineConfig(kTestConfigText, "test config");
+}
+inline const std::string& TestConfigPath() {
+  static const std::string* const path = [] {
+    auto* p = new std::string((std::filesystem::temp_directory_path() /
+                               absl::StrCat("guanxi_audit_test_", getpid(), ".conf"))
+                                  .string());
+    std::ofstream(*p) << kTestConfigText;
+    return p;
+  }();
+  return *path;
+}
 
 inline constexpr int64_t kDay = 86400;
 inline constexpr int64_t kYearStart = 1735689600;  // 2025-01-01T00:00:00Z
@@ -219,7 +249,7 @@ inline void BuildAuditData(const std::string& data) {
     ASSERT_TRUE(store.ok()) << store.status();
     auto projector = engine::PartitionProjector::Create(
         log->get(), store->get(),
-        {.partition = p, .config = engine::DefaultEngineConfig(), .chunk = 4});
+        {.partition = p, .config = TestConfig(), .chunk = 4});
     ASSERT_TRUE(projector.ok()) << projector.status();
     for (size_t from = 0; from < records.size(); from += 5) {
       std::vector<v1::LogRecord> batch(

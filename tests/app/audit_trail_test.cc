@@ -40,6 +40,11 @@ struct CommandRun {
 };
 
 CommandRun Guanxi(std::vector<const char*> args) {
+  // The configuration the test data was projected with (testing::TestConfigPath()).
+  if (args.size() >= 2 && (std::string(args[0]) == "audit" || std::string(args[0]) == "export")) {
+    args.push_back("--config");
+    args.push_back(testing::TestConfigPath().c_str());
+  }
   args.insert(args.begin(), "guanxi");
   std::ostringstream out, err;
   Io io{out, err};
@@ -116,7 +121,7 @@ std::optional<v1::CustomerState> RecomputeByHand(const std::string& data, int32_
                                     {.mode = engine::OpenMode::kReadOnly});
   EXPECT_TRUE(log.ok()) << log.status();
   if (!log.ok()) return std::nullopt;
-  const projections::CustomerProjection projection(engine::DefaultEngineConfig());
+  const projections::CustomerProjection projection(testing::TestConfig());
   v1::CustomerState state;
   bool has_state = false;
   std::optional<v1::ModelRecord> model;

@@ -36,6 +36,11 @@ struct CommandRun {
 };
 
 CommandRun Guanxi(std::vector<const char*> args) {
+  // The configuration the test data was projected with (testing::TestConfigPath()).
+  if (args.size() >= 2 && (std::string(args[0]) == "audit" || std::string(args[0]) == "export")) {
+    args.push_back("--config");
+    args.push_back(testing::TestConfigPath().c_str());
+  }
   args.insert(args.begin(), "guanxi");
   std::ostringstream out, err;
   Io io{out, err};

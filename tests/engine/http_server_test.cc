@@ -42,8 +42,12 @@ class HttpServerTest : public ::testing::Test {
                                     1'700'000'000 + 400 * 86400));
       ASSERT_TRUE(log->Append(absl::MakeSpan(records), {}).ok());
       const std::atomic<bool> stop{false};
+      // Inactivity alone raises a watch here (the shipped churn defaults need a second
+      // signal), so the quiet customers have warnings to list.
+      v1::EngineConfig config = DefaultEngineConfig();
+      config.mutable_churn()->mutable_weights()->set_inactivity(config.churn().watch_points());
       auto projector = PartitionProjector::Create(log.get(), store.get(),
-                                                  {.partition = p, .config = DefaultEngineConfig()});
+                                                  {.partition = p, .config = config});
       ASSERT_TRUE(projector.ok());
       ASSERT_TRUE((*projector)->CatchUp(log->next_position(), stop).ok());
       views_.push_back({p, log, store});
