@@ -161,8 +161,12 @@ int Main(int argc, char** argv) {
       ++points[a.points];
       for (const auto& r : a.reasons) ++reasons[r.code()];
     }
-    for (const auto& [code, n] : reasons) std::fprintf(stderr, "  reason %s: %lld\n", code.c_str(), static_cast<long long>(n));
-    for (const auto& [p, n] : points) std::fprintf(stderr, "  points %.1f: %lld\n", p, static_cast<long long>(n));
+    for (const auto& [code, count] : reasons) {
+      std::fprintf(stderr, "  reason %s: %lld\n", code.c_str(), static_cast<long long>(count));
+    }
+    for (const auto& [p, count] : points) {
+      std::fprintf(stderr, "  points %.1f: %lld\n", p, static_cast<long long>(count));
+    }
   }
 
   struct Counts {
