@@ -5,6 +5,7 @@
 
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "app/progress.h"
@@ -24,6 +25,7 @@ Result ConsumeReport::ToResult() const {
   Put(r, "key_value_bytes", bytes);
   Put(r, "seconds", seconds);
   Put(r, "total_seconds", total_seconds);
+  Put(r, "first_message_after_seconds", first_message_seconds);
   Put(r, "messages_per_second", seconds > 0 ? static_cast<double>(messages) / seconds : 0.0);
   Put(r, "megabytes_per_second", seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0.0);
   return r;
@@ -87,6 +89,7 @@ absl::StatusOr<ConsumeReport> RawConsume(const std::string& brokers, const std::
       continue;
     }
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (report.messages == 0) report.first_message_seconds = SecondsSince(created);
       ++report.messages;
       report.bytes += static_cast<int64_t>(m->len + m->key_len);
       last_progress = Clock::now();
@@ -108,8 +111,12 @@ absl::StatusOr<ConsumeReport> RawConsume(const std::string& brokers, const std::
 
 absl::StatusOr<ConsumeReport> WrapperConsume(const std::string& brokers, const std::string& topic,
                                              int64_t expected, size_t poll_size) {
+  // Timed from the assignment, as the raw consume is: the group join before it is not
+  // the client's consume rate.
   struct FromStart final : engine::RebalanceListener {
+    std::optional<Clock::time_point> assigned;
     std::vector<int64_t> OnAssigned(const std::vector<engine::TopicPartition>& p) override {
+      if (!assigned) assigned = Clock::now();
       return std::vector<int64_t>(p.size(), engine::kOffsetBeginning);
     }
     void OnRevoked(const std::vector<engine::TopicPartition>&) override {}
@@ -120,7 +127,6 @@ absl::StatusOr<ConsumeReport> WrapperConsume(const std::string& brokers, const s
   if (auto s = (*consumer)->Subscribe({topic}); !s.ok()) return s;
   ConsumeReport report;
   app::Progress progress(std::cerr, "consume (engine::Consumer)", isatty(STDERR_FILENO) != 0);
-  Clock::time_point first{};
   auto last_progress = Clock::now();
   while (report.messages < expected) {
     const std::vector<engine::KafkaMessage> batch =
@@ -131,7 +137,7 @@ absl::StatusOr<ConsumeReport> WrapperConsume(const std::string& brokers, const s
     }
     for (const engine::KafkaMessage& m : batch) {
       if (!m.error.ok()) return m.error;
-      if (report.messages == 0) first = Clock::now();
+      if (report.messages == 0) report.first_message_seconds = SecondsSince(created);
       ++report.messages;
       report.bytes += static_cast<int64_t>(m.key.size() + m.value.size());
     }
@@ -139,7 +145,7 @@ absl::StatusOr<ConsumeReport> WrapperConsume(const std::string& brokers, const s
     progress.Update(report.messages, expected, report.messages, "messages");
   }
   progress.Finish();
-  report.seconds = SecondsSince(first);
+  report.seconds = SecondsSince(listener.assigned.value_or(created));
   report.total_seconds = SecondsSince(created);
   (*consumer)->Close();
   return report;

@@ -8,7 +8,8 @@
 // (queued.min.messages, queued.max.messages.kbytes, fetch.wait.max.ms,
 // max.partition.fetch.bytes, check.crcs), every partition assigned at offset 0, no
 // consumer group. WrapperConsume goes through engine::Consumer (a group member, as
-// IngestEngine is, copying each key and value into strings) with the engine's poll size.
+// IngestEngine is, copying each key and value into strings) with the engine's poll size,
+// timed from the group's assignment (the join before it is in total_seconds).
 // Not thread-safe; one call at a time.
 #pragma once
 
@@ -23,8 +24,9 @@ namespace guanxi::bench {
 struct ConsumeReport {
   int64_t messages = 0;
   int64_t bytes = 0;            // keys + values
-  double seconds = 0;           // from assignment (raw) or first message (wrapper) to the last
-  double total_seconds = 0;     // from creating the client to the last message
+  double seconds = 0;                // from the assignment to the last message
+  double total_seconds = 0;          // from creating the client to the last message
+  double first_message_seconds = 0;  // from creating the client to the first message
   Result ToResult() const;
 };
 

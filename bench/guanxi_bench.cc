@@ -150,8 +150,8 @@ std::vector<Row> BuildRows(const Result& phases, Result& rows_json) {
   if (Number(wrapped, "messages_per_second") > 0) {
     add({"1", "  (through engine::Consumer)", Rate(Number(wrapped, "messages_per_second")), "",
          "",
-         absl::StrFormat("group member, Poll(%d) copying keys and values, timed from the first "
-                         "message (group join %.1f s not counted)",
+         absl::StrFormat("group member, Poll(%d) copying keys and values, timed from the "
+                         "assignment (the group join before it, %.1f s, not counted)",
                          static_cast<int>(Number(ingest, "max_batch")),
                          Number(wrapped, "total_seconds") - Number(wrapped, "seconds"))},
         "info_wrapper_consume", Number(wrapped, "messages_per_second"), "events/s",
@@ -276,6 +276,18 @@ std::vector<Row> BuildRows(const Result& phases, Result& rows_json) {
                          Thousands(static_cast<int64_t>(Number(diag_lat, "offered_rate_achieved"))),
                          static_cast<int>(Number(diag_lat, "probes_missing")))},
         "diagnostic_latency_refits_off", Number(diag_lat, "p99_ms"), "ms (p99)", std::nullopt);
+  }
+  const Result& diag_fetch = Object(phases, "latency_refits_off_fetch_wait_5");
+  if (Number(diag_fetch, "samples") > 0) {
+    add({"4", "  (diagnostic: + fetch.wait.max.ms=5)",
+         absl::StrFormat("p50 %.1f / p99 %.1f / p999 %.1f ms", Number(diag_fetch, "p50_ms"),
+                         Number(diag_fetch, "p99_ms"), Number(diag_fetch, "p999_ms")),
+         "", "",
+         absl::StrFormat("as the previous row, with the engine's consumer at fetch.wait.max.ms "
+                         "= 5 instead of its default 50; %d probes missing",
+                         static_cast<int>(Number(diag_fetch, "probes_missing")))},
+        "diagnostic_latency_refits_off_fetch_wait_5", Number(diag_fetch, "p99_ms"), "ms (p99)",
+        std::nullopt);
   }
 
   // 5. Memory.
@@ -520,6 +532,18 @@ int RunAll(const Args& args, Io& io) {
                            .data_dir = absl::StrCat(work, "/latency-data"),
                            .model_refit_days = 3650}));
       std::filesystem::remove_all(absl::StrCat(work, "/latency-data"), ec);
+      banner("4. (diagnostic) latency with refits off and the engine's fetch.wait.max.ms = 5");
+      record("latency_refits_off_fetch_wait_5",
+             LatencyPhase({.rate = *latency_load * max_rate,
+                           .seconds = *latency_seconds,
+                           .partitions = ingest_options->partitions,
+                           .seed = ingest_options->seed,
+                           .probe_every = *probe_every,
+                           .observe_topic = args.Get("latency-topic"),
+                           .data_dir = absl::StrCat(work, "/latency-data"),
+                           .model_refit_days = 3650,
+                           .engine_properties = {{"fetch.wait.max.ms", "5"}}}));
+      std::filesystem::remove_all(absl::StrCat(work, "/latency-data"), ec);
     }
   } else {
     Put(Child(phases, "latency"), "error", ingested ? "skipped" : "needs the ingest phase");
@@ -680,6 +704,8 @@ Command LatencyCommand() {
                     {.name = "probe-every", .value_name = "N", .default_value = "50"},
                     {.name = "topic", .value_name = "TOPIC",
                      .default_value = "guanxi.relationship-changes"},
+                    {.name = "engine-properties", .value_name = "LIST",
+                     .help = "librdkafka properties for the engine: name=value,name=value"},
                     {.name = "refit-days", .value_name = "D",
                      .help = "classification.model_refit_days (0: the default)",
                      .default_value = "0"},
@@ -687,6 +713,12 @@ Command LatencyCommand() {
           .run = [](const Args& args, Io& io) {
             auto refit = args.GetInt("refit-days", 0, 100000);
             if (!refit.ok()) return app::ReportUsageError(io, refit.status());
+            std::vector<std::pair<std::string, std::string>> properties;
+            for (absl::string_view item :
+                 absl::StrSplit(args.Get("engine-properties"), ',', absl::SkipEmpty())) {
+              const std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+              properties.push_back(kv);
+            }
             auto rate = args.GetDouble("rate");
             auto seconds = args.GetDouble("seconds");
             auto partitions = args.GetInt("partitions", 1, 1024);
@@ -701,7 +733,8 @@ Command LatencyCommand() {
                                            .probe_every = *every,
                                            .observe_topic = args.Get("topic"),
                                            .data_dir = args.Get("data"),
-                                           .model_refit_days = static_cast<int32_t>(*refit)}));
+                                           .model_refit_days = static_cast<int32_t>(*refit),
+                                           .engine_properties = properties}));
           }};
 }
 

@@ -75,6 +75,11 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
   if (options.model_refit_days > 0) {
     config.mutable_classification()->set_model_refit_days(options.model_refit_days);
   }
+  for (const auto& [name, value] : options.engine_properties) {
+    auto* property = config.mutable_kafka()->add_properties();
+    property->set_name(name);
+    property->set_value(value);
+  }
   const std::string& topic = config.kafka().events_topic();
   const int64_t offered = static_cast<int64_t>(std::ceil(options.rate * options.seconds));
   const int64_t probes = offered / options.probe_every;
@@ -280,6 +285,13 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
   Result r = Summary(all);
   Put(r, "observe_topic", options.observe_topic);
   Put(r, "model_refit_days", config.classification().model_refit_days());
+  {
+    std::string properties;
+    for (const auto& [name, value] : options.engine_properties) {
+      absl::StrAppend(&properties, properties.empty() ? "" : ",", name, "=", value);
+    }
+    Put(r, "engine_properties", properties);
+  }
   Put(r, "offered_events", offered);
   Put(r, "offered_rate_target", options.rate);
   Put(r, "offered_rate_achieved", static_cast<double>(offered) / offer_seconds);

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "bench/bench_util.h"
@@ -61,6 +63,9 @@ struct LatencyOptions {
   // classification.model_refit_days for the engine (0: the default); the diagnostic run
   // sets 3650 to show what the periodic population-model refits do to latency.
   int32_t model_refit_days = 0;
+  // Extra librdkafka properties for the engine's clients (KafkaConfig.properties: its
+  // consumer, outbox producer and dead-letter producer alike), e.g. {"linger.ms", "0"}.
+  std::vector<std::pair<std::string, std::string>> engine_properties{};
 };
 absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options);
 
