@@ -1,0 +1,247 @@
+// Phase 6: instructions per event of the engine's own code (no Kafka), counted by
+// callgrind: repeatable on a loaded machine, so it is the figure to compare commits by.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "bench/phases.h"
+#include "bench/workload.h"
+#include "common/status_macros.h"
+#include "engine/config/config.h"
+#include "engine/ingest/ingestor.h"
+#include "engine/log/event_log.h"
+#include "engine/log/projection_store.h"
+#include "engine/projection/projector.h"
+
+namespace guanxi::bench {
+namespace {
+
+// The simulated events carry no bad messages; a dead letter would be a harness bug.
+class NoDeadLetters final : public engine::DeadLetterSink {
+ public:
+  absl::Status Send(const guanxi::v1::DeadLetter& letter) override {
+    return absl::InternalError(absl::StrCat("unexpected dead letter: ", letter.reason()));
+  }
+  absl::Status Flush() override { return absl::OkStatus(); }
+};
+
+}  // namespace
+
+// What callgrind counts (--toggle-collect=*RunCostWorkload*): kept out of line so that
+// the name exists in the binary. Messages are decoded, validated and appended by the
+// partition's ingestor in batches, and the projector catches up after each batch, as a
+// projection worker does after each Notify; the population-model records the projector
+// asks for are appended and applied as IngestEngine::AppendModels does.
+__attribute__((noinline)) absl::Status RunCostWorkload(
+    const Messages& messages, size_t batch, engine::PartitionIngestor& ingestor,
+    engine::EventLog& log, engine::PartitionProjector& projector,
+    std::vector<guanxi::v1::LogRecord>& models) {
+  const std::atomic<bool> stop{false};
+  std::vector<engine::ConsumedMessage> consumed;
+  for (size_t begin = 0; begin < messages.size(); begin += batch) {
+    const size_t end = std::min(messages.size(), begin + batch);
+    consumed.clear();
+    for (size_t i = begin; i < end; ++i) {
+      consumed.push_back({static_cast<int64_t>(i), messages.keys[i], messages.values[i]});
+    }
+    ASSIGN_OR_RETURN(const engine::IngestStats stats, ingestor.Process(consumed));
+    (void)stats;
+    RETURN_IF_ERROR(projector.CatchUp(log.next_position(), stop));
+    if (!models.empty()) {
+      ASSIGN_OR_RETURN(const engine::AppendResult appended, log.Append(absl::MakeSpan(models), {}));
+      (void)appended;
+      models.clear();
+      RETURN_IF_ERROR(projector.CatchUp(log.next_position(), stop));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Result> CostPhase(const CostOptions& options) {
+  Messages messages;
+  ASSIGN_OR_RETURN(const StreamFacts facts,
+                   SimulatedStream(options.events, options.seed, Into(messages)));
+  std::error_code ec;
+  std::filesystem::remove_all(options.data_dir, ec);
+  engine::EventLogOptions log_options{.partition = 0};
+  log_options.extra_column_families = engine::ProjectionStore::ColumnFamilies();
+  ASSIGN_OR_RETURN(auto log, engine::EventLog::Open(options.data_dir, log_options));
+  ASSIGN_OR_RETURN(auto store, engine::ProjectionStore::Attach(log.get()));
+  std::vector<guanxi::v1::LogRecord> models;
+  ASSIGN_OR_RETURN(auto projector,
+                   engine::PartitionProjector::Create(
+                       log.get(), store.get(),
+                       {.partition = 0,
+                        .config = engine::DefaultEngineConfig(),
+                        .append_model = [&models](guanxi::v1::LogRecord r) {
+                          models.push_back(std::move(r));
+                        }}));
+  NoDeadLetters dead_letters;
+  ASSIGN_OR_RETURN(auto ingestor,
+                   engine::PartitionIngestor::Create("guanxi.events", 0, log.get(), &dead_letters,
+                                                     engine::DecodeLimits{},
+                                                     [] { return int64_t{0}; }));
+  const double cpu_before = CpuSeconds();
+  const auto start = Clock::now();
+  RETURN_IF_ERROR(RunCostWorkload(messages, options.batch, *ingestor, *log, *projector, models));
+  const double seconds = SecondsSince(start);
+  const double cpu = CpuSeconds() - cpu_before;
+  Result r;
+  Put(r, "input", facts.description);
+  Put(r, "events", facts.events);
+  Put(r, "batch", static_cast<int64_t>(options.batch));
+  Put(r, "log_records", log->next_position());
+  Put(r, "model_records", log->next_position() - static_cast<uint64_t>(facts.events));
+  Put(r, "facts_derived", projector->stats().facts);
+  Put(r, "timers_fired", projector->stats().timers);
+  Put(r, "seconds", seconds);
+  Put(r, "events_per_second", static_cast<double>(facts.events) / seconds);
+  Put(r, "cpu_seconds", cpu);
+  projector.reset();
+  store.reset();
+  log.reset();
+  std::filesystem::remove_all(options.data_dir, ec);
+  return r;
+}
+
+namespace {
+
+// "totals: 123456" (or "summary:") from a callgrind output file.
+absl::StatusOr<int64_t> CallgrindTotal(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("no callgrind output at ", path));
+  int64_t total = -1;
+  for (std::string line; std::getline(in, line);) {
+    absl::string_view rest = line;
+    if (absl::ConsumePrefix(&rest, "totals:") || absl::ConsumePrefix(&rest, "summary:")) {
+      const std::vector<absl::string_view> fields =
+          absl::StrSplit(absl::StripAsciiWhitespace(rest), ' ', absl::SkipEmpty());
+      int64_t v = 0;
+      if (!fields.empty() && absl::SimpleAtoi(fields[0], &v)) total = std::max(total, v);
+    }
+  }
+  if (total < 0) return absl::DataLossError(absl::StrCat("no totals line in ", path));
+  return total;
+}
+
+// "ns::Class::Method(args) const" -> "ns::Class::Method" (templates, lambdas and
+// "(anonymous namespace)" kept).
+std::string ShortName(const std::string& name) {
+  int depth = 0;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (c == '<' || c == '{') ++depth;
+    if (c == '>' || c == '}') --depth;
+    if (c == '(' && depth == 0 && i > 0) {
+      if (name.compare(i, 21, "(anonymous namespace)") == 0) {
+        i += 20;
+        continue;
+      }
+      return name.substr(0, i);
+    }
+  }
+  return name;
+}
+
+// The rows of a callgrind_annotate listing ("1,234 (12.3%)  file:function [object]"),
+// summed by function (a function inlined into several files has a row per file).
+std::vector<std::pair<int64_t, std::string>> AnnotateRows(const std::string& text) {
+  std::map<std::string, int64_t> by_function;
+  static const std::regex row(R"(^\s*([0-9,]+)\s+\(\s*[0-9.]+%\)\s+(.*)$)");
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (!std::regex_match(line, m, row)) continue;
+    std::string name = m[2].str();
+    if (name.find("PROGRAM TOTALS") != std::string::npos) continue;
+    if (const size_t bracket = name.rfind(" ["); bracket != std::string::npos) name.resize(bracket);
+    name = std::string(absl::StripAsciiWhitespace(name));
+    // "file:function": file names hold no ':'.
+    if (const size_t colon = name.find(':');
+        colon != std::string::npos && name.compare(colon, 2, "::") != 0) {
+      name = name.substr(colon + 1);
+    }
+    int64_t v = 0;
+    if (absl::SimpleAtoi(absl::StrReplaceAll(m[1].str(), {{",", ""}}), &v)) {
+      by_function[ShortName(name)] += v;
+    }
+  }
+  std::vector<std::pair<int64_t, std::string>> rows;
+  for (const auto& [name, v] : by_function) rows.emplace_back(v, name);
+  std::sort(rows.begin(), rows.end(), std::greater<>());
+  return rows;
+}
+
+}  // namespace
+
+absl::StatusOr<Result> CallgrindPhase(const CallgrindOptions& options) {
+  std::error_code ec;
+  std::filesystem::remove(options.out_file, ec);
+  std::cerr << "callgrind: " << options.cost.events << " events under valgrind (about 50x "
+            << "slower than native; a minute or more)\n";
+  ASSIGN_OR_RETURN(
+      const ChildResult child,
+      RunChild({"valgrind", "--tool=callgrind", absl::StrCat("--callgrind-out-file=", options.out_file),
+                "--collect-atstart=no", "--toggle-collect=*RunCostWorkload*", options.self_binary,
+                "cost", "--events", absl::StrCat(options.cost.events), "--batch",
+                absl::StrCat(options.cost.batch), "--seed", absl::StrCat(options.cost.seed),
+                "--data", options.cost.data_dir},
+               {.capture_stdout = true, .quiet_stderr = true}));
+  if (child.exit_code != 0) {
+    return absl::InternalError(
+        absl::StrCat("valgrind --tool=callgrind exited with ", child.exit_code));
+  }
+  ASSIGN_OR_RETURN(const Result inner, FromJson(child.output));
+  ASSIGN_OR_RETURN(const int64_t instructions, CallgrindTotal(options.out_file));
+  const double events = Number(inner, "events");
+  Result r;
+  Put(r, "workload", inner);
+  Put(r, "instructions", instructions);
+  Put(r, "instructions_per_event", static_cast<double>(instructions) / events);
+  Put(r, "valgrind_wall_seconds", child.wall_seconds);
+
+  // Where the instructions go: inclusive (a function and all it calls) and self.
+  std::string listing;
+  for (const bool inclusive : {true, false}) {
+    ASSIGN_OR_RETURN(const ChildResult annotate,
+                     RunChild({"callgrind_annotate", absl::StrCat("--inclusive=", inclusive ? "yes" : "no"),
+                               "--threshold=99", "--auto=no", options.out_file},
+                              {.capture_stdout = true, .quiet_stderr = true}));
+    if (annotate.exit_code != 0) break;
+    absl::StrAppend(&listing, "==== callgrind_annotate --inclusive=", inclusive ? "yes" : "no",
+                    " (instructions of RunCostWorkload only) ====\n", annotate.output, "\n");
+    const std::string list = inclusive ? "top_inclusive" : "top_self";
+    int shown = 0;
+    for (const auto& [ir, name] : AnnotateRows(annotate.output)) {
+      // Inclusive: leave out the callers of the workload (main and the like), which
+      // include all of it.
+      if (inclusive && ir >= instructions && name.find("RunCostWorkload") == std::string::npos) {
+        continue;
+      }
+      if (shown++ >= 30) break;
+      Result& row = AppendObject(r, list);
+      Put(row, "function", name);
+      Put(row, "instructions_per_event", static_cast<double>(ir) / events);
+      Put(row, "share", static_cast<double>(ir) / static_cast<double>(instructions));
+    }
+  }
+  if (!options.annotate_path.empty()) {
+    std::ofstream(options.annotate_path) << listing;
+    Put(r, "annotate_file", options.annotate_path);
+  }
+  std::cerr << "callgrind: " << Thousands(instructions) << " instructions for "
+            << Thousands(static_cast<int64_t>(events)) << " events = "
+            << Thousands(static_cast<int64_t>(static_cast<double>(instructions) / events))
+            << " per event\n";
+  return r;
+}
+
+}  // namespace guanxi::bench
