@@ -6,7 +6,7 @@
 //
 //   build/release/bench/churn_quality_retail [--cut=2011-09-01] [--horizon-days=90]
 //                                            [--data=../shared/data] [--config=FILE]
-//                                            [--model=on|off]
+//                                            [--model=on|off] [--diagnose=on]
 //
 // Population: customers with at least one purchase before the cut. A customer "churned"
 // when it made no purchase in (cut, cut + horizon]. Predicted: the customer's warning
@@ -16,12 +16,17 @@
 // At the cut, the population model is fitted over the customers (FitPopulation) and
 // applied to each as a model record is (CustomerProjection::OnModel), so P(alive) counts
 // as in the engine (--model=off leaves it out). The data end on 2011-12-09: the default cut leaves the 90-day horizon
-// inside them. A benchmark, not a test: nothing is asserted. Output: a table, then one
+// inside them. --diagnose=on adds, on stderr, the reasons and points at the cut and, for
+// single silence figures (P(alive), BG/NBD's P(no purchase in the horizon), expected
+// purchases, days quiet, days quiet over the usual gap), precision and recall of the top
+// 10..50% of customers ranked by each. A benchmark, not a test: nothing is asserted. Output: a table, then one
 // JSON line (prefix "json: ").
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -166,6 +171,46 @@ int Main(int argc, char** argv) {
     }
     for (const auto& [p, count] : points) {
       std::fprintf(stderr, "  points %.1f: %lld\n", p, static_cast<long long>(count));
+    }
+    // Candidate silence signals, each at several thresholds: how well it alone tells
+    // who buys nothing in the horizon.
+    struct Row { double score; bool gone; };
+    std::map<std::string, std::vector<Row>> signals;
+    for (const auto& s : states) {
+      if (!bought_before.count(s.customer_id())) continue;
+      const bool gone = !bought_after.count(s.customer_id());
+      signals["p_alive (low)"].push_back({-s.p_alive(), gone});
+      signals["expected_90d (low)"].push_back({-s.expected_purchases_90d(), gone});
+      const double rhythm = projections::PurchaseRhythmDays(config.churn(), s);
+      const double quiet = static_cast<double>(as_of.seconds() - s.last_purchase_at().seconds()) / 86400;
+      signals["quiet/rhythm"].push_back({quiet / rhythm, gone});
+      signals["quiet days"].push_back({quiet, gone});
+      if (model.has_bgnbd()) {
+        const auto& m = model.bgnbd();
+        if (auto h = projections::PurchaseHistoryOf(s, as_of, m.time_unit_days())) {
+          const double tau = horizon_days / m.time_unit_days();
+          const double stay = std::pow((m.alpha() + h->T) / (m.alpha() + h->T + tau), m.r() + h->x);
+          signals["P(none in horizon)"].push_back({1 - s.p_alive() + s.p_alive() * stay, gone});
+        }
+      }
+    }
+    for (auto& [name, rows] : signals) {
+      std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.score > b.score; });
+      int64_t total_gone = 0;
+      for (const auto& r : rows) total_gone += r.gone;
+      std::fprintf(stderr, "  %s:", name.c_str());
+      int64_t tp = 0;
+      for (size_t i = 0; i < rows.size(); ++i) {
+        tp += rows[i].gone;
+        for (double q : {0.1, 0.2, 0.3, 0.4, 0.5}) {
+          if (i + 1 == static_cast<size_t>(q * static_cast<double>(rows.size()))) {
+            std::fprintf(stderr, "  top%.0f%% (>=%.3g) p=%.3f r=%.3f", q * 100, rows[i].score,
+                         static_cast<double>(tp) / static_cast<double>(i + 1),
+                         static_cast<double>(tp) / static_cast<double>(total_gone));
+          }
+        }
+      }
+      std::fprintf(stderr, "\n");
     }
   }
 

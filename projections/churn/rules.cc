@@ -495,13 +495,10 @@ double PurchaseRhythmDays(const ChurnConfig& config, const CustomerState& state)
   if (days.size() < std::max(2, config.min_rhythm_purchase_days())) {
     return std::max(config.default_rhythm_days(), config.min_rhythm_days());
   }
-  std::vector<int64_t> gaps;
-  for (int i = 1; i < days.size(); ++i) gaps.push_back(days[i] - days[i - 1]);
-  std::sort(gaps.begin(), gaps.end());
-  const size_t n = gaps.size();
-  const double median = n % 2 == 1 ? static_cast<double>(gaps[n / 2])
-                                   : static_cast<double>(gaps[n / 2 - 1] + gaps[n / 2]) / 2.0;
-  return std::max(median, config.min_rhythm_days());
+  // The mean gap: the span of the kept purchase days over the gaps between them.
+  const double mean = static_cast<double>(days[days.size() - 1] - days[0]) /
+                      static_cast<double>(days.size() - 1);
+  return std::max(mean, config.min_rhythm_days());
 }
 
 void ObserveForChurn(const ChurnConfig& config, CustomerState& state, const Event& event) {

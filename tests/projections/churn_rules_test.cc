@@ -297,19 +297,22 @@ TEST(ChurnRulesTest, InactivityAtThreeTimesTheMedianGapAndSevereAtTwiceThat) {
   EXPECT_THAT(c.Codes(Day(80)), IsEmpty());
 }
 
-TEST(ChurnRulesTest, PurchaseRhythmIsTheMedianGapWithDefaultAndFloor) {
+TEST(ChurnRulesTest, PurchaseRhythmIsTheMeanGapWithDefaultAndFloor) {
   const struct {
     std::vector<int> days;
     double rhythm;
   } cases[] = {
-      {{}, 30},                   // no purchase: the default (not used: never checked)
-      {{0, 10, 20}, 30},          // fewer than 4 purchase days: the default
-      {{0, 10, 30, 36}, 10},      // gaps 10 20 6: median 10
-      {{0, 5, 17, 20, 40}, 8.5},  // gaps 5 12 3 20: median (5 + 12) / 2
-      {{0, 1, 2, 3, 4, 5}, 7},    // daily: the 7-day floor
-      // 20 purchase days, gaps 1 (x10) then 20 (x9): only the last 13 days (12 gaps: 3
-      // of 1, 9 of 20) are kept, so the median is 20.
-      {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 30, 50, 70, 90, 110, 130, 150, 170, 190}, 20},
+      {{}, 30},                  // no purchase: the default (not used: never checked)
+      {{0, 10, 20}, 30},         // fewer than 4 purchase days: the default
+      {{0, 10, 30, 36}, 12},     // gaps 10 20 6: 36 days over 3 gaps
+      {{0, 5, 17, 20, 40}, 10},  // gaps 5 12 3 20: 40 days over 4 gaps
+      {{0, 1, 2, 3, 4, 5}, 7},   // daily: the 7-day floor
+      // Bursts of three days a month: the median gap would be 1 day (the 7-day floor),
+      // which would call a normal month's pause inactivity; the mean is 90 days over 9.
+      {{0, 1, 2, 30, 31, 32, 60, 61, 62, 90}, 10},
+      // 20 purchase days, gaps 1 (x10) then 20 (x9): only the last 13 days (days 7 to
+      // 190, 12 gaps) are kept: 183 days over 12 gaps.
+      {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 30, 50, 70, 90, 110, 130, 150, 170, 190}, 183.0 / 12},
   };
   for (const auto& tc : cases) {
     Customer c;
