@@ -279,6 +279,7 @@ absl::Status ValidateChurn(const guanxi::v1::ChurnConfig& churn) {
       {"churn.weights.renewal_low_score", churn.weights().renewal_low_score(), 0, false, kInf},
       {"churn.weights.champion_left", churn.weights().champion_left(), 0, false, kInf},
       {"churn.weights.competitor_signal", churn.weights().competitor_signal(), 0, false, kInf},
+      {"churn.weights.silence", churn.weights().silence(), 0, false, kInf},
       {"churn.severe_factor", churn.severe_factor(), 1, false, 1000},
       {"churn.watch_points", churn.watch_points(), 0, true, kInf},
       {"churn.warning_points", churn.warning_points(), churn.watch_points(), false, kInf},
@@ -512,6 +513,7 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   weights->set_renewal_low_score(6);
   weights->set_champion_left(6);
   weights->set_competitor_signal(3);
+  weights->set_silence(6);
   churn->set_severe_factor(1.5);
   churn->set_watch_points(6);
   churn->set_warning_points(7);

@@ -263,23 +263,43 @@ Finding Found(const ChurnConfig& config, WarningReason reason) {
   return Finding{std::move(reason), severe ? 2.0 : 1.0};
 }
 
-std::optional<Finding> Inactivity(const ChurnConfig& config, const CustomerState& state,
-                                  int64_t now) {
+// The customer's silence against its purchase rhythm. `quiet` runs from the last
+// purchase (inactivity) or from the last interaction of any kind, purchases included
+// (silence): nullopt for a customer who never bought, or when `quiet` is below the
+// threshold.
+std::optional<Finding> QuietFor(const ChurnConfig& config, const CustomerState& state, int64_t now,
+                                const Timestamp& since, const char* code,
+                                const char* what) {
   if (state.purchase_days() <= 0 || !IsSet(state.last_purchase_at())) return std::nullopt;
   const double rhythm = PurchaseRhythmDays(config, state);
-  const int64_t quiet = now - state.last_purchase_at().seconds();
+  const int64_t quiet = now - std::max(since.seconds(), state.last_purchase_at().seconds());
   const double threshold = config.inactivity_multiple() * rhythm;
   if (quiet < Span(threshold)) return std::nullopt;
   const bool known =
       state.churn_evidence().purchase_days_size() >= config.min_rhythm_purchase_days();
   const bool severe = quiet >= Span(config.severe_factor() * threshold);
   WarningReason reason =
-      Reason("inactivity", Days(quiet), threshold,
-             absl::StrCat("no purchase for ", WholeDays(quiet), " days; usual gap ", Num(rhythm),
+      Reason(code, Days(quiet), threshold,
+             absl::StrCat(what, WholeDays(quiet), " days; usual gap ", Num(rhythm),
                           " days", known ? "" : " (default: too few purchases to tell)",
                           ", warning at ", Num(config.inactivity_multiple()),
                           "x = ", Num(threshold), " days", severe ? "; severe" : ""));
   return Finding{std::move(reason), severe ? 2.0 : 1.0};
+}
+
+// silence: no interaction of any kind (purchases included) for as long as inactivity
+// asks of purchases alone. Supersedes inactivity: a customer who holds it is silent,
+// not merely not buying.
+std::optional<Finding> Silence(const ChurnConfig& config, const CustomerState& state,
+                               int64_t now) {
+  return QuietFor(config, state, now, state.last_interaction_at(), "silence",
+                  "no purchase and no contact of any kind for ");
+}
+
+std::optional<Finding> Inactivity(const ChurnConfig& config, const CustomerState& state,
+                                  int64_t now) {
+  if (config.weights().silence() > 0 && Silence(config, state, now)) return std::nullopt;
+  return QuietFor(config, state, now, state.last_purchase_at(), "inactivity", "no purchase for ");
 }
 
 std::optional<Finding> LowPAlive(const ChurnConfig& config, const CustomerState& state,
@@ -542,6 +562,7 @@ ChurnAssessment AssessChurn(const ChurnConfig& config, const CustomerState& stat
   const auto& w = config.weights();
   const std::pair<double, std::optional<Finding>> findings[] = {
       {w.inactivity(), w.inactivity() > 0 ? Inactivity(config, state, now) : std::nullopt},
+      {w.silence(), w.silence() > 0 ? Silence(config, state, now) : std::nullopt},
       {w.low_p_alive(), w.low_p_alive() > 0 ? LowPAlive(config, state, model) : std::nullopt},
       {w.unresolved_complaint(),
        w.unresolved_complaint() > 0 ? UnresolvedComplaint(config, state, now) : std::nullopt},
@@ -637,6 +658,12 @@ std::optional<Timestamp> NextChurnDeadline(const ChurnConfig& config, const Cust
     candidates.push_back(last + Span(config.inactivity_multiple() * rhythm));
     candidates.push_back(last +
                          Span(config.severe_factor() * config.inactivity_multiple() * rhythm));
+    if (IsSet(state.last_interaction_at())) {
+      const int64_t contact = std::max(last, state.last_interaction_at().seconds());
+      candidates.push_back(contact + Span(config.inactivity_multiple() * rhythm));
+      candidates.push_back(contact +
+                           Span(config.severe_factor() * config.inactivity_multiple() * rhythm));
+    }
   }
   for (const auto& c : evidence.open_complaints()) {
     candidates.push_back(c.made_at().seconds() + Span(config.complaint_service_level_days()));

@@ -5,7 +5,8 @@
 // with the projection column families and projected by a PartitionProjector with
 // TestConfig(): the defaults with the churn thresholds the scenario was written against
 // (the first churn defaults, before they were tuned for precision on the simulator: with
-// those, inactivity alone raises a watch), so the scenario has warnings to show.
+// those, inactivity alone raises a watch, and no silence rule), so the scenario has
+// warnings to show.
 //
 // What happens to acme (partition 0), by day of 2025 (09:00 UTC):
 //   0 profile; 3 visit (positive); 20 order o1; 30 complaint c1 (high);
@@ -44,7 +45,7 @@ inline constexpr char kTestConfigText[] =
     "competitor_window_days: 90 severe_factor: 2 watch_points: 2 warning_points: 3 "
     "critical_points: 5 weights { inactivity: 2 low_p_alive: 2 unresolved_complaint: 1 "
     "complaint_run: 1 satisfaction_drop: 1 score_drop: 1 late_payments: 1 "
-    "renewal_low_score: 2 champion_left: 2 competitor_signal: 1 } }\n";
+    "renewal_low_score: 2 champion_left: 2 competitor_signal: 1 silence: 0 } }\n";
 inline guanxi::v1::EngineConfig TestConfig() {
   return *engine::ParseEngineConfig(kTestConfigText, "test config");
 }

@@ -278,7 +278,7 @@ void ExpectRows(const Customer& c, const std::string& code, const std::vector<Ro
   }
 }
 
-TEST(ChurnRulesTest, InactivityAtThreeTimesTheMedianGapAndSevereAtTwiceThat) {
+TEST(ChurnRulesTest, InactivityAtThreeTimesTheUsualGapAndSevereAtTwiceThat) {
   Customer c;
   for (int day : {0, 10, 20, 30, 40}) c.Observe(Order(day));
   EXPECT_DOUBLE_EQ(PurchaseRhythmDays(c.config(), c.state), 10);
@@ -295,6 +295,43 @@ TEST(ChurnRulesTest, InactivityAtThreeTimesTheMedianGapAndSevereAtTwiceThat) {
   // A purchase ends it.
   c.Observe(Order(75));
   EXPECT_THAT(c.Codes(Day(80)), IsEmpty());
+}
+
+TEST(ChurnRulesTest, SilenceIsInactivityWithNoContactEitherAndTakesItsPlace) {
+  ChurnConfig config = TestConfig();
+  config.mutable_weights()->set_silence(5);
+  Customer buyer(config), caller(config);
+  for (int day : {0, 10, 20, 30, 40}) {
+    buyer.Observe(Order(day));
+    caller.Observe(Order(day));
+  }
+  Event call = At(55);
+  call.mutable_call()->set_call_id("k1");
+  call.mutable_call()->set_direction(guanxi::v1::CALL_DIRECTION_INBOUND);
+  caller.Observe(call);
+  // Only purchases: 30 days after the last one (3 x the 10-day gap) it is silence, not
+  // inactivity, worth the silence weight; severe at 60 days.
+  EXPECT_THAT(buyer.Codes(Day(70, -1)), IsEmpty());
+  EXPECT_THAT(buyer.Codes(Day(70)), ElementsAre("silence"));
+  EXPECT_DOUBLE_EQ(buyer.Assess(Day(70)).points, 5);
+  EXPECT_DOUBLE_EQ(buyer.Assess(Day(100)).points, 10);
+  EXPECT_THAT(buyer.ReasonAt(Day(70), "silence")->description(),
+              HasSubstr("no purchase and no contact of any kind for 30 days; usual gap 10.0 days"));
+  // A call on day 55: no purchase for 30 days is inactivity (1 point) until the silence
+  // since the call reaches 30 days too, on day 85.
+  EXPECT_THAT(caller.Codes(Day(70)), ElementsAre("inactivity"));
+  EXPECT_DOUBLE_EQ(caller.Assess(Day(70)).points, 1);
+  EXPECT_THAT(caller.Codes(Day(85, -1)), ElementsAre("inactivity"));
+  EXPECT_THAT(caller.Codes(Day(85)), ElementsAre("silence"));
+  EXPECT_DOUBLE_EQ(caller.ReasonAt(Day(85), "silence")->observed(), 30);
+  // The deadline arms the moment silence begins.
+  caller.Evaluate(Day(70));
+  ASSERT_TRUE(NextChurnDeadline(caller.config(), caller.state));
+  EXPECT_EQ(NextChurnDeadline(caller.config(), caller.state)->seconds(), Day(85).seconds());
+  // Its weight at 0 switches silence off and inactivity counts as before.
+  Customer off;  // TestConfig: silence weight 0
+  for (int day : {0, 10, 20, 30, 40}) off.Observe(Order(day));
+  EXPECT_THAT(off.Codes(Day(70)), ElementsAre("inactivity"));
 }
 
 TEST(ChurnRulesTest, PurchaseRhythmIsTheMeanGapWithDefaultAndFloor) {
