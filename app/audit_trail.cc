@@ -16,13 +16,13 @@
 #include "absl/strings/str_join.h"
 #include "app/commands.h"
 #include "app/progress.h"
-#include "app/projection_view.h"
 #include "app/time_flag.h"
 #include "common/scratch_dir.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "engine/config/config.h"
 #include "engine/log/data_dir.h"
+#include "engine/query/projection_view.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -502,24 +502,19 @@ struct Trail {
   uint64_t unprojected_events = 0;  // live: the customer's events not projected yet
 };
 
-absl::StatusOr<Trail> ReadTrail(const ProjectionView& view, std::string_view customer) {
+absl::StatusOr<Trail> ReadTrail(const engine::ProjectionView& view, std::string_view customer) {
   Trail trail;
   RETURN_IF_ERROR(view.ForEachEvent(customer, [&](const LogRecord& r) {
     trail.events.push_back(r);
     return true;
   }));
-  if (!view.as_of) {
-    RETURN_IF_ERROR(view.log->ReadStream(customer, std::nullopt, [&](const LogRecord& r) {
-      if (r.position() >= view.projected_to) ++trail.unprojected_events;
-      return true;
-    }));
-  }
-  RETURN_IF_ERROR(view.store->ForEachFact(customer, [&](uint64_t position, const DerivedFact& f) {
+  ASSIGN_OR_RETURN(trail.unprojected_events, view.UnprojectedEvents(customer));
+  RETURN_IF_ERROR(view.ForEachFact(customer, [&](uint64_t position, const DerivedFact& f) {
     trail.facts.emplace_back(position, f);
     return true;
   }));
   guanxi::v1::CustomerState state;
-  ASSIGN_OR_RETURN(const bool has_state, view.store->GetState(customer, &state));
+  ASSIGN_OR_RETURN(const bool has_state, view.GetState(customer, &state));
   if (has_state) trail.state = std::move(state);
 
   // The records at the positions of facts that no event of the customer explains.
@@ -602,7 +597,7 @@ absl::StatusOr<Trail> ReadTrail(const ProjectionView& view, std::string_view cus
   return trail;
 }
 
-void PrintText(const Trail& trail, std::string_view customer, const ProjectionView& view,
+void PrintText(const Trail& trail, std::string_view customer, const engine::ProjectionView& view,
                std::ostream& out) {
   out << "customer " << customer << ", partition " << view.partition << ": ";
   if (view.as_of) {
@@ -658,7 +653,7 @@ int RunTrail(const Args& args, Io& io) {
   if (scratch.path().empty()) {
     return ReportFailure(io, absl::InternalError("cannot create a scratch directory"));
   }
-  auto holding = PartitionsOfCustomer(data, *partitions, customer, scratch.path());
+  auto holding = engine::PartitionsOfCustomer(data, *partitions, customer, scratch.path());
   if (!holding.ok()) return ReportFailure(io, holding.status());
   if (holding->empty()) {
     return ReportFailure(io, absl::NotFoundError(absl::StrCat(
@@ -674,7 +669,8 @@ int RunTrail(const Args& args, Io& io) {
 
   const std::atomic<bool> stop{false};
   Progress progress(io.err, "audit trail", isatty(STDERR_FILENO) != 0);
-  auto view = OpenProjectionView({.data_dir = data,
+  auto view =
+      engine::OpenProjectionView({.data_dir = data,
                                   .partition = partition,
                                   .scratch_dir = absl::StrCat(scratch.path(), "/view"),
                                   .config = *config,
