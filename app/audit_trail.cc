@@ -481,7 +481,7 @@ Command AuditTrailCommand() {
           "trail and state are read from that; use the engine's --config.\n"
           "\n"
           "--json prints one guanxi.v1.Trail (proto/guanxi/v1/trail.proto) in protobuf's\n"
-          "JSON mapping:\n"
+          "JSON mapping, as GET /v1/customers/{id}/trail of `guanxi run --http` answers:\n"
           "  {\"customerId\": string, \"partition\": number, \"asOf\"?: RFC 3339 string,\n"
           "   \"projectedTo\": string, \"unprojectedEvents\": string,\n"
           "   \"entries\": [{\"position\": string, \"event\": guanxi.v1.Event}\n"

@@ -1,22 +1,30 @@
 // `guanxi audit trail` end to end, in-process, on a small data directory with live
 // projections (tests/app/audit_data.h): the trail of events and facts, timer-driven
-// facts, the as-of view against a recomputation by hand, and the error paths.
+// facts, the as-of view against a recomputation by hand, and the error paths; and the
+// HTTP API's GET /v1/customers/{id}/trail inside the engine against the command beside it.
+#include <cctype>
 #include <limits>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "app/commands.h"
 #include "engine/config/config.h"
 #include "engine/log/data_dir.h"
 #include "engine/log/event_log.h"
+#include "engine/projection/projector.h"
+#include "engine/query/http_server.h"
+#include "engine/query/projection_view.h"
+#include "engine/query/trail.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "guanxi/v1/trail.pb.h"
+#include "httplib.h"
 #include "projections/projection.h"
 #include "tests/app/audit_data.h"
 #include "tests/engine/event_log_test_util.h"
@@ -505,6 +513,126 @@ TEST(AuditTrailOlderIdsTest, FactsWhoseIdNamesNoCauseAreToldByPositionTimeAndOrd
   }
   EXPECT_THAT(entries, ElementsAre("0 event", "0 CAUSE_EVENT", "1 CAUSE_TIME", "2 CAUSE_TIME",
                                    "2 event", "2 CAUSE_EVENT", "2 CAUSE_EVENT"));
+}
+
+// Inside the engine: its partitions opened read-write as `guanxi run` holds them, and the
+// HTTP API serving them; `guanxi audit trail` runs beside it, on secondaries.
+class TrailEndpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    BuildAuditData(data_.path());
+    for (int32_t p : {0, 1}) {
+      engine::EventLogOptions options{.partition = p};
+      options.extra_column_families = engine::ProjectionStore::ColumnFamilies();
+      auto log = engine::EventLog::Open(engine::PartitionDir(data_.path(), p), options);
+      ASSERT_TRUE(log.ok()) << log.status();
+      logs_.push_back(std::move(*log));
+      auto store = engine::ProjectionStore::Attach(logs_.back().get());
+      ASSERT_TRUE(store.ok()) << store.status();
+      stores_.push_back(std::move(*store));
+      views_.push_back({p, logs_.back(), stores_.back()});
+    }
+    auto server = engine::HttpServer::Start({.address = "127.0.0.1:0",
+                                             .bearer_token = "token",
+                                             .partitions = [this] { return views_; },
+                                             .status = [] { return engine::EngineStatus{}; },
+                                             .data_dir = data_.path(),
+                                             .config = testing::TestConfig()});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_bearer_token_auth("token");
+    client_->set_url_encode(false);  // Endpoint() encodes
+  }
+
+  // The body of a 200 answer to GET /v1/customers/{customer}/trail[?as_of=].
+  std::string Endpoint(const std::string& customer, const std::string& as_of = "") {
+    std::string path = "/v1/customers/";
+    for (const char c : customer) {  // percent-encoded but for RFC 3986's unreserved
+      if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
+          c == '~') {
+        path.push_back(c);
+      } else {
+        absl::StrAppendFormat(&path, "%%%02X", static_cast<unsigned char>(c));
+      }
+    }
+    absl::StrAppend(&path, "/trail");
+    if (!as_of.empty()) absl::StrAppend(&path, "?as_of=", as_of);
+    auto r = client_->Get(path.c_str());
+    EXPECT_TRUE(r) << path;
+    if (!r) return "";
+    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+    return r->body;
+  }
+  std::string Command(const std::string& customer, const std::string& as_of = "") {
+    std::vector<const char*> args = {
+        "audit", "trail", customer.c_str(), "--data", data_.path().c_str(), "--json"};
+    if (!as_of.empty()) {
+      args.push_back("--as-of");
+      args.push_back(as_of.c_str());
+    }
+    const CommandRun r = Guanxi(args);
+    EXPECT_EQ(r.code, kExitOk) << r.err;
+    return r.out;
+  }
+
+  TempDir data_;
+  std::vector<std::shared_ptr<engine::EventLog>> logs_;
+  std::vector<std::shared_ptr<engine::ProjectionStore>> stores_;
+  std::vector<engine::PartitionView> views_;
+  std::unique_ptr<engine::HttpServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(TrailEndpointTest, EndpointAndCommandGiveTheSameTrailLiveAndAsOfATime) {
+  for (const std::string customer :
+       {"acme", "beta", "gamma, Ltd.", "delta", "epsilon", "say \"hi\", inc"}) {
+    const std::string live = Endpoint(customer);
+    EXPECT_EQ(live, Command(customer)) << customer;
+    EXPECT_EQ(ParseTrail(live).customer_id(), customer);
+    for (const std::string as_of : {"2025-06-01", "2025-07-15T00:00:00Z", "2024-12-31"}) {
+      EXPECT_EQ(Endpoint(customer, as_of), Command(customer, as_of)) << customer << " " << as_of;
+    }
+  }
+  // The as-of time fired gamma's deadline (tested above for the command): so did the
+  // endpoint's.
+  EXPECT_EQ(ParseTrail(Endpoint("gamma, Ltd.", "2025-07-15T00:00:00Z")).state().stage(),
+            v1::LIFECYCLE_STAGE_LOST);
+  EXPECT_EQ(ParseTrail(Endpoint("acme", "2025-06-01")).state().events_applied(), 6u);
+}
+
+TEST_F(TrailEndpointTest, LiveTrailIsOneSnapshotWhileTheWorkerAppendsAndCommits) {
+  const std::string before = Endpoint("acme");
+  auto view = engine::LiveProjectionView(views_[0]);
+  ASSERT_TRUE(view.ok()) << view.status();
+
+  // The engine appends acme's visit of day 340; its worker has not projected it yet.
+  testing::Events acme("acme", 0);
+  acme.Visit(340);
+  std::vector<v1::LogRecord> batch = acme.records();
+  ASSERT_TRUE(logs_[0]->Append(absl::MakeSpan(batch), {}).ok());
+  const v1::Trail appended = ParseTrail(Endpoint("acme"));
+  EXPECT_EQ(appended.unprojected_events(), 1u);
+  EXPECT_EQ(EventIds(appended), kAcmeEvents);
+  // Recomputed as of a time, it counts: the log is the truth.
+  EXPECT_EQ(EventIds(ParseTrail(Endpoint("acme", "2025-12-31"))).size(), kAcmeEvents.size() + 1);
+
+  // The worker projects it: a new state, new facts, a new checkpoint, in one commit.
+  const std::atomic<bool> stop{false};
+  auto projector = engine::PartitionProjector::Create(
+      logs_[0].get(), stores_[0].get(), {.partition = 0, .config = testing::TestConfig()});
+  ASSERT_TRUE(projector.ok()) << projector.status();
+  ASSERT_TRUE((*projector)->CatchUp(logs_[0]->next_position(), stop).ok());
+  const v1::Trail after = ParseTrail(Endpoint("acme"));
+  EXPECT_EQ(after.unprojected_events(), 0u);
+  EXPECT_EQ(after.state().events_applied(), 10u);
+  EXPECT_EQ(after.projected_to(), ParseTrail(before).projected_to() + 1);
+
+  // The view taken before still reads the store as it was then: events, facts, state and
+  // checkpoint of one commit.
+  auto old = engine::ReadTrail(*view, "acme");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(*engine::TrailJson(*old) + "\n", before);
 }
 
 }  // namespace
