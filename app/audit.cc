@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "app/commands.h"
-#include "app/scratch_dir.h"
+#include "common/scratch_dir.h"
 #include "engine/log/data_dir.h"
 #include "engine/log/event_log.h"
 

@@ -1,11 +1,12 @@
 // guanxi audit trail: everything that happened to one customer, event by event, with the
 // facts each application derived, and the customer's state at the end; live, or as of an
-// event time recomputed from the log.
+// event time recomputed from the log. The trail is read by engine/query/trail.h (as the
+// HTTP API reads it); this is the command: its flags, finding the customer's partition,
+// and the text for people.
 #include <unistd.h>
 
 #include <atomic>
 #include <cmath>
-#include <limits>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -16,15 +17,13 @@
 #include "absl/strings/str_join.h"
 #include "app/commands.h"
 #include "app/progress.h"
-#include "app/projection_view.h"
-#include "app/scratch_dir.h"
 #include "app/time_flag.h"
-#include "common/status_macros.h"
+#include "common/scratch_dir.h"
 #include "common/strings.h"
 #include "engine/config/config.h"
 #include "engine/log/data_dir.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
+#include "engine/query/projection_view.h"
+#include "engine/query/trail.h"
 #include "google/protobuf/util/time_util.h"
 #include "guanxi/v1/projection.pb.h"
 #include "guanxi/v1/state.pb.h"
@@ -33,46 +32,14 @@
 namespace guanxi::app {
 namespace {
 
+using engine::FactTime;
+using engine::Trail;
 using google::protobuf::Timestamp;
 using google::protobuf::util::TimeUtil;
 using guanxi::v1::DerivedFact;
 using guanxi::v1::Event;
 using guanxi::v1::LogRecord;
-
-// Why a fact was derived at its position.
-enum class Cause {
-  kEvent,  // the customer's own event at that position
-  kTime,   // event time passed (an inactivity timer fired): at a tick, at another
-           // customer's event, before the customer's own event, or at the as-of time
-  kModel,  // a new population model came into force there (reclassification)
-};
-
-const char* CauseName(Cause cause) {
-  switch (cause) {
-    case Cause::kEvent:
-      return "event";
-    case Cause::kTime:
-      return "time";
-    case Cause::kModel:
-      return "model";
-  }
-  return "event";
-}
-
-// One line of the trail: an event of the customer, or one derived fact.
-struct Entry {
-  uint64_t position = 0;
-  const LogRecord* event = nullptr;   // the customer's event, or
-  const DerivedFact* fact = nullptr;  // a fact
-  Cause cause = Cause::kEvent;
-  // kTime / kModel: the record at `position` (null past the end of the log: the as-of
-  // time itself).
-  const LogRecord* at = nullptr;
-};
-
-bool Before(const Timestamp& a, const Timestamp& b) {
-  return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
-}
+using guanxi::v1::TrailEntry;
 
 // ---- Text for people ----------------------------------------------------------------
 
@@ -309,74 +276,9 @@ std::string Describe(const DerivedFact& f) {
   return "a fact of a kind this build does not know";
 }
 
-Timestamp FactTime(const DerivedFact& f) {
-  if (f.has_change()) return f.change().event_time();
-  if (f.has_warning()) return f.warning().event_time();
-  return Timestamp();
-}
-
-// The cause a fact's id names (projections/projection.h):
-// "<customer_id>/event:<event_id>/...", ".../time:<seconds>/...",
-// ".../model:<seconds>/...". Nullopt for an id that names none: facts written before
-// ids named their cause ("<customer_id>/<position>/..."), churn-warning notices.
-std::optional<Cause> CauseInId(const DerivedFact& f, std::string_view customer) {
-  if (!f.has_change()) return std::nullopt;
-  std::string_view id = f.change().change_id();
-  if (id.size() <= customer.size() || id.substr(0, customer.size()) != customer ||
-      id[customer.size()] != '/') {
-    return std::nullopt;
-  }
-  id.remove_prefix(customer.size() + 1);
-  if (id.rfind("event:", 0) == 0) return Cause::kEvent;
-  if (id.rfind("time:", 0) == 0) return Cause::kTime;
-  if (id.rfind("model:", 0) == 0) return Cause::kModel;
-  return std::nullopt;
-}
-
-// Where one application's facts stand in their fixed order (projections/projection.h:
-// the score move, the stage change, the class changes in the field order of
-// guanxi.v1.Classes, then at most one churn-warning notice); -1 for a fact outside it.
-int Rank(const DerivedFact& f) {
-  if (f.has_warning()) return 1000;
-  if (!f.has_change()) return -1;
-  const auto& c = f.change();
-  if (c.has_score()) return 0;
-  if (c.has_stage()) return 1;
-  if (c.has_class_change()) {
-    const auto* field =
-        guanxi::v1::Classes::descriptor()->FindFieldByName(c.class_change().classification());
-    return field == nullptr ? -1 : 2 + field->index();
-  }
-  return -1;
-}
-
-// For facts whose id names no cause: of the facts [from, end) at the position of the
-// customer's own event that occurred at `occurred`, the first that the event derived;
-// those before it are timers that fell due by the event's time and fired just before it
-// (the projector advances the partition's clock before it applies an event). A timer's
-// facts carry its deadline: one earlier than the event's time tells them apart. A deadline equal to
-// the event's time is told by the order of the facts: each application's come in a fixed order, so
-// a fact that does not come after the one before it begins the next application's. Residual
-// ambiguity: if the event itself derived nothing, or facts whose order shows no break,
-// a timer's facts due exactly at the event's time are shown as the event's.
-size_t EventFactsFrom(const std::vector<std::pair<uint64_t, DerivedFact>>& facts, size_t from,
-                      size_t end, const Timestamp& occurred) {
-  size_t first = from;
-  while (first < end && Before(FactTime(facts[first].second), occurred)) ++first;
-  size_t start = first;
-  int previous = -1;
-  for (size_t i = first; i < end; ++i) {
-    const int rank = Rank(facts[i].second);
-    if (rank < 0) continue;
-    if (rank <= previous) start = i;
-    previous = rank;
-  }
-  return start;
-}
-
 // The heading of a group of facts that time passing or a model derived.
-std::string Heading(const Entry& e, const Timestamp& t) {
-  if (e.cause == Cause::kModel) {
+std::string Heading(const Trail::Entry& e, const Timestamp& t) {
+  if (e.cause == TrailEntry::CAUSE_MODEL) {
     return absl::StrCat(Time(t), "  #", e.position,
                         "  a new population model came into force (everyone reclassified)");
   }
@@ -441,187 +343,25 @@ void PrintState(const guanxi::v1::CustomerState& s, std::ostream& out) {
       << ", the last at " << Time(s.last_event_at()) << "\n";
 }
 
-// ---- JSON ---------------------------------------------------------------------------
-
-google::protobuf::util::JsonPrintOptions JsonOptions() {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;  // every field, zero or not
-  return options;
-}
-
-absl::StatusOr<std::string> Json(const google::protobuf::Message& m) {
-  std::string json;
-  if (auto s = google::protobuf::util::MessageToJsonString(m, &json, JsonOptions()); !s.ok()) {
-    return absl::InternalError(absl::StrCat("JSON: ", std::string(s.message())));
-  }
-  return json;
-}
-
-// A JSON string literal, escaped by protobuf's JSON printer.
-absl::StatusOr<std::string> JsonString(std::string_view s) {
-  google::protobuf::Value value;
-  value.set_string_value(std::string(s));
-  return Json(value);
-}
-
-absl::StatusOr<std::string> EntryJson(const Entry& e) {
-  std::string json = absl::StrCat("{\"position\":", e.position);
-  if (e.event != nullptr && e.fact == nullptr) {
-    ASSIGN_OR_RETURN(std::string event, Json(e.event->event()));
-    absl::StrAppend(&json, ",\"event\":", event);
+void PrintText(const Trail& trail, std::ostream& out) {
+  out << "customer " << trail.customer_id << ", partition " << trail.partition << ": ";
+  if (trail.as_of) {
+    out << "as of " << Time(*trail.as_of) << ", recomputed from the log\n";
   } else {
-    absl::StrAppend(&json, ",\"cause\":\"", CauseName(e.cause), "\"");
-    if (e.fact->has_change()) {
-      ASSIGN_OR_RETURN(std::string change, Json(e.fact->change()));
-      absl::StrAppend(&json, ",\"change\":", change);
-    } else if (e.fact->has_warning()) {
-      ASSIGN_OR_RETURN(std::string warning, Json(e.fact->warning()));
-      absl::StrAppend(&json, ",\"warning\":", warning);
-    }
-  }
-  absl::StrAppend(&json, "}");
-  return json;
-}
-
-// ---- The trail ----------------------------------------------------------------------
-
-// What the trail shows. `entries` point into `events`, `facts` and `others`: a move
-// keeps the vectors' elements where they are, a copy would not, hence move-only.
-struct Trail {
-  Trail() = default;
-  Trail(Trail&&) = default;
-  Trail& operator=(Trail&&) = default;
-  Trail(const Trail&) = delete;
-  Trail& operator=(const Trail&) = delete;
-
-  std::vector<LogRecord> events{};
-  std::vector<std::pair<uint64_t, DerivedFact>> facts{};
-  std::vector<LogRecord> others{};  // the records at the positions of time and model facts
-  std::vector<Entry> entries{};
-  std::optional<guanxi::v1::CustomerState> state{};
-  uint64_t unprojected_events = 0;  // live: the customer's events not projected yet
-};
-
-absl::StatusOr<Trail> ReadTrail(const ProjectionView& view, std::string_view customer) {
-  Trail trail;
-  RETURN_IF_ERROR(view.ForEachEvent(customer, [&](const LogRecord& r) {
-    trail.events.push_back(r);
-    return true;
-  }));
-  if (!view.as_of) {
-    RETURN_IF_ERROR(view.log->ReadStream(customer, std::nullopt, [&](const LogRecord& r) {
-      if (r.position() >= view.projected_to) ++trail.unprojected_events;
-      return true;
-    }));
-  }
-  RETURN_IF_ERROR(view.store->ForEachFact(customer, [&](uint64_t position, const DerivedFact& f) {
-    trail.facts.emplace_back(position, f);
-    return true;
-  }));
-  guanxi::v1::CustomerState state;
-  ASSIGN_OR_RETURN(const bool has_state, view.store->GetState(customer, &state));
-  if (has_state) trail.state = std::move(state);
-
-  // The records at the positions of facts that no event of the customer explains.
-  std::vector<uint64_t> other_positions;
-  size_t ev = 0;
-  for (const auto& [position, fact] : trail.facts) {
-    while (ev < trail.events.size() && trail.events[ev].position() < position) ++ev;
-    const bool own = ev < trail.events.size() && trail.events[ev].position() == position;
-    if (!own && (other_positions.empty() || other_positions.back() != position)) {
-      other_positions.push_back(position);
-    }
-  }
-  trail.others.reserve(other_positions.size());  // Entry::at points into it
-  for (uint64_t position : other_positions) {
-    ASSIGN_OR_RETURN(std::optional<LogRecord> record, view.RecordAt(position));
-    if (record) {
-      trail.others.push_back(std::move(*record));
-    } else {
-      trail.others.emplace_back();
-      trail.others.back().set_position(position);  // past the log's end: the as-of time
-    }
-  }
-
-  // Merge by position.
-  size_t f = 0, other = 0;
-  ev = 0;
-  while (ev < trail.events.size() || f < trail.facts.size()) {
-    const uint64_t fact_position =
-        f < trail.facts.size() ? trail.facts[f].first : std::numeric_limits<uint64_t>::max();
-    if (ev < trail.events.size() && trail.events[ev].position() <= fact_position) {
-      const LogRecord& event = trail.events[ev++];
-      const uint64_t p = event.position();
-      size_t end = f;
-      while (end < trail.facts.size() && trail.facts[end].first == p) ++end;
-      // What derived each fact: what its id names; else (older ids, warning notices) its
-      // neighbours' ids (the timers' facts come before the event's), its time and order.
-      const size_t by_order = EventFactsFrom(trail.facts, f, end, event.event().occurred_at());
-      auto cause_of = [&](size_t i) {
-        if (auto named = CauseInId(trail.facts[i].second, customer)) return *named;
-        if (Before(FactTime(trail.facts[i].second), event.event().occurred_at())) {
-          return Cause::kTime;
-        }
-        for (size_t j = f; j < end; ++j) {
-          if (j != i && CauseInId(trail.facts[j].second, customer) == Cause::kEvent) {
-            return j > i ? Cause::kTime : Cause::kEvent;
-          }
-        }
-        return i < by_order ? Cause::kTime : Cause::kEvent;
-      };
-      // Timers that fell due by the event's time fired first, then the event applied.
-      for (; f < end && cause_of(f) != Cause::kEvent; ++f) {
-        trail.entries.push_back({.position = p,
-                                 .event = &event,
-                                 .fact = &trail.facts[f].second,
-                                 .cause = cause_of(f),
-                                 .at = &event});
-      }
-      trail.entries.push_back({.position = p, .event = &event});
-      for (; f < end; ++f) {
-        trail.entries.push_back({.position = p,
-                                 .event = &event,
-                                 .fact = &trail.facts[f].second,
-                                 .cause = cause_of(f),
-                                 .at = &event});
-      }
-      continue;
-    }
-    while (trail.others[other].position() != fact_position) ++other;
-    const LogRecord* at = &trail.others[other];
-    const bool beyond = at->body_case() == LogRecord::BODY_NOT_SET;
-    const Cause by_record = at->has_model() ? Cause::kModel : Cause::kTime;
-    for (; f < trail.facts.size() && trail.facts[f].first == fact_position; ++f) {
-      trail.entries.push_back(
-          {.position = fact_position,
-           .fact = &trail.facts[f].second,
-           .cause = CauseInId(trail.facts[f].second, customer).value_or(by_record),
-           .at = beyond ? nullptr : at});
-    }
-  }
-  return trail;
-}
-
-void PrintText(const Trail& trail, std::string_view customer, const ProjectionView& view,
-               std::ostream& out) {
-  out << "customer " << customer << ", partition " << view.partition << ": ";
-  if (view.as_of) {
-    out << "as of " << Time(*view.as_of) << ", recomputed from the log\n";
-  } else {
-    out << "live projections (" << view.projected_to << " log records applied)\n";
+    out << "live projections (" << trail.projected_to << " log records applied)\n";
   }
   // The (position, seconds) of the "time passed" or model heading shown last, if any
   // since the last event line: facts under one heading share it.
   bool headed = false;
   std::pair<uint64_t, int64_t> heading{0, 0};
-  for (const Entry& e : trail.entries) {
+  for (const Trail::Entry& e : trail.entries) {
     if (e.fact == nullptr) {
       out << Time(e.event->event().occurred_at()) << "  #" << e.position << "  "
           << Describe(e.event->event()) << "\n";
       headed = false;
       continue;
     }
-    if (e.cause != Cause::kEvent) {
+    if (e.cause != TrailEntry::CAUSE_EVENT) {
       const Timestamp t = FactTime(*e.fact);
       const std::pair<uint64_t, int64_t> key{e.position, t.seconds()};
       if (!headed || heading != key) out << Heading(e, t) << "\n";
@@ -635,7 +375,8 @@ void PrintText(const Trail& trail, std::string_view customer, const ProjectionVi
     PrintState(*trail.state, out);
   } else {
     out << "no state: the customer had no event"
-        << (view.as_of ? absl::StrCat(" at or before ", Time(*view.as_of)) : std::string()) << "\n";
+        << (trail.as_of ? absl::StrCat(" at or before ", Time(*trail.as_of)) : std::string())
+        << "\n";
   }
 }
 
@@ -658,7 +399,7 @@ int RunTrail(const Args& args, Io& io) {
   if (scratch.path().empty()) {
     return ReportFailure(io, absl::InternalError("cannot create a scratch directory"));
   }
-  auto holding = PartitionsOfCustomer(data, *partitions, customer, scratch.path());
+  auto holding = engine::PartitionsOfCustomer(data, *partitions, customer, scratch.path());
   if (!holding.ok()) return ReportFailure(io, holding.status());
   if (holding->empty()) {
     return ReportFailure(io, absl::NotFoundError(absl::StrCat(
@@ -674,7 +415,8 @@ int RunTrail(const Args& args, Io& io) {
 
   const std::atomic<bool> stop{false};
   Progress progress(io.err, "audit trail", isatty(STDERR_FILENO) != 0);
-  auto view = OpenProjectionView({.data_dir = data,
+  auto view =
+      engine::OpenProjectionView({.data_dir = data,
                                   .partition = partition,
                                   .scratch_dir = absl::StrCat(scratch.path(), "/view"),
                                   .config = *config,
@@ -686,7 +428,7 @@ int RunTrail(const Args& args, Io& io) {
                                  });
   progress.Finish();
   if (!view.ok()) return ReportFailure(io, view.status());
-  auto trail = ReadTrail(*view, customer);
+  auto trail = engine::ReadTrail(*view, customer);
   if (!trail.ok()) {
     return ReportFailure(
         io, absl::Status(trail.status().code(),
@@ -698,32 +440,12 @@ int RunTrail(const Args& args, Io& io) {
            << " in the log but not projected yet; not shown\n";
   }
   if (!json) {
-    PrintText(*trail, customer, *view, io.out);
+    PrintText(*trail, io.out);
     return kExitOk;
   }
-  auto id = JsonString(customer);
-  if (!id.ok()) return ReportFailure(io, id.status());
-  std::string out = absl::StrCat("{\"customerId\":", *id, ",\"partition\":", partition);
-  if (as_of) {
-    auto t = Json(*as_of);
-    if (!t.ok()) return ReportFailure(io, t.status());
-    absl::StrAppend(&out, ",\"asOf\":", *t);
-  }
-  absl::StrAppend(&out, ",\"entries\":[");
-  for (size_t i = 0; i < trail->entries.size(); ++i) {
-    auto entry = EntryJson(trail->entries[i]);
-    if (!entry.ok()) return ReportFailure(io, entry.status());
-    absl::StrAppend(&out, i == 0 ? "" : ",", *entry);
-  }
-  absl::StrAppend(&out, "],\"state\":");
-  if (trail->state) {
-    auto state = Json(*trail->state);
-    if (!state.ok()) return ReportFailure(io, state.status());
-    absl::StrAppend(&out, *state);
-  } else {
-    absl::StrAppend(&out, "null");
-  }
-  io.out << out << "}\n";
+  auto out = engine::TrailJson(*trail);
+  if (!out.ok()) return ReportFailure(io, out.status());
+  io.out << *out << "\n";
   return kExitOk;
 }
 
@@ -758,14 +480,17 @@ Command AuditTrailCommand() {
           "up to TIME in a temporary store, events that occurred later left out, and the\n"
           "trail and state are read from that; use the engine's --config.\n"
           "\n"
-          "--json prints one object (messages in protobuf's JSON mapping):\n"
+          "--json prints one guanxi.v1.Trail (proto/guanxi/v1/trail.proto) in protobuf's\n"
+          "JSON mapping, as GET /v1/customers/{id}/trail of `guanxi run --http` answers:\n"
           "  {\"customerId\": string, \"partition\": number, \"asOf\"?: RFC 3339 string,\n"
-          "   \"entries\": [{\"position\": number, \"event\": guanxi.v1.Event}\n"
-          "              | {\"position\": number, \"cause\": \"event\"|\"time\"|\"model\",\n"
+          "   \"projectedTo\": string, \"unprojectedEvents\": string,\n"
+          "   \"entries\": [{\"position\": string, \"event\": guanxi.v1.Event}\n"
+          "              | {\"position\": string,\n"
+          "                 \"cause\": \"CAUSE_EVENT\"|\"CAUSE_TIME\"|\"CAUSE_MODEL\",\n"
           "                 \"change\"?: guanxi.v1.RelationshipChange,\n"
           "                 \"warning\"?: guanxi.v1.ChurnWarning}],\n"
-          "   \"state\": guanxi.v1.CustomerState | null}\n"
-          "\"state\" is null when the customer had no event at or before --as-of. Exit 1\n"
+          "   \"state\"?: guanxi.v1.CustomerState}\n"
+          "\"state\" is left out when the customer had no event at or before --as-of. Exit 1\n"
           "with \"customer X is not in any partition under DIR\" for an unknown customer.\n"
           "See docs/operations.md, \"Auditing a customer\".",
       .positional_usage = "CUSTOMER",

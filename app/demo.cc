@@ -20,7 +20,7 @@
 #include "app/commands.h"
 #include "app/progress.h"
 #include "app/publishers.h"
-#include "app/scratch_dir.h"
+#include "common/scratch_dir.h"
 #include "connectors/simulator.h"
 #include "engine/config/config.h"
 #include "engine/ingest/ingest_engine.h"

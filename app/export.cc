@@ -16,12 +16,12 @@
 #include "absl/strings/str_join.h"
 #include "app/commands.h"
 #include "app/progress.h"
-#include "app/projection_view.h"
-#include "app/scratch_dir.h"
 #include "app/time_flag.h"
+#include "common/scratch_dir.h"
 #include "common/status_macros.h"
 #include "engine/config/config.h"
 #include "engine/log/data_dir.h"
+#include "engine/query/projection_view.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "guanxi/v1/export.pb.h"
@@ -240,7 +240,7 @@ struct ExportTotals {
 };
 
 // Writes every customer row of one partition to `out`.
-absl::Status ExportPartition(const ProjectionView& view, bool csv, std::ostream& out,
+absl::Status ExportPartition(const engine::ProjectionView& view, bool csv, std::ostream& out,
                              ExportTotals& totals, Progress& progress) {
   absl::Status status;
   RETURN_IF_ERROR(view.store->ForEachState([&](const guanxi::v1::CustomerState& state) {
@@ -254,8 +254,8 @@ absl::Status ExportPartition(const ProjectionView& view, bool csv, std::ostream&
     if (const std::string& episode = state.churn_episode().warning_id(); !episode.empty()) {
       // The reasons of the open episode's latest notice (raised or escalated).
       guanxi::v1::ChurnWarning latest;
-      status = view.store->ForEachFact(
-          state.customer_id(), [&](uint64_t, const guanxi::v1::DerivedFact& fact) {
+      status =
+          view.ForEachFact(state.customer_id(), [&](uint64_t, const guanxi::v1::DerivedFact& fact) {
             if (fact.has_warning() && fact.warning().warning_id() == episode) {
               latest = fact.warning();
             }
@@ -330,7 +330,8 @@ int RunExport(const Args& args, Io& io) {
       return fail(absl::InternalError("cannot create a scratch directory"));
     }
     const int64_t records_before = totals.records;
-    auto view = OpenProjectionView({.data_dir = data,
+    auto view =
+        engine::OpenProjectionView({.data_dir = data,
                                     .partition = p,
                                     .scratch_dir = scratch.path(),
                                     .config = *config,

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "app/commands.h"
 #include "app/progress.h"
-#include "app/scratch_dir.h"
+#include "common/scratch_dir.h"
 #include "engine/config/config.h"
 #include "engine/log/data_dir.h"
 #include "engine/projection/replay.h"

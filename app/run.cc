@@ -80,7 +80,9 @@ int RunEngine(const Args& args, Io& io) {
     auto started = engine::HttpServer::Start({.address = args.Get("http"),
                                               .bearer_token = token,
                                               .partitions = [&] { return engine.Partitions(); },
-                                              .status = [&] { return engine.Status(); }});
+                                              .status = [&] { return engine.Status(); },
+                                              .data_dir = args.Get("data"),
+                                              .config = *config});
     if (!started.ok()) {
       return started.status().code() == absl::StatusCode::kInvalidArgument
                  ? ReportUsageError(io, started.status())

@@ -24,9 +24,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "app/cli.h"
-#include "app/scratch_dir.h"
 #include "bench/bench_util.h"
 #include "bench/phases.h"
+#include "common/scratch_dir.h"
 
 namespace guanxi::bench {
 namespace {
@@ -447,7 +447,7 @@ int RunAll(const Args& args, Io& io) {
     return std::find(skip.begin(), skip.end(), phase) != skip.end();
   };
 
-  app::ScratchDir scratch("guanxi_bench");
+  ScratchDir scratch("guanxi_bench");
   const std::string work = WorkDir(args, "work", scratch.path());
   if (work.empty()) return app::ReportFailure(io, absl::InternalError("no work directory"));
   std::filesystem::create_directories(work);

@@ -34,6 +34,7 @@ constexpr char kOffsetPrefix[] = "offset/";
 using rocks::FromRocks;
 using rocks::GetBigEndian64;
 using rocks::PutBigEndian64;
+using rocks::ReadOptionsAt;
 using rocks::View;
 
 std::string PositionKey(uint64_t position) {
@@ -154,9 +155,10 @@ struct EventLog::Impl {
     return n;
   }
 
-  absl::StatusOr<guanxi::v1::LogRecord> ReadAt(uint64_t position) const {
+  absl::StatusOr<guanxi::v1::LogRecord> ReadAt(uint64_t position,
+                                               const rocksdb::ReadOptions& read) const {
     std::string value;
-    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), log, PositionKey(position), &value);
+    rocksdb::Status s = db->Get(read, log, PositionKey(position), &value);
     if (s.IsNotFound())
       return absl::NotFoundError(absl::StrCat("no record at position ", position));
     if (!s.ok()) return FromRocks(s, absl::StrCat("reading position ", position));
@@ -429,10 +431,17 @@ absl::StatusOr<std::optional<int64_t>> EventLog::StoredOffset(std::string_view t
   return std::optional<int64_t>(static_cast<int64_t>(GetBigEndian64(value.data())));
 }
 
-absl::Status EventLog::ReadRange(
-    uint64_t from, uint64_t to,
-    const std::function<bool(const guanxi::v1::LogRecord&)>& visit) const {
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->log));
+StoreSnapshot::~StoreSnapshot() { db_->ReleaseSnapshot(snapshot_); }
+
+std::unique_ptr<const StoreSnapshot> EventLog::TakeSnapshot() const {
+  rocksdb::DB* db = impl_->db.get();
+  return std::unique_ptr<const StoreSnapshot>(new StoreSnapshot(db, db->GetSnapshot()));
+}
+
+absl::Status EventLog::ReadRange(uint64_t from, uint64_t to,
+                                 const std::function<bool(const guanxi::v1::LogRecord&)>& visit,
+                                 const StoreSnapshot* at) const {
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ReadOptionsAt(at), impl_->log));
   guanxi::v1::LogRecord record;
   for (it->Seek(PositionKey(from)); it->Valid(); it->Next()) {
     if (it->key().size() != 8) return absl::DataLossError("a log key is malformed");
@@ -447,18 +456,19 @@ absl::Status EventLog::ReadRange(
   return FromRocks(it->status(), "reading the log");
 }
 
-absl::Status EventLog::ReadStream(
-    std::string_view customer_id, const std::optional<google::protobuf::Timestamp>& until,
-    const std::function<bool(const guanxi::v1::LogRecord&)>& visit) const {
+absl::Status EventLog::ReadStream(std::string_view customer_id,
+                                  const std::optional<google::protobuf::Timestamp>& until,
+                                  const std::function<bool(const guanxi::v1::LogRecord&)>& visit,
+                                  const StoreSnapshot* at) const {
   const std::string prefix = StreamPrefix(customer_id);
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->stream));
+  const rocksdb::ReadOptions read = ReadOptionsAt(at);
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read, impl_->stream));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (it->key().size() != prefix.size() + 8)
       return absl::DataLossError("a stream key is malformed");
     if (until && !AtOrBefore(View(it->value()), *until)) continue;
     const uint64_t position = GetBigEndian64(it->key().data() + prefix.size());
-    auto record = impl_->ReadAt(position);
+    auto record = impl_->ReadAt(position, read);
     if (!record.ok()) {
       return absl::DataLossError(absl::StrCat("the stream index points at position ", position,
                                               ": ", record.status().message()));
@@ -478,7 +488,7 @@ absl::StatusOr<guanxi::v1::LogRecord> EventLog::FindEvent(std::string_view event
   }
   if (!s.ok()) return FromRocks(s, "reading the dedup index");
   if (value.size() != 8) return absl::DataLossError("a dedup entry is malformed");
-  return impl_->ReadAt(GetBigEndian64(value.data()));
+  return impl_->ReadAt(GetBigEndian64(value.data()), rocksdb::ReadOptions());
 }
 
 absl::Status EventLog::CatchUp() {

@@ -37,6 +37,7 @@ namespace rocksdb {
 class Cache;
 class ColumnFamilyHandle;
 class DB;
+class Snapshot;
 class WriteBatch;
 class WriteBufferManager;
 }  // namespace rocksdb
@@ -107,6 +108,32 @@ struct VerifyResult {
   absl::Status ToStatus() const;
 };
 
+// One point in a partition's store (a RocksDB snapshot): the reads given it see exactly
+// what had been committed when it was taken, in every column family (the log's and those
+// of the code sharing the store: a customer's state, its facts and the projection
+// checkpoint as one commit left them), however much is written after. For a reader
+// beside the store's writers (a query inside `guanxi run`); read-only and secondary
+// stores change only on CatchUp and need none.
+// Holding one keeps RocksDB from compacting away the versions it sees: hold it for one
+// query. Lifetime: it must be destroyed before the EventLog that took it, and not be
+// used across that log's CatchUp. Thread-safe (immutable).
+class StoreSnapshot {
+ public:
+  ~StoreSnapshot();
+  StoreSnapshot(const StoreSnapshot&) = delete;
+  StoreSnapshot& operator=(const StoreSnapshot&) = delete;
+
+  // For the stores of engine/log (rocksdb::ReadOptions::snapshot).
+  const rocksdb::Snapshot* get() const { return snapshot_; }
+
+ private:
+  friend class EventLog;
+  StoreSnapshot(rocksdb::DB* db, const rocksdb::Snapshot* snapshot)
+      : db_(db), snapshot_(snapshot) {}
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
 // Adds writes of other engine code to an Append's WriteBatch, after the log's own, so
 // they commit atomically with the records. Called once per Append with the outcomes
 // (positions already assigned); a non-OK return aborts the Append, nothing is written.
@@ -143,15 +170,21 @@ class EventLog {
   absl::StatusOr<std::optional<int64_t>> StoredOffset(std::string_view topic,
                                                       int32_t partition) const;
 
+  // The store as it is now, for reads that must agree with each other (StoreSnapshot).
+  std::unique_ptr<const StoreSnapshot> TakeSnapshot() const;
+
   // Calls `visit` with each record in [from, to) in position order until it returns
-  // false. DataLoss if a record cannot be read or decoded.
+  // false. DataLoss if a record cannot be read or decoded. With `at`, as of that
+  // snapshot (of this log).
   absl::Status ReadRange(uint64_t from, uint64_t to,
-                         const std::function<bool(const guanxi::v1::LogRecord&)>& visit) const;
+                         const std::function<bool(const guanxi::v1::LogRecord&)>& visit,
+                         const StoreSnapshot* at = nullptr) const;
   // The customer's records in position order; with `until`, only events that occurred
-  // at or before it.
+  // at or before it. With `at`, as of that snapshot (of this log).
   absl::Status ReadStream(std::string_view customer_id,
                           const std::optional<google::protobuf::Timestamp>& until,
-                          const std::function<bool(const guanxi::v1::LogRecord&)>& visit) const;
+                          const std::function<bool(const guanxi::v1::LogRecord&)>& visit,
+                          const StoreSnapshot* at = nullptr) const;
   // The record holding this event_id, or NotFound.
   absl::StatusOr<guanxi::v1::LogRecord> FindEvent(std::string_view event_id) const;
 

@@ -14,6 +14,7 @@ namespace {
 using rocks::FromRocks;
 using rocks::GetBigEndian64;
 using rocks::PutBigEndian64;
+using rocks::ReadOptionsAt;
 using rocks::View;
 
 constexpr char kStateCf[] = "state";
@@ -180,11 +181,11 @@ absl::Status ProjectionStore::Commit(Batch& batch) {
   return s;
 }
 
-absl::StatusOr<guanxi::v1::ProjectionCheckpoint> ProjectionStore::ReadCheckpoint() const {
+absl::StatusOr<guanxi::v1::ProjectionCheckpoint> ProjectionStore::ReadCheckpoint(
+    const StoreSnapshot* at) const {
   guanxi::v1::ProjectionCheckpoint checkpoint;
   std::string value;
-  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->projection, kCheckpointKey,
-                                     &value);
+  rocksdb::Status s = impl_->db->Get(ReadOptionsAt(at), impl_->projection, kCheckpointKey, &value);
   if (s.IsNotFound()) return checkpoint;
   if (!s.ok()) return FromRocks(s, "reading the projection checkpoint");
   if (!checkpoint.ParseFromString(value)) {
@@ -194,11 +195,12 @@ absl::StatusOr<guanxi::v1::ProjectionCheckpoint> ProjectionStore::ReadCheckpoint
 }
 
 absl::StatusOr<bool> ProjectionStore::GetState(std::string_view customer_id,
-                                               guanxi::v1::CustomerState* state) const {
+                                               guanxi::v1::CustomerState* state,
+                                               const StoreSnapshot* at) const {
   rocksdb::PinnableSlice value;
-  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->state,
-                                     rocksdb::Slice(customer_id.data(), customer_id.size()),
-                                     &value);
+  rocksdb::Status s =
+      impl_->db->Get(ReadOptionsAt(at), impl_->state,
+                     rocksdb::Slice(customer_id.data(), customer_id.size()), &value);
   if (s.IsNotFound()) return false;
   if (!s.ok()) return FromRocks(s, "reading a customer state");
   if (!state->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
@@ -244,10 +246,10 @@ absl::Status ProjectionStore::ForEachTimer(
 
 absl::Status ProjectionStore::ForEachFact(
     std::string_view customer_id,
-    const std::function<bool(uint64_t, const guanxi::v1::DerivedFact&)>& visit) const {
+    const std::function<bool(uint64_t, const guanxi::v1::DerivedFact&)>& visit,
+    const StoreSnapshot* at) const {
   const std::string prefix = FactPrefix(customer_id);
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->facts));
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ReadOptionsAt(at), impl_->facts));
   guanxi::v1::DerivedFact fact;
   for (it->Seek(prefix); it->Valid(); it->Next()) {
     const std::string_view key = View(it->key());

@@ -76,11 +76,16 @@ class ProjectionStore {
 
   absl::Status Commit(Batch& batch);
 
+  // Reads: `at`, if given, is a snapshot of the log this store is attached to
+  // (EventLog::TakeSnapshot); the read is as of it, so reads given the same one agree
+  // with each other (a state, its facts and the checkpoint of one commit).
+
   // The checkpoint (an empty one before the first commit).
-  absl::StatusOr<guanxi::v1::ProjectionCheckpoint> ReadCheckpoint() const;
+  absl::StatusOr<guanxi::v1::ProjectionCheckpoint> ReadCheckpoint(
+      const StoreSnapshot* at = nullptr) const;
   // The customer's state; false if the customer has none.
-  absl::StatusOr<bool> GetState(std::string_view customer_id,
-                                guanxi::v1::CustomerState* state) const;
+  absl::StatusOr<bool> GetState(std::string_view customer_id, guanxi::v1::CustomerState* state,
+                                const StoreSnapshot* at = nullptr) const;
   // Every state in customer_id order (those after `after`, if set), until `visit`
   // returns false.
   absl::Status ForEachState(const std::function<bool(const guanxi::v1::CustomerState&)>& visit,
@@ -89,9 +94,10 @@ class ProjectionStore {
   absl::Status ForEachTimer(
       const std::function<bool(int64_t deadline, std::string_view customer_id)>& visit) const;
   // The customer's facts in (position, index) order.
-  absl::Status ForEachFact(std::string_view customer_id,
-                           const std::function<bool(uint64_t position,
-                                                    const guanxi::v1::DerivedFact&)>& visit) const;
+  absl::Status ForEachFact(
+      std::string_view customer_id,
+      const std::function<bool(uint64_t position, const guanxi::v1::DerivedFact&)>& visit,
+      const StoreSnapshot* at = nullptr) const;
   // The churn-warning notices with event_time at or after `since` (Unix seconds), in
   // (event time, customer, position) order, until `visit` returns false.
   absl::Status ForEachWarningSince(

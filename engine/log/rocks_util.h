@@ -7,6 +7,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/log/event_log.h"
+#include "rocksdb/options.h"
 #include "rocksdb/slice.h"
 #include "rocksdb/status.h"
 
@@ -35,6 +37,13 @@ inline absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
   if (s.IsNotFound()) return absl::NotFoundError(message);
   return absl::InternalError(message);
+}
+
+// Read options for a read as of `at` (null: the latest).
+inline rocksdb::ReadOptions ReadOptionsAt(const StoreSnapshot* at) {
+  rocksdb::ReadOptions read;
+  if (at != nullptr) read.snapshot = at->get();
+  return read;
 }
 
 inline std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }

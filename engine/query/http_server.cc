@@ -1,13 +1,20 @@
 #include "engine/query/http_server.h"
 
+#include <atomic>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "common/scratch_dir.h"
 #include "common/strings.h"
+#include "engine/query/json.h"
+#include "engine/query/projection_view.h"
+#include "engine/query/time_text.h"
+#include "engine/query/trail.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "httplib.h"
@@ -43,18 +50,30 @@ std::string JsonString(std::string_view s) {
   return out;
 }
 
-std::string ToJson(const google::protobuf::Message& m) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  if (!google::protobuf::util::MessageToJsonString(m, &json, options).ok()) return "null";
-  return json;
-}
+std::string ToJson(const google::protobuf::Message& m) { return MessageJson(m).value_or("null"); }
 
 void Fail(httplib::Response& res, int status, std::string_view message) {
   res.status = status;
   res.set_content(absl::StrCat("{\"error\":", JsonString(message), "}\n"), "application/json");
 }
+
+// One of at most `max` slots (as-of recomputations at once), held while it lives.
+class Slot {
+ public:
+  Slot(std::atomic<int>& used, int max) : used_(used), held_(used.fetch_add(1) < max) {
+    if (!held_) used_.fetch_sub(1);
+  }
+  ~Slot() {
+    if (held_) used_.fetch_sub(1);
+  }
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  std::atomic<int>& used_;
+  const bool held_;
+};
 
 // "at_risk" -> LIFECYCLE_STAGE_AT_RISK.
 std::optional<guanxi::v1::LifecycleStage> StageOf(std::string name) {
@@ -94,6 +113,8 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
 struct HttpServer::Impl {
   HttpServerOptions options;
   httplib::Server server;
+  std::atomic<bool> stopping{false};  // cancels as-of recomputations
+  std::atomic<int> as_of_trails{0};   // in progress
 
   bool Authorized(const httplib::Request& req) const {
     if (options.bearer_token.empty()) return true;
@@ -114,6 +135,78 @@ struct HttpServer::Impl {
       }
     }
     Fail(res, 404, absl::StrCat("customer ", id, " is not in any partition this instance owns"));
+  }
+
+  // A customer's audit trail (engine/query/trail.h): live, read from the engine's own
+  // store at one snapshot; or with ?as_of=, recomputed from the partition's log up to then
+  // in a scratch store. Only the customer's partition is recomputed, from a secondary of
+  // its store (not the engine's own: a revoked partition must not stay open that long).
+  void CustomerTrail(const httplib::Request& req, httplib::Response& res) {
+    const std::string id = req.matches[1];
+    std::optional<google::protobuf::Timestamp> as_of;
+    if (req.has_param("as_of")) {
+      auto parsed = ParseTimeText(req.get_param_value("as_of"), DateMeans::kEndOfDay);
+      if (!parsed.ok()) return Fail(res, 400, absl::StrCat("as_of: ", parsed.status().message()));
+      as_of = *parsed;
+    }
+    std::optional<PartitionView> holding;
+    for (const PartitionView& view : options.partitions()) {
+      auto holds = HoldsCustomer(*view.log, id);
+      if (!holds.ok()) return Fail(res, 500, std::string(holds.status().message()));
+      if (!*holds) continue;
+      if (holding) {
+        return Fail(
+            res, 500,
+            absl::StrCat("customer ", id, " has events in partitions ", holding->partition, " and ",
+                         view.partition, " (one customer's events must share a partition)"));
+      }
+      holding = view;
+    }
+    if (!holding) {
+      return Fail(res, 404,
+                  absl::StrCat("customer ", id, " is not in any partition this instance owns"));
+    }
+    const int32_t partition = holding->partition;
+    // Declared before the view, which keeps files in it.
+    std::optional<ScratchDir> scratch;
+    absl::StatusOr<ProjectionView> view;
+    std::optional<Slot> slot;
+    if (!as_of) {
+      view = LiveProjectionView(*holding);
+    } else {
+      holding.reset();  // the engine's store is not held while recomputing
+      if (options.data_dir.empty()) {
+        return Fail(res, 501, "as_of: this server was started without the data directory");
+      }
+      slot.emplace(as_of_trails, options.max_as_of_trails);
+      if (!slot->held()) {
+        res.set_header("Retry-After", "10");
+        return Fail(res, 503,
+                    absl::StrCat("as_of: ", options.max_as_of_trails,
+                                 " as-of trail(s) being recomputed already; ask again later"));
+      }
+      scratch.emplace("guanxi_http_trail");
+      if (scratch->path().empty()) return Fail(res, 500, "cannot create a scratch directory");
+      view = OpenProjectionView({.data_dir = options.data_dir,
+                                 .partition = partition,
+                                 .scratch_dir = scratch->path(),
+                                 .config = options.config,
+                                 .as_of = as_of},
+                                stopping);
+    }
+    if (!view.ok()) {
+      if (view.status().code() == absl::StatusCode::kCancelled) {
+        return Fail(res, 503, "the server is stopping");
+      }
+      return Fail(res, 500, absl::StrCat("partition ", partition, ": ", view.status().message()));
+    }
+    auto trail = ReadTrail(*view, id);
+    if (!trail.ok()) {
+      return Fail(res, 500, absl::StrCat("partition ", partition, ": ", trail.status().message()));
+    }
+    auto json = TrailJson(*trail);
+    if (!json.ok()) return Fail(res, 500, std::string(json.status().message()));
+    res.set_content(absl::StrCat(*json, "\n"), "application/json");
   }
 
   void Customers(const httplib::Request& req, httplib::Response& res) const {
@@ -300,6 +393,7 @@ struct HttpServer::Impl {
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpServer::~HttpServer() {
+  impl_->stopping = true;
   impl_->server.stop();
   if (thread_.joinable()) thread_.join();
 }
@@ -336,6 +430,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   server.Get(R"(/v1/customers/([^/]+))", [self](const httplib::Request& req, httplib::Response& res) {
     self->Customer(req, res);
   });
+  server.Get(R"(/v1/customers/([^/]+)/trail)",
+             [self](const httplib::Request& req, httplib::Response& res) {
+               self->CustomerTrail(req, res);
+             });
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 404 && res.body.empty()) {
       Fail(res, 404, absl::StrCat("no such endpoint: ", req.method, " ", req.path));

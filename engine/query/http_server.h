@@ -1,15 +1,20 @@
-// The engine's HTTP API (`guanxi run --http ADDR`): customer state, lists, health and
-// Prometheus metrics, read from the live stores. docs/api.md is the reference.
+// The engine's HTTP API (`guanxi run --http ADDR`): customer state, lists, a customer's
+// audit trail (live, or recomputed as of a time), churn warnings, health and Prometheus
+// metrics, read from the live stores. docs/api.md is the reference.
 //
-//   ASSIGN_OR_RETURN(auto server, HttpServer::Start({.address = "127.0.0.1:8080",
-//                                                    .partitions = [&] { return engine.Partitions(); },
-//                                                    .status = [&] { return engine.Status(); }}));
+//   ASSIGN_OR_RETURN(auto server,
+//                    HttpServer::Start({.address = "127.0.0.1:8080",
+//                                       .partitions = [&] { return engine.Partitions(); },
+//                                       .status = [&] { return engine.Status(); },
+//                                       .data_dir = data, .config = config}));
 //   ... server->port() ...
 //
 // Responses are JSON through protobuf's JSON mapping. A bad request is a 4xx with
 // {"error": "..."}; nothing a client sends can crash the engine. With a bearer token
 // set, every endpoint but /healthz requires "Authorization: Bearer <token>".
-// Thread-safe; requests are served on the server's own threads.
+// Thread-safe; requests are served on the server's own threads. Destroying the server
+// cancels as-of recomputations in progress (their requests get a 503) and waits for the
+// requests being served.
 #pragma once
 
 #include <functional>
@@ -19,7 +24,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/config/config.h"
 #include "engine/ingest/ingest_engine.h"
+#include "guanxi/v1/config.pb.h"
 
 namespace guanxi::engine {
 
@@ -30,6 +37,14 @@ struct HttpServerOptions {
   std::string bearer_token{};
   std::function<std::vector<PartitionView>()> partitions{};
   std::function<EngineStatus()> status{};
+  // For GET /v1/customers/{id}/trail?as_of=: the engine's data directory (the partition's
+  // store is read from it as a RocksDB secondary; empty: as_of is answered 501) and its
+  // configuration (the rules and thresholds the recomputation applies).
+  std::string data_dir{};
+  guanxi::v1::EngineConfig config = DefaultEngineConfig();
+  // As-of trails recomputed at once (each a pass over a partition's whole log, on a
+  // request thread); a request beyond gets 503 with Retry-After.
+  int max_as_of_trails = 1;
 };
 
 // Reads a bearer token from a file (surrounding whitespace dropped). An empty or

@@ -1,22 +1,30 @@
 // `guanxi audit trail` end to end, in-process, on a small data directory with live
 // projections (tests/app/audit_data.h): the trail of events and facts, timer-driven
-// facts, the as-of view against a recomputation by hand, and the error paths.
+// facts, the as-of view against a recomputation by hand, and the error paths; and the
+// HTTP API's GET /v1/customers/{id}/trail inside the engine against the command beside it.
+#include <cctype>
 #include <limits>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "app/commands.h"
 #include "engine/config/config.h"
 #include "engine/log/data_dir.h"
 #include "engine/log/event_log.h"
+#include "engine/projection/projector.h"
+#include "engine/query/http_server.h"
+#include "engine/query/projection_view.h"
+#include "engine/query/trail.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "guanxi/v1/trail.pb.h"
+#include "httplib.h"
 #include "projections/projection.h"
 #include "tests/app/audit_data.h"
 #include "tests/engine/event_log_test_util.h"
@@ -24,9 +32,7 @@
 namespace guanxi::app {
 namespace {
 
-using ::google::protobuf::Struct;
 using ::google::protobuf::Timestamp;
-using ::google::protobuf::Value;
 using ::google::protobuf::util::TimeUtil;
 using ::guanxi::app::testing::BuildAuditData;
 using ::guanxi::app::testing::DayAt;
@@ -52,56 +58,41 @@ CommandRun Guanxi(std::vector<const char*> args) {
   return {code, out.str(), err.str()};
 }
 
-Struct ParseJson(const std::string& json) {
-  Struct parsed;
-  const auto status = google::protobuf::util::JsonStringToMessage(json, &parsed);
+// --json prints one guanxi.v1.Trail in protobuf's JSON mapping.
+v1::Trail ParseTrail(const std::string& json) {
+  v1::Trail trail;
+  const auto status = google::protobuf::util::JsonStringToMessage(json, &trail);
   EXPECT_TRUE(status.ok()) << status.message() << "\n" << json;
-  return parsed;
-}
-
-template <typename M>
-M FromValue(const Value& value) {
-  std::string json;
-  EXPECT_TRUE(google::protobuf::util::MessageToJsonString(value, &json).ok());
-  M message;
-  const auto status = google::protobuf::util::JsonStringToMessage(json, &message);
-  EXPECT_TRUE(status.ok()) << status.message() << "\n" << json;
-  return message;
+  return trail;
 }
 
 // The event ids the trail lists, in its order.
-std::vector<std::string> EventIds(const Struct& trail) {
+std::vector<std::string> EventIds(const v1::Trail& trail) {
   std::vector<std::string> ids;
-  for (const Value& entry : trail.fields().at("entries").list_value().values()) {
-    const auto& fields = entry.struct_value().fields();
-    if (fields.contains("event")) {
-      ids.push_back(fields.at("event").struct_value().fields().at("eventId").string_value());
-    }
+  for (const v1::TrailEntry& entry : trail.entries()) {
+    if (entry.has_event()) ids.push_back(entry.event().event_id());
   }
   return ids;
 }
 
 struct StageFact {
   uint64_t position = 0;
-  std::string cause_kind;  // the entry's "cause"
+  v1::TrailEntry::Cause cause = v1::TrailEntry::CAUSE_UNSPECIFIED;
   v1::RelationshipChange change;
 };
 
-std::vector<StageFact> StageFacts(const Struct& trail) {
+std::vector<StageFact> StageFacts(const v1::Trail& trail) {
   std::vector<StageFact> stages;
-  for (const Value& entry : trail.fields().at("entries").list_value().values()) {
-    const auto& fields = entry.struct_value().fields();
-    if (!fields.contains("change")) continue;
-    auto change = FromValue<v1::RelationshipChange>(fields.at("change"));
-    if (!change.has_stage()) continue;
-    stages.push_back({static_cast<uint64_t>(fields.at("position").number_value()),
-                      fields.at("cause").string_value(), change});
+  for (const v1::TrailEntry& entry : trail.entries()) {
+    if (!entry.has_change() || !entry.change().has_stage()) continue;
+    stages.push_back({entry.position(), entry.cause(), entry.change()});
   }
   return stages;
 }
 
 std::string Transition(const StageFact& s) {
-  return absl::StrCat(s.cause_kind, " ", v1::LifecycleStage_Name(s.change.stage().from()), " -> ",
+  return absl::StrCat(v1::TrailEntry::Cause_Name(s.cause), " ",
+                      v1::LifecycleStage_Name(s.change.stage().from()), " -> ",
                       v1::LifecycleStage_Name(s.change.stage().to()));
 }
 
@@ -202,17 +193,21 @@ const std::vector<std::string> kAcmeEvents = {
 TEST_F(AuditTrailTest, ListsTheCustomersEventsInOrderWithTheFactsEachDerived) {
   const CommandRun r = Guanxi({"audit", "trail", "acme", "--data", data(), "--json"});
   ASSERT_EQ(r.code, kExitOk) << r.err;
-  const Struct trail = ParseJson(r.out);
-  EXPECT_EQ(trail.fields().at("customerId").string_value(), "acme");
-  EXPECT_EQ(trail.fields().at("partition").number_value(), 0);
-  EXPECT_FALSE(trail.fields().contains("asOf"));
+  const v1::Trail trail = ParseTrail(r.out);
+  EXPECT_EQ(trail.customer_id(), "acme");
+  EXPECT_EQ(trail.partition(), 0);
+  EXPECT_FALSE(trail.has_as_of());
+  EXPECT_EQ(trail.projected_to(), 19u);
+  EXPECT_EQ(trail.unprojected_events(), 0u);
   EXPECT_EQ(EventIds(trail), kAcmeEvents);
-  double last_position = -1;
-  for (const Value& entry : trail.fields().at("entries").list_value().values()) {
-    const double position = entry.struct_value().fields().at("position").number_value();
-    EXPECT_GE(position, last_position);
-    last_position = position;
+  uint64_t last_position = 0;
+  for (const v1::TrailEntry& entry : trail.entries()) {
+    EXPECT_GE(entry.position(), last_position);
+    last_position = entry.position();
+    // A fact has a cause; an event entry has none (and none in the JSON).
+    EXPECT_EQ(entry.has_cause(), !entry.has_event());
   }
+  EXPECT_THAT(r.out, HasSubstr("{\"position\":\"0\",\"event\":{\"eventId\":\"acme/profile\""));
 
   // Every stage transition, with what caused it: the day-135 deadline of acme's silence
   // fired at beta's visit of day 140 (time passed), and the day-300 deadline fell due
@@ -221,15 +216,15 @@ TEST_F(AuditTrailTest, ListsTheCustomersEventsInOrderWithTheFactsEachDerived) {
   std::vector<std::string> transitions;
   for (const auto& s : stages) transitions.push_back(Transition(s));
   EXPECT_THAT(transitions,
-              ElementsAre("event LIFECYCLE_STAGE_UNSPECIFIED -> LIFECYCLE_STAGE_IDENTIFIED",
-                          "event LIFECYCLE_STAGE_IDENTIFIED -> LIFECYCLE_STAGE_ENGAGING",
-                          "event LIFECYCLE_STAGE_ENGAGING -> LIFECYCLE_STAGE_DEEPENING",
-                          "event LIFECYCLE_STAGE_DEEPENING -> LIFECYCLE_STAGE_MAINTAINING",
-                          "time LIFECYCLE_STAGE_MAINTAINING -> LIFECYCLE_STAGE_AT_RISK",
-                          "event LIFECYCLE_STAGE_AT_RISK -> LIFECYCLE_STAGE_WINNING_BACK",
-                          "event LIFECYCLE_STAGE_WINNING_BACK -> LIFECYCLE_STAGE_MAINTAINING",
-                          "time LIFECYCLE_STAGE_MAINTAINING -> LIFECYCLE_STAGE_AT_RISK",
-                          "event LIFECYCLE_STAGE_AT_RISK -> LIFECYCLE_STAGE_WINNING_BACK"));
+              ElementsAre("CAUSE_EVENT LIFECYCLE_STAGE_UNSPECIFIED -> LIFECYCLE_STAGE_IDENTIFIED",
+                          "CAUSE_EVENT LIFECYCLE_STAGE_IDENTIFIED -> LIFECYCLE_STAGE_ENGAGING",
+                          "CAUSE_EVENT LIFECYCLE_STAGE_ENGAGING -> LIFECYCLE_STAGE_DEEPENING",
+                          "CAUSE_EVENT LIFECYCLE_STAGE_DEEPENING -> LIFECYCLE_STAGE_MAINTAINING",
+                          "CAUSE_TIME LIFECYCLE_STAGE_MAINTAINING -> LIFECYCLE_STAGE_AT_RISK",
+                          "CAUSE_EVENT LIFECYCLE_STAGE_AT_RISK -> LIFECYCLE_STAGE_WINNING_BACK",
+                          "CAUSE_EVENT LIFECYCLE_STAGE_WINNING_BACK -> LIFECYCLE_STAGE_MAINTAINING",
+                          "CAUSE_TIME LIFECYCLE_STAGE_MAINTAINING -> LIFECYCLE_STAGE_AT_RISK",
+                          "CAUSE_EVENT LIFECYCLE_STAGE_AT_RISK -> LIFECYCLE_STAGE_WINNING_BACK"));
   ASSERT_EQ(stages.size(), 9u);
   EXPECT_EQ(stages[2].change.stage().cause(), "first purchase: order o1");
   EXPECT_EQ(stages[3].change.stage().cause(), "contract k1 signed");
@@ -251,28 +246,37 @@ TEST_F(AuditTrailTest, ListsTheCustomersEventsInOrderWithTheFactsEachDerived) {
 
   // Churn-warning notices: acme's episode escalated when its 180-day deadline fell due
   // exactly at its visit of day 200, just before the visit was applied.
-  const auto entries = trail.fields().at("entries").list_value().values();
+  const auto& entries = trail.entries();
   bool escalation_seen = false;
   for (int i = 0; i + 1 < entries.size(); ++i) {
-    const auto& fields = entries[i].struct_value().fields();
-    if (!fields.contains("warning")) continue;
-    const auto warning = FromValue<v1::ChurnWarning>(fields.at("warning"));
+    if (!entries[i].has_warning()) continue;
+    const v1::ChurnWarning& warning = entries[i].warning();
     if (warning.notice() != v1::WARNING_NOTICE_ESCALATED) continue;
     escalation_seen = true;
-    EXPECT_EQ(fields.at("cause").string_value(), "time");
+    EXPECT_EQ(entries[i].cause(), v1::TrailEntry::CAUSE_TIME);
     EXPECT_EQ(warning.level(), v1::WARNING_LEVEL_WARNING);
     EXPECT_EQ(warning.event_time().seconds(), DayAt(200));
-    const auto& next = entries[i + 1].struct_value().fields();
-    ASSERT_TRUE(next.contains("event"));
-    EXPECT_EQ(next.at("event").struct_value().fields().at("eventId").string_value(),
-              "acme/visit-200");
+    ASSERT_TRUE(entries[i + 1].has_event());
+    EXPECT_EQ(entries[i + 1].event().event_id(), "acme/visit-200");
   }
   EXPECT_TRUE(escalation_seen);
 
-  // Class changes under the population model appended on day 120.
-  EXPECT_THAT(r.out, HasSubstr("\"cause\":\"model\",\"change\":{\"changeId\":\"acme/"));
+  // Class changes under the population model appended on day 120 (and a churn-warning
+  // notice its reassessment raised).
+  int model_changes = 0;
+  for (const v1::TrailEntry& entry : trail.entries()) {
+    if (entry.cause() != v1::TrailEntry::CAUSE_MODEL || !entry.has_change()) continue;
+    ++model_changes;
+    EXPECT_TRUE(entry.change().has_class_change()) << entry.DebugString();
+    EXPECT_EQ(
+        entry.change().change_id().rfind(absl::StrCat("acme/model:", DayAt(120), "/class/"), 0), 0u)
+        << entry.DebugString();
+  }
+  EXPECT_GT(model_changes, 0);
+  EXPECT_THAT(r.out, HasSubstr("\"cause\":\"CAUSE_MODEL\""));
 
-  const auto state = FromValue<v1::CustomerState>(trail.fields().at("state"));
+  ASSERT_TRUE(trail.has_state());
+  const v1::CustomerState& state = trail.state();
   EXPECT_EQ(state.stage(), v1::LIFECYCLE_STAGE_WINNING_BACK);
   EXPECT_EQ(state.events_applied(), 9u);
   EXPECT_EQ(state.classes().abc(), "B");
@@ -314,12 +318,14 @@ TEST_F(AuditTrailTest, AsOfIsTheCustomerRecomputedFromTheLogUpToThatTime) {
   const CommandRun r =
       Guanxi({"audit", "trail", "acme", "--data", data(), "--as-of", "2025-06-01", "--json"});
   ASSERT_EQ(r.code, kExitOk) << r.err;
-  const Struct trail = ParseJson(r.out);
+  const v1::Trail trail = ParseTrail(r.out);
   // A date means the end of that day.
-  EXPECT_EQ(trail.fields().at("asOf").string_value(), "2025-06-01T23:59:59Z");
+  EXPECT_THAT(r.out, HasSubstr("\"asOf\":\"2025-06-01T23:59:59Z\""));
+  EXPECT_EQ(TimeUtil::ToString(trail.as_of()), "2025-06-01T23:59:59Z");
   EXPECT_EQ(EventIds(trail),
             std::vector<std::string>(kAcmeEvents.begin(), kAcmeEvents.begin() + 6));
-  const auto as_of_state = FromValue<v1::CustomerState>(trail.fields().at("state"));
+  ASSERT_TRUE(trail.has_state());
+  const v1::CustomerState& as_of_state = trail.state();
 
   Timestamp as_of;
   ASSERT_TRUE(TimeUtil::FromString("2025-06-01T23:59:59Z", &as_of));
@@ -333,7 +339,7 @@ TEST_F(AuditTrailTest, AsOfIsTheCustomerRecomputedFromTheLogUpToThatTime) {
   // Not the current state read back.
   const CommandRun live = Guanxi({"audit", "trail", "acme", "--data", data(), "--json"});
   ASSERT_EQ(live.code, kExitOk) << live.err;
-  const auto live_state = FromValue<v1::CustomerState>(ParseJson(live.out).fields().at("state"));
+  const v1::CustomerState live_state = ParseTrail(live.out).state();
   EXPECT_FALSE(google::protobuf::util::MessageDifferencer::Equals(as_of_state, live_state));
   EXPECT_NE(as_of_state.overall_score(), live_state.overall_score());
 
@@ -341,7 +347,7 @@ TEST_F(AuditTrailTest, AsOfIsTheCustomerRecomputedFromTheLogUpToThatTime) {
   const CommandRun year =
       Guanxi({"audit", "trail", "acme", "--data", data(), "--as-of", "2025-12-31", "--json"});
   ASSERT_EQ(year.code, kExitOk) << year.err;
-  const auto year_state = FromValue<v1::CustomerState>(ParseJson(year.out).fields().at("state"));
+  const v1::CustomerState year_state = ParseTrail(year.out).state();
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(year_state, live_state));
   Timestamp year_end;
   ASSERT_TRUE(TimeUtil::FromString("2025-12-31T23:59:59Z", &year_end));
@@ -368,7 +374,10 @@ TEST_F(AuditTrailTest, AsOfBeforeTheFirstEventHasNoState) {
   const CommandRun r =
       Guanxi({"audit", "trail", "acme", "--data", data(), "--as-of", "2024-12-31", "--json"});
   ASSERT_EQ(r.code, kExitOk) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("\"entries\":[],\"state\":null}"));
+  // No entries, and no state (left out of the JSON).
+  EXPECT_THAT(r.out, HasSubstr("\"entries\":[]"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("\"state\"")));
+  EXPECT_FALSE(ParseTrail(r.out).has_state());
   const CommandRun text =
       Guanxi({"audit", "trail", "acme", "--data", data(), "--as-of", "2024-12-31"});
   EXPECT_THAT(text.out, HasSubstr("no state: the customer had no event at or before "
@@ -407,14 +416,15 @@ TEST(AuditTrailLiveTest, ReadsBesideARunningWriterAndLeavesOutWhatIsNotProjected
 
   const CommandRun r = Guanxi({"audit", "trail", "acme", "--data", data.path().c_str(), "--json"});
   ASSERT_EQ(r.code, kExitOk) << r.err;
-  EXPECT_EQ(EventIds(ParseJson(r.out)), kAcmeEvents);
+  EXPECT_EQ(EventIds(ParseTrail(r.out)), kAcmeEvents);
+  EXPECT_EQ(ParseTrail(r.out).unprojected_events(), 1u);
   EXPECT_THAT(r.err, HasSubstr("1 later event is in the log but not projected yet; not shown"));
 
   // Recomputed as of a time, the new event counts: the log is the truth.
   const CommandRun as_of = Guanxi(
       {"audit", "trail", "acme", "--data", data.path().c_str(), "--as-of", "2025-12-31", "--json"});
   ASSERT_EQ(as_of.code, kExitOk) << as_of.err;
-  EXPECT_EQ(EventIds(ParseJson(as_of.out)).size(), kAcmeEvents.size() + 1);
+  EXPECT_EQ(EventIds(ParseTrail(as_of.out)).size(), kAcmeEvents.size() + 1);
 }
 
 TEST(AuditTrailLiveTest, StoreWithoutProjectionsNeedsAsOf) {
@@ -494,16 +504,135 @@ TEST(AuditTrailOlderIdsTest, FactsWhoseIdNamesNoCauseAreToldByPositionTimeAndOrd
   }
   const CommandRun r = Guanxi({"audit", "trail", "x", "--data", data.path().c_str(), "--json"});
   ASSERT_EQ(r.code, kExitOk) << r.err;
-  const Struct trail = ParseJson(r.out);
+  const v1::Trail trail = ParseTrail(r.out);
   std::vector<std::string> entries;
-  for (const Value& entry : trail.fields().at("entries").list_value().values()) {
-    const auto& fields = entry.struct_value().fields();
+  for (const v1::TrailEntry& entry : trail.entries()) {
     entries.push_back(
-        absl::StrCat(fields.at("position").number_value(), " ",
-                     fields.contains("event") ? "event" : fields.at("cause").string_value()));
+        absl::StrCat(entry.position(), " ",
+                     entry.has_event() ? "event" : v1::TrailEntry::Cause_Name(entry.cause())));
   }
-  EXPECT_THAT(entries, ElementsAre("0 event", "0 event", "1 time", "2 time", "2 event", "2 event",
-                                   "2 event"));
+  EXPECT_THAT(entries, ElementsAre("0 event", "0 CAUSE_EVENT", "1 CAUSE_TIME", "2 CAUSE_TIME",
+                                   "2 event", "2 CAUSE_EVENT", "2 CAUSE_EVENT"));
+}
+
+// Inside the engine: its partitions opened read-write as `guanxi run` holds them, and the
+// HTTP API serving them; `guanxi audit trail` runs beside it, on secondaries.
+class TrailEndpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    BuildAuditData(data_.path());
+    for (int32_t p : {0, 1}) {
+      engine::EventLogOptions options{.partition = p};
+      options.extra_column_families = engine::ProjectionStore::ColumnFamilies();
+      auto log = engine::EventLog::Open(engine::PartitionDir(data_.path(), p), options);
+      ASSERT_TRUE(log.ok()) << log.status();
+      logs_.push_back(std::move(*log));
+      auto store = engine::ProjectionStore::Attach(logs_.back().get());
+      ASSERT_TRUE(store.ok()) << store.status();
+      stores_.push_back(std::move(*store));
+      views_.push_back({p, logs_.back(), stores_.back()});
+    }
+    auto server = engine::HttpServer::Start({.address = "127.0.0.1:0",
+                                             .bearer_token = "token",
+                                             .partitions = [this] { return views_; },
+                                             .status = [] { return engine::EngineStatus{}; },
+                                             .data_dir = data_.path(),
+                                             .config = testing::TestConfig()});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_bearer_token_auth("token");
+    client_->set_url_encode(false);  // Endpoint() encodes
+  }
+
+  // The body of a 200 answer to GET /v1/customers/{customer}/trail[?as_of=].
+  std::string Endpoint(const std::string& customer, const std::string& as_of = "") {
+    std::string path = "/v1/customers/";
+    for (const char c : customer) {  // percent-encoded but for RFC 3986's unreserved
+      if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
+          c == '~') {
+        path.push_back(c);
+      } else {
+        absl::StrAppendFormat(&path, "%%%02X", static_cast<unsigned char>(c));
+      }
+    }
+    absl::StrAppend(&path, "/trail");
+    if (!as_of.empty()) absl::StrAppend(&path, "?as_of=", as_of);
+    auto r = client_->Get(path.c_str());
+    EXPECT_TRUE(r) << path;
+    if (!r) return "";
+    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+    return r->body;
+  }
+  std::string Command(const std::string& customer, const std::string& as_of = "") {
+    std::vector<const char*> args = {
+        "audit", "trail", customer.c_str(), "--data", data_.path().c_str(), "--json"};
+    if (!as_of.empty()) {
+      args.push_back("--as-of");
+      args.push_back(as_of.c_str());
+    }
+    const CommandRun r = Guanxi(args);
+    EXPECT_EQ(r.code, kExitOk) << r.err;
+    return r.out;
+  }
+
+  TempDir data_;
+  std::vector<std::shared_ptr<engine::EventLog>> logs_;
+  std::vector<std::shared_ptr<engine::ProjectionStore>> stores_;
+  std::vector<engine::PartitionView> views_;
+  std::unique_ptr<engine::HttpServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(TrailEndpointTest, EndpointAndCommandGiveTheSameTrailLiveAndAsOfATime) {
+  for (const std::string customer :
+       {"acme", "beta", "gamma, Ltd.", "delta", "epsilon", "say \"hi\", inc"}) {
+    const std::string live = Endpoint(customer);
+    EXPECT_EQ(live, Command(customer)) << customer;
+    EXPECT_EQ(ParseTrail(live).customer_id(), customer);
+    for (const std::string as_of : {"2025-06-01", "2025-07-15T00:00:00Z", "2024-12-31"}) {
+      EXPECT_EQ(Endpoint(customer, as_of), Command(customer, as_of)) << customer << " " << as_of;
+    }
+  }
+  // The as-of time fired gamma's deadline (tested above for the command): so did the
+  // endpoint's.
+  EXPECT_EQ(ParseTrail(Endpoint("gamma, Ltd.", "2025-07-15T00:00:00Z")).state().stage(),
+            v1::LIFECYCLE_STAGE_LOST);
+  EXPECT_EQ(ParseTrail(Endpoint("acme", "2025-06-01")).state().events_applied(), 6u);
+}
+
+TEST_F(TrailEndpointTest, LiveTrailIsOneSnapshotWhileTheWorkerAppendsAndCommits) {
+  const std::string before = Endpoint("acme");
+  auto view = engine::LiveProjectionView(views_[0]);
+  ASSERT_TRUE(view.ok()) << view.status();
+
+  // The engine appends acme's visit of day 340; its worker has not projected it yet.
+  testing::Events acme("acme", 0);
+  acme.Visit(340);
+  std::vector<v1::LogRecord> batch = acme.records();
+  ASSERT_TRUE(logs_[0]->Append(absl::MakeSpan(batch), {}).ok());
+  const v1::Trail appended = ParseTrail(Endpoint("acme"));
+  EXPECT_EQ(appended.unprojected_events(), 1u);
+  EXPECT_EQ(EventIds(appended), kAcmeEvents);
+  // Recomputed as of a time, it counts: the log is the truth.
+  EXPECT_EQ(EventIds(ParseTrail(Endpoint("acme", "2025-12-31"))).size(), kAcmeEvents.size() + 1);
+
+  // The worker projects it: a new state, new facts, a new checkpoint, in one commit.
+  const std::atomic<bool> stop{false};
+  auto projector = engine::PartitionProjector::Create(
+      logs_[0].get(), stores_[0].get(), {.partition = 0, .config = testing::TestConfig()});
+  ASSERT_TRUE(projector.ok()) << projector.status();
+  ASSERT_TRUE((*projector)->CatchUp(logs_[0]->next_position(), stop).ok());
+  const v1::Trail after = ParseTrail(Endpoint("acme"));
+  EXPECT_EQ(after.unprojected_events(), 0u);
+  EXPECT_EQ(after.state().events_applied(), 10u);
+  EXPECT_EQ(after.projected_to(), ParseTrail(before).projected_to() + 1);
+
+  // The view taken before still reads the store as it was then: events, facts, state and
+  // checkpoint of one commit.
+  auto old = engine::ReadTrail(*view, "acme");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(*engine::TrailJson(*old) + "\n", before);
 }
 
 }  // namespace

@@ -1,16 +1,21 @@
-// The HTTP API against real stores: lookups, filtered pages, metrics, bad requests and
-// authentication.
+// The HTTP API against real stores: lookups, filtered pages, a customer's trail (live and
+// as of a time), metrics, bad requests and authentication.
 #include "engine/query/http_server.h"
 
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "engine/config/config.h"
+#include "engine/log/data_dir.h"
 #include "engine/log/projection_store.h"
 #include "engine/projection/projector.h"
+#include "engine/query/projection_view.h"
+#include "engine/query/trail.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "guanxi/v1/trail.pb.h"
 #include "httplib.h"
 #include "tests/engine/event_log_test_util.h"
 
@@ -19,35 +24,45 @@ namespace {
 
 using ::guanxi::engine::testing::OrderRecord;
 using ::guanxi::engine::testing::TempDir;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 constexpr char kToken[] = "s3cret-token";
+constexpr int64_t kStart = 1'700'000'000;  // 2023-11-14T22:13:20Z
+
+v1::Trail ParseTrail(const std::string& json) {
+  v1::Trail trail;
+  const auto status = google::protobuf::util::JsonStringToMessage(json, &trail);
+  EXPECT_TRUE(status.ok()) << status.message() << "\n" << json;
+  return trail;
+}
 
 class HttpServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // Two partitions; customers c0..c19 with one order each at day 0 and, for the even
-    // ones, no more: an event 400 days later on another customer lets their timers fire.
+    // ones, no more: an event 400 days later on c0 (c1) lets the others' timers fire.
+    // Inactivity alone raises a watch here (the shipped churn defaults need a second
+    // signal), so the quiet customers have warnings to list.
+    config_ = DefaultEngineConfig();
+    config_.mutable_churn()->mutable_weights()->set_inactivity(config_.churn().watch_points());
     for (int32_t p = 0; p < 2; ++p) {
       EventLogOptions options;
       options.partition = p;
       options.extra_column_families = ProjectionStore::ColumnFamilies();
-      std::shared_ptr<EventLog> log = std::move(*EventLog::Open(dir_.Sub(absl::StrCat(p)), options));
+      std::shared_ptr<EventLog> log =
+          std::move(*EventLog::Open(PartitionDir(dir_.path(), p), options));
       std::shared_ptr<ProjectionStore> store = std::move(*ProjectionStore::Attach(log.get()));
       std::vector<v1::LogRecord> records;
       for (int c = p; c < 20; c += 2) {
-        records.push_back(OrderRecord(absl::StrCat("e", c), absl::StrCat("c", c), 1'700'000'000));
+        records.push_back(OrderRecord(absl::StrCat("e", c), absl::StrCat("c", c), kStart));
       }
-      records.push_back(OrderRecord(absl::StrCat("late", p), absl::StrCat("c", p),
-                                    1'700'000'000 + 400 * 86400));
+      records.push_back(
+          OrderRecord(absl::StrCat("late", p), absl::StrCat("c", p), kStart + 400 * 86400));
       ASSERT_TRUE(log->Append(absl::MakeSpan(records), {}).ok());
       const std::atomic<bool> stop{false};
-      // Inactivity alone raises a watch here (the shipped churn defaults need a second
-      // signal), so the quiet customers have warnings to list.
-      v1::EngineConfig config = DefaultEngineConfig();
-      config.mutable_churn()->mutable_weights()->set_inactivity(config.churn().watch_points());
-      auto projector = PartitionProjector::Create(log.get(), store.get(),
-                                                  {.partition = p, .config = config});
+      auto projector =
+          PartitionProjector::Create(log.get(), store.get(), {.partition = p, .config = config_});
       ASSERT_TRUE(projector.ok());
       ASSERT_TRUE((*projector)->CatchUp(log->next_position(), stop).ok());
       views_.push_back({p, log, store});
@@ -58,7 +73,9 @@ class HttpServerTest : public ::testing::Test {
     auto server = HttpServer::Start({.address = "127.0.0.1:0",
                                      .bearer_token = kToken,
                                      .partitions = [this] { return views_; },
-                                     .status = [this] { return status_; }});
+                                     .status = [this] { return status_; },
+                                     .data_dir = dir_.path(),
+                                     .config = config_});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
@@ -68,6 +85,7 @@ class HttpServerTest : public ::testing::Test {
   httplib::Result Get(const std::string& path) { return client_->Get(path.c_str()); }
 
   TempDir dir_;
+  v1::EngineConfig config_;
   std::vector<PartitionView> views_;
   EngineStatus status_;
   std::unique_ptr<HttpServer> server_;
@@ -84,6 +102,150 @@ TEST_F(HttpServerTest, CustomerByIdAndUnknownId) {
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);
   EXPECT_THAT(missing->body, HasSubstr("{\"error\":\"customer nobody is not in any partition"));
+}
+
+TEST_F(HttpServerTest, TrailListsTheCustomersEventsAndTheFactsEachDerivedInOrder) {
+  auto r = Get("/v1/customers/c2/trail");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+  const v1::Trail trail = ParseTrail(r->body);
+  EXPECT_EQ(trail.customer_id(), "c2");
+  EXPECT_EQ(trail.partition(), 0);
+  EXPECT_FALSE(trail.has_as_of());
+  EXPECT_EQ(trail.projected_to(), 11u);  // c0, c2, ..., c18, then late0
+  EXPECT_EQ(trail.unprojected_events(), 0u);
+  // c2's order at position 1 and what it derived; then, at late0 (position 10, c0's
+  // event), what the inactivity deadlines that event moved the clock past derived.
+  std::vector<std::string> entries;
+  for (const v1::TrailEntry& e : trail.entries()) {
+    std::string what = e.has_event()            ? "event " + e.event().event_id()
+                       : e.has_warning()        ? "warning"
+                       : e.change().has_score() ? "score"
+                       : e.change().has_stage()
+                           ? v1::LifecycleStage_Name(e.change().stage().to())
+                           : "class " + e.change().class_change().classification();
+    entries.push_back(absl::StrCat(
+        e.position(), " ", e.has_cause() ? v1::TrailEntry::Cause_Name(e.cause()) : "-", " ", what));
+  }
+  EXPECT_THAT(
+      entries,
+      ElementsAre("1 - event e2", "1 CAUSE_EVENT LIFECYCLE_STAGE_DEEPENING",
+                  "1 CAUSE_EVENT class loyalty_tier", "1 CAUSE_EVENT class intent_class",
+                  "1 CAUSE_EVENT class relationship_kind", "10 CAUSE_TIME LIFECYCLE_STAGE_AT_RISK",
+                  "10 CAUSE_TIME LIFECYCLE_STAGE_LOST", "10 CAUSE_TIME warning",
+                  "10 CAUSE_TIME warning"));
+  uint64_t last = 0;
+  for (const v1::TrailEntry& e : trail.entries()) {
+    EXPECT_GE(e.position(), last);
+    last = e.position();
+  }
+  ASSERT_TRUE(trail.has_state());
+  EXPECT_EQ(trail.state().stage(), v1::LIFECYCLE_STAGE_LOST);
+  // The same as the trail read by the shared builder from the engine's store.
+  auto view = LiveProjectionView(views_[0]);
+  ASSERT_TRUE(view.ok()) << view.status();
+  auto built = ReadTrail(*view, "c2");
+  ASSERT_TRUE(built.ok()) << built.status();
+  EXPECT_EQ(r->body, *TrailJson(*built) + "\n");
+}
+
+TEST_F(HttpServerTest, TrailAsOfATimeIsThePartitionRecomputedUpToThen) {
+  // 200 days in: c2's deadline (180 days of silence) has passed, but nothing moved the
+  // clock past it in the log (late0 is day 400): it is the as-of time that fires it.
+  const std::string at = google::protobuf::util::TimeUtil::ToString(
+      google::protobuf::util::TimeUtil::SecondsToTimestamp(kStart + 200 * 86400));
+  auto r = Get("/v1/customers/c2/trail?as_of=" + at);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const v1::Trail trail = ParseTrail(r->body);
+  EXPECT_EQ(google::protobuf::util::TimeUtil::ToString(trail.as_of()), at);
+  EXPECT_EQ(trail.projected_to(), 11u);
+  bool lost_at_as_of = false;
+  for (const v1::TrailEntry& e : trail.entries()) {
+    if (e.has_change() && e.change().has_stage() &&
+        e.change().stage().to() == v1::LIFECYCLE_STAGE_LOST) {
+      lost_at_as_of =
+          e.position() == trail.projected_to() && e.cause() == v1::TrailEntry::CAUSE_TIME;
+    }
+  }
+  EXPECT_TRUE(lost_at_as_of) << r->body;
+  EXPECT_EQ(trail.state().stage(), v1::LIFECYCLE_STAGE_LOST);
+  // c0 as of then: its late order (day 400) is left out.
+  auto c0 = Get("/v1/customers/c0/trail?as_of=" + at);
+  ASSERT_TRUE(c0);
+  ASSERT_EQ(c0->status, 200) << c0->body;
+  EXPECT_EQ(ParseTrail(c0->body).state().events_applied(), 1u);
+  // Exactly what the shared builder gives on the partition recomputed up to then (as
+  // `guanxi audit trail --as-of` does).
+  TempDir scratch;
+  const std::atomic<bool> stop{false};
+  auto view = OpenProjectionView({.data_dir = dir_.path(),
+                                  .partition = 0,
+                                  .scratch_dir = scratch.path(),
+                                  .config = config_,
+                                  .as_of = trail.as_of()},
+                                 stop);
+  ASSERT_TRUE(view.ok()) << view.status();
+  auto built = ReadTrail(*view, "c2");
+  ASSERT_TRUE(built.ok()) << built.status();
+  EXPECT_EQ(r->body, *TrailJson(*built) + "\n");
+  // A date is the end of that day; before the first event there is no state.
+  auto early = Get("/v1/customers/c2/trail?as_of=2023-01-01");
+  ASSERT_TRUE(early);
+  ASSERT_EQ(early->status, 200) << early->body;
+  const v1::Trail none = ParseTrail(early->body);
+  EXPECT_EQ(google::protobuf::util::TimeUtil::ToString(none.as_of()), "2023-01-01T23:59:59Z");
+  EXPECT_EQ(none.entries_size(), 0);
+  EXPECT_FALSE(none.has_state());
+}
+
+TEST_F(HttpServerTest, TrailOfAnUnknownCustomerOrWithABadAsOfIsAFourHundred) {
+  auto missing = Get("/v1/customers/nobody/trail");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(missing->body,
+            "{\"error\":\"customer nobody is not in any partition this instance owns\"}\n");
+  auto missing_as_of = Get("/v1/customers/nobody/trail?as_of=2024-01-01");
+  ASSERT_TRUE(missing_as_of);
+  EXPECT_EQ(missing_as_of->status, 404);
+  for (const char* bad : {"soon", "2024-02-30", "2024-1-1", ""}) {
+    auto r = Get(absl::StrCat("/v1/customers/c2/trail?as_of=", bad));
+    ASSERT_TRUE(r) << bad;
+    EXPECT_EQ(r->status, 400) << bad;
+    EXPECT_THAT(r->body, HasSubstr(absl::StrCat("{\"error\":\"as_of: '", bad,
+                                                "' is neither RFC 3339 (2011-03-01T00:00:00Z) "
+                                                "nor a date (2011-03-01)\"}")));
+  }
+}
+
+TEST_F(HttpServerTest, AsOfTrailsBeyondTheLimitAreRefusedWithRetryAfter) {
+  auto server = HttpServer::Start({.address = "127.0.0.1:0",
+                                   .partitions = [this] { return views_; },
+                                   .status = [this] { return status_; },
+                                   .data_dir = dir_.path(),
+                                   .config = config_,
+                                   .max_as_of_trails = 0});
+  ASSERT_TRUE(server.ok()) << server.status();
+  httplib::Client client("127.0.0.1", (*server)->port());
+  auto refused = client.Get("/v1/customers/c2/trail?as_of=2024-01-01");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->get_header_value("Retry-After"), "10");
+  EXPECT_THAT(refused->body, HasSubstr("as-of trail(s) being recomputed already"));
+  // The live trail needs no recomputation.
+  auto live = client.Get("/v1/customers/c2/trail");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->status, 200);
+
+  auto without_data = HttpServer::Start({.address = "127.0.0.1:0",
+                                         .partitions = [this] { return views_; },
+                                         .status = [this] { return status_; }});
+  ASSERT_TRUE(without_data.ok()) << without_data.status();
+  httplib::Client other("127.0.0.1", (*without_data)->port());
+  auto unavailable = other.Get("/v1/customers/c2/trail?as_of=2024-01-01");
+  ASSERT_TRUE(unavailable);
+  EXPECT_EQ(unavailable->status, 501);
 }
 
 TEST_F(HttpServerTest, FilteredListPagesThroughEveryMatch) {
@@ -163,7 +325,8 @@ TEST_F(HttpServerTest, BearerTokenGuardsEverythingButHealth) {
   auto health = anonymous.Get("/healthz");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
-  for (const char* path : {"/metrics", "/v1/customers", "/v1/customers/c3"}) {
+  for (const char* path : {"/metrics", "/v1/customers", "/v1/customers/c3",
+                           "/v1/customers/c3/trail", "/v1/customers/c3/trail?as_of=2024-01-01"}) {
     auto r = anonymous.Get(path);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 401) << path;

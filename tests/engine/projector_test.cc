@@ -295,6 +295,83 @@ TEST(ProjectorTest, ResendingEverythingChangesNothing) {
   EXPECT_EQ(states(), before);
 }
 
+// A reader beside the projector (a query inside `guanxi run`): everything it reads at
+// one snapshot is the store as one commit left it, however much is committed after.
+TEST(StoreSnapshotTest, ReadsAtASnapshotAreTheStoreAsOneCommitLeftIt) {
+  TempDir data;
+  LiveStore live;
+  live.Open(PartitionDir(data.path(), 0));
+  const std::atomic<bool> stop{false};
+  auto projector = PartitionProjector::Create(live.log.get(), live.store.get(),
+                                              {.config = DefaultEngineConfig()});
+  ASSERT_TRUE(projector.ok());
+  auto append_and_project = [&](std::vector<LogRecord> records) {
+    ASSERT_TRUE(live.log->Append(absl::MakeSpan(records), {}).ok());
+    ASSERT_TRUE((*projector)->CatchUp(live.log->next_position(), stop).ok());
+  };
+  append_and_project(
+      {testing::OrderRecord("e1", "a", kStart), testing::OrderRecord("e2", "b", kStart)});
+  auto facts_of = [&](const StoreSnapshot* at) {
+    std::vector<uint64_t> positions;
+    EXPECT_TRUE(live.store
+                    ->ForEachFact(
+                        "a",
+                        [&](uint64_t position, const v1::DerivedFact&) {
+                          positions.push_back(position);
+                          return true;
+                        },
+                        at)
+                    .ok());
+    return positions;
+  };
+  auto stream_of = [&](const StoreSnapshot* at) {
+    std::vector<uint64_t> positions;
+    EXPECT_TRUE(live.log
+                    ->ReadStream(
+                        "a", std::nullopt,
+                        [&](const LogRecord& r) {
+                          positions.push_back(r.position());
+                          return true;
+                        },
+                        at)
+                    .ok());
+    return positions;
+  };
+  const std::unique_ptr<const StoreSnapshot> snapshot = live.log->TakeSnapshot();
+  const std::vector<uint64_t> facts_before = facts_of(nullptr);
+  ASSERT_FALSE(facts_before.empty());
+  v1::CustomerState before;
+  ASSERT_TRUE(*live.store->GetState("a", &before));
+
+  // "a" orders again 100 days later: a new state, new facts, a new checkpoint.
+  append_and_project({testing::OrderRecord("e3", "a", kStart + 100 * kDay)});
+  v1::CustomerState now;
+  ASSERT_TRUE(*live.store->GetState("a", &now));
+  ASSERT_EQ(now.events_applied(), 2u);
+  ASSERT_GT(facts_of(nullptr).size(), facts_before.size());
+
+  v1::CustomerState at;
+  ASSERT_TRUE(*live.store->GetState("a", &at, snapshot.get()));
+  EXPECT_EQ(at.SerializeAsString(), before.SerializeAsString());
+  EXPECT_EQ(facts_of(snapshot.get()), facts_before);
+  EXPECT_EQ(live.store->ReadCheckpoint(snapshot.get())->next_position(), 2u);
+  EXPECT_EQ(live.store->ReadCheckpoint()->next_position(), 3u);
+  EXPECT_EQ(stream_of(snapshot.get()), std::vector<uint64_t>{0});
+  EXPECT_EQ(stream_of(nullptr), (std::vector<uint64_t>{0, 2}));
+  std::vector<uint64_t> range;
+  ASSERT_TRUE(live.log
+                  ->ReadRange(
+                      0, 10,
+                      [&](const LogRecord& r) {
+                        range.push_back(r.position());
+                        return true;
+                      },
+                      snapshot.get())
+                  .ok());
+  EXPECT_EQ(range, (std::vector<uint64_t>{0, 1}));
+  EXPECT_FALSE(*live.store->GetState("c", &at, snapshot.get()));
+}
+
 TEST(ProjectionWorkerTest, FollowsTheAppendsAndEqualsReplay) {
   TempDir data;
   const std::string dir = PartitionDir(data.path(), 0);

@@ -1,4 +1,6 @@
-// A temporary directory removed on scope exit (RocksDB secondary files, replay stores).
+// A temporary directory (under the system's temp directory, $TMPDIR) removed with
+// everything in it on scope exit: RocksDB secondary files, replay and as-of stores.
+// Not thread-safe; one owner.
 #pragma once
 
 #include <stdlib.h>
@@ -7,7 +9,7 @@
 #include <string>
 #include <system_error>
 
-namespace guanxi::app {
+namespace guanxi {
 
 class ScratchDir {
  public:
@@ -29,4 +31,4 @@ class ScratchDir {
   std::string path_;
 };
 
-}  // namespace guanxi::app
+}  // namespace guanxi
