@@ -250,14 +250,16 @@ std::vector<Row> BuildRows(const Result& phases, Result& rows_json) {
                                                    p99 / kLatencyTargetMs),
          absl::StrFormat(
              "offered %s events/s (%.2f of ingest's max) for %.0f s, %d partitions; %s probes "
-             "(a new customer's first event, 1 in %d) -> first message for it on %s; %d "
-             "missing",
+             "(1 in %d events: a probe customer's champion contact leaves, champion_left) -> "
+             "%s on %s; %d missing",
              Thousands(static_cast<int64_t>(Number(lat, "offered_rate_achieved"))),
              ingest_eps > 0 ? Number(lat, "offered_rate_achieved") / ingest_eps : 0.0,
              Number(lat, "offer_seconds"), static_cast<int>(Number(lat, "partitions")),
              Thousands(static_cast<int64_t>(Number(lat, "samples"))),
-             static_cast<int>(Number(lat, "probe_every")), String(lat, "observe_topic"),
-             static_cast<int>(Number(lat, "probes_missing")))},
+             static_cast<int>(Number(lat, "probe_every")),
+             String(lat, "observe_topic") == "guanxi.churn-warnings" ? "its RAISED warning"
+                                                                     : "the first change it caused",
+             String(lat, "observe_topic"), static_cast<int>(Number(lat, "probes_missing")))},
         "latency", p99, "ms (p99)", met);
     Result& j = Child(rows_json, "latency");
     Put(j, "p50_ms", Number(lat, "p50_ms"));
@@ -617,8 +619,9 @@ Command AllCommand() {
       {.name = "probe-every", .value_name = "N", .help = "one latency probe every N events",
        .default_value = "50"},
       {.name = "latency-topic", .value_name = "TOPIC",
-       .help = "where probes become visible (guanxi.churn-warnings once warnings exist)",
-       .default_value = "guanxi.relationship-changes"},
+       .help = "where probes become visible: guanxi.churn-warnings (their RAISED notices) or "
+               "guanxi.relationship-changes (the first change they cause)",
+       .default_value = "guanxi.churn-warnings"},
       {.name = "cost-events", .value_name = "N", .help = "events of the callgrind run",
        .default_value = "20000"},
       {.name = "cost-batch", .value_name = "N", .help = "events per append in the callgrind run",
@@ -703,7 +706,8 @@ Command LatencyCommand() {
                     {.name = "partitions", .value_name = "P", .default_value = "16"},
                     {.name = "probe-every", .value_name = "N", .default_value = "50"},
                     {.name = "topic", .value_name = "TOPIC",
-                     .default_value = "guanxi.relationship-changes"},
+                     .help = "guanxi.churn-warnings or guanxi.relationship-changes",
+                     .default_value = "guanxi.churn-warnings"},
                     {.name = "engine-properties", .value_name = "LIST",
                      .help = "librdkafka properties for the engine: name=value,name=value"},
                     {.name = "refit-days", .value_name = "D",
