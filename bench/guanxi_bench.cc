@@ -41,6 +41,18 @@ constexpr double kReplayTarget = 2.0;       // x ingest
 constexpr double kLatencyTargetMs = 50;     // p99 at half load
 constexpr double kRssTargetBytes = 1024.0 * 1024 * 1024;  // at 1M customers
 
+// The phases of `all`, in the order they run (their keys under "phases" in the JSON).
+constexpr const char* kPhaseOrder[] = {"ingest",
+                                       "db_bench",
+                                       "db_bench_max_batch",
+                                       "replay",
+                                       "latency",
+                                       "latency_refits_off",
+                                       "latency_refits_off_fetch_wait_5",
+                                       "memory",
+                                       "callgrind",
+                                       "churn_quality"};
+
 int Print(Io& io, const absl::StatusOr<Result>& result) {
   if (!result.ok()) return app::ReportFailure(io, result.status());
   io.out << ToJson(*result);
@@ -377,7 +389,17 @@ void PrintTable(std::ostream& out, const Result& run, const std::vector<Row>& ro
     line(r.number, r.measure, r.value, r.target, r.verdict);
     if (!r.detail.empty()) out << "   " << r.detail << "\n";
   }
-  out << "\n";
+  // How long each phase took (setup included): what a full run costs.
+  std::string times;
+  const Result& phases = Object(run, "phases");
+  for (const char* phase : kPhaseOrder) {
+    const Result& p = Object(phases, phase);
+    if (!Has(p, "phase_seconds")) continue;
+    absl::StrAppend(&times, times.empty() ? "" : ", ", phase, " ",
+                    Fixed(Number(p, "phase_seconds"), 0), " s");
+  }
+  out << "\nphase times: " << times << "; total " << Fixed(Number(run, "total_seconds"), 0)
+      << " s\n\n";
 }
 
 std::string LoadString() {
@@ -456,6 +478,7 @@ int RunAll(const Args& args, Io& io) {
   const std::string self = SelfPath();
   const std::string bin_dir = std::filesystem::path(self).parent_path().string();
 
+  const auto run_start = Clock::now();
   Result run;
   Put(run, "schema_version", 1);
   Put(run, "date", UtcNow());
@@ -464,13 +487,20 @@ int RunAll(const Args& args, Io& io) {
   Put(run, "load_start", LoadString());
   Put(run, "command", args.Get("command-line"));
   Result& phases = Child(run, "phases");
-  auto record = [&](std::string_view name, const absl::StatusOr<Result>& result) {
+  // Runs one phase and records its result (or its error) and its wall time, setup
+  // included, as phases.<name>.phase_seconds.
+  auto record = [&](std::string_view name, const auto& run_phase) {
+    const auto start = Clock::now();
+    const absl::StatusOr<Result> result = run_phase();
+    const double seconds = SecondsSince(start);
     if (result.ok()) {
       Put(phases, name, *result);
     } else {
       Put(Child(phases, name), "error", result.status().ToString());
       std::cerr << "guanxi_bench: " << name << ": " << result.status() << "\n";
     }
+    Put(Child(phases, name), "phase_seconds", seconds);
+    std::cerr << "guanxi_bench: " << name << " took " << Fixed(seconds, 1) << " s\n";
     return result.ok();
   };
   auto banner = [&](std::string_view what) {
@@ -484,7 +514,7 @@ int RunAll(const Args& args, Io& io) {
   IngestOptions io_options = *ingest_options;
   io_options.data_dir = ingest_data;
   io_options.diagnose_refits = !skipped("diagnostics");
-  const bool ingested = record("ingest", IngestPhase(io_options));
+  const bool ingested = record("ingest", [&] { return IngestPhase(io_options); });
   const Result& ingest_phase = Object(phases, "ingest");
 
   if (ingested && !skipped("dbbench")) {
@@ -494,17 +524,19 @@ int RunAll(const Args& args, Io& io) {
                       .value_size = std::llround(Number(log, "mean_event_record_bytes")),
                       .batch_size = std::max<int64_t>(1, std::llround(Number(log, "mean_events_per_append"))),
                       .db_dir = absl::StrCat(work, "/db_bench")};
-    record("db_bench", DbBenchPhase(db));
+    record("db_bench", [&] { return DbBenchPhase(db); });
     db.batch_size = static_cast<int64_t>(ingest_options->max_batch);
-    record("db_bench_max_batch", DbBenchPhase(db));
+    record("db_bench_max_batch", [&] { return DbBenchPhase(db); });
   } else {
     Put(Child(phases, "db_bench"), "error", ingested ? "skipped" : "needs the ingest phase");
   }
 
   if (ingested && !skipped("replay")) {
     banner("3. replay");
-    record("replay", ReplayPhase(ingest_data, absl::StrCat(work, "/replay"),
-                                 static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)))));
+    record("replay", [&] {
+      return ReplayPhase(ingest_data, absl::StrCat(work, "/replay"),
+                         static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))));
+    });
   } else {
     Put(Child(phases, "replay"), "error", ingested ? "skipped" : "needs the ingest phase");
   }
@@ -514,37 +546,41 @@ int RunAll(const Args& args, Io& io) {
   if (ingested && !skipped("latency")) {
     banner("4. latency at a fixed offered rate");
     const double max_rate = Number(Object(ingest_phase, "ingest"), "events_per_second");
-    record("latency", LatencyPhase({.rate = *latency_load * max_rate,
-                                    .seconds = *latency_seconds,
-                                    .partitions = ingest_options->partitions,
-                                    .seed = ingest_options->seed,
-                                    .probe_every = *probe_every,
-                                    .observe_topic = args.Get("latency-topic"),
-                                    .data_dir = absl::StrCat(work, "/latency-data")}));
+    record("latency", [&] {
+      return LatencyPhase({.rate = *latency_load * max_rate,
+                           .seconds = *latency_seconds,
+                           .partitions = ingest_options->partitions,
+                           .seed = ingest_options->seed,
+                           .probe_every = *probe_every,
+                           .observe_topic = args.Get("latency-topic"),
+                           .data_dir = absl::StrCat(work, "/latency-data")});
+    });
     std::filesystem::remove_all(absl::StrCat(work, "/latency-data"), ec);
     if (!skipped("diagnostics")) {
       banner("4. (diagnostic) latency with population-model refits off");
-      record("latency_refits_off",
-             LatencyPhase({.rate = *latency_load * max_rate,
-                           .seconds = *latency_seconds,
-                           .partitions = ingest_options->partitions,
-                           .seed = ingest_options->seed,
-                           .probe_every = *probe_every,
-                           .observe_topic = args.Get("latency-topic"),
-                           .data_dir = absl::StrCat(work, "/latency-data"),
-                           .model_refit_days = 3650}));
+      record("latency_refits_off", [&] {
+        return LatencyPhase({.rate = *latency_load * max_rate,
+                             .seconds = *latency_seconds,
+                             .partitions = ingest_options->partitions,
+                             .seed = ingest_options->seed,
+                             .probe_every = *probe_every,
+                             .observe_topic = args.Get("latency-topic"),
+                             .data_dir = absl::StrCat(work, "/latency-data"),
+                             .model_refit_days = 3650});
+      });
       std::filesystem::remove_all(absl::StrCat(work, "/latency-data"), ec);
       banner("4. (diagnostic) latency with refits off and the engine's fetch.wait.max.ms = 5");
-      record("latency_refits_off_fetch_wait_5",
-             LatencyPhase({.rate = *latency_load * max_rate,
-                           .seconds = *latency_seconds,
-                           .partitions = ingest_options->partitions,
-                           .seed = ingest_options->seed,
-                           .probe_every = *probe_every,
-                           .observe_topic = args.Get("latency-topic"),
-                           .data_dir = absl::StrCat(work, "/latency-data"),
-                           .model_refit_days = 3650,
-                           .engine_properties = {{"fetch.wait.max.ms", "5"}}}));
+      record("latency_refits_off_fetch_wait_5", [&] {
+        return LatencyPhase({.rate = *latency_load * max_rate,
+                             .seconds = *latency_seconds,
+                             .partitions = ingest_options->partitions,
+                             .seed = ingest_options->seed,
+                             .probe_every = *probe_every,
+                             .observe_topic = args.Get("latency-topic"),
+                             .data_dir = absl::StrCat(work, "/latency-data"),
+                             .model_refit_days = 3650,
+                             .engine_properties = {{"fetch.wait.max.ms", "5"}}});
+      });
       std::filesystem::remove_all(absl::StrCat(work, "/latency-data"), ec);
     }
   } else {
@@ -553,11 +589,13 @@ int RunAll(const Args& args, Io& io) {
 
   if (!skipped("memory")) {
     banner("5. memory at a population");
-    record("memory", MemoryPhase({.customers = *population,
-                                  .partitions = static_cast<int>(*memory_partitions),
-                                  .seed = ingest_options->seed,
-                                  .data_dir = absl::StrCat(work, "/memory-data"),
-                                  .guanxi_binary = args.Get("guanxi")}));
+    record("memory", [&] {
+      return MemoryPhase({.customers = *population,
+                          .partitions = static_cast<int>(*memory_partitions),
+                          .seed = ingest_options->seed,
+                          .data_dir = absl::StrCat(work, "/memory-data"),
+                          .guanxi_binary = args.Get("guanxi")});
+    });
     std::filesystem::remove_all(absl::StrCat(work, "/memory-data"), ec);
   } else {
     Put(Child(phases, "memory"), "error", "skipped");
@@ -566,15 +604,16 @@ int RunAll(const Args& args, Io& io) {
   if (!skipped("callgrind")) {
     banner("6. instructions per event (callgrind)");
     const std::string out_dir = std::filesystem::path(args.Get("out")).parent_path().string();
-    record("callgrind",
-           CallgrindPhase({.cost = {.events = *cost_events,
-                                    .batch = static_cast<size_t>(*cost_batch),
-                                    .seed = ingest_options->seed,
-                                    .data_dir = absl::StrCat(work, "/cost-data")},
-                           .self_binary = self,
-                           .out_file = absl::StrCat(work, "/callgrind.out"),
-                           .annotate_path = absl::StrCat(out_dir.empty() ? "." : out_dir,
-                                                         "/callgrind-latest.txt")}));
+    record("callgrind", [&] {
+      return CallgrindPhase({.cost = {.events = *cost_events,
+                                      .batch = static_cast<size_t>(*cost_batch),
+                                      .seed = ingest_options->seed,
+                                      .data_dir = absl::StrCat(work, "/cost-data")},
+                             .self_binary = self,
+                             .out_file = absl::StrCat(work, "/callgrind.out"),
+                             .annotate_path = absl::StrCat(out_dir.empty() ? "." : out_dir,
+                                                           "/callgrind-latest.txt")});
+    });
   } else {
     Put(Child(phases, "callgrind"), "error", "skipped");
   }
@@ -583,12 +622,13 @@ int RunAll(const Args& args, Io& io) {
     banner("7. churn quality");
     const std::string churn = args.Has("churn-quality") ? args.Get("churn-quality")
                                                          : absl::StrCat(bin_dir, "/churn_quality");
-    record("churn_quality", ChurnQualityPhase(churn));
+    record("churn_quality", [&] { return ChurnQualityPhase(churn); });
   } else {
     Put(Child(phases, "churn_quality"), "error", "skipped");
   }
 
   Put(run, "load_end", LoadString());
+  Put(run, "total_seconds", SecondsSince(run_start));
   Put(run, "machine_at_end", MachineFacts());
   Result rows_json;
   const std::vector<Row> rows = BuildRows(phases, rows_json);
