@@ -4,12 +4,13 @@
 // A probe is an event that raises a churn warning the moment it is applied: a champion
 // contact leaving (`champion_left`, 6 points = watch with the defaults, RAISED at once;
 // docs/scoring.md section 6). Every probe has its own customer ("probe-<k>"), so every
-// probe opens a new episode; the customer's setup (its profile, then the champion
-// joining) is produced before the clock starts, so the offered load during the
-// measurement is the background stream plus the probes only. A probe is matched to the
-// RAISED notice whose warning_id names it as the cause ("probe-<k>/event:<probe's
-// event_id>"), so nothing else on the topic (another customer's warning, an ESCALATED
-// notice) can be mistaken for it.
+// probe opens a new episode. The customer's setup, its first event (the champion
+// joining), is produced about a second of offered load before the probe, in place of a
+// background event (so the offered rate stays what was asked, and probe customers appear
+// as the run goes, as new customers do). A probe is matched to the RAISED notice whose
+// warning_id names it as the cause ("probe-<k>/event:<probe's event_id>"), so nothing
+// else on the topic (another customer's warning, a later notice of the same episode)
+// can be mistaken for it.
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +41,8 @@ namespace guanxi::bench {
 namespace {
 
 constexpr std::string_view kProbePrefix = "probe-";
+// How long (of offered load) before its probe a probe customer is set up.
+constexpr double kSetupLeadSeconds = 1.0;
 
 // Nearest-rank percentile of sorted values.
 double Percentile(const std::vector<double>& sorted, double q) {
@@ -85,15 +88,12 @@ void SetChampion(guanxi::v1::Event& e, int64_t k, guanxi::v1::ContactChangeKind 
   c->set_name(absl::StrCat("Probe champion ", k));
 }
 
-// Probe k's customer before the probe: its profile, then a champion joining. Neither
-// holds any churn reason (the customer never bought, so inactivity is not checked).
-std::vector<guanxi::v1::Event> ProbeSetup(int64_t k, int64_t occurred_at_seconds) {
-  std::vector<guanxi::v1::Event> events(2);
-  events[0] = ProbeEvent(k, "profile", occurred_at_seconds);
-  events[0].mutable_profile()->set_name(absl::StrCat("Latency probe ", k));
-  events[1] = ProbeEvent(k, "champion-joined", occurred_at_seconds);
-  SetChampion(events[1], k, guanxi::v1::CONTACT_CHANGE_KIND_JOINED);
-  return events;
+// Probe k's customer before the probe, its first event: a champion joins. It holds no
+// churn reason (the customer never bought, so inactivity is not checked).
+guanxi::v1::Event ProbeSetup(int64_t k, int64_t occurred_at_seconds) {
+  guanxi::v1::Event e = ProbeEvent(k, "champion-joined", occurred_at_seconds);
+  SetChampion(e, k, guanxi::v1::CONTACT_CHANGE_KIND_JOINED);
+  return e;
 }
 
 // The probe: the champion leaves. Carries the event time of the stream event before it,
@@ -133,13 +133,21 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
   const std::string& topic = config.kafka().events_topic();
   const int64_t offered = static_cast<int64_t>(std::ceil(options.rate * options.seconds));
   const int64_t probes = offered / options.probe_every;
+  // Probe k's setup goes out `lead` probes (about kSetupLeadSeconds) before it: in the
+  // first slot of an earlier window of probe_every events, as part of the offered load;
+  // the setups of probes 0..lead before the clock starts.
+  const int64_t lead = std::max<int64_t>(
+      1, static_cast<int64_t>(std::ceil(options.rate * kSetupLeadSeconds /
+                                        static_cast<double>(options.probe_every))));
+  const int64_t setups_in_load = std::max<int64_t>(0, probes - lead);
 
-  // The background: the simulated stream, in event-time order; a probe carries the event
-  // time of the stream event before it, so probes do not move any partition's clock.
+  // The background: the simulated stream, in event-time order; a probe and a setup carry
+  // the event time of the stream event before it, so they do not move any partition's
+  // clock.
   Messages stream;
   std::vector<int64_t> occurred;
   ASSIGN_OR_RETURN(const StreamFacts facts,
-                   SimulatedStream(offered - probes + 1, options.seed,
+                   SimulatedStream(offered - probes - setups_in_load + 1, options.seed,
                                    [&](const guanxi::v1::Event& e) {
                                      stream.Add(e);
                                      occurred.push_back(e.occurred_at().seconds());
@@ -269,22 +277,19 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
   };
   if (!producer.ok()) return finish(producer.status());
 
-  // Setup: every probe customer's profile and champion, all before the clock starts
-  // (event time: the stream's first), then warm-up: probe 0's warning must come through
-  // (the engine and the observer joined their groups, the setups are appended) before
-  // the clock starts.
+  // Warm-up: the setups of probes 0..lead (event time: the stream's first), then probe
+  // 0, whose warning must come through (the engine and the observer joined their
+  // groups) before the clock starts.
   int64_t setup_events = 0;
   {
     std::string buffer;
-    for (int64_t j = 0; j <= probes; ++j) {
-      for (const guanxi::v1::Event& e : ProbeSetup(j, occurred.front())) {
-        e.SerializeToString(&buffer);
-        if (auto s = (*producer)->Produce(topic, e.customer_id(), buffer, 0); !s.ok()) {
-          return finish(s);
-        }
-        ++setup_events;
+    for (int64_t j = 0; j <= std::min(lead, probes); ++j) {
+      const guanxi::v1::Event e = ProbeSetup(j, occurred.front());
+      e.SerializeToString(&buffer);
+      if (auto s = (*producer)->Produce(topic, e.customer_id(), buffer, 0); !s.ok()) {
+        return finish(s);
       }
-      if (j % 1024 == 0) (*producer)->Poll(absl::ZeroDuration());
+      ++setup_events;
     }
     (*producer)->Flush(absl::Seconds(60));
     const auto deadline = Clock::now() + std::chrono::seconds(120);
@@ -321,11 +326,7 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
           failed ? absl::StrCat(" (observer: ", observer_status.message(), ")") : "")));
     }
   }
-  // The setups of the other partitions are appended; give their projections a moment to
-  // apply them, so that none of that work lands in the measured window.
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  std::cerr << "latency: engine live; " << Thousands(setup_events) << " probe setup events in; "
-            << "warm-up probe seen after "
+  std::cerr << "latency: engine live; warm-up probe seen after "
             << Fixed(static_cast<double>(arrived[0].load() - sent[0].load()) / 1e6, 0)
             << " ms; offering " << Thousands(static_cast<int64_t>(options.rate)) << " events/s for "
             << options.seconds << " s\n";
@@ -348,13 +349,20 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
                       std::chrono::duration<double>(static_cast<double>(i) / options.rate)));
     }
     absl::Status s;
+    const int64_t window = i / options.probe_every;
+    const int64_t now_seconds = occurred[next_stream > 0 ? next_stream - 1 : 0];
     if (i % options.probe_every == options.probe_every - 1 && k < probes) {
-      ++k;
-      const guanxi::v1::Event probe =
-          Probe(k, occurred[next_stream > 0 ? next_stream - 1 : 0]);
+      ++k;  // == window + 1
+      const guanxi::v1::Event probe = Probe(k, now_seconds);
       probe.SerializeToString(&buffer);
       sent[static_cast<size_t>(k)] = NanosSince(base);
       s = (*producer)->Produce(topic, probe.customer_id(), buffer, static_cast<uint64_t>(i));
+    } else if (i % options.probe_every == 0 && window + 1 + lead <= probes) {
+      // The setup of the probe `lead` windows on.
+      const guanxi::v1::Event setup = ProbeSetup(window + 1 + lead, now_seconds);
+      setup.SerializeToString(&buffer);
+      s = (*producer)->Produce(topic, setup.customer_id(), buffer, static_cast<uint64_t>(i));
+      ++setup_events;
     } else if (next_stream < stream.size()) {
       s = (*producer)->Produce(topic, stream.keys[next_stream], stream.values[next_stream],
                                static_cast<uint64_t>(i));
@@ -420,6 +428,7 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
                   : "a champion contact leaving a probe customer: the first relationship change "
                     "whose change_id names the probe event");
   Put(r, "probe_setup_events", setup_events);
+  Put(r, "probe_setup_lead_probes", lead);
   {
     std::lock_guard<std::mutex> lock(levels_mu);
     Result& levels = Child(r, "probe_warning_levels");

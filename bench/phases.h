@@ -49,13 +49,13 @@ absl::StatusOr<Result> ReplayPhase(const std::string& data_dir, const std::strin
                                    int threads);
 
 // 4: a live engine fed at a fixed offered rate; every `probe_every` events a probe whose
-// produce time is kept: a champion contact leaving a probe customer of its own (set up
-// before the clock starts), which raises a churn warning at once (champion_left, watch
-// level). Latency = the probe's RAISED notice on `observe_topic` (matched by its
-// warning_id, which names the probe event) - its produce time. With observe_topic =
-// the changes topic, the first RelationshipChange the probe event caused instead.
+// produce time is kept: a champion contact leaving a probe customer of its own (whose
+// champion joined about a second earlier), which raises a churn warning at once
+// (champion_left, watch level). Latency = the probe's RAISED notice on `observe_topic` (matched by
+// its warning_id, which names the probe event) - its produce time. With observe_topic = the changes
+// topic, the first RelationshipChange the probe event caused instead.
 struct LatencyOptions {
-  double rate = 10'000;  // offered events per second (probes included)
+  double rate = 10'000;  // offered events per second (probes and their setups included)
   double seconds = 30;
   int partitions = 16;
   uint64_t seed = 1;
