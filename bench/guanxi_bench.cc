@@ -775,8 +775,10 @@ Command AllCommand() {
        .help = "where probes become visible: guanxi.churn-warnings (their RAISED notices) or "
                "guanxi.relationship-changes (the first change they cause)",
        .default_value = "guanxi.churn-warnings"},
-      {.name = "cost-events", .value_name = "N", .help = "events of the callgrind run",
-       .default_value = "20000"},
+      {.name = "cost-events", .value_name = "N",
+       .help = "events of the callgrind run (compare instructions per event only between runs "
+               "of the same size)",
+       .default_value = "5000"},
       {.name = "cost-batch", .value_name = "N", .help = "events per append in the callgrind run",
        .default_value = "500"},
       {.name = "skip", .value_name = "LIST",
@@ -953,7 +955,7 @@ absl::StatusOr<CostOptions> ReadCostOptions(const Args& args) {
 }
 
 std::vector<Flag> CostFlags() {
-  return {{.name = "events", .value_name = "N", .default_value = "20000"},
+  return {{.name = "events", .value_name = "N", .default_value = "5000"},
           {.name = "batch", .value_name = "N", .default_value = "500"},
           {.name = "seed", .value_name = "S", .default_value = "1"},
           {.name = "data", .value_name = "DIR", .required = true}};

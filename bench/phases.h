@@ -87,9 +87,12 @@ absl::StatusOr<Result> MemoryPhase(const MemoryOptions& options);
 // without Kafka (PartitionIngestor::Process in batches of `batch`: decode, validate,
 // EventLog::Append) and a PartitionProjector catching up after every batch, on one
 // thread, one partition. Everything between the start and the end of
-// RunCostWorkload is what callgrind counts.
+// RunCostWorkload is what callgrind counts. The population-model refits take most of
+// the instructions (85-90%), and what they cost per event depends on the population
+// (sized to `events`: the simulator's year) and on how the fits converge on it, so
+// instructions per event compare only between runs of the same size.
 struct CostOptions {
-  int64_t events = 20'000;
+  int64_t events = 5'000;
   size_t batch = 500;
   uint64_t seed = 1;
   std::string data_dir{};
