@@ -105,6 +105,11 @@ struct Judgement {
   std::string text;
 };
 
+// A fraction as a percentage for a verdict: "37%", "0.4%" (never a misleading "0%").
+std::string Percent(double fraction) {
+  return absl::StrFormat(fraction < 0.01 ? "%.1f%%" : "%.0f%%", 100 * fraction);
+}
+
 // "met, 2.08x the target" / "MISSED by 37%: needs 1.59x" (a lower bound); "met, 3% under
 // the limit" / "MISSED by 37%" / "MISSED: 284x the limit" (an upper bound).
 Judgement Judge(const Check& c) {
@@ -119,18 +124,17 @@ Judgement Judge(const Check& c) {
     if (j.met) {
       j.text = absl::StrFormat("met, %.2fx the target", j.ratio);
     } else if (j.ratio > 0) {
-      j.text = absl::StrFormat(
-          1 / j.ratio < 10 ? "MISSED by %.0f%%: needs %.2fx" : "MISSED by %.0f%%: needs %.0fx",
-          100 * j.missed_by, 1 / j.ratio);
+      j.text = absl::StrCat("MISSED by ", Percent(j.missed_by), ": needs ",
+                            absl::StrFormat(1 / j.ratio < 10 ? "%.2fx" : "%.0fx", 1 / j.ratio));
     } else {
       j.text = "MISSED";
     }
   } else {
     j.missed_by = j.met ? 0 : j.ratio - 1;
     if (j.met) {
-      j.text = absl::StrFormat("met, %.0f%% under the limit", 100 * (1 - j.ratio));
+      j.text = absl::StrCat("met, ", Percent(1 - j.ratio), " under the limit");
     } else if (j.ratio < 2) {
-      j.text = absl::StrFormat("MISSED by %.0f%%", 100 * j.missed_by);
+      j.text = absl::StrCat("MISSED by ", Percent(j.missed_by));
     } else {
       j.text = absl::StrFormat("MISSED: %.*fx the limit", j.ratio < 10 ? 1 : 0, j.ratio);
     }
@@ -262,11 +266,10 @@ std::vector<Row> BuildRows(const Result& phases, Result& rows_json) {
          absl::StrFormat(">= %.0f%% of db_bench", 100 * kIngestTarget),
          db_ops > 0 ? "" : "not judged: no db_bench figure",
          absl::StrFormat(
-             "%s events (%s), %d partitions, pre-produced and proved complete; IngestEngine "
-             "in process, until caught up (appended, projected, outbox delivered): %.1f s wall "
-             "incl. group join (first append at %.0f s) and drain (all appended at %.0f s); "
-             "%.0f us CPU per event (whole process, broker included)",
-             Thousands(static_cast<int64_t>(Number(ingest, "events"))),
+             "%s, %d partitions, pre-produced and proved complete; IngestEngine in process, "
+             "until caught up (appended, projected, outbox delivered): %.1f s wall incl. group "
+             "join (first append at %.0f s) and drain (all appended at %.0f s); %.0f us CPU per "
+             "event (whole process, broker included)",
              String(input, "description"), static_cast<int>(Number(input, "partitions")),
              Number(ingest, "wall_seconds"), Number(ingest, "first_append_by_seconds"),
              Number(ingest, "all_appended_by_seconds"),
@@ -432,12 +435,25 @@ std::vector<Row> BuildRows(const Result& phases, Result& rows_json) {
   const Result& cost = Object(phases, "callgrind");
   if (Number(cost, "instructions_per_event") > 0) {
     const Result& w = Object(cost, "workload");
+    // The population-model refits' share, from the inclusive profile.
+    std::string refits;
+    if (Has(cost, "top_inclusive")) {
+      for (const auto& v : cost.fields().at("top_inclusive").list_value().values()) {
+        if (String(v.struct_value(), "function") ==
+            "guanxi::engine::PartitionProjector::MaybeRefit") {
+          refits = absl::StrFormat(
+              "; population-model refits (PartitionProjector::MaybeRefit) "
+              "%.0f%% of it",
+              100 * Number(v.struct_value(), "share"));
+        }
+      }
+    }
     add({"6", "instructions per event (callgrind)",
          Thousands(static_cast<int64_t>(Number(cost, "instructions_per_event"))), "", "",
          absl::StrFormat("%s; PartitionIngestor::Process (decode, validate, append) in batches "
                          "of %d + PartitionProjector::CatchUp after each, 1 partition, no Kafka; "
-                         "only RunCostWorkload counted",
-                         String(w, "input"), static_cast<int>(Number(w, "batch")))},
+                         "only RunCostWorkload counted%s",
+                         String(w, "input"), static_cast<int>(Number(w, "batch")), refits)},
         "instructions_per_event", Number(cost, "instructions_per_event"), "instructions",
         std::nullopt);
   } else {
@@ -449,7 +465,7 @@ std::vector<Row> BuildRows(const Result& phases, Result& rows_json) {
   const Result& raised = Object(churn, "raised");
   if (Has(churn, "raised")) {
     add({"7", "churn warnings (RAISED)",
-         absl::StrFormat("precision %.2f / recall %.2f / lead %.0f d", Number(raised, "precision"),
+         absl::StrFormat("precision %.2f / recall %.2f / lead %.1f d", Number(raised, "precision"),
                          Number(raised, "recall"), Number(raised, "median_lead_days")),
          "", "",
          absl::StrFormat("bench/churn_quality: %s customers over %s days, seed %s, %s planted "
