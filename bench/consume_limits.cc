@@ -65,6 +65,17 @@ absl::StatusOr<ConsumeReport> RawConsume(const std::string& brokers, const std::
   };
   std::unique_ptr<rd_kafka_t, decltype(destroy)> owner(rk, destroy);
   rd_kafka_poll_set_consumer(rk);
+  // Connect to every partition's leader before the clock can start (a watermark query
+  // goes to the leader), as the group member is connected by the time it is assigned.
+  for (int32_t p = 0; p < partitions; ++p) {
+    int64_t low = 0, high = 0;
+    const rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high, 30'000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return absl::UnavailableError(
+          absl::StrCat("raw consume: watermarks of partition ", p, ": ", rd_kafka_err2str(err)));
+    }
+  }
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
   for (int32_t p = 0; p < partitions; ++p) {
     rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;

@@ -9,10 +9,9 @@
 // max.partition.fetch.bytes, check.crcs), every partition assigned at offset 0, no
 // consumer group. WrapperConsume goes through engine::Consumer (a group member, as
 // IngestEngine is, copying each key and value into strings) with the engine's poll size.
-// Both are timed from their first message to their last: what comes before (connecting
-// to the brokers, the group join, the first fetch) is a start-up cost, in total_seconds,
-// and not the same for the two (the raw client connects after its clock would start,
-// the group member before its assignment).
+// Both are timed from their first message to their last, connected to every partition's
+// leader before (the raw client by querying each partition's watermarks, the group
+// member by its group join): what comes before is a start-up cost, in total_seconds.
 // Not thread-safe; one call at a time.
 #pragma once
 
