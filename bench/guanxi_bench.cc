@@ -279,7 +279,7 @@ std::vector<Row> BuildRows(const Result& phases, Result& rows_json) {
             ? std::optional<Check>(Check{
                   .figure = ratio,
                   .target = {.bound = kIngestTarget, .at_least = true},
-                  .against = absl::StrFormat("%.1f%% of db_bench (%.0f%% of consume)", 100 * ratio,
+                  .against = absl::StrFormat("%.1f%% of db_bench (%.1f%% of consume)", 100 * ratio,
                                              raw_eps > 0 ? 100 * ingest_eps / raw_eps : 0.0),
                   .at_scale = events_at_scale})
             : std::nullopt);
