@@ -5,7 +5,6 @@
 
 #include <iostream>
 #include <memory>
-#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "app/progress.h"
@@ -66,17 +65,28 @@ absl::StatusOr<ConsumeReport> RawConsume(const std::string& brokers, const std::
   };
   std::unique_ptr<rd_kafka_t, decltype(destroy)> owner(rk, destroy);
   rd_kafka_poll_set_consumer(rk);
+  // Connect to every partition's leader before the clock can start (a watermark query
+  // goes to the leader), as the group member is connected by the time it is assigned.
+  for (int32_t p = 0; p < partitions; ++p) {
+    int64_t low = 0, high = 0;
+    const rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high, 30'000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return absl::UnavailableError(
+          absl::StrCat("raw consume: watermarks of partition ", p, ": ", rd_kafka_err2str(err)));
+    }
+  }
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
   for (int32_t p = 0; p < partitions; ++p) {
     rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
   }
-  const auto start = Clock::now();
   const rd_kafka_resp_err_t assigned = rd_kafka_assign(rk, list);
   rd_kafka_topic_partition_list_destroy(list);
   if (assigned != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::InternalError(absl::StrCat("assign: ", rd_kafka_err2str(assigned)));
   }
   ConsumeReport report;
+  Clock::time_point first;
   app::Progress progress(std::cerr, "consume (raw librdkafka)", isatty(STDERR_FILENO) != 0);
   auto last_progress = Clock::now();
   while (report.messages < expected) {
@@ -89,7 +99,10 @@ absl::StatusOr<ConsumeReport> RawConsume(const std::string& brokers, const std::
       continue;
     }
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (report.messages == 0) report.first_message_seconds = SecondsSince(created);
+      if (report.messages == 0) {
+        first = Clock::now();
+        report.first_message_seconds = SecondsSince(created);
+      }
       ++report.messages;
       report.bytes += static_cast<int64_t>(m->len + m->key_len);
       last_progress = Clock::now();
@@ -104,19 +117,15 @@ absl::StatusOr<ConsumeReport> RawConsume(const std::string& brokers, const std::
     }
   }
   progress.Finish();
-  report.seconds = SecondsSince(start);
+  report.seconds = SecondsSince(first);
   report.total_seconds = SecondsSince(created);
   return report;
 }
 
 absl::StatusOr<ConsumeReport> WrapperConsume(const std::string& brokers, const std::string& topic,
                                              int64_t expected, size_t poll_size) {
-  // Timed from the assignment, as the raw consume is: the group join before it is not
-  // the client's consume rate.
   struct FromStart final : engine::RebalanceListener {
-    std::optional<Clock::time_point> assigned;
     std::vector<int64_t> OnAssigned(const std::vector<engine::TopicPartition>& p) override {
-      if (!assigned) assigned = Clock::now();
       return std::vector<int64_t>(p.size(), engine::kOffsetBeginning);
     }
     void OnRevoked(const std::vector<engine::TopicPartition>&) override {}
@@ -126,6 +135,7 @@ absl::StatusOr<ConsumeReport> WrapperConsume(const std::string& brokers, const s
   if (!consumer.ok()) return consumer.status();
   if (auto s = (*consumer)->Subscribe({topic}); !s.ok()) return s;
   ConsumeReport report;
+  Clock::time_point first;
   app::Progress progress(std::cerr, "consume (engine::Consumer)", isatty(STDERR_FILENO) != 0);
   auto last_progress = Clock::now();
   while (report.messages < expected) {
@@ -137,7 +147,10 @@ absl::StatusOr<ConsumeReport> WrapperConsume(const std::string& brokers, const s
     }
     for (const engine::KafkaMessage& m : batch) {
       if (!m.error.ok()) return m.error;
-      if (report.messages == 0) report.first_message_seconds = SecondsSince(created);
+      if (report.messages == 0) {
+        first = Clock::now();
+        report.first_message_seconds = SecondsSince(created);
+      }
       ++report.messages;
       report.bytes += static_cast<int64_t>(m.key.size() + m.value.size());
     }
@@ -145,7 +158,7 @@ absl::StatusOr<ConsumeReport> WrapperConsume(const std::string& brokers, const s
     progress.Update(report.messages, expected, report.messages, "messages");
   }
   progress.Finish();
-  report.seconds = SecondsSince(listener.assigned.value_or(created));
+  report.seconds = SecondsSince(first);
   report.total_seconds = SecondsSince(created);
   (*consumer)->Close();
   return report;

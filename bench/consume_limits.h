@@ -8,8 +8,10 @@
 // (queued.min.messages, queued.max.messages.kbytes, fetch.wait.max.ms,
 // max.partition.fetch.bytes, check.crcs), every partition assigned at offset 0, no
 // consumer group. WrapperConsume goes through engine::Consumer (a group member, as
-// IngestEngine is, copying each key and value into strings) with the engine's poll size,
-// timed from the group's assignment (the join before it is in total_seconds).
+// IngestEngine is, copying each key and value into strings) with the engine's poll size.
+// Both are timed from their first message to their last, connected to every partition's
+// leader before (the raw client by querying each partition's watermarks, the group
+// member by its group join): what comes before is a start-up cost, in total_seconds.
 // Not thread-safe; one call at a time.
 #pragma once
 
@@ -24,7 +26,7 @@ namespace guanxi::bench {
 struct ConsumeReport {
   int64_t messages = 0;
   int64_t bytes = 0;            // keys + values
-  double seconds = 0;                // from the assignment to the last message
+  double seconds = 0;           // from the first message to the last
   double total_seconds = 0;          // from creating the client to the last message
   double first_message_seconds = 0;  // from creating the client to the first message
   Result ToResult() const;

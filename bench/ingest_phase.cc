@@ -216,6 +216,13 @@ absl::StatusOr<Result> IngestPhase(const IngestOptions& options) {
                      WrapperConsume(brokers, topic, n, options.max_batch));
     Put(r, "wrapper_consume", wrapped.ToResult());
   }
+  std::cerr << "consume: raw librdkafka "
+            << Thousands(
+                   static_cast<int64_t>(Number(Object(r, "raw_consume"), "messages_per_second")))
+            << " messages/s, engine::Consumer "
+            << Thousands(static_cast<int64_t>(
+                   Number(Object(r, "wrapper_consume"), "messages_per_second")))
+            << " messages/s\n";
 
   // The engine, in this process (the broker is here too), until caught up.
   ASSIGN_OR_RETURN(Result ingest, RunEngine(brokers, options.data_dir, config, n,

@@ -1,5 +1,16 @@
-// Phase 4: event produced -> derived message visible on an output topic, at a fixed
-// offered rate.
+// Phase 4: event produced -> its churn warning visible on guanxi.churn-warnings, at a
+// fixed offered rate.
+//
+// A probe is an event that raises a churn warning the moment it is applied: a champion
+// contact leaving (`champion_left`, 6 points = watch with the defaults, RAISED at once;
+// docs/scoring.md section 6). Every probe has its own customer ("probe-<k>"), so every
+// probe opens a new episode. The customer's setup, its first event (the champion
+// joining), is produced about a second of offered load before the probe, in place of a
+// background event (so the offered rate stays what was asked, and probe customers appear
+// as the run goes, as new customers do). A probe is matched to the RAISED notice whose
+// warning_id names it as the cause ("probe-<k>/event:<probe's event_id>"), so nothing
+// else on the topic (another customer's warning, a later notice of the same episode)
+// can be mistaken for it.
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,9 +18,11 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -22,11 +35,14 @@
 #include "engine/ingest/ingest_engine.h"
 #include "engine/kafka/kafka.h"
 #include "engine/kafka/topics.h"
+#include "guanxi/v1/warning.pb.h"
 
 namespace guanxi::bench {
 namespace {
 
 constexpr std::string_view kProbePrefix = "probe-";
+// How long (of offered load) before its probe a probe customer is set up.
+constexpr double kSetupLeadSeconds = 1.0;
 
 // Nearest-rank percentile of sorted values.
 double Percentile(const std::vector<double>& sorted, double q) {
@@ -50,15 +66,49 @@ Result Summary(std::vector<double> ms) {
   return r;
 }
 
-guanxi::v1::Event Probe(int64_t k, int64_t occurred_at_seconds) {
+std::string ProbeCustomer(int64_t k) { return absl::StrCat(Sv(kProbePrefix), k); }
+
+guanxi::v1::Event ProbeEvent(int64_t k, std::string_view what, int64_t occurred_at_seconds) {
   guanxi::v1::Event e;
-  const std::string id = absl::StrCat(Sv(kProbePrefix), k);
-  e.set_event_id(id);
-  e.set_customer_id(id);
+  const std::string customer = ProbeCustomer(k);
+  e.set_event_id(absl::StrCat(customer, "/", Sv(what)));
+  e.set_customer_id(customer);
   e.set_source("guanxi-bench");
   e.mutable_occurred_at()->set_seconds(occurred_at_seconds);
-  e.mutable_profile()->set_name(absl::StrCat("Latency probe ", k));
   return e;
+}
+
+void SetChampion(guanxi::v1::Event& e, int64_t k, guanxi::v1::ContactChangeKind change) {
+  auto* c = e.mutable_contact_change();
+  c->set_contact_id(absl::StrCat(ProbeCustomer(k), "/champion"));
+  c->set_change(change);
+  c->set_role(guanxi::v1::CONTACT_ROLE_DECISION_MAKER);
+  c->set_level(guanxi::v1::CONTACT_LEVEL_EXECUTIVE);
+  c->set_champion(true);
+  c->set_name(absl::StrCat("Probe champion ", k));
+}
+
+// Probe k's customer before the probe, its first event: a champion joins. It holds no
+// churn reason (the customer never bought, so inactivity is not checked).
+guanxi::v1::Event ProbeSetup(int64_t k, int64_t occurred_at_seconds) {
+  guanxi::v1::Event e = ProbeEvent(k, "champion-joined", occurred_at_seconds);
+  SetChampion(e, k, guanxi::v1::CONTACT_CHANGE_KIND_JOINED);
+  return e;
+}
+
+// The probe: the champion leaves. Carries the event time of the stream event before it,
+// so probes do not move any partition's clock.
+guanxi::v1::Event Probe(int64_t k, int64_t occurred_at_seconds) {
+  guanxi::v1::Event e = ProbeEvent(k, "champion-left", occurred_at_seconds);
+  SetChampion(e, k, guanxi::v1::CONTACT_CHANGE_KIND_LEFT);
+  return e;
+}
+
+// What a message derived from probe k's probe event is named by: the warning_id of the
+// episode it raised, or the prefix of a relationship change's change_id (the projections
+// name what they derive by its cause; docs/scoring.md).
+std::string ProbeCause(int64_t k) {
+  return absl::StrCat(ProbeCustomer(k), "/event:", ProbeCustomer(k), "/champion-left");
 }
 
 int64_t NanosSince(Clock::time_point base) {
@@ -83,13 +133,21 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
   const std::string& topic = config.kafka().events_topic();
   const int64_t offered = static_cast<int64_t>(std::ceil(options.rate * options.seconds));
   const int64_t probes = offered / options.probe_every;
+  // Probe k's setup goes out `lead` probes (about kSetupLeadSeconds) before it: in the
+  // first slot of an earlier window of probe_every events, as part of the offered load;
+  // the setups of probes 0..lead before the clock starts.
+  const int64_t lead = std::max<int64_t>(
+      1, static_cast<int64_t>(std::ceil(options.rate * kSetupLeadSeconds /
+                                        static_cast<double>(options.probe_every))));
+  const int64_t setups_in_load = std::max<int64_t>(0, probes - lead);
 
-  // The background: the simulated stream, in event-time order; a probe carries the event
-  // time of the stream event before it, so probes do not move any partition's clock.
+  // The background: the simulated stream, in event-time order; a probe and a setup carry
+  // the event time of the stream event before it, so they do not move any partition's
+  // clock.
   Messages stream;
   std::vector<int64_t> occurred;
   ASSIGN_OR_RETURN(const StreamFacts facts,
-                   SimulatedStream(offered - probes + 1, options.seed,
+                   SimulatedStream(offered - probes - setups_in_load + 1, options.seed,
                                    [&](const guanxi::v1::Event& e) {
                                      stream.Add(e);
                                      occurred.push_back(e.occurred_at().seconds());
@@ -117,14 +175,30 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
     engine_status = engine.Run(engine_stop);
   });
 
-  // The observer: the first message on the topic for each probe customer.
+  // The observer: for each probe, the first message on the topic that names the probe
+  // event as its cause (on the warnings topic: the RAISED notice of the probe's episode).
+  const bool on_warnings = options.observe_topic == config.kafka().warnings_topic();
+  if (!on_warnings && options.observe_topic != config.kafka().changes_topic()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("latency: the observed topic must be ", config.kafka().warnings_topic(),
+                     " or ", config.kafka().changes_topic(), ", not ", options.observe_topic));
+  }
   const auto base = Clock::now();
   std::vector<std::atomic<int64_t>> sent(static_cast<size_t>(probes + 1));
   std::vector<std::atomic<int64_t>> arrived(static_cast<size_t>(probes + 1));
   std::atomic<int64_t> observed{0};
   std::atomic<int64_t> messages_seen{0};
+  // Messages for a probe customer that its probe event did not cause (on the warnings
+  // topic: a warning raised by the setup; none are expected, counted to show there were
+  // none), and the later notices (ESCALATED, RESOLVED) of the probes' episodes.
+  std::atomic<int64_t> other_probe_messages{0};
+  std::atomic<int64_t> later_probe_notices{0};
+  std::mutex levels_mu;
+  std::map<std::string, int64_t> probe_levels;  // RAISED notices of probes, by level
+  std::string first_probe_reasons;              // the reasons of the first one
   std::atomic<bool> observer_stop{false};
-  absl::Status observer_status;
+  std::atomic<bool> observer_failed{false};
+  absl::Status observer_status;  // written by the observer before observer_failed
   std::thread observer([&] {
     struct FromStart final : engine::RebalanceListener {
       std::vector<int64_t> OnAssigned(const std::vector<engine::TopicPartition>& p) override {
@@ -132,16 +206,16 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
       }
       void OnRevoked(const std::vector<engine::TopicPartition>&) override {}
     } listener;
+    auto fail = [&](absl::Status s) {
+      observer_status = std::move(s);
+      observer_failed = true;
+    };
     auto consumer = engine::Consumer::Create(brokers, "guanxi-bench-latency",
                                              {{"fetch.wait.max.ms", "10"}}, &listener);
-    if (!consumer.ok()) {
-      observer_status = consumer.status();
-      return;
-    }
-    if (auto s = (*consumer)->Subscribe({options.observe_topic}); !s.ok()) {
-      observer_status = s;
-      return;
-    }
+    if (!consumer.ok()) return fail(consumer.status());
+    if (auto s = (*consumer)->Subscribe({options.observe_topic}); !s.ok()) return fail(s);
+    guanxi::v1::ChurnWarning warning;
+    guanxi::v1::RelationshipChange change;
     while (!observer_stop.load()) {
       for (const engine::KafkaMessage& m : (*consumer)->Poll(10'000, absl::Milliseconds(20))) {
         if (!m.error.ok()) continue;
@@ -151,9 +225,37 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
         if (!absl::ConsumePrefix(&key, Sv(kProbePrefix))) continue;
         int64_t k = -1;
         if (!absl::SimpleAtoi(key, &k) || k < 0 || k > probes) continue;
+        const int64_t at = NanosSince(base);
+        bool caused = false;
+        if (on_warnings) {
+          if (!warning.ParseFromArray(m.value.data(), static_cast<int>(m.value.size())) ||
+              warning.warning_id() != ProbeCause(k)) {
+            ++other_probe_messages;
+            continue;
+          }
+          // The probe's episode goes on in event time: RESOLVED once the champion_left
+          // window (120 days) and the quiet days have passed, which the background
+          // stream's clock reaches within the run.
+          caused = warning.notice() == guanxi::v1::WARNING_NOTICE_RAISED;
+          if (!caused) ++later_probe_notices;
+        } else {
+          caused = change.ParseFromArray(m.value.data(), static_cast<int>(m.value.size())) &&
+                   absl::StartsWith(change.change_id(), absl::StrCat(ProbeCause(k), "/"));
+          if (!caused) ++other_probe_messages;
+        }
+        if (!caused) continue;
         int64_t expected = 0;
-        if (arrived[static_cast<size_t>(k)].compare_exchange_strong(expected, NanosSince(base))) {
-          ++observed;
+        if (!arrived[static_cast<size_t>(k)].compare_exchange_strong(expected, at)) continue;
+        ++observed;
+        if (on_warnings) {
+          std::lock_guard<std::mutex> lock(levels_mu);
+          ++probe_levels[guanxi::v1::WarningLevel_Name(warning.level())];
+          if (first_probe_reasons.empty()) {
+            for (const auto& reason : warning.reasons()) {
+              absl::StrAppend(&first_probe_reasons, first_probe_reasons.empty() ? "" : ",",
+                              reason.code());
+            }
+          }
         }
       }
     }
@@ -175,8 +277,35 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
   };
   if (!producer.ok()) return finish(producer.status());
 
-  // Warm-up: probe 0 must come through (the engine and the observer joined their
+  // Warm-up: the setups of probes 0..lead (event time: the stream's first), then probe
+  // 0, whose warning must come through (the engine and the observer joined their
   // groups) before the clock starts.
+  int64_t setup_events = 0;
+  {
+    std::string buffer;
+    for (int64_t j = 0; j <= std::min(lead, probes); ++j) {
+      const guanxi::v1::Event e = ProbeSetup(j, occurred.front());
+      e.SerializeToString(&buffer);
+      if (auto s = (*producer)->Produce(topic, e.customer_id(), buffer, 0); !s.ok()) {
+        return finish(s);
+      }
+      ++setup_events;
+    }
+    (*producer)->Flush(absl::Seconds(60));
+    const auto deadline = Clock::now() + std::chrono::seconds(120);
+    auto appended = [&] {
+      std::lock_guard<std::mutex> lock(totals_mu);
+      return engine_totals.appended;
+    };
+    while (appended() < setup_events && Clock::now() < deadline && !observer_failed.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (appended() < setup_events) {
+      return finish(absl::DeadlineExceededError(absl::StrCat("latency: the engine appended ",
+                                                             appended(), " of the ", setup_events,
+                                                             " probe setup events within 120 s")));
+    }
+  }
   sent[0] = NanosSince(base);
   {
     const guanxi::v1::Event warm = Probe(0, occurred.front());
@@ -186,19 +315,21 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
     }
     (*producer)->Flush(absl::Seconds(30));
     const auto deadline = Clock::now() + std::chrono::seconds(120);
-    while (arrived[0].load() == 0 && Clock::now() < deadline && observer_status.ok()) {
+    while (arrived[0].load() == 0 && Clock::now() < deadline && !observer_failed.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (arrived[0].load() == 0) {
+      const bool failed = observer_failed.load();
       return finish(absl::DeadlineExceededError(absl::StrCat(
-          "the warm-up probe did not appear on ", options.observe_topic, " within 120 s",
-          observer_status.ok() ? "" : absl::StrCat(" (observer: ", observer_status.message(), ")"))));
+          "the warm-up probe's ", on_warnings ? "RAISED warning" : "change", " did not appear on ",
+          options.observe_topic, " within 120 s",
+          failed ? absl::StrCat(" (observer: ", observer_status.message(), ")") : "")));
     }
   }
   std::cerr << "latency: engine live; warm-up probe seen after "
             << Fixed(static_cast<double>(arrived[0].load() - sent[0].load()) / 1e6, 0)
-            << " ms; offering " << Thousands(static_cast<int64_t>(options.rate))
-            << " events/s for " << options.seconds << " s\n";
+            << " ms; offering " << Thousands(static_cast<int64_t>(options.rate)) << " events/s for "
+            << options.seconds << " s\n";
 
   // The offered load: event i is due at i / rate.
   int64_t before_appended = 0;
@@ -218,13 +349,20 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
                       std::chrono::duration<double>(static_cast<double>(i) / options.rate)));
     }
     absl::Status s;
+    const int64_t window = i / options.probe_every;
+    const int64_t now_seconds = occurred[next_stream > 0 ? next_stream - 1 : 0];
     if (i % options.probe_every == options.probe_every - 1 && k < probes) {
-      ++k;
-      const guanxi::v1::Event probe =
-          Probe(k, occurred[next_stream > 0 ? next_stream - 1 : 0]);
+      ++k;  // == window + 1
+      const guanxi::v1::Event probe = Probe(k, now_seconds);
       probe.SerializeToString(&buffer);
       sent[static_cast<size_t>(k)] = NanosSince(base);
       s = (*producer)->Produce(topic, probe.customer_id(), buffer, static_cast<uint64_t>(i));
+    } else if (i % options.probe_every == 0 && window + 1 + lead <= probes) {
+      // The setup of the probe `lead` windows on.
+      const guanxi::v1::Event setup = ProbeSetup(window + 1 + lead, now_seconds);
+      setup.SerializeToString(&buffer);
+      s = (*producer)->Produce(topic, setup.customer_id(), buffer, static_cast<uint64_t>(i));
+      ++setup_events;
     } else if (next_stream < stream.size()) {
       s = (*producer)->Produce(topic, stream.keys[next_stream], stream.values[next_stream],
                                static_cast<uint64_t>(i));
@@ -253,7 +391,7 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
   }
   const absl::Status stopped = finish(absl::OkStatus());
   if (!engine_status.ok()) return engine_status;
-  if (!observer_status.ok()) return observer_status;
+  if (observer_failed.load()) return observer_status;
   (void)stopped;
 
   std::vector<double> all;
@@ -284,6 +422,21 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
 
   Result r = Summary(all);
   Put(r, "observe_topic", options.observe_topic);
+  Put(r, "probe",
+      on_warnings ? "a champion contact leaving a probe customer (champion_left): the RAISED "
+                    "notice whose warning_id names the probe event"
+                  : "a champion contact leaving a probe customer: the first relationship change "
+                    "whose change_id names the probe event");
+  Put(r, "probe_setup_events", setup_events);
+  Put(r, "probe_setup_lead_probes", lead);
+  {
+    std::lock_guard<std::mutex> lock(levels_mu);
+    Result& levels = Child(r, "probe_warning_levels");
+    for (const auto& [level, count] : probe_levels) Put(levels, level, count);
+    Put(r, "probe_warning_reasons", first_probe_reasons);
+  }
+  Put(r, "other_probe_messages", other_probe_messages.load());
+  Put(r, "later_probe_notices", later_probe_notices.load());
   Put(r, "model_refit_days", config.classification().model_refit_days());
   {
     std::string properties;
