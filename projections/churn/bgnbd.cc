@@ -54,18 +54,43 @@ struct CustomerTerms {
   double dropped;  // -inf when x == 0.
 };
 
+// The pieces that depend on the parameters and x alone: customers with the same
+// number of repeat purchases share them, so a sum over histories sorted by x
+// computes them once per distinct x (the lgamma and digamma calls are most of a
+// fit's cost).
+struct RepeatTerms {
+  double x = -1.0;  // what they were computed for; -1: nothing yet
+  double rx = 0.0;
+  double base = 0.0;
+  double log_dropout = 0.0;  // log(a) - log(b + x - 1); unused when x == 0
+};
+
+// Preconditions: params valid, x integral >= 0.
+RepeatTerms ComputeRepeatTerms(const BgNbdParams& p, double x) {
+  RepeatTerms t;
+  t.x = x;
+  t.rx = p.r + x;
+  t.base = std::lgamma(t.rx) - std::lgamma(p.r) + p.r * std::log(p.alpha) +
+           std::lgamma(p.a + p.b) + std::lgamma(p.b + x) - std::lgamma(p.b) -
+           std::lgamma(p.a + p.b + x);
+  t.log_dropout = x > 0.0 ? std::log(p.a) - std::log(p.b + x - 1.0) : 0.0;
+  return t;
+}
+
+// `log_alpha_T` is log(alpha + T). Preconditions: params and history valid,
+// `repeat` computed for h.x.
+CustomerTerms ComputeTerms(const BgNbdParams& p, const CustomerHistory& h,
+                           const RepeatTerms& repeat, double log_alpha_T) {
+  CustomerTerms terms;
+  terms.base = repeat.base;
+  terms.alive = -repeat.rx * log_alpha_T;
+  terms.dropped = h.x > 0.0 ? repeat.log_dropout - repeat.rx * std::log(p.alpha + h.t_x) : -kInf;
+  return terms;
+}
+
 // Preconditions: params and history valid.
 CustomerTerms ComputeTerms(const BgNbdParams& p, const CustomerHistory& h) {
-  const double rx = p.r + h.x;
-  CustomerTerms terms;
-  terms.base = std::lgamma(rx) - std::lgamma(p.r) + p.r * std::log(p.alpha) +
-               std::lgamma(p.a + p.b) + std::lgamma(p.b + h.x) - std::lgamma(p.b) -
-               std::lgamma(p.a + p.b + h.x);
-  terms.alive = -rx * std::log(p.alpha + h.T);
-  terms.dropped = h.x > 0.0
-                      ? std::log(p.a) - std::log(p.b + h.x - 1.0) - rx * std::log(p.alpha + h.t_x)
-                      : -kInf;
-  return terms;
+  return ComputeTerms(p, h, ComputeRepeatTerms(p, h.x), std::log(p.alpha + h.T));
 }
 
 double LogLikelihoodUnchecked(const BgNbdParams& p, const CustomerHistory& h) {
@@ -94,18 +119,26 @@ double LogLikelihoodAndGradient(const BgNbdParams& p, absl::Span<const CustomerH
   const double psi_r = Digamma(p.r);
   const double psi_b = Digamma(p.b);
   const double psi_ab = Digamma(p.a + p.b);
+  RepeatTerms repeat;
+  double psi_rx = 0.0, psi_abx = 0.0, psi_bx = 0.0;
   for (const CustomerHistory& h : histories) {
-    const CustomerTerms terms = ComputeTerms(p, h);
+    if (h.x != repeat.x) {
+      repeat = ComputeRepeatTerms(p, h.x);
+      psi_rx = Digamma(repeat.rx);
+      psi_abx = Digamma(p.a + p.b + h.x);
+      psi_bx = Digamma(p.b + h.x);
+    }
+    const double log_alpha_T = std::log(p.alpha + h.T);
+    const CustomerTerms terms = ComputeTerms(p, h, repeat, log_alpha_T);
     sum += terms.base + LogAddExp(terms.alive, terms.dropped);
     // Posterior weights of the two branches; w_dropped is 0 when x == 0.
     const double w_alive = 1.0 / (1.0 + std::exp(terms.dropped - terms.alive));
     const double w_dropped = 1.0 / (1.0 + std::exp(terms.alive - terms.dropped));
-    const double rx = p.r + h.x;
-    const double psi_abx = Digamma(p.a + p.b + h.x);
-    g[0] += Digamma(rx) - psi_r + log_alpha - w_alive * std::log(p.alpha + h.T);
+    const double rx = repeat.rx;
+    g[0] += psi_rx - psi_r + log_alpha - w_alive * log_alpha_T;
     g[1] += p.r / p.alpha - w_alive * rx / (p.alpha + h.T);
     g[2] += psi_ab - psi_abx;
-    g[3] += psi_ab + Digamma(p.b + h.x) - psi_b - psi_abx;
+    g[3] += psi_ab + psi_bx - psi_b - psi_abx;
     if (h.x > 0.0) {
       g[0] -= w_dropped * std::log(p.alpha + h.t_x);
       g[1] -= w_dropped * rx / (p.alpha + h.t_x);

@@ -286,6 +286,26 @@ TEST(BgNbdLogLikelihoodTest, GradientMatchesCentralDifferences) {
   }
 }
 
+// The sum shares the pieces that depend on x alone between neighbours with the same x
+// (histories sorted by x cost one lgamma set per distinct x); in any order, each
+// history must still count with its own x.
+TEST(BgNbdLogLikelihoodTest, GradientOfASumIsTheSumOfGradientsInAnyOrder) {
+  const std::vector<CustomerHistory> hs = {{2, 5, 10}, {2, 7, 12}, {0, 0, 9},
+                                           {2, 1, 3},  {5, 8, 9},  {5, 2, 20}};
+  const BgNbdParams p = {0.7, 3.0, 1.3, 2.2};
+  std::array<double, 4> expected = {0, 0, 0, 0};
+  for (const CustomerHistory& h : hs) {
+    const std::array<double, 4> one =
+        BgNbdLogLikelihoodGradient(p, std::vector<CustomerHistory>{h});
+    for (int i = 0; i < 4; ++i) expected[i] += one[i];
+  }
+  const std::array<double, 4> g = BgNbdLogLikelihoodGradient(p, hs);
+  for (int i = 0; i < 4; ++i) EXPECT_DOUBLE_EQ(g[i], expected[i]) << "component " << i;
+  double ll = 0;
+  for (const CustomerHistory& h : hs) ll += BgNbdLogLikelihood(p, h);
+  EXPECT_DOUBLE_EQ(BgNbdLogLikelihood(p, hs), ll);
+}
+
 TEST(ProbabilityAliveTest, OneWithoutRepeatPurchases) {
   for (const double T : {0.0, 5.0, 1e6}) {
     EXPECT_EQ(ProbabilityAlive(kPaperParams, CustomerHistory{0, 0, T}), 1.0);
