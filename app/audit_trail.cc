@@ -415,17 +415,16 @@ int RunTrail(const Args& args, Io& io) {
 
   const std::atomic<bool> stop{false};
   Progress progress(io.err, "audit trail", isatty(STDERR_FILENO) != 0);
-  auto view =
-      engine::OpenProjectionView({.data_dir = data,
-                                  .partition = partition,
-                                  .scratch_dir = absl::StrCat(scratch.path(), "/view"),
-                                  .config = *config,
-                                  .as_of = as_of},
-                                 stop, [&](uint64_t applied, uint64_t total) {
-                                   progress.Update(static_cast<int64_t>(applied),
-                                                   static_cast<int64_t>(total),
-                                                   static_cast<int64_t>(applied), "records");
-                                 });
+  auto view = engine::OpenProjectionView(
+      {.data_dir = data,
+       .partition = partition,
+       .scratch_dir = absl::StrCat(scratch.path(), "/view"),
+       .config = *config,
+       .as_of = as_of},
+      stop, [&](uint64_t applied, uint64_t total) {
+        progress.Update(static_cast<int64_t>(applied), static_cast<int64_t>(total),
+                        static_cast<int64_t>(applied), "records");
+      });
   progress.Finish();
   if (!view.ok()) return ReportFailure(io, view.status());
   auto trail = engine::ReadTrail(*view, customer);

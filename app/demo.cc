@@ -60,9 +60,9 @@ struct Snapshot {
       return level != o.level ? level > o.level : score < o.score;
     }
   };
-  std::vector<AtRisk> at_risk;  // the most at risk first
+  std::vector<AtRisk> at_risk;           // the most at risk first
   std::map<int, int64_t> open_warnings;  // by level
-  int64_t clock = 0;            // the latest event time applied on any partition
+  int64_t clock = 0;                     // the latest event time applied on any partition
 };
 
 Snapshot Look(const std::string& data, const std::string& scratch) {
@@ -82,33 +82,39 @@ Snapshot Look(const std::string& data, const std::string& scratch) {
       snap.clock = std::max(snap.clock, checkpoint->clock().seconds());
     }
     std::vector<Snapshot::AtRisk> mine;
-    (*store)->ForEachState([&](const guanxi::v1::CustomerState& s) {
-      ++snap.customers;
-      ++snap.stages[s.stage()];
-      if (!s.classes().abc().empty()) ++snap.abc[s.classes().abc()];
-      if (!s.classes().intent_class().empty()) ++snap.intent[s.classes().intent_class()];
-      const int level = s.churn_episode().warning_id().empty() ? 0 : s.churn_episode().level();
-      if (level > 0) ++snap.open_warnings[level];
-      if (level > 0 || s.stage() == guanxi::v1::LIFECYCLE_STAGE_AT_RISK ||
-          s.stage() == guanxi::v1::LIFECYCLE_STAGE_WINNING_BACK) {
-        mine.push_back({s.customer_id(), level, s.overall_score(), s.p_alive(), s.stage(), ""});
-      }
-      return true;
-    }).IgnoreError();
+    (*store)
+        ->ForEachState([&](const guanxi::v1::CustomerState& s) {
+          ++snap.customers;
+          ++snap.stages[s.stage()];
+          if (!s.classes().abc().empty()) ++snap.abc[s.classes().abc()];
+          if (!s.classes().intent_class().empty()) ++snap.intent[s.classes().intent_class()];
+          const int level = s.churn_episode().warning_id().empty() ? 0 : s.churn_episode().level();
+          if (level > 0) ++snap.open_warnings[level];
+          if (level > 0 || s.stage() == guanxi::v1::LIFECYCLE_STAGE_AT_RISK ||
+              s.stage() == guanxi::v1::LIFECYCLE_STAGE_WINNING_BACK) {
+            mine.push_back({s.customer_id(), level, s.overall_score(), s.p_alive(), s.stage(), ""});
+          }
+          return true;
+        })
+        .IgnoreError();
     // Why: the latest stage transition's cause, or the latest warning's reasons.
     std::sort(mine.begin(), mine.end());
     if (mine.size() > 8) mine.resize(8);
     for (auto& r : mine) {
-      (*store)->ForEachFact(r.customer_id, [&](uint64_t, const guanxi::v1::DerivedFact& f) {
-        if (f.has_warning() && f.warning().reasons_size() > 0) {
-          std::vector<std::string> reasons;
-          for (const auto& reason : f.warning().reasons()) reasons.push_back(reason.description());
-          r.why = absl::StrJoin(reasons, "; ");
-        } else if (f.has_change() && f.change().has_stage()) {
-          r.why = f.change().stage().cause();
-        }
-        return true;
-      }).IgnoreError();
+      (*store)
+          ->ForEachFact(r.customer_id,
+                        [&](uint64_t, const guanxi::v1::DerivedFact& f) {
+                          if (f.has_warning() && f.warning().reasons_size() > 0) {
+                            std::vector<std::string> reasons;
+                            for (const auto& reason : f.warning().reasons())
+                              reasons.push_back(reason.description());
+                            r.why = absl::StrJoin(reasons, "; ");
+                          } else if (f.has_change() && f.change().has_stage()) {
+                            r.why = f.change().stage().cause();
+                          }
+                          return true;
+                        })
+          .IgnoreError();
       candidates.push_back(r);
     }
   }
@@ -119,7 +125,8 @@ Snapshot Look(const std::string& data, const std::string& scratch) {
 }
 
 std::string LevelName(int level) {
-  std::string s = guanxi::v1::WarningLevel_Name(static_cast<guanxi::v1::WarningLevel>(level)).substr(14);
+  std::string s =
+      guanxi::v1::WarningLevel_Name(static_cast<guanxi::v1::WarningLevel>(level)).substr(14);
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
@@ -134,9 +141,10 @@ void Render(std::ostream& out, bool terminal, const Snapshot& snap, double elaps
             int64_t produced, int64_t total, const engine::IngestStats& totals, double rate,
             const std::deque<std::string>& warnings, int64_t warnings_seen) {
   if (terminal) out << "\x1b[H\x1b[2J";  // home, clear
-  out << absl::StrFormat("guanxi demo  %4.0fs   simulated events sent %s of %s   appended %s (%s/s)\n",
-                         elapsed, WithThousands(produced), WithThousands(total),
-                         WithThousands(totals.appended), WithThousands(static_cast<int64_t>(rate)));
+  out << absl::StrFormat(
+      "guanxi demo  %4.0fs   simulated events sent %s of %s   appended %s (%s/s)\n", elapsed,
+      WithThousands(produced), WithThousands(total), WithThousands(totals.appended),
+      WithThousands(static_cast<int64_t>(rate)));
   if (snap.clock > 0) {
     out << "event time now: "
         << absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(snap.clock), absl::UTCTimeZone())
@@ -148,7 +156,8 @@ void Render(std::ostream& out, bool terminal, const Snapshot& snap, double elaps
   out << "\nintent:     " << Distribution(snap.intent) << "\n";
   out << "open warnings:";
   for (int level = 3; level >= 1; --level) {
-    out << "  " << LevelName(level) << " " << (snap.open_warnings.count(level) ? snap.open_warnings.at(level) : 0);
+    out << "  " << LevelName(level) << " "
+        << (snap.open_warnings.count(level) ? snap.open_warnings.at(level) : 0);
   }
   out << "\n\nmost at risk (highest open warning, then lowest relationship score):\n";
   if (snap.at_risk.empty()) out << "  (none yet)\n";
@@ -215,8 +224,8 @@ int RunDemo(const Args& args, Io& io) {
     const double seconds = 0.6 * static_cast<double>(*duration);
     for (size_t i = 0; i < events.size() && !demo_stop.load(); ++i) {
       if (i % 256 == 0) {  // pace: event i is due at i / n of the streaming time
-        const auto due = start + std::chrono::duration<double>(
-                                     seconds * static_cast<double>(i) / static_cast<double>(events.size()));
+        const auto due = start + std::chrono::duration<double>(seconds * static_cast<double>(i) /
+                                                               static_cast<double>(events.size()));
         std::this_thread::sleep_until(due);
       }
       if (auto s = (*publisher)->Publish(events[i]); !s.ok()) {
@@ -327,12 +336,17 @@ Command DemoCommand() {
           "and churn warnings as they fire. Ends by itself after --duration seconds (Ctrl-C\n"
           "ends early) with a summary. Everything lives in a temporary directory. On a\n"
           "terminal the view redraws every second; otherwise it prints every 5 seconds.",
-      .flags = {{.name = "customers", .value_name = "N", .help = "simulated customers",
-                 .default_value = "2000"},
-                {.name = "days", .value_name = "D", .help = "simulated days", .default_value = "365"},
-                {.name = "seed", .value_name = "S", .help = "simulator seed", .default_value = "7"},
-                {.name = "duration", .value_name = "SECONDS", .help = "how long the demo runs",
-                 .default_value = "30"}},
+      .flags =
+          {{.name = "customers",
+            .value_name = "N",
+            .help = "simulated customers",
+            .default_value = "2000"},
+           {.name = "days", .value_name = "D", .help = "simulated days", .default_value = "365"},
+           {.name = "seed", .value_name = "S", .help = "simulator seed", .default_value = "7"},
+           {.name = "duration",
+            .value_name = "SECONDS",
+            .help = "how long the demo runs",
+            .default_value = "30"}},
       .run = RunDemo,
   };
 }

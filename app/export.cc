@@ -330,17 +330,16 @@ int RunExport(const Args& args, Io& io) {
       return fail(absl::InternalError("cannot create a scratch directory"));
     }
     const int64_t records_before = totals.records;
-    auto view =
-        engine::OpenProjectionView({.data_dir = data,
-                                    .partition = p,
-                                    .scratch_dir = scratch.path(),
-                                    .config = *config,
-                                    .as_of = as_of},
-                                   export_stop, [&](uint64_t applied, uint64_t) {
-                                     totals.records =
-                                         records_before + static_cast<int64_t>(applied);
-                                     progress.Update(0, 0, totals.records, "records recomputed");
-                                   });
+    auto view = engine::OpenProjectionView(
+        {.data_dir = data,
+         .partition = p,
+         .scratch_dir = scratch.path(),
+         .config = *config,
+         .as_of = as_of},
+        export_stop, [&](uint64_t applied, uint64_t) {
+          totals.records = records_before + static_cast<int64_t>(applied);
+          progress.Update(0, 0, totals.records, "records recomputed");
+        });
     absl::Status status = view.status();
     if (status.ok()) status = ExportPartition(*view, csv, out, totals, progress);
     if (!status.ok() && !export_stop.load()) {

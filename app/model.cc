@@ -23,7 +23,8 @@ namespace guanxi::app {
 namespace {
 
 std::string Boundaries(const google::protobuf::RepeatedField<double>& b) {
-  return absl::StrJoin(b, " / ", [](std::string* out, double v) { absl::StrAppendFormat(out, "%g", v); });
+  return absl::StrJoin(b, " / ",
+                       [](std::string* out, double v) { absl::StrAppendFormat(out, "%g", v); });
 }
 
 int RunFit(const Args& args, Io& io) {
@@ -43,14 +44,15 @@ int RunFit(const Args& args, Io& io) {
   for (int32_t p : *partitions) {
     ScratchDir scratch("guanxi_model");
     auto view = engine::RebuildAsOf(
-        {.data_dir = data, .partition = p, .scratch_dir = scratch.path(), .config = *config}, *as_of,
-        stop, [&](uint64_t applied, uint64_t) {
+        {.data_dir = data, .partition = p, .scratch_dir = scratch.path(), .config = *config},
+        *as_of, stop, [&](uint64_t applied, uint64_t) {
           progress.Update(0, 0, static_cast<int64_t>(done + applied), "records");
         });
     if (!view.ok()) {
       progress.Finish();
-      return ReportFailure(io, absl::Status(view.status().code(),
-                                            absl::StrCat("partition ", p, ": ", view.status().message())));
+      return ReportFailure(
+          io, absl::Status(view.status().code(),
+                           absl::StrCat("partition ", p, ": ", view.status().message())));
     }
     done += view->stats.records;
     absl::Status read = view->store->ForEachState([&](const guanxi::v1::CustomerState& s) {
@@ -77,8 +79,8 @@ int RunFit(const Args& args, Io& io) {
     return kExitOk;
   }
   io.out << "population models as of " << google::protobuf::util::TimeUtil::ToString(*as_of)
-         << " over " << WithThousands(model.population()) << " customers ("
-         << partitions->size() << " partitions)\n";
+         << " over " << WithThousands(model.population()) << " customers (" << partitions->size()
+         << " partitions)\n";
   if (model.has_bgnbd()) {
     const auto& b = model.bgnbd();
     io.out << absl::StrFormat(
@@ -118,12 +120,16 @@ Command ModelCommand() {
           "the end of that day (UTC). --json prints the guanxi.v1.ModelRecord in protobuf's\n"
           "JSON mapping (proto/guanxi/v1/models.proto). The engine's own refits are per\n"
           "partition (docs/scoring.md, \"Population models\").",
-      .flags = {{.name = "data", .value_name = "DIR", .help = "the data directory", .required = true},
-                {.name = "as-of", .value_name = "TIME",
-                 .help = "event time: RFC 3339 or a date (its end)", .required = true},
-                {.name = "config", .value_name = "FILE",
-                 .help = "engine configuration (protobuf text format); default: built-in"},
-                {.name = "json", .help = "print the ModelRecord as JSON"}},
+      .flags =
+          {{.name = "data", .value_name = "DIR", .help = "the data directory", .required = true},
+           {.name = "as-of",
+            .value_name = "TIME",
+            .help = "event time: RFC 3339 or a date (its end)",
+            .required = true},
+           {.name = "config",
+            .value_name = "FILE",
+            .help = "engine configuration (protobuf text format); default: built-in"},
+           {.name = "json", .help = "print the ModelRecord as JSON"}},
       .run = RunFit,
   });
   return model;

@@ -1,5 +1,7 @@
 // guanxi replay: rebuild every partition's projections from its log into fresh state and
 // compare with the live projections.
+#include "engine/projection/replay.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,7 +14,6 @@
 #include "common/scratch_dir.h"
 #include "engine/config/config.h"
 #include "engine/log/data_dir.h"
-#include "engine/projection/replay.h"
 
 namespace guanxi::app {
 namespace {
@@ -56,15 +57,14 @@ int RunReplay(const Args& args, Io& io) {
         {.data_dir = data, .partition = p, .scratch_dir = scratch.path(), .config = *config},
         replay_stop, [&](uint64_t applied, uint64_t target) {
           total = std::max(total, done_before + target);
-          progress.Update(static_cast<int64_t>(done_before + applied),
-                          static_cast<int64_t>(total), static_cast<int64_t>(done_before + applied),
-                          "records");
+          progress.Update(static_cast<int64_t>(done_before + applied), static_cast<int64_t>(total),
+                          static_cast<int64_t>(done_before + applied), "records");
         });
     if (!result.ok()) {
       progress.Finish();
-      return ReportFailure(io, absl::Status(result.status().code(),
-                                            absl::StrCat("partition ", p, ": ",
-                                                         result.status().message())));
+      return ReportFailure(
+          io, absl::Status(result.status().code(),
+                           absl::StrCat("partition ", p, ": ", result.status().message())));
     }
     if (replay_stop.load()) {
       progress.Finish();
@@ -130,10 +130,12 @@ Command ReplayCommand() {
           "--json prints {\"identical\", \"records\", \"partitions\": [{\"partition\",\n"
           "\"logRecords\", \"replayedTo\", \"events\", \"timersFired\", \"facts\", \"identical\",\n"
           "\"differences\": [string]}]}.",
-      .flags = {{.name = "data", .value_name = "DIR", .help = "the data directory", .required = true},
-                {.name = "config", .value_name = "FILE",
-                 .help = "engine configuration (protobuf text format); default: built-in"},
-                {.name = "json", .help = "print the result as JSON"}},
+      .flags =
+          {{.name = "data", .value_name = "DIR", .help = "the data directory", .required = true},
+           {.name = "config",
+            .value_name = "FILE",
+            .help = "engine configuration (protobuf text format); default: built-in"},
+           {.name = "json", .help = "print the result as JSON"}},
       .run = RunReplay,
   };
 }

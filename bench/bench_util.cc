@@ -81,9 +81,7 @@ Result& AppendObject(Result& r, std::string_view key) {
   return *Slot(r, key).mutable_list_value()->add_values()->mutable_struct_value();
 }
 
-Result& Child(Result& r, std::string_view key) {
-  return *Slot(r, key).mutable_struct_value();
-}
+Result& Child(Result& r, std::string_view key) { return *Slot(r, key).mutable_struct_value(); }
 
 double Number(const Result& r, std::string_view key) {
   const auto* v = Find(r, key);
@@ -108,10 +106,18 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
   for (const char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += absl::StrFormat("\\u%04x", static_cast<int>(c));
@@ -243,7 +249,8 @@ Result MachineFacts() {
   Put(m, "memory_bytes",
       static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<int64_t>(sysconf(_SC_PAGESIZE)));
   double load[3] = {0, 0, 0};
-  if (getloadavg(load, 3) == 3) Put(m, "load_average", std::vector<double>{load[0], load[1], load[2]});
+  if (getloadavg(load, 3) == 3)
+    Put(m, "load_average", std::vector<double>{load[0], load[1], load[2]});
   utsname u{};
   if (uname(&u) == 0) Put(m, "kernel", absl::StrCat(u.sysname, " ", u.release));
   return m;

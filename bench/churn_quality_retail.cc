@@ -15,18 +15,18 @@
 //   precision = churned among predicted / predicted;   recall = predicted among churned.
 // At the cut, the population model is fitted over the customers (FitPopulation) and
 // applied to each as a model record is (CustomerProjection::OnModel), so P(alive) counts
-// as in the engine (--model=off leaves it out). The data end on 2011-12-09: the default cut leaves the 90-day horizon
-// inside them. --diagnose=on adds, on stderr, the reasons and points at the cut and, for
-// single silence figures (P(alive), BG/NBD's P(no purchase in the horizon), expected
+// as in the engine (--model=off leaves it out). The data end on 2011-12-09: the default cut leaves
+// the 90-day horizon inside them. --diagnose=on adds, on stderr, the reasons and points at the cut
+// and, for single silence figures (P(alive), BG/NBD's P(no purchase in the horizon), expected
 // purchases, days quiet, days quiet over the usual gap), precision and recall of the top
-// 10..50% of customers ranked by each. A benchmark, not a test: nothing is asserted. Output: a table, then one
-// JSON line (prefix "json: ").
+// 10..50% of customers ranked by each. A benchmark, not a test: nothing is asserted. Output: a
+// table, then one JSON line (prefix "json: ").
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <algorithm>
-#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -56,7 +56,8 @@ struct Collect final : connectors::EventSink {
 std::string Flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
   const std::string prefix = "--" + name + "=";
   for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]).rfind(prefix, 0) == 0) return std::string(argv[i]).substr(prefix.size());
+    if (std::string(argv[i]).rfind(prefix, 0) == 0)
+      return std::string(argv[i]).substr(prefix.size());
   }
   return fallback;
 }
@@ -105,9 +106,9 @@ int Main(int argc, char** argv) {
   }
 
   // Into an event log, then the projections as of the cut, recomputed from it.
-  const std::string work = (std::filesystem::temp_directory_path() /
-                            absl::StrCat("guanxi_retail_quality_", getpid()))
-                               .string();
+  const std::string work =
+      (std::filesystem::temp_directory_path() / absl::StrCat("guanxi_retail_quality_", getpid()))
+          .string();
   std::filesystem::remove_all(work);
   {
     auto log = engine::EventLog::Open(engine::PartitionDir(work + "/data", 0), {.partition = 0});
@@ -157,7 +158,8 @@ int Main(int argc, char** argv) {
   if (Flag(argc, argv, "model", "on") == "on") {
     for (auto& s : states) projection.OnModel(s, as_of, 0, {.model = &model});
   }
-  std::fprintf(stderr, "population model: BG/NBD %s\n", model.has_bgnbd() ? "fitted" : "not fitted");
+  std::fprintf(stderr, "population model: BG/NBD %s\n",
+               model.has_bgnbd() ? "fitted" : "not fitted");
   if (Flag(argc, argv, "diagnose", "off") == "on") {
     std::map<std::string, int64_t> reasons;
     std::map<double, int64_t> points;
@@ -174,7 +176,10 @@ int Main(int argc, char** argv) {
     }
     // Candidate silence signals, each at several thresholds: how well it alone tells
     // who buys nothing in the horizon.
-    struct Row { double score; bool gone; };
+    struct Row {
+      double score;
+      bool gone;
+    };
     std::map<std::string, std::vector<Row>> signals;
     for (const auto& s : states) {
       if (!bought_before.count(s.customer_id())) continue;
@@ -182,7 +187,8 @@ int Main(int argc, char** argv) {
       signals["p_alive (low)"].push_back({-s.p_alive(), gone});
       signals["expected_90d (low)"].push_back({-s.expected_purchases_90d(), gone});
       const double rhythm = projections::PurchaseRhythmDays(config.churn(), s);
-      const double quiet = static_cast<double>(as_of.seconds() - s.last_purchase_at().seconds()) / 86400;
+      const double quiet =
+          static_cast<double>(as_of.seconds() - s.last_purchase_at().seconds()) / 86400;
       signals["quiet/rhythm"].push_back({quiet / rhythm, gone});
       signals["quiet days"].push_back({quiet, gone});
       if (model.has_bgnbd()) {
@@ -195,7 +201,8 @@ int Main(int argc, char** argv) {
       }
     }
     for (auto& [name, rows] : signals) {
-      std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.score > b.score; });
+      std::sort(rows.begin(), rows.end(),
+                [](const Row& a, const Row& b) { return a.score > b.score; });
       int64_t total_gone = 0;
       for (const auto& r : rows) total_gone += r.gone;
       std::fprintf(stderr, "  %s:", name.c_str());
@@ -235,27 +242,31 @@ int Main(int argc, char** argv) {
   };
   for (const auto& s : states) visit(s);
   std::filesystem::remove_all(work);
-  std::printf("online retail, cut %s, horizon %d days: %lld customers with a purchase before the "
-              "cut, %lld of them (%.1f%%) bought nothing in the horizon\n",
-              cut_text.c_str(), horizon_days, static_cast<long long>(population),
-              static_cast<long long>(churned), 100.0 * static_cast<double>(churned) /
-                                                   static_cast<double>(std::max<int64_t>(population, 1)));
+  std::printf(
+      "online retail, cut %s, horizon %d days: %lld customers with a purchase before the "
+      "cut, %lld of them (%.1f%%) bought nothing in the horizon\n",
+      cut_text.c_str(), horizon_days, static_cast<long long>(population),
+      static_cast<long long>(churned),
+      100.0 * static_cast<double>(churned) / static_cast<double>(std::max<int64_t>(population, 1)));
   std::printf("%-22s %10s %10s %10s\n", "open episode at cut", "customers", "precision", "recall");
   std::string json = absl::StrFormat(
       "{\"cut\":\"%s\",\"horizonDays\":%d,\"population\":%d,\"churned\":%d,\"rows\":[", cut_text,
       horizon_days, population, churned);
   bool first = true;
-  for (auto [name, counts] : {std::pair{"any level", &any}, {"level >= warning", &warning},
+  for (auto [name, counts] : {std::pair{"any level", &any},
+                              {"level >= warning", &warning},
                               {"level = critical", &critical}}) {
-    const double precision = counts->predicted == 0 ? 0
-                                                    : static_cast<double>(counts->predicted_churned) /
-                                                          static_cast<double>(counts->predicted);
+    const double precision = counts->predicted == 0
+                                 ? 0
+                                 : static_cast<double>(counts->predicted_churned) /
+                                       static_cast<double>(counts->predicted);
     const double recall = churned == 0 ? 0
                                        : static_cast<double>(counts->predicted_churned) /
                                              static_cast<double>(churned);
     std::printf("%-22s %10lld %10.3f %10.3f\n", name, static_cast<long long>(counts->predicted),
                 precision, recall);
-    absl::StrAppendFormat(&json, "%s{\"rule\":\"%s\",\"predicted\":%d,\"precision\":%.4f,\"recall\":%.4f}",
+    absl::StrAppendFormat(&json,
+                          "%s{\"rule\":\"%s\",\"predicted\":%d,\"precision\":%.4f,\"recall\":%.4f}",
                           first ? "" : ",", name, counts->predicted, precision, recall);
     first = false;
   }

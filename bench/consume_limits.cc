@@ -142,8 +142,8 @@ absl::StatusOr<ConsumeReport> WrapperConsume(const std::string& brokers, const s
     const std::vector<engine::KafkaMessage> batch =
         (*consumer)->Poll(poll_size, absl::Milliseconds(100));
     if (batch.empty() && SecondsSince(last_progress) > kStallSeconds) {
-      return absl::DeadlineExceededError(absl::StrCat("wrapper consume stalled at ",
-                                                      report.messages, " of ", expected));
+      return absl::DeadlineExceededError(
+          absl::StrCat("wrapper consume stalled at ", report.messages, " of ", expected));
     }
     for (const engine::KafkaMessage& m : batch) {
       if (!m.error.ok()) return m.error;

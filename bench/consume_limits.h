@@ -25,8 +25,8 @@ namespace guanxi::bench {
 
 struct ConsumeReport {
   int64_t messages = 0;
-  int64_t bytes = 0;            // keys + values
-  double seconds = 0;           // from the first message to the last
+  int64_t bytes = 0;                 // keys + values
+  double seconds = 0;                // from the first message to the last
   double total_seconds = 0;          // from creating the client to the last message
   double first_message_seconds = 0;  // from creating the client to the first message
   Result ToResult() const;

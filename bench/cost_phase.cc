@@ -40,10 +40,11 @@ class NoDeadLetters final : public engine::DeadLetterSink {
 // partition's ingestor in batches, and the projector catches up after each batch, as a
 // projection worker does after each Notify; the population-model records the projector
 // asks for are appended and applied as IngestEngine::AppendModels does.
-__attribute__((noinline)) absl::Status RunCostWorkload(
-    const Messages& messages, size_t batch, engine::PartitionIngestor& ingestor,
-    engine::EventLog& log, engine::PartitionProjector& projector,
-    std::vector<guanxi::v1::LogRecord>& models) {
+__attribute__((noinline)) absl::Status RunCostWorkload(const Messages& messages, size_t batch,
+                                                       engine::PartitionIngestor& ingestor,
+                                                       engine::EventLog& log,
+                                                       engine::PartitionProjector& projector,
+                                                       std::vector<guanxi::v1::LogRecord>& models) {
   const std::atomic<bool> stop{false};
   std::vector<engine::ConsumedMessage> consumed;
   for (size_t begin = 0; begin < messages.size(); begin += batch) {
@@ -76,19 +77,17 @@ absl::StatusOr<Result> CostPhase(const CostOptions& options) {
   ASSIGN_OR_RETURN(auto log, engine::EventLog::Open(options.data_dir, log_options));
   ASSIGN_OR_RETURN(auto store, engine::ProjectionStore::Attach(log.get()));
   std::vector<guanxi::v1::LogRecord> models;
-  ASSIGN_OR_RETURN(auto projector,
-                   engine::PartitionProjector::Create(
-                       log.get(), store.get(),
-                       {.partition = 0,
-                        .config = engine::DefaultEngineConfig(),
-                        .append_model = [&models](guanxi::v1::LogRecord r) {
-                          models.push_back(std::move(r));
-                        }}));
+  ASSIGN_OR_RETURN(auto projector, engine::PartitionProjector::Create(
+                                       log.get(), store.get(),
+                                       {.partition = 0,
+                                        .config = engine::DefaultEngineConfig(),
+                                        .append_model = [&models](guanxi::v1::LogRecord r) {
+                                          models.push_back(std::move(r));
+                                        }}));
   NoDeadLetters dead_letters;
-  ASSIGN_OR_RETURN(auto ingestor,
-                   engine::PartitionIngestor::Create("guanxi.events", 0, log.get(), &dead_letters,
-                                                     engine::DecodeLimits{},
-                                                     [] { return int64_t{0}; }));
+  ASSIGN_OR_RETURN(auto ingestor, engine::PartitionIngestor::Create(
+                                      "guanxi.events", 0, log.get(), &dead_letters,
+                                      engine::DecodeLimits{}, [] { return int64_t{0}; }));
   const double cpu_before = CpuSeconds();
   const auto start = Clock::now();
   RETURN_IF_ERROR(RunCostWorkload(messages, options.batch, *ingestor, *log, *projector, models));
@@ -189,11 +188,11 @@ absl::StatusOr<Result> CallgrindPhase(const CallgrindOptions& options) {
             << "slower than native: a minute or two for 5,000 events, 10-20 for 20,000)\n";
   ASSIGN_OR_RETURN(
       const ChildResult child,
-      RunChild({"valgrind", "--tool=callgrind", absl::StrCat("--callgrind-out-file=", options.out_file),
-                "--collect-atstart=no", "--toggle-collect=*RunCostWorkload*", options.self_binary,
-                "cost", "--events", absl::StrCat(options.cost.events), "--batch",
-                absl::StrCat(options.cost.batch), "--seed", absl::StrCat(options.cost.seed),
-                "--data", options.cost.data_dir},
+      RunChild({"valgrind", "--tool=callgrind",
+                absl::StrCat("--callgrind-out-file=", options.out_file), "--collect-atstart=no",
+                "--toggle-collect=*RunCostWorkload*", options.self_binary, "cost", "--events",
+                absl::StrCat(options.cost.events), "--batch", absl::StrCat(options.cost.batch),
+                "--seed", absl::StrCat(options.cost.seed), "--data", options.cost.data_dir},
                {.capture_stdout = true, .quiet_stderr = true}));
   if (child.exit_code != 0) {
     return absl::InternalError(
@@ -211,10 +210,11 @@ absl::StatusOr<Result> CallgrindPhase(const CallgrindOptions& options) {
   // Where the instructions go: inclusive (a function and all it calls) and self.
   std::string listing;
   for (const bool inclusive : {true, false}) {
-    ASSIGN_OR_RETURN(const ChildResult annotate,
-                     RunChild({"callgrind_annotate", absl::StrCat("--inclusive=", inclusive ? "yes" : "no"),
-                               "--threshold=99", "--auto=no", options.out_file},
-                              {.capture_stdout = true, .quiet_stderr = true}));
+    ASSIGN_OR_RETURN(
+        const ChildResult annotate,
+        RunChild({"callgrind_annotate", absl::StrCat("--inclusive=", inclusive ? "yes" : "no"),
+                  "--threshold=99", "--auto=no", options.out_file},
+                 {.capture_stdout = true, .quiet_stderr = true}));
     if (annotate.exit_code != 0) break;
     absl::StrAppend(&listing, "==== callgrind_annotate --inclusive=", inclusive ? "yes" : "no",
                     " (instructions of RunCostWorkload only) ====\n", annotate.output, "\n");

@@ -20,18 +20,17 @@ absl::StatusOr<Result> DbBenchPhase(const DbBenchOptions& options) {
   std::filesystem::remove_all(options.db_dir, ec);
   // Like the engine's log: an 8-byte big-endian position key, lz4, the WAL written but
   // not synced (StorageConfig.sync = false, the default), one writer thread.
-  const std::vector<std::string> argv = {
-      options.binary,
-      "--benchmarks=fillseq",
-      absl::StrCat("--num=", options.num),
-      absl::StrCat("--value_size=", options.value_size),
-      "--key_size=8",
-      absl::StrCat("--batch_size=", options.batch_size),
-      "--compression_type=lz4",
-      "--disable_wal=false",
-      "--sync=false",
-      "--threads=1",
-      absl::StrCat("--db=", options.db_dir)};
+  const std::vector<std::string> argv = {options.binary,
+                                         "--benchmarks=fillseq",
+                                         absl::StrCat("--num=", options.num),
+                                         absl::StrCat("--value_size=", options.value_size),
+                                         "--key_size=8",
+                                         absl::StrCat("--batch_size=", options.batch_size),
+                                         "--compression_type=lz4",
+                                         "--disable_wal=false",
+                                         "--sync=false",
+                                         "--threads=1",
+                                         absl::StrCat("--db=", options.db_dir)};
   std::cerr << "db_bench: fillseq of " << Thousands(options.num) << " records of "
             << options.value_size << " B in batches of " << options.batch_size << "\n";
   // Its stderr is a progress counter; its figures are on stdout.
@@ -39,8 +38,8 @@ absl::StatusOr<Result> DbBenchPhase(const DbBenchOptions& options) {
                    RunChild(argv, {.capture_stdout = true, .quiet_stderr = true}));
   std::filesystem::remove_all(options.db_dir, ec);
   if (child.exit_code != 0) {
-    return absl::InternalError(absl::StrCat(options.binary, " exited with ", child.exit_code,
-                                            ":\n", child.output));
+    return absl::InternalError(
+        absl::StrCat(options.binary, " exited with ", child.exit_code, ":\n", child.output));
   }
   // "fillseq      :       1.708 micros/op 585626 ops/sec 1.708 seconds 1000000 operations; ..."
   Result r;
@@ -58,16 +57,18 @@ absl::StatusOr<Result> DbBenchPhase(const DbBenchOptions& options) {
     Put(r, "line", std::string(absl::StripAsciiWhitespace(line)));
   }
   if (!Has(r, "ops_per_second")) {
-    return absl::DataLossError(absl::StrCat("no fillseq line in db_bench's output:\n", child.output));
+    return absl::DataLossError(
+        absl::StrCat("no fillseq line in db_bench's output:\n", child.output));
   }
   Put(r, "num", options.num);
   Put(r, "value_size", options.value_size);
   Put(r, "key_size", 8);
   Put(r, "batch_size", options.batch_size);
   Put(r, "command", absl::StrJoin(argv, " "));
-  Put(r, "note", absl::StrContains(child.output, "Assertions are enabled")
-                     ? "db_bench warns: assertions are enabled in this build (Debian's)"
-                     : "");
+  Put(r, "note",
+      absl::StrContains(child.output, "Assertions are enabled")
+          ? "db_bench warns: assertions are enabled in this build (Debian's)"
+          : "");
   return r;
 }
 

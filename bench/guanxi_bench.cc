@@ -37,9 +37,9 @@ using app::Command;
 using app::Flag;
 using app::Io;
 
-constexpr double kIngestTarget = 0.40;      // of db_bench fillseq ops/s
-constexpr double kReplayTarget = 2.0;       // x ingest
-constexpr double kLatencyTargetMs = 50;     // p99 at half load
+constexpr double kIngestTarget = 0.40;                    // of db_bench fillseq ops/s
+constexpr double kReplayTarget = 2.0;                     // x ingest
+constexpr double kLatencyTargetMs = 50;                   // p99 at half load
 constexpr double kRssTargetBytes = 1024.0 * 1024 * 1024;  // at 1M customers
 // The scale the targets are stated at: ingest of at least 1M events, 1M customers.
 constexpr double kIssueEvents = 1'000'000;
@@ -70,12 +70,12 @@ std::string WorkDir(const Args& args, const std::string& flag, const std::string
 // ---------------------------------------------------------------- the table
 
 struct Row {
-  std::string number;   // the issue's numbering
+  std::string number;  // the issue's numbering
   std::string measure;
-  std::string value;    // formatted, with its unit
-  std::string target;   // "" = none
-  std::string verdict;  // "" = none
-  std::string detail;   // what exactly was measured
+  std::string value;      // formatted, with its unit
+  std::string target;     // "" = none
+  std::string verdict;    // "" = none
+  std::string detail;     // what exactly was measured
   std::string against{};  // the figure compared with the target ("25.3% of db_bench")
 };
 
@@ -547,8 +547,9 @@ std::string GitCommit() {
                        {.capture_stdout = true, .quiet_stderr = true});
   if (!head.ok() || head->exit_code != 0) return "unknown";
   std::string commit(absl::StripAsciiWhitespace(head->output));
-  auto dirty = RunChild({"git", "-C", GUANXI_SOURCE_DIR, "status", "--porcelain", "--untracked-files=no"},
-                        {.capture_stdout = true, .quiet_stderr = true});
+  auto dirty =
+      RunChild({"git", "-C", GUANXI_SOURCE_DIR, "status", "--porcelain", "--untracked-files=no"},
+               {.capture_stdout = true, .quiet_stderr = true});
   if (dirty.ok() && !absl::StripAsciiWhitespace(dirty->output).empty()) commit += "+dirty";
   return commit;
 }
@@ -556,13 +557,19 @@ std::string GitCommit() {
 // ---------------------------------------------------------------- commands
 
 std::vector<Flag> IngestFlags() {
-  return {{.name = "events", .value_name = "N", .help = "simulated events to ingest",
+  return {{.name = "events",
+           .value_name = "N",
+           .help = "simulated events to ingest",
            .default_value = "1000000"},
-          {.name = "partitions", .value_name = "P", .help = "partitions of the events topic",
+          {.name = "partitions",
+           .value_name = "P",
+           .help = "partitions of the events topic",
            .default_value = "16"},
           {.name = "seed", .value_name = "S", .help = "simulator seed", .default_value = "1"},
-          {.name = "max-batch", .value_name = "N",
-           .help = "IngestEngineOptions::max_batch (messages per poll)", .default_value = "5000"}};
+          {.name = "max-batch",
+           .value_name = "N",
+           .help = "IngestEngineOptions::max_batch (messages per poll)",
+           .default_value = "5000"}};
 }
 
 absl::StatusOr<IngestOptions> ReadIngestOptions(const Args& args, const std::string& data) {
@@ -654,10 +661,11 @@ int RunAll(const Args& args, Io& io) {
   if (ingested && !skipped("dbbench")) {
     banner("1. the storage limit: db_bench fillseq");
     const Result& log = Object(ingest_phase, "log");
-    DbBenchOptions db{.num = static_cast<int64_t>(Number(Object(ingest_phase, "ingest"), "events")),
-                      .value_size = std::llround(Number(log, "mean_event_record_bytes")),
-                      .batch_size = std::max<int64_t>(1, std::llround(Number(log, "mean_events_per_append"))),
-                      .db_dir = absl::StrCat(work, "/db_bench")};
+    DbBenchOptions db{
+        .num = static_cast<int64_t>(Number(Object(ingest_phase, "ingest"), "events")),
+        .value_size = std::llround(Number(log, "mean_event_record_bytes")),
+        .batch_size = std::max<int64_t>(1, std::llround(Number(log, "mean_events_per_append"))),
+        .db_dir = absl::StrCat(work, "/db_bench")};
     record("db_bench", [&] { return DbBenchPhase(db); });
     db.batch_size = static_cast<int64_t>(ingest_options->max_batch);
     record("db_bench_max_batch", [&] { return DbBenchPhase(db); });
@@ -755,7 +763,7 @@ int RunAll(const Args& args, Io& io) {
   if (!skipped("churn")) {
     banner("7. churn quality");
     const std::string churn = args.Has("churn-quality") ? args.Get("churn-quality")
-                                                         : absl::StrCat(bin_dir, "/churn_quality");
+                                                        : absl::StrCat(bin_dir, "/churn_quality");
     record("churn_quality", [&] { return ChurnQualityPhase(churn); });
   } else {
     Put(Child(phases, "churn_quality"), "error", "skipped");
@@ -773,7 +781,9 @@ int RunAll(const Args& args, Io& io) {
     if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path(), ec);
     std::ofstream file(out);
     file << ToJson(run);
-    if (!file) return app::ReportFailure(io, absl::InternalError(absl::StrCat("cannot write ", out.string())));
+    if (!file)
+      return app::ReportFailure(io,
+                                absl::InternalError(absl::StrCat("cannot write ", out.string())));
     io.out << "wrote " << out.string() << "\n";
   }
   return app::kExitOk;
@@ -782,36 +792,56 @@ int RunAll(const Args& args, Io& io) {
 Command AllCommand() {
   std::vector<Flag> flags = IngestFlags();
   std::vector<Flag> more = {
-      {.name = "population", .value_name = "N",
-       .help = "customers for the memory phase (two events each)", .default_value = "1000000"},
-      {.name = "memory-partitions", .value_name = "P",
-       .help = "partitions for the memory phase's 2N events", .default_value = "32"},
-      {.name = "latency-seconds", .value_name = "S", .help = "offered-load duration",
+      {.name = "population",
+       .value_name = "N",
+       .help = "customers for the memory phase (two events each)",
+       .default_value = "1000000"},
+      {.name = "memory-partitions",
+       .value_name = "P",
+       .help = "partitions for the memory phase's 2N events",
+       .default_value = "32"},
+      {.name = "latency-seconds",
+       .value_name = "S",
+       .help = "offered-load duration",
        .default_value = "30"},
-      {.name = "latency-load", .value_name = "F",
-       .help = "offered rate as a fraction of the measured ingest rate", .default_value = "0.5"},
-      {.name = "probe-every", .value_name = "N", .help = "one latency probe every N events",
+      {.name = "latency-load",
+       .value_name = "F",
+       .help = "offered rate as a fraction of the measured ingest rate",
+       .default_value = "0.5"},
+      {.name = "probe-every",
+       .value_name = "N",
+       .help = "one latency probe every N events",
        .default_value = "50"},
-      {.name = "latency-topic", .value_name = "TOPIC",
+      {.name = "latency-topic",
+       .value_name = "TOPIC",
        .help = "where probes become visible: guanxi.churn-warnings (their RAISED notices) or "
                "guanxi.relationship-changes (the first change they cause)",
        .default_value = "guanxi.churn-warnings"},
-      {.name = "cost-events", .value_name = "N",
+      {.name = "cost-events",
+       .value_name = "N",
        .help = "events of the callgrind run (compare instructions per event only between runs "
                "of the same size)",
        .default_value = "5000"},
-      {.name = "cost-batch", .value_name = "N", .help = "events per append in the callgrind run",
+      {.name = "cost-batch",
+       .value_name = "N",
+       .help = "events per append in the callgrind run",
        .default_value = "500"},
-      {.name = "skip", .value_name = "LIST",
+      {.name = "skip",
+       .value_name = "LIST",
        .help = "phases to leave out: dbbench,replay,latency,memory,callgrind,churn,diagnostics"},
-      {.name = "work", .value_name = "DIR",
+      {.name = "work",
+       .value_name = "DIR",
        .help = "where data goes (default: a temporary directory, removed afterwards)"},
       {.name = "out", .value_name = "FILE", .help = "write the results as JSON here"},
-      {.name = "guanxi", .value_name = "PATH", .help = "the guanxi binary (memory phase)",
+      {.name = "guanxi",
+       .value_name = "PATH",
+       .help = "the guanxi binary (memory phase)",
        .default_value = GUANXI_BINARY},
-      {.name = "churn-quality", .value_name = "PATH",
+      {.name = "churn-quality",
+       .value_name = "PATH",
        .help = "the churn_quality binary (default: beside this one)"},
-      {.name = "command-line", .value_name = "TEXT",
+      {.name = "command-line",
+       .value_name = "TEXT",
        .help = "how the run was started, recorded in the JSON (scripts/bench sets it)"}};
   for (Flag& f : more) flags.push_back(std::move(f));
   return {.name = "all",
@@ -852,7 +882,9 @@ Command TableCommand() {
 
 Command IngestCommand() {
   std::vector<Flag> flags = IngestFlags();
-  flags.push_back({.name = "data", .value_name = "DIR", .help = "the engine's data directory",
+  flags.push_back({.name = "data",
+                   .value_name = "DIR",
+                   .help = "the engine's data directory",
                    .required = true});
   flags.push_back({.name = "diagnose", .help = "also ingest with population-model refits off"});
   return {.name = "ingest",
@@ -880,8 +912,10 @@ Command DbBenchCommand() {
             for (const auto* s : {&num, &value, &batch}) {
               if (!s->ok()) return app::ReportUsageError(io, s->status());
             }
-            return Print(io, DbBenchPhase({.num = *num, .value_size = *value,
-                                           .batch_size = *batch, .db_dir = args.Get("db")}));
+            return Print(io, DbBenchPhase({.num = *num,
+                                           .value_size = *value,
+                                           .batch_size = *batch,
+                                           .db_dir = args.Get("db")}));
           }};
 }
 
@@ -894,8 +928,8 @@ Command ReplayCommand() {
           .run = [](const Args& args, Io& io) {
             auto threads = args.GetInt("threads", 1, 64);
             if (!threads.ok()) return app::ReportUsageError(io, threads.status());
-            return Print(io, ReplayPhase(args.Get("data"), args.Get("scratch"),
-                                         static_cast<int>(*threads)));
+            return Print(
+                io, ReplayPhase(args.Get("data"), args.Get("scratch"), static_cast<int>(*threads)));
           }};
 }
 
@@ -906,12 +940,15 @@ Command LatencyCommand() {
                     {.name = "seconds", .value_name = "S", .default_value = "30"},
                     {.name = "partitions", .value_name = "P", .default_value = "16"},
                     {.name = "probe-every", .value_name = "N", .default_value = "50"},
-                    {.name = "topic", .value_name = "TOPIC",
+                    {.name = "topic",
+                     .value_name = "TOPIC",
                      .help = "guanxi.churn-warnings or guanxi.relationship-changes",
                      .default_value = "guanxi.churn-warnings"},
-                    {.name = "engine-properties", .value_name = "LIST",
+                    {.name = "engine-properties",
+                     .value_name = "LIST",
                      .help = "librdkafka properties for the engine: name=value,name=value"},
-                    {.name = "refit-days", .value_name = "D",
+                    {.name = "refit-days",
+                     .value_name = "D",
                      .help = "classification.model_refit_days (0: the default)",
                      .default_value = "0"},
                     {.name = "data", .value_name = "DIR", .required = true}},
@@ -921,7 +958,8 @@ Command LatencyCommand() {
             std::vector<std::pair<std::string, std::string>> properties;
             for (absl::string_view item :
                  absl::StrSplit(args.Get("engine-properties"), ',', absl::SkipEmpty())) {
-              const std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+              const std::pair<std::string, std::string> kv =
+                  absl::StrSplit(item, absl::MaxSplits('=', 1));
               properties.push_back(kv);
             }
             auto rate = args.GetDouble("rate");
@@ -995,7 +1033,8 @@ Command CostCommand() {
 
 Command CallgrindCommand() {
   std::vector<Flag> flags = CostFlags();
-  flags.push_back({.name = "annotate", .value_name = "FILE",
+  flags.push_back({.name = "annotate",
+                   .value_name = "FILE",
                    .help = "write callgrind_annotate's listing here"});
   return {.name = "callgrind",
           .summary = "The cost workload under valgrind --tool=callgrind: instructions per event.",

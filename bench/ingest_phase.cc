@@ -33,9 +33,9 @@ struct LogFacts {
   int64_t ticks = 0;
   int64_t event_record_bytes = 0;  // serialized LogRecord bytes of the event records
   int64_t record_bytes = 0;
-  int64_t event_appends = 0;       // Appends that carried at least one event
+  int64_t event_appends = 0;  // Appends that carried at least one event
   int64_t appends = 0;
-  int64_t unprojected = 0;         // records beyond a partition's projection checkpoint
+  int64_t unprojected = 0;  // records beyond a partition's projection checkpoint
 };
 
 // Each Append stamps all its records with one recorded_at (to the nanosecond), so a
@@ -198,13 +198,14 @@ absl::StatusOr<Result> IngestPhase(const IngestOptions& options) {
                    ProduceAndProve(brokers, topic, options.partitions, messages, "produce"));
   Put(r, "produce", produced.ToResult());
   if (!produced.complete) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the embedded broker did not keep all ", produced.produced, " messages on ",
-        options.partitions, " partitions (it keeps about 5 MiB per partition): use more "
-        "partitions (--partitions)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the embedded broker did not keep all ", produced.produced, " messages on ",
+                     options.partitions,
+                     " partitions (it keeps about 5 MiB per partition): use more "
+                     "partitions (--partitions)"));
   }
-  std::cerr << "produce: " << Thousands(produced.produced) << " messages on "
-            << options.partitions << " partitions; every log start offset is 0 and the high "
+  std::cerr << "produce: " << Thousands(produced.produced) << " messages on " << options.partitions
+            << " partitions; every log start offset is 0 and the high "
             << "watermarks sum to " << Thousands(produced.produced) << ": nothing truncated\n";
   const int64_t n = static_cast<int64_t>(messages.size());
   messages = Messages();  // the broker has them; free ours
@@ -225,10 +226,9 @@ absl::StatusOr<Result> IngestPhase(const IngestOptions& options) {
             << " messages/s\n";
 
   // The engine, in this process (the broker is here too), until caught up.
-  ASSIGN_OR_RETURN(Result ingest, RunEngine(brokers, options.data_dir, config, n,
-                                            options.max_batch, "ingest (guanxi run, in process)"));
+  ASSIGN_OR_RETURN(Result ingest, RunEngine(brokers, options.data_dir, config, n, options.max_batch,
+                                            "ingest (guanxi run, in process)"));
   Put(r, "ingest", ingest);
-
 
   ASSIGN_OR_RETURN(const int64_t changes,
                    MessagesOn(brokers, config.kafka().changes_topic(), options.partitions));
@@ -255,8 +255,8 @@ absl::StatusOr<Result> IngestPhase(const IngestOptions& options) {
       static_cast<double>(logs.events) / static_cast<double>(logs.event_appends));
   Put(log, "records_not_projected", logs.unprojected);
   const double wall = Number(ingest, "wall_seconds");
-  std::cerr << "ingest: " << Thousands(n) << " events in " << Fixed(wall, 1) << " s = "
-            << Thousands(static_cast<int64_t>(static_cast<double>(n) / wall))
+  std::cerr << "ingest: " << Thousands(n) << " events in " << Fixed(wall, 1)
+            << " s = " << Thousands(static_cast<int64_t>(static_cast<double>(n) / wall))
             << " events/s; mean LogRecord " << Fixed(Number(log, "mean_event_record_bytes"), 1)
             << " B; " << Fixed(Number(log, "mean_events_per_append"), 1) << " events per append\n";
 
@@ -270,8 +270,9 @@ absl::StatusOr<Result> IngestPhase(const IngestOptions& options) {
     const std::string dir = absl::StrCat(options.data_dir, "-refits-off");
     ASSIGN_OR_RETURN(Result diag, RunEngine(brokers, dir, no_refits, n, options.max_batch,
                                             "ingest, refits off (diagnostic)"));
-    Put(diag, "note", "diagnostic: classification.model_refit_days = 3650 (one fit per "
-                      "partition, at its start); otherwise identical");
+    Put(diag, "note",
+        "diagnostic: classification.model_refit_days = 3650 (one fit per "
+        "partition, at its start); otherwise identical");
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
     std::cerr << "ingest, refits off: " << Fixed(Number(diag, "events_per_second"), 0)

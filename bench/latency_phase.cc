@@ -264,10 +264,9 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
 
   absl::Status produce_status;
   std::atomic<int64_t> failed_deliveries{0};
-  auto producer = engine::Producer::Create(
-      brokers, {}, [&](const engine::Producer::Delivery& d) {
-        if (!d.status.ok()) ++failed_deliveries;
-      });
+  auto producer = engine::Producer::Create(brokers, {}, [&](const engine::Producer::Delivery& d) {
+    if (!d.status.ok()) ++failed_deliveries;
+  });
   auto finish = [&](absl::Status s) -> absl::Status {
     observer_stop = true;
     engine_stop = true;
@@ -408,8 +407,8 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
     }
     const double ms = static_cast<double>(a - s) / 1e6;
     all.push_back(ms);
-    const double at = static_cast<double>(s) / 1e9 -
-                      std::chrono::duration<double>(start - base).count();
+    const double at =
+        static_cast<double>(s) / 1e9 - std::chrono::duration<double>(start - base).count();
     const size_t w = static_cast<size_t>(std::max(0.0, at) / window_seconds);
     if (windows.size() <= w) windows.resize(w + 1);
     windows[w].push_back(ms);

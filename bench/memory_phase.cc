@@ -31,14 +31,13 @@ absl::StatusOr<Result> MemoryPhase(const MemoryOptions& options) {
   ASSIGN_OR_RETURN(auto cluster, engine::EmbeddedCluster::Start(3));
   RETURN_IF_ERROR(engine::CreateGuanxiTopics(*cluster, config.kafka(), options.partitions));
   const std::string brokers = cluster->bootstrap_servers();
-  ASSIGN_OR_RETURN(const ProduceReport produced,
-                   ProduceAndProve(brokers, topic, options.partitions, messages,
-                                   "produce population"));
+  ASSIGN_OR_RETURN(const ProduceReport produced, ProduceAndProve(brokers, topic, options.partitions,
+                                                                 messages, "produce population"));
   Put(r, "produce", produced.ToResult());
   if (!produced.complete) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the embedded broker did not keep all ", produced.produced, " messages on ",
-        options.partitions, " partitions: use more partitions (--memory-partitions)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the embedded broker did not keep all ", produced.produced, " messages on ",
+                     options.partitions, " partitions: use more partitions (--memory-partitions)"));
   }
   std::cerr << "memory: " << Thousands(produced.produced) << " messages on " << options.partitions
             << " partitions, nothing truncated; starting guanxi run --until-caught-up\n";
@@ -47,12 +46,12 @@ absl::StatusOr<Result> MemoryPhase(const MemoryOptions& options) {
   std::error_code ec;
   std::filesystem::remove_all(options.data_dir, ec);
   ASSIGN_OR_RETURN(const ChildResult child,
-                   RunChild({options.guanxi_binary, "run", "--data", options.data_dir,
-                             "--brokers", brokers, "--until-caught-up"}));
+                   RunChild({options.guanxi_binary, "run", "--data", options.data_dir, "--brokers",
+                             brokers, "--until-caught-up"}));
   if (child.exit_code != 0) {
-    return absl::InternalError(absl::StrCat("guanxi run exited with ", child.exit_code,
-                                            child.signal != 0 ? absl::StrCat(" (signal ", child.signal, ")")
-                                                              : std::string()));
+    return absl::InternalError(absl::StrCat(
+        "guanxi run exited with ", child.exit_code,
+        child.signal != 0 ? absl::StrCat(" (signal ", child.signal, ")") : std::string()));
   }
   Put(r, "engine_peak_rss_bytes", child.max_rss_bytes);
   Put(r, "engine_peak_rss_mib", static_cast<double>(child.max_rss_bytes) / (1024.0 * 1024.0));
@@ -68,8 +67,8 @@ absl::StatusOr<Result> MemoryPhase(const MemoryOptions& options) {
   for (int32_t p : partitions) {
     engine::EventLogOptions log_options{.mode = engine::OpenMode::kReadOnly};
     log_options.extra_column_families = engine::ProjectionStore::ColumnFamilies();
-    ASSIGN_OR_RETURN(auto log,
-                     engine::EventLog::Open(engine::PartitionDir(options.data_dir, p), log_options));
+    ASSIGN_OR_RETURN(
+        auto log, engine::EventLog::Open(engine::PartitionDir(options.data_dir, p), log_options));
     ASSIGN_OR_RETURN(auto store, engine::ProjectionStore::Attach(log.get()));
     RETURN_IF_ERROR(store->ForEachState([&](const guanxi::v1::CustomerState&) {
       ++states;
@@ -78,8 +77,9 @@ absl::StatusOr<Result> MemoryPhase(const MemoryOptions& options) {
   }
   Put(r, "customer_states_after", states);
   std::cerr << "memory: guanxi run peak RSS "
-            << Fixed(static_cast<double>(child.max_rss_bytes) / (1024.0 * 1024.0), 0) << " MiB with "
-            << Thousands(states) << " customer states; " << Fixed(child.wall_seconds, 1) << " s\n";
+            << Fixed(static_cast<double>(child.max_rss_bytes) / (1024.0 * 1024.0), 0)
+            << " MiB with " << Thousands(states) << " customer states; "
+            << Fixed(child.wall_seconds, 1) << " s\n";
   return r;
 }
 

@@ -49,7 +49,8 @@ absl::StatusOr<Rebuilt> Rebuild(const std::string& data_dir, int32_t partition,
   ASSIGN_OR_RETURN(const auto checkpoint, live_store->ReadCheckpoint());
   engine::EventLogOptions fresh_options;
   fresh_options.extra_column_families = engine::ProjectionStore::ColumnFamilies();
-  ASSIGN_OR_RETURN(auto fresh, engine::EventLog::Open(absl::StrCat(scratch, "/fresh"), fresh_options));
+  ASSIGN_OR_RETURN(auto fresh,
+                   engine::EventLog::Open(absl::StrCat(scratch, "/fresh"), fresh_options));
   ASSIGN_OR_RETURN(auto fresh_store, engine::ProjectionStore::Attach(fresh.get()));
   ASSIGN_OR_RETURN(auto projector,
                    engine::PartitionProjector::Create(
@@ -64,7 +65,8 @@ absl::StatusOr<Rebuilt> Rebuild(const std::string& data_dir, int32_t partition,
   out.records = projector->stats().records;
   out.events = projector->stats().events;
   if (compare) {
-    ASSIGN_OR_RETURN(out.differences, engine::ProjectionStore::Compare(*live_store, *fresh_store, 5));
+    ASSIGN_OR_RETURN(out.differences,
+                     engine::ProjectionStore::Compare(*live_store, *fresh_store, 5));
   }
   projector.reset();
   fresh_store.reset();
@@ -86,7 +88,8 @@ absl::StatusOr<Result> ReplayPhase(const std::string& data_dir, const std::strin
     for (int32_t p : partitions) {
       engine::EventLogOptions options{.mode = engine::OpenMode::kReadOnly};
       options.extra_column_families = engine::ProjectionStore::ColumnFamilies();
-      ASSIGN_OR_RETURN(auto log, engine::EventLog::Open(engine::PartitionDir(data_dir, p), options));
+      ASSIGN_OR_RETURN(auto log,
+                       engine::EventLog::Open(engine::PartitionDir(data_dir, p), options));
       total_records += log->next_position();
     }
   }
@@ -158,16 +161,16 @@ absl::StatusOr<Result> ReplayPhase(const std::string& data_dir, const std::strin
       pool.emplace_back([&] {
         for (size_t i = next++; i < partitions.size(); i = next++) {
           uint64_t last = 0;
-          auto rebuilt = Rebuild(data_dir, partitions[i],
-                                 absl::StrCat(scratch_dir, "/replay-", partitions[i]), false,
-                                 [&](uint64_t applied) {
-                                   done += applied - last;
-                                   last = applied;
-                                   std::lock_guard<std::mutex> lock(mu);
-                                   progress.Update(static_cast<int64_t>(done.load()),
-                                                   static_cast<int64_t>(total_records),
-                                                   static_cast<int64_t>(done.load()), "records");
-                                 });
+          auto rebuilt =
+              Rebuild(data_dir, partitions[i], absl::StrCat(scratch_dir, "/replay-", partitions[i]),
+                      false, [&](uint64_t applied) {
+                        done += applied - last;
+                        last = applied;
+                        std::lock_guard<std::mutex> lock(mu);
+                        progress.Update(static_cast<int64_t>(done.load()),
+                                        static_cast<int64_t>(total_records),
+                                        static_cast<int64_t>(done.load()), "records");
+                      });
           std::lock_guard<std::mutex> lock(mu);
           if (!rebuilt.ok()) {
             if (failure.ok()) failure = rebuilt.status();

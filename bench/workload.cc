@@ -40,9 +40,8 @@ absl::StatusOr<StreamFacts> SimulatedStream(int64_t count, uint64_t seed, const 
   });
   progress.Finish();
   if (facts.events < count) {
-    return absl::InternalError(absl::StrCat("the simulator made only ", facts.events,
-                                            " events of ", facts.customers,
-                                            " customers; asked for ", count));
+    return absl::InternalError(absl::StrCat("the simulator made only ", facts.events, " events of ",
+                                            facts.customers, " customers; asked for ", count));
   }
   facts.description =
       absl::StrCat("the first ", app::WithThousands(facts.events), " events (event-time order) of ",
@@ -108,17 +107,17 @@ absl::StatusOr<ProduceReport> ProduceAndProve(const std::string& brokers, const 
   report.bytes = messages.bytes;
   std::atomic<int64_t> failed{0};
   absl::Status first_failure;
-  auto producer = engine::Producer::Create(
-      brokers,
-      {{"linger.ms", "50"},
-       {"batch.num.messages", "10000"},
-       {"batch.size", "1000000"},
-       {"compression.type", "lz4"}},
-      [&](const engine::Producer::Delivery& d) {
-        if (!d.status.ok()) {
-          if (failed.fetch_add(1) == 0) first_failure = d.status;
-        }
-      });
+  auto producer = engine::Producer::Create(brokers,
+                                           {{"linger.ms", "50"},
+                                            {"batch.num.messages", "10000"},
+                                            {"batch.size", "1000000"},
+                                            {"compression.type", "lz4"}},
+                                           [&](const engine::Producer::Delivery& d) {
+                                             if (!d.status.ok()) {
+                                               if (failed.fetch_add(1) == 0)
+                                                 first_failure = d.status;
+                                             }
+                                           });
   if (!producer.ok()) return producer.status();
   app::Progress progress(std::cerr, label, isatty(STDERR_FILENO) != 0);
   const auto start = Clock::now();
@@ -139,8 +138,9 @@ absl::StatusOr<ProduceReport> ProduceAndProve(const std::string& brokers, const 
   progress.Finish();
   report.seconds = SecondsSince(start);
   if (failed.load() > 0) {
-    return absl::Status(first_failure.code(), absl::StrCat(failed.load(), " deliveries failed; first: ",
-                                                           first_failure.message()));
+    return absl::Status(
+        first_failure.code(),
+        absl::StrCat(failed.load(), " deliveries failed; first: ", first_failure.message()));
   }
   report.produced = n;
 

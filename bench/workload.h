@@ -35,10 +35,10 @@ EventSink Into(Messages& messages);
 
 struct StreamFacts {
   int64_t events = 0;
-  int64_t customers = 0;   // the simulated population
-  int32_t days = 0;        // the simulated window
+  int64_t customers = 0;  // the simulated population
+  int32_t days = 0;       // the simulated window
   uint64_t seed = 0;
-  std::string description; // one line: what these events are
+  std::string description;  // one line: what these events are
 };
 
 // The first `count` events, in event-time order, of a simulated year (365 days) of a

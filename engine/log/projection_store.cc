@@ -39,7 +39,8 @@ std::string TimerKey(int64_t deadline, std::string_view customer_id) {
 std::string FactPrefix(std::string_view customer_id) {
   std::string key;
   const auto n = static_cast<uint32_t>(customer_id.size());
-  for (int shift = 24; shift >= 0; shift -= 8) key.push_back(static_cast<char>((n >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    key.push_back(static_cast<char>((n >> shift) & 0xff));
   key.append(customer_id);
   return key;
 }
@@ -117,8 +118,8 @@ void ProjectionStore::Batch::AddOutbox(uint64_t sequence, const guanxi::v1::Outb
   ++writes_;
 }
 
-void ProjectionStore::Batch::AddWarning(const guanxi::v1::ChurnWarning& warning,
-                                        uint64_t position, uint32_t index) {
+void ProjectionStore::Batch::AddWarning(const guanxi::v1::ChurnWarning& warning, uint64_t position,
+                                        uint32_t index) {
   // Key: event time (offset binary), then the fact key (customer, position, index).
   std::string key;
   PutBigEndian64(key, static_cast<uint64_t>(warning.event_time().seconds()) ^ (uint64_t{1} << 63));
@@ -136,9 +137,8 @@ void ProjectionStore::Batch::PutCheckpoint(const guanxi::v1::ProjectionCheckpoin
 }
 
 const std::vector<std::string>& ProjectionStore::ColumnFamilies() {
-  static const auto* const kFamilies =
-      new std::vector<std::string>{kStateCf,  kTimersCf,     kFactsCf,
-                                   kOutboxCf, kProjectionCf, kWarningsCf};
+  static const auto* const kFamilies = new std::vector<std::string>{
+      kStateCf, kTimersCf, kFactsCf, kOutboxCf, kProjectionCf, kWarningsCf};
   return *kFamilies;
 }
 
@@ -165,9 +165,8 @@ ProjectionStore::ProjectionStore(std::unique_ptr<Impl> impl) : impl_(std::move(i
 ProjectionStore::~ProjectionStore() = default;
 
 absl::Status ProjectionStore::Commit(Batch& batch) {
-  rocksdb::ColumnFamilyHandle* const families[] = {impl_->state,  impl_->timers,
-                                                   impl_->facts,  impl_->outbox,
-                                                   impl_->projection, impl_->warnings};
+  rocksdb::ColumnFamilyHandle* const families[] = {
+      impl_->state, impl_->timers, impl_->facts, impl_->outbox, impl_->projection, impl_->warnings};
   rocksdb::WriteBatch wb;
   for (const auto& op : batch.impl_->ops) {
     rocksdb::Status s = op.erase ? wb.Delete(families[op.family], op.key)
@@ -204,8 +203,8 @@ absl::StatusOr<bool> ProjectionStore::GetState(std::string_view customer_id,
   if (s.IsNotFound()) return false;
   if (!s.ok()) return FromRocks(s, "reading a customer state");
   if (!state->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-    return absl::DataLossError(absl::StrCat("the state of customer ", Sv(customer_id),
-                                            " does not parse"));
+    return absl::DataLossError(
+        absl::StrCat("the state of customer ", Sv(customer_id), " does not parse"));
   }
   return true;
 }
@@ -213,7 +212,8 @@ absl::StatusOr<bool> ProjectionStore::GetState(std::string_view customer_id,
 absl::Status ProjectionStore::ForEachState(
     const std::function<bool(const guanxi::v1::CustomerState&)>& visit,
     std::optional<std::string_view> after) const {
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->state));
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->state));
   guanxi::v1::CustomerState state;
   if (after) {
     it->Seek(rocksdb::Slice(after->data(), after->size()));
@@ -309,7 +309,7 @@ absl::StatusOr<std::vector<std::string>> ProjectionStore::Compare(const Projecti
                                                                   const ProjectionStore& b,
                                                                   size_t max_differences) {
   std::vector<std::string> differences;
-  const std::pair<const char*, rocksdb::ColumnFamilyHandle* ProjectionStore::Impl::*> families[] =
+  const std::pair<const char*, rocksdb::ColumnFamilyHandle * ProjectionStore::Impl::*> families[] =
       {{kStateCf, &Impl::state},
        {kTimersCf, &Impl::timers},
        {kFactsCf, &Impl::facts},
@@ -329,9 +329,7 @@ absl::StatusOr<std::vector<std::string>> ProjectionStore::Compare(const Projecti
       return std::string(name) == kStateCf ? std::string(key) : Hex(key);
     };
     while ((x->Valid() || y->Valid()) && differences.size() < max_differences) {
-      const int order = !x->Valid()   ? 1
-                        : !y->Valid() ? -1
-                                      : x->key().compare(y->key());
+      const int order = !x->Valid() ? 1 : !y->Valid() ? -1 : x->key().compare(y->key());
       if (order < 0) {
         differences.push_back(absl::StrCat(name, " ", key_of(*x), ": only in the first"));
         x->Next();

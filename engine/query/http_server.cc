@@ -106,7 +106,8 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   std::string token(absl::StripAsciiWhitespace(text.str()));
-  if (token.empty()) return absl::InvalidArgumentError(absl::StrCat("the token file ", path, " is empty"));
+  if (token.empty())
+    return absl::InvalidArgumentError(absl::StrCat("the token file ", path, " is empty"));
   return token;
 }
 
@@ -128,9 +129,9 @@ struct HttpServer::Impl {
       auto found = view.store->GetState(id, &state);
       if (!found.ok()) return Fail(res, 500, std::string(found.status().message()));
       if (*found) {
-        res.set_content(absl::StrCat("{\"partition\":", view.partition, ",\"state\":", ToJson(state),
-                                     "}\n"),
-                        "application/json");
+        res.set_content(
+            absl::StrCat("{\"partition\":", view.partition, ",\"state\":", ToJson(state), "}\n"),
+            "application/json");
         return;
       }
     }
@@ -212,7 +213,8 @@ struct HttpServer::Impl {
   void Customers(const httplib::Request& req, httplib::Response& res) const {
     int limit = kDefaultLimit;
     if (req.has_param("limit")) {
-      if (!absl::SimpleAtoi(req.get_param_value("limit"), &limit) || limit < 1 || limit > kMaxLimit) {
+      if (!absl::SimpleAtoi(req.get_param_value("limit"), &limit) || limit < 1 ||
+          limit > kMaxLimit) {
         return Fail(res, 400, absl::StrCat("limit: must be an integer in 1..", kMaxLimit));
       }
     }
@@ -220,22 +222,25 @@ struct HttpServer::Impl {
     if (req.has_param("stage")) {
       stage = StageOf(req.get_param_value("stage"));
       if (!stage) {
-        return Fail(res, 400, absl::StrCat("stage: '", req.get_param_value("stage"),
-                                           "' is not a lifecycle stage (identified, engaging, "
-                                           "deepening, maintaining, at_risk, winning_back, lost)"));
+        return Fail(res, 400,
+                    absl::StrCat("stage: '", req.get_param_value("stage"),
+                                 "' is not a lifecycle stage (identified, engaging, "
+                                 "deepening, maintaining, at_risk, winning_back, lost)"));
       }
     }
     std::optional<ClassFilter> class_filter;
     if (req.has_param("class")) {
       const std::string text = req.get_param_value("class");
       const size_t colon = text.find(':');
-      const auto* field = colon == std::string::npos
-                              ? nullptr
-                              : guanxi::v1::Classes::descriptor()->FindFieldByName(text.substr(0, colon));
+      const auto* field =
+          colon == std::string::npos
+              ? nullptr
+              : guanxi::v1::Classes::descriptor()->FindFieldByName(text.substr(0, colon));
       if (field == nullptr) {
-        return Fail(res, 400, absl::StrCat("class: '", text,
-                                           "' is not FIELD:VALUE with FIELD a class (abc, "
-                                           "rfm_segment, intent_class, value_tier, ...)"));
+        return Fail(res, 400,
+                    absl::StrCat("class: '", text,
+                                 "' is not FIELD:VALUE with FIELD a class (abc, "
+                                 "rfm_segment, intent_class, value_tier, ...)"));
       }
       class_filter = ClassFilter{field, text.substr(colon + 1)};
     }
@@ -246,7 +251,8 @@ struct HttpServer::Impl {
     if (req.has_param("page_token")) {
       const std::string token = req.get_param_value("page_token");
       const size_t colon = token.find(':');
-      if (colon == std::string::npos || !absl::SimpleAtoi(token.substr(0, colon), &from_partition)) {
+      if (colon == std::string::npos ||
+          !absl::SimpleAtoi(token.substr(0, colon), &from_partition)) {
         return Fail(res, 400, "page_token: not a token this API returned");
       }
       after = token.substr(colon + 1);
@@ -292,14 +298,16 @@ struct HttpServer::Impl {
     if (req.has_param("since")) {
       google::protobuf::Timestamp t;
       if (!google::protobuf::util::TimeUtil::FromString(req.get_param_value("since"), &t)) {
-        return Fail(res, 400, absl::StrCat("since: '", req.get_param_value("since"),
-                                           "' is not an RFC 3339 time (2026-03-03T00:00:00Z)"));
+        return Fail(res, 400,
+                    absl::StrCat("since: '", req.get_param_value("since"),
+                                 "' is not an RFC 3339 time (2026-03-03T00:00:00Z)"));
       }
       since = t.seconds();
     }
     int limit = 100;
     if (req.has_param("limit")) {
-      if (!absl::SimpleAtoi(req.get_param_value("limit"), &limit) || limit < 1 || limit > kMaxLimit) {
+      if (!absl::SimpleAtoi(req.get_param_value("limit"), &limit) || limit < 1 ||
+          limit > kMaxLimit) {
         return Fail(res, 400, absl::StrCat("limit: must be an integer in 1..", kMaxLimit));
       }
     }
@@ -307,10 +315,11 @@ struct HttpServer::Impl {
     std::vector<guanxi::v1::ChurnWarning> all;
     for (const PartitionView& view : options.partitions()) {
       int taken = 0;
-      absl::Status s = view.store->ForEachWarningSince(since, [&](const guanxi::v1::ChurnWarning& w) {
-        all.push_back(w);
-        return ++taken <= limit;
-      });
+      absl::Status s =
+          view.store->ForEachWarningSince(since, [&](const guanxi::v1::ChurnWarning& w) {
+            all.push_back(w);
+            return ++taken <= limit;
+          });
       if (!s.ok()) return Fail(res, 500, std::string(s.message()));
     }
     std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
@@ -331,7 +340,8 @@ struct HttpServer::Impl {
     auto metric = [&](const char* name, const char* type, const char* help) {
       absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
     };
-    metric("guanxi_messages_consumed_total", "counter", "Kafka messages consumed from the events topic.");
+    metric("guanxi_messages_consumed_total", "counter",
+           "Kafka messages consumed from the events topic.");
     absl::StrAppend(&out, "guanxi_messages_consumed_total ", status.totals.messages, "\n");
     metric("guanxi_events_ingested_total", "counter", "Events appended to the event logs.");
     absl::StrAppend(&out, "guanxi_events_ingested_total ", status.totals.appended, "\n");
@@ -377,14 +387,16 @@ struct HttpServer::Impl {
     metric("guanxi_outbox_published_total", "counter",
            "Outbox messages published and acknowledged (warnings and relationship changes).");
     absl::StrAppend(&out, "guanxi_outbox_published_total ", status.outbox.published, "\n");
-    metric("guanxi_outbox_depth", "gauge", "Outbox messages waiting to be published, per partition.");
+    metric("guanxi_outbox_depth", "gauge",
+           "Outbox messages waiting to be published, per partition.");
     for (const PartitionView& view : options.partitions()) {
       auto checkpoint = view.store->ReadCheckpoint();
       std::vector<std::pair<uint64_t, guanxi::v1::OutboxEntry>> first;
       if (!checkpoint.ok() || !view.store->ReadOutbox(0, 1, &first).ok()) continue;
       const uint64_t depth =
           first.empty() ? 0 : checkpoint->next_outbox_sequence() - first.front().first;
-      absl::StrAppend(&out, "guanxi_outbox_depth{partition=\"", view.partition, "\"} ", depth, "\n");
+      absl::StrAppend(&out, "guanxi_outbox_depth{partition=\"", view.partition, "\"} ", depth,
+                      "\n");
     }
     res.set_content(out, "text/plain; version=0.0.4");
   }
@@ -412,7 +424,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   Impl* self = impl.get();
   httplib::Server& server = impl->server;
   server.set_pre_routing_handler([self](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/healthz" || self->Authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
+    if (req.path == "/healthz" || self->Authorized(req))
+      return httplib::Server::HandlerResponse::Unhandled;
     res.set_header("WWW-Authenticate", "Bearer");
     Fail(res, 401, "a valid bearer token is required (Authorization: Bearer <token>)");
     return httplib::Server::HandlerResponse::Handled;
@@ -420,16 +433,17 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
-  server.Get("/metrics", [self](const httplib::Request&, httplib::Response& res) { self->Metrics(res); });
+  server.Get("/metrics",
+             [self](const httplib::Request&, httplib::Response& res) { self->Metrics(res); });
   server.Get("/v1/customers", [self](const httplib::Request& req, httplib::Response& res) {
     self->Customers(req, res);
   });
   server.Get("/v1/warnings", [self](const httplib::Request& req, httplib::Response& res) {
     self->Warnings(req, res);
   });
-  server.Get(R"(/v1/customers/([^/]+))", [self](const httplib::Request& req, httplib::Response& res) {
-    self->Customer(req, res);
-  });
+  server.Get(
+      R"(/v1/customers/([^/]+))",
+      [self](const httplib::Request& req, httplib::Response& res) { self->Customer(req, res); });
   server.Get(R"(/v1/customers/([^/]+)/trail)",
              [self](const httplib::Request& req, httplib::Response& res) {
                self->CustomerTrail(req, res);
@@ -439,11 +453,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
       Fail(res, 404, absl::StrCat("no such endpoint: ", req.method, " ", req.path));
     }
   });
-  server.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-        Fail(res, 500, "internal error");
-      });
-  const int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
+  server.set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                                  std::exception_ptr) { Fail(res, 500, "internal error"); });
+  const int bound =
+      port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
   if (bound < 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", self->options.address));
   }

@@ -70,9 +70,8 @@ RepeatTerms ComputeRepeatTerms(const BgNbdParams& p, double x) {
   RepeatTerms t;
   t.x = x;
   t.rx = p.r + x;
-  t.base = std::lgamma(t.rx) - std::lgamma(p.r) + p.r * std::log(p.alpha) +
-           std::lgamma(p.a + p.b) + std::lgamma(p.b + x) - std::lgamma(p.b) -
-           std::lgamma(p.a + p.b + x);
+  t.base = std::lgamma(t.rx) - std::lgamma(p.r) + p.r * std::log(p.alpha) + std::lgamma(p.a + p.b) +
+           std::lgamma(p.b + x) - std::lgamma(p.b) - std::lgamma(p.a + p.b + x);
   t.log_dropout = x > 0.0 ? std::log(p.a) - std::log(p.b + x - 1.0) : 0.0;
   return t;
 }

@@ -268,8 +268,7 @@ Finding Found(const ChurnConfig& config, WarningReason reason) {
 // (silence): nullopt for a customer who never bought, or when `quiet` is below the
 // threshold.
 std::optional<Finding> QuietFor(const ChurnConfig& config, const CustomerState& state, int64_t now,
-                                const Timestamp& since, const char* code,
-                                const char* what) {
+                                const Timestamp& since, const char* code, const char* what) {
   if (state.purchase_days() <= 0 || !IsSet(state.last_purchase_at())) return std::nullopt;
   const double rhythm = PurchaseRhythmDays(config, state);
   const int64_t quiet = now - std::max(since.seconds(), state.last_purchase_at().seconds());
@@ -280,18 +279,17 @@ std::optional<Finding> QuietFor(const ChurnConfig& config, const CustomerState& 
   const bool severe = quiet >= Span(config.severe_factor() * threshold);
   WarningReason reason =
       Reason(code, Days(quiet), threshold,
-             absl::StrCat(what, WholeDays(quiet), " days; usual gap ", Num(rhythm),
-                          " days", known ? "" : " (default: too few purchases to tell)",
-                          ", warning at ", Num(config.inactivity_multiple()),
-                          "x = ", Num(threshold), " days", severe ? "; severe" : ""));
+             absl::StrCat(what, WholeDays(quiet), " days; usual gap ", Num(rhythm), " days",
+                          known ? "" : " (default: too few purchases to tell)", ", warning at ",
+                          Num(config.inactivity_multiple()), "x = ", Num(threshold), " days",
+                          severe ? "; severe" : ""));
   return Finding{std::move(reason), severe ? 2.0 : 1.0};
 }
 
 // silence: no interaction of any kind (purchases included) for as long as inactivity
 // asks of purchases alone. Supersedes inactivity: a customer who holds it is silent,
 // not merely not buying.
-std::optional<Finding> Silence(const ChurnConfig& config, const CustomerState& state,
-                               int64_t now) {
+std::optional<Finding> Silence(const ChurnConfig& config, const CustomerState& state, int64_t now) {
   return QuietFor(config, state, now, state.last_interaction_at(), "silence",
                   "no purchase and no contact of any kind for ");
 }
@@ -516,8 +514,8 @@ double PurchaseRhythmDays(const ChurnConfig& config, const CustomerState& state)
     return std::max(config.default_rhythm_days(), config.min_rhythm_days());
   }
   // The mean gap: the span of the kept purchase days over the gaps between them.
-  const double mean = static_cast<double>(days[days.size() - 1] - days[0]) /
-                      static_cast<double>(days.size() - 1);
+  const double mean =
+      static_cast<double>(days[days.size() - 1] - days[0]) / static_cast<double>(days.size() - 1);
   return std::max(mean, config.min_rhythm_days());
 }
 
@@ -603,9 +601,9 @@ std::optional<guanxi::v1::ChurnWarning> EvaluateChurn(const ChurnConfig& config,
   WarningLevel level = assessment.level;
   if (episode.warning_id().empty()) {
     if (assessment.level == guanxi::v1::WARNING_LEVEL_UNSPECIFIED) return std::nullopt;
-    episode.set_warning_id(absl::StrCat(
-        state.customer_id(), "/",
-        context.cause.empty() ? absl::StrCat(context.position) : context.cause));
+    episode.set_warning_id(
+        absl::StrCat(state.customer_id(), "/",
+                     context.cause.empty() ? absl::StrCat(context.position) : context.cause));
     episode.set_start_position(context.position);
     *episode.mutable_started_at() = At(now);
     episode.set_level(assessment.level);

@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
-#include <atomic>
 #include <string>
 #include <vector>
 
@@ -249,8 +249,7 @@ inline void BuildAuditData(const std::string& data) {
     auto store = engine::ProjectionStore::Attach(log->get());
     ASSERT_TRUE(store.ok()) << store.status();
     auto projector = engine::PartitionProjector::Create(
-        log->get(), store->get(),
-        {.partition = p, .config = TestConfig(), .chunk = 4});
+        log->get(), store->get(), {.partition = p, .config = TestConfig(), .chunk = 4});
     ASSERT_TRUE(projector.ok()) << projector.status();
     for (size_t from = 0; from < records.size(); from += 5) {
       std::vector<v1::LogRecord> batch(

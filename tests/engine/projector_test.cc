@@ -89,7 +89,8 @@ std::vector<LogRecord> RandomStream(uint64_t seed, int customers) {
           break;
         case 4: {
           auto* call = e->mutable_call();
-          call->set_direction(uniform(0, 1) ? v1::CALL_DIRECTION_INBOUND : v1::CALL_DIRECTION_OUTBOUND);
+          call->set_direction(uniform(0, 1) ? v1::CALL_DIRECTION_INBOUND
+                                            : v1::CALL_DIRECTION_OUTBOUND);
           call->set_resolved(uniform(0, 1) == 1);
           call->set_sentiment(static_cast<double>(uniform(-10, 10)) / 10.0);
           break;
@@ -104,8 +105,9 @@ std::vector<LogRecord> RandomStream(uint64_t seed, int customers) {
           break;
         case 7:
           e->mutable_contract()->set_contract_id("k");
-          e->mutable_contract()->set_milestone(uniform(0, 2) == 0 ? v1::CONTRACT_MILESTONE_KIND_TERMINATED
-                                                                  : v1::CONTRACT_MILESTONE_KIND_SIGNED);
+          e->mutable_contract()->set_milestone(uniform(0, 2) == 0
+                                                   ? v1::CONTRACT_MILESTONE_KIND_TERMINATED
+                                                   : v1::CONTRACT_MILESTONE_KIND_SIGNED);
           break;
         case 8: {
           auto* s = e->mutable_survey();
@@ -117,7 +119,8 @@ std::vector<LogRecord> RandomStream(uint64_t seed, int customers) {
         default: {
           auto* cc = e->mutable_contact_change();
           cc->set_contact_id(absl::StrCat("p", uniform(0, 2)));
-          cc->set_change(uniform(0, 1) ? v1::CONTACT_CHANGE_KIND_LEFT : v1::CONTACT_CHANGE_KIND_JOINED);
+          cc->set_change(uniform(0, 1) ? v1::CONTACT_CHANGE_KIND_LEFT
+                                       : v1::CONTACT_CHANGE_KIND_JOINED);
           cc->set_champion(uniform(0, 1) == 1);
           break;
         }
@@ -172,9 +175,11 @@ struct LiveStore {
 
 ReplayResult Replay(const std::string& data_dir, const std::string& scratch) {
   const std::atomic<bool> stop{false};
-  auto result = ReplayPartition(
-      {.data_dir = data_dir, .partition = 0, .scratch_dir = scratch, .config = DefaultEngineConfig()},
-      stop);
+  auto result = ReplayPartition({.data_dir = data_dir,
+                                 .partition = 0,
+                                 .scratch_dir = scratch,
+                                 .config = DefaultEngineConfig()},
+                                stop);
   EXPECT_TRUE(result.ok()) << result.status();
   return result.ok() ? *result : ReplayResult{};
 }
@@ -182,10 +187,12 @@ ReplayResult Replay(const std::string& data_dir, const std::string& scratch) {
 // Counts the customers per lifecycle stage.
 std::map<v1::LifecycleStage, int> Stages(const ProjectionStore& store) {
   std::map<v1::LifecycleStage, int> stages;
-  EXPECT_TRUE(store.ForEachState([&](const v1::CustomerState& s) {
-    ++stages[s.stage()];
-    return true;
-  }).ok());
+  EXPECT_TRUE(store
+                  .ForEachState([&](const v1::CustomerState& s) {
+                    ++stages[s.stage()];
+                    return true;
+                  })
+                  .ok());
   return stages;
 }
 
@@ -205,9 +212,10 @@ TEST_P(ProjectorPropertyTest, LiveWithRestartsEqualsReplay) {
   live.Open(dir);
   const std::atomic<bool> stop{false};
   auto make_projector = [&] {
-    auto p = PartitionProjector::Create(
-        live.log.get(), live.store.get(),
-        {.partition = 0, .config = DefaultEngineConfig(), .chunk = static_cast<size_t>(uniform(1, 300))});
+    auto p = PartitionProjector::Create(live.log.get(), live.store.get(),
+                                        {.partition = 0,
+                                         .config = DefaultEngineConfig(),
+                                         .chunk = static_cast<size_t>(uniform(1, 300))});
     EXPECT_TRUE(p.ok()) << p.status();
     return std::move(*p);
   };
@@ -273,10 +281,12 @@ TEST(ProjectorTest, ResendingEverythingChangesNothing) {
   ASSERT_TRUE((*projector)->CatchUp(live.log->next_position(), stop).ok());
   auto states = [&] {
     std::string all;
-    EXPECT_TRUE(live.store->ForEachState([&](const v1::CustomerState& s) {
-      all += s.SerializeAsString();
-      return true;
-    }).ok());
+    EXPECT_TRUE(live.store
+                    ->ForEachState([&](const v1::CustomerState& s) {
+                      all += s.SerializeAsString();
+                      return true;
+                    })
+                    .ok());
     return all;
   };
   const std::string before = states();
@@ -497,15 +507,15 @@ TEST(ProjectorTest, RefitsThePopulationModelAsEventTimePasses) {
   const std::atomic<bool> stop{false};
   auto projector = PartitionProjector::Create(
       live.log.get(), live.store.get(),
-      {.config = DefaultEngineConfig(),
-       .chunk = 100,
-       .append_model = [&](LogRecord r) { requested.push_back(std::move(r)); }});
+      {.config = DefaultEngineConfig(), .chunk = 100, .append_model = [&](LogRecord r) {
+         requested.push_back(std::move(r));
+       }});
   ASSERT_TRUE(projector.ok());
   uint64_t models = 0;
   for (size_t i = 0; i < stream.size(); i += 100) {
-    std::vector<LogRecord> batch(stream.begin() + static_cast<std::ptrdiff_t>(i),
-                                 stream.begin() + static_cast<std::ptrdiff_t>(
-                                                      std::min(stream.size(), i + 100)));
+    std::vector<LogRecord> batch(
+        stream.begin() + static_cast<std::ptrdiff_t>(i),
+        stream.begin() + static_cast<std::ptrdiff_t>(std::min(stream.size(), i + 100)));
     // The polling thread's part: append the handed-over models, then the next events.
     for (LogRecord& m : requested) batch.insert(batch.begin(), m);
     models += requested.size();
@@ -520,10 +530,12 @@ TEST(ProjectorTest, RefitsThePopulationModelAsEventTimePasses) {
   EXPECT_TRUE(model.has_rfm());
   EXPECT_EQ(model.partitions_size(), 1);
   int classified = 0;
-  ASSERT_TRUE(live.store->ForEachState([&](const v1::CustomerState& s) {
-    if (!s.classes().abc().empty()) ++classified;
-    return true;
-  }).ok());
+  ASSERT_TRUE(live.store
+                  ->ForEachState([&](const v1::CustomerState& s) {
+                    if (!s.classes().abc().empty()) ++classified;
+                    return true;
+                  })
+                  .ok());
   EXPECT_GT(classified, 60);
   projector->reset();
   live = LiveStore{};
