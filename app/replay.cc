@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "app/commands.h"
 #include "app/progress.h"
+#include "common/json_string.h"
 #include "common/scratch_dir.h"
 #include "engine/config/config.h"
 #include "engine/log/data_dir.h"
@@ -21,16 +22,6 @@ namespace {
 std::atomic<bool> replay_stop{false};
 
 void OnReplayStop(int) { replay_stop.store(true); }
-
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) >= 0x20) out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
 
 int RunReplay(const Args& args, Io& io) {
   auto config = engine::LoadEngineConfig(args.Get("config"));

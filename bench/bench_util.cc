@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "app/progress.h"
+#include "common/json_string.h"
 #include "common/strings.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -101,33 +102,6 @@ const Result& Object(const Result& r, std::string_view key) {
 bool Has(const Result& r, std::string_view key) { return Find(r, key) != nullptr; }
 
 namespace {
-
-void AppendJsonString(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += absl::StrFormat("\\u%04x", static_cast<int>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-}
 
 void AppendJson(std::string& out, const google::protobuf::Value& v, int indent) {
   const std::string pad(static_cast<size_t>(indent + 2), ' ');
