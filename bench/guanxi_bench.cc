@@ -688,42 +688,27 @@ int RunAll(const Args& args, Io& io) {
   if (ingested && !skipped("latency")) {
     banner("4. latency at a fixed offered rate");
     const double max_rate = Number(Object(ingest_phase, "ingest"), "events_per_second");
-    record("latency", [&] {
-      return LatencyPhase({.rate = *latency_load * max_rate,
-                           .seconds = *latency_seconds,
-                           .partitions = ingest_options->partitions,
-                           .seed = ingest_options->seed,
-                           .probe_every = *probe_every,
-                           .observe_topic = args.Get("latency-topic"),
-                           .data_dir = absl::StrCat(work, "/latency-data")});
-    });
-    std::filesystem::remove_all(absl::StrCat(work, "/latency-data"), ec);
+    const LatencyOptions latency{.rate = *latency_load * max_rate,
+                                 .seconds = *latency_seconds,
+                                 .partitions = ingest_options->partitions,
+                                 .seed = ingest_options->seed,
+                                 .probe_every = *probe_every,
+                                 .observe_topic = args.Get("latency-topic"),
+                                 .data_dir = absl::StrCat(work, "/latency-data")};
+    auto run_latency = [&](const char* name, const LatencyOptions& options) {
+      record(name, [&] { return LatencyPhase(options); });
+      std::filesystem::remove_all(options.data_dir, ec);
+    };
+    run_latency("latency", latency);
     if (!skipped("diagnostics")) {
       banner("4. (diagnostic) latency with population-model refits off");
-      record("latency_refits_off", [&] {
-        return LatencyPhase({.rate = *latency_load * max_rate,
-                             .seconds = *latency_seconds,
-                             .partitions = ingest_options->partitions,
-                             .seed = ingest_options->seed,
-                             .probe_every = *probe_every,
-                             .observe_topic = args.Get("latency-topic"),
-                             .data_dir = absl::StrCat(work, "/latency-data"),
-                             .model_refit_days = 3650});
-      });
-      std::filesystem::remove_all(absl::StrCat(work, "/latency-data"), ec);
+      LatencyOptions refits_off = latency;
+      refits_off.model_refit_days = 3650;
+      run_latency("latency_refits_off", refits_off);
       banner("4. (diagnostic) latency with refits off and the engine's fetch.wait.max.ms = 5");
-      record("latency_refits_off_fetch_wait_5", [&] {
-        return LatencyPhase({.rate = *latency_load * max_rate,
-                             .seconds = *latency_seconds,
-                             .partitions = ingest_options->partitions,
-                             .seed = ingest_options->seed,
-                             .probe_every = *probe_every,
-                             .observe_topic = args.Get("latency-topic"),
-                             .data_dir = absl::StrCat(work, "/latency-data"),
-                             .model_refit_days = 3650,
-                             .engine_properties = {{"fetch.wait.max.ms", "5"}}});
-      });
-      std::filesystem::remove_all(absl::StrCat(work, "/latency-data"), ec);
+      LatencyOptions fetch_wait = refits_off;
+      fetch_wait.engine_properties = {{"fetch.wait.max.ms", "5"}};
+      run_latency("latency_refits_off_fetch_wait_5", fetch_wait);
     }
   } else {
     Put(Child(phases, "latency"), "error", ingested ? "skipped" : "needs the ingest phase");
