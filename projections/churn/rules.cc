@@ -296,7 +296,6 @@ std::optional<Finding> Silence(const ChurnConfig& config, const CustomerState& s
 
 std::optional<Finding> Inactivity(const ChurnConfig& config, const CustomerState& state,
                                   int64_t now) {
-  if (config.weights().silence() > 0 && Silence(config, state, now)) return std::nullopt;
   return QuietFor(config, state, now, state.last_purchase_at(), "inactivity", "no purchase for ");
 }
 
@@ -558,9 +557,13 @@ ChurnAssessment AssessChurn(const ChurnConfig& config, const CustomerState& stat
                             const guanxi::v1::ModelRecord* model, const Timestamp& at) {
   const int64_t now = at.seconds();
   const auto& w = config.weights();
+  const std::optional<Finding> silence =
+      w.silence() > 0 ? Silence(config, state, now) : std::nullopt;
   const std::pair<double, std::optional<Finding>> findings[] = {
-      {w.inactivity(), w.inactivity() > 0 ? Inactivity(config, state, now) : std::nullopt},
-      {w.silence(), w.silence() > 0 ? Silence(config, state, now) : std::nullopt},
+      // silence (when switched on) takes inactivity's place.
+      {w.inactivity(),
+       w.inactivity() > 0 && !silence ? Inactivity(config, state, now) : std::nullopt},
+      {w.silence(), silence},
       {w.low_p_alive(), w.low_p_alive() > 0 ? LowPAlive(config, state, model) : std::nullopt},
       {w.unresolved_complaint(),
        w.unresolved_complaint() > 0 ? UnresolvedComplaint(config, state, now) : std::nullopt},
