@@ -42,20 +42,7 @@ class Random {
   uint64_t state_;
 };
 
-struct PersonaTraits {
-  double purchase_per_day;
-  double order_median_eur;
-  double call_per_day;
-  double visit_per_day;
-  double info_per_day;
-  double guidance_per_day;
-  double support_per_day;
-  double complaint_per_day;
-  double attend_activity;
-  int contacts;
-};
-
-PersonaTraits Traits(Persona p) {
+CustomerRates Traits(Persona p) {
   switch (p) {
     case Persona::kKeyAccount:
       return {1.0 / 9, 18000, 1.0 / 15, 1.0 / 25, 1.0 / 35, 1.0 / 50, 1.0 / 80, 1.0 / 150, 0.65, 5};
@@ -104,7 +91,7 @@ const char* PersonaName(Persona persona) {
 
 struct Simulator::Customer {
   GroundTruth* truth;
-  PersonaTraits traits;
+  CustomerRates traits;
   std::string id;
   int64_t converts_day = 0;  // prospects: first day they buy (> days: never)
   int champion = -1;         // index of the champion contact, -1 for none
@@ -141,6 +128,7 @@ void Simulator::Run(const std::function<void(const Event&)>& emit) {
     // Individual heterogeneity around the persona (as BG/NBD assumes).
     c.traits.purchase_per_day *= rng.LogNormal(1.0, 0.35);
     c.traits.order_median_eur *= rng.LogNormal(1.0, 0.4);
+    t.rates = c.traits;
     c.converts_day = t.persona == Persona::kProspect
                          ? (rng.Chance(0.4) ? rng.Int(30, days - 30) : int64_t{days} + 1)
                          : 0;

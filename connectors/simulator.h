@@ -34,6 +34,23 @@ struct SimulatorOptions {
 
 enum class Persona { kKeyAccount, kRegular, kSmall, kProspect };
 
+// A customer's own rates when all is well: its persona's, with the individual spread of
+// purchase rate and order size applied. Per day unless said otherwise. While a churner
+// declines (progress p from 0 at degrade_from to 1 at churn_at) most of them move with p;
+// bench/churn_oracle.cc mirrors every such formula of simulator.cc and must change with it.
+struct CustomerRates {
+  double purchase_per_day = 0;
+  double order_median_eur = 0;
+  double call_per_day = 0;
+  double visit_per_day = 0;
+  double info_per_day = 0;
+  double guidance_per_day = 0;
+  double support_per_day = 0;
+  double complaint_per_day = 0;
+  double attend_activity = 0;  // chance of attending a company activity when invited
+  int contacts = 0;
+};
+
 // What really happened to one customer: the benchmark scores warnings against it.
 struct GroundTruth {
   std::string customer_id;
@@ -43,6 +60,8 @@ struct GroundTruth {
   // 0 when it does not churn.
   int64_t degrade_from = 0;
   int64_t churn_at = 0;
+  // Hidden from the events (for an oracle that knows the generating process).
+  CustomerRates rates;
 };
 
 const char* PersonaName(Persona persona);
