@@ -268,6 +268,9 @@ absl::Status ValidateChurn(const guanxi::v1::ChurnConfig& churn) {
       {"churn.competitor_signal_count", static_cast<double>(churn.competitor_signal_count()), 1,
        false, 64},
       {"churn.competitor_window_days", churn.competitor_window_days(), 0, true, kMaxDays},
+      {"churn.call_sentiment_threshold", churn.call_sentiment_threshold(), -1, false, 1},
+      {"churn.call_min_count", static_cast<double>(churn.call_min_count()), 1, false, 64},
+      {"churn.call_window_days", churn.call_window_days(), 0, true, kMaxDays},
       {"churn.weights.inactivity", churn.weights().inactivity(), 0, false, kInf},
       {"churn.weights.low_p_alive", churn.weights().low_p_alive(), 0, false, kInf},
       {"churn.weights.unresolved_complaint", churn.weights().unresolved_complaint(), 0, false,
@@ -280,6 +283,7 @@ absl::Status ValidateChurn(const guanxi::v1::ChurnConfig& churn) {
       {"churn.weights.champion_left", churn.weights().champion_left(), 0, false, kInf},
       {"churn.weights.competitor_signal", churn.weights().competitor_signal(), 0, false, kInf},
       {"churn.weights.silence", churn.weights().silence(), 0, false, kInf},
+      {"churn.weights.call_sentiment", churn.weights().call_sentiment(), 0, false, kInf},
       {"churn.severe_factor", churn.severe_factor(), 1, false, 1000},
       {"churn.watch_points", churn.watch_points(), 0, true, kInf},
       {"churn.warning_points", churn.warning_points(), churn.watch_points(), false, kInf},
@@ -502,6 +506,9 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   churn->set_competitor_lean(0.4);
   churn->set_competitor_signal_count(1);
   churn->set_competitor_window_days(120);
+  churn->set_call_sentiment_threshold(-0.1);
+  churn->set_call_min_count(2);
+  churn->set_call_window_days(60);
   auto* weights = churn->mutable_weights();
   weights->set_inactivity(1);
   weights->set_low_p_alive(4);
@@ -514,6 +521,7 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   weights->set_champion_left(6);
   weights->set_competitor_signal(3);
   weights->set_silence(6);
+  weights->set_call_sentiment(3);
   churn->set_severe_factor(1.5);
   churn->set_watch_points(6);
   churn->set_warning_points(7);

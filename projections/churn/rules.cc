@@ -225,6 +225,16 @@ void ObserveContact(ChurnEvidence& evidence, const Event& event) {
   }
 }
 
+void ObserveCall(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
+                 int64_t clock) {
+  const auto& call = event.call();
+  if (!call.has_sentiment() || !std::isfinite(call.sentiment())) return;
+  auto& marks = *evidence.mutable_call_sentiment();
+  InsertByTime(marks, Mark(event.occurred_at().seconds(), std::clamp(call.sentiment(), -1.0, 1.0)),
+               kMaxWindowEntries);
+  DropOlder(marks, clock, config.call_window_days());
+}
+
 void ObserveCompetitor(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
                        int64_t clock) {
   const double lean = event.competitor_signal().lean();
@@ -472,6 +482,28 @@ std::optional<Finding> CompetitorSignals(const ChurnConfig& config, const Custom
                                    absl::StrFormat("%.2f", strongest), ")")));
 }
 
+std::optional<Finding> CallSentiment(const ChurnConfig& config, const CustomerState& state,
+                                     int64_t now) {
+  int n = 0;
+  double sum = 0, lowest = 1;
+  for (const auto& mark : state.churn_evidence().call_sentiment()) {
+    const int64_t age = now - mark.at().seconds();
+    if (age < 0 || age >= Span(config.call_window_days())) continue;
+    ++n;
+    sum += mark.value();
+    lowest = std::min(lowest, mark.value());
+  }
+  if (n < config.call_min_count()) return std::nullopt;
+  const double mean = sum / n;
+  if (!(mean <= config.call_sentiment_threshold())) return std::nullopt;
+  return Finding{
+      Reason("call_sentiment", mean, config.call_sentiment_threshold(),
+             absl::StrCat("mean sentiment ", absl::StrFormat("%+.2f", mean), " over ", n,
+                          " calls in the last ", Num0(config.call_window_days()), " days (lowest ",
+                          absl::StrFormat("%+.2f", lowest), "), at or below ",
+                          absl::StrFormat("%+.2f", config.call_sentiment_threshold())))};
+}
+
 WarningLevel LevelOf(const ChurnConfig& config, double points) {
   if (points >= config.critical_points()) return guanxi::v1::WARNING_LEVEL_CRITICAL;
   if (points >= config.warning_points()) return guanxi::v1::WARNING_LEVEL_WARNING;
@@ -548,6 +580,9 @@ void ObserveForChurn(const ChurnConfig& config, CustomerState& state, const Even
     case Event::kCompetitorSignal:
       ObserveCompetitor(config, evidence, event, clock);
       break;
+    case Event::kCall:
+      ObserveCall(config, evidence, event, clock);
+      break;
     default:
       break;
   }
@@ -577,6 +612,8 @@ ChurnAssessment AssessChurn(const ChurnConfig& config, const CustomerState& stat
       {w.champion_left(), w.champion_left() > 0 ? ChampionLeft(config, state, now) : std::nullopt},
       {w.competitor_signal(),
        w.competitor_signal() > 0 ? CompetitorSignals(config, state, now) : std::nullopt},
+      {w.call_sentiment(),
+       w.call_sentiment() > 0 ? CallSentiment(config, state, now) : std::nullopt},
   };
   ChurnAssessment assessment;
   for (const auto& [weight, finding] : findings) {
@@ -689,6 +726,9 @@ std::optional<Timestamp> NextChurnDeadline(const ChurnConfig& config, const Cust
   }
   for (const auto& mark : evidence.competitor_signals()) {
     candidates.push_back(mark.at().seconds() + Span(config.competitor_window_days()));
+  }
+  for (const auto& mark : evidence.call_sentiment()) {
+    candidates.push_back(mark.at().seconds() + Span(config.call_window_days()));
   }
   // P(alive) does not move with time alone: it counts as at the last evaluation.
   const double p_alive_points = state.churn_episode().p_alive_points();

@@ -56,8 +56,8 @@ struct ChurnContext {
 };
 
 // Records what the churn rules need from `event` in state.churn_evidence (complaints
-// and their resolution, surveys, payments, renewals, champions, competitor signals,
-// purchase days). Call for every event of the customer, after the relationship
+// and their resolution, surveys, payments, renewals, champions, competitor signals, call
+// sentiment, purchase days). Call for every event of the customer, after the relationship
 // projection's ApplyEvent (it relies on state.as_of being advanced to the event).
 void ObserveForChurn(const guanxi::v1::ChurnConfig& config, guanxi::v1::CustomerState& state,
                      const guanxi::v1::Event& event);

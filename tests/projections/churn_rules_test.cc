@@ -61,6 +61,9 @@ ChurnConfig TestConfig() {
   c.set_competitor_lean(0.3);
   c.set_competitor_signal_count(1);
   c.set_competitor_window_days(90);
+  c.set_call_sentiment_threshold(-0.2);
+  c.set_call_min_count(2);
+  c.set_call_window_days(60);
   auto* w = c.mutable_weights();
   w->set_inactivity(1);
   w->set_low_p_alive(1);
@@ -72,6 +75,7 @@ ChurnConfig TestConfig() {
   w->set_renewal_low_score(1);
   w->set_champion_left(1);
   w->set_competitor_signal(1);
+  w->set_call_sentiment(1);
   c.set_severe_factor(2);
   c.set_watch_points(1);
   c.set_warning_points(2);
@@ -197,6 +201,12 @@ Event Champion(double day, guanxi::v1::ContactChangeKind change, bool champion =
   e.mutable_contact_change()->set_name("Li Wei");
   return e;
 }
+Event Call(double day, std::optional<double> sentiment) {
+  Event e = At(day);
+  e.mutable_call()->set_call_id(absl::StrCat("call", day));
+  if (sentiment) e.mutable_call()->set_sentiment(*sentiment);
+  return e;
+}
 Event Competitor(double day, double lean) {
   Event e = At(day);
   e.mutable_competitor_signal()->set_competitor("Acme");
@@ -249,6 +259,10 @@ TEST(ChurnConfigTest, BadValuesNameTheField) {
       {"churn { resolve_points: -1 }", "churn.resolve_points"},
       {"churn { resolve_points: 100 }", "churn.resolve_points"},
       {"churn { resolve_after_days: -1 }", "churn.resolve_after_days"},
+      {"churn { call_sentiment_threshold: -1.5 }", "churn.call_sentiment_threshold"},
+      {"churn { call_min_count: 0 }", "churn.call_min_count"},
+      {"churn { call_window_days: 0 }", "churn.call_window_days"},
+      {"churn { weights { call_sentiment: -1 } }", "churn.weights.call_sentiment"},
   };
   for (const auto& [text, field] : cases) {
     auto config = guanxi::engine::ParseEngineConfig(text, "c");
@@ -583,6 +597,31 @@ TEST(ChurnRulesTest, CompetitorSignalsLeaningAwayInTheWindow) {
   ExpectRows(c, "competitor_signal", {{Day(11), true, 2, 2}});  // severe: 2 x 1
 }
 
+TEST(ChurnRulesTest, CallSentimentIsTheMeanOverTheCallsInTheWindow) {
+  Customer c;
+  c.Observe(Call(0, -0.1));
+  EXPECT_THAT(c.Codes(Day(1)), IsEmpty());  // one call: fewer than call_min_count
+  c.Observe(Call(5, std::nullopt));         // not scored: does not count
+  c.Observe(Call(10, -0.4));
+  // Mean (-0.1 - 0.4) / 2 = -0.25 <= -0.2, until the call of day 0 leaves the 60-day window.
+  ExpectRows(c, "call_sentiment",
+             {{Day(10), true, -0.25, 1}, {Day(60, -1), true, -0.25, 1}, {Day(60), false}});
+  EXPECT_THAT(c.ReasonAt(Day(11), "call_sentiment")->description(),
+              HasSubstr("mean sentiment -0.25 over 2 calls in the last 60 days (lowest -0.40)"));
+  // A good call lifts the mean above the threshold: (-0.1 - 0.4 + 0.5) / 3 = 0.
+  c.Observe(Call(20, 0.5));
+  EXPECT_THAT(c.Codes(Day(21)), IsEmpty());
+
+  Customer at_threshold;
+  at_threshold.Observe(Call(0, -0.2));
+  at_threshold.Observe(Call(1, -0.2));
+  ExpectRows(at_threshold, "call_sentiment", {{Day(2), true, -0.2, 1}});
+  Customer above;
+  above.Observe(Call(0, -0.1));
+  above.Observe(Call(1, -0.2));
+  EXPECT_THAT(above.Codes(Day(2)), IsEmpty());
+}
+
 TEST(ChurnRulesTest, LowPAliveOnlyWithABgNbdModel) {
   guanxi::v1::ModelRecord with_fit;
   with_fit.mutable_bgnbd()->set_r(1);
@@ -794,6 +833,13 @@ TEST(ChurnDeadlineTest, EachRuleItsOwnDeadline) {
     EXPECT_EQ(NextChurnDeadline(c.config(), c.state)->seconds(), Day(120).seconds());
     ASSERT_TRUE(c.Evaluate(Day(120)));
     EXPECT_FALSE(NextChurnDeadline(c.config(), c.state));
+  }
+  {
+    Customer c;
+    c.Feed(Call(0, -0.5));
+    c.Feed(Call(10, -0.5));
+    // The first call leaves the 60-day window on day 60.
+    EXPECT_EQ(NextChurnDeadline(c.config(), c.state)->seconds(), Day(60).seconds());
   }
 }
 
