@@ -1,16 +1,37 @@
 // churn_quality: how well the churn-warning rules find the simulator's planted churners.
 //
 //   build/ci/bench/churn_quality [--customers=2000] [--days=540] [--seed=1]
-//                                [--config=FILE] [--diagnose]
+//                                [--config=FILE] [--model=on|off] [--diagnose] [--list]
 //
-// Runs the generator of `guanxi simulate` (connectors/simulator.h) in process, applies
-// every event in time order to per-customer states exactly as the engine does
-// (ApplyEvent, then ObserveForChurn, then EvaluateChurn), and lets time pass: at every
-// UTC midnight every customer gets a tick (AdvanceTime, then EvaluateChurn), and between
-// midnights each customer is also evaluated at its NextChurnDeadline. There is no
-// population model (ChurnContext.model = nullptr), so the low_p_alive rule never holds:
-// the figures are those of the rules that need no model. The rules' configuration is the
-// built-in default, or DEFAULTS + FILE with --config (protobuf text, as guanxi run reads).
+// Runs the generator of `guanxi simulate` (connectors/simulator.h) in process and drives
+// every customer through projections::CustomerProjection, the entry point the engine's
+// projector calls, with the whole simulated population as one partition (the engine
+// fits a model per partition, over that partition's customers only):
+//   - each event, in time order: the clock moves to it (timers due by then fire first),
+//     then OnEvent;
+//   - timers: each customer's NextDeadline, fired with OnTime at the deadline and
+//     re-armed as PartitionProjector does;
+//   - midnight ticks: at every UTC midnight every customer gets OnTime. In the engine
+//     time passes on a partition through its events and through tick records (a quiet
+//     partition gets one once event time elsewhere on the instance is more than
+//     workers.tick_lag_seconds ahead); a tick only moves the clock and fires the timers
+//     due. The daily OnTime for everyone approximates that (time passes on quiet days
+//     too), but also evaluates every customer once a day, which the engine does not;
+//   - the population model (--model=on, the default): after every record (event or
+//     tick), projections::RefitDue with the configuration's classification settings
+//     (every model_refit_days, at most one try per day of event time, as
+//     PartitionProjector::MaybeRefit); when due, FitPopulation over every customer that
+//     has had an event, at the clock. A fit with no ABC, RFM or BG/NBD part is dropped.
+//     Otherwise it is the model in force from then on (Context.model of every later
+//     call) and every such customer gets OnModel at its as_of, as
+//     PartitionProjector::ApplyModel does. One difference: the engine appends the model
+//     record to the log and applies it when it reads it back, a few records later; here
+//     it is applied at once, before the next record. With --model=off there is no model
+//     (Context.model = nullptr): low_p_alive never holds and no population classes are
+//     computed, the figures of the rules that need no model.
+// The rules' configuration is the built-in default, or DEFAULTS + FILE with --config
+// (protobuf text, as guanxi run reads). ChurnWarning notices are taken from
+// Derived.warnings of every call.
 //
 // What is scored: RAISED notices (a new episode), against the ground truth.
 //   - True positive (TP): a RAISED notice for a planted churner at an event time between
@@ -30,9 +51,13 @@
 // RAISED notice, so that episode's RAISED counts as an FP and the churner may count as
 // missed: the strict reading, the one a consumer of RAISED notices experiences.
 //
-// Output: a readable table, then one JSON line (prefix "json: ") with the same figures.
-// A benchmark, not a test: nothing is asserted. Deterministic: the same flags give the
-// same output.
+// --diagnose adds how often each rule holds (projections::AssessChurn at every midnight,
+// with the model in force); --list prints every RAISED notice with its verdict.
+// Output: a readable table, then one JSON line (prefix "json: ") with the same figures
+// and "model": true or false. A single run (2000 x 540, seed 1) takes about 12 s of CPU
+// with --model=off and about 32 s with the model, most of the difference the BG/NBD fits
+// (one about every 30 days of event time). A benchmark, not a test: nothing is asserted.
+// Deterministic: the same flags give the same output.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -50,7 +75,8 @@
 #include "connectors/simulator.h"
 #include "engine/config/config.h"
 #include "projections/churn/rules.h"
-#include "projections/relationship.h"
+#include "projections/population.h"
+#include "projections/projection.h"
 
 namespace guanxi::bench {
 namespace {
@@ -70,6 +96,7 @@ struct Options {
   std::string config;
   bool diagnose = false;
   bool list = false;  // print every RAISED notice with its verdict
+  bool model = true;  // fit and apply the population model as the engine does
 };
 
 std::optional<Options> ParseArgs(int argc, char** argv) {
@@ -90,6 +117,8 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
       options.seed = static_cast<uint64_t>(n);
     } else if (auto c = value("config"); c) {
       options.config = *c;
+    } else if (auto m = value("model"); m && (*m == "on" || *m == "off")) {
+      options.model = *m == "on";
     } else if (arg == "--diagnose") {
       options.diagnose = true;
     } else if (arg == "--list") {
@@ -97,7 +126,7 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
     } else {
       std::cerr << "churn_quality: bad argument '" << arg
                 << "'\nusage: churn_quality [--customers=N] [--days=D] [--seed=S] "
-                   "[--config=FILE] [--diagnose] [--list]\n";
+                   "[--config=FILE] [--model=on|off] [--diagnose] [--list]\n";
       return std::nullopt;
     }
   }
@@ -196,8 +225,6 @@ int Run(const Options& options) {
     }
     engine_config = *loaded;
   }
-  const projections::ProjectionConfig projection(engine_config.scoring(),
-                                                 engine_config.lifecycle());
   const guanxi::v1::ChurnConfig& churn = engine_config.churn();
 
   connectors::SimulatorOptions sim_options;
@@ -211,14 +238,29 @@ int Run(const Options& options) {
   std::unordered_map<std::string, size_t> index;
   for (size_t i = 0; i < truth.size(); ++i) index[truth[i].customer_id] = i;
 
+  // The engine's per-customer state, timers (as PartitionProjector keeps them) and the
+  // partition's event-time clock and log positions.
+  const projections::CustomerProjection projection(engine_config);
+  const guanxi::v1::ClassificationConfig& classification = engine_config.classification();
   std::vector<CustomerState> states(truth.size());
+  std::vector<bool> known(truth.size(), false);    // in the store: had an event
   std::vector<int64_t> deadline(truth.size(), 0);  // 0: none armed
   using Armed = std::pair<int64_t, size_t>;
   std::priority_queue<Armed, std::vector<Armed>, std::greater<>> timers;
+  Timestamp clock;
   uint64_t position = 0;
-  int64_t evaluations = 0;
+  int64_t applications = 0;
   std::vector<ChurnWarning> warnings;
   std::vector<size_t> warning_customer;
+
+  // The population model in force (the last model record), as PartitionProjector
+  // refits and applies it.
+  std::optional<guanxi::v1::ModelRecord> model;
+  int64_t next_refit_check = 0;
+  int64_t fits_tried = 0, models_applied = 0, models_with_bgnbd = 0;
+  auto context = [&] {
+    return projections::Context{.model = model ? &*model : nullptr, .partition = 0};
+  };
 
   RuleStats stats[kCodeCount];
   for (auto& s : stats) {
@@ -228,71 +270,103 @@ int Run(const Options& options) {
   }
   int64_t phase_days[4] = {};
 
-  auto evaluate = [&](size_t i, int64_t now) {
-    projections::ChurnContext ctx;
-    ctx.now = At(now);
-    ctx.position = position;
-    ++evaluations;
-    if (auto w = projections::EvaluateChurn(churn, states[i], ctx)) {
-      warnings.push_back(*w);
+  // What one application derived: its notices, and the customer's timer re-armed
+  // (not before `earliest_timer`: a timer that fired is re-armed strictly later).
+  auto record = [&](size_t i, projections::Derived derived, int64_t earliest_timer) {
+    ++applications;
+    for (ChurnWarning& w : derived.warnings) {
+      warnings.push_back(std::move(w));
       warning_customer.push_back(i);
     }
-    const auto next = projections::NextChurnDeadline(churn, states[i]);
-    deadline[i] = next ? next->seconds() : 0;
-    if (next) timers.emplace(next->seconds(), i);
+    std::optional<int64_t> next = projection.NextDeadline(states[i]);
+    if (next && *next < earliest_timer) next = earliest_timer;
+    deadline[i] = next.value_or(0);
+    if (next) timers.emplace(*next, i);
   };
-  auto tick = [&](size_t i, int64_t now) {
-    ++position;
-    projections::AdvanceTime(projection, states[i], At(now), position);
-    evaluate(i, now);
-  };
-  // Deadlines up to and including `until`, in time order.
+  // Timers due at or before `until`, in (deadline, customer) order, each at its own
+  // deadline, at the log position of the record that moved the clock.
   auto run_timers = [&](int64_t until) {
     while (!timers.empty() && timers.top().first <= until) {
       const auto [at, i] = timers.top();
       timers.pop();
       if (deadline[i] != at) continue;  // re-armed since
-      tick(i, at);
+      record(i, projection.OnTime(states[i], At(at), position, context()), at + 1);
+    }
+  };
+  // PartitionProjector::MaybeRefit, with the model record applied at once
+  // (PartitionProjector::ApplyModel: every customer, OnModel at the model's as_of).
+  auto maybe_refit = [&] {
+    if (!options.model || clock.seconds() < next_refit_check) return;
+    if (!projections::RefitDue(classification, model ? &*model : nullptr, clock)) return;
+    next_refit_check = clock.seconds() + kDay;
+    ++fits_tried;
+    std::vector<const CustomerState*> population;
+    for (size_t i = 0; i < states.size(); ++i) {
+      if (known[i]) population.push_back(&states[i]);
+    }
+    guanxi::v1::ModelRecord fitted = projections::FitPopulation(classification, population, clock);
+    if (!fitted.has_abc() && !fitted.has_rfm() && !fitted.has_bgnbd()) return;
+    fitted.add_partitions(0);
+    model = std::move(fitted);
+    ++models_applied;
+    if (model->has_bgnbd()) ++models_with_bgnbd;
+    ++position;
+    for (size_t i = 0; i < states.size(); ++i) {
+      if (!known[i]) continue;
+      record(i, projection.OnModel(states[i], model->as_of(), position, context()), 0);
     }
   };
 
   const int64_t start = sim_options.start_unix_seconds;
   size_t next_event = 0;
   for (int32_t day = 0; day <= options.days; ++day) {
+    // The midnight tick: one record; every customer is brought to midnight.
     const int64_t midnight = start + int64_t{day} * kDay;
+    ++position;
     run_timers(midnight - 1);
+    if (clock.seconds() < midnight) clock = At(midnight);
     for (size_t i = 0; i < states.size(); ++i) {
-      if (states[i].events_applied() == 0) continue;
-      tick(i, midnight);
-      if (!options.diagnose) continue;
-      const int phase = Phase(truth[i], midnight);
-      ++phase_days[phase];
-      const auto a = projections::AssessChurn(churn, states[i], nullptr, At(midnight));
-      auto count = [&](int code) {
-        ++stats[code].days[phase];
-        if (phase == 0) stats[code].ever_non[i] = true;
-        if (phase == 2 && !stats[code].ever_degrading[i]) {
-          stats[code].ever_degrading[i] = true;
-          stats[code].first_degrading[i] = midnight;
-        }
-      };
-      for (const auto& r : a.reasons) {
-        for (int c = 0; c < kCodeCount; ++c) {
-          if (r.code() == kCodes[c]) count(c);
-        }
-      }
-      if (a.level >= guanxi::v1::WARNING_LEVEL_WATCH) count(kCodeCount - 2);
-      if (a.level >= guanxi::v1::WARNING_LEVEL_WARNING) count(kCodeCount - 1);
+      if (known[i]) record(i, projection.OnTime(states[i], At(midnight), position, context()), 0);
     }
+    maybe_refit();
+    if (options.diagnose) {
+      const guanxi::v1::ModelRecord* in_force = model ? &*model : nullptr;
+      for (size_t i = 0; i < states.size(); ++i) {
+        if (!known[i]) continue;
+        const int phase = Phase(truth[i], midnight);
+        ++phase_days[phase];
+        const auto a = projections::AssessChurn(churn, states[i], in_force, At(midnight));
+        auto count = [&](int code) {
+          ++stats[code].days[phase];
+          if (phase == 0) stats[code].ever_non[i] = true;
+          if (phase == 2 && !stats[code].ever_degrading[i]) {
+            stats[code].ever_degrading[i] = true;
+            stats[code].first_degrading[i] = midnight;
+          }
+        };
+        for (const auto& r : a.reasons) {
+          for (int c = 0; c < kCodeCount; ++c) {
+            if (r.code() == kCodes[c]) count(c);
+          }
+        }
+        if (a.level >= guanxi::v1::WARNING_LEVEL_WATCH) count(kCodeCount - 2);
+        if (a.level >= guanxi::v1::WARNING_LEVEL_WARNING) count(kCodeCount - 1);
+      }
+    }
+    // The day's events, each one record: the clock moves to it (timers due by then fire
+    // first), then the event is applied.
     const int64_t day_end = midnight + kDay;
     while (next_event < events.size() && events[next_event].occurred_at().seconds() < day_end) {
       const guanxi::v1::Event& e = events[next_event++];
-      run_timers(e.occurred_at().seconds() - 1);
-      const size_t i = index.at(e.customer_id());
       ++position;
-      projections::ApplyEvent(projection, states[i], e, position);
-      projections::ObserveForChurn(churn, states[i], e);
-      evaluate(i, e.occurred_at().seconds());
+      if (clock.seconds() < e.occurred_at().seconds()) {
+        clock = e.occurred_at();
+        run_timers(clock.seconds());
+      }
+      const size_t i = index.at(e.customer_id());
+      known[i] = true;
+      record(i, projection.OnEvent(states[i], e, position, context()), 0);
+      maybe_refit();
     }
   }
 
@@ -349,15 +423,21 @@ int Run(const Options& options) {
                           ScoreAlarms(critical_level, truth)};
   const char* const rows[] = {"RAISED (any level)", "first >= warning", "first = critical"};
 
-  std::printf("churn quality: %lld customers x %d days, seed %llu, no population model%s\n",
+  std::printf("churn quality: %lld customers x %d days, seed %llu, %s%s\n",
               static_cast<long long>(options.customers), options.days,
               static_cast<unsigned long long>(options.seed),
+              options.model
+                  ? absl::StrFormat("population model refitted (%d fits tried, %d applied, %d "
+                                    "with BG/NBD)",
+                                    fits_tried, models_applied, models_with_bgnbd)
+                        .c_str()
+                  : "no population model (--model=off)",
               options.config.empty() ? ", default config"
                                      : absl::StrCat(", config ", options.config).c_str());
-  std::printf("%zu events, %lld evaluations; notices: %lld raised, %lld escalated, %lld resolved\n",
-              events.size(), static_cast<long long>(evaluations),
-              static_cast<long long>(notices[1]), static_cast<long long>(notices[2]),
-              static_cast<long long>(notices[3]));
+  std::printf(
+      "%zu events, %lld applications; notices: %lld raised, %lld escalated, %lld resolved\n",
+      events.size(), static_cast<long long>(applications), static_cast<long long>(notices[1]),
+      static_cast<long long>(notices[2]), static_cast<long long>(notices[3]));
   std::printf("planted churners: %lld; non-churners: %lld, of which %lld (%.1f%%) got a RAISED\n\n",
               static_cast<long long>(scores[0].churners), static_cast<long long>(non_churners),
               static_cast<long long>(non_churners_warned),
@@ -418,10 +498,10 @@ int Run(const Options& options) {
   }
 
   std::string json = absl::StrFormat(
-      R"({"bench":"churn_quality","customers":%d,"days":%d,"seed":%d,"model":false,)"
+      R"({"bench":"churn_quality","customers":%d,"days":%d,"seed":%d,"model":%s,)"
       R"("events":%d,"churners":%d,"non_churners":%d,"non_churners_warned":%d)",
-      options.customers, options.days, options.seed, events.size(), scores[0].churners,
-      non_churners, non_churners_warned);
+      options.customers, options.days, options.seed, options.model ? "true" : "false",
+      events.size(), scores[0].churners, non_churners, non_churners_warned);
   const char* const keys[] = {"raised", "first_warning", "first_critical"};
   for (int r = 0; r < 3; ++r) {
     const Score& s = scores[r];

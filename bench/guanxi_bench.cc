@@ -468,12 +468,15 @@ std::vector<Row> BuildRows(const Result& phases, Result& rows_json) {
          absl::StrFormat("precision %.2f / recall %.2f / lead %.1f d", Number(raised, "precision"),
                          Number(raised, "recall"), Number(raised, "median_lead_days")),
          "", "",
-         absl::StrFormat("bench/churn_quality: %s customers over %s days, seed %s, %s planted "
-                         "churners; median lead time in days",
-                         Thousands(static_cast<int64_t>(Number(churn, "customers"))),
-                         Thousands(static_cast<int64_t>(Number(churn, "days"))),
-                         Thousands(static_cast<int64_t>(Number(churn, "seed"))),
-                         Thousands(static_cast<int64_t>(Number(churn, "churners"))))},
+         absl::StrFormat(
+             "bench/churn_quality: %s customers over %s days, seed %s, %s planted "
+             "churners, population model %s; median lead time in days",
+             Thousands(static_cast<int64_t>(Number(churn, "customers"))),
+             Thousands(static_cast<int64_t>(Number(churn, "days"))),
+             Thousands(static_cast<int64_t>(Number(churn, "seed"))),
+             Thousands(static_cast<int64_t>(Number(churn, "churners"))),
+             churn.fields().count("model") > 0 && churn.fields().at("model").bool_value() ? "on"
+                                                                                          : "off")},
         "churn_quality", Number(raised, "precision"), "precision", std::nullopt);
   } else {
     add({"7", "churn warnings quality", "not available yet", "", "",
