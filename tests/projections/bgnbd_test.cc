@@ -262,6 +262,45 @@ TEST(BgNbdLogLikelihoodTest, LargeHistoriesStayFiniteAndAccurate) {
   }
 }
 
+// As a and b grow with a / (a + b) = q fixed, every customer drops out with the same
+// probability q after each purchase, and the likelihood tends to the closed form
+//   Gamma(r + x) alpha^r / Gamma(r) [(1 - q)^x / (alpha + T)^(r + x)
+//                                    + q (1 - q)^(x - 1) / (alpha + t_x)^(r + x)].
+// A refit on a population without visible dropouts drifts there (a and b of 1e16 and
+// more were seen), where lgamma and digamma differences cancel to noise.
+TEST(BgNbdLogLikelihoodTest, DegenerateBetaTendsToAFixedDropoutProbability) {
+  const double r = 2.0, alpha = 6.0, q = 0.3;
+  const std::vector<CustomerHistory> hs = {{5, 20, 30}, {1, 2, 40}, {60, 70, 71}};
+  std::vector<std::array<double, 4>> gradients;
+  for (const double scale : {1e12, 1e16, 1e20}) {
+    const BgNbdParams p = {r, alpha, q * scale, (1 - q) * scale};
+    for (const CustomerHistory& h : hs) {
+      const double rx = r + h.x;
+      const double base = std::lgamma(rx) - std::lgamma(r) + r * std::log(alpha);
+      const double alive = h.x * std::log1p(-q) - rx * std::log(alpha + h.T);
+      const double dropped =
+          std::log(q) + (h.x - 1) * std::log1p(-q) - rx * std::log(alpha + h.t_x);
+      const double expected =
+          base + std::max(alive, dropped) +
+          std::log1p(std::exp(std::min(alive, dropped) - std::max(alive, dropped)));
+      EXPECT_NEAR(BgNbdLogLikelihood(p, h), expected, 1e-9 * std::abs(expected))
+          << "scale " << scale << " x " << h.x;
+    }
+    // The gradient with respect to (log a, log b): flat along the ray (a, b) * s, and
+    // the same at every scale, not noise the size of the lgamma values.
+    std::array<double, 4> g = BgNbdLogLikelihoodGradient(p, hs);
+    g[2] *= p.a;
+    g[3] *= p.b;
+    EXPECT_NEAR(g[2] + g[3], 0, 1e-9 * std::abs(g[2])) << "scale " << scale;
+    gradients.push_back(g);
+  }
+  for (const auto& g : gradients) {
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_NEAR(g[i], gradients[0][i], 1e-9 * std::abs(gradients[0][i])) << "component " << i;
+    }
+  }
+}
+
 TEST(BgNbdLogLikelihoodTest, SumOverCustomers) {
   const std::vector<CustomerHistory> hs = {{0, 0, 10}, {3, 5, 10}};
   EXPECT_DOUBLE_EQ(
