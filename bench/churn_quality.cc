@@ -202,10 +202,10 @@ struct RuleStats {
   std::vector<int64_t> first_degrading;
 };
 
-const char* const kCodes[] = {"inactivity",        "low_p_alive",       "unresolved_complaint",
-                              "complaint_run",     "satisfaction_drop", "score_drop",
-                              "late_payments",     "renewal_low_score", "champion_left",
-                              "competitor_signal", "level>=watch",      "level>=warning"};
+const char* const kCodes[] = {
+    "inactivity",        "silence",        "low_p_alive",   "unresolved_complaint", "complaint_run",
+    "satisfaction_drop", "score_drop",     "late_payments", "renewal_low_score",    "champion_left",
+    "competitor_signal", "call_sentiment", "level>=watch",  "level>=warning"};
 constexpr int kCodeCount = sizeof(kCodes) / sizeof(kCodes[0]);
 
 int Phase(const GroundTruth& t, int64_t at) {
