@@ -98,7 +98,8 @@ TEST(SimulatorTest, GroundTruthLineIsJson) {
                 .persona = Persona::kKeyAccount,
                 .churns = true,
                 .degrade_from = 1735689600,
-                .churn_at = 1735689600 + 86400};
+                .churn_at = 1735689600 + 86400,
+                .rates = {}};
   EXPECT_EQ(GroundTruthJsonLine(t),
             "{\"customerId\":\"sim-000001\",\"persona\":\"key_account\",\"churns\":true,"
             "\"degradeFrom\":\"2025-01-01T00:00:00Z\",\"churnAt\":\"2025-01-02T00:00:00Z\"}");
