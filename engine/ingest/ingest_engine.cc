@@ -131,7 +131,7 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp, Owned& owned)
   OutboxPublisher* publisher = publisher_.get();
   owned.worker = std::make_unique<ProjectionWorker>(std::move(projector),
                                                     [publisher] { publisher->Notify(); });
-  publisher_->Add(tp.partition, owned.store.get());
+  publisher_->Add(tp.partition, owned.store);
   owned.worker->Start();
   owned.worker->Notify(owned.log->next_position());
   return absl::OkStatus();
@@ -163,6 +163,7 @@ std::vector<int64_t> IngestEngine::OnAssigned(const std::vector<TopicPartition>&
 void IngestEngine::OnRevoked(const std::vector<TopicPartition>& partitions) {
   // Appending is synchronous: nothing is in flight. The worker stops at a commit
   // boundary; whatever it had not applied, the next owner applies from the checkpoint.
+  // The publisher does not wait for a round in progress (it holds the store itself).
   for (const TopicPartition& tp : partitions) {
     auto it = owned_.find(tp.partition);
     if (it == owned_.end()) continue;

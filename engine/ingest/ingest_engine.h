@@ -7,9 +7,9 @@
 //
 // Ownership moves with the group: on assignment a partition's store is opened (or
 // created: a partition new to this instance is rebuilt from the topic), on revocation
-// it is closed, as soon as no reader (PartitionView) holds it any more. A partition
-// assigned again while a reader still holds its store takes that same store back (see
-// docs/architecture.md, "Rebalancing while readers hold a store"). Batches are
+// it is closed, as soon as no reader (PartitionView) nor outbox round holds it any
+// more. A partition assigned again while its store is still held takes that same store
+// back (see docs/architecture.md, "Rebalancing while readers hold a store"). Batches are
 // processed synchronously on the polling thread, so nothing is in flight when partitions
 // are revoked. Each owned partition has a projection worker (engine/projection/worker.h)
 // on its own thread, notified after every append; revocation stops it before the store
@@ -139,8 +139,9 @@ class IngestEngine final : public RebalanceListener {
   std::unique_ptr<OutboxPublisher> publisher_;
   std::map<int32_t, Owned> owned_;
   // Every partition store open in this instance: those of owned partitions, and those of
-  // revoked partitions that a reader still holds. Polling thread only; a store is closed
-  // here, by CloseReleasedStores (or by its last holder, if one outlives the engine).
+  // revoked partitions that a reader, or an outbox round still in progress, holds.
+  // Polling thread only; a store is closed here, by CloseReleasedStores (or by its last
+  // holder, if one outlives the engine).
   std::map<int32_t, std::shared_ptr<Store>> stores_;
   bool assigned_once_ = false;
   absl::Status fatal_;  // set by the rebalance callbacks, returned by Run
