@@ -59,26 +59,51 @@ IngestEngine::IngestEngine(IngestEngineOptions options) : options_(std::move(opt
 IngestEngine::~IngestEngine() {
   if (publisher_) publisher_->Stop();  // before the stores it reads close
   owned_.clear();
+  stores_.clear();
 }
 
-absl::Status IngestEngine::OpenPartition(const TopicPartition& tp, Owned& owned) {
+absl::StatusOr<std::shared_ptr<IngestEngine::Store>> IngestEngine::AcquireStore(int32_t partition) {
+  // Still open: the partition was revoked while a reader held its store, so it was not
+  // closed (RocksDB would refuse to open it again while it is: its LOCK). Its previous
+  // writers (ingestor, projection worker, publisher) are gone and wrote through this very
+  // object, so it is exactly what a fresh open would find.
+  if (auto it = stores_.find(partition); it != stores_.end()) return it->second;
   EventLogOptions log_options;
-  log_options.partition = tp.partition;
+  log_options.partition = partition;
   log_options.sync = options_.config.storage().sync();
   log_options.block_cache = storage_.block_cache;
   log_options.write_buffer_manager = storage_.write_buffer_manager;
   log_options.extra_column_families = ProjectionStore::ColumnFamilies();
-  ASSIGN_OR_RETURN(std::unique_ptr<EventLog> log,
-                   EventLog::Open(PartitionDir(options_.data_dir, tp.partition), log_options));
-  owned.log = std::move(log);
-  ASSIGN_OR_RETURN(std::unique_ptr<ProjectionStore> store, ProjectionStore::Attach(owned.log.get()));
-  owned.store = std::move(store);
+  auto store = std::make_shared<Store>();
+  ASSIGN_OR_RETURN(store->log,
+                   EventLog::Open(PartitionDir(options_.data_dir, partition), log_options));
+  ASSIGN_OR_RETURN(store->projections, ProjectionStore::Attach(store->log.get()));
+  stores_[partition] = store;
+  return store;
+}
+
+void IngestEngine::CloseReleasedStores() {
+  for (auto it = stores_.begin(); it != stores_.end();) {
+    // Nobody else holds it, and nobody can start to: a holder copies from a holder.
+    if (owned_.count(it->first) == 0 && it->second.use_count() == 1) {
+      it = stores_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+absl::Status IngestEngine::OpenPartition(const TopicPartition& tp, Owned& owned) {
+  ASSIGN_OR_RETURN(const std::shared_ptr<Store> store, AcquireStore(tp.partition));
+  owned.log = std::shared_ptr<EventLog>(store, store->log.get());
+  owned.store = std::shared_ptr<ProjectionStore>(store, store->projections.get());
   const auto& kafka = options_.config.kafka();
-  ASSIGN_OR_RETURN(owned.ingestor,
-                   PartitionIngestor::Create(
-                       tp.topic, tp.partition, owned.log.get(), dead_letters_.get(),
-                       DecodeLimits{.max_event_bytes = static_cast<size_t>(kafka.max_event_bytes())},
-                       NowUnixMillis));
+  ASSIGN_OR_RETURN(
+      owned.ingestor,
+      PartitionIngestor::Create(
+          tp.topic, tp.partition, owned.log.get(), dead_letters_.get(),
+          DecodeLimits{.max_event_bytes = static_cast<size_t>(kafka.max_event_bytes())},
+          NowUnixMillis));
   const int64_t stored = owned.ingestor->next_offset();
   const int64_t start = stored < 0 ? 0 : stored;
   ASSIGN_OR_RETURN(const auto marks,
@@ -86,8 +111,8 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp, Owned& owned)
   owned.target = marks.second;
   if (start < marks.first) {
     return absl::DataLossError(absl::StrCat(
-        "retention gap on ", tp.topic, "[", tp.partition, "]: the next offset to append is ",
-        start, " but the topic only keeps offsets from ", marks.first, "; offsets ", start, "..",
+        "retention gap on ", tp.topic, "[", tp.partition, "]: the next offset to append is ", start,
+        " but the topic only keeps offsets from ", marks.first, "; offsets ", start, "..",
         marks.first - 1,
         " were deleted before this store read them (restore the "
         "partition's store from a checkpoint, or see docs/operations.md)"));
@@ -106,7 +131,7 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp, Owned& owned)
   OutboxPublisher* publisher = publisher_.get();
   owned.worker = std::make_unique<ProjectionWorker>(std::move(projector),
                                                     [publisher] { publisher->Notify(); });
-  publisher_->Add(tp.partition, owned.store.get());
+  publisher_->Add(tp.partition, owned.store);
   owned.worker->Start();
   owned.worker->Notify(owned.log->next_position());
   return absl::OkStatus();
@@ -116,6 +141,12 @@ std::vector<int64_t> IngestEngine::OnAssigned(const std::vector<TopicPartition>&
   assigned_once_ = true;
   std::vector<int64_t> starts;
   for (const TopicPartition& tp : partitions) {
+    if (auto it = owned_.find(tp.partition); it != owned_.end()) {
+      // Assigned without a revocation in between: it keeps its one writer.
+      const int64_t stored = it->second.ingestor->next_offset();
+      starts.push_back(stored < 0 ? kOffsetBeginning : stored);
+      continue;
+    }
     Owned owned;
     if (absl::Status s = OpenPartition(tp, owned); !s.ok()) {
       if (fatal_.ok()) fatal_ = s;
@@ -132,6 +163,7 @@ std::vector<int64_t> IngestEngine::OnAssigned(const std::vector<TopicPartition>&
 void IngestEngine::OnRevoked(const std::vector<TopicPartition>& partitions) {
   // Appending is synchronous: nothing is in flight. The worker stops at a commit
   // boundary; whatever it had not applied, the next owner applies from the checkpoint.
+  // The publisher does not wait for a round in progress (it holds the store itself).
   for (const TopicPartition& tp : partitions) {
     auto it = owned_.find(tp.partition);
     if (it == owned_.end()) continue;
@@ -142,6 +174,7 @@ void IngestEngine::OnRevoked(const std::vector<TopicPartition>& partitions) {
     owned_.erase(it);
     PublishStatus();  // readers stop seeing the partition (those holding it keep it open)
   }
+  CloseReleasedStores();
 }
 
 absl::Status IngestEngine::TickQuietPartitions(
@@ -158,8 +191,8 @@ absl::Status IngestEngine::TickQuietPartitions(
     const uint64_t head = owned.log->next_position();
     if (head == 0 || owned.worker->applied() < head) continue;
     if (instance_clock - owned.worker->clock_seconds() <= lag) continue;
-    const auto high = consumer_->CachedHighWatermark(options_.config.kafka().events_topic(),
-                                                     partition);
+    const auto high =
+        consumer_->CachedHighWatermark(options_.config.kafka().events_topic(), partition);
     if (!high || owned.ingestor->next_offset() < *high) continue;
     guanxi::v1::LogRecord tick;
     tick.mutable_tick()->mutable_event_time()->set_seconds(instance_clock);
@@ -199,9 +232,9 @@ void IngestEngine::PublishStatus() {
                       .log_records = owned.log->next_position(),
                       .projected = owned.worker->applied()};
     if (consumer_) {
-      p.high_watermark = consumer_->CachedHighWatermark(options_.config.kafka().events_topic(),
-                                                        partition)
-                             .value_or(-1);
+      p.high_watermark =
+          consumer_->CachedHighWatermark(options_.config.kafka().events_topic(), partition)
+              .value_or(-1);
     }
     status.partitions.push_back(p);
     views.push_back({partition, owned.log, owned.store});
@@ -316,8 +349,8 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
     for (const auto& [partition, owned] : owned_) {
       if (!owned.worker) continue;
       if (absl::Status s = owned.worker->status(); !s.ok()) {
-        result = absl::Status(s.code(), absl::StrCat("projection of partition ", partition, ": ",
-                                                     s.message()));
+        result = absl::Status(
+            s.code(), absl::StrCat("projection of partition ", partition, ": ", s.message()));
         break;
       }
     }
@@ -333,6 +366,7 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
       }
     }
     PublishStatus();
+    CloseReleasedStores();
     const auto now = std::chrono::steady_clock::now();
     if (options_.on_progress && now - last_progress >= std::chrono::seconds(1)) {
       last_progress = now;
@@ -347,6 +381,7 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
   publisher_->Stop();  // before the stores it reads close
   owned_.clear();
   PublishStatus();
+  stores_.clear();  // a store a reader still holds closes when the reader lets go
   if (options_.on_progress) options_.on_progress(totals_, owned_.size());
   return result;
 }

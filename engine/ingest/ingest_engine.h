@@ -7,10 +7,13 @@
 //
 // Ownership moves with the group: on assignment a partition's store is opened (or
 // created: a partition new to this instance is rebuilt from the topic), on revocation
-// it is closed. Batches are processed synchronously on the polling thread, so nothing
-// is in flight when partitions are revoked. Each owned partition has a projection
-// worker (engine/projection/worker.h) on its own thread, notified after every append;
-// revocation stops it before the store closes.
+// it is closed, as soon as no reader (PartitionView) nor outbox round holds it any
+// more. A partition assigned again while its store is still held takes that same store
+// back (see docs/architecture.md, "Rebalancing while readers hold a store"). Batches are
+// processed synchronously on the polling thread, so nothing is in flight when partitions
+// are revoked. Each owned partition has a projection worker (engine/projection/worker.h)
+// on its own thread, notified after every append; revocation stops it before the store
+// closes.
 //
 // Fatal (Run returns the error; a restart resumes from the stored offsets): a retention
 // gap (the stored offset, or offset 0 for a new store, lies below the partition's log
@@ -73,7 +76,9 @@ inline constexpr double kBatchLatencyBounds[] = {0.001, 0.0025, 0.005, 0.01, 0.0
                                                  0.05,  0.1,    0.25,  0.5,  1.0};
 
 // A partition's store, for readers (queries): kept open while a reader holds it, even if
-// the partition is revoked meanwhile.
+// the partition is revoked meanwhile; if it is assigned to this instance again
+// meanwhile, the engine writes to this same store again. Hold one for one query: a
+// revoked partition's store stays open (memory, file handles) until its last view goes.
 struct PartitionView {
   int32_t partition = 0;
   std::shared_ptr<const EventLog> log;
@@ -96,8 +101,15 @@ class IngestEngine final : public RebalanceListener {
   void OnRevoked(const std::vector<TopicPartition>& partitions) override;
 
  private:
+  // A partition's store: its event log (RocksDB's one instance of the directory, holding
+  // its LOCK) and the projection families attached to it, opened and closed as one.
+  struct Store {
+    std::unique_ptr<EventLog> log;
+    std::unique_ptr<ProjectionStore> projections;  // attached to `log`: destroyed first
+  };
   // Destroyed in reverse order: the worker stops before the stores close.
   struct Owned {
+    // Both share the ownership of the partition's Store (stores_).
     std::shared_ptr<EventLog> log;
     std::shared_ptr<ProjectionStore> store;
     std::unique_ptr<PartitionIngestor> ingestor;
@@ -108,6 +120,11 @@ class IngestEngine final : public RebalanceListener {
 
   bool CaughtUp() const;
   absl::Status OpenPartition(const TopicPartition& tp, Owned& owned);
+  // The partition's store: the one still open in stores_ (a revoked partition's store a
+  // reader held on to), or else opened now.
+  absl::StatusOr<std::shared_ptr<Store>> AcquireStore(int32_t partition);
+  // Closes the stores of partitions not owned that nobody else holds any more.
+  void CloseReleasedStores();
   // Appends a tick to each quiet partition whose event time lags the instance's.
   absl::Status TickQuietPartitions(const std::map<int32_t, std::vector<ConsumedMessage>>& polled);
   // Waits until every worker applied its whole log (until_caught_up), or one failed.
@@ -121,6 +138,11 @@ class IngestEngine final : public RebalanceListener {
   std::unique_ptr<DeadLetterProducer> dead_letters_;
   std::unique_ptr<OutboxPublisher> publisher_;
   std::map<int32_t, Owned> owned_;
+  // Every partition store open in this instance: those of owned partitions, and those of
+  // revoked partitions that a reader, or an outbox round still in progress, holds.
+  // Polling thread only; a store is closed here, by CloseReleasedStores (or by its last
+  // holder, if one outlives the engine).
+  std::map<int32_t, std::shared_ptr<Store>> stores_;
   bool assigned_once_ = false;
   absl::Status fatal_;  // set by the rebalance callbacks, returned by Run
   IngestStats totals_;
@@ -131,7 +153,8 @@ class IngestEngine final : public RebalanceListener {
   mutable absl::Mutex status_mu_;
   EngineStatus status_ ABSL_GUARDED_BY(status_mu_);
   std::vector<PartitionView> views_ ABSL_GUARDED_BY(status_mu_);
-  std::vector<uint64_t> latency_buckets_ = std::vector<uint64_t>(std::size(kBatchLatencyBounds) + 1);
+  std::vector<uint64_t> latency_buckets_ =
+      std::vector<uint64_t>(std::size(kBatchLatencyBounds) + 1);
   double latency_sum_ = 0;
 
   // Model records from the projection workers, by partition, waiting for the polling

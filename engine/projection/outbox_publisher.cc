@@ -36,20 +36,25 @@ void OutboxPublisher::Stop() {
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  std::map<int32_t, Partition> released;  // closed (if last) outside the lock
+  absl::MutexLock lock(&mu_);
+  released.swap(partitions_);
 }
 
-void OutboxPublisher::Add(int32_t partition, ProjectionStore* store) {
+void OutboxPublisher::Add(int32_t partition, std::shared_ptr<ProjectionStore> store) {
   absl::MutexLock lock(&mu_);
-  partitions_[partition] = Partition{.store = store};
+  partitions_[partition] = Partition{.store = std::move(store)};
   pending_ = true;
   idle_ = false;
 }
 
 void OutboxPublisher::Remove(int32_t partition) {
+  Partition removed;  // let go of outside the lock
   absl::MutexLock lock(&mu_);
-  partitions_.erase(partition);
-  auto not_busy = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return busy_ != partition; };
-  mu_.Await(absl::Condition(&not_busy));
+  if (auto it = partitions_.find(partition); it != partitions_.end()) {
+    removed = std::move(it->second);
+    partitions_.erase(it);
+  }
 }
 
 void OutboxPublisher::Notify() {
@@ -82,7 +87,16 @@ absl::StatusOr<size_t> OutboxPublisher::PublishRound(int32_t partition, Partitio
     RETURN_IF_ERROR(producer_->Produce(warning ? kafka.warnings_topic() : kafka.changes_topic(),
                                        entry.key(), entry.value(), sequence));
   }
-  if (const int64_t left = producer_->Flush(absl::Seconds(60)); left > 0) {
+  {
+    absl::MutexLock lock(&mu_);
+    stats_.unacknowledged = entries.size();
+  }
+  const int64_t left = producer_->Flush(absl::Seconds(60));
+  {
+    absl::MutexLock lock(&mu_);
+    stats_.unacknowledged = 0;
+  }
+  if (left > 0) {
     return absl::UnavailableError(
         absl::StrCat(left, " outbox messages of partition ", partition, " not acknowledged"));
   }
@@ -114,22 +128,30 @@ void OutboxPublisher::Loop() {
     }
     bool more = false, failed = false;
     for (auto& [partition, p] : round) {
+      bool removed = false;
       {
         absl::MutexLock lock(&mu_);
-        if (partitions_.count(partition) == 0) continue;  // removed meanwhile
-        busy_ = partition;
+        removed = partitions_.count(partition) == 0;
       }
+      if (removed) {  // meanwhile
+        p.store.reset();
+        continue;
+      }
+      // Runs to its end even if the partition is removed meanwhile: `p` holds the store.
       auto taken = PublishRound(partition, p);
+      // Declared before the lock: if it is the store's last holder, the store closes
+      // unlocked.
+      const std::shared_ptr<ProjectionStore> store = std::move(p.store);
       absl::MutexLock lock(&mu_);
-      busy_.reset();
       auto it = partitions_.find(partition);
       if (!taken.ok()) {
         ++stats_.failed_rounds;
         failed = true;  // left in the outbox: the next round (in a second) produces them again
-        continue;
+      } else {
+        // Removed and added again: `next` holds for the same store only.
+        if (it != partitions_.end() && it->second.store == store) it->second.next = p.next;
+        if (*taken > 0) more = true;
       }
-      if (it != partitions_.end()) it->second.next = p.next;
-      if (*taken > 0) more = true;
     }
     absl::MutexLock lock(&mu_);
     if (more) pending_ = true;

@@ -5,9 +5,9 @@
 //
 //   OutboxPublisher publisher(brokers, config);
 //   RETURN_IF_ERROR(publisher.Start());
-//   publisher.Add(partition, store);   // on assignment
+//   publisher.Add(partition, store);   // on assignment (a shared_ptr: see Remove)
 //   publisher.Notify();                // after a projection commit
-//   publisher.Remove(partition);       // on revocation, before the store closes
+//   publisher.Remove(partition);       // on revocation; returns at once
 //
 // Entries are produced in outbox-sequence order per partition and deleted only after
 // the broker acknowledged every one of the round (Flush). A crash or a failed delivery
@@ -16,6 +16,11 @@
 // RelationshipChange.change_id) to deduplicate on (docs/consumers.md). Per customer,
 // order is kept: one key goes to one Kafka partition, and the idempotent producer keeps
 // order across retries.
+//
+// A revocation is not held up by a round waiting for the broker (up to a minute while it
+// is down): Remove returns at once, and a round in progress on the partition finishes on
+// its own, holding the partition's store open until then. What the broker acknowledged
+// by then is deleted from the outbox, the rest stays there for the partition's next owner.
 //
 // Thread-safe.
 #pragma once
@@ -41,6 +46,8 @@ struct OutboxStats {
   uint64_t published = 0;  // entries acknowledged and deleted
   uint64_t warnings = 0;   // of which churn warnings
   uint64_t failed_rounds = 0;
+  // Entries the round in progress produced and the broker has not acknowledged yet.
+  uint64_t unacknowledged = 0;
 };
 
 class OutboxPublisher {
@@ -49,12 +56,15 @@ class OutboxPublisher {
   ~OutboxPublisher();  // Stop()
 
   absl::Status Start();
-  // Stops after the current round (its entries are delivered or left in the outbox).
+  // Stops after the current round (its entries are delivered or left in the outbox) and
+  // lets go of every store.
   void Stop();
 
-  // `store` must stay open until Remove(partition) returned.
-  void Add(int32_t partition, ProjectionStore* store);
-  // Returns once the publisher no longer uses the partition's store.
+  // The publisher shares the ownership of `store` (which must keep its event log open)
+  // until the partition is removed and no round of it is in progress.
+  void Add(int32_t partition, std::shared_ptr<ProjectionStore> store);
+  // No round of the partition starts after this. Returns at once, even during one: that
+  // round finishes on its own (see above).
   void Remove(int32_t partition);
   // Something new may be in an outbox.
   void Notify();
@@ -66,7 +76,7 @@ class OutboxPublisher {
 
  private:
   struct Partition {
-    ProjectionStore* store = nullptr;
+    std::shared_ptr<ProjectionStore> store;
     std::optional<uint64_t> next{};  // the first sequence not yet published, once known
   };
   void Loop();
@@ -80,7 +90,6 @@ class OutboxPublisher {
 
   mutable absl::Mutex mu_;
   std::map<int32_t, Partition> partitions_ ABSL_GUARDED_BY(mu_);
-  std::optional<int32_t> busy_ ABSL_GUARDED_BY(mu_);
   bool pending_ ABSL_GUARDED_BY(mu_) = true;
   bool idle_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -9,9 +9,8 @@
 //    (engine::RebuildAsOf: events that occurred later are left out, never read back from
 //    the current state), the log read from the store opened as a secondary
 //    (OpenProjectionView with as_of; inside the engine too: a recomputation takes a
-//    while, and holding the engine's own store that long would keep a revoked partition
-//    open, so that its re-assignment could not open it). It costs one pass over the
-//    partition's whole log.
+//    while, and holding the engine's own store that long would keep a revoked
+//    partition's store open that long). It costs one pass over the partition's whole log.
 //
 //   ScratchDir scratch("guanxi_export");
 //   ASSIGN_OR_RETURN(ProjectionView view,

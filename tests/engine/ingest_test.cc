@@ -1,9 +1,12 @@
+#include <atomic>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "engine/config/config.h"
 #include "engine/ingest/ingest_engine.h"
@@ -260,9 +263,8 @@ TEST(IngestEngineTest, QuietPartitionGetsATickAndItsTimersFire) {
   // Two customers whose keys land on different partitions (the partitioner is the
   // producer's: ask it, on a probe topic of the same width).
   std::map<uint64_t, int32_t> landed;
-  auto producer = std::move(*Producer::Create(brokers, {}, [&](const Producer::Delivery& d) {
-    landed[d.cookie] = d.partition;
-  }));
+  auto producer = std::move(*Producer::Create(
+      brokers, {}, [&](const Producer::Delivery& d) { landed[d.cookie] = d.partition; }));
   for (uint64_t i = 0; i < 16; ++i) {
     ASSERT_TRUE(producer->Produce("probe", absl::StrCat("k", i), "x", i).ok());
   }
@@ -316,8 +318,8 @@ TEST(IngestEngineTest, QuietPartitionGetsATickAndItsTimersFire) {
       ASSERT_TRUE(change.ParseFromString(m.value));
       EXPECT_EQ(m.key, change.customer_id());
       if (change.customer_id() != quiet || !change.has_stage()) continue;
-      quiet_stages.push_back(absl::StrCat(v1::LifecycleStage_Name(change.stage().to()), ": ",
-                                          change.stage().cause()));
+      quiet_stages.push_back(
+          absl::StrCat(v1::LifecycleStage_Name(change.stage().to()), ": ", change.stage().cause()));
     }
   }
   consumer->Close();
@@ -333,11 +335,126 @@ TEST(IngestEngineTest, QuietPartitionGetsATickAndItsTimersFire) {
   // The quiet partition's log holds the tick that carried the time there.
   auto log = std::move(*EventLog::Open(PartitionDir(data.path(), 0), {}));
   std::vector<int64_t> ticks;
-  ASSERT_TRUE(log->ReadRange(0, UINT64_MAX, [&](const v1::LogRecord& r) {
-                   if (r.has_tick()) ticks.push_back(r.tick().event_time().seconds());
-                   return true;
-                 }).ok());
+  ASSERT_TRUE(log->ReadRange(0, UINT64_MAX,
+                             [&](const v1::LogRecord& r) {
+                               if (r.has_tick()) ticks.push_back(r.tick().event_time().seconds());
+                               return true;
+                             })
+                  .ok());
   EXPECT_THAT(ticks, ::testing::ElementsAre(kStart + 200 * kDay));
+}
+
+// A reader (the HTTP API) holds the partitions' stores (PartitionView) while a second
+// member joins the group and leaves again: each eager rebalance revokes the engine's
+// partitions and hands them back to it, so it re-acquires a store the reader still holds
+// open. It takes that store back (a second open would fail on RocksDB's LOCK and stop
+// Run) and keeps ingesting, and the reader's view stays readable throughout.
+TEST(IngestEngineTest, ReassignmentWhileAReaderHoldsTheStoreKeepsIngesting) {
+  auto cluster = std::move(*EmbeddedCluster::Start(1));
+  v1::EngineConfig config = DefaultEngineConfig();
+  // The mock coordinator waits up to a session for the members to rejoin.
+  auto* session = config.mutable_kafka()->add_properties();
+  session->set_name("session.timeout.ms");
+  session->set_value("3000");
+  ASSERT_TRUE(CreateGuanxiTopics(*cluster, config.kafka(), 2).ok());
+  const std::string brokers = cluster->bootstrap_servers();
+  const std::string topic = config.kafka().events_topic();
+
+  std::map<int32_t, int64_t> produced;  // acknowledged messages per partition
+  auto producer = std::move(*Producer::Create(brokers, {}, [&](const Producer::Delivery& d) {
+    if (d.status.ok()) ++produced[d.partition];
+  }));
+  int next_id = 0;
+  auto produce = [&](int n) {
+    for (int i = 0; i < n; ++i, ++next_id) {
+      const std::string customer = absl::StrCat("c", next_id % 20);
+      ASSERT_TRUE(
+          producer->Produce(topic, customer, EventBytes(absl::StrCat("e", next_id), customer), 0)
+              .ok());
+    }
+    ASSERT_EQ(producer->Flush(absl::Seconds(60)), 0);
+  };
+
+  TempDir data;
+  IngestEngine engine({.brokers = brokers, .data_dir = data.path(), .config = config});
+  std::atomic<bool> stop{false}, ended{false};
+  absl::Status result;
+  std::thread runner([&] {
+    result = engine.Run(stop);
+    ended = true;
+  });
+  absl::Cleanup join_runner = [&] {  // on every way out, failed assertions included
+    stop = true;
+    runner.join();
+  };
+  // The engine owns `partitions` partitions, has consumed every message produced to
+  // them, and has projected everything it appended.
+  auto caught_up = [&](size_t partitions) {
+    const EngineStatus status = engine.Status();
+    if (status.partitions.size() != partitions) return false;
+    for (const PartitionStatus& p : status.partitions) {
+      if (p.next_offset != produced[p.partition] || p.projected != p.log_records) return false;
+    }
+    return true;
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  // Waits for `condition`, calling `serve` between checks, until Run ends or the deadline.
+  auto wait_for = [&](const std::function<bool()>& condition, const std::function<void()>& serve) {
+    while (!ended && absl::Now() < deadline && !condition()) serve();
+  };
+  auto pause = [] { absl::SleepFor(absl::Milliseconds(10)); };
+
+  produce(200);
+  ASSERT_EQ(produced.size(), 2u) << "the customers' keys should reach both partitions";
+  wait_for([&] { return caught_up(2); }, pause);
+  ASSERT_FALSE(ended) << result;
+  ASSERT_TRUE(caught_up(2));
+  std::vector<PartitionView> views = engine.Partitions();  // held as a slow reader would
+  ASSERT_EQ(views.size(), 2u);
+
+  // A second member joins: the engine's two partitions are revoked, one is given back.
+  struct Member final : RebalanceListener {
+    std::vector<int64_t> OnAssigned(const std::vector<TopicPartition>& ps) override {
+      for (const TopicPartition& tp : ps) assigned.insert(tp.partition);
+      return std::vector<int64_t>(ps.size(), kOffsetBeginning);
+    }
+    void OnRevoked(const std::vector<TopicPartition>& ps) override {
+      for (const TopicPartition& tp : ps) assigned.erase(tp.partition);
+    }
+    std::set<int32_t> assigned;
+  } member;
+  auto other = std::move(
+      *Consumer::Create(brokers, config.kafka().group_id(), PropertiesOf(config.kafka()), &member));
+  ASSERT_TRUE(other->Subscribe({topic}).ok());
+  auto serve_other = [&] { other->Poll(100, absl::Milliseconds(20)); };
+  wait_for([&] { return member.assigned.size() == 1 && caught_up(1); }, serve_other);
+  ASSERT_FALSE(ended) << "Run ended at the re-assignment: " << result;
+  ASSERT_TRUE(caught_up(1));
+  const int32_t kept = engine.Status().partitions[0].partition;
+  EXPECT_EQ(member.assigned.count(kept), 0u);
+  const int64_t before = produced[kept];
+  produce(200);
+  ASSERT_GT(produced[kept], before);
+  wait_for([&] { return caught_up(1); }, serve_other);
+  ASSERT_FALSE(ended) << result;
+  EXPECT_TRUE(caught_up(1)) << "the engine stopped ingesting partition " << kept;
+
+  // The member leaves: both partitions are revoked and given back to the engine.
+  other->Close();
+  produce(100);
+  wait_for([&] { return caught_up(2); }, pause);
+  ASSERT_FALSE(ended) << result;
+  EXPECT_TRUE(caught_up(2));
+  EXPECT_EQ(engine.Status().totals.messages, next_id);  // the member committed nothing
+
+  for (const PartitionView& view : views) {
+    auto checkpoint = view.store->ReadCheckpoint();
+    ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+    EXPECT_GT(view.log->next_position(), 0u);
+  }
+  views.clear();
+  std::move(join_runner).Invoke();
+  EXPECT_TRUE(result.ok()) << result;
 }
 
 }  // namespace
