@@ -27,7 +27,8 @@
 // and the silence after leaving. The alarm is raised once per customer, the first time the
 // posterior reaches a threshold theta; it is scored exactly as churn_quality scores RAISED
 // notices (TP inside [degrade_from, churn_at], FP for non-churners and before the decline,
-// late after churn_at; recall over planted churners; median lead of the detected).
+// late after churn_at; recall over planted churners; median lead of the detected:
+// bench/churn_score.h, shared with churn_quality).
 //
 // A Bayes-optimal posterior with a threshold is the best way to trade false alarms for
 // early detections at each moment; it is not a proof that no rule does better on the
@@ -58,6 +59,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "bench/churn_score.h"
 #include "connectors/simulator.h"
 
 namespace guanxi::bench {
@@ -687,13 +689,6 @@ std::vector<float> Posterior(const Model& model, const Customer& c,
   return posterior;
 }
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int Run(const Options& options) {
   connectors::SimulatorOptions sim_options;
   sim_options.customers = options.customers;
@@ -758,47 +753,26 @@ int Run(const Options& options) {
       R"({"bench":"churn_oracle","customers":%d,"days":%d,"seed":%d,"without":"%s","rows":[)",
       options.customers, days, options.seed, off);
   for (int k = 0; k < kThresholds; ++k) {
-    int64_t alarms = 0, tp = 0, fp = 0, late = 0, churners = 0;
-    std::vector<double> leads;
-    std::map<std::string, std::pair<int, int>> by_persona;
+    std::vector<Alarm> alarms;
     for (size_t i = 0; i < customers.size(); ++i) {
-      const GroundTruth& t = truth[i];
-      if (t.churns) {
-        ++churners;
-        ++by_persona[connectors::PersonaName(t.persona)].second;
-      }
       const int d = first_day[i][static_cast<size_t>(k)];
-      if (d < 0) continue;
-      ++alarms;
-      const int64_t at = start + int64_t{d + 1} * kDay - 1;  // the end of day d
-      if (!t.churns || at < t.degrade_from) {
-        ++fp;
-      } else if (at > t.churn_at) {
-        ++late;
-      } else {
-        ++tp;
-        ++by_persona[connectors::PersonaName(t.persona)].first;
-        leads.push_back(static_cast<double>(t.churn_at - at) / kDay);
-      }
+      if (d >= 0) alarms.push_back({i, start + int64_t{d + 1} * kDay - 1, {}});  // end of day d
     }
-    const double precision =
-        tp + fp > 0 ? static_cast<double>(tp) / static_cast<double>(tp + fp) : 0;
-    const double recall =
-        churners > 0 ? static_cast<double>(tp) / static_cast<double>(churners) : 0;
-    const double lead = Median(leads);
+    const Score s = ScoreAlarms(alarms, truth);
     std::string personas;
-    for (const auto& [name, counts] : by_persona) {
+    for (const auto& [name, counts] : s.detected_by_persona) {
       absl::StrAppend(&personas, " ", name, " ", counts.first, "/", counts.second);
     }
     std::printf("%-9.2f %7lld %6lld %6lld %6lld %9.3f %7.3f %10.1f  %s\n", thresholds[k],
-                static_cast<long long>(alarms), static_cast<long long>(tp),
-                static_cast<long long>(fp), static_cast<long long>(late), precision, recall, lead,
-                personas.c_str());
+                static_cast<long long>(s.alarms), static_cast<long long>(s.tp),
+                static_cast<long long>(s.fp), static_cast<long long>(s.late), s.precision, s.recall,
+                s.median_lead_days, personas.c_str());
     absl::StrAppendFormat(
         &json,
         R"(%s{"theta":%.2f,"alarms":%d,"tp":%d,"fp":%d,"late":%d,"precision":%.4f,)"
         R"("recall":%.4f,"median_lead_days":%.1f})",
-        k == 0 ? "" : ",", thresholds[k], alarms, tp, fp, late, precision, recall, lead);
+        k == 0 ? "" : ",", thresholds[k], s.alarms, s.tp, s.fp, s.late, s.precision, s.recall,
+        s.median_lead_days);
   }
   json += "]}";
   std::printf("\njson: %s\n", json.c_str());

@@ -72,6 +72,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/churn_score.h"
 #include "connectors/simulator.h"
 #include "engine/config/config.h"
 #include "projections/churn/rules.h"
@@ -137,57 +138,6 @@ Timestamp At(int64_t seconds) {
   Timestamp t;
   t.set_seconds(seconds);
   return t;
-}
-
-// One alarm to score: a customer, when, and the codes of its reasons.
-struct Alarm {
-  size_t customer = 0;
-  int64_t at = 0;
-  std::vector<std::string> codes;
-};
-
-struct Score {
-  int64_t alarms = 0, tp = 0, fp = 0, late = 0;
-  int64_t churners = 0, detected = 0;
-  double precision = 0, recall = 0, median_lead_days = 0;
-  std::map<std::string, std::pair<int64_t, int64_t>> detected_by_persona;  // detected, all
-};
-
-Score ScoreAlarms(const std::vector<Alarm>& alarms, const std::vector<GroundTruth>& truth) {
-  Score s;
-  std::vector<std::optional<int64_t>> first_tp(truth.size());
-  for (const Alarm& a : alarms) {
-    const GroundTruth& t = truth[a.customer];
-    ++s.alarms;
-    if (!t.churns || a.at < t.degrade_from) {
-      ++s.fp;
-    } else if (a.at > t.churn_at) {
-      ++s.late;
-    } else {
-      ++s.tp;
-      if (!first_tp[a.customer] || a.at < *first_tp[a.customer]) first_tp[a.customer] = a.at;
-    }
-  }
-  std::vector<double> leads;
-  for (size_t i = 0; i < truth.size(); ++i) {
-    if (!truth[i].churns) continue;
-    ++s.churners;
-    auto& [found, all] = s.detected_by_persona[connectors::PersonaName(truth[i].persona)];
-    ++all;
-    if (first_tp[i]) {
-      ++s.detected;
-      ++found;
-      leads.push_back(static_cast<double>(truth[i].churn_at - *first_tp[i]) / kDay);
-    }
-  }
-  s.precision = s.tp + s.fp > 0 ? static_cast<double>(s.tp) / static_cast<double>(s.tp + s.fp) : 0;
-  s.recall = s.churners > 0 ? static_cast<double>(s.detected) / static_cast<double>(s.churners) : 0;
-  if (!leads.empty()) {
-    std::sort(leads.begin(), leads.end());
-    const size_t n = leads.size();
-    s.median_lead_days = n % 2 == 1 ? leads[n / 2] : (leads[n / 2 - 1] + leads[n / 2]) / 2;
-  }
-  return s;
 }
 
 // For --diagnose: how often each rule holds, by the customer's ground truth.
