@@ -284,6 +284,17 @@ absl::Status ValidateChurn(const guanxi::v1::ChurnConfig& churn) {
       {"churn.weights.competitor_signal", churn.weights().competitor_signal(), 0, false, kInf},
       {"churn.weights.silence", churn.weights().silence(), 0, false, kInf},
       {"churn.weights.call_sentiment", churn.weights().call_sentiment(), 0, false, kInf},
+      {"churn.weights.decline_evidence", churn.weights().decline_evidence(), 0, false, kInf},
+      {"churn.evidence.call_sentiment_weight", churn.evidence().call_sentiment_weight(), 0, false,
+       kInf},
+      {"churn.evidence.call_sentiment_pivot", churn.evidence().call_sentiment_pivot(), -1, false,
+       1},
+      {"churn.evidence.complaint", churn.evidence().complaint(), 0, false, kInf},
+      {"churn.evidence.competitor_signal", churn.evidence().competitor_signal(), 0, false, kInf},
+      {"churn.evidence.late_payment", churn.evidence().late_payment(), 0, false, kInf},
+      {"churn.evidence.negative_visit", churn.evidence().negative_visit(), 0, false, kInf},
+      {"churn.evidence.decay_per_day", churn.evidence().decay_per_day(), 0, false, kInf},
+      {"churn.evidence.threshold", churn.evidence().threshold(), 0, true, kInf},
       {"churn.severe_factor", churn.severe_factor(), 1, false, 1000},
       {"churn.watch_points", churn.watch_points(), 0, true, kInf},
       {"churn.warning_points", churn.warning_points(), churn.watch_points(), false, kInf},
@@ -515,13 +526,23 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   weights->set_unresolved_complaint(1);
   weights->set_complaint_run(3);
   weights->set_satisfaction_drop(2);
-  weights->set_score_drop(4);
+  weights->set_score_drop(3);
   weights->set_late_payments(4);
   weights->set_renewal_low_score(6);
   weights->set_champion_left(6);
   weights->set_competitor_signal(3);
   weights->set_silence(6);
   weights->set_call_sentiment(3);
+  weights->set_decline_evidence(3);
+  auto* evidence = churn->mutable_evidence();
+  evidence->set_call_sentiment_weight(3);
+  evidence->set_call_sentiment_pivot(0.1);
+  evidence->set_complaint(1);
+  evidence->set_competitor_signal(1.5);
+  evidence->set_late_payment(1);
+  evidence->set_negative_visit(0.5);
+  evidence->set_decay_per_day(0.04);
+  evidence->set_threshold(3);
   churn->set_severe_factor(1.5);
   churn->set_watch_points(6);
   churn->set_warning_points(7);

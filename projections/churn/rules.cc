@@ -235,6 +235,51 @@ void ObserveCall(const ChurnConfig& config, ChurnEvidence& evidence, const Event
   DropOlder(marks, clock, config.call_window_days());
 }
 
+// The weight of evidence of a decline at `now` (no earlier than when it was last
+// changed): what it was, less the decay since.
+double EvidenceAt(const ChurnConfig& config, const ChurnEvidence& evidence, int64_t now) {
+  const int64_t since = std::max<int64_t>(0, now - evidence.decline_evidence_at().seconds());
+  return std::max(0.0, evidence.decline_evidence() -
+                           config.evidence().decay_per_day() * static_cast<double>(since) / kDay);
+}
+
+// What `event` adds to the weight of evidence of a decline (negative: evidence against).
+double EvidenceOf(const ChurnConfig& config, const Event& event) {
+  const auto& e = config.evidence();
+  switch (event.payload_case()) {
+    case Event::kCall:
+      if (!event.call().has_sentiment() || !std::isfinite(event.call().sentiment())) return 0;
+      return e.call_sentiment_weight() *
+             (e.call_sentiment_pivot() - std::clamp(event.call().sentiment(), -1.0, 1.0));
+    case Event::kComplaint:
+      return e.complaint();
+    case Event::kCompetitorSignal: {
+      const double lean = event.competitor_signal().lean();
+      return std::isfinite(lean) && lean <= -config.competitor_lean() ? e.competitor_signal() : 0;
+    }
+    case Event::kPayment: {
+      const auto& p = event.payment();
+      if (!IsSet(p.due_at())) return 0;
+      const int64_t paid =
+          IsSet(p.paid_at()) ? p.paid_at().seconds() : event.occurred_at().seconds();
+      const double late = static_cast<double>((paid - p.due_at().seconds()) / kDay);
+      return late >= config.late_payment_min_days() ? e.late_payment() : 0;
+    }
+    case Event::kVisit:
+      return event.visit().outcome() == guanxi::v1::OUTCOME_NEGATIVE ? e.negative_visit() : 0;
+    default:
+      return 0;
+  }
+}
+
+void ObserveEvidence(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
+                     int64_t clock) {
+  const double added = EvidenceOf(config, event);
+  if (added == 0) return;
+  evidence.set_decline_evidence(std::max(0.0, EvidenceAt(config, evidence, clock) + added));
+  *evidence.mutable_decline_evidence_at() = At(clock);
+}
+
 void ObserveCompetitor(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
                        int64_t clock) {
   const double lean = event.competitor_signal().lean();
@@ -504,6 +549,22 @@ std::optional<Finding> CallSentiment(const ChurnConfig& config, const CustomerSt
                           absl::StrFormat("%+.2f", config.call_sentiment_threshold())))};
 }
 
+std::optional<Finding> DeclineEvidence(const ChurnConfig& config, const CustomerState& state,
+                                       int64_t now) {
+  const double threshold = config.evidence().threshold();
+  const double value = EvidenceAt(config, state.churn_evidence(), now);
+  if (!(value >= threshold)) return std::nullopt;
+  return Found(config,
+               Reason("decline_evidence", value, threshold,
+                      absl::StrCat("weight of evidence of a decline ", Num(value),
+                                   " (calls, complaints, "
+                                   "competitor signals, late payments and visits added up, less ",
+                                   absl::StrFormat("%.2f", config.evidence().decay_per_day()),
+                                   " a day; last added ",
+                                   Date(state.churn_evidence().decline_evidence_at().seconds()),
+                                   "), at or above ", Num(threshold))));
+}
+
 WarningLevel LevelOf(const ChurnConfig& config, double points) {
   if (points >= config.critical_points()) return guanxi::v1::WARNING_LEVEL_CRITICAL;
   if (points >= config.warning_points()) return guanxi::v1::WARNING_LEVEL_WARNING;
@@ -586,6 +647,7 @@ void ObserveForChurn(const ChurnConfig& config, CustomerState& state, const Even
     default:
       break;
   }
+  if (config.weights().decline_evidence() > 0) ObserveEvidence(config, evidence, event, clock);
 }
 
 ChurnAssessment AssessChurn(const ChurnConfig& config, const CustomerState& state,
@@ -614,6 +676,8 @@ ChurnAssessment AssessChurn(const ChurnConfig& config, const CustomerState& stat
        w.competitor_signal() > 0 ? CompetitorSignals(config, state, now) : std::nullopt},
       {w.call_sentiment(),
        w.call_sentiment() > 0 ? CallSentiment(config, state, now) : std::nullopt},
+      {w.decline_evidence(),
+       w.decline_evidence() > 0 ? DeclineEvidence(config, state, now) : std::nullopt},
   };
   ChurnAssessment assessment;
   for (const auto& [weight, finding] : findings) {
@@ -729,6 +793,22 @@ std::optional<Timestamp> NextChurnDeadline(const ChurnConfig& config, const Cust
   }
   for (const auto& mark : evidence.call_sentiment()) {
     candidates.push_back(mark.at().seconds() + Span(config.call_window_days()));
+  }
+  // The weight of evidence falls below the threshold (and below the severe mark) at the
+  // first second EvidenceAt says so.
+  const double decay = config.evidence().decay_per_day();
+  if (config.weights().decline_evidence() > 0 && decay > 0 && evidence.decline_evidence() > 0) {
+    const int64_t at = evidence.decline_evidence_at().seconds();
+    for (const double mark :
+         {config.evidence().threshold(), config.severe_factor() * config.evidence().threshold()}) {
+      if (!(evidence.decline_evidence() >= mark)) continue;
+      int64_t c =
+          at +
+          static_cast<int64_t>(std::floor((evidence.decline_evidence() - mark) / decay * kDay)) + 1;
+      while (c - 1 > at && EvidenceAt(config, evidence, c - 1) < mark) --c;
+      while (EvidenceAt(config, evidence, c) >= mark) ++c;
+      candidates.push_back(c);
+    }
   }
   // P(alive) does not move with time alone: it counts as at the last evaluation.
   const double p_alive_points = state.churn_episode().p_alive_points();

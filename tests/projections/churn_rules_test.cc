@@ -20,9 +20,11 @@ using guanxi::v1::ChurnConfig;
 using guanxi::v1::ChurnWarning;
 using guanxi::v1::CustomerState;
 using guanxi::v1::Event;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 constexpr int64_t kDay = 86400;
 constexpr int64_t kBase = 1767225600;  // 2026-01-01T00:00:00Z
@@ -34,7 +36,8 @@ Timestamp Day(double day, int64_t plus_seconds = 0) {
 }
 
 // A configuration fixed here, so that tuning the shipped defaults does not move these
-// hand-computed expectations. Every weight is 1 and each level is one point apart.
+// hand-computed expectations. Every weight is 1 (decline_evidence: 0) and each level is
+// one point apart.
 ChurnConfig TestConfig() {
   ChurnConfig c;
   c.set_inactivity_multiple(3);
@@ -64,6 +67,15 @@ ChurnConfig TestConfig() {
   c.set_call_sentiment_threshold(-0.2);
   c.set_call_min_count(2);
   c.set_call_window_days(60);
+  auto* e = c.mutable_evidence();
+  e->set_call_sentiment_weight(2);
+  e->set_call_sentiment_pivot(0);
+  e->set_complaint(1);
+  e->set_competitor_signal(1.5);
+  e->set_late_payment(1);
+  e->set_negative_visit(0.5);
+  e->set_decay_per_day(0.1);
+  e->set_threshold(2);
   auto* w = c.mutable_weights();
   w->set_inactivity(1);
   w->set_low_p_alive(1);
@@ -76,6 +88,9 @@ ChurnConfig TestConfig() {
   w->set_champion_left(1);
   w->set_competitor_signal(1);
   w->set_call_sentiment(1);
+  // Off: it adds up events the other rules' hand-computed tests feed (its own tests use
+  // EvidenceOnlyConfig).
+  w->set_decline_evidence(0);
   c.set_severe_factor(2);
   c.set_watch_points(1);
   c.set_warning_points(2);
@@ -207,6 +222,12 @@ Event Call(double day, std::optional<double> sentiment) {
   if (sentiment) e.mutable_call()->set_sentiment(*sentiment);
   return e;
 }
+Event Visit(double day, guanxi::v1::Outcome outcome) {
+  Event e = At(day);
+  e.mutable_visit()->set_visitor("am-1");
+  e.mutable_visit()->set_outcome(outcome);
+  return e;
+}
 Event Competitor(double day, double lean) {
   Event e = At(day);
   e.mutable_competitor_signal()->set_competitor("Acme");
@@ -263,6 +284,10 @@ TEST(ChurnConfigTest, BadValuesNameTheField) {
       {"churn { call_min_count: 0 }", "churn.call_min_count"},
       {"churn { call_window_days: 0 }", "churn.call_window_days"},
       {"churn { weights { call_sentiment: -1 } }", "churn.weights.call_sentiment"},
+      {"churn { evidence { threshold: 0 } }", "churn.evidence.threshold"},
+      {"churn { evidence { call_sentiment_pivot: 2 } }", "churn.evidence.call_sentiment_pivot"},
+      {"churn { evidence { decay_per_day: -0.1 } }", "churn.evidence.decay_per_day"},
+      {"churn { evidence { complaint: nan } }", "churn.evidence.complaint"},
   };
   for (const auto& [text, field] : cases) {
     auto config = guanxi::engine::ParseEngineConfig(text, "c");
@@ -622,6 +647,48 @@ TEST(ChurnRulesTest, CallSentimentIsTheMeanOverTheCallsInTheWindow) {
   EXPECT_THAT(above.Codes(Day(2)), IsEmpty());
 }
 
+// TestConfig: calls add 2 x (0 - sentiment), a complaint 1, a competitor signal leaning
+// away 1.5, a late payment 1, a negative visit 0.5; -0.1 a day; holds at 2, severe at 4.
+// TestConfig with decline_evidence as the only rule.
+ChurnConfig EvidenceOnlyConfig() {
+  ChurnConfig config = TestConfig();
+  guanxi::v1::ChurnReasonWeights only;
+  only.set_decline_evidence(1);
+  *config.mutable_weights() = only;
+  return config;
+}
+
+TEST(ChurnRulesTest, DeclineEvidenceAddsSmallSignsAndFadesWithTime) {
+  Customer c(EvidenceOnlyConfig());
+  c.Observe(Complaint(0, "q1"));  // 1
+  c.Observe(Call(5, -0.25));      // 1 - 0.5 + 0.5 = 1
+  EXPECT_THAT(c.Codes(Day(5)), Not(Contains("decline_evidence")));
+  c.Observe(Visit(5, guanxi::v1::OUTCOME_NEGATIVE));  // 1.5
+  c.Observe(Competitor(5, -0.5));                     // 3.0
+  c.Observe(Visit(5, guanxi::v1::OUTCOME_POSITIVE));  // nothing
+  // 3.0 on day 5, less 0.1 a day: 2.0 on day 15, below 2 just after.
+  ExpectRows(c, "decline_evidence",
+             {{Day(5), true, 3.0, 1}, {Day(15), true, 2.0, 1}, {Day(15, 1), false}});
+  EXPECT_THAT(c.ReasonAt(Day(6), "decline_evidence")->description(),
+              HasSubstr("weight of evidence of a decline 2.9"));
+  EXPECT_EQ(c.state.churn_evidence().decline_evidence_at().seconds(), Day(5).seconds());
+
+  // A good call takes evidence away, never below 0.
+  c.Observe(Call(6, 1.0));  // 2.9 - 2 = 0.9
+  EXPECT_THAT(c.Codes(Day(6)), Not(Contains("decline_evidence")));
+  c.Observe(Call(7, 1.0));  // 0.8 - 2 -> 0
+  EXPECT_DOUBLE_EQ(c.state.churn_evidence().decline_evidence(), 0);
+
+  // Severe at twice the threshold (severe_factor 2): 4 late payments of 10 days = 4.
+  Customer late(EvidenceOnlyConfig());
+  for (int i = 0; i < 4; ++i) late.Observe(Payment(10, 10));
+  ExpectRows(late, "decline_evidence", {{Day(10), true, 4, 2}});
+  // A payment less late than late_payment_min_days (10) adds nothing.
+  Customer on_time(EvidenceOnlyConfig());
+  on_time.Observe(Payment(10, 9));
+  EXPECT_DOUBLE_EQ(on_time.state.churn_evidence().decline_evidence(), 0);
+}
+
 TEST(ChurnRulesTest, LowPAliveOnlyWithABgNbdModel) {
   guanxi::v1::ModelRecord with_fit;
   with_fit.mutable_bgnbd()->set_r(1);
@@ -840,6 +907,16 @@ TEST(ChurnDeadlineTest, EachRuleItsOwnDeadline) {
     c.Feed(Call(10, -0.5));
     // The first call leaves the 60-day window on day 60.
     EXPECT_EQ(NextChurnDeadline(c.config(), c.state)->seconds(), Day(60).seconds());
+  }
+  {
+    Customer c(EvidenceOnlyConfig());
+    c.state.set_customer_id("c1");
+    c.Feed(Call(0, -1));
+    c.Feed(Call(0, -1));
+    c.Feed(Call(0, -0.5));  // 5: severe (>= 4) until day 10, holds (>= 2) until day 30
+    EXPECT_EQ(NextChurnDeadline(c.config(), c.state)->seconds(), Day(10).seconds() + 1);
+    c.Evaluate(Day(10, 1));
+    EXPECT_EQ(NextChurnDeadline(c.config(), c.state)->seconds(), Day(30).seconds() + 1);
   }
 }
 
