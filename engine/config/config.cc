@@ -522,7 +522,7 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   churn->set_call_window_days(60);
   auto* weights = churn->mutable_weights();
   weights->set_inactivity(1);
-  weights->set_low_p_alive(2);
+  weights->set_low_p_alive(1);
   weights->set_unresolved_complaint(1);
   weights->set_complaint_run(3);
   weights->set_satisfaction_drop(2);
