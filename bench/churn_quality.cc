@@ -17,6 +17,8 @@
 //     workers.tick_lag_seconds ahead); a tick only moves the clock and fires the timers
 //     due. The daily OnTime for everyone approximates that (time passes on quiet days
 //     too), but also evaluates every customer once a day, which the engine does not;
+//     --daily=off ticks as the engine does (midnight fires the due timers only): the
+//     score's drift with time is then seen only at events and timers, as live;
 //   - the population model (--model=on, the default): after every record (event or
 //     tick), projections::RefitDue with the configuration's classification settings
 //     (every model_refit_days, at most one try per day of event time, as
@@ -98,6 +100,7 @@ struct Options {
   bool diagnose = false;
   bool list = false;  // print every RAISED notice with its verdict
   bool model = true;  // fit and apply the population model as the engine does
+  bool daily = true;  // OnTime for every customer at every midnight
 };
 
 std::optional<Options> ParseArgs(int argc, char** argv) {
@@ -120,6 +123,8 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
       options.config = *c;
     } else if (auto m = value("model"); m && (*m == "on" || *m == "off")) {
       options.model = *m == "on";
+    } else if (auto t = value("daily"); t && (*t == "on" || *t == "off")) {
+      options.daily = *t == "on";
     } else if (arg == "--diagnose") {
       options.diagnose = true;
     } else if (arg == "--list") {
@@ -127,7 +132,7 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
     } else {
       std::cerr << "churn_quality: bad argument '" << arg
                 << "'\nusage: churn_quality [--customers=N] [--days=D] [--seed=S] "
-                   "[--config=FILE] [--model=on|off] [--diagnose] [--list]\n";
+                   "[--config=FILE] [--model=on|off] [--daily=on|off] [--diagnose] [--list]\n";
       return std::nullopt;
     }
   }
@@ -275,8 +280,12 @@ int Run(const Options& options) {
     ++position;
     run_timers(midnight - 1);
     if (clock.seconds() < midnight) clock = At(midnight);
-    for (size_t i = 0; i < states.size(); ++i) {
-      if (known[i]) record(i, projection.OnTime(states[i], At(midnight), position, context()), 0);
+    if (options.daily) {
+      for (size_t i = 0; i < states.size(); ++i) {
+        if (known[i]) record(i, projection.OnTime(states[i], At(midnight), position, context()), 0);
+      }
+    } else {
+      run_timers(midnight);  // as an engine tick: the clock moves, due timers fire
     }
     maybe_refit();
     if (options.diagnose) {
