@@ -161,12 +161,30 @@ void ObserveSurvey(const ChurnConfig& config, ChurnEvidence& evidence, const Eve
   DropOlder(marks, clock, 2 * config.satisfaction_window_days());
 }
 
-void ObservePayment(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event) {
+// A payment's time (paid_at, else its event time) and whole days late (0 when early or
+// on time); nullopt for a payment without a due date, which is not counted.
+struct PaymentLateness {
+  int64_t paid = 0;
+  int64_t days_late = 0;
+};
+std::optional<PaymentLateness> LatenessOf(const Event& event) {
   const auto& p = event.payment();
-  if (!IsSet(p.due_at())) return;
+  if (!IsSet(p.due_at())) return std::nullopt;
   const int64_t paid = IsSet(p.paid_at()) ? p.paid_at().seconds() : event.occurred_at().seconds();
-  const int64_t late = std::max<int64_t>(0, (paid - p.due_at().seconds()) / kDay);
-  InsertByTime(*evidence.mutable_payments(), Mark(paid, static_cast<double>(late)),
+  return PaymentLateness{paid, std::max<int64_t>(0, (paid - p.due_at().seconds()) / kDay)};
+}
+
+// A call's sentiment within -1..1; nullopt when the call center did not score it.
+std::optional<double> SentimentOf(const Event& event) {
+  const auto& call = event.call();
+  if (!call.has_sentiment() || !std::isfinite(call.sentiment())) return std::nullopt;
+  return std::clamp(call.sentiment(), -1.0, 1.0);
+}
+
+void ObservePayment(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event) {
+  const std::optional<PaymentLateness> late = LatenessOf(event);
+  if (!late) return;
+  InsertByTime(*evidence.mutable_payments(), Mark(late->paid, static_cast<double>(late->days_late)),
                config.late_payment_recent() + config.late_payment_baseline());
 }
 
@@ -227,11 +245,10 @@ void ObserveContact(ChurnEvidence& evidence, const Event& event) {
 
 void ObserveCall(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
                  int64_t clock) {
-  const auto& call = event.call();
-  if (!call.has_sentiment() || !std::isfinite(call.sentiment())) return;
+  const std::optional<double> sentiment = SentimentOf(event);
+  if (!sentiment) return;
   auto& marks = *evidence.mutable_call_sentiment();
-  InsertByTime(marks, Mark(event.occurred_at().seconds(), std::clamp(call.sentiment(), -1.0, 1.0)),
-               kMaxWindowEntries);
+  InsertByTime(marks, Mark(event.occurred_at().seconds(), *sentiment), kMaxWindowEntries);
   DropOlder(marks, clock, config.call_window_days());
 }
 
@@ -247,10 +264,10 @@ double EvidenceAt(const ChurnConfig& config, const ChurnEvidence& evidence, int6
 double EvidenceOf(const ChurnConfig& config, const Event& event) {
   const auto& e = config.evidence();
   switch (event.payload_case()) {
-    case Event::kCall:
-      if (!event.call().has_sentiment() || !std::isfinite(event.call().sentiment())) return 0;
-      return e.call_sentiment_weight() *
-             (e.call_sentiment_pivot() - std::clamp(event.call().sentiment(), -1.0, 1.0));
+    case Event::kCall: {
+      const std::optional<double> sentiment = SentimentOf(event);
+      return sentiment ? e.call_sentiment_weight() * (e.call_sentiment_pivot() - *sentiment) : 0;
+    }
     case Event::kComplaint:
       return e.complaint();
     case Event::kCompetitorSignal: {
@@ -258,12 +275,10 @@ double EvidenceOf(const ChurnConfig& config, const Event& event) {
       return std::isfinite(lean) && lean <= -config.competitor_lean() ? e.competitor_signal() : 0;
     }
     case Event::kPayment: {
-      const auto& p = event.payment();
-      if (!IsSet(p.due_at())) return 0;
-      const int64_t paid =
-          IsSet(p.paid_at()) ? p.paid_at().seconds() : event.occurred_at().seconds();
-      const double late = static_cast<double>((paid - p.due_at().seconds()) / kDay);
-      return late >= config.late_payment_min_days() ? e.late_payment() : 0;
+      const std::optional<PaymentLateness> late = LatenessOf(event);
+      return late && static_cast<double>(late->days_late) >= config.late_payment_min_days()
+                 ? e.late_payment()
+                 : 0;
     }
     case Event::kVisit:
       return event.visit().outcome() == guanxi::v1::OUTCOME_NEGATIVE ? e.negative_visit() : 0;
