@@ -260,39 +260,60 @@ double EvidenceAt(const ChurnConfig& config, const ChurnEvidence& evidence, int6
                            config.evidence().decay_per_day() * static_cast<double>(since) / kDay);
 }
 
-// What `event` adds to the weight of evidence of a decline (negative: evidence against).
-double EvidenceOf(const ChurnConfig& config, const Event& event) {
+// What `event` adds to the weight of evidence of a decline (negative: evidence against),
+// and how a person would name it; added 0 when it is no sign either way.
+struct Sign {
+  double added = 0;
+  std::string what;
+};
+Sign SignOf(const ChurnConfig& config, const Event& event) {
   const auto& e = config.evidence();
   switch (event.payload_case()) {
     case Event::kCall: {
       const std::optional<double> sentiment = SentimentOf(event);
-      return sentiment ? e.call_sentiment_weight() * (e.call_sentiment_pivot() - *sentiment) : 0;
+      if (!sentiment) return {};
+      return {e.call_sentiment_weight() * (e.call_sentiment_pivot() - *sentiment),
+              absl::StrFormat("call sentiment %+.2f", *sentiment)};
     }
     case Event::kComplaint:
-      return e.complaint();
+      return {e.complaint(), "complaint"};
     case Event::kCompetitorSignal: {
       const double lean = event.competitor_signal().lean();
-      return std::isfinite(lean) && lean <= -config.competitor_lean() ? e.competitor_signal() : 0;
+      if (!(std::isfinite(lean) && lean <= -config.competitor_lean())) return {};
+      return {e.competitor_signal(), absl::StrFormat("competitor signal lean %+.2f", lean)};
     }
     case Event::kPayment: {
       const std::optional<PaymentLateness> late = LatenessOf(event);
-      return late && static_cast<double>(late->days_late) >= config.late_payment_min_days()
-                 ? e.late_payment()
-                 : 0;
+      if (!late || static_cast<double>(late->days_late) < config.late_payment_min_days()) return {};
+      return {e.late_payment(), absl::StrCat("payment ", late->days_late, " days late")};
     }
     case Event::kVisit:
-      return event.visit().outcome() == guanxi::v1::OUTCOME_NEGATIVE ? e.negative_visit() : 0;
+      if (event.visit().outcome() != guanxi::v1::OUTCOME_NEGATIVE) return {};
+      return {e.negative_visit(), "negative visit"};
     default:
-      return 0;
+      return {};
   }
 }
 
+constexpr int kMaxSigns = 8;
+
 void ObserveEvidence(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
                      int64_t clock) {
-  const double added = EvidenceOf(config, event);
-  if (added == 0) return;
-  evidence.set_decline_evidence(std::max(0.0, EvidenceAt(config, evidence, clock) + added));
+  Sign sign = SignOf(config, event);
+  if (sign.added == 0) return;
+  const double value = std::max(0.0, EvidenceAt(config, evidence, clock) + sign.added);
+  evidence.set_decline_evidence(value);
   *evidence.mutable_decline_evidence_at() = At(clock);
+  auto& signs = *evidence.mutable_decline_signs();
+  if (value == 0) {
+    signs.Clear();  // back to nothing: what came before no longer counts
+    return;
+  }
+  guanxi::v1::ChurnSign& added = *signs.Add();
+  *added.mutable_at() = At(clock);
+  added.set_what(std::move(sign.what));
+  added.set_added(sign.added);
+  if (signs.size() > kMaxSigns) signs.DeleteSubrange(0, signs.size() - kMaxSigns);
 }
 
 void ObserveCompetitor(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
@@ -569,15 +590,17 @@ std::optional<Finding> DeclineEvidence(const ChurnConfig& config, const Customer
   const double threshold = config.evidence().threshold();
   const double value = EvidenceAt(config, state.churn_evidence(), now);
   if (!(value >= threshold)) return std::nullopt;
-  return Found(config,
-               Reason("decline_evidence", value, threshold,
-                      absl::StrCat("weight of evidence of a decline ", Num(value),
-                                   " (calls, complaints, "
-                                   "competitor signals, late payments and visits added up, less ",
-                                   absl::StrFormat("%.2f", config.evidence().decay_per_day()),
-                                   " a day; last added ",
-                                   Date(state.churn_evidence().decline_evidence_at().seconds()),
-                                   "), at or above ", Num(threshold))));
+  std::string signs;
+  for (const auto& sign : state.churn_evidence().decline_signs()) {
+    absl::StrAppend(&signs, signs.empty() ? "" : ", ", sign.what(), " ",
+                    absl::StrFormat("%+.1f", sign.added()), " (", Date(sign.at().seconds()), ")");
+  }
+  return Found(
+      config,
+      Reason("decline_evidence", value, threshold,
+             absl::StrCat("weight of evidence of a decline ", Num(value), ", at or above ",
+                          Num(threshold), "; latest signs: ", signs, "; less ",
+                          absl::StrFormat("%.2f", config.evidence().decay_per_day()), " a day")));
 }
 
 WarningLevel LevelOf(const ChurnConfig& config, double points) {

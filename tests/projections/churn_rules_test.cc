@@ -670,14 +670,19 @@ TEST(ChurnRulesTest, DeclineEvidenceAddsSmallSignsAndFadesWithTime) {
   ExpectRows(c, "decline_evidence",
              {{Day(5), true, 3.0, 1}, {Day(15), true, 2.0, 1}, {Day(15, 1), false}});
   EXPECT_THAT(c.ReasonAt(Day(6), "decline_evidence")->description(),
-              HasSubstr("weight of evidence of a decline 2.9"));
+              HasSubstr("weight of evidence of a decline 2.9, at or above 2.0; latest signs: "
+                        "complaint +1.0 (2026-01-01), call sentiment -0.25 +0.5 (2026-01-06), "
+                        "negative visit +0.5 (2026-01-06), competitor signal lean -0.50 +1.5 "
+                        "(2026-01-06); less 0.10 a day"));
   EXPECT_EQ(c.state.churn_evidence().decline_evidence_at().seconds(), Day(5).seconds());
 
   // A good call takes evidence away, never below 0.
   c.Observe(Call(6, 1.0));  // 2.9 - 2 = 0.9
   EXPECT_THAT(c.Codes(Day(6)), Not(Contains("decline_evidence")));
-  c.Observe(Call(7, 1.0));  // 0.8 - 2 -> 0
+  EXPECT_EQ(c.state.churn_evidence().decline_signs_size(), 5);
+  c.Observe(Call(7, 1.0));  // 0.8 - 2 -> 0: the signs before no longer count
   EXPECT_DOUBLE_EQ(c.state.churn_evidence().decline_evidence(), 0);
+  EXPECT_EQ(c.state.churn_evidence().decline_signs_size(), 0);
 
   // Severe at twice the threshold (severe_factor 2): 4 late payments of 10 days = 4.
   Customer late(EvidenceOnlyConfig());
