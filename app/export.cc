@@ -21,8 +21,8 @@
 #include "common/status_macros.h"
 #include "engine/config/config.h"
 #include "engine/log/data_dir.h"
+#include "engine/query/json.h"
 #include "engine/query/projection_view.h"
-#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "guanxi/v1/export.pb.h"
 #include "guanxi/v1/state.pb.h"
@@ -222,12 +222,7 @@ std::string CsvLine(const ExportRow& row) {
 }
 
 absl::StatusOr<std::string> JsonLine(const ExportRow& row) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;  // every column, zero or not
-  std::string json;
-  if (auto s = google::protobuf::util::MessageToJsonString(row, &json, options); !s.ok()) {
-    return absl::InternalError(absl::StrCat("JSON: ", std::string(s.message())));
-  }
+  ASSIGN_OR_RETURN(std::string json, engine::MessageJson(row));  // every column, zero or not
   absl::StrAppend(&json, "\n");
   return json;
 }

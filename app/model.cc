@@ -15,7 +15,7 @@
 #include "engine/config/config.h"
 #include "engine/log/data_dir.h"
 #include "engine/projection/replay.h"
-#include "google/protobuf/util/json_util.h"
+#include "engine/query/json.h"
 #include "google/protobuf/util/time_util.h"
 #include "projections/population.h"
 
@@ -69,13 +69,9 @@ int RunFit(const Args& args, Io& io) {
   for (int32_t p : *partitions) model.add_partitions(p);
 
   if (args.IsSet("json")) {
-    google::protobuf::util::JsonPrintOptions options;
-    options.always_print_primitive_fields = true;
-    std::string json;
-    if (auto s = google::protobuf::util::MessageToJsonString(model, &json, options); !s.ok()) {
-      return ReportFailure(io, absl::InternalError(std::string(s.message())));
-    }
-    io.out << json << "\n";
+    const absl::StatusOr<std::string> json = engine::MessageJson(model);
+    if (!json.ok()) return ReportFailure(io, json.status());
+    io.out << *json << "\n";
     return kExitOk;
   }
   io.out << "population models as of " << google::protobuf::util::TimeUtil::ToString(*as_of)

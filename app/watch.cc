@@ -14,7 +14,7 @@
 #include "engine/config/config.h"
 #include "engine/kafka/kafka.h"
 #include "engine/kafka/topics.h"
-#include "google/protobuf/util/json_util.h"
+#include "engine/query/json.h"
 #include "google/protobuf/util/time_util.h"
 #include "guanxi/v1/state.pb.h"
 #include "guanxi/v1/warning.pb.h"
@@ -55,7 +55,8 @@ std::string Time(const google::protobuf::Timestamp& t) {
 
 std::string Describe(const guanxi::v1::ChurnWarning& w) {
   std::vector<std::string> reasons;
-  for (const auto& r : w.reasons()) reasons.push_back(absl::StrCat(r.code(), ": ", r.description()));
+  for (const auto& r : w.reasons())
+    reasons.push_back(absl::StrCat(r.code(), ": ", r.description()));
   return absl::StrFormat(
       "%s  %-8s %-9s %s  score %.1f  %s  P(alive) %.2f  [%s]  (%s)", Time(w.event_time()),
       Lower(guanxi::v1::WarningLevel_Name(w.level()), "WARNING_LEVEL_"),
@@ -67,9 +68,10 @@ std::string Describe(const guanxi::v1::ChurnWarning& w) {
 std::string Describe(const guanxi::v1::RelationshipChange& c) {
   std::string what;
   if (c.has_stage()) {
-    what = absl::StrCat("stage ", Lower(guanxi::v1::LifecycleStage_Name(c.stage().from()), "LIFECYCLE_STAGE_"),
-                        " -> ", Lower(guanxi::v1::LifecycleStage_Name(c.stage().to()), "LIFECYCLE_STAGE_"),
-                        " (", c.stage().cause(), ")");
+    what = absl::StrCat(
+        "stage ", Lower(guanxi::v1::LifecycleStage_Name(c.stage().from()), "LIFECYCLE_STAGE_"),
+        " -> ", Lower(guanxi::v1::LifecycleStage_Name(c.stage().to()), "LIFECYCLE_STAGE_"), " (",
+        c.stage().cause(), ")");
   } else if (c.has_class_change()) {
     what = absl::StrCat("class ", c.class_change().classification(), " ",
                         c.class_change().from().empty() ? "-" : c.class_change().from(), " -> ",
@@ -100,16 +102,15 @@ int RunWatch(const Args& args, Io& io) {
   sigaction(SIGTERM, &action, nullptr);
 
   StartAt start(args.IsSet("from-beginning") ? engine::kOffsetBeginning : engine::kOffsetEnd);
-  const std::string group = absl::StrCat("guanxi-watch-", getpid(), "-", absl::ToUnixMicros(absl::Now()));
+  const std::string group =
+      absl::StrCat("guanxi-watch-", getpid(), "-", absl::ToUnixMicros(absl::Now()));
   auto consumer = engine::Consumer::Create(args.Get("brokers"), group,
                                            engine::PropertiesOf(config->kafka()), &start);
   if (!consumer.ok()) return ReportFailure(io, consumer.status());
   if (auto s = (*consumer)->Subscribe({topic}); !s.ok()) return ReportFailure(io, s);
   if (!json) io.err << "guanxi watch: " << topic << " (Ctrl-C ends)\n";
 
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = false;
-  options.always_print_primitive_fields = true;  // a consumer sees every field, zero or not
+  // --json: engine::MessageJson, so a consumer sees every field, zero or not.
   int64_t seen = 0;
   int exit_code = kExitOk;
   while (!watch_stop.load() && (*max == 0 || seen < *max)) {
@@ -122,7 +123,9 @@ int RunWatch(const Args& args, Io& io) {
         parsed = w.ParseFromString(m.value);
         if (parsed) {
           if (json) {
-            parsed = google::protobuf::util::MessageToJsonString(w, &line, options).ok();
+            const absl::StatusOr<std::string> text = engine::MessageJson(w);
+            parsed = text.ok();
+            if (parsed) line = *text;
           } else {
             line = Describe(w);
           }
@@ -132,7 +135,9 @@ int RunWatch(const Args& args, Io& io) {
         parsed = c.ParseFromString(m.value);
         if (parsed) {
           if (json) {
-            parsed = google::protobuf::util::MessageToJsonString(c, &line, options).ok();
+            const absl::StatusOr<std::string> text = engine::MessageJson(c);
+            parsed = text.ok();
+            if (parsed) line = *text;
           } else {
             line = Describe(c);
           }
@@ -164,14 +169,21 @@ Command WatchCommand() {
           "topic), from now on or --from-beginning, and prints one line per message: for\n"
           "people, or with --json the message in protobuf's JSON mapping (one object per\n"
           "line). Commits nothing. Runs until Ctrl-C, or until --max messages.",
-      .flags = {{.name = "brokers", .value_name = "LIST", .help = "Kafka bootstrap servers",
+      .flags = {{.name = "brokers",
+                 .value_name = "LIST",
+                 .help = "Kafka bootstrap servers",
                  .required = true},
-                {.name = "topic", .value_name = "warnings|changes", .help = "what to watch",
+                {.name = "topic",
+                 .value_name = "warnings|changes",
+                 .help = "what to watch",
                  .default_value = "warnings"},
                 {.name = "from-beginning", .help = "start at the oldest message kept"},
-                {.name = "max", .value_name = "N", .help = "stop after N messages (0: never)",
+                {.name = "max",
+                 .value_name = "N",
+                 .help = "stop after N messages (0: never)",
                  .default_value = "0"},
-                {.name = "config", .value_name = "FILE",
+                {.name = "config",
+                 .value_name = "FILE",
                  .help = "engine configuration (topic names, Kafka properties)"},
                 {.name = "json", .help = "print protobuf JSON, one message per line"}},
       .run = RunWatch,
