@@ -261,10 +261,11 @@ double EvidenceAt(const ChurnConfig& config, const ChurnEvidence& evidence, int6
 }
 
 // What `event` adds to the weight of evidence of a decline (negative: evidence against),
-// and how a person would name it; added 0 when it is no sign either way.
+// what kind of sign it is and its figure; added 0 when it is no sign either way.
 struct Sign {
   double added = 0;
-  std::string what;
+  guanxi::v1::ChurnSignKind kind = guanxi::v1::CHURN_SIGN_KIND_UNSPECIFIED;
+  double figure = 0;
 };
 Sign SignOf(const ChurnConfig& config, const Event& event) {
   const auto& e = config.evidence();
@@ -273,25 +274,44 @@ Sign SignOf(const ChurnConfig& config, const Event& event) {
       const std::optional<double> sentiment = SentimentOf(event);
       if (!sentiment) return {};
       return {e.call_sentiment_weight() * (e.call_sentiment_pivot() - *sentiment),
-              absl::StrFormat("call sentiment %+.2f", *sentiment)};
+              guanxi::v1::CHURN_SIGN_KIND_CALL_SENTIMENT, *sentiment};
     }
     case Event::kComplaint:
-      return {e.complaint(), "complaint"};
+      return {e.complaint(), guanxi::v1::CHURN_SIGN_KIND_COMPLAINT, 0};
     case Event::kCompetitorSignal: {
       const double lean = event.competitor_signal().lean();
       if (!(std::isfinite(lean) && lean <= -config.competitor_lean())) return {};
-      return {e.competitor_signal(), absl::StrFormat("competitor signal lean %+.2f", lean)};
+      return {e.competitor_signal(), guanxi::v1::CHURN_SIGN_KIND_COMPETITOR_SIGNAL, lean};
     }
     case Event::kPayment: {
       const std::optional<PaymentLateness> late = LatenessOf(event);
       if (!late || static_cast<double>(late->days_late) < config.late_payment_min_days()) return {};
-      return {e.late_payment(), absl::StrCat("payment ", late->days_late, " days late")};
+      return {e.late_payment(), guanxi::v1::CHURN_SIGN_KIND_LATE_PAYMENT,
+              static_cast<double>(late->days_late)};
     }
     case Event::kVisit:
       if (event.visit().outcome() != guanxi::v1::OUTCOME_NEGATIVE) return {};
-      return {e.negative_visit(), "negative visit"};
+      return {e.negative_visit(), guanxi::v1::CHURN_SIGN_KIND_NEGATIVE_VISIT, 0};
     default:
       return {};
+  }
+}
+
+// A stored sign as people read it: "call sentiment -0.40", "payment 12 days late".
+std::string SignText(const guanxi::v1::ChurnSign& sign) {
+  switch (sign.kind()) {
+    case guanxi::v1::CHURN_SIGN_KIND_CALL_SENTIMENT:
+      return absl::StrFormat("call sentiment %+.2f", sign.figure());
+    case guanxi::v1::CHURN_SIGN_KIND_COMPLAINT:
+      return "complaint";
+    case guanxi::v1::CHURN_SIGN_KIND_COMPETITOR_SIGNAL:
+      return absl::StrFormat("competitor signal lean %+.2f", sign.figure());
+    case guanxi::v1::CHURN_SIGN_KIND_LATE_PAYMENT:
+      return absl::StrFormat("payment %.0f days late", sign.figure());
+    case guanxi::v1::CHURN_SIGN_KIND_NEGATIVE_VISIT:
+      return "negative visit";
+    default:
+      return "sign";
   }
 }
 
@@ -299,7 +319,7 @@ constexpr int kMaxSigns = 8;
 
 void ObserveEvidence(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
                      int64_t clock) {
-  Sign sign = SignOf(config, event);
+  const Sign sign = SignOf(config, event);
   if (sign.added == 0) return;
   const double value = std::max(0.0, EvidenceAt(config, evidence, clock) + sign.added);
   evidence.set_decline_evidence(value);
@@ -311,8 +331,9 @@ void ObserveEvidence(const ChurnConfig& config, ChurnEvidence& evidence, const E
   }
   guanxi::v1::ChurnSign& added = *signs.Add();
   *added.mutable_at() = At(clock);
-  added.set_what(std::move(sign.what));
+  added.set_kind(sign.kind);
   added.set_added(sign.added);
+  added.set_figure(sign.figure);
   if (signs.size() > kMaxSigns) signs.DeleteSubrange(0, signs.size() - kMaxSigns);
 }
 
@@ -592,7 +613,7 @@ std::optional<Finding> DeclineEvidence(const ChurnConfig& config, const Customer
   if (!(value >= threshold)) return std::nullopt;
   std::string signs;
   for (const auto& sign : state.churn_evidence().decline_signs()) {
-    absl::StrAppend(&signs, signs.empty() ? "" : ", ", sign.what(), " ",
+    absl::StrAppend(&signs, signs.empty() ? "" : ", ", SignText(sign), " ",
                     absl::StrFormat("%+.1f", sign.added()), " (", Date(sign.at().seconds()), ")");
   }
   return Found(
