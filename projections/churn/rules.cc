@@ -814,16 +814,16 @@ std::optional<Timestamp> NextChurnDeadline(const ChurnConfig& config, const Cust
   const ChurnEvidence& evidence = state.churn_evidence();
   std::vector<int64_t> candidates;
   if (state.purchase_days() > 0 && IsSet(state.last_purchase_at())) {
-    const double rhythm = PurchaseRhythmDays(config, state);
+    // The same arithmetic as QuietFor: (severe_factor x (multiple x rhythm)) can differ
+    // from ((severe_factor x multiple) x rhythm) in the last bit, and so by a second.
+    const double threshold = config.inactivity_multiple() * PurchaseRhythmDays(config, state);
     const int64_t last = state.last_purchase_at().seconds();
-    candidates.push_back(last + Span(config.inactivity_multiple() * rhythm));
-    candidates.push_back(last +
-                         Span(config.severe_factor() * config.inactivity_multiple() * rhythm));
+    candidates.push_back(last + Span(threshold));
+    candidates.push_back(last + Span(config.severe_factor() * threshold));
     if (IsSet(state.last_interaction_at())) {
       const int64_t contact = std::max(last, state.last_interaction_at().seconds());
-      candidates.push_back(contact + Span(config.inactivity_multiple() * rhythm));
-      candidates.push_back(contact +
-                           Span(config.severe_factor() * config.inactivity_multiple() * rhythm));
+      candidates.push_back(contact + Span(threshold));
+      candidates.push_back(contact + Span(config.severe_factor() * threshold));
     }
   }
   for (const auto& c : evidence.open_complaints()) {
