@@ -295,6 +295,25 @@ absl::Status ValidateChurn(const guanxi::v1::ChurnConfig& churn) {
       {"churn.evidence.negative_visit", churn.evidence().negative_visit(), 0, false, kInf},
       {"churn.evidence.decay_per_day", churn.evidence().decay_per_day(), 0, false, kInf},
       {"churn.evidence.threshold", churn.evidence().threshold(), 0, true, kInf},
+      {"churn.evidence.complaint_rate_ratio", churn.evidence().complaint_rate_ratio(), 0, false,
+       kInf},
+      {"churn.evidence.call_rate_ratio", churn.evidence().call_rate_ratio(), 0, false, kInf},
+      {"churn.evidence.competitor_rate_ratio", churn.evidence().competitor_rate_ratio(), 0, false,
+       kInf},
+      {"churn.evidence.purchase_rate_ratio", churn.evidence().purchase_rate_ratio(), 0, false,
+       kInf},
+      {"churn.evidence.min_exposure_days", churn.evidence().min_exposure_days(), 0, false, kInf},
+      {"churn.evidence.competitor_lean_weight", churn.evidence().competitor_lean_weight(), 0, false,
+       kInf},
+      {"churn.evidence.competitor_lean_pivot", churn.evidence().competitor_lean_pivot(), -1, false,
+       1},
+      {"churn.evidence.critical_complaint", churn.evidence().critical_complaint(), 0, false, kInf},
+      {"churn.evidence.unsatisfied_resolution", churn.evidence().unsatisfied_resolution(), 0, false,
+       kInf},
+      {"churn.evidence.survey_weight", churn.evidence().survey_weight(), 0, false, kInf},
+      {"churn.evidence.survey_pivot", churn.evidence().survey_pivot(), 0, false, 1},
+      {"churn.evidence.unresolved_call_shift", churn.evidence().unresolved_call_shift(), 0, false,
+       0.99},
       {"churn.severe_factor", churn.severe_factor(), 1, false, 1000},
       {"churn.watch_points", churn.watch_points(), 0, true, kInf},
       {"churn.warning_points", churn.warning_points(), churn.watch_points(), false, kInf},
@@ -526,23 +545,35 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   weights->set_unresolved_complaint(1);
   weights->set_complaint_run(3);
   weights->set_satisfaction_drop(2);
-  weights->set_score_drop(3);
+  weights->set_score_drop(1);
   weights->set_late_payments(4);
   weights->set_renewal_low_score(6);
   weights->set_champion_left(6);
   weights->set_competitor_signal(3);
   weights->set_silence(6);
   weights->set_call_sentiment(3);
-  weights->set_decline_evidence(3);
+  weights->set_decline_evidence(6);
   auto* evidence = churn->mutable_evidence();
   evidence->set_call_sentiment_weight(3);
   evidence->set_call_sentiment_pivot(0.1);
-  evidence->set_complaint(1);
-  evidence->set_competitor_signal(1.5);
+  evidence->set_complaint(0);
+  evidence->set_competitor_signal(0);
   evidence->set_late_payment(1);
   evidence->set_negative_visit(0.5);
-  evidence->set_decay_per_day(0.04);
-  evidence->set_threshold(3);
+  evidence->set_decay_per_day(0.02);
+  evidence->set_threshold(4);
+  evidence->set_complaint_rate_ratio(3);
+  evidence->set_call_rate_ratio(1.5);
+  evidence->set_competitor_rate_ratio(2);
+  evidence->set_purchase_rate_ratio(0.7);
+  evidence->set_min_exposure_days(30);
+  evidence->set_competitor_lean_weight(3);
+  evidence->set_competitor_lean_pivot(0.15);
+  evidence->set_critical_complaint(3);
+  evidence->set_unsatisfied_resolution(0);
+  evidence->set_survey_weight(4);
+  evidence->set_survey_pivot(0.75);
+  evidence->set_unresolved_call_shift(0.15);
   churn->set_severe_factor(1.5);
   churn->set_watch_points(6);
   churn->set_warning_points(7);

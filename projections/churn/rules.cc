@@ -28,6 +28,9 @@ constexpr int64_t kDay = 86400;
 constexpr int kMaxOpenComplaints = 32;
 constexpr int kMaxRenewals = 32;
 constexpr int kMaxWindowEntries = 64;  // complaints made, surveys, competitor signals
+// A crossing of the weight of evidence further ahead than this is no deadline (the
+// customer's next event comes first in any real history).
+constexpr double kMaxDeadlineDays = 100 * 365;
 
 // Time in the rules is whole seconds of event time: a duration of `days` is
 // ceil(days * 86400) seconds, "d days or more have passed" is elapsed >= that, and
@@ -148,14 +151,22 @@ void ObserveResolution(ChurnEvidence& evidence, const Event& event) {
   }
 }
 
-void ObserveSurvey(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
-                   int64_t clock) {
+// A survey's satisfaction rescaled to 0..100; nullopt when its scale or answer is unusable.
+std::optional<double> SatisfactionOf(const Event& event) {
   const auto& s = event.survey();
   const double range = s.scale_max() - s.scale_min();
-  if (!(range > 0) || !std::isfinite(range) || !std::isfinite(s.satisfaction())) return;
-  const double value = std::clamp((s.satisfaction() - s.scale_min()) / range * 100.0, 0.0, 100.0);
+  if (!(range > 0) || !std::isfinite(range) || !std::isfinite(s.satisfaction())) {
+    return std::nullopt;
+  }
+  return std::clamp((s.satisfaction() - s.scale_min()) / range * 100.0, 0.0, 100.0);
+}
+
+void ObserveSurvey(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
+                   int64_t clock) {
+  const std::optional<double> value = SatisfactionOf(event);
+  if (!value) return;
   auto& marks = *evidence.mutable_satisfaction();
-  InsertByTime(marks, Mark(event.occurred_at().seconds(), value), kMaxWindowEntries);
+  InsertByTime(marks, Mark(event.occurred_at().seconds(), *value), kMaxWindowEntries);
   // The latest survey counts while it is younger than the window, against the surveys
   // in the window before it: nothing older than two windows can matter.
   DropOlder(marks, clock, 2 * config.satisfaction_window_days());
@@ -245,6 +256,8 @@ void ObserveContact(ChurnEvidence& evidence, const Event& event) {
 
 void ObserveCall(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
                  int64_t clock) {
+  evidence.set_calls(evidence.calls() + 1);
+  if (!event.call().resolved()) evidence.set_unresolved_calls(evidence.unresolved_calls() + 1);
   const std::optional<double> sentiment = SentimentOf(event);
   if (!sentiment) return;
   auto& marks = *evidence.mutable_call_sentiment();
@@ -253,11 +266,11 @@ void ObserveCall(const ChurnConfig& config, ChurnEvidence& evidence, const Event
 }
 
 // The weight of evidence of a decline at `now` (no earlier than when it was last
-// changed): what it was, less the decay since.
-double EvidenceAt(const ChurnConfig& config, const ChurnEvidence& evidence, int64_t now) {
+// changed): what it was, moved by its drift since, never below 0.
+double EvidenceAt(const ChurnEvidence& evidence, int64_t now) {
   const int64_t since = std::max<int64_t>(0, now - evidence.decline_evidence_at().seconds());
-  return std::max(0.0, evidence.decline_evidence() -
-                           config.evidence().decay_per_day() * static_cast<double>(since) / kDay);
+  return std::max(0.0, evidence.decline_evidence() +
+                           evidence.decline_drift() * static_cast<double>(since) / kDay);
 }
 
 // What `event` adds to the weight of evidence of a decline (negative: evidence against),
@@ -267,21 +280,62 @@ struct Sign {
   guanxi::v1::ChurnSignKind kind = guanxi::v1::CHURN_SIGN_KIND_UNSPECIFIED;
   double figure = 0;
 };
-Sign SignOf(const ChurnConfig& config, const Event& event) {
+
+// A configured rate ratio: 0 (unset) is 1, no term.
+double RatioOf(double configured) { return configured == 0 ? 1 : configured; }
+
+// The log of a rate ratio: what an event of that kind adds (0 for ratio 1: no term).
+double ArrivalOf(double configured) {
+  const double ratio = RatioOf(configured);
+  return ratio == 1 ? 0 : std::log(ratio);
+}
+
+// What a call's resolution says against the customer's own share of unresolved calls
+// before it (DeclineEvidenceConfig.unresolved_call_shift); `evidence` already counts it.
+double ResolutionOf(const ChurnConfig& config, const ChurnEvidence& evidence, const Event& event) {
+  const double shift = config.evidence().unresolved_call_shift();
+  if (shift == 0) return 0;
+  const bool resolved = event.call().resolved();
+  const double calls = static_cast<double>(evidence.calls() - 1);
+  const double unresolved = static_cast<double>(evidence.unresolved_calls() - (resolved ? 0 : 1));
+  const double q = (unresolved + 0.5) / (calls + 1);
+  if (resolved) return std::log1p(-shift);
+  return std::log1p((1 - q) * shift / q);
+}
+
+Sign SignOf(const ChurnConfig& config, const ChurnEvidence& evidence, const Event& event) {
   const auto& e = config.evidence();
   switch (event.payload_case()) {
     case Event::kCall: {
+      const double arrival = ArrivalOf(e.call_rate_ratio()) + ResolutionOf(config, evidence, event);
       const std::optional<double> sentiment = SentimentOf(event);
-      if (!sentiment) return {};
-      return {e.call_sentiment_weight() * (e.call_sentiment_pivot() - *sentiment),
+      if (!sentiment) return {arrival, guanxi::v1::CHURN_SIGN_KIND_CALL, 0};
+      return {arrival + e.call_sentiment_weight() * (e.call_sentiment_pivot() - *sentiment),
               guanxi::v1::CHURN_SIGN_KIND_CALL_SENTIMENT, *sentiment};
     }
-    case Event::kComplaint:
-      return {e.complaint(), guanxi::v1::CHURN_SIGN_KIND_COMPLAINT, 0};
+    case Event::kComplaint: {
+      const bool critical = event.complaint().severity() == guanxi::v1::SEVERITY_CRITICAL;
+      return {e.complaint() + ArrivalOf(e.complaint_rate_ratio()) +
+                  (critical ? e.critical_complaint() : 0),
+              guanxi::v1::CHURN_SIGN_KIND_COMPLAINT, static_cast<double>(critical)};
+    }
+    case Event::kComplaintResolved:
+      if (event.complaint_resolved().customer_satisfied()) return {};
+      return {e.unsatisfied_resolution(), guanxi::v1::CHURN_SIGN_KIND_UNSATISFIED_RESOLUTION, 0};
+    case Event::kSurvey: {
+      const std::optional<double> satisfaction = SatisfactionOf(event);
+      if (!satisfaction) return {};
+      return {e.survey_weight() * (e.survey_pivot() - *satisfaction / 100),
+              guanxi::v1::CHURN_SIGN_KIND_SURVEY, *satisfaction};
+    }
     case Event::kCompetitorSignal: {
       const double lean = event.competitor_signal().lean();
-      if (!(std::isfinite(lean) && lean <= -config.competitor_lean())) return {};
-      return {e.competitor_signal(), guanxi::v1::CHURN_SIGN_KIND_COMPETITOR_SIGNAL, lean};
+      const double arrival = ArrivalOf(e.competitor_rate_ratio());
+      if (!std::isfinite(lean)) return {arrival, guanxi::v1::CHURN_SIGN_KIND_COMPETITOR_SIGNAL, 0};
+      const bool away = lean <= -config.competitor_lean();
+      return {arrival + (away ? e.competitor_signal() : 0) +
+                  e.competitor_lean_weight() * (e.competitor_lean_pivot() - lean),
+              guanxi::v1::CHURN_SIGN_KIND_COMPETITOR_SIGNAL, lean};
     }
     case Event::kPayment: {
       const std::optional<PaymentLateness> late = LatenessOf(event);
@@ -292,9 +346,28 @@ Sign SignOf(const ChurnConfig& config, const Event& event) {
     case Event::kVisit:
       if (event.visit().outcome() != guanxi::v1::OUTCOME_NEGATIVE) return {};
       return {e.negative_visit(), guanxi::v1::CHURN_SIGN_KIND_NEGATIVE_VISIT, 0};
+    case Event::kOrder:
+      if (event.order().kind() == guanxi::v1::ORDER_KIND_CANCELLATION) return {};
+      return {ArrivalOf(e.purchase_rate_ratio()), guanxi::v1::CHURN_SIGN_KIND_PURCHASE, 0};
     default:
       return {};
   }
+}
+
+// The evidence's drift a day (see ChurnEvidence.decline_drift) for the customer as it
+// stands at `clock`: the decay, and each rate term at the customer's own rate.
+double DriftOf(const ChurnConfig& config, const CustomerState& state, int64_t clock) {
+  const auto& e = config.evidence();
+  const int64_t first = IsSet(state.first_event_at()) ? state.first_event_at().seconds() : clock;
+  const double exposure = std::max({Days(clock - first), e.min_exposure_days(), 1.0});
+  const auto& evidence = state.churn_evidence();
+  auto term = [&](double ratio, int64_t count) {
+    return (RatioOf(ratio) - 1) * (static_cast<double>(count) + 0.5) / exposure;
+  };
+  return -e.decay_per_day() - term(e.complaint_rate_ratio(), state.complaints()) -
+         term(e.call_rate_ratio(), evidence.calls()) -
+         term(e.competitor_rate_ratio(), evidence.competitor_signals_seen()) -
+         term(e.purchase_rate_ratio(), state.purchase_days());
 }
 
 // A stored sign as people read it: "call sentiment -0.40", "payment 12 days late".
@@ -302,14 +375,22 @@ std::string SignText(const guanxi::v1::ChurnSign& sign) {
   switch (sign.kind()) {
     case guanxi::v1::CHURN_SIGN_KIND_CALL_SENTIMENT:
       return absl::StrFormat("call sentiment %+.2f", sign.figure());
+    case guanxi::v1::CHURN_SIGN_KIND_CALL:
+      return "call";
     case guanxi::v1::CHURN_SIGN_KIND_COMPLAINT:
-      return "complaint";
+      return sign.figure() != 0 ? "critical complaint" : "complaint";
+    case guanxi::v1::CHURN_SIGN_KIND_UNSATISFIED_RESOLUTION:
+      return "complaint resolved, customer not satisfied";
+    case guanxi::v1::CHURN_SIGN_KIND_SURVEY:
+      return absl::StrFormat("survey satisfaction %.0f/100", sign.figure());
     case guanxi::v1::CHURN_SIGN_KIND_COMPETITOR_SIGNAL:
       return absl::StrFormat("competitor signal lean %+.2f", sign.figure());
     case guanxi::v1::CHURN_SIGN_KIND_LATE_PAYMENT:
       return absl::StrFormat("payment %.0f days late", sign.figure());
     case guanxi::v1::CHURN_SIGN_KIND_NEGATIVE_VISIT:
       return "negative visit";
+    case guanxi::v1::CHURN_SIGN_KIND_PURCHASE:
+      return "purchase";
     default:
       return "sign";
   }
@@ -317,18 +398,23 @@ std::string SignText(const guanxi::v1::ChurnSign& sign) {
 
 constexpr int kMaxSigns = 8;
 
-void ObserveEvidence(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
+// Adds what `event` says to the weight of evidence and sets the drift from here on.
+// Every event moves the clock of the evidence, so the drift always uses the customer's
+// rates as of its latest event.
+void ObserveEvidence(const ChurnConfig& config, CustomerState& state, const Event& event,
                      int64_t clock) {
-  const Sign sign = SignOf(config, event);
-  if (sign.added == 0) return;
-  const double value = std::max(0.0, EvidenceAt(config, evidence, clock) + sign.added);
+  ChurnEvidence& evidence = *state.mutable_churn_evidence();
+  const Sign sign = SignOf(config, evidence, event);
+  const double value = std::max(0.0, EvidenceAt(evidence, clock) + sign.added);
   evidence.set_decline_evidence(value);
   *evidence.mutable_decline_evidence_at() = At(clock);
+  evidence.set_decline_drift(DriftOf(config, state, clock));
   auto& signs = *evidence.mutable_decline_signs();
   if (value == 0) {
     signs.Clear();  // back to nothing: what came before no longer counts
     return;
   }
+  if (sign.added == 0) return;
   guanxi::v1::ChurnSign& added = *signs.Add();
   *added.mutable_at() = At(clock);
   added.set_kind(sign.kind);
@@ -339,6 +425,7 @@ void ObserveEvidence(const ChurnConfig& config, ChurnEvidence& evidence, const E
 
 void ObserveCompetitor(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
                        int64_t clock) {
+  evidence.set_competitor_signals_seen(evidence.competitor_signals_seen() + 1);
   const double lean = event.competitor_signal().lean();
   if (!std::isfinite(lean) || !(lean < 0)) return;
   auto& marks = *evidence.mutable_competitor_signals();
@@ -606,22 +693,27 @@ std::optional<Finding> CallSentiment(const ChurnConfig& config, const CustomerSt
                           absl::StrFormat("%+.2f", config.call_sentiment_threshold())))};
 }
 
+// How the weight of evidence moves from here: "; falling 0.07 a day".
+std::string DriftText(double drift) {
+  if (drift == 0) return "";
+  return absl::StrFormat("; %s %.2f a day", drift < 0 ? "falling" : "rising", std::abs(drift));
+}
+
 std::optional<Finding> DeclineEvidence(const ChurnConfig& config, const CustomerState& state,
                                        int64_t now) {
+  const double drift = state.churn_evidence().decline_drift();
   const double threshold = config.evidence().threshold();
-  const double value = EvidenceAt(config, state.churn_evidence(), now);
+  const double value = EvidenceAt(state.churn_evidence(), now);
   if (!(value >= threshold)) return std::nullopt;
   std::string signs;
   for (const auto& sign : state.churn_evidence().decline_signs()) {
     absl::StrAppend(&signs, signs.empty() ? "" : ", ", SignText(sign), " ",
                     absl::StrFormat("%+.1f", sign.added()), " (", Date(sign.at().seconds()), ")");
   }
-  return Found(
-      config,
-      Reason("decline_evidence", value, threshold,
-             absl::StrCat("weight of evidence of a decline ", Num(value), ", at or above ",
-                          Num(threshold), "; latest signs: ", signs, "; less ",
-                          absl::StrFormat("%.2f", config.evidence().decay_per_day()), " a day")));
+  return Found(config,
+               Reason("decline_evidence", value, threshold,
+                      absl::StrCat("weight of evidence of a decline ", Num(value), ", at or above ",
+                                   Num(threshold), "; latest signs: ", signs, DriftText(drift))));
 }
 
 WarningLevel LevelOf(const ChurnConfig& config, double points) {
@@ -706,7 +798,7 @@ void ObserveForChurn(const ChurnConfig& config, CustomerState& state, const Even
     default:
       break;
   }
-  if (config.weights().decline_evidence() > 0) ObserveEvidence(config, evidence, event, clock);
+  if (config.weights().decline_evidence() > 0) ObserveEvidence(config, state, event, clock);
 }
 
 ChurnAssessment AssessChurn(const ChurnConfig& config, const CustomerState& state,
@@ -853,19 +945,21 @@ std::optional<Timestamp> NextChurnDeadline(const ChurnConfig& config, const Cust
   for (const auto& mark : evidence.call_sentiment()) {
     candidates.push_back(mark.at().seconds() + Span(config.call_window_days()));
   }
-  // The weight of evidence falls below the threshold (and below the severe mark) at the
-  // first second EvidenceAt says so.
-  const double decay = config.evidence().decay_per_day();
-  if (config.weights().decline_evidence() > 0 && decay > 0 && evidence.decline_evidence() > 0) {
+  // The weight of evidence crosses the threshold or the severe mark (down as it decays,
+  // up as purchases fail to come) at the first second EvidenceAt says so.
+  const double drift = evidence.decline_drift();
+  if (config.weights().decline_evidence() > 0 && drift != 0 &&
+      (evidence.decline_evidence() > 0 || drift > 0)) {
     const int64_t at = evidence.decline_evidence_at().seconds();
     for (const double mark :
          {config.evidence().threshold(), config.severe_factor() * config.evidence().threshold()}) {
-      if (!(evidence.decline_evidence() >= mark)) continue;
-      int64_t c =
-          at +
-          static_cast<int64_t>(std::floor((evidence.decline_evidence() - mark) / decay * kDay)) + 1;
-      while (c - 1 > at && EvidenceAt(config, evidence, c - 1) < mark) --c;
-      while (EvidenceAt(config, evidence, c) >= mark) ++c;
+      const bool above = evidence.decline_evidence() >= mark;
+      if (above == (drift > 0)) continue;  // moving away from the mark
+      const double days = (mark - evidence.decline_evidence()) / drift;
+      if (!(days < kMaxDeadlineDays)) continue;
+      int64_t c = at + static_cast<int64_t>(std::floor(days * kDay)) + 1;
+      while (c - 1 > at && (EvidenceAt(evidence, c - 1) >= mark) != above) --c;
+      while ((EvidenceAt(evidence, c) >= mark) == above) ++c;
       candidates.push_back(c);
     }
   }

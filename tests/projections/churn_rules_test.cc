@@ -288,6 +288,13 @@ TEST(ChurnConfigTest, BadValuesNameTheField) {
       {"churn { evidence { call_sentiment_pivot: 2 } }", "churn.evidence.call_sentiment_pivot"},
       {"churn { evidence { decay_per_day: -0.1 } }", "churn.evidence.decay_per_day"},
       {"churn { evidence { complaint: nan } }", "churn.evidence.complaint"},
+      {"churn { evidence { complaint_rate_ratio: -1 } }", "churn.evidence.complaint_rate_ratio"},
+      {"churn { evidence { purchase_rate_ratio: inf } }", "churn.evidence.purchase_rate_ratio"},
+      {"churn { evidence { min_exposure_days: -1 } }", "churn.evidence.min_exposure_days"},
+      {"churn { evidence { competitor_lean_pivot: 2 } }", "churn.evidence.competitor_lean_pivot"},
+      {"churn { evidence { critical_complaint: -1 } }", "churn.evidence.critical_complaint"},
+      {"churn { evidence { survey_pivot: 1.5 } }", "churn.evidence.survey_pivot"},
+      {"churn { evidence { unresolved_call_shift: 1 } }", "churn.evidence.unresolved_call_shift"},
   };
   for (const auto& [text, field] : cases) {
     auto config = guanxi::engine::ParseEngineConfig(text, "c");
@@ -673,7 +680,7 @@ TEST(ChurnRulesTest, DeclineEvidenceAddsSmallSignsAndFadesWithTime) {
               HasSubstr("weight of evidence of a decline 2.9, at or above 2.0; latest signs: "
                         "complaint +1.0 (2026-01-01), call sentiment -0.25 +0.5 (2026-01-06), "
                         "negative visit +0.5 (2026-01-06), competitor signal lean -0.50 +1.5 "
-                        "(2026-01-06); less 0.10 a day"));
+                        "(2026-01-06); falling 0.10 a day"));
   EXPECT_EQ(c.state.churn_evidence().decline_evidence_at().seconds(), Day(5).seconds());
 
   // A good call takes evidence away, never below 0.
@@ -692,6 +699,135 @@ TEST(ChurnRulesTest, DeclineEvidenceAddsSmallSignsAndFadesWithTime) {
   Customer on_time(EvidenceOnlyConfig());
   on_time.Observe(Payment(10, 9));
   EXPECT_DOUBLE_EQ(on_time.state.churn_evidence().decline_evidence(), 0);
+}
+
+// EvidenceOnlyConfig with no decay and no fixed weights: only what a test sets counts.
+ChurnConfig RatesOnlyConfig() {
+  ChurnConfig config = EvidenceOnlyConfig();
+  auto* e = config.mutable_evidence();
+  e->set_call_sentiment_weight(0);
+  e->set_complaint(0);
+  e->set_competitor_signal(0);
+  e->set_late_payment(0);
+  e->set_negative_visit(0);
+  e->set_decay_per_day(0);
+  e->set_min_exposure_days(10);
+  return config;
+}
+
+double EvidenceOf(const Customer& c) { return c.state.churn_evidence().decline_evidence(); }
+double DriftOf(const Customer& c) { return c.state.churn_evidence().decline_drift(); }
+
+TEST(ChurnRulesTest, DeclineEvidenceWeighsRatesAgainstTheCustomersOwn) {
+  ChurnConfig config = RatesOnlyConfig();
+  config.mutable_evidence()->set_complaint_rate_ratio(3);
+  Customer c(config);
+  c.Observe(Order(0));
+  // No complaint yet: the own rate is (0 + 1/2) / 10 days (min_exposure_days).
+  EXPECT_DOUBLE_EQ(EvidenceOf(c), 0);
+  EXPECT_DOUBLE_EQ(DriftOf(c), -2 * 0.5 / 10);
+  c.Observe(Complaint(20, "q1"));  // 0 (it fell no lower) + log 3
+  EXPECT_DOUBLE_EQ(EvidenceOf(c), std::log(3.0));
+  EXPECT_DOUBLE_EQ(DriftOf(c), -2 * 1.5 / 20);
+  c.Observe(Complaint(20, "q2"));  // 2 log 3 = 2.197: holds (threshold 2)
+  EXPECT_DOUBLE_EQ(EvidenceOf(c), 2 * std::log(3.0));
+  EXPECT_DOUBLE_EQ(DriftOf(c), -2 * 2.5 / 20);
+  // Falls 0.25 a day: below 2 after 0.79 days.
+  EXPECT_NEAR(c.ReasonAt(Day(20.5), "decline_evidence")->observed(), 2 * std::log(3.0) - 0.25 * 0.5,
+              1e-12);
+  EXPECT_THAT(c.ReasonAt(Day(20.5), "decline_evidence")->description(),
+              HasSubstr("latest signs: complaint +1.1 (2026-01-21), complaint +1.1 (2026-01-21); "
+                        "falling 0.25 a day"));
+  EXPECT_FALSE(c.ReasonAt(Day(20.8), "decline_evidence"));
+  const auto deadline = NextChurnDeadline(c.config(), c.state);
+  ASSERT_TRUE(deadline);
+  Timestamp before = *deadline;
+  before.set_seconds(before.seconds() - 1);
+  EXPECT_TRUE(c.ReasonAt(before, "decline_evidence"));
+  EXPECT_FALSE(c.ReasonAt(*deadline, "decline_evidence"));
+}
+
+TEST(ChurnRulesTest, DeclineEvidenceRisesWhilePurchasesFailToCome) {
+  ChurnConfig config = RatesOnlyConfig();
+  config.mutable_evidence()->set_purchase_rate_ratio(0.5);
+  Customer c(config);
+  c.Observe(Order(0));  // log 0.5 < 0: stays 0
+  EXPECT_DOUBLE_EQ(EvidenceOf(c), 0);
+  // One purchase day in 10 (min_exposure_days): +0.5 x 1.5 / 10 = 0.075 a day.
+  EXPECT_DOUBLE_EQ(DriftOf(c), 0.075);
+  EXPECT_FALSE(c.ReasonAt(Day(26), "decline_evidence"));
+  EXPECT_THAT(c.ReasonAt(Day(27), "decline_evidence")->description(),
+              HasSubstr("rising 0.07 a day"));
+  // The deadline is the first second at which 0.075 a day reaches 2.
+  const auto deadline = NextChurnDeadline(c.config(), c.state);
+  ASSERT_TRUE(deadline);
+  Timestamp before = *deadline;
+  before.set_seconds(before.seconds() - 1);
+  EXPECT_FALSE(c.ReasonAt(before, "decline_evidence"));
+  EXPECT_TRUE(c.ReasonAt(*deadline, "decline_evidence"));
+  EXPECT_NEAR(static_cast<double>(deadline->seconds() - Day(0).seconds()) / kDay, 2 / 0.075,
+              1.0 / kDay);
+  // A purchase takes log 2 away and slows the rise: 2 purchase days in 30.
+  c.Observe(Order(20));
+  EXPECT_NEAR(EvidenceOf(c), 0.075 * 20 - std::log(2.0), 1e-12);
+  EXPECT_DOUBLE_EQ(DriftOf(c), 0.5 * 2.5 / 20);
+}
+
+TEST(ChurnRulesTest, DeclineEvidenceReadsResolutionAgainstTheCustomersOwnShare) {
+  ChurnConfig config = RatesOnlyConfig();
+  config.mutable_evidence()->set_unresolved_call_shift(0.5);
+  auto resolved_call = [](double day, bool resolved) {
+    Event e = Call(day, std::nullopt);
+    e.mutable_call()->set_resolved(resolved);
+    return e;
+  };
+  // Calls are usually resolved here: an unresolved one after ten says a lot.
+  Customer usual(config);
+  for (int i = 0; i < 10; ++i) usual.Observe(resolved_call(i, true));  // log 0.5 each: stays 0
+  EXPECT_DOUBLE_EQ(EvidenceOf(usual), 0);
+  usual.Observe(resolved_call(10, false));
+  const double q = 0.5 / 11;                                           // (0 + 1/2) / (10 + 1)
+  EXPECT_DOUBLE_EQ(EvidenceOf(usual), std::log1p((1 - q) * 0.5 / q));  // log 11.5
+  EXPECT_TRUE(usual.ReasonAt(Day(10), "decline_evidence"));
+  // A source that never marks calls resolved: its share is near 1, so little evidence.
+  Customer never(config);
+  for (int i = 0; i < 40; ++i) never.Observe(resolved_call(i, false));
+  EXPECT_GT(EvidenceOf(never), 0);
+  EXPECT_LT(EvidenceOf(never), 1.5);
+}
+
+TEST(ChurnRulesTest, DeclineEvidenceReadsTheMarksOfEachEvent) {
+  ChurnConfig config = RatesOnlyConfig();
+  auto* e = config.mutable_evidence();
+  e->set_competitor_lean_weight(3);
+  e->set_competitor_lean_pivot(0.1);
+  e->set_critical_complaint(2.5);
+  e->set_unsatisfied_resolution(0.75);
+  e->set_survey_weight(4);
+  e->set_survey_pivot(0.75);
+  Customer c(config);
+  c.Observe(Competitor(0, -0.3));  // 3 x (0.1 + 0.3) = 1.2
+  EXPECT_NEAR(EvidenceOf(c), 1.2, 1e-12);
+  c.Observe(Competitor(0, 0.5));  // 3 x (0.1 - 0.5) = -1.2
+  EXPECT_NEAR(EvidenceOf(c), 0, 1e-12);
+  Event critical = Complaint(1, "q1");
+  critical.mutable_complaint()->set_severity(guanxi::v1::SEVERITY_CRITICAL);
+  c.Observe(critical);            // 2.5
+  c.Observe(Complaint(1, "q2"));  // medium: nothing (complaint 0, no rate ratio)
+  EXPECT_DOUBLE_EQ(EvidenceOf(c), 2.5);
+  Event unsatisfied = Resolved(2, "q1");
+  unsatisfied.mutable_complaint_resolved()->set_customer_satisfied(false);
+  c.Observe(unsatisfied);        // 0.75
+  c.Observe(Resolved(2, "q2"));  // satisfied: nothing
+  EXPECT_DOUBLE_EQ(EvidenceOf(c), 3.25);
+  c.Observe(Survey(3, 3));  // 0.5 on 0..1: 4 x (0.75 - 0.5) = 1
+  EXPECT_DOUBLE_EQ(EvidenceOf(c), 4.25);
+  c.Observe(Survey(4, 5));  // 1.0: 4 x (0.75 - 1) = -1
+  EXPECT_DOUBLE_EQ(EvidenceOf(c), 3.25);
+  EXPECT_THAT(c.ReasonAt(Day(4), "decline_evidence")->description(),
+              HasSubstr("critical complaint +2.5 (2026-01-02), complaint resolved, customer not "
+                        "satisfied +0.8 (2026-01-03), survey satisfaction 50/100 +1.0 "
+                        "(2026-01-04), survey satisfaction 100/100 -1.0 (2026-01-05)"));
 }
 
 TEST(ChurnRulesTest, LowPAliveOnlyWithABgNbdModel) {
@@ -939,7 +1075,7 @@ Replay RunSimulated(bool round_trip, bool check_deadlines) {
   const auto engine = guanxi::engine::DefaultEngineConfig();
   const ProjectionConfig projection(engine.scoring(), engine.lifecycle());
   const ChurnConfig& churn = engine.churn();
-  connectors::Simulator sim(connectors::SimulatorOptions{.customers = 60, .days = 400, .seed = 5});
+  connectors::Simulator sim(connectors::SimulatorOptions{.customers = 100, .days = 400, .seed = 5});
   std::vector<Event> events;
   sim.Run([&](const Event& e) { events.push_back(e); });
   const size_t n = sim.truth().size();
