@@ -1,7 +1,9 @@
 // churn_quality: how well the churn-warning rules find the simulator's planted churners.
 //
 //   build/ci/bench/churn_quality [--customers=2000] [--days=540] [--seed=1]
-//                                [--config=FILE] [--model=on|off] [--diagnose] [--list]
+//                                [--config=FILE] [--model=on|off] [--daily=on|off]
+//                                [--sentiment-shift=X] [--sentiment-spread=S]
+//                                [--diagnose] [--list]
 //
 // Runs the generator of `guanxi simulate` (connectors/simulator.h) in process and drives
 // every customer through projections::CustomerProjection, the entry point the engine's
@@ -32,7 +34,10 @@
 //     (Context.model = nullptr): low_p_alive never holds and no population classes are
 //     computed, the figures of the rules that need no model.
 // The rules' configuration is the built-in default, or DEFAULTS + FILE with --config
-// (protobuf text, as guanxi run reads). ChurnWarning notices are taken from
+// (protobuf text, as guanxi run reads). --sentiment-shift and --sentiment-spread move
+// every call's sentiment by X + S x z, z a fixed standard normal per customer (clamped
+// to -1..1): how the rules fare with a call center whose scores sit elsewhere than the
+// simulator's, overall (X) or customer by customer (S). ChurnWarning notices are taken from
 // Derived.warnings of every call.
 //
 // What is scored: RAISED notices (a new episode), against the ground truth.
@@ -61,6 +66,7 @@
 // (one about every 30 days of event time). A benchmark, not a test: nothing is asserted.
 // Deterministic: the same flags give the same output.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
@@ -101,6 +107,11 @@ struct Options {
   bool list = false;  // print every RAISED notice with its verdict
   bool model = true;  // fit and apply the population model as the engine does
   bool daily = true;  // OnTime for every customer at every midnight
+  // Every call's sentiment moved by shift + spread x z, z a fixed standard normal per
+  // customer (clamped to -1..1): a call center whose scores sit elsewhere, customer by
+  // customer. 0 and 0: the simulator's own scores.
+  double sentiment_shift = 0;
+  double sentiment_spread = 0;
 };
 
 std::optional<Options> ParseArgs(int argc, char** argv) {
@@ -125,6 +136,14 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
       options.model = *m == "on";
     } else if (auto t = value("daily"); t && (*t == "on" || *t == "off")) {
       options.daily = *t == "on";
+    } else if (auto h = value("sentiment-shift"); h &&
+                                                  absl::SimpleAtod(*h, &options.sentiment_shift) &&
+                                                  std::abs(options.sentiment_shift) <= 1) {
+      // parsed in the condition
+    } else if (auto p = value("sentiment-spread");
+               p && absl::SimpleAtod(*p, &options.sentiment_spread) &&
+               options.sentiment_spread >= 0 && options.sentiment_spread <= 1) {
+      // parsed in the condition
     } else if (arg == "--diagnose") {
       options.diagnose = true;
     } else if (arg == "--list") {
@@ -132,7 +151,8 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
     } else {
       std::cerr << "churn_quality: bad argument '" << arg
                 << "'\nusage: churn_quality [--customers=N] [--days=D] [--seed=S] "
-                   "[--config=FILE] [--model=on|off] [--daily=on|off] [--diagnose] [--list]\n";
+                   "[--config=FILE] [--model=on|off] [--daily=on|off] [--sentiment-shift=X] "
+                   "[--sentiment-spread=S] [--diagnose] [--list]\n";
       return std::nullopt;
     }
   }
@@ -192,6 +212,27 @@ int Run(const Options& options) {
   const std::vector<GroundTruth>& truth = sim.truth();
   std::unordered_map<std::string, size_t> index;
   for (size_t i = 0; i < truth.size(); ++i) index[truth[i].customer_id] = i;
+  if (options.sentiment_shift != 0 || options.sentiment_spread != 0) {
+    // A fixed offset per customer, from its index and the seed (SplitMix64, Box-Muller).
+    auto uniform = [](uint64_t x) {
+      x += 0x9E3779B97F4A7C15ull;
+      x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+      x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+      return static_cast<double>((x ^ (x >> 31)) >> 11) * 0x1.0p-53;
+    };
+    std::vector<double> offset(truth.size());
+    for (size_t i = 0; i < truth.size(); ++i) {
+      const uint64_t key = (options.seed << 32) ^ (static_cast<uint64_t>(i) << 1);
+      const double z =
+          std::sqrt(-2.0 * std::log(1.0 - uniform(key))) * std::cos(2.0 * M_PI * uniform(key | 1));
+      offset[i] = options.sentiment_shift + options.sentiment_spread * z;
+    }
+    for (guanxi::v1::Event& e : events) {
+      if (!e.has_call() || !e.call().has_sentiment()) continue;
+      const double moved = e.call().sentiment() + offset[index.at(e.customer_id())];
+      e.mutable_call()->set_sentiment(std::clamp(moved, -1.0, 1.0));
+    }
+  }
 
   // The engine's per-customer state, timers (as PartitionProjector keeps them) and the
   // partition's event-time clock and log positions.
@@ -393,6 +434,10 @@ int Run(const Options& options) {
                   : "no population model (--model=off)",
               options.config.empty() ? ", default config"
                                      : absl::StrCat(", config ", options.config).c_str());
+  if (options.sentiment_shift != 0 || options.sentiment_spread != 0) {
+    std::printf("call sentiments moved by %+.2f + %.2f x z per customer\n", options.sentiment_shift,
+                options.sentiment_spread);
+  }
   std::printf(
       "%zu events, %lld applications; notices: %lld raised, %lld escalated, %lld resolved\n",
       events.size(), static_cast<long long>(applications), static_cast<long long>(notices[1]),
@@ -458,9 +503,11 @@ int Run(const Options& options) {
 
   std::string json = absl::StrFormat(
       R"({"bench":"churn_quality","customers":%d,"days":%d,"seed":%d,"model":%s,)"
+      R"("sentiment_shift":%g,"sentiment_spread":%g,)"
       R"("events":%d,"churners":%d,"non_churners":%d,"non_churners_warned":%d)",
       options.customers, options.days, options.seed, options.model ? "true" : "false",
-      events.size(), scores[0].churners, non_churners, non_churners_warned);
+      options.sentiment_shift, options.sentiment_spread, events.size(), scores[0].churners,
+      non_churners, non_churners_warned);
   const char* const keys[] = {"raised", "first_warning", "first_critical"};
   for (int r = 0; r < 3; ++r) {
     const Score& s = scores[r];
