@@ -314,6 +314,10 @@ absl::Status ValidateChurn(const guanxi::v1::ChurnConfig& churn) {
       {"churn.evidence.survey_pivot", churn.evidence().survey_pivot(), 0, false, 1},
       {"churn.evidence.unresolved_call_shift", churn.evidence().unresolved_call_shift(), 0, false,
        0.99},
+      {"churn.evidence.call_sentiment_baseline", churn.evidence().call_sentiment_baseline(), -1,
+       false, 1},
+      {"churn.evidence.call_sentiment_prior_calls", churn.evidence().call_sentiment_prior_calls(),
+       0, false, kInf},
       {"churn.severe_factor", churn.severe_factor(), 1, false, 1000},
       {"churn.watch_points", churn.watch_points(), 0, true, kInf},
       {"churn.warning_points", churn.warning_points(), churn.watch_points(), false, kInf},
@@ -574,6 +578,8 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   evidence->set_survey_weight(4);
   evidence->set_survey_pivot(0.75);
   evidence->set_unresolved_call_shift(0.15);
+  evidence->set_call_sentiment_baseline(0.35);
+  evidence->set_call_sentiment_prior_calls(5);
   churn->set_severe_factor(1.5);
   churn->set_watch_points(6);
   churn->set_warning_points(7);

@@ -260,6 +260,8 @@ void ObserveCall(const ChurnConfig& config, ChurnEvidence& evidence, const Event
   if (!event.call().resolved()) evidence.set_unresolved_calls(evidence.unresolved_calls() + 1);
   const std::optional<double> sentiment = SentimentOf(event);
   if (!sentiment) return;
+  evidence.set_scored_calls(evidence.scored_calls() + 1);
+  evidence.set_sentiment_sum(evidence.sentiment_sum() + *sentiment);
   auto& marks = *evidence.mutable_call_sentiment();
   InsertByTime(marks, Mark(event.occurred_at().seconds(), *sentiment), kMaxWindowEntries);
   DropOlder(marks, clock, config.call_window_days());
@@ -303,6 +305,19 @@ double ResolutionOf(const ChurnConfig& config, const ChurnEvidence& evidence, co
   return std::log1p((1 - q) * shift / q);
 }
 
+// The call sentiment's pivot for the customer (DeclineEvidenceConfig
+// .call_sentiment_prior_calls): moved by its own mean over the calls before this one
+// (`evidence` already counts this one, with `sentiment`).
+double PivotOf(const ChurnConfig& config, const ChurnEvidence& evidence, double sentiment) {
+  const auto& e = config.evidence();
+  const double k = e.call_sentiment_prior_calls();
+  if (k == 0) return e.call_sentiment_pivot();
+  const double n = static_cast<double>(evidence.scored_calls() - 1);
+  const double mean =
+      (evidence.sentiment_sum() - sentiment + k * e.call_sentiment_baseline()) / (n + k);
+  return e.call_sentiment_pivot() + (mean - e.call_sentiment_baseline());
+}
+
 Sign SignOf(const ChurnConfig& config, const ChurnEvidence& evidence, const Event& event) {
   const auto& e = config.evidence();
   switch (event.payload_case()) {
@@ -310,7 +325,8 @@ Sign SignOf(const ChurnConfig& config, const ChurnEvidence& evidence, const Even
       const double arrival = ArrivalOf(e.call_rate_ratio()) + ResolutionOf(config, evidence, event);
       const std::optional<double> sentiment = SentimentOf(event);
       if (!sentiment) return {arrival, guanxi::v1::CHURN_SIGN_KIND_CALL, 0};
-      return {arrival + e.call_sentiment_weight() * (e.call_sentiment_pivot() - *sentiment),
+      return {arrival +
+                  e.call_sentiment_weight() * (PivotOf(config, evidence, *sentiment) - *sentiment),
               guanxi::v1::CHURN_SIGN_KIND_CALL_SENTIMENT, *sentiment};
     }
     case Event::kComplaint: {

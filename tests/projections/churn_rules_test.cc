@@ -295,6 +295,10 @@ TEST(ChurnConfigTest, BadValuesNameTheField) {
       {"churn { evidence { critical_complaint: -1 } }", "churn.evidence.critical_complaint"},
       {"churn { evidence { survey_pivot: 1.5 } }", "churn.evidence.survey_pivot"},
       {"churn { evidence { unresolved_call_shift: 1 } }", "churn.evidence.unresolved_call_shift"},
+      {"churn { evidence { call_sentiment_baseline: 2 } }",
+       "churn.evidence.call_sentiment_baseline"},
+      {"churn { evidence { call_sentiment_prior_calls: -1 } }",
+       "churn.evidence.call_sentiment_prior_calls"},
   };
   for (const auto& [text, field] : cases) {
     auto config = guanxi::engine::ParseEngineConfig(text, "c");
@@ -794,6 +798,33 @@ TEST(ChurnRulesTest, DeclineEvidenceReadsResolutionAgainstTheCustomersOwnShare) 
   for (int i = 0; i < 40; ++i) never.Observe(resolved_call(i, false));
   EXPECT_GT(EvidenceOf(never), 0);
   EXPECT_LT(EvidenceOf(never), 1.5);
+}
+
+TEST(ChurnRulesTest, DeclineEvidenceMovesTheSentimentPivotWithTheCustomersOwnMean) {
+  ChurnConfig config = RatesOnlyConfig();
+  auto* e = config.mutable_evidence();
+  e->set_call_sentiment_weight(2);
+  e->set_call_sentiment_pivot(0);
+  e->set_call_sentiment_baseline(0.3);
+  e->set_call_sentiment_prior_calls(4);
+  Customer c(config);
+  // The first call is read against the baseline alone: pivot 0, 2 x (0 + 0.2) = 0.4.
+  c.Observe(Call(0, -0.2));
+  EXPECT_NEAR(EvidenceOf(c), 0.4, 1e-12);
+  // Own mean (-0.2 + 4 x 0.3) / 5 = 0.2: pivot 0 + (0.2 - 0.3) = -0.1, adds 0.2.
+  c.Observe(Call(0, -0.2));
+  EXPECT_NEAR(EvidenceOf(c), 0.6, 1e-12);
+  // (-0.4 + 1.2) / 6: a customer whose calls always score -0.2 soon adds nothing.
+  c.Observe(Call(0, -0.2));
+  EXPECT_NEAR(EvidenceOf(c), 0.6 + 2 * (0.8 / 6 - 0.3 + 0.2), 1e-12);
+  // A call well below its own usual still counts: (-0.6 + 1.2) / 7 = 0.0857.
+  c.Observe(Call(0, -0.8));
+  EXPECT_NEAR(EvidenceOf(c), 0.6 + 2 * (0.8 / 6 - 0.1) + 2 * (0.6 / 7 - 0.3 + 0.8), 1e-12);
+  // A call without a sentiment moves nothing.
+  const double before = EvidenceOf(c);
+  c.Observe(Call(0, std::nullopt));
+  EXPECT_DOUBLE_EQ(EvidenceOf(c), before);
+  EXPECT_EQ(c.state.churn_evidence().scored_calls(), 4);
 }
 
 TEST(ChurnRulesTest, DeclineEvidenceReadsTheMarksOfEachEvent) {
