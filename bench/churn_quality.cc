@@ -3,7 +3,7 @@
 //   build/ci/bench/churn_quality [--customers=2000] [--days=540] [--seed=1]
 //                                [--config=FILE] [--model=on|off] [--daily=on|off]
 //                                [--sentiment-shift=X] [--sentiment-spread=S]
-//                                [--diagnose] [--list]
+//                                [--diagnose] [--list] [--rates[=CUT]]
 //
 // Runs the generator of `guanxi simulate` (connectors/simulator.h) in process and drives
 // every customer through projections::CustomerProjection, the entry point the engine's
@@ -58,6 +58,9 @@
 // RAISED notice, so that episode's RAISED counts as an FP and the churner may count as
 // missed: the strict reading, the one a consumer of RAISED notices experiences.
 //
+// --rates prints, instead of scoring the rules, how often each kind of event comes in
+// normal times and in a decline, by persona (bench/churn_rates.h): what the weights of
+// decline_evidence were set from.
 // --diagnose adds how often each rule holds (projections::AssessChurn at every midnight,
 // with the model in force); --list prints every RAISED notice with its verdict.
 // Output: a readable table, then one JSON line (prefix "json: ") with the same figures
@@ -80,6 +83,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/churn_rates.h"
 #include "bench/churn_score.h"
 #include "connectors/simulator.h"
 #include "engine/config/config.h"
@@ -112,6 +116,7 @@ struct Options {
   // customer. 0 and 0: the simulator's own scores.
   double sentiment_shift = 0;
   double sentiment_spread = 0;
+  double rates_cut = 0;  // > 0: print the evidence rates with this cut (--rates) and stop
 };
 
 std::optional<Options> ParseArgs(int argc, char** argv) {
@@ -144,6 +149,11 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
                p && absl::SimpleAtod(*p, &options.sentiment_spread) &&
                options.sentiment_spread >= 0 && options.sentiment_spread <= 1) {
       // parsed in the condition
+    } else if (arg == "--rates") {
+      options.rates_cut = 0.5;
+    } else if (auto r = value("rates"); r && absl::SimpleAtod(*r, &options.rates_cut) &&
+                                        options.rates_cut > 0 && options.rates_cut < 1) {
+      // parsed in the condition
     } else if (arg == "--diagnose") {
       options.diagnose = true;
     } else if (arg == "--list") {
@@ -152,7 +162,7 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
       std::cerr << "churn_quality: bad argument '" << arg
                 << "'\nusage: churn_quality [--customers=N] [--days=D] [--seed=S] "
                    "[--config=FILE] [--model=on|off] [--daily=on|off] [--sentiment-shift=X] "
-                   "[--sentiment-spread=S] [--diagnose] [--list]\n";
+                   "[--sentiment-spread=S] [--diagnose] [--list] [--rates[=CUT]]\n";
       return std::nullopt;
     }
   }
@@ -232,6 +242,14 @@ int Run(const Options& options) {
       const double moved = e.call().sentiment() + offset[index.at(e.customer_id())];
       e.mutable_call()->set_sentiment(std::clamp(moved, -1.0, 1.0));
     }
+  }
+  if (options.rates_cut > 0) {
+    std::vector<size_t> customer_of;
+    customer_of.reserve(events.size());
+    for (const guanxi::v1::Event& e : events) customer_of.push_back(index.at(e.customer_id()));
+    PrintEvidenceRates(events, truth, customer_of, sim_options.start_unix_seconds, options.days,
+                       options.rates_cut);
+    return 0;
   }
 
   // The engine's per-customer state, timers (as PartitionProjector keeps them) and the
