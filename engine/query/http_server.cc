@@ -363,6 +363,14 @@ struct HttpServer::Impl {
     metric("guanxi_outbox_published_total", "counter",
            "Outbox messages published and acknowledged (warnings and relationship changes).");
     absl::StrAppend(&out, "guanxi_outbox_published_total ", status.outbox.published, "\n");
+    metric("guanxi_outbox_unacknowledged", "gauge",
+           "Outbox messages the publisher's current round sent and the broker has not "
+           "acknowledged yet.");
+    absl::StrAppend(&out, "guanxi_outbox_unacknowledged ", status.outbox.unacknowledged, "\n");
+    metric("guanxi_outbox_failed_rounds_total", "counter",
+           "Publishing rounds that failed (a message not acknowledged in time, or the outbox "
+           "unreadable); what they did not deliver stays in the outbox for the next round.");
+    absl::StrAppend(&out, "guanxi_outbox_failed_rounds_total ", status.outbox.failed_rounds, "\n");
     metric("guanxi_outbox_depth", "gauge",
            "Outbox messages waiting to be published, per partition.");
     for (const PartitionView& view : options.partitions()) {

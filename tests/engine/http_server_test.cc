@@ -70,6 +70,8 @@ class HttpServerTest : public ::testing::Test {
     status_.totals.appended = 22;
     status_.partitions.push_back({.partition = 0, .next_offset = 5, .high_watermark = 9});
     status_.batch_latency_buckets = std::vector<uint64_t>(std::size(kBatchLatencyBounds) + 1, 3);
+    status_.outbox.unacknowledged = 7;
+    status_.outbox.failed_rounds = 2;
     auto server = HttpServer::Start({.address = "127.0.0.1:0",
                                      .bearer_token = kToken,
                                      .partitions = [this] { return views_; },
@@ -348,6 +350,10 @@ TEST_F(HttpServerTest, MetricsInPrometheusTextFormat) {
   EXPECT_THAT(r->body, HasSubstr("guanxi_consumer_lag_messages{partition=\"0\"} 4\n"));
   EXPECT_THAT(r->body, HasSubstr("guanxi_append_batch_latency_seconds_bucket{le=\"+Inf\"} 3\n"));
   EXPECT_THAT(r->body, HasSubstr("guanxi_append_batch_latency_seconds_count 3\n"));
+  EXPECT_THAT(r->body, HasSubstr("# TYPE guanxi_outbox_unacknowledged gauge\n"
+                                 "guanxi_outbox_unacknowledged 7\n"));
+  EXPECT_THAT(r->body, HasSubstr("# TYPE guanxi_outbox_failed_rounds_total counter\n"
+                                 "guanxi_outbox_failed_rounds_total 2\n"));
   // The outbox was never published here: every derived change is still waiting.
   EXPECT_THAT(r->body, ::testing::ContainsRegex("guanxi_outbox_depth\\{partition=\"0\"\\} [1-9]"));
 }
