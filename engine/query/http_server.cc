@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/json_string.h"
 #include "common/scratch_dir.h"
@@ -98,8 +99,7 @@ struct HttpServer::Impl {
     return req.get_header_value("Authorization") == absl::StrCat("Bearer ", options.bearer_token);
   }
 
-  void Customer(const httplib::Request& req, httplib::Response& res) const {
-    const std::string id = req.matches[1];
+  void Customer(const std::string& id, httplib::Response& res) const {
     for (const PartitionView& view : options.partitions()) {
       guanxi::v1::CustomerState state;
       auto found = view.store->GetState(id, &state);
@@ -118,8 +118,7 @@ struct HttpServer::Impl {
   // store at one snapshot; or with ?as_of=, recomputed from the partition's log up to then
   // in a scratch store. Only the customer's partition is recomputed, from a secondary of
   // its store (not the engine's own: a revoked partition must not stay open that long).
-  void CustomerTrail(const httplib::Request& req, httplib::Response& res) {
-    const std::string id = req.matches[1];
+  void CustomerTrail(const std::string& id, const httplib::Request& req, httplib::Response& res) {
     std::optional<google::protobuf::Timestamp> as_of;
     if (req.has_param("as_of")) {
       auto parsed = ParseTimeText(req.get_param_value("as_of"), DateMeans::kEndOfDay);
@@ -425,13 +424,22 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   server.Get("/v1/warnings", [self](const httplib::Request& req, httplib::Response& res) {
     self->Warnings(req, res);
   });
-  server.Get(
-      R"(/v1/customers/([^/]+))",
-      [self](const httplib::Request& req, httplib::Response& res) { self->Customer(req, res); });
-  server.Get(R"(/v1/customers/([^/]+)/trail)",
-             [self](const httplib::Request& req, httplib::Response& res) {
-               self->CustomerTrail(req, res);
-             });
+  // /v1/customers/{id} and /v1/customers/{id}/trail. The path is matched percent-decoded,
+  // so an id with '/' (sent as %2F) spans segments there: which of the two is asked is
+  // read from the raw request target, where the id is one segment.
+  server.Get(R"(/v1/customers/(.+))", [self](const httplib::Request& req, httplib::Response& res) {
+    absl::string_view raw = req.target;
+    raw = raw.substr(0, raw.find('?'));
+    const std::vector<absl::string_view> segments = absl::StrSplit(raw, '/');
+    // "", "v1", "customers", id [, "trail"]
+    if (segments.size() < 4 || segments.size() > 5 || segments[3].empty() ||
+        (segments.size() == 5 && segments[4] != "trail")) {
+      return Fail(res, 404, absl::StrCat("no such endpoint: ", req.method, " ", req.path));
+    }
+    const std::string id = httplib::detail::decode_url(std::string(segments[3]), false);
+    if (segments.size() == 5) return self->CustomerTrail(id, req, res);
+    self->Customer(id, res);
+  });
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 404 && res.body.empty()) {
       Fail(res, 404, absl::StrCat("no such endpoint: ", req.method, " ", req.path));

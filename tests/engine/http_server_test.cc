@@ -66,6 +66,8 @@ class HttpServerTest : public ::testing::Test {
       ASSERT_TRUE(projector.ok());
       ASSERT_TRUE((*projector)->CatchUp(log->next_position(), stop).ok());
       views_.push_back({p, log, store});
+      logs_.push_back(log);
+      stores_.push_back(store);
     }
     status_.totals.appended = 22;
     status_.partitions.push_back({.partition = 0, .next_offset = 5, .high_watermark = 9});
@@ -89,6 +91,8 @@ class HttpServerTest : public ::testing::Test {
   TempDir dir_;
   v1::EngineConfig config_;
   std::vector<PartitionView> views_;
+  std::vector<std::shared_ptr<EventLog>> logs_;  // views_' logs and stores, writable
+  std::vector<std::shared_ptr<ProjectionStore>> stores_;
   EngineStatus status_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<httplib::Client> client_;
@@ -104,6 +108,42 @@ TEST_F(HttpServerTest, CustomerByIdAndUnknownId) {
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);
   EXPECT_THAT(missing->body, HasSubstr("{\"error\":\"customer nobody is not in any partition"));
+}
+
+TEST_F(HttpServerTest, AnIdWithASlashOrSpacesIsOnePercentEncodedSegment) {
+  // Customers "acme/eu" and "x/trail" on partition 1, projected like the others.
+  std::vector<v1::LogRecord> records = {OrderRecord("e-acme", "acme/eu", kStart),
+                                        OrderRecord("e-x", "x/trail", kStart),
+                                        OrderRecord("e-gamma", "gamma, Ltd.", kStart)};
+  ASSERT_TRUE(logs_[1]->Append(absl::MakeSpan(records), {}).ok());
+  const std::atomic<bool> stop{false};
+  auto projector = PartitionProjector::Create(logs_[1].get(), stores_[1].get(),
+                                              {.partition = 1, .config = config_});
+  ASSERT_TRUE(projector.ok());
+  ASSERT_TRUE((*projector)->CatchUp(logs_[1]->next_position(), stop).ok());
+
+  auto acme = Get("/v1/customers/acme%2Feu");
+  ASSERT_TRUE(acme);
+  EXPECT_EQ(acme->status, 200) << acme->body;
+  EXPECT_THAT(acme->body, HasSubstr("\"customerId\":\"acme/eu\""));
+  auto trail = Get("/v1/customers/acme%2Feu/trail");
+  ASSERT_TRUE(trail);
+  ASSERT_EQ(trail->status, 200) << trail->body;
+  EXPECT_EQ(ParseTrail(trail->body).customer_id(), "acme/eu");
+  // "x/trail" is a customer, not the trail of "x".
+  auto x = Get("/v1/customers/x%2Ftrail");
+  ASSERT_TRUE(x);
+  EXPECT_EQ(x->status, 200) << x->body;
+  EXPECT_THAT(x->body, HasSubstr("\"customerId\":\"x/trail\""));
+  auto gamma = Get("/v1/customers/gamma%2C%20Ltd./trail");
+  ASSERT_TRUE(gamma);
+  ASSERT_EQ(gamma->status, 200) << gamma->body;
+  EXPECT_EQ(ParseTrail(gamma->body).customer_id(), "gamma, Ltd.");
+  // The id unencoded is two segments: no such endpoint.
+  auto unencoded = Get("/v1/customers/acme/eu");
+  ASSERT_TRUE(unencoded);
+  EXPECT_EQ(unencoded->status, 404);
+  EXPECT_THAT(unencoded->body, HasSubstr("no such endpoint"));
 }
 
 TEST_F(HttpServerTest, TrailListsTheCustomersEventsAndTheFactsEachDerivedInOrder) {
