@@ -143,6 +143,11 @@ int64_t Producer::Flush(absl::Duration timeout) {
   return rd_kafka_outq_len(impl_->rk);
 }
 
+void Producer::Purge() {
+  rd_kafka_purge(impl_->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  rd_kafka_poll(impl_->rk, 0);  // serve the purged messages' reports
+}
+
 // ---------------------------------------------------------------- Consumer
 
 struct Consumer::Impl {
@@ -272,8 +277,7 @@ absl::StatusOr<std::pair<int64_t, int64_t>> Consumer::QueryWatermarks(const std:
   return std::make_pair(low, high);
 }
 
-std::optional<int64_t> Consumer::CachedHighWatermark(const std::string& topic,
-                                                     int32_t partition) {
+std::optional<int64_t> Consumer::CachedHighWatermark(const std::string& topic, int32_t partition) {
   int64_t low = -1, high = -1;
   if (rd_kafka_get_watermark_offsets(impl_->rk, topic.c_str(), partition, &low, &high) !=
           RD_KAFKA_RESP_ERR_NO_ERROR ||

@@ -76,6 +76,10 @@ class Producer {
   // Waits until every queued message is delivered or failed; returns how many are still
   // outstanding at the deadline (0 = all reported).
   int64_t Flush(absl::Duration timeout);
+  // Drops every message not yet acknowledged, queued or in flight (their delivery reports
+  // fail), so that destroying the producer does not wait for a broker that is down. For a
+  // caller that keeps what it produced elsewhere and produces it again later.
+  void Purge();
 
  private:
   struct Impl;

@@ -1,5 +1,6 @@
 #include "engine/projection/outbox_publisher.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -14,8 +15,9 @@ constexpr size_t kRound = 1000;  // entries produced per partition before waitin
 
 }  // namespace
 
-OutboxPublisher::OutboxPublisher(std::string brokers, guanxi::v1::EngineConfig config)
-    : brokers_(std::move(brokers)), config_(std::move(config)) {}
+OutboxPublisher::OutboxPublisher(std::string brokers, guanxi::v1::EngineConfig config,
+                                 absl::Duration round_timeout)
+    : brokers_(std::move(brokers)), config_(std::move(config)), round_timeout_(round_timeout) {}
 
 OutboxPublisher::~OutboxPublisher() { Stop(); }
 
@@ -36,6 +38,9 @@ void OutboxPublisher::Stop() {
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  // What the last round left unacknowledged is in the outbox still: drop it from the
+  // producer, whose destruction would otherwise wait for it.
+  if (producer_) producer_->Purge();
   std::map<int32_t, Partition> released;  // closed (if last) outside the lock
   absl::MutexLock lock(&mu_);
   released.swap(partitions_);
@@ -68,6 +73,21 @@ OutboxStats OutboxPublisher::stats() const {
   return stats_;
 }
 
+bool OutboxPublisher::Stopping() const {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
+int64_t OutboxPublisher::AwaitAcknowledgements() {
+  const absl::Time deadline = absl::Now() + round_timeout_;
+  for (;;) {
+    const absl::Duration slice =
+        std::clamp(deadline - absl::Now(), absl::ZeroDuration(), absl::Milliseconds(100));
+    const int64_t left = producer_->Flush(slice);
+    if (left == 0 || absl::Now() >= deadline || Stopping()) return left;
+  }
+}
+
 bool OutboxPublisher::WaitIdle(absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
   auto idle = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return idle_ || stopping_; };
@@ -91,7 +111,7 @@ absl::StatusOr<size_t> OutboxPublisher::PublishRound(int32_t partition, Partitio
     absl::MutexLock lock(&mu_);
     stats_.unacknowledged = entries.size();
   }
-  const int64_t left = producer_->Flush(absl::Seconds(60));
+  const int64_t left = AwaitAcknowledgements();
   {
     absl::MutexLock lock(&mu_);
     stats_.unacknowledged = 0;
@@ -131,6 +151,7 @@ void OutboxPublisher::Loop() {
       bool removed = false;
       {
         absl::MutexLock lock(&mu_);
+        if (stopping_) return;  // the remaining partitions' entries stay in their outboxes
         removed = partitions_.count(partition) == 0;
       }
       if (removed) {  // meanwhile

@@ -17,10 +17,13 @@
 // order is kept: one key goes to one Kafka partition, and the idempotent producer keeps
 // order across retries.
 //
-// A revocation is not held up by a round waiting for the broker (up to a minute while it
-// is down): Remove returns at once, and a round in progress on the partition finishes on
-// its own, holding the partition's store open until then. What the broker acknowledged
-// by then is deleted from the outbox, the rest stays there for the partition's next owner.
+// A revocation is not held up by a round waiting for the broker (up to `round_timeout`,
+// a minute by default, while it is down): Remove returns at once, and a round in
+// progress on the partition finishes on its own, holding the partition's store open
+// until then. What the broker acknowledged by then is deleted from the outbox, the rest
+// stays there for the partition's next owner. Nor is a shutdown: Stop ends the round in
+// progress at once, leaving what it had not got acknowledged in the outbox (produced
+// again by the next publisher; consumers deduplicate).
 //
 // Thread-safe.
 #pragma once
@@ -52,12 +55,13 @@ struct OutboxStats {
 
 class OutboxPublisher {
  public:
-  OutboxPublisher(std::string brokers, guanxi::v1::EngineConfig config);
+  OutboxPublisher(std::string brokers, guanxi::v1::EngineConfig config,
+                  absl::Duration round_timeout = absl::Seconds(60));
   ~OutboxPublisher();  // Stop()
 
   absl::Status Start();
-  // Stops after the current round (its entries are delivered or left in the outbox) and
-  // lets go of every store.
+  // Stops without waiting for the current round's acknowledgements (what is not
+  // acknowledged stays in the outbox) and lets go of every store.
   void Stop();
 
   // The publisher shares the ownership of `store` (which must keep its event log open)
@@ -82,9 +86,14 @@ class OutboxPublisher {
   void Loop();
   // Publishes one round of a partition's outbox; returns how many entries it took.
   absl::StatusOr<size_t> PublishRound(int32_t partition, Partition& p);
+  // Waits for the broker to acknowledge what was produced, up to round_timeout_ or until
+  // Stop; returns how many are still unacknowledged.
+  int64_t AwaitAcknowledgements();
+  bool Stopping() const;
 
   const std::string brokers_;
   const guanxi::v1::EngineConfig config_;
+  const absl::Duration round_timeout_;
   std::unique_ptr<Producer> producer_;
   absl::Status delivery_failure_;  // publisher thread only (delivery callback)
 

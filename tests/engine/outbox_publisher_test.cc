@@ -106,5 +106,43 @@ TEST(OutboxPublisherTest, RemoveDuringARoundTheBrokerCannotAcknowledgeDoesNotWai
   publisher.Stop();
 }
 
+TEST(OutboxPublisherTest, StopDuringARoundTheBrokerCannotAcknowledgeLeavesItInTheOutbox) {
+  auto cluster = std::move(*EmbeddedCluster::Start(1));
+  v1::EngineConfig config = DefaultEngineConfig();
+  ASSERT_TRUE(CreateGuanxiTopics(*cluster, config.kafka(), 1).ok());
+  TempDir dir;
+  std::shared_ptr<ProjectionStore> store = OpenPartitionStore(dir.path());
+  const absl::Time deadline = absl::Now() + absl::Seconds(90);
+  {
+    // A round would wait an hour for the broker: if Stop waited for it, the test would
+    // run into ctest's timeout.
+    OutboxPublisher publisher(cluster->bootstrap_servers(), config, absl::Hours(1));
+    ASSERT_TRUE(publisher.Start().ok());
+    AddChanges(*store, 0, 1);
+    publisher.Add(0, store);
+    publisher.Notify();
+    ASSERT_TRUE(WaitFor([&] { return publisher.stats().published == 1; }, deadline));
+    ASSERT_TRUE(cluster->SetBrokerDown(1).ok());
+    AddChanges(*store, 1, 4);
+    publisher.Notify();
+    ASSERT_TRUE(WaitFor([&] { return publisher.stats().unacknowledged == 3; }, deadline));
+    publisher.Stop();
+    EXPECT_EQ(publisher.stats().published, 1u);
+    EXPECT_EQ(publisher.stats().failed_rounds, 1u);
+    EXPECT_EQ(OutboxSize(*store), 3u) << "what was not acknowledged stays in the outbox";
+  }  // the producer is destroyed here, without waiting for the broker either
+  EXPECT_EQ(store.use_count(), 1);
+
+  // The next publisher, with the broker back, delivers them.
+  ASSERT_TRUE(cluster->SetBrokerUp(1).ok());
+  OutboxPublisher next(cluster->bootstrap_servers(), config);
+  ASSERT_TRUE(next.Start().ok());
+  next.Add(0, store);
+  next.Notify();
+  EXPECT_TRUE(WaitFor([&] { return next.stats().published == 3; }, deadline));
+  EXPECT_EQ(OutboxSize(*store), 0u);
+  next.Stop();
+}
+
 }  // namespace
 }  // namespace guanxi::engine
