@@ -345,9 +345,12 @@ Sign SignOf(const ChurnConfig& config, const ChurnEvidence& evidence, const Even
               guanxi::v1::CHURN_SIGN_KIND_SURVEY, *satisfaction};
     }
     case Event::kCompetitorSignal: {
-      const double lean = event.competitor_signal().lean();
       const double arrival = ArrivalOf(e.competitor_rate_ratio());
-      if (!std::isfinite(lean)) return {arrival, guanxi::v1::CHURN_SIGN_KIND_COMPETITOR_SIGNAL, 0};
+      if (!std::isfinite(event.competitor_signal().lean())) {
+        return {arrival, guanxi::v1::CHURN_SIGN_KIND_COMPETITOR_SIGNAL, 0};
+      }
+      // Within -1..1 as documented (docs/events.md), so one wild figure is not a verdict.
+      const double lean = std::clamp(event.competitor_signal().lean(), -1.0, 1.0);
       const bool away = lean <= -config.competitor_lean();
       return {arrival + (away ? e.competitor_signal() : 0) +
                   e.competitor_lean_weight() * (e.competitor_lean_pivot() - lean),

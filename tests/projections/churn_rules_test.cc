@@ -841,6 +841,11 @@ TEST(ChurnRulesTest, DeclineEvidenceReadsTheMarksOfEachEvent) {
   EXPECT_NEAR(EvidenceOf(c), 1.2, 1e-12);
   c.Observe(Competitor(0, 0.5));  // 3 x (0.1 - 0.5) = -1.2
   EXPECT_NEAR(EvidenceOf(c), 0, 1e-12);
+  c.Observe(Competitor(0, -7));  // read as -1: 3 x 1.1 = 3.3
+  EXPECT_NEAR(EvidenceOf(c), 3.3, 1e-12);
+  c.Observe(Competitor(0, 7));  // read as +1: 3 x (0.1 - 1) = -2.7
+  c.Observe(Competitor(0, 1));  // -2.7: back to 0
+  EXPECT_NEAR(EvidenceOf(c), 0, 1e-12);
   Event critical = Complaint(1, "q1");
   critical.mutable_complaint()->set_severity(guanxi::v1::SEVERITY_CRITICAL);
   c.Observe(critical);            // 2.5
