@@ -767,12 +767,8 @@ int Run(const Options& options) {
                 static_cast<long long>(s.alarms), static_cast<long long>(s.tp),
                 static_cast<long long>(s.fp), static_cast<long long>(s.late), s.precision, s.recall,
                 s.median_lead_days, personas.c_str());
-    absl::StrAppendFormat(
-        &json,
-        R"(%s{"theta":%.2f,"alarms":%d,"tp":%d,"fp":%d,"late":%d,"precision":%.4f,)"
-        R"("recall":%.4f,"median_lead_days":%.1f})",
-        k == 0 ? "" : ",", thresholds[k], s.alarms, s.tp, s.fp, s.late, s.precision, s.recall,
-        s.median_lead_days);
+    absl::StrAppendFormat(&json, R"(%s{"theta":%.2f,%s})", k == 0 ? "" : ",", thresholds[k],
+                          ScoreJsonFields(s));
   }
   json += "]}";
   std::printf("\njson: %s\n", json.c_str());

@@ -85,6 +85,7 @@
 #include "absl/strings/str_format.h"
 #include "bench/churn_rates.h"
 #include "bench/churn_score.h"
+#include "common/random.h"
 #include "connectors/simulator.h"
 #include "engine/config/config.h"
 #include "projections/churn/rules.h"
@@ -223,18 +224,14 @@ int Run(const Options& options) {
   std::unordered_map<std::string, size_t> index;
   for (size_t i = 0; i < truth.size(); ++i) index[truth[i].customer_id] = i;
   if (options.sentiment_shift != 0 || options.sentiment_spread != 0) {
-    // A fixed offset per customer, from its index and the seed (SplitMix64, Box-Muller).
-    auto uniform = [](uint64_t x) {
-      x += 0x9E3779B97F4A7C15ull;
-      x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-      x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-      return static_cast<double>((x ^ (x >> 31)) >> 11) * 0x1.0p-53;
-    };
+    // A fixed standard normal per customer, from its index and the seed: the first
+    // draws of two generators keyed by them (Box-Muller).
     std::vector<double> offset(truth.size());
     for (size_t i = 0; i < truth.size(); ++i) {
       const uint64_t key = (options.seed << 32) ^ (static_cast<uint64_t>(i) << 1);
-      const double z =
-          std::sqrt(-2.0 * std::log(1.0 - uniform(key))) * std::cos(2.0 * M_PI * uniform(key | 1));
+      Random radius(key), angle(key | 1);
+      const double z = std::sqrt(-2.0 * std::log(1.0 - radius.Uniform())) *
+                       std::cos(2.0 * M_PI * angle.Uniform());
       offset[i] = options.sentiment_shift + options.sentiment_spread * z;
     }
     for (guanxi::v1::Event& e : events) {
@@ -528,12 +525,7 @@ int Run(const Options& options) {
       non_churners, non_churners_warned);
   const char* const keys[] = {"raised", "first_warning", "first_critical"};
   for (int r = 0; r < 3; ++r) {
-    const Score& s = scores[r];
-    absl::StrAppendFormat(
-        &json,
-        R"(,"%s":{"alarms":%d,"tp":%d,"fp":%d,"late":%d,"precision":%.4f,"recall":%.4f,)"
-        R"("median_lead_days":%.1f})",
-        keys[r], s.alarms, s.tp, s.fp, s.late, s.precision, s.recall, s.median_lead_days);
+    absl::StrAppendFormat(&json, R"(,"%s":{%s})", keys[r], ScoreJsonFields(scores[r]));
   }
   json += "}";
   std::printf("\njson: %s\n", json.c_str());

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "connectors/simulator.h"
 
 namespace guanxi::bench {
@@ -67,6 +68,14 @@ inline Score ScoreAlarms(const std::vector<Alarm>& alarms,
     s.median_lead_days = n % 2 == 1 ? leads[n / 2] : (leads[n / 2 - 1] + leads[n / 2]) / 2;
   }
   return s;
+}
+
+// A score's figures as the members of a JSON object (no braces), as both harnesses print
+// them: "alarms":N,"tp":N,"fp":N,"late":N,"precision":P,"recall":R,"median_lead_days":D.
+inline std::string ScoreJsonFields(const Score& s) {
+  return absl::StrFormat(R"("alarms":%d,"tp":%d,"fp":%d,"late":%d,"precision":%.4f,"recall":%.4f,)"
+                         R"("median_lead_days":%.1f)",
+                         s.alarms, s.tp, s.fp, s.late, s.precision, s.recall, s.median_lead_days);
 }
 
 }  // namespace guanxi::bench

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/random.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace guanxi::connectors {
@@ -13,34 +14,6 @@ namespace {
 
 using guanxi::v1::Event;
 constexpr int64_t kDay = 86400;
-
-// SplitMix64 and hand-written distributions: identical output on every platform.
-class Random {
- public:
-  explicit Random(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-  double Uniform(double lo, double hi) { return lo + (hi - lo) * Uniform(); }
-  bool Chance(double p) { return Uniform() < p; }
-  int64_t Int(int64_t lo, int64_t hi) {  // inclusive; lo when the range is empty
-    if (hi <= lo) return lo;
-    return lo + static_cast<int64_t>(Next() % static_cast<uint64_t>(hi - lo + 1));
-  }
-  double Normal(double mean, double sd) {
-    const double u1 = 1.0 - Uniform();
-    const double u2 = Uniform();
-    return mean + sd * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
-  }
-  double LogNormal(double median, double sigma) { return median * std::exp(Normal(0, sigma)); }
-
- private:
-  uint64_t state_;
-};
 
 CustomerRates Traits(Persona p) {
   switch (p) {
