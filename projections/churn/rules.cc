@@ -192,6 +192,14 @@ std::optional<double> SentimentOf(const Event& event) {
   return std::clamp(call.sentiment(), -1.0, 1.0);
 }
 
+// A competitor signal's lean within -1..1 (as docs/events.md has it, so one wild figure
+// is no verdict); nullopt when it is no number.
+std::optional<double> LeanOf(const Event& event) {
+  const double lean = event.competitor_signal().lean();
+  if (!std::isfinite(lean)) return std::nullopt;
+  return std::clamp(lean, -1.0, 1.0);
+}
+
 void ObservePayment(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event) {
   const std::optional<PaymentLateness> late = LatenessOf(event);
   if (!late) return;
@@ -346,15 +354,12 @@ Sign SignOf(const ChurnConfig& config, const ChurnEvidence& evidence, const Even
     }
     case Event::kCompetitorSignal: {
       const double arrival = ArrivalOf(e.competitor_rate_ratio());
-      if (!std::isfinite(event.competitor_signal().lean())) {
-        return {arrival, guanxi::v1::CHURN_SIGN_KIND_COMPETITOR_SIGNAL, 0};
-      }
-      // Within -1..1 as documented (docs/events.md), so one wild figure is not a verdict.
-      const double lean = std::clamp(event.competitor_signal().lean(), -1.0, 1.0);
-      const bool away = lean <= -config.competitor_lean();
+      const std::optional<double> lean = LeanOf(event);
+      if (!lean) return {arrival, guanxi::v1::CHURN_SIGN_KIND_COMPETITOR_SIGNAL, 0};
+      const bool away = *lean <= -config.competitor_lean();
       return {arrival + (away ? e.competitor_signal() : 0) +
-                  e.competitor_lean_weight() * (e.competitor_lean_pivot() - lean),
-              guanxi::v1::CHURN_SIGN_KIND_COMPETITOR_SIGNAL, lean};
+                  e.competitor_lean_weight() * (e.competitor_lean_pivot() - *lean),
+              guanxi::v1::CHURN_SIGN_KIND_COMPETITOR_SIGNAL, *lean};
     }
     case Event::kPayment: {
       const std::optional<PaymentLateness> late = LatenessOf(event);
@@ -445,10 +450,10 @@ void ObserveEvidence(const ChurnConfig& config, CustomerState& state, const Even
 void ObserveCompetitor(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
                        int64_t clock) {
   evidence.set_competitor_signals_seen(evidence.competitor_signals_seen() + 1);
-  const double lean = event.competitor_signal().lean();
-  if (!std::isfinite(lean) || !(lean < 0)) return;
+  const std::optional<double> lean = LeanOf(event);
+  if (!lean || !(*lean < 0)) return;
   auto& marks = *evidence.mutable_competitor_signals();
-  InsertByTime(marks, Mark(event.occurred_at().seconds(), lean), kMaxWindowEntries);
+  InsertByTime(marks, Mark(event.occurred_at().seconds(), *lean), kMaxWindowEntries);
   DropOlder(marks, clock, config.competitor_window_days());
 }
 
