@@ -2,7 +2,7 @@
 // that churn_quality's figures can be judged against what the events allow.
 //
 //   build/ci/bench/churn_oracle [--customers=2000] [--days=540] [--seed=1]
-//                               [--without=CHANNEL,...]
+//                               [--without=CHANNEL,...] [--timing=simulator|flat]
 //
 // The oracle knows everything but the answer: the simulator's generating process
 // (connectors/simulator.cc; every formula of how a decline changes the events is mirrored
@@ -35,6 +35,12 @@
 // three figures at once (a different threshold per customer kind could shift them), but
 // no rule can see evidence the oracle does not weigh. The table sweeps theta: read
 // precision, recall and median lead together, and compare with churn_quality's rows.
+// --timing=flat takes away the one thing the oracle knows that no detector in the field
+// could: when the simulator plants its declines (churn days in 0.45..0.9 of the run, so
+// no decline starts before about day 133). The hypotheses then start on any day of the
+// run (every 3 days, lengths 45..110 as before), with the same churn share spread over
+// them: the best a detector that knows the generating process and each customer's own
+// rates, but not the calendar of the declines, can do.
 // --without=purchase,call,... leaves channels out (their events count as uninformative),
 // to show where the evidence lies. Channels: purchase, payment, call, visit, engagement
 // (information, guidance, project support, referral), complaint, competitor, activity,
@@ -103,6 +109,7 @@ struct Options {
   int32_t days = 540;
   uint64_t seed = 1;
   std::array<bool, kChannels> on{};
+  bool flat_timing = false;  // --timing=flat: a decline may start on any day
 };
 
 std::optional<Options> ParseArgs(int argc, char** argv) {
@@ -123,6 +130,9 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
       options.days = static_cast<int32_t>(n);
     } else if (auto s = value("seed"); s && absl::SimpleAtoi(*s, &n) && n >= 0) {
       options.seed = static_cast<uint64_t>(n);
+    } else if (auto timing = value("timing");
+               timing && (*timing == "simulator" || *timing == "flat")) {
+      options.flat_timing = *timing == "flat";
     } else if (auto w = value("without"); w) {
       for (absl::string_view name : absl::StrSplit(*w, ',')) {
         const auto* it = std::find(std::begin(kChannelNames), std::end(kChannelNames), name);
@@ -138,7 +148,7 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
     }
     if (!ok) {
       std::cerr << "usage: churn_oracle [--customers=N] [--days=D>=200] [--seed=S] "
-                   "[--without=CHANNEL,...]\n";
+                   "[--without=CHANNEL,...] [--timing=simulator|flat]\n";
       return std::nullopt;
     }
   }
@@ -703,12 +713,21 @@ int Run(const Options& options) {
   const std::vector<Customer> customers = Observe(events, truth, start, days);
 
   // The simulator's prior, on a grid: churn day uniform over [0.45, 0.9] x days, decline
-  // length uniform over 45..110 days.
+  // length uniform over 45..110 days; with --timing=flat, decline start uniform over the
+  // run instead.
   std::vector<Hypothesis> hypotheses;
-  const int first = static_cast<int>(days * 0.45), last = static_cast<int>(days * 0.9);
-  for (int churn = first; churn <= last; churn += 3) {
-    for (int length = 45; length <= 110; length += 5) {
-      hypotheses.push_back({churn, length, churn - length});
+  if (options.flat_timing) {
+    for (int begin = 0; begin < days; begin += 3) {
+      for (int length = 45; length <= 110; length += 5) {
+        hypotheses.push_back({begin + length, length, begin});
+      }
+    }
+  } else {
+    const int first = static_cast<int>(days * 0.45), last = static_cast<int>(days * 0.9);
+    for (int churn = first; churn <= last; churn += 3) {
+      for (int length = 45; length <= 110; length += 5) {
+        hypotheses.push_back({churn, length, churn - length});
+      }
     }
   }
 
@@ -743,15 +762,17 @@ int Run(const Options& options) {
     if (!options.on[static_cast<size_t>(c)])
       absl::StrAppend(&off, off.empty() ? "" : ",", kChannelNames[c]);
   }
-  std::printf("churn oracle: %lld customers x %d days, seed %llu, %zu hypotheses%s\n",
+  const char* const timing = options.flat_timing ? "flat" : "simulator";
+  std::printf("churn oracle: %lld customers x %d days, seed %llu, %zu hypotheses, %s timing%s\n",
               static_cast<long long>(options.customers), days,
-              static_cast<unsigned long long>(options.seed), hypotheses.size(),
+              static_cast<unsigned long long>(options.seed), hypotheses.size(), timing,
               off.empty() ? "" : absl::StrCat(", without ", off).c_str());
   std::printf("%-9s %7s %6s %6s %6s %9s %7s %10s   %s\n", "theta", "alarms", "TP", "FP", "late",
               "precision", "recall", "lead (d)", "recall by persona");
   std::string json = absl::StrFormat(
-      R"({"bench":"churn_oracle","customers":%d,"days":%d,"seed":%d,"without":"%s","rows":[)",
-      options.customers, days, options.seed, off);
+      R"({"bench":"churn_oracle","customers":%d,"days":%d,"seed":%d,"timing":"%s","without":"%s",)"
+      R"("rows":[)",
+      options.customers, days, options.seed, timing, off);
   for (int k = 0; k < kThresholds; ++k) {
     std::vector<Alarm> alarms;
     for (size_t i = 0; i < customers.size(); ++i) {

@@ -62,7 +62,8 @@
 // normal times and in a decline, by persona (bench/churn_rates.h): what the weights of
 // decline_evidence were set from.
 // --diagnose adds how often each rule holds (projections::AssessChurn at every midnight,
-// with the model in force); --list prints every RAISED notice with its verdict.
+// with the model in force); --list prints every RAISED notice with its verdict (for a TP,
+// its lead and how far through the decline it came).
 // Output: a readable table, then one JSON line (prefix "json: ") with the same figures
 // and "model": true or false. A single run (2000 x 540, seed 1) takes about 12 s of CPU
 // with --model=off and about 32 s with the model, most of the difference the BG/NBD fits
@@ -404,6 +405,12 @@ int Run(const Options& options) {
                     connectors::PersonaName(t.persona),
                     static_cast<long long>((alarm.at - sim_options.start_unix_seconds) / kDay),
                     static_cast<int>(w.level()));
+        if (phase == 2) {
+          std::printf(" (lead %.0f d, decline %.0f%% through)",
+                      static_cast<double>(t.churn_at - alarm.at) / kDay,
+                      100.0 * static_cast<double>(alarm.at - t.degrade_from) /
+                          static_cast<double>(t.churn_at - t.degrade_from));
+        }
         for (const auto& r : w.reasons()) std::printf(" [%s]", r.description().c_str());
         std::printf("\n");
       }
