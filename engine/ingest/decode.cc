@@ -1,5 +1,8 @@
 #include "engine/ingest/decode.h"
 
+#include <cmath>
+#include <tuple>
+
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/timestamp.pb.h"
 
@@ -32,6 +35,78 @@ std::optional<Rejection> CheckId(const char* field, std::string_view value,
   return std::nullopt;
 }
 
+std::optional<Rejection> CheckTimestamp(const char* field, const google::protobuf::Timestamp& t) {
+  if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds || t.nanos() < 0 ||
+      t.nanos() > 999'999'999) {
+    return Reject(kReasonBadField, absl::StrCat(field, " is outside 0001-01-01..9999-12-31"));
+  }
+  return std::nullopt;
+}
+
+// A figure whose range docs/events.md states: a number within lo..hi. A figure outside
+// it is a source's mapping gone wrong (a 0..100 sentiment, say), which the projections
+// would otherwise read clamped, as if extreme, without anybody noticing.
+std::optional<Rejection> CheckFigure(const char* field, double value, double lo, double hi) {
+  if (std::isfinite(value) && value >= lo && value <= hi) return std::nullopt;
+  return Reject(kReasonBadField,
+                absl::StrCat(field, " is ", value, "; it must be a number in ", lo, "..", hi));
+}
+
+// The payload's figures and timestamps with a documented range.
+std::optional<Rejection> CheckPayload(const guanxi::v1::Event& event) {
+  using guanxi::v1::Event;
+  switch (event.payload_case()) {
+    case Event::kCall:
+      if (!event.call().has_sentiment()) return std::nullopt;
+      return CheckFigure("call.sentiment", event.call().sentiment(), -1, 1);
+    case Event::kCompetitorSignal:
+      return CheckFigure("competitor_signal.lean", event.competitor_signal().lean(), -1, 1);
+    case Event::kSurvey: {
+      const auto& s = event.survey();
+      // No satisfaction answer (an NPS alone, say): the three are unset.
+      const bool answered = s.scale_min() != 0 || s.scale_max() != 0 || s.satisfaction() != 0;
+      if (answered && (!std::isfinite(s.scale_min()) || !std::isfinite(s.scale_max()) ||
+                       !(s.scale_min() < s.scale_max()))) {
+        return Reject(kReasonBadField,
+                      absl::StrCat("survey.scale_min..scale_max is ", s.scale_min(), "..",
+                                   s.scale_max(), "; scale_min must be below scale_max"));
+      }
+      if (answered) {
+        if (auto r = CheckFigure("survey.satisfaction", s.satisfaction(), s.scale_min(),
+                                 s.scale_max())) {
+          return r;
+        }
+      }
+      if (!s.has_nps()) return std::nullopt;
+      return CheckFigure("survey.nps", s.nps(), 0, 10);
+    }
+    case Event::kAssessment: {
+      const auto& a = event.assessment();
+      const std::tuple<const char*, bool, double> ratings[] = {
+          {"assessment.acceptance", a.has_acceptance(), a.acceptance()},
+          {"assessment.participation", a.has_participation(), a.participation()},
+          {"assessment.information", a.has_information(), a.information()},
+          {"assessment.guidance", a.has_guidance(), a.guidance()},
+          {"assessment.project_support", a.has_project_support(), a.project_support()},
+          {"assessment.competitive_preference", a.has_competitive_preference(),
+           a.competitive_preference()},
+      };
+      for (const auto& [field, rated, value] : ratings) {
+        if (!rated) continue;
+        if (auto r = CheckFigure(field, value, 0, 100)) return r;
+      }
+      return std::nullopt;
+    }
+    case Event::kPayment:
+      if (auto r = CheckTimestamp("payment.due_at", event.payment().due_at())) return r;
+      return CheckTimestamp("payment.paid_at", event.payment().paid_at());
+    case Event::kContract:
+      return CheckTimestamp("contract.renewal_due_at", event.contract().renewal_due_at());
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace
 
 std::optional<Rejection> ValidateEvent(const guanxi::v1::Event& event, const DecodeLimits& limits) {
@@ -45,11 +120,7 @@ std::optional<Rejection> ValidateEvent(const guanxi::v1::Event& event, const Dec
   if (!event.has_occurred_at()) {
     return Reject(kReasonMissingOccurredAt, "occurred_at is missing");
   }
-  const auto& t = event.occurred_at();
-  if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds || t.nanos() < 0 ||
-      t.nanos() > 999'999'999) {
-    return Reject(kReasonBadField, "occurred_at is outside 0001-01-01..9999-12-31");
-  }
+  if (auto r = CheckTimestamp("occurred_at", event.occurred_at())) return r;
   if (event.payload_case() == guanxi::v1::Event::PAYLOAD_NOT_SET) {
     const bool has_unknown = !event.GetReflection()->GetUnknownFields(event).empty();
     return has_unknown
@@ -57,7 +128,7 @@ std::optional<Rejection> ValidateEvent(const guanxi::v1::Event& event, const Dec
                         "the payload is an event type this engine does not know (newer producer?)")
                : Reject(kReasonUnknownEventType, "the event has no payload");
   }
-  return std::nullopt;
+  return CheckPayload(event);
 }
 
 DecodeResult DecodeEvent(std::string_view key, std::string_view value, const DecodeLimits& limits) {

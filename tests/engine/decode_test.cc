@@ -1,6 +1,8 @@
 #include "engine/ingest/decode.h"
 
+#include <cmath>
 #include <string>
+#include <string_view>
 
 #include "gtest/gtest.h"
 
@@ -56,6 +58,86 @@ TEST(DecodeEventTest, EachMissingOrBadFieldHasItsReason) {
     ASSERT_FALSE(r.ok()) << c.name;
     EXPECT_EQ(r.rejection->code, c.code) << c.name << ": " << r.rejection->reason;
     EXPECT_FALSE(r.rejection->reason.empty()) << c.name;
+  }
+}
+
+// Figures with a documented range (docs/events.md): outside it, the event is refused
+// with a reason that names the field; inside it, and when absent, it is accepted.
+TEST(DecodeEventTest, FiguresOutsideTheirDocumentedRangeAreBadFields) {
+  struct FigureCase {
+    const char* name;
+    void (*mutate)(v1::Event&);
+    const char* field;  // empty: accepted
+  };
+  const FigureCase cases[] = {
+      {"sentiment 0.4", [](v1::Event& e) { e.mutable_call()->set_sentiment(0.4); }, ""},
+      {"call not scored", [](v1::Event& e) { e.mutable_call()->set_call_id("c"); }, ""},
+      {"sentiment on 0..100", [](v1::Event& e) { e.mutable_call()->set_sentiment(72); },
+       "call.sentiment"},
+      {"sentiment NaN", [](v1::Event& e) { e.mutable_call()->set_sentiment(std::nan("")); },
+       "call.sentiment"},
+      {"lean -1", [](v1::Event& e) { e.mutable_competitor_signal()->set_lean(-1); }, ""},
+      {"lean -1.5", [](v1::Event& e) { e.mutable_competitor_signal()->set_lean(-1.5); },
+       "competitor_signal.lean"},
+      {"satisfaction 4 of 1..5",
+       [](v1::Event& e) {
+         auto* s = e.mutable_survey();
+         s->set_satisfaction(4);
+         s->set_scale_min(1);
+         s->set_scale_max(5);
+       },
+       ""},
+      {"NPS alone", [](v1::Event& e) { e.mutable_survey()->set_nps(9); }, ""},
+      {"satisfaction 7 of 1..5",
+       [](v1::Event& e) {
+         auto* s = e.mutable_survey();
+         s->set_satisfaction(7);
+         s->set_scale_min(1);
+         s->set_scale_max(5);
+       },
+       "survey.satisfaction"},
+      {"satisfaction without a scale",
+       [](v1::Event& e) { e.mutable_survey()->set_satisfaction(4); },
+       "survey.scale_min..scale_max"},
+      {"NPS 11",
+       [](v1::Event& e) {
+         auto* s = e.mutable_survey();
+         s->set_satisfaction(4);
+         s->set_scale_min(1);
+         s->set_scale_max(5);
+         s->set_nps(11);
+       },
+       "survey.nps"},
+      {"assessment 0..100",
+       [](v1::Event& e) {
+         e.mutable_assessment()->set_acceptance(0);
+         e.mutable_assessment()->set_guidance(100);
+       },
+       ""},
+      {"assessment 120",
+       [](v1::Event& e) {
+         e.mutable_assessment()->set_acceptance(70);
+         e.mutable_assessment()->set_competitive_preference(120);
+       },
+       "assessment.competitive_preference"},
+      {"payment due in year 10000",
+       [](v1::Event& e) { e.mutable_payment()->mutable_due_at()->set_seconds(253402300800); },
+       "payment.due_at"},
+      {"renewal due with bad nanos",
+       [](v1::Event& e) { e.mutable_contract()->mutable_renewal_due_at()->set_nanos(-5); },
+       "contract.renewal_due_at"},
+  };
+  for (const FigureCase& c : cases) {
+    v1::Event e = ValidEvent();
+    c.mutate(e);
+    DecodeResult r = DecodeEvent("", Bytes(e), {});
+    if (std::string_view(c.field).empty()) {
+      EXPECT_TRUE(r.ok()) << c.name << ": " << r.rejection->reason;
+      continue;
+    }
+    ASSERT_FALSE(r.ok()) << c.name;
+    EXPECT_EQ(r.rejection->code, kReasonBadField) << c.name;
+    EXPECT_EQ(r.rejection->reason.rfind(c.field, 0), 0u) << c.name << ": " << r.rejection->reason;
   }
 }
 
