@@ -3,6 +3,7 @@
 //
 //   build/ci/bench/churn_oracle [--customers=2000] [--days=540] [--seed=1]
 //                               [--without=CHANNEL,...] [--timing=simulator|flat]
+//                               [--list=THETA]
 //
 // The oracle knows everything but the answer: the simulator's generating process
 // (connectors/simulator.cc; every formula of how a decline changes the events is mirrored
@@ -41,6 +42,8 @@
 // run (every 3 days, lengths 45..110 as before), with the same churn share spread over
 // them: the best a detector that knows the generating process and each customer's own
 // rates, but not the calendar of the declines, can do.
+// --list=THETA (one of the table's thresholds) prints that row's alarms, one a line, as
+// churn_quality --list does (verdict, customer, persona, day; lead for a TP).
 // --without=purchase,call,... leaves channels out (their events count as uninformative),
 // to show where the evidence lies. Channels: purchase, payment, call, visit, engagement
 // (information, guidance, project support, referral), complaint, competitor, activity,
@@ -110,6 +113,7 @@ struct Options {
   uint64_t seed = 1;
   std::array<bool, kChannels> on{};
   bool flat_timing = false;  // --timing=flat: a decline may start on any day
+  double list_theta = 0;     // --list=THETA: print that row's alarms (0: none)
 };
 
 std::optional<Options> ParseArgs(int argc, char** argv) {
@@ -133,6 +137,8 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
     } else if (auto timing = value("timing");
                timing && (*timing == "simulator" || *timing == "flat")) {
       options.flat_timing = *timing == "flat";
+    } else if (auto l = value("list"); l && absl::SimpleAtod(*l, &options.list_theta) &&
+                                       options.list_theta > 0 && options.list_theta < 1) {
     } else if (auto w = value("without"); w) {
       for (absl::string_view name : absl::StrSplit(*w, ',')) {
         const auto* it = std::find(std::begin(kChannelNames), std::end(kChannelNames), name);
@@ -148,7 +154,7 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
     }
     if (!ok) {
       std::cerr << "usage: churn_oracle [--customers=N] [--days=D>=200] [--seed=S] "
-                   "[--without=CHANNEL,...] [--timing=simulator|flat]\n";
+                   "[--without=CHANNEL,...] [--timing=simulator|flat] [--list=THETA]\n";
       return std::nullopt;
     }
   }
@@ -773,6 +779,7 @@ int Run(const Options& options) {
       R"({"bench":"churn_oracle","customers":%d,"days":%d,"seed":%d,"timing":"%s","without":"%s",)"
       R"("rows":[)",
       options.customers, days, options.seed, timing, off);
+  std::string listed;  // --list
   for (int k = 0; k < kThresholds; ++k) {
     std::vector<Alarm> alarms;
     for (size_t i = 0; i < customers.size(); ++i) {
@@ -780,6 +787,11 @@ int Run(const Options& options) {
       if (d >= 0) alarms.push_back({i, start + int64_t{d + 1} * kDay - 1, {}});  // end of day d
     }
     const Score s = ScoreAlarms(alarms, truth);
+    if (std::abs(thresholds[k] - options.list_theta) < 1e-9) {
+      for (const Alarm& a : alarms) {
+        listed += AlarmLine(truth[a.customer].customer_id, truth[a.customer], a.at, start) + "\n";
+      }
+    }
     std::string personas;
     for (const auto& [name, counts] : s.detected_by_persona) {
       absl::StrAppend(&personas, " ", name, " ", counts.first, "/", counts.second);
@@ -792,6 +804,8 @@ int Run(const Options& options) {
                           ScoreJsonFields(s));
   }
   json += "]}";
+  if (!listed.empty())
+    std::printf("\nalarms at theta %.2f:\n%s", options.list_theta, listed.c_str());
   std::printf("\njson: %s\n", json.c_str());
   return 0;
 }

@@ -195,13 +195,6 @@ const char* const kCodes[] = {
     "competitor_signal", "call_sentiment", "level>=watch",  "level>=warning"};
 constexpr int kCodeCount = sizeof(kCodes) / sizeof(kCodes[0]);
 
-int Phase(const GroundTruth& t, int64_t at) {
-  if (!t.churns) return 0;
-  if (at < t.degrade_from) return 1;
-  if (at <= t.churn_at) return 2;
-  return 3;
-}
-
 int Run(const Options& options) {
   guanxi::v1::EngineConfig engine_config = engine::DefaultEngineConfig();
   if (!options.config.empty()) {
@@ -400,17 +393,9 @@ int Run(const Options& options) {
       const GroundTruth& t = truth[alarm.customer];
       const int phase = Phase(t, alarm.at);
       if (options.list) {
-        const char* const verdicts[] = {"FP", "FP(pre)", "TP", "late"};
-        std::printf("%s %s %s day %lld level %d:", verdicts[phase], w.customer_id().c_str(),
-                    connectors::PersonaName(t.persona),
-                    static_cast<long long>((alarm.at - sim_options.start_unix_seconds) / kDay),
+        std::printf("%s level %d:",
+                    AlarmLine(w.customer_id(), t, alarm.at, sim_options.start_unix_seconds).c_str(),
                     static_cast<int>(w.level()));
-        if (phase == 2) {
-          std::printf(" (lead %.0f d, decline %.0f%% through)",
-                      static_cast<double>(t.churn_at - alarm.at) / kDay,
-                      100.0 * static_cast<double>(alarm.at - t.degrade_from) /
-                          static_cast<double>(t.churn_at - t.degrade_from));
-        }
         for (const auto& r : w.reasons()) std::printf(" [%s]", r.description().c_str());
         std::printf("\n");
       }

@@ -32,16 +32,25 @@ struct Score {
   std::map<std::string, std::pair<int64_t, int64_t>> detected_by_persona;  // detected, all
 };
 
+// Where an alarm at `at` falls for a customer: 0 not a churner (FP), 1 a churner before
+// its decline (FP), 2 inside the decline (TP), 3 after it left (late).
+inline int Phase(const connectors::GroundTruth& t, int64_t at) {
+  if (!t.churns) return 0;
+  if (at < t.degrade_from) return 1;
+  if (at <= t.churn_at) return 2;
+  return 3;
+}
+
 inline Score ScoreAlarms(const std::vector<Alarm>& alarms,
                          const std::vector<connectors::GroundTruth>& truth) {
   Score s;
   std::vector<std::optional<int64_t>> first_tp(truth.size());
   for (const Alarm& a : alarms) {
-    const connectors::GroundTruth& t = truth[a.customer];
     ++s.alarms;
-    if (!t.churns || a.at < t.degrade_from) {
+    const int phase = Phase(truth[a.customer], a.at);
+    if (phase <= 1) {
       ++s.fp;
-    } else if (a.at > t.churn_at) {
+    } else if (phase == 3) {
       ++s.late;
     } else {
       ++s.tp;
@@ -68,6 +77,23 @@ inline Score ScoreAlarms(const std::vector<Alarm>& alarms,
     s.median_lead_days = n % 2 == 1 ? leads[n / 2] : (leads[n / 2 - 1] + leads[n / 2]) / 2;
   }
   return s;
+}
+
+// The head of an alarm's --list line: "TP sim-000012 regular day 231" and, for a TP,
+// " (lead 31 d, decline 60% through)". `start` is the simulation's first second.
+inline std::string AlarmLine(const std::string& customer_id, const connectors::GroundTruth& t,
+                             int64_t at, int64_t start) {
+  const char* const verdicts[] = {"FP", "FP(pre)", "TP", "late"};
+  const int phase = Phase(t, at);
+  std::string line = absl::StrFormat("%s %s %s day %d", verdicts[phase], customer_id,
+                                     connectors::PersonaName(t.persona), (at - start) / kChurnDay);
+  if (phase == 2) {
+    absl::StrAppendFormat(&line, " (lead %.0f d, decline %.0f%% through)",
+                          static_cast<double>(t.churn_at - at) / kChurnDay,
+                          100.0 * static_cast<double>(at - t.degrade_from) /
+                              static_cast<double>(t.churn_at - t.degrade_from));
+  }
+  return line;
 }
 
 // A score's figures as the members of a JSON object (no braces), as both harnesses print
