@@ -1,6 +1,6 @@
 // churn_quality: how well the churn-warning rules find the simulator's planted churners.
 //
-//   build/ci/bench/churn_quality [--customers=2000] [--days=540] [--seed=1]
+//   build/ci/bench/churn_quality [--customers=2000] [--days=540] [--seed=1 | --seeds=1,2,3]
 //                                [--config=FILE] [--model=on|off] [--daily=on|off]
 //                                [--sentiment-shift=X] [--sentiment-spread=S]
 //                                [--diagnose] [--list] [--rates[=CUT]]
@@ -65,11 +65,16 @@
 // with the model in force); --list prints every RAISED notice with its verdict (for a TP,
 // its lead and how far through the decline it came).
 // Output: a readable table, then one JSON line (prefix "json: ") with the same figures
-// and "model": true or false. A single run (2000 x 540, seed 1) takes about 12 s of CPU
-// with --model=off and about 32 s with the model, most of the difference the BG/NBD fits
-// (one about every 30 days of event time). A benchmark, not a test: nothing is asserted.
+// and "model": true or false. --seeds runs each seed so, then pools them: TP, FP, late
+// and churners summed, precision and recall of the sums, the median lead of all the
+// detected churners together and the mean of the seeds' medians; a table and one JSON
+// line ("bench":"churn_quality_pooled", "seeds", "model", and per score the fields of a
+// single run plus "mean_of_median_lead_days"). A single run (2000 x 540, seed 1) takes
+// about 14 s of CPU with the model (2026-12-02). A benchmark, not a test: nothing is
+// asserted.
 // Deterministic: the same flags give the same output.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -84,6 +89,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "bench/churn_rates.h"
 #include "bench/churn_score.h"
 #include "common/random.h"
@@ -108,6 +115,7 @@ struct Options {
   int64_t customers = 2000;
   int32_t days = 540;
   uint64_t seed = 1;
+  std::vector<uint64_t> seeds;  // --seeds: one run each, then their figures pooled
   std::string config;
   bool diagnose = false;
   bool list = false;  // print every RAISED notice with its verdict
@@ -137,6 +145,19 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
       options.days = static_cast<int32_t>(n);
     } else if (auto s = value("seed"); s && absl::SimpleAtoi(*s, &n) && n >= 0) {
       options.seed = static_cast<uint64_t>(n);
+    } else if (auto list = value("seeds"); list) {
+      for (absl::string_view item : absl::StrSplit(*list, ',')) {
+        uint64_t seed = 0;
+        if (!absl::SimpleAtoi(item, &seed)) {
+          options.seeds.clear();
+          break;
+        }
+        options.seeds.push_back(seed);
+      }
+      if (options.seeds.empty()) {
+        std::cerr << "churn_quality: --seeds wants seeds separated by commas, e.g. --seeds=1,2,3\n";
+        return std::nullopt;
+      }
     } else if (auto c = value("config"); c) {
       options.config = *c;
     } else if (auto m = value("model"); m && (*m == "on" || *m == "off")) {
@@ -161,12 +182,17 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
     } else if (arg == "--list") {
       options.list = true;
     } else {
-      std::cerr << "churn_quality: bad argument '" << arg
-                << "'\nusage: churn_quality [--customers=N] [--days=D] [--seed=S] "
-                   "[--config=FILE] [--model=on|off] [--daily=on|off] [--sentiment-shift=X] "
-                   "[--sentiment-spread=S] [--diagnose] [--list] [--rates[=CUT]]\n";
+      std::cerr
+          << "churn_quality: bad argument '" << arg
+          << "'\nusage: churn_quality [--customers=N] [--days=D] [--seed=S | --seeds=S,S,...] "
+             "[--config=FILE] [--model=on|off] [--daily=on|off] [--sentiment-shift=X] "
+             "[--sentiment-spread=S] [--diagnose] [--list] [--rates[=CUT]]\n";
       return std::nullopt;
     }
+  }
+  if (!options.seeds.empty() && options.rates_cut > 0) {
+    std::cerr << "churn_quality: --rates takes one --seed, not --seeds\n";
+    return std::nullopt;
   }
   return options;
 }
@@ -195,7 +221,12 @@ const char* const kCodes[] = {
     "competitor_signal", "call_sentiment", "level>=watch",  "level>=warning"};
 constexpr int kCodeCount = sizeof(kCodes) / sizeof(kCodes[0]);
 
-int Run(const Options& options) {
+// The three ways a run's notices are scored: their rows in the table and keys in the JSON.
+const char* const kScoreRows[] = {"RAISED (any level)", "first >= warning", "first = critical"};
+const char* const kScoreKeys[] = {"raised", "first_warning", "first_critical"};
+
+// One run. Its scores (RAISED, first >= warning, first = critical) go to `out` when given.
+int Run(const Options& options, std::array<Score, 3>* out = nullptr) {
   guanxi::v1::EngineConfig engine_config = engine::DefaultEngineConfig();
   if (!options.config.empty()) {
     auto loaded = engine::LoadEngineConfig(options.config);
@@ -428,8 +459,6 @@ int Run(const Options& options) {
 
   const Score scores[] = {ScoreAlarms(raised, truth), ScoreAlarms(warning_level, truth),
                           ScoreAlarms(critical_level, truth)};
-  const char* const rows[] = {"RAISED (any level)", "first >= warning", "first = critical"};
-
   std::printf("churn quality: %lld customers x %d days, seed %llu, %s%s\n",
               static_cast<long long>(options.customers), options.days,
               static_cast<unsigned long long>(options.seed),
@@ -459,7 +488,7 @@ int Run(const Options& options) {
               "precision", "recall", "lead (d)");
   for (int r = 0; r < 3; ++r) {
     const Score& s = scores[r];
-    std::printf("%-20s %7lld %6lld %6lld %6lld %9.3f %7.3f %10.1f\n", rows[r],
+    std::printf("%-20s %7lld %6lld %6lld %6lld %9.3f %7.3f %10.1f\n", kScoreRows[r],
                 static_cast<long long>(s.alarms), static_cast<long long>(s.tp),
                 static_cast<long long>(s.fp), static_cast<long long>(s.late), s.precision, s.recall,
                 s.median_lead_days);
@@ -515,9 +544,44 @@ int Run(const Options& options) {
       options.customers, options.days, options.seed, options.model ? "true" : "false",
       options.sentiment_shift, options.sentiment_spread, events.size(), scores[0].churners,
       non_churners, non_churners_warned);
-  const char* const keys[] = {"raised", "first_warning", "first_critical"};
   for (int r = 0; r < 3; ++r) {
-    absl::StrAppendFormat(&json, R"(,"%s":{%s})", keys[r], ScoreJsonFields(scores[r]));
+    absl::StrAppendFormat(&json, R"(,"%s":{%s})", kScoreKeys[r], ScoreJsonFields(scores[r]));
+  }
+  json += "}";
+  std::printf("\njson: %s\n", json.c_str());
+  if (out != nullptr) std::copy(std::begin(scores), std::end(scores), out->begin());
+  return 0;
+}
+
+// --seeds: every seed's run as usual, then the figures of all of them together.
+int RunSeeds(Options options) {
+  std::vector<Score> runs[3];
+  for (const uint64_t seed : options.seeds) {
+    options.seed = seed;
+    std::array<Score, 3> scores;
+    if (const int rc = Run(options, &scores); rc != 0) return rc;
+    for (int r = 0; r < 3; ++r) runs[r].push_back(scores[static_cast<size_t>(r)]);
+    std::printf("\n");
+  }
+  std::string seeds = absl::StrJoin(options.seeds, ",");
+  std::printf(
+      "pooled over seeds %s: TP, FP and churners summed; lead the median of all the\n"
+      "detected churners' leads, and the mean of the seeds' medians\n",
+      seeds.c_str());
+  std::printf("%-20s %7s %6s %6s %6s %9s %7s %10s %14s\n", "alarm", "count", "TP", "FP", "late",
+              "precision", "recall", "lead (d)", "mean of medians");
+  std::string json = absl::StrFormat(R"({"bench":"churn_quality_pooled","seeds":[%s],"model":%s)",
+                                     seeds, options.model ? "true" : "false");
+  for (int r = 0; r < 3; ++r) {
+    const Score p = Pool(runs[r]);
+    double mean = 0;
+    for (const Score& s : runs[r]) mean += s.median_lead_days / static_cast<double>(runs[r].size());
+    std::printf("%-20s %7lld %6lld %6lld %6lld %9.3f %7.3f %10.1f %14.1f\n", kScoreRows[r],
+                static_cast<long long>(p.alarms), static_cast<long long>(p.tp),
+                static_cast<long long>(p.fp), static_cast<long long>(p.late), p.precision, p.recall,
+                p.median_lead_days, mean);
+    absl::StrAppendFormat(&json, R"(,"%s":{%s,"mean_of_median_lead_days":%.1f})", kScoreKeys[r],
+                          ScoreJsonFields(p), mean);
   }
   json += "}";
   std::printf("\njson: %s\n", json.c_str());
@@ -530,5 +594,5 @@ int Run(const Options& options) {
 int main(int argc, char** argv) {
   const auto options = guanxi::bench::ParseArgs(argc, argv);
   if (!options) return 2;
-  return guanxi::bench::Run(*options);
+  return options->seeds.empty() ? guanxi::bench::Run(*options) : guanxi::bench::RunSeeds(*options);
 }

@@ -29,8 +29,40 @@ struct Score {
   int64_t alarms = 0, tp = 0, fp = 0, late = 0;
   int64_t churners = 0, detected = 0;
   double precision = 0, recall = 0, median_lead_days = 0;
+  std::vector<double> leads_days;  // of the detected churners, ascending
   std::map<std::string, std::pair<int64_t, int64_t>> detected_by_persona;  // detected, all
 };
+
+// The median of ascending figures (0 for none).
+inline double MedianOf(const std::vector<double>& sorted) {
+  const size_t n = sorted.size();
+  if (n == 0) return 0;
+  return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+// Several runs' scores as one: counts summed, precision and recall of the sums, the
+// leads of all detected churners together (median_lead_days is their median).
+inline Score Pool(const std::vector<Score>& runs) {
+  Score p;
+  for (const Score& s : runs) {
+    p.alarms += s.alarms;
+    p.tp += s.tp;
+    p.fp += s.fp;
+    p.late += s.late;
+    p.churners += s.churners;
+    p.detected += s.detected;
+    p.leads_days.insert(p.leads_days.end(), s.leads_days.begin(), s.leads_days.end());
+    for (const auto& [persona, counts] : s.detected_by_persona) {
+      p.detected_by_persona[persona].first += counts.first;
+      p.detected_by_persona[persona].second += counts.second;
+    }
+  }
+  p.precision = p.tp + p.fp > 0 ? static_cast<double>(p.tp) / static_cast<double>(p.tp + p.fp) : 0;
+  p.recall = p.churners > 0 ? static_cast<double>(p.detected) / static_cast<double>(p.churners) : 0;
+  std::sort(p.leads_days.begin(), p.leads_days.end());
+  p.median_lead_days = MedianOf(p.leads_days);
+  return p;
+}
 
 // Where an alarm at `at` falls for a customer: 0 not a churner (FP), 1 a churner before
 // its decline (FP), 2 inside the decline (TP), 3 after it left (late).
@@ -57,7 +89,7 @@ inline Score ScoreAlarms(const std::vector<Alarm>& alarms,
       if (!first_tp[a.customer] || a.at < *first_tp[a.customer]) first_tp[a.customer] = a.at;
     }
   }
-  std::vector<double> leads;
+  std::vector<double>& leads = s.leads_days;
   for (size_t i = 0; i < truth.size(); ++i) {
     if (!truth[i].churns) continue;
     ++s.churners;
@@ -71,11 +103,8 @@ inline Score ScoreAlarms(const std::vector<Alarm>& alarms,
   }
   s.precision = s.tp + s.fp > 0 ? static_cast<double>(s.tp) / static_cast<double>(s.tp + s.fp) : 0;
   s.recall = s.churners > 0 ? static_cast<double>(s.detected) / static_cast<double>(s.churners) : 0;
-  if (!leads.empty()) {
-    std::sort(leads.begin(), leads.end());
-    const size_t n = leads.size();
-    s.median_lead_days = n % 2 == 1 ? leads[n / 2] : (leads[n / 2 - 1] + leads[n / 2]) / 2;
-  }
+  std::sort(leads.begin(), leads.end());
+  s.median_lead_days = MedianOf(leads);
   return s;
 }
 
