@@ -65,13 +65,13 @@ std::optional<Rejection> CheckPayload(const guanxi::v1::Event& event) {
       const auto& s = event.survey();
       // No satisfaction answer (an NPS alone, say): the three are unset.
       const bool answered = s.scale_min() != 0 || s.scale_max() != 0 || s.satisfaction() != 0;
-      if (answered && (!std::isfinite(s.scale_min()) || !std::isfinite(s.scale_max()) ||
-                       !(s.scale_min() < s.scale_max()))) {
-        return Reject(kReasonBadField,
-                      absl::StrCat("survey.scale_min..scale_max is ", s.scale_min(), "..",
-                                   s.scale_max(), "; scale_min must be below scale_max"));
-      }
       if (answered) {
+        if (!std::isfinite(s.scale_min()) || !std::isfinite(s.scale_max()) ||
+            !(s.scale_min() < s.scale_max())) {
+          return Reject(kReasonBadField,
+                        absl::StrCat("survey.scale_min..scale_max is ", s.scale_min(), "..",
+                                     s.scale_max(), "; scale_min must be below scale_max"));
+        }
         if (auto r = CheckFigure("survey.satisfaction", s.satisfaction(), s.scale_min(),
                                  s.scale_max())) {
           return r;
