@@ -3,7 +3,7 @@
 //
 //   build/ci/bench/churn_oracle [--customers=2000] [--days=540] [--seed=1]
 //                               [--without=CHANNEL,...] [--timing=simulator|flat]
-//                               [--list=THETA]
+//                               [--list=THETA] [--seeds=S,S,...]
 //
 // The oracle knows everything but the answer: the simulator's generating process
 // (connectors/simulator.cc; every formula of how a decline changes the events is mirrored
@@ -42,6 +42,9 @@
 // run (every 3 days, lengths 45..110 as before), with the same churn share spread over
 // them: the best a detector that knows the generating process and each customer's own
 // rates, but not the calendar of the declines, can do.
+// --seeds=S,S,... runs each seed so, then pools each theta's figures over them (TP, FP,
+// late and churners summed; precision and recall of the sums; the median lead of all
+// detected churners and the mean of the seeds' medians; JSON "churn_oracle_pooled").
 // --list=THETA (one of the table's thresholds) prints that row's alarms, one a line, as
 // churn_quality --list does (verdict, customer, persona, day; lead for a TP).
 // --without=purchase,call,... leaves channels out (their events count as uninformative),
@@ -67,6 +70,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "bench/churn_score.h"
 #include "connectors/simulator.h"
@@ -112,8 +116,9 @@ struct Options {
   int32_t days = 540;
   uint64_t seed = 1;
   std::array<bool, kChannels> on{};
-  bool flat_timing = false;  // --timing=flat: a decline may start on any day
-  double list_theta = 0;     // --list=THETA: print that row's alarms (0: none)
+  bool flat_timing = false;     // --timing=flat: a decline may start on any day
+  double list_theta = 0;        // --list=THETA: print that row's alarms (0: none)
+  std::vector<uint64_t> seeds;  // --seeds: one run each, then their figures pooled
 };
 
 std::optional<Options> ParseArgs(int argc, char** argv) {
@@ -139,6 +144,10 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
       options.flat_timing = *timing == "flat";
     } else if (auto l = value("list"); l && absl::SimpleAtod(*l, &options.list_theta) &&
                                        options.list_theta > 0 && options.list_theta < 1) {
+    } else if (auto list = value("seeds"); list) {
+      auto seeds = ParseSeeds(*list);
+      ok = seeds.has_value();
+      if (ok) options.seeds = *seeds;
     } else if (auto w = value("without"); w) {
       for (absl::string_view name : absl::StrSplit(*w, ',')) {
         const auto* it = std::find(std::begin(kChannelNames), std::end(kChannelNames), name);
@@ -153,8 +162,9 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
       ok = false;
     }
     if (!ok) {
-      std::cerr << "usage: churn_oracle [--customers=N] [--days=D>=200] [--seed=S] "
-                   "[--without=CHANNEL,...] [--timing=simulator|flat] [--list=THETA]\n";
+      std::cerr
+          << "usage: churn_oracle [--customers=N] [--days=D>=200] [--seed=S | --seeds=S,S,...] "
+             "[--without=CHANNEL,...] [--timing=simulator|flat] [--list=THETA]\n";
       return std::nullopt;
     }
   }
@@ -705,7 +715,12 @@ std::vector<float> Posterior(const Model& model, const Customer& c,
   return posterior;
 }
 
-int Run(const Options& options) {
+// The posterior thresholds theta, one row each.
+constexpr double kThetas[] = {0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98};
+constexpr int kThresholds = sizeof(kThetas) / sizeof(kThetas[0]);
+
+// One run. Its scores, one per theta, go to `out` when given.
+int Run(const Options& options, std::vector<Score>* out = nullptr) {
   connectors::SimulatorOptions sim_options;
   sim_options.customers = options.customers;
   sim_options.days = options.days;
@@ -737,8 +752,6 @@ int Run(const Options& options) {
     }
   }
 
-  const double thresholds[] = {0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98};
-  constexpr int kThresholds = sizeof(thresholds) / sizeof(thresholds[0]);
   // First day each customer's posterior reaches each threshold (-1: never).
   std::vector<std::array<int, kThresholds>> first_day(customers.size());
   std::fprintf(stderr, "churn_oracle: %zu customers, %zu hypotheses each\n", customers.size(),
@@ -751,7 +764,7 @@ int Run(const Options& options) {
         Posterior(model, customers[i], hypotheses, sim_options.churn_share, days);
     for (int k = 0; k < kThresholds; ++k) {
       for (int t = 0; t < days; ++t) {
-        if (posterior[static_cast<size_t>(t)] >= thresholds[k]) {
+        if (posterior[static_cast<size_t>(t)] >= kThetas[k]) {
           first_day[i][static_cast<size_t>(k)] = t;
           break;
         }
@@ -787,7 +800,7 @@ int Run(const Options& options) {
       if (d >= 0) alarms.push_back({i, start + int64_t{d + 1} * kDay - 1, {}});  // end of day d
     }
     const Score s = ScoreAlarms(alarms, truth);
-    if (std::abs(thresholds[k] - options.list_theta) < 1e-9) {
+    if (std::abs(kThetas[k] - options.list_theta) < 1e-9) {
       for (const Alarm& a : alarms) {
         listed += AlarmLine(truth[a.customer].customer_id, truth[a.customer], a.at, start) + "\n";
       }
@@ -796,16 +809,54 @@ int Run(const Options& options) {
     for (const auto& [name, counts] : s.detected_by_persona) {
       absl::StrAppend(&personas, " ", name, " ", counts.first, "/", counts.second);
     }
-    std::printf("%-9.2f %7lld %6lld %6lld %6lld %9.3f %7.3f %10.1f  %s\n", thresholds[k],
+    std::printf("%-9.2f %7lld %6lld %6lld %6lld %9.3f %7.3f %10.1f  %s\n", kThetas[k],
                 static_cast<long long>(s.alarms), static_cast<long long>(s.tp),
                 static_cast<long long>(s.fp), static_cast<long long>(s.late), s.precision, s.recall,
                 s.median_lead_days, personas.c_str());
-    absl::StrAppendFormat(&json, R"(%s{"theta":%.2f,%s})", k == 0 ? "" : ",", thresholds[k],
+    absl::StrAppendFormat(&json, R"(%s{"theta":%.2f,%s})", k == 0 ? "" : ",", kThetas[k],
                           ScoreJsonFields(s));
+    if (out != nullptr) out->push_back(s);
   }
   json += "]}";
   if (!listed.empty())
     std::printf("\nalarms at theta %.2f:\n%s", options.list_theta, listed.c_str());
+  std::printf("\njson: %s\n", json.c_str());
+  return 0;
+}
+
+// --seeds: every seed's run as usual, then each theta's figures over all of them.
+int RunSeeds(Options options) {
+  std::vector<std::vector<Score>> runs(kThresholds);  // per theta, per seed
+  for (const uint64_t seed : options.seeds) {
+    options.seed = seed;
+    std::vector<Score> scores;
+    if (const int rc = Run(options, &scores); rc != 0) return rc;
+    for (int k = 0; k < kThresholds; ++k)
+      runs[static_cast<size_t>(k)].push_back(scores[static_cast<size_t>(k)]);
+    std::printf("\n");
+  }
+  const std::string seeds = absl::StrJoin(options.seeds, ",");
+  std::printf(
+      "pooled over seeds %s: TP, FP and churners summed; lead the median of all the\n"
+      "detected churners' leads, and the mean of the seeds' medians\n",
+      seeds.c_str());
+  std::printf("%-9s %7s %6s %6s %6s %9s %7s %10s %16s\n", "theta", "alarms", "TP", "FP", "late",
+              "precision", "recall", "lead (d)", "mean of medians");
+  std::string json =
+      absl::StrFormat(R"({"bench":"churn_oracle_pooled","seeds":[%s],"timing":"%s","rows":[)",
+                      seeds, options.flat_timing ? "flat" : "simulator");
+  for (int k = 0; k < kThresholds; ++k) {
+    const std::vector<Score>& row = runs[static_cast<size_t>(k)];
+    const Score p = Pool(row);
+    const double mean = MeanOfMedians(row);
+    std::printf("%-9.2f %7lld %6lld %6lld %6lld %9.3f %7.3f %10.1f %16.1f\n", kThetas[k],
+                static_cast<long long>(p.alarms), static_cast<long long>(p.tp),
+                static_cast<long long>(p.fp), static_cast<long long>(p.late), p.precision, p.recall,
+                p.median_lead_days, mean);
+    absl::StrAppendFormat(&json, R"(%s{"theta":%.2f,%s,"mean_of_median_lead_days":%.1f})",
+                          k == 0 ? "" : ",", kThetas[k], ScoreJsonFields(p), mean);
+  }
+  json += "]}";
   std::printf("\njson: %s\n", json.c_str());
   return 0;
 }
@@ -816,5 +867,5 @@ int Run(const Options& options) {
 int main(int argc, char** argv) {
   const auto options = guanxi::bench::ParseArgs(argc, argv);
   if (!options) return 2;
-  return guanxi::bench::Run(*options);
+  return options->seeds.empty() ? guanxi::bench::Run(*options) : guanxi::bench::RunSeeds(*options);
 }

@@ -146,18 +146,12 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
     } else if (auto s = value("seed"); s && absl::SimpleAtoi(*s, &n) && n >= 0) {
       options.seed = static_cast<uint64_t>(n);
     } else if (auto list = value("seeds"); list) {
-      for (absl::string_view item : absl::StrSplit(*list, ',')) {
-        uint64_t seed = 0;
-        if (!absl::SimpleAtoi(item, &seed)) {
-          options.seeds.clear();
-          break;
-        }
-        options.seeds.push_back(seed);
-      }
-      if (options.seeds.empty()) {
+      auto seeds = ParseSeeds(*list);
+      if (!seeds) {
         std::cerr << "churn_quality: --seeds wants seeds separated by commas, e.g. --seeds=1,2,3\n";
         return std::nullopt;
       }
+      options.seeds = *seeds;
     } else if (auto c = value("config"); c) {
       options.config = *c;
     } else if (auto m = value("model"); m && (*m == "on" || *m == "off")) {
@@ -574,8 +568,7 @@ int RunSeeds(Options options) {
                                      seeds, options.model ? "true" : "false");
   for (int r = 0; r < 3; ++r) {
     const Score p = Pool(runs[r]);
-    double mean = 0;
-    for (const Score& s : runs[r]) mean += s.median_lead_days / static_cast<double>(runs[r].size());
+    const double mean = MeanOfMedians(runs[r]);
     std::printf("%-20s %7lld %6lld %6lld %6lld %9.3f %7.3f %10.1f %14.1f\n", kScoreRows[r],
                 static_cast<long long>(p.alarms), static_cast<long long>(p.tp),
                 static_cast<long long>(p.fp), static_cast<long long>(p.late), p.precision, p.recall,

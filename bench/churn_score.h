@@ -11,7 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "connectors/simulator.h"
 
 namespace guanxi::bench {
@@ -62,6 +65,24 @@ inline Score Pool(const std::vector<Score>& runs) {
   std::sort(p.leads_days.begin(), p.leads_days.end());
   p.median_lead_days = MedianOf(p.leads_days);
   return p;
+}
+
+// "1,2,3" as seeds; nullopt when an item is no seed.
+inline std::optional<std::vector<uint64_t>> ParseSeeds(absl::string_view text) {
+  std::vector<uint64_t> seeds;
+  for (absl::string_view item : absl::StrSplit(text, ',')) {
+    uint64_t seed = 0;
+    if (!absl::SimpleAtoi(item, &seed)) return std::nullopt;
+    seeds.push_back(seed);
+  }
+  return seeds;
+}
+
+// The mean of the runs' median leads: the pooled lead as these benchmarks have reported it.
+inline double MeanOfMedians(const std::vector<Score>& runs) {
+  double mean = 0;
+  for (const Score& s : runs) mean += s.median_lead_days / static_cast<double>(runs.size());
+  return mean;
 }
 
 // Where an alarm at `at` falls for a customer: 0 not a churner (FP), 1 a churner before
