@@ -26,6 +26,9 @@ namespace {
 
 constexpr int kDefaultLimit = 50;
 constexpr int kMaxLimit = 1000;
+// A trail's page: entries (an event, or one fact derived from it or from time).
+constexpr int kDefaultTrailLimit = 1000;
+constexpr int kMaxTrailLimit = 10000;
 
 std::string ToJson(const google::protobuf::Message& m) { return MessageJson(m).value_or("null"); }
 
@@ -125,6 +128,23 @@ struct HttpServer::Impl {
       if (!parsed.ok()) return Fail(res, 400, absl::StrCat("as_of: ", parsed.status().message()));
       as_of = *parsed;
     }
+    TrailPage page{.after = std::nullopt, .limit = kDefaultTrailLimit};
+    if (req.has_param("limit")) {
+      int limit = 0;
+      if (!absl::SimpleAtoi(req.get_param_value("limit"), &limit) || limit < 1 ||
+          limit > kMaxTrailLimit) {
+        return Fail(res, 400, absl::StrCat("limit: must be an integer in 1..", kMaxTrailLimit));
+      }
+      page.limit = static_cast<size_t>(limit);
+    }
+    if (req.has_param("page_token") && !req.get_param_value("page_token").empty()) {
+      uint64_t after = 0;
+      if (!absl::SimpleAtoi(req.get_param_value("page_token"), &after)) {
+        return Fail(res, 400,
+                    "page_token: not a token this endpoint gave (the nextPageToken of a page)");
+      }
+      page.after = after;
+    }
     std::optional<PartitionView> holding;
     for (const PartitionView& view : options.partitions()) {
       auto holds = HoldsCustomer(*view.log, id);
@@ -180,6 +200,7 @@ struct HttpServer::Impl {
     if (!trail.ok()) {
       return Fail(res, 500, absl::StrCat("partition ", partition, ": ", trail.status().message()));
     }
+    PageTrail(*trail, page);
     auto json = TrailJson(*trail);
     if (!json.ok()) return Fail(res, 500, std::string(json.status().message()));
     res.set_content(absl::StrCat(*json, "\n"), "application/json");
@@ -223,7 +244,7 @@ struct HttpServer::Impl {
     // the next page starts after it, in (partition, customer_id) order.
     int32_t from_partition = -1;
     std::string after;
-    if (req.has_param("page_token")) {
+    if (req.has_param("page_token") && !req.get_param_value("page_token").empty()) {
       const std::string token = req.get_param_value("page_token");
       const size_t colon = token.find(':');
       if (colon == std::string::npos ||

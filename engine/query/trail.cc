@@ -188,6 +188,25 @@ absl::StatusOr<Trail> ReadTrail(const ProjectionView& view, std::string_view cus
   return trail;
 }
 
+void PageTrail(Trail& trail, const TrailPage& page) {
+  auto& entries = trail.entries;
+  size_t begin = 0;
+  if (page.after) {
+    while (begin < entries.size() && entries[begin].position <= *page.after) ++begin;
+  }
+  size_t end = begin;
+  while (end < entries.size()) {
+    size_t next = end;  // past the entries at entries[end].position
+    while (next < entries.size() && entries[next].position == entries[end].position) ++next;
+    if (page.limit > 0 && end > begin && next - begin > page.limit) break;
+    end = next;
+  }
+  trail.next_after.reset();
+  if (end < entries.size()) trail.next_after = entries[end - 1].position;
+  entries.erase(entries.begin() + static_cast<std::ptrdiff_t>(end), entries.end());
+  entries.erase(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(begin));
+}
+
 guanxi::v1::Trail TrailMessage(const Trail& trail) {
   guanxi::v1::Trail message;
   message.set_customer_id(trail.customer_id);
@@ -207,6 +226,7 @@ guanxi::v1::Trail TrailMessage(const Trail& trail) {
     if (e.fact->has_warning()) *entry.mutable_warning() = e.fact->warning();
   }
   if (trail.state) *message.mutable_state() = *trail.state;
+  if (trail.next_after) message.set_next_page_token(absl::StrCat(*trail.next_after));
   return message;
 }
 

@@ -72,6 +72,8 @@ struct Trail {
   uint64_t unprojected_events = 0;  // live: the customer's events not projected yet
   std::vector<Entry> entries{};     // in log-position order
   std::optional<guanxi::v1::CustomerState> state{};
+  // Set when PageTrail's limit cut the entries: the last log position it kept.
+  std::optional<uint64_t> next_after{};
 
   // What the entries point into.
   std::vector<guanxi::v1::LogRecord> events{};
@@ -82,6 +84,18 @@ struct Trail {
 // The customer's trail as `view` shows it. A customer the view's partition does not hold
 // has an empty trail and no state. DataLoss if the store cannot be decoded.
 absl::StatusOr<Trail> ReadTrail(const ProjectionView& view, std::string_view customer_id);
+
+// One page of a trail's entries: those after log position `after` (nullopt: from the
+// start), whole positions at a time (an event and what was derived there are never
+// split), as many positions as fit in `limit` entries but at least one (0: no limit).
+struct TrailPage {
+  std::optional<uint64_t> after;
+  size_t limit = 0;
+};
+
+// Keeps the page's entries of `trail` and sets next_after when entries after them were
+// cut. The state and the other fields stay as they are: every page carries them.
+void PageTrail(Trail& trail, const TrailPage& page);
 
 // The trail as a guanxi.v1.Trail, and that in protobuf's JSON mapping (engine/query/
 // json.h), one line without a newline.

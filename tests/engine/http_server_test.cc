@@ -192,6 +192,58 @@ TEST_F(HttpServerTest, TrailListsTheCustomersEventsAndTheFactsEachDerivedInOrder
   EXPECT_EQ(r->body, *TrailJson(*built) + "\n");
 }
 
+// A trail comes in pages of whole log positions: c2 has 5 entries at position 1 and 4 at
+// position 10 (above).
+TEST_F(HttpServerTest, TrailPagesNeverSplitAPositionAndTogetherAreTheWholeTrail) {
+  auto whole = Get("/v1/customers/c2/trail");
+  ASSERT_TRUE(whole);
+  ASSERT_EQ(whole->status, 200) << whole->body;
+  const v1::Trail all = ParseTrail(whole->body);
+  ASSERT_EQ(all.entries_size(), 9);
+  EXPECT_TRUE(all.next_page_token().empty());
+
+  // 3 fit no whole position: the first position comes whole all the same.
+  auto first = Get("/v1/customers/c2/trail?limit=3");
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200) << first->body;
+  const v1::Trail one = ParseTrail(first->body);
+  ASSERT_EQ(one.entries_size(), 5);
+  for (const v1::TrailEntry& e : one.entries()) EXPECT_EQ(e.position(), 1u);
+  EXPECT_EQ(one.next_page_token(), "1");
+  EXPECT_TRUE(one.has_state());  // every page carries the state
+
+  // 6 take position 1 but not position 10 as well.
+  auto six = Get("/v1/customers/c2/trail?limit=6");
+  ASSERT_TRUE(six);
+  EXPECT_EQ(ParseTrail(six->body).entries_size(), 5);
+
+  auto second = Get("/v1/customers/c2/trail?limit=3&page_token=" + one.next_page_token());
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->status, 200) << second->body;
+  const v1::Trail two = ParseTrail(second->body);
+  ASSERT_EQ(two.entries_size(), 4);
+  EXPECT_TRUE(two.next_page_token().empty());
+  for (int i = 0; i < 9; ++i) {
+    const v1::TrailEntry& paged = i < 5 ? one.entries(i) : two.entries(i - 5);
+    EXPECT_EQ(paged.SerializeAsString(), all.entries(i).SerializeAsString()) << i;
+  }
+
+  // The last page exactly full has no token; past the end is an empty page.
+  auto nine = Get("/v1/customers/c2/trail?limit=9");
+  ASSERT_TRUE(nine);
+  EXPECT_EQ(nine->body, whole->body);
+  auto past = Get("/v1/customers/c2/trail?page_token=10");
+  ASSERT_TRUE(past);
+  ASSERT_EQ(past->status, 200) << past->body;
+  EXPECT_EQ(ParseTrail(past->body).entries_size(), 0);
+
+  for (const char* bad : {"limit=0", "limit=10001", "limit=x", "page_token=abc"}) {
+    auto r = Get(std::string("/v1/customers/c2/trail?") + bad);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << bad;
+  }
+}
+
 TEST_F(HttpServerTest, TrailAsOfATimeIsThePartitionRecomputedUpToThen) {
   // 200 days in: c2's deadline (180 days of silence) has passed, but nothing moved the
   // clock past it in the log (late0 is day 400): it is the as-of time that fires it.
