@@ -367,6 +367,12 @@ TEST_F(HttpServerTest, FilteredListPagesThroughEveryMatch) {
   EXPECT_EQ(seen.size(), 18u);
   EXPECT_EQ(seen.count("c0") + seen.count("c1"), 0u);
   EXPECT_EQ(pages, 6);
+  // An empty page_token is the first page.
+  auto first = Get("/v1/customers?stage=lost&limit=3");
+  auto empty = Get("/v1/customers?stage=lost&limit=3&page_token=");
+  ASSERT_TRUE(first && empty);
+  EXPECT_EQ(empty->status, 200);
+  EXPECT_EQ(empty->body, first->body);
 
   auto by_class = Get("/v1/customers?class=intent_class:A&limit=1000");
   ASSERT_TRUE(by_class);
