@@ -111,6 +111,10 @@ const char* const kChannelNames[kChannels] = {
     "purchase", "payment", "call",       "visit",       "engagement", "complaint", "competitor",
     "activity", "survey",  "assessment", "opportunity", "champion",   "renewal"};
 
+// The posterior thresholds theta, one row each.
+constexpr double kThetas[] = {0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98};
+constexpr int kThresholds = sizeof(kThetas) / sizeof(kThetas[0]);
+
 struct Options {
   int64_t customers = 2000;
   int32_t days = 540;
@@ -142,8 +146,9 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
     } else if (auto timing = value("timing");
                timing && (*timing == "simulator" || *timing == "flat")) {
       options.flat_timing = *timing == "flat";
-    } else if (auto l = value("list"); l && absl::SimpleAtod(*l, &options.list_theta) &&
-                                       options.list_theta > 0 && options.list_theta < 1) {
+    } else if (auto l = value("list"); l && absl::SimpleAtod(*l, &options.list_theta)) {
+      ok = std::any_of(std::begin(kThetas), std::end(kThetas),
+                       [&](double theta) { return std::abs(theta - options.list_theta) < 1e-9; });
     } else if (auto list = value("seeds"); list) {
       auto seeds = ParseSeeds(*list);
       ok = seeds.has_value();
@@ -714,10 +719,6 @@ std::vector<float> Posterior(const Model& model, const Customer& c,
   }
   return posterior;
 }
-
-// The posterior thresholds theta, one row each.
-constexpr double kThetas[] = {0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98};
-constexpr int kThresholds = sizeof(kThetas) / sizeof(kThetas[0]);
 
 // One run. Its scores, one per theta, go to `out` when given.
 int Run(const Options& options, std::vector<Score>* out = nullptr) {
