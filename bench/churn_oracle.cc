@@ -787,8 +787,7 @@ int Run(const Options& options, std::vector<Score>* out = nullptr) {
               static_cast<long long>(options.customers), days,
               static_cast<unsigned long long>(options.seed), hypotheses.size(), timing,
               off.empty() ? "" : absl::StrCat(", without ", off).c_str());
-  std::printf("%-9s %7s %6s %6s %6s %9s %7s %10s   %s\n", "theta", "alarms", "TP", "FP", "late",
-              "precision", "recall", "lead (d)", "recall by persona");
+  std::printf("%-9s %s   %s\n", "theta", ScoreHeading("alarms").c_str(), "recall by persona");
   std::string json = absl::StrFormat(
       R"({"bench":"churn_oracle","customers":%d,"days":%d,"seed":%d,"timing":"%s","without":"%s",)"
       R"("rows":[)",
@@ -810,10 +809,7 @@ int Run(const Options& options, std::vector<Score>* out = nullptr) {
     for (const auto& [name, counts] : s.detected_by_persona) {
       absl::StrAppend(&personas, " ", name, " ", counts.first, "/", counts.second);
     }
-    std::printf("%-9.2f %7lld %6lld %6lld %6lld %9.3f %7.3f %10.1f  %s\n", kThetas[k],
-                static_cast<long long>(s.alarms), static_cast<long long>(s.tp),
-                static_cast<long long>(s.fp), static_cast<long long>(s.late), s.precision, s.recall,
-                s.median_lead_days, personas.c_str());
+    std::printf("%-9.2f %s  %s\n", kThetas[k], ScoreColumns(s).c_str(), personas.c_str());
     absl::StrAppendFormat(&json, R"(%s{"theta":%.2f,%s})", k == 0 ? "" : ",", kThetas[k],
                           ScoreJsonFields(s));
     if (out != nullptr) out->push_back(s);
@@ -837,12 +833,8 @@ int RunSeeds(Options options) {
     std::printf("\n");
   }
   const std::string seeds = absl::StrJoin(options.seeds, ",");
-  std::printf(
-      "pooled over seeds %s: TP, FP and churners summed; lead the median of all the\n"
-      "detected churners' leads, and the mean of the seeds' medians\n",
-      seeds.c_str());
-  std::printf("%-9s %7s %6s %6s %6s %9s %7s %10s %16s\n", "theta", "alarms", "TP", "FP", "late",
-              "precision", "recall", "lead (d)", "mean of medians");
+  PrintPooledPreamble(seeds);
+  std::printf("%-9s %s %16s\n", "theta", ScoreHeading("alarms").c_str(), "mean of medians");
   std::string json =
       absl::StrFormat(R"({"bench":"churn_oracle_pooled","seeds":[%s],"timing":"%s","rows":[)",
                       seeds, options.flat_timing ? "flat" : "simulator");
@@ -850,10 +842,7 @@ int RunSeeds(Options options) {
     const std::vector<Score>& row = runs[static_cast<size_t>(k)];
     const Score p = Pool(row);
     const double mean = MeanOfMedians(row);
-    std::printf("%-9.2f %7lld %6lld %6lld %6lld %9.3f %7.3f %10.1f %16.1f\n", kThetas[k],
-                static_cast<long long>(p.alarms), static_cast<long long>(p.tp),
-                static_cast<long long>(p.fp), static_cast<long long>(p.late), p.precision, p.recall,
-                p.median_lead_days, mean);
+    std::printf("%-9.2f %s %16.1f\n", kThetas[k], ScoreColumns(p).c_str(), mean);
     absl::StrAppendFormat(&json, R"(%s{"theta":%.2f,%s,"mean_of_median_lead_days":%.1f})",
                           k == 0 ? "" : ",", kThetas[k], ScoreJsonFields(p), mean);
   }

@@ -478,14 +478,10 @@ int Run(const Options& options, std::array<Score, 3>* out = nullptr) {
               non_churners > 0 ? 100.0 * static_cast<double>(non_churners_warned) /
                                      static_cast<double>(non_churners)
                                : 0.0);
-  std::printf("%-20s %7s %6s %6s %6s %9s %7s %10s\n", "alarm", "count", "TP", "FP", "late",
-              "precision", "recall", "lead (d)");
+  std::printf("%-20s %s\n", "alarm", ScoreHeading("count").c_str());
   for (int r = 0; r < 3; ++r) {
     const Score& s = scores[r];
-    std::printf("%-20s %7lld %6lld %6lld %6lld %9.3f %7.3f %10.1f\n", kScoreRows[r],
-                static_cast<long long>(s.alarms), static_cast<long long>(s.tp),
-                static_cast<long long>(s.fp), static_cast<long long>(s.late), s.precision, s.recall,
-                s.median_lead_days);
+    std::printf("%-20s %s\n", kScoreRows[r], ScoreColumns(s).c_str());
   }
   std::printf("\nrecall of RAISED by persona:");
   for (const auto& [persona, counts] : scores[0].detected_by_persona) {
@@ -558,21 +554,14 @@ int RunSeeds(Options options) {
     std::printf("\n");
   }
   std::string seeds = absl::StrJoin(options.seeds, ",");
-  std::printf(
-      "pooled over seeds %s: TP, FP and churners summed; lead the median of all the\n"
-      "detected churners' leads, and the mean of the seeds' medians\n",
-      seeds.c_str());
-  std::printf("%-20s %7s %6s %6s %6s %9s %7s %10s %14s\n", "alarm", "count", "TP", "FP", "late",
-              "precision", "recall", "lead (d)", "mean of medians");
+  PrintPooledPreamble(seeds);
+  std::printf("%-20s %s %14s\n", "alarm", ScoreHeading("count").c_str(), "mean of medians");
   std::string json = absl::StrFormat(R"({"bench":"churn_quality_pooled","seeds":[%s],"model":%s)",
                                      seeds, options.model ? "true" : "false");
   for (int r = 0; r < 3; ++r) {
     const Score p = Pool(runs[r]);
     const double mean = MeanOfMedians(runs[r]);
-    std::printf("%-20s %7lld %6lld %6lld %6lld %9.3f %7.3f %10.1f %14.1f\n", kScoreRows[r],
-                static_cast<long long>(p.alarms), static_cast<long long>(p.tp),
-                static_cast<long long>(p.fp), static_cast<long long>(p.late), p.precision, p.recall,
-                p.median_lead_days, mean);
+    std::printf("%-20s %s %14.1f\n", kScoreRows[r], ScoreColumns(p).c_str(), mean);
     absl::StrAppendFormat(&json, R"(,"%s":{%s,"mean_of_median_lead_days":%.1f})", kScoreKeys[r],
                           ScoreJsonFields(p), mean);
   }

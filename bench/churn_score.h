@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
@@ -65,6 +66,25 @@ inline Score Pool(const std::vector<Score>& runs) {
   std::sort(p.leads_days.begin(), p.leads_days.end());
   p.median_lead_days = MedianOf(p.leads_days);
   return p;
+}
+
+// A score's figures as table columns after a table's own first column (alarms, TP, FP,
+// late, precision, recall, median lead), and their heading, `alarms` naming the first.
+inline std::string ScoreColumns(const Score& s) {
+  return absl::StrFormat("%7d %6d %6d %6d %9.3f %7.3f %10.1f", s.alarms, s.tp, s.fp, s.late,
+                         s.precision, s.recall, s.median_lead_days);
+}
+inline std::string ScoreHeading(const char* alarms) {
+  return absl::StrFormat("%7s %6s %6s %6s %9s %7s %10s", alarms, "TP", "FP", "late", "precision",
+                         "recall", "lead (d)");
+}
+
+// What a pooled table (--seeds) says before its heading.
+inline void PrintPooledPreamble(const std::string& seeds) {
+  std::printf(
+      "pooled over seeds %s: TP, FP and churners summed; lead the median of all the\n"
+      "detected churners' leads, and the mean of the seeds' medians\n",
+      seeds.c_str());
 }
 
 // "1,2,3" as seeds; nullopt when an item is no seed.
