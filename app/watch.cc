@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
 #include <ostream>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -82,6 +84,19 @@ std::string Describe(const guanxi::v1::RelationshipChange& c) {
   return absl::StrCat(Time(c.event_time()), "  ", c.customer_id(), "  ", what);
 }
 
+// A message of the watched topic as one line: for people, or with `json` in protobuf's
+// JSON mapping with every field, zero or not (engine::MessageJson). nullopt when it does
+// not parse.
+template <typename Message>
+std::optional<std::string> LineOf(const std::string& value, bool json) {
+  Message message;
+  if (!message.ParseFromString(value)) return std::nullopt;
+  if (!json) return Describe(message);
+  absl::StatusOr<std::string> text = engine::MessageJson(message);
+  if (!text.ok()) return std::nullopt;
+  return *std::move(text);
+}
+
 int RunWatch(const Args& args, Io& io) {
   auto config = engine::LoadEngineConfig(args.Get("config"));
   if (!config.ok()) return ReportUsageError(io, config.status());
@@ -110,46 +125,21 @@ int RunWatch(const Args& args, Io& io) {
   if (auto s = (*consumer)->Subscribe({topic}); !s.ok()) return ReportFailure(io, s);
   if (!json) io.err << "guanxi watch: " << topic << " (Ctrl-C ends)\n";
 
-  // --json: engine::MessageJson, so a consumer sees every field, zero or not.
   int64_t seen = 0;
   int exit_code = kExitOk;
   while (!watch_stop.load() && (*max == 0 || seen < *max)) {
     for (const engine::KafkaMessage& m : (*consumer)->Poll(500, absl::Milliseconds(200))) {
       if (!m.error.ok()) continue;  // transient; librdkafka retries
-      std::string line;
-      bool parsed = false;
-      if (which == "warnings") {
-        guanxi::v1::ChurnWarning w;
-        parsed = w.ParseFromString(m.value);
-        if (parsed) {
-          if (json) {
-            const absl::StatusOr<std::string> text = engine::MessageJson(w);
-            parsed = text.ok();
-            if (parsed) line = *text;
-          } else {
-            line = Describe(w);
-          }
-        }
-      } else {
-        guanxi::v1::RelationshipChange c;
-        parsed = c.ParseFromString(m.value);
-        if (parsed) {
-          if (json) {
-            const absl::StatusOr<std::string> text = engine::MessageJson(c);
-            parsed = text.ok();
-            if (parsed) line = *text;
-          } else {
-            line = Describe(c);
-          }
-        }
-      }
-      if (!parsed) {
+      const std::optional<std::string> line =
+          which == "warnings" ? LineOf<guanxi::v1::ChurnWarning>(m.value, json)
+                              : LineOf<guanxi::v1::RelationshipChange>(m.value, json);
+      if (!line) {
         io.err << "guanxi watch: " << topic << "[" << m.partition << "]@" << m.offset
                << " does not parse; skipped\n";
         exit_code = kExitFailure;
         continue;
       }
-      io.out << line << "\n" << std::flush;
+      io.out << *line << "\n" << std::flush;
       if (++seen == *max && *max > 0) break;
     }
   }
