@@ -11,6 +11,7 @@
 #include "common/strings.h"
 #include "projections/churn/bgnbd.h"
 #include "projections/population.h"
+#include "projections/readings.h"
 #include "projections/relationship.h"
 
 namespace guanxi::projections {
@@ -25,8 +26,6 @@ using guanxi::v1::Event;
 constexpr std::string_view kHigh = "high", kMedium = "medium", kLow = "low";
 constexpr std::string_view kScores[] = {"", "1", "2", "3", "4", "5"};
 constexpr double kExpectationDays = 90.0;  // expected_purchases_90d
-
-bool IsSet(const Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
 
 bool Before(const Timestamp& a, const Timestamp& b) {
   return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());

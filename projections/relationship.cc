@@ -11,6 +11,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "projections/classes.h"
+#include "projections/readings.h"
 
 namespace guanxi::projections {
 namespace {
@@ -24,8 +25,6 @@ using guanxi::v1::LifecycleStage;
 using guanxi::v1::Signal;
 
 constexpr double kSecondsPerDay = 86400.0;
-
-bool IsSet(const Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
 
 bool Before(const Timestamp& a, const Timestamp& b) {
   return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
@@ -50,10 +49,8 @@ std::optional<double> MeasuredValue(Signal signal, const Event& event) {
   switch (signal) {
     case guanxi::v1::SIGNAL_CALL_SENTIMENT:
       return Clamp100((event.call().sentiment() + 1.0) * 50.0);
-    case guanxi::v1::SIGNAL_SURVEY_SATISFACTION: {
-      const auto& s = event.survey();
-      return Clamp100((s.satisfaction() - s.scale_min()) / (s.scale_max() - s.scale_min()) * 100.0);
-    }
+    case guanxi::v1::SIGNAL_SURVEY_SATISFACTION:
+      return SatisfactionOf(event);
     case guanxi::v1::SIGNAL_SURVEY_NPS:
       return Clamp100(event.survey().nps() * 10.0);
     case guanxi::v1::SIGNAL_COMPETITOR_LEAN:
@@ -203,10 +200,8 @@ void UpdateContacts(CustomerState& state, const guanxi::v1::ContactChange& chang
 
 // Whole days a payment was late (0 when on time or when the due date is unknown).
 int64_t DaysLate(const Event& event) {
-  const auto& p = event.payment();
-  if (!IsSet(p.due_at())) return 0;
-  const Timestamp& paid = IsSet(p.paid_at()) ? p.paid_at() : event.occurred_at();
-  return std::max<int64_t>(0, (paid.seconds() - p.due_at().seconds()) / 86400);
+  const std::optional<PaymentLateness> late = LatenessOf(event);
+  return late ? late->days_late : 0;
 }
 
 bool IsPurchaseOrder(const guanxi::v1::Order& order) {
@@ -692,11 +687,7 @@ std::vector<Signal> SignalsOf(const Event& event, int grace_days) {
                             : SIGNAL_COMPLAINT_RESOLVED_UNSATISFIED);
       break;
     case Event::kSurvey:
-      if (event.survey().scale_max() > event.survey().scale_min() &&
-          std::isfinite(event.survey().satisfaction()) &&
-          std::isfinite(event.survey().scale_max() - event.survey().scale_min())) {
-        signals.push_back(SIGNAL_SURVEY_SATISFACTION);
-      }
+      if (SatisfactionOf(event)) signals.push_back(SIGNAL_SURVEY_SATISFACTION);
       if (event.survey().has_nps()) signals.push_back(SIGNAL_SURVEY_NPS);
       break;
     case Event::kOrder:

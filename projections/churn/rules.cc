@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "projections/readings.h"
 
 namespace guanxi::projections {
 namespace {
@@ -37,8 +38,6 @@ constexpr double kMaxDeadlineDays = 100 * 365;
 // "within the last d days" is elapsed < that. NextChurnDeadline uses the same arithmetic,
 // so a deadline is exactly the first second at which a rule flips.
 int64_t Span(double days) { return static_cast<int64_t>(std::ceil(days * kDay)); }
-
-bool IsSet(const Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
 
 Timestamp At(int64_t seconds) {
   Timestamp t;
@@ -151,16 +150,6 @@ void ObserveResolution(ChurnEvidence& evidence, const Event& event) {
   }
 }
 
-// A survey's satisfaction rescaled to 0..100; nullopt when its scale or answer is unusable.
-std::optional<double> SatisfactionOf(const Event& event) {
-  const auto& s = event.survey();
-  const double range = s.scale_max() - s.scale_min();
-  if (!(range > 0) || !std::isfinite(range) || !std::isfinite(s.satisfaction())) {
-    return std::nullopt;
-  }
-  return std::clamp((s.satisfaction() - s.scale_min()) / range * 100.0, 0.0, 100.0);
-}
-
 void ObserveSurvey(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event,
                    int64_t clock) {
   const std::optional<double> value = SatisfactionOf(event);
@@ -170,34 +159,6 @@ void ObserveSurvey(const ChurnConfig& config, ChurnEvidence& evidence, const Eve
   // The latest survey counts while it is younger than the window, against the surveys
   // in the window before it: nothing older than two windows can matter.
   DropOlder(marks, clock, 2 * config.satisfaction_window_days());
-}
-
-// A payment's time (paid_at, else its event time) and whole days late (0 when early or
-// on time); nullopt for a payment without a due date, which is not counted.
-struct PaymentLateness {
-  int64_t paid = 0;
-  int64_t days_late = 0;
-};
-std::optional<PaymentLateness> LatenessOf(const Event& event) {
-  const auto& p = event.payment();
-  if (!IsSet(p.due_at())) return std::nullopt;
-  const int64_t paid = IsSet(p.paid_at()) ? p.paid_at().seconds() : event.occurred_at().seconds();
-  return PaymentLateness{paid, std::max<int64_t>(0, (paid - p.due_at().seconds()) / kDay)};
-}
-
-// A call's sentiment within -1..1; nullopt when the call center did not score it.
-std::optional<double> SentimentOf(const Event& event) {
-  const auto& call = event.call();
-  if (!call.has_sentiment() || !std::isfinite(call.sentiment())) return std::nullopt;
-  return std::clamp(call.sentiment(), -1.0, 1.0);
-}
-
-// A competitor signal's lean within -1..1 (as docs/events.md has it, so one wild figure
-// is no verdict); nullopt when it is no number.
-std::optional<double> LeanOf(const Event& event) {
-  const double lean = event.competitor_signal().lean();
-  if (!std::isfinite(lean)) return std::nullopt;
-  return std::clamp(lean, -1.0, 1.0);
 }
 
 void ObservePayment(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event) {
