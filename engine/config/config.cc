@@ -460,6 +460,9 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   lifecycle->set_recovered_score(55);
   lifecycle->set_lost_inactive_days(180);
   config.mutable_workers()->set_tick_lag_seconds(3600);
+  config.mutable_workers()->set_state_cache_bytes(int64_t{256} << 20);
+  config.mutable_workers()->set_commit_records(2000);
+  config.mutable_workers()->set_commit_interval_ms(5);
 
   // The classes (docs/scoring.md, "Classes").
   auto* classes = config.mutable_classification();
@@ -675,6 +678,15 @@ absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config) {
   RETURN_IF_ERROR(ValidateLifecycle(config.lifecycle()));
   if (config.workers().tick_lag_seconds() <= 0) {
     return FieldError("workers.tick_lag_seconds", "must be > 0");
+  }
+  if (config.workers().state_cache_bytes() < (int64_t{1} << 20)) {
+    return FieldError("workers.state_cache_bytes", "must be at least 1 MiB");
+  }
+  if (config.workers().commit_records() < 1) {
+    return FieldError("workers.commit_records", "must be >= 1");
+  }
+  if (config.workers().commit_interval_ms() < 1) {
+    return FieldError("workers.commit_interval_ms", "must be >= 1");
   }
   RETURN_IF_ERROR(ValidateClassification(config.classification()));
   return ValidateChurn(config.churn());

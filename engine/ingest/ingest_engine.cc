@@ -54,6 +54,8 @@ class IngestEngine::DeadLetterProducer final : public DeadLetterSink {
 IngestEngine::IngestEngine(IngestEngineOptions options) : options_(std::move(options)) {
   storage_ = MakeSharedStorage(options_.config.storage().block_cache_bytes(),
                                options_.config.storage().write_buffer_bytes());
+  state_budget_ =
+      std::make_shared<StateCacheBudget>(options_.config.workers().state_cache_bytes());
 }
 
 IngestEngine::~IngestEngine() {
@@ -124,10 +126,14 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp, Owned& owned)
                        owned.log.get(), owned.store.get(),
                        {.partition = tp.partition,
                         .config = options_.config,
-                        .append_model = [this, partition = tp.partition](guanxi::v1::LogRecord r) {
-                          absl::MutexLock lock(&models_mu_);
-                          models_[partition].push_back(std::move(r));
-                        }}));
+                        .append_model =
+                            [this, partition = tp.partition](guanxi::v1::LogRecord r) {
+                              absl::MutexLock lock(&models_mu_);
+                              models_[partition].push_back(std::move(r));
+                            },
+                        .state_cache = state_budget_,
+                        .commit_interval = std::chrono::milliseconds(
+                            options_.config.workers().commit_interval_ms())}));
   OutboxPublisher* publisher = publisher_.get();
   owned.worker = std::make_unique<ProjectionWorker>(std::move(projector),
                                                     [publisher] { publisher->Notify(); });
@@ -198,7 +204,9 @@ absl::Status IngestEngine::TickQuietPartitions(
     tick.mutable_tick()->mutable_event_time()->set_seconds(instance_clock);
     ASSIGN_OR_RETURN(const AppendResult appended, owned.log->Append(absl::MakeSpan(&tick, 1), {}));
     (void)appended;
-    owned.worker->Notify(owned.log->next_position());
+    std::vector<guanxi::v1::LogRecord> ticked(1);
+    ticked[0] = std::move(tick);
+    owned.worker->Feed(std::move(ticked));
     ++totals_.ticks;
   }
   return absl::OkStatus();
@@ -247,30 +255,40 @@ void IngestEngine::PublishStatus() {
   views_ = std::move(views);
 }
 
-absl::Status IngestEngine::AppendModels() {
+absl::StatusOr<int64_t> IngestEngine::AppendModels() {
   std::map<int32_t, std::vector<guanxi::v1::LogRecord>> models;
   {
     absl::MutexLock lock(&models_mu_);
     models.swap(models_);
   }
+  int64_t count = 0;
   for (auto& [partition, records] : models) {
     auto it = owned_.find(partition);
     if (it == owned_.end() || !it->second.worker) continue;  // revoked: the next owner refits
     ASSIGN_OR_RETURN(const AppendResult appended,
                      it->second.log->Append(absl::MakeSpan(records), {}));
     totals_.models += appended.appended;
-    it->second.worker->Notify(it->second.log->next_position());
+    count += static_cast<int64_t>(appended.appended);
+    it->second.worker->Feed(std::move(records));
   }
-  return absl::OkStatus();
+  return count;
 }
 
 absl::Status IngestEngine::DrainWorkers() {
-  for (auto& [partition, owned] : owned_) {
-    if (!owned.worker) continue;
-    const uint64_t head = owned.log->next_position();
-    while (!owned.worker->WaitFor(head, absl::Seconds(1))) {
+  // Until every worker applied its whole log and asked for no model record on the way:
+  // a backfill leaves the models that live running would (each lands after the commit
+  // that found it due).
+  for (;;) {
+    for (auto& [partition, owned] : owned_) {
+      if (!owned.worker) continue;
+      const uint64_t head = owned.log->next_position();
+      while (!owned.worker->WaitFor(head, absl::Seconds(1))) {
+        RETURN_IF_ERROR(owned.worker->status());
+      }
       RETURN_IF_ERROR(owned.worker->status());
     }
+    ASSIGN_OR_RETURN(const int64_t models, AppendModels());
+    if (models == 0) break;
   }
   // And what they derived is out.
   publisher_->Notify();
@@ -306,6 +324,7 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
   absl::Status result;
   auto last_progress = std::chrono::steady_clock::now();
   std::map<int32_t, std::vector<ConsumedMessage>> by_partition;
+  std::vector<guanxi::v1::LogRecord> appended;
   while (!stop.load()) {
     std::vector<KafkaMessage> messages =
         consumer_->Poll(options_.max_batch, absl::Milliseconds(100));
@@ -331,7 +350,8 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
       auto it = owned_.find(partition);
       if (it == owned_.end() || !it->second.ingestor) continue;  // revoked meanwhile
       const auto started = std::chrono::steady_clock::now();
-      auto stats = it->second.ingestor->Process(batch);
+      appended.clear();
+      auto stats = it->second.ingestor->Process(batch, &appended);
       RecordBatchLatency(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       if (!stats.ok()) {
@@ -343,7 +363,7 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
       totals_.appended += stats->appended;
       totals_.duplicates += stats->duplicates;
       totals_.dead_letters += stats->dead_letters;
-      it->second.worker->Notify(it->second.log->next_position());
+      it->second.worker->Feed(std::move(appended));
     }
     if (!result.ok()) break;
     for (const auto& [partition, owned] : owned_) {
@@ -355,8 +375,8 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
       }
     }
     if (!result.ok()) break;
-    if (absl::Status s = AppendModels(); !s.ok()) {
-      result = s;
+    if (absl::StatusOr<int64_t> s = AppendModels(); !s.ok()) {
+      result = s.status();
       break;
     }
     if (!options_.until_caught_up) {

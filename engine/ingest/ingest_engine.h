@@ -127,13 +127,15 @@ class IngestEngine final : public RebalanceListener {
   void CloseReleasedStores();
   // Appends a tick to each quiet partition whose event time lags the instance's.
   absl::Status TickQuietPartitions(const std::map<int32_t, std::vector<ConsumedMessage>>& polled);
-  // Waits until every worker applied its whole log (until_caught_up), or one failed.
+  // Waits until every worker applied its whole log, with the model records it asked for
+  // on the way appended and applied (until_caught_up), or one failed.
   absl::Status DrainWorkers();
-  // Appends the model records the projection workers handed over.
-  absl::Status AppendModels();
+  // Appends the model records the projection workers handed over; how many.
+  absl::StatusOr<int64_t> AppendModels();
 
   IngestEngineOptions options_;
   SharedStorage storage_;
+  std::shared_ptr<StateCacheBudget> state_budget_;  // every projector's state cache
   std::unique_ptr<Consumer> consumer_;
   std::unique_ptr<DeadLetterProducer> dead_letters_;
   std::unique_ptr<OutboxPublisher> publisher_;

@@ -27,7 +27,8 @@ PartitionIngestor::PartitionIngestor(std::string topic, int32_t partition, Event
       now_unix_millis_(std::move(now_unix_millis)),
       next_offset_(next_offset) {}
 
-absl::StatusOr<IngestStats> PartitionIngestor::Process(absl::Span<const ConsumedMessage> messages) {
+absl::StatusOr<IngestStats> PartitionIngestor::Process(absl::Span<const ConsumedMessage> messages,
+                                                       std::vector<guanxi::v1::LogRecord>* appended_records) {
   IngestStats stats;
   std::vector<guanxi::v1::LogRecord> records;
   records.reserve(messages.size());
@@ -66,6 +67,11 @@ absl::StatusOr<IngestStats> PartitionIngestor::Process(absl::Span<const Consumed
   stats.appended = static_cast<int64_t>(appended->appended);
   stats.duplicates = static_cast<int64_t>(records.size() - appended->appended);
   stats.dead_letters = static_cast<int64_t>(letters.size());
+  if (appended_records) {
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (!appended->outcomes[i].duplicate) appended_records->push_back(std::move(records[i]));
+    }
+  }
   return stats;
 }
 

@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -67,8 +68,10 @@ class PartitionIngestor {
   // Processes consecutive messages of this partition in offset order. Messages below
   // next_offset() (a redelivery of what is already stored) are skipped. On error nothing
   // of the batch is stored and next_offset() is unchanged: the caller retries or seeks
-  // back to next_offset().
-  absl::StatusOr<IngestStats> Process(absl::Span<const ConsumedMessage> messages);
+  // back to next_offset(). `appended`, if set, receives the records appended (duplicates
+  // left out), in position order, as the log stores them: for the partition's projector.
+  absl::StatusOr<IngestStats> Process(absl::Span<const ConsumedMessage> messages,
+                                      std::vector<guanxi::v1::LogRecord>* appended = nullptr);
 
   // The next offset to consume, as stored in the log (-1 when nothing is stored yet).
   int64_t next_offset() const { return next_offset_; }

@@ -26,7 +26,19 @@ Timestamp AtSeconds(int64_t seconds) {
 
 PartitionProjector::PartitionProjector(const EventLog* log, ProjectionStore* store,
                                        ProjectorOptions options)
-    : log_(log), store_(store), options_(std::move(options)), projection_(options_.config) {}
+    : log_(log),
+      store_(store),
+      options_(std::move(options)),
+      projection_(options_.config),
+      cache_(options_.state_cache, options_.config.workers().state_cache_bytes()),
+      commit_interval_(options_.commit_interval > std::chrono::milliseconds::zero()
+                           ? std::chrono::steady_clock::duration(options_.commit_interval)
+                           : std::chrono::steady_clock::duration::max()) {
+  if (options_.chunk == 0) {
+    options_.chunk = static_cast<size_t>(options_.config.workers().commit_records());
+  }
+  if (options_.chunk == 0) options_.chunk = 2000;  // a config not from DefaultEngineConfig
+}
 
 absl::StatusOr<std::unique_ptr<PartitionProjector>> PartitionProjector::Create(
     const EventLog* log, ProjectionStore* store, ProjectorOptions options) {
@@ -48,42 +60,85 @@ absl::Status PartitionProjector::LoadTimers() {
 
 absl::Status PartitionProjector::CatchUp(
     uint64_t to, const std::atomic<bool>& stop,
-    const std::function<void(const ProjectorStats&)>& progress) {
-  absl::Status applied;
+    const std::function<void(const ProjectorStats&)>& progress,
+    std::deque<guanxi::v1::LogRecord>* appended) {
   while (next_position() < to && !stop.load()) {
     const uint64_t from = next_position();
     const uint64_t end = std::min<uint64_t>(to, from + options_.chunk);
-    uint64_t expected = from;
-    RETURN_IF_ERROR(log_->ReadRange(from, end, [&](const guanxi::v1::LogRecord& record) {
-      if (record.position() != expected) {
-        applied = absl::DataLossError(absl::StrCat("partition ", options_.partition,
-                                                   ": expected log position ", expected,
-                                                   ", read ", record.position()));
-        return false;
+    const auto started = std::chrono::steady_clock::now();
+    const auto deadline = commit_interval_ == std::chrono::steady_clock::duration::max()
+                              ? std::chrono::steady_clock::time_point::max()
+                              : started + commit_interval_;
+    while (appended && !appended->empty() && appended->front().position() < from) {
+      appended->pop_front();
+    }
+    if (appended && !appended->empty() && appended->front().position() == from) {
+      // Handed over in memory: exactly the records the log holds at these positions.
+      uint32_t n = 0;
+      while (!appended->empty() && next_position() < end &&
+             appended->front().position() == next_position()) {
+        RETURN_IF_ERROR(Apply(appended->front()));
+        appended->pop_front();
+        if (RefitWanted()) break;
+        if ((++n & 63) == 0 && std::chrono::steady_clock::now() >= deadline) break;
       }
-      applied = Apply(record);
-      ++expected;
-      return applied.ok();
-    }));
-    RETURN_IF_ERROR(applied);
-    if (expected != end) {
-      return absl::DataLossError(absl::StrCat("partition ", options_.partition, ": log positions ",
-                                              expected, "..", end - 1, " are missing"));
+    } else {
+      const uint64_t read_to = appended && !appended->empty()
+                                   ? std::min<uint64_t>(end, appended->front().position())
+                                   : end;
+      RETURN_IF_ERROR(ApplyFromLog(from, read_to, deadline).status());
     }
     RETURN_IF_ERROR(Commit());
-    if (progress) progress(stats_);
+    // A model asked for is handed over before the commit is reported: whoever waits for
+    // the commit then finds the model waiting to be appended too.
     RETURN_IF_ERROR(MaybeRefit());
+    if (progress) progress(stats_);
   }
   return absl::OkStatus();
 }
 
-absl::Status PartitionProjector::MaybeRefit() {
-  if (!options_.append_model || model_requested_) return absl::OkStatus();
-  const int64_t now = clock_seconds();
-  if (now < next_refit_check_) return absl::OkStatus();
-  const auto& config = options_.config.classification();
+absl::StatusOr<uint64_t> PartitionProjector::ApplyFromLog(
+    uint64_t from, uint64_t to, std::chrono::steady_clock::time_point deadline) {
+  absl::Status applied;
+  uint64_t expected = from;
+  bool stopped_early = false;
+  RETURN_IF_ERROR(log_->ReadRange(from, to, [&](const guanxi::v1::LogRecord& record) {
+    if (record.position() != expected) {
+      applied = absl::DataLossError(absl::StrCat("partition ", options_.partition,
+                                                 ": expected log position ", expected,
+                                                 ", read ", record.position()));
+      return false;
+    }
+    applied = Apply(record);
+    ++expected;
+    ++stats_.read_from_log;
+    if (!applied.ok()) return false;
+    if (RefitWanted() ||
+        (((expected - from) & 63) == 0 && std::chrono::steady_clock::now() >= deadline)) {
+      stopped_early = true;
+      return false;
+    }
+    return true;
+  }));
+  RETURN_IF_ERROR(applied);
+  if (expected != to && !stopped_early) {
+    return absl::DataLossError(absl::StrCat("partition ", options_.partition, ": log positions ",
+                                            expected, "..", to - 1, " are missing"));
+  }
+  return expected;
+}
+
+bool PartitionProjector::RefitWanted() const {
+  if (!options_.append_model || model_requested_) return false;
+  if (clock_seconds() < next_refit_check_) return false;
   const guanxi::v1::ModelRecord* last = checkpoint_.has_model() ? &checkpoint_.model() : nullptr;
-  if (!projections::RefitDue(config, last, checkpoint_.clock())) return absl::OkStatus();
+  return projections::RefitDue(options_.config.classification(), last, checkpoint_.clock());
+}
+
+absl::Status PartitionProjector::MaybeRefit() {
+  if (!RefitWanted()) return absl::OkStatus();
+  const int64_t now = clock_seconds();
+  const auto& config = options_.config.classification();
   // At most one try per day of event time, fitted or not (a population too small to fit
   // stays too small for a while).
   next_refit_check_ = now + 86400;
@@ -192,19 +247,29 @@ absl::Status PartitionProjector::ApplyModel(const guanxi::v1::LogRecord& record)
                                      .partition = options_.partition};
   const uint64_t position = record.position();
   absl::Status status;
-  std::vector<guanxi::v1::CustomerState> chunk;
+  // A state in the cache is the one to change (the store holds the same, committed);
+  // the others are changed as read and written back without entering the cache, so a
+  // model does not flush the cache of the partition's active customers.
+  std::vector<guanxi::v1::CustomerState> uncached;
+  uncached.reserve(options_.chunk);  // no reallocation: `order` points into it
+  std::vector<std::pair<guanxi::v1::CustomerState*, bool>> order;  // (state, cached)
   auto flush = [&]() -> absl::Status {
-    for (guanxi::v1::CustomerState& state : chunk) {
-      auto [it, inserted] = pending_.emplace(state.customer_id(), std::move(state));
-      Record(it->second, projection_.OnModel(it->second, record.model().as_of(), position, context),
+    for (auto [state, is_cached] : order) {
+      Record(*state, projection_.OnModel(*state, record.model().as_of(), position, context),
              position);
+      if (!is_cached) batch_.PutState(*state);
     }
-    chunk.clear();
+    uncached.clear();
+    order.clear();
     return Commit();
   };
   RETURN_IF_ERROR(store_->ForEachState([&](const guanxi::v1::CustomerState& state) {
-    chunk.push_back(state);
-    if (chunk.size() >= options_.chunk) status = flush();
+    if (cache_.Peek(state.customer_id()) != nullptr) {
+      order.emplace_back(cache_.Find(state.customer_id()), true);
+    } else {
+      order.emplace_back(&uncached.emplace_back(state), false);
+    }
+    if (order.size() >= options_.chunk) status = flush();
     return status.ok();
   }));
   RETURN_IF_ERROR(status);
@@ -213,11 +278,10 @@ absl::Status PartitionProjector::ApplyModel(const guanxi::v1::LogRecord& record)
 
 absl::StatusOr<guanxi::v1::CustomerState*> PartitionProjector::Touch(
     const std::string& customer_id) {
-  auto it = pending_.find(customer_id);
-  if (it != pending_.end()) return &it->second;
+  if (guanxi::v1::CustomerState* cached = cache_.Find(customer_id)) return cached;
   guanxi::v1::CustomerState state;
   RETURN_IF_ERROR(store_->GetState(customer_id, &state).status());
-  return &pending_.emplace(customer_id, std::move(state)).first->second;
+  return cache_.Insert(customer_id, std::move(state));
 }
 
 void PartitionProjector::Record(guanxi::v1::CustomerState& state, projections::Derived derived,
@@ -270,7 +334,7 @@ void PartitionProjector::Record(guanxi::v1::CustomerState& state, projections::D
 }
 
 absl::Status PartitionProjector::Commit() {
-  for (const auto& [customer, state] : pending_) batch_.PutState(state);
+  cache_.ForEachDirty([&](const guanxi::v1::CustomerState& state) { batch_.PutState(state); });
   for (const auto& [customer, committed] : committed_timer_) {
     auto it = timer_of_.find(customer);
     batch_.MoveTimer(customer, committed,
@@ -278,8 +342,9 @@ absl::Status PartitionProjector::Commit() {
   }
   batch_.PutCheckpoint(checkpoint_);
   RETURN_IF_ERROR(store_->Commit(batch_));
-  pending_.clear();
+  cache_.Committed();
   committed_timer_.clear();
+  ++stats_.commits;
   return absl::OkStatus();
 }
 

@@ -19,7 +19,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -33,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "engine/log/event_log.h"
 #include "engine/log/projection_store.h"
+#include "engine/projection/state_cache.h"
 #include "guanxi/v1/config.pb.h"
 #include "guanxi/v1/log.pb.h"
 #include "guanxi/v1/projection.pb.h"
@@ -43,8 +46,8 @@ namespace guanxi::engine {
 struct ProjectorOptions {
   int32_t partition = 0;
   guanxi::v1::EngineConfig config{};  // validated
-  // Records applied per commit.
-  size_t chunk = 2000;
+  // Records applied per commit, at most; 0: workers.commit_records of `config`.
+  size_t chunk = 0;
   // Live only (null in replay): appends a model record to the partition's log. When the
   // partition's event time says a refit is due (projections::RefitDue), the projector
   // fits the population models over the partition's customers and hands the record
@@ -54,6 +57,14 @@ struct ProjectorOptions {
   // (events that occurred later, later ticks, models fitted later) are passed over as if
   // they were not in the log. Call FinishAt(until) after the last CatchUp.
   std::optional<google::protobuf::Timestamp> until{};
+  // The byte budget of the customer-state cache, shared by every partition of a process
+  // (StateCache); null: a budget of the projector's own, workers.state_cache_bytes.
+  std::shared_ptr<StateCacheBudget> state_cache{};
+  // Live: a commit also after this much wall time of applying (workers.commit_interval_ms),
+  // so a backlog does not hold back what the first records derived. Zero: records only
+  // (replay, audit and the benchmarks' instruction counts stay independent of timing).
+  // Where commits fall changes nothing the projector derives.
+  std::chrono::milliseconds commit_interval{0};
 };
 
 struct ProjectorStats {
@@ -62,6 +73,8 @@ struct ProjectorStats {
   uint64_t timers = 0;    // timers fired
   uint64_t facts = 0;     // derived facts written (warning notices included)
   uint64_t warnings = 0;  // churn-warning notices
+  uint64_t commits = 0;
+  uint64_t read_from_log = 0;  // records read back from the log (not handed over in memory)
 };
 
 class PartitionProjector {
@@ -74,10 +87,15 @@ class PartitionProjector {
                                                                     ProjectorOptions options);
 
   // Applies the records [next_position(), to) of the log, committing every `chunk`
-  // records, until done or `stop` is set (then at a chunk boundary). `progress`, if set,
-  // is called after each commit.
+  // records or workers.commit_interval_ms of applying, whichever comes first, until done
+  // or `stop` is set (then at a commit). `progress`, if set, is called after each commit.
+  // `appended`, if set, holds records as the partition's writer appended them, in
+  // position order (a ProjectionWorker's hand-over): those at the position to apply next
+  // are applied from there instead of being read back from the log, and consumed; those
+  // below it are dropped. Either way the same records are applied.
   absl::Status CatchUp(uint64_t to, const std::atomic<bool>& stop,
-                       const std::function<void(const ProjectorStats&)>& progress = nullptr);
+                       const std::function<void(const ProjectorStats&)>& progress = nullptr,
+                       std::deque<guanxi::v1::LogRecord>* appended = nullptr);
 
   // Lets event time reach `t`: fires the timers due by then, at log position
   // next_position() (the end of what was applied), and commits.
@@ -88,23 +106,32 @@ class PartitionProjector {
   int64_t clock_seconds() const { return checkpoint_.clock().seconds(); }
   const guanxi::v1::ProjectionCheckpoint& checkpoint() const { return checkpoint_; }
   const ProjectorStats& stats() const { return stats_; }
+  const StateCache& state_cache() const { return cache_; }
 
  private:
   PartitionProjector(const EventLog* log, ProjectionStore* store, ProjectorOptions options);
   absl::Status LoadTimers();
   absl::Status Apply(const guanxi::v1::LogRecord& record);
+  // Applies log records [from, to) read back from the log, until `deadline`; returns the
+  // position reached.
+  absl::StatusOr<uint64_t> ApplyFromLog(uint64_t from, uint64_t to,
+                                        std::chrono::steady_clock::time_point deadline);
   // Whether the record's event time is after options_.until.
   bool After(const guanxi::v1::LogRecord& record) const;
   absl::Status ApplyModel(const guanxi::v1::LogRecord& record);
   // Advances the clock to `t` (if later) and fires the timers due by then.
   absl::Status AdvanceClock(const google::protobuf::Timestamp& t, uint64_t position);
-  // The customer's state as of the pending batch (loaded from the store on first use).
+  // The customer's state as of the pending batch (loaded from the store on a cache miss),
+  // to be changed: it is written back at the next commit.
   absl::StatusOr<guanxi::v1::CustomerState*> Touch(const std::string& customer_id);
   // Records what one application derived and re-arms the customer's timer (not before
   // `earliest_timer`, Unix seconds).
   void Record(guanxi::v1::CustomerState& state, projections::Derived derived, uint64_t position,
               int64_t earliest_timer = INT64_MIN);
   absl::Status Commit();
+  // Live: whether a model record is due (checked after every record, so the fit is over
+  // the states as of the record that made it due, wherever the commits fall).
+  bool RefitWanted() const;
   // Live: fits and hands over a model record when one is due.
   absl::Status MaybeRefit();
 
@@ -115,9 +142,11 @@ class PartitionProjector {
   guanxi::v1::ProjectionCheckpoint checkpoint_;
   ProjectorStats stats_;
 
-  // The pending batch: states touched since the last commit.
-  std::map<std::string, guanxi::v1::CustomerState> pending_;
+  // Customer states: those touched since the last commit (dirty) and those kept from
+  // before (clean), bounded by the budget.
+  StateCache cache_;
   ProjectionStore::Batch batch_;
+  std::chrono::steady_clock::duration commit_interval_;
   // Armed timers (all of them, mirrored in the store): (deadline, customer) and by
   // customer; and, for customers whose timer moved since the last commit, the deadline
   // the store holds.

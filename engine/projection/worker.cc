@@ -20,6 +20,15 @@ void ProjectionWorker::Notify(uint64_t head) {
   if (head > head_) head_ = head;
 }
 
+void ProjectionWorker::Feed(std::vector<guanxi::v1::LogRecord> records) {
+  if (records.empty()) return;
+  absl::MutexLock lock(&mu_);
+  const uint64_t end = records.back().position() + 1;
+  for (guanxi::v1::LogRecord& r : records) handed_over_.push_back(std::move(r));
+  while (handed_over_.size() > kMaxHandedOver) handed_over_.pop_front();
+  if (end > head_) head_ = end;
+}
+
 absl::Status ProjectionWorker::Stop() {
   {
     absl::MutexLock lock(&mu_);
@@ -45,6 +54,7 @@ bool ProjectionWorker::WaitFor(uint64_t position, absl::Duration timeout) const 
 }
 
 void ProjectionWorker::Loop() {
+  std::deque<guanxi::v1::LogRecord> handed_over;
   for (;;) {
     uint64_t head = 0;
     {
@@ -55,6 +65,13 @@ void ProjectionWorker::Loop() {
       mu_.Await(absl::Condition(&ready));
       if (stopping_) break;
       head = head_;
+      if (handed_over.empty()) {
+        handed_over.swap(handed_over_);
+      } else {
+        for (auto& r : handed_over_) handed_over.push_back(std::move(r));
+        handed_over_.clear();
+        while (handed_over.size() > kMaxHandedOver) handed_over.pop_front();
+      }
     }
     absl::Status s = projector_->CatchUp(head, stop_, [this](const ProjectorStats&) {
       clock_ = projector_->clock_seconds();
@@ -63,7 +80,7 @@ void ProjectionWorker::Loop() {
         applied_ = projector_->next_position();
       }
       if (on_commit_) on_commit_();
-    });
+    }, &handed_over);
     if (!s.ok()) {
       absl::MutexLock lock(&mu_);
       status_ = std::move(s);

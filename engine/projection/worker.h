@@ -1,10 +1,13 @@
 // A partition's projection worker: a thread that keeps a PartitionProjector caught up
-// with its log. The append side calls Notify(head) after each append; the worker sleeps
-// on a condition until the head moves (no polling), then applies and commits.
+// with its log. The append side hands over what it appended (Feed) or says how far the
+// log reaches (Notify); the worker sleeps on a condition until the head moves (no
+// polling), then applies and commits. Records handed over are applied from memory; the
+// worker reads the log only for what it was not handed (at start, after a restart, or
+// when it fell more than kMaxHandedOver records behind and the oldest were dropped).
 //
 //   ProjectionWorker worker(std::move(projector));
 //   worker.Start();
-//   ... log->Append(...); worker.Notify(log->next_position());
+//   ... log->Append(records, ...); worker.Feed(std::move(appended_records));
 //   RETURN_IF_ERROR(worker.status());      // a failed worker is fatal for the engine
 //   RETURN_IF_ERROR(worker.Stop());
 //
@@ -13,9 +16,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -34,9 +39,17 @@ class ProjectionWorker {
   ProjectionWorker(const ProjectionWorker&) = delete;
   ProjectionWorker& operator=(const ProjectionWorker&) = delete;
 
+  // Records handed over and not yet applied, at most (the oldest beyond are dropped
+  // and read back from the log instead).
+  static constexpr size_t kMaxHandedOver = 4096;
+
   void Start();
   // The log now holds records up to `head` (exclusive).
   void Notify(uint64_t head);
+  // `records` were just appended to the log at consecutive positions, as the log stores
+  // them (EventLog::Append filled in position, prev_hash and recorded_at); also
+  // notifies their end.
+  void Feed(std::vector<guanxi::v1::LogRecord> records);
   // Stops at the next commit boundary and joins; the first error the worker met.
   absl::Status Stop();
 
@@ -57,6 +70,7 @@ class ProjectionWorker {
   std::function<void()> on_commit_;
   mutable absl::Mutex mu_;
   uint64_t head_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<guanxi::v1::LogRecord> handed_over_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
