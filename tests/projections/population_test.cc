@@ -295,6 +295,55 @@ TEST(PopulationTest, ShuffledPopulationGivesTheSameModelBytes) {
   EXPECT_EQ(FitPopulation(config, shuffled, kAsOf).SerializeAsString(), reference);
 }
 
+std::vector<FitFigures> FiguresOf(const std::vector<CustomerState>& states) {
+  std::vector<FitFigures> figures;
+  for (const auto& s : states) {
+    if (auto f = FitFiguresOf(s, kAsOf)) figures.push_back(*f);
+  }
+  return figures;
+}
+
+TEST(PopulationTest, FiguresGiveTheModelOfTheStates) {
+  const auto config = SmallPopulationConfig();
+  std::vector<CustomerState> states = VariedPopulation();
+  CustomerState prospect;
+  prospect.set_customer_id("prospect");
+  states.push_back(prospect);
+  const std::vector<FitFigures> figures = FiguresOf(states);
+  ASSERT_EQ(figures.size(), states.size() - 1);
+  const auto from_figures =
+      FitPopulation(config, figures, static_cast<int64_t>(states.size()), kAsOf);
+  ASSERT_TRUE(from_figures.has_bgnbd());
+  EXPECT_EQ(from_figures.population(), 61);
+  EXPECT_EQ(from_figures.bgnbd().customers(), 60);
+  EXPECT_EQ(from_figures.SerializeAsString(), Fit(config, states).SerializeAsString());
+}
+
+TEST(PopulationTest, ShuffledFiguresGiveTheSameModelBytes) {
+  const auto config = SmallPopulationConfig();
+  std::vector<FitFigures> figures = FiguresOf(VariedPopulation());
+  const std::string reference = FitPopulation(config, figures, 75, kAsOf).SerializeAsString();
+  std::mt19937 rng(43);
+  for (int round = 0; round < 5; ++round) {
+    std::shuffle(figures.begin(), figures.end(), rng);
+    EXPECT_EQ(FitPopulation(config, figures, 75, kAsOf).SerializeAsString(), reference) << round;
+  }
+  std::reverse(figures.begin(), figures.end());
+  EXPECT_EQ(FitPopulation(config, figures, 75, kAsOf).SerializeAsString(), reference);
+}
+
+TEST(PopulationTest, PopulationSizeIsRecordedAndFitsNothing) {
+  const auto config = SmallPopulationConfig();
+  const auto model = FitPopulation(config, {}, 12, kAsOf);
+  EXPECT_EQ(model.population(), 12);
+  EXPECT_FALSE(model.has_abc());
+  EXPECT_FALSE(model.has_rfm());
+  EXPECT_FALSE(model.has_bgnbd());
+  const std::vector<FitFigures> figures = FiguresOf(SixBuyers());
+  EXPECT_EQ(FitPopulation(config, figures, 1000, kAsOf).rfm().SerializeAsString(),
+            FitPopulation(config, figures, 6, kAsOf).rfm().SerializeAsString());
+}
+
 TEST(PopulationTest, RefitIsDueAfterTheRefitInterval) {
   const auto config = SmallPopulationConfig();  // 30 days
   guanxi::v1::ModelRecord last;
@@ -320,6 +369,20 @@ TEST(PopulationTest, RfmFiguresOfACustomer) {
   EXPECT_EQ(RfmFiguresOf(s, later)->frequency, 0);
   EXPECT_EQ(RfmFiguresOf(s, later)->recency_days, 417);
   EXPECT_FALSE(RfmFiguresOf(CustomerState(), kAsOf).has_value());
+}
+
+TEST(PopulationTest, FitFiguresOfACustomer) {
+  // Bought on 4 days, the first 100 days and the last 17 days before kAsOf.
+  CustomerState s = Buyer("c", 12345, 5, /*recency=*/17, /*purchase_days=*/4, /*age=*/100);
+  const auto figures = FitFiguresOf(s, kAsOf);
+  ASSERT_TRUE(figures.has_value());
+  EXPECT_EQ(figures->rfm.recency_days, 17);
+  EXPECT_EQ(figures->rfm.frequency, 5);
+  EXPECT_EQ(figures->rfm.monetary_minor, 12345);
+  EXPECT_EQ(figures->history.x, 3);
+  EXPECT_EQ(figures->history.t_x, 83.0 / 7.0);
+  EXPECT_EQ(figures->history.T, 100.0 / 7.0);
+  EXPECT_FALSE(FitFiguresOf(CustomerState(), kAsOf).has_value());
 }
 
 }  // namespace
