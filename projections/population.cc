@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <tuple>
 #include <vector>
 
 #include "absl/numeric/int128.h"
@@ -132,15 +131,13 @@ guanxi::v1::ModelRecord FitPopulation(const guanxi::v1::ClassificationConfig& co
   AddBoundaries(std::move(monetary), *rfm.mutable_monetary_minor());
 
   if (repeat_buyers < config.bgnbd_min_repeat_buyers()) return model;
-  std::sort(histories.begin(), histories.end(),
-            [](const CustomerHistory& a, const CustomerHistory& b) {
-              return std::tie(a.x, a.t_x, a.T) < std::tie(b.x, b.t_x, b.T);
-            });
+  // Sorted by (x, t_x, T): the fit's sums do not depend on the order of `figures`.
+  const std::vector<HistoryGroup> groups = GroupHistories(histories);
   // A population without visible dropouts has a flat likelihood (a, b -> infinity), on
   // which BFGS would spend its whole default budget of 2000 iterations per start; a
   // refit runs inside the projection worker, so it gets 300 (a well-posed fit, CDNOW's
   // for one, converges in far fewer) and an uncertified fit is kept as converged=false.
-  const absl::StatusOr<BgNbdFit> fit = FitBgNbd(histories, {.max_iterations = 300});
+  const absl::StatusOr<BgNbdFit> fit = FitBgNbd(groups, {.max_iterations = 300});
   if (!fit.ok() || !ValidateParams(fit->params).ok()) return model;
   auto& bgnbd = *model.mutable_bgnbd();
   bgnbd.set_r(fit->params.r);

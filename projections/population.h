@@ -113,10 +113,12 @@ std::optional<FitFigures> FitFiguresOf(const guanxi::v1::CustomerState& state,
 //   customers at or below it). Ties make boundaries equal; Quintile() then skips scores
 //   rather than splitting equal values.
 // - bgnbd: FitBgNbd over every customer with a purchase (FitFigures::history, in
-//   weeks), histories sorted by (x, t_x, T) so that the floating-point sums do not
-//   depend on the input order. Unset with fewer than config.bgnbd_min_repeat_buyers
-//   repeat buyers (x > 0) or when the fit fails; a fit that did not certify convergence
-//   is kept, with converged = false.
+//   weeks), the histories grouped by (x, t_x, T) with counts (GroupHistories: each
+//   distinct history is evaluated once and weighs its count), in ascending order so
+//   that the floating-point sums do not depend on the input order. bgnbd.customers is
+//   the number of customers, not of groups. Unset with fewer than
+//   config.bgnbd_min_repeat_buyers repeat buyers (x > 0) or when the fit fails; a fit
+//   that did not certify convergence is kept, with converged = false.
 guanxi::v1::ModelRecord FitPopulation(const guanxi::v1::ClassificationConfig& config,
                                       absl::Span<const FitFigures> figures,
                                       int64_t population_size,

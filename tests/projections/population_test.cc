@@ -250,10 +250,7 @@ TEST(PopulationBgNbdTest, FitsTheHistoriesInWeeks) {
   ASSERT_TRUE(model.has_bgnbd());
   std::vector<CustomerHistory> histories;
   for (const auto& s : states) histories.push_back(*PurchaseHistoryOf(s, kAsOf, 7.0));
-  std::sort(histories.begin(), histories.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.x, a.t_x, a.T) < std::tie(b.x, b.t_x, b.T);
-  });
-  const auto fit = FitBgNbd(histories);
+  const auto fit = FitBgNbd(GroupHistories(histories));
   ASSERT_TRUE(fit.ok()) << fit.status();
   EXPECT_EQ(model.bgnbd().r(), fit->params.r);
   EXPECT_EQ(model.bgnbd().alpha(), fit->params.alpha);
@@ -264,6 +261,34 @@ TEST(PopulationBgNbdTest, FitsTheHistoriesInWeeks) {
   EXPECT_EQ(model.bgnbd().time_unit_days(), 7.0);
   EXPECT_EQ(model.bgnbd().converged(), fit->converged);
   EXPECT_TRUE(model.bgnbd().converged());
+}
+
+// Each of VariedPopulation's customers four times over (other ids, equal figures): the
+// fit runs over one group per distinct history, and matches the fit over the histories
+// one by one; bgnbd.customers counts customers, not groups.
+TEST(PopulationBgNbdTest, FitsGroupedHistoriesAndCountsCustomers) {
+  std::vector<CustomerState> states;
+  for (int copy = 0; copy < 4; ++copy) {
+    for (CustomerState s : VariedPopulation()) {
+      s.set_customer_id(absl::StrCat(s.customer_id(), "-", copy));
+      states.push_back(std::move(s));
+    }
+  }
+  const auto model = Fit(SmallPopulationConfig(), states);
+  ASSERT_TRUE(model.has_bgnbd());
+  EXPECT_EQ(model.bgnbd().customers(), 240);
+  std::vector<CustomerHistory> histories;
+  for (const auto& s : states) histories.push_back(*PurchaseHistoryOf(s, kAsOf, 7.0));
+  ASSERT_LE(GroupHistories(histories).size(), 60u);
+  const auto ungrouped = FitBgNbd(histories, {.max_iterations = 300});
+  ASSERT_TRUE(ungrouped.ok()) << ungrouped.status();
+  EXPECT_EQ(model.bgnbd().converged(), ungrouped->converged);
+  const double ll = ungrouped->log_likelihood;
+  EXPECT_NEAR(model.bgnbd().log_likelihood(), ll, 1e-9 * std::abs(ll));
+  EXPECT_NEAR(model.bgnbd().r(), ungrouped->params.r, 1e-6 * ungrouped->params.r);
+  EXPECT_NEAR(model.bgnbd().alpha(), ungrouped->params.alpha, 1e-6 * ungrouped->params.alpha);
+  EXPECT_NEAR(model.bgnbd().a(), ungrouped->params.a, 1e-6 * ungrouped->params.a);
+  EXPECT_NEAR(model.bgnbd().b(), ungrouped->params.b, 1e-6 * ungrouped->params.b);
 }
 
 TEST(PopulationBgNbdTest, TooFewRepeatBuyersLeaveBgNbdUnset) {
