@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <tuple>
 #include <vector>
 
 #include "absl/numeric/int128.h"
@@ -93,27 +92,36 @@ int Quintile(double value, const google::protobuf::RepeatedField<double>& bounda
   return quintile;
 }
 
+std::optional<FitFigures> FitFiguresOf(const CustomerState& state, const Timestamp& as_of) {
+  std::optional<RfmFigures> rfm = RfmFiguresOf(state, as_of);
+  if (!rfm) return std::nullopt;
+  // RfmFiguresOf and PurchaseHistoryOf agree on who has a purchase (purchase_days > 0).
+  return FitFigures{*rfm, *PurchaseHistoryOf(state, as_of, kBgNbdTimeUnitDays)};
+}
+
 guanxi::v1::ModelRecord FitPopulation(const guanxi::v1::ClassificationConfig& config,
-                                      absl::Span<const CustomerState* const> population,
-                                      const Timestamp& as_of) {
+                                      absl::Span<const FitFigures> figures,
+                                      int64_t population_size, const Timestamp& as_of) {
   guanxi::v1::ModelRecord model;
   *model.mutable_as_of() = as_of;
-  model.set_population(static_cast<int64_t>(population.size()));
+  model.set_population(population_size);
+  if (static_cast<int64_t>(figures.size()) < config.min_population()) return model;
 
   std::vector<int64_t> positive_revenues, recency, frequency, monetary;
   std::vector<CustomerHistory> histories;
+  recency.reserve(figures.size());
+  frequency.reserve(figures.size());
+  monetary.reserve(figures.size());
+  histories.reserve(figures.size());
   int64_t repeat_buyers = 0;
-  for (const CustomerState* state : population) {
-    const std::optional<RfmFigures> rfm = RfmFiguresOf(*state, as_of);
-    if (!rfm) continue;
-    recency.push_back(rfm->recency_days);
-    frequency.push_back(rfm->frequency);
-    monetary.push_back(rfm->monetary_minor);
-    if (rfm->monetary_minor > 0) positive_revenues.push_back(rfm->monetary_minor);
-    histories.push_back(*PurchaseHistoryOf(*state, as_of, kBgNbdTimeUnitDays));
-    if (histories.back().x > 0) ++repeat_buyers;
+  for (const FitFigures& f : figures) {
+    recency.push_back(f.rfm.recency_days);
+    frequency.push_back(f.rfm.frequency);
+    monetary.push_back(f.rfm.monetary_minor);
+    if (f.rfm.monetary_minor > 0) positive_revenues.push_back(f.rfm.monetary_minor);
+    histories.push_back(f.history);
+    if (f.history.x > 0) ++repeat_buyers;
   }
-  if (static_cast<int64_t>(recency.size()) < config.min_population()) return model;
 
   guanxi::v1::AbcCutoffs abc;
   if (FitAbc(config, std::move(positive_revenues), abc)) *model.mutable_abc() = abc;
@@ -123,15 +131,13 @@ guanxi::v1::ModelRecord FitPopulation(const guanxi::v1::ClassificationConfig& co
   AddBoundaries(std::move(monetary), *rfm.mutable_monetary_minor());
 
   if (repeat_buyers < config.bgnbd_min_repeat_buyers()) return model;
-  std::sort(histories.begin(), histories.end(),
-            [](const CustomerHistory& a, const CustomerHistory& b) {
-              return std::tie(a.x, a.t_x, a.T) < std::tie(b.x, b.t_x, b.T);
-            });
+  // Sorted by (x, t_x, T): the fit's sums do not depend on the order of `figures`.
+  const std::vector<HistoryGroup> groups = GroupHistories(histories);
   // A population without visible dropouts has a flat likelihood (a, b -> infinity), on
   // which BFGS would spend its whole default budget of 2000 iterations per start; a
   // refit runs inside the projection worker, so it gets 300 (a well-posed fit, CDNOW's
   // for one, converges in far fewer) and an uncertified fit is kept as converged=false.
-  const absl::StatusOr<BgNbdFit> fit = FitBgNbd(histories, {.max_iterations = 300});
+  const absl::StatusOr<BgNbdFit> fit = FitBgNbd(groups, {.max_iterations = 300});
   if (!fit.ok() || !ValidateParams(fit->params).ok()) return model;
   auto& bgnbd = *model.mutable_bgnbd();
   bgnbd.set_r(fit->params.r);
@@ -143,6 +149,17 @@ guanxi::v1::ModelRecord FitPopulation(const guanxi::v1::ClassificationConfig& co
   bgnbd.set_time_unit_days(kBgNbdTimeUnitDays);
   bgnbd.set_converged(fit->converged);
   return model;
+}
+
+guanxi::v1::ModelRecord FitPopulation(const guanxi::v1::ClassificationConfig& config,
+                                      absl::Span<const CustomerState* const> population,
+                                      const Timestamp& as_of) {
+  std::vector<FitFigures> figures;
+  figures.reserve(population.size());
+  for (const CustomerState* state : population) {
+    if (std::optional<FitFigures> f = FitFiguresOf(*state, as_of)) figures.push_back(*f);
+  }
+  return FitPopulation(config, figures, static_cast<int64_t>(population.size()), as_of);
 }
 
 bool RefitDue(const guanxi::v1::ClassificationConfig& config, const guanxi::v1::ModelRecord* last,

@@ -3,15 +3,27 @@
 // set of customers, against which the population-relative classes are computed
 // (projections/classes.h; docs/scoring.md, "Population models").
 //
-//   std::vector<const guanxi::v1::CustomerState*> customers = ...;  // one partition's
+// A refit's input is small: FitFiguresOf takes from each customer's state the few
+// figures the fit needs (48 bytes, none for a customer without a purchase), so the
+// engine can gather them in one pass over its store and hand them to another thread,
+// instead of copying every CustomerState:
+//
 //   if (RefitDue(config.classification(), last_model, now)) {
-//     guanxi::v1::ModelRecord model = FitPopulation(config.classification(), customers, now);
+//     std::vector<FitFigures> figures;  // one partition's customers with a purchase
+//     int64_t population = 0;           // all of the partition's customers
+//     for (const guanxi::v1::CustomerState& state : ...) {
+//       ++population;
+//       if (auto f = FitFiguresOf(state, now)) figures.push_back(*f);
+//     }
+//     guanxi::v1::ModelRecord model =
+//         FitPopulation(config.classification(), figures, population, now);
 //     // append `model` to the partition's log, then Classify every customer with it
 //   }
 //
 // Pure: no I/O, no clock, no threads, no randomness, no global mutable state. A fit is
-// a function of the multiset of customer states and `as_of` alone: the order of the
-// population does not change a single bit of the ModelRecord.
+// a function of the multiset of customer figures (or states), the population size and
+// `as_of` alone: the order of the population does not change a single bit of the
+// ModelRecord.
 #pragma once
 
 #include <cstdint>
@@ -66,30 +78,55 @@ std::optional<RfmFigures> RfmFiguresOf(const guanxi::v1::CustomerState& state,
 // days is better) it is 6 - quintile. Returns 0 unless there are exactly 4 boundaries.
 int Quintile(double value, const google::protobuf::RepeatedField<double>& boundaries);
 
-// Fits the population models over `population` (one partition's customers, each state
-// holding its customer's events up to `as_of`, none later), at event time `as_of`.
+// What the population fit needs of one customer with a purchase, at `as_of`: the RFM
+// measures and the BG/NBD history in weeks.
+struct FitFigures {
+  RfmFigures rfm;           // RfmFiguresOf(state, as_of)
+  CustomerHistory history;  // PurchaseHistoryOf(state, as_of, kBgNbdTimeUnitDays)
+};
+
+// The figures of `state` for a fit at `as_of` (the same `as_of` as FitPopulation's);
+// nullopt for a customer without a purchase (purchase_days == 0), who is in no model's
+// sample. `state` must hold the customer's events up to `as_of` (none later).
+std::optional<FitFigures> FitFiguresOf(const guanxi::v1::CustomerState& state,
+                                       const google::protobuf::Timestamp& as_of);
+
+// Fits the population models at event time `as_of` over `figures`: FitFiguresOf(state,
+// as_of) of each of one partition's customers with a purchase, in any order.
+// `population_size` is the number of customers they were taken from, those without a
+// purchase included; it is recorded as ModelRecord.population and fits nothing.
 //
-// - population: population.size(); as_of: `as_of`. `partitions` is left for the caller.
-// - Customers "with a purchase" (purchase_days > 0) are the sample of every model;
+// - population: `population_size`; as_of: `as_of`. `partitions` is left for the caller.
+// - The customers with a purchase (one FitFigures each) are the sample of every model;
 //   with fewer than config.min_population of them, abc, rfm and bgnbd are all unset.
-// - abc: the trailing-12-month net revenues at `as_of` that are > 0, sorted in
-//   descending order r_1 >= r_2 >= ... >= r_n with cumulative sums C_i and total C_n.
-//   a_min_revenue_minor = r_i for the smallest i with C_i >= a_share * C_n, and
-//   b_min_revenue_minor = r_j for the smallest j with C_j >= (a_share + b_share) * C_n
-//   (shares rounded to millionths, compared exactly in 128-bit integers). A customer
-//   is A at or above a_min, B at or above b_min: tied revenues share a class, so the A
-//   class may hold a little more than a_share of the revenue. Unset when no customer
-//   has positive revenue.
-// - rfm: for each measure of RfmFiguresOf at `as_of`, over the customers with a
-//   purchase, the values sorted ascending v[0] <= ... <= v[n-1]; boundary k (k = 1..4)
-//   is v[ceil(k * n / 5) - 1] (the nearest-rank k*20th percentile: the smallest value
-//   with at least k/5 of the customers at or below it). Ties make boundaries equal;
-//   Quintile() then skips scores rather than splitting equal values.
-// - bgnbd: FitBgNbd over every customer with a purchase (PurchaseHistoryOf at `as_of`,
-//   in weeks), histories sorted by (x, t_x, T) so that the floating-point sums do not
-//   depend on the input order. Unset with fewer than config.bgnbd_min_repeat_buyers
-//   repeat buyers (x > 0) or when the fit fails; a fit that did not certify convergence
-//   is kept, with converged = false.
+// - abc: the trailing-12-month net revenues at `as_of` (rfm.monetary_minor) that are
+//   > 0, sorted in descending order r_1 >= r_2 >= ... >= r_n with cumulative sums C_i
+//   and total C_n. a_min_revenue_minor = r_i for the smallest i with
+//   C_i >= a_share * C_n, and b_min_revenue_minor = r_j for the smallest j with
+//   C_j >= (a_share + b_share) * C_n (shares rounded to millionths, compared exactly in
+//   128-bit integers). A customer is A at or above a_min, B at or above b_min: tied
+//   revenues share a class, so the A class may hold a little more than a_share of the
+//   revenue. Unset when no customer has positive revenue.
+// - rfm: for each measure of FitFigures::rfm, the values sorted ascending
+//   v[0] <= ... <= v[n-1]; boundary k (k = 1..4) is v[ceil(k * n / 5) - 1] (the
+//   nearest-rank k*20th percentile: the smallest value with at least k/5 of the
+//   customers at or below it). Ties make boundaries equal; Quintile() then skips scores
+//   rather than splitting equal values.
+// - bgnbd: FitBgNbd over every customer with a purchase (FitFigures::history, in
+//   weeks), the histories grouped by (x, t_x, T) with counts (GroupHistories: each
+//   distinct history is evaluated once and weighs its count), in ascending order so
+//   that the floating-point sums do not depend on the input order. bgnbd.customers is
+//   the number of customers, not of groups. Unset with fewer than
+//   config.bgnbd_min_repeat_buyers repeat buyers (x > 0) or when the fit fails; a fit
+//   that did not certify convergence is kept, with converged = false.
+guanxi::v1::ModelRecord FitPopulation(const guanxi::v1::ClassificationConfig& config,
+                                      absl::Span<const FitFigures> figures,
+                                      int64_t population_size,
+                                      const google::protobuf::Timestamp& as_of);
+
+// The same over `population` (one partition's customers, each state holding its
+// customer's events up to `as_of`, none later): FitPopulation over their FitFiguresOf,
+// with population.size() as the population size.
 guanxi::v1::ModelRecord FitPopulation(const guanxi::v1::ClassificationConfig& config,
                                       absl::Span<const guanxi::v1::CustomerState* const> population,
                                       const google::protobuf::Timestamp& as_of);

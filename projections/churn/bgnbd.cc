@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <compare>
+#include <cstdint>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -140,9 +142,9 @@ double ProbabilityAliveUnchecked(const BgNbdParams& p, const CustomerHistory& h)
   return 1.0 / (1.0 + std::exp(log_odds));
 }
 
-// Summed log-likelihood and its gradient with respect to (r, alpha, a, b).
-// Preconditions: params and histories valid.
-double LogLikelihoodAndGradient(const BgNbdParams& p, absl::Span<const CustomerHistory> histories,
+// Summed log-likelihood and its gradient with respect to (r, alpha, a, b), each
+// group weighing its count. Preconditions: params and groups valid.
+double LogLikelihoodAndGradient(const BgNbdParams& p, absl::Span<const HistoryGroup> groups,
                                 std::array<double, 4>* gradient) {
   double sum = 0.0;
   std::array<double, 4> g = {0.0, 0.0, 0.0, 0.0};
@@ -151,7 +153,8 @@ double LogLikelihoodAndGradient(const BgNbdParams& p, absl::Span<const CustomerH
   BetaSums beta;
   RepeatTerms repeat;
   double psi_rx = 0.0;
-  for (const CustomerHistory& h : histories) {
+  for (const HistoryGroup& group : groups) {
+    const CustomerHistory& h = group.history;
     if (h.x != repeat.x) {
       ExtendBetaSums(p, h.x, &beta);
       repeat = ComputeRepeatTerms(p, h.x, beta);
@@ -159,24 +162,34 @@ double LogLikelihoodAndGradient(const BgNbdParams& p, absl::Span<const CustomerH
     }
     const double log_alpha_T = std::log(p.alpha + h.T);
     const CustomerTerms terms = ComputeTerms(p, h, repeat, log_alpha_T);
-    sum += terms.base + LogAddExp(terms.alive, terms.dropped);
     // Posterior weights of the two branches; w_dropped is 0 when x == 0.
     const double w_alive = 1.0 / (1.0 + std::exp(terms.dropped - terms.alive));
     const double w_dropped = 1.0 / (1.0 + std::exp(terms.alive - terms.dropped));
     const double rx = repeat.rx;
-    g[0] += psi_rx - psi_r + log_alpha - w_alive * log_alpha_T;
-    g[1] += p.r / p.alpha - w_alive * rx / (p.alpha + h.T);
-    g[2] += beta.d_a;
-    g[3] += beta.d_b;
+    std::array<double, 4> one = {psi_rx - psi_r + log_alpha - w_alive * log_alpha_T,
+                                 p.r / p.alpha - w_alive * rx / (p.alpha + h.T), beta.d_a,
+                                 beta.d_b};
     if (h.x > 0.0) {
-      g[0] -= w_dropped * std::log(p.alpha + h.t_x);
-      g[1] -= w_dropped * rx / (p.alpha + h.t_x);
-      g[2] += w_dropped / p.a;
-      g[3] -= w_dropped / (p.b + h.x - 1.0);
+      one[0] -= w_dropped * std::log(p.alpha + h.t_x);
+      one[1] -= w_dropped * rx / (p.alpha + h.t_x);
+      one[2] += w_dropped / p.a;
+      one[3] -= w_dropped / (p.b + h.x - 1.0);
     }
+    // A count of 1 multiplies exactly: a history alone sums as if unweighted.
+    const auto count = static_cast<double>(group.count);
+    sum += count * (terms.base + LogAddExp(terms.alive, terms.dropped));
+    for (int i = 0; i < 4; ++i) g[i] += count * one[i];
   }
   *gradient = g;
   return sum;
+}
+
+// Each history as a group of one, in the same order.
+std::vector<HistoryGroup> Ungrouped(absl::Span<const CustomerHistory> histories) {
+  std::vector<HistoryGroup> groups;
+  groups.reserve(histories.size());
+  for (const CustomerHistory& h : histories) groups.push_back({h, 1});
+  return groups;
 }
 
 // E[X(t)] of paper eq. 7 for a customer with nothing observed yet, under
@@ -240,15 +253,21 @@ BgNbdParams ParamsFromLog(const Vec4& log_params) {
           std::exp(log_params[3])};
 }
 
-// Mean negative log-likelihood at exp(log_params) and its gradient with
-// respect to log_params; +inf when not finite (e.g. exp overflowed).
-double Objective(absl::Span<const CustomerHistory> histories, const Vec4& log_params,
-                 Vec4* gradient) {
+// The groups of a fit and the number of customers they hold.
+struct FitData {
+  absl::Span<const HistoryGroup> groups;
+  double customers;
+};
+
+// Mean (over customers) negative log-likelihood at exp(log_params) and its
+// gradient with respect to log_params; +inf when not finite (e.g. exp
+// overflowed).
+double Objective(const FitData& data, const Vec4& log_params, Vec4* gradient) {
   const BgNbdParams p = ParamsFromLog(log_params);
   if (!ValidateParams(p).ok()) return kInf;
   Vec4 g;
-  const double ll = LogLikelihoodAndGradient(p, histories, &g);
-  const double scale = -1.0 / static_cast<double>(histories.size());
+  const double ll = LogLikelihoodAndGradient(p, data.groups, &g);
+  const double scale = -1.0 / data.customers;
   const Vec4 theta = {p.r, p.alpha, p.a, p.b};
   for (int i = 0; i < 4; ++i) (*gradient)[i] = scale * theta[i] * g[i];
   const double f = scale * ll;
@@ -275,12 +294,12 @@ struct MinimizeResult {
   bool converged;
 };
 
-MinimizeResult MinimizeBfgs(absl::Span<const CustomerHistory> histories, const Vec4& start,
+MinimizeResult MinimizeBfgs(const FitData& data, const Vec4& start,
                             const BgNbdFitOptions& options) {
   MinimizeResult res{start, kInf, 0, false};
   Vec4 x = start;
   Vec4 g{};
-  double f = Objective(histories, x, &g);
+  double f = Objective(data, x, &g);
   if (f == kInf) return res;
   Mat4 h = ScaledIdentity(1.0);
   bool h_reset = true;  // h is a (scaled) identity: no curvature learnt yet.
@@ -310,7 +329,7 @@ MinimizeResult MinimizeBfgs(absl::Span<const CustomerHistory> histories, const V
     double step = 1.0;
     for (int k = 0; k < kMaxLineSearchHalvings && !accepted; ++k) {
       for (int i = 0; i < 4; ++i) x_new[i] = x[i] + step * d[i];
-      f_new = Objective(histories, x_new, &g_new);
+      f_new = Objective(data, x_new, &g_new);
       accepted = f_new <= f + kArmijo * step * slope ||
                  (f_new <= f + kObjectiveNoise * std::abs(f) &&
                   std::abs(Dot(g_new, d)) <= kCurvature * std::abs(slope));
@@ -341,6 +360,60 @@ MinimizeResult MinimizeBfgs(absl::Span<const CustomerHistory> histories, const V
   res.log_params = x;
   res.objective = f;
   return res;
+}
+
+// FitBgNbd over groups already validated.
+absl::StatusOr<BgNbdFit> FitValidGroups(absl::Span<const HistoryGroup> groups,
+                                        const BgNbdFitOptions& options) {
+  if (groups.empty()) {
+    return absl::InvalidArgumentError("FitBgNbd needs at least one history");
+  }
+  int64_t customers = 0;
+  double sum_x = 0.0;
+  double sum_T = 0.0;
+  for (const HistoryGroup& group : groups) {
+    // BgNbdFit::customers is an int.
+    if (group.count > std::numeric_limits<int>::max() - customers) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("more than ", std::numeric_limits<int>::max(), " customers"));
+    }
+    const auto count = static_cast<double>(group.count);
+    customers += group.count;
+    sum_x += count * group.history.x;
+    sum_T += count * group.history.T;
+  }
+  if (sum_x == 0.0) {
+    return absl::FailedPreconditionError(
+        "no history has a repeat purchase: a and b are not identifiable and "
+        "the likelihood has no finite maximiser");
+  }
+  // Fixed, data-scaled start points: alpha so that the prior mean purchase
+  // rate r / alpha roughly matches the observed repeat rate.
+  const FitData data = {groups, static_cast<double>(customers)};
+  const double n = data.customers;
+  const double rate = (sum_x / n + 0.5) / std::max(sum_T / n, 1e-6);
+  constexpr std::array<std::array<double, 3>, 3> kStarts = {
+      {{1.0, 1.0, 1.0}, {0.5, 0.5, 4.0}, {2.0, 2.0, 0.5}}};  // {r, a, b}
+  MinimizeResult best{{}, kInf, 0, false};
+  for (const auto& [r, a, b] : kStarts) {
+    const Vec4 start = {std::log(r), std::log(r / rate), std::log(a), std::log(b)};
+    const MinimizeResult res = MinimizeBfgs(data, start, options);
+    // Prefer converged starts; among equals, the lower objective.
+    if ((res.converged && !best.converged) ||
+        (res.converged == best.converged && res.objective < best.objective)) {
+      best = res;
+    }
+  }
+  if (best.objective == kInf) {
+    return absl::InternalError("no start point gave a finite BG/NBD log-likelihood");
+  }
+  BgNbdFit fit;
+  fit.params = ParamsFromLog(best.log_params);
+  fit.log_likelihood = BgNbdLogLikelihood(fit.params, groups);
+  fit.iterations = best.iterations;
+  fit.converged = best.converged;
+  fit.customers = static_cast<int>(customers);
+  return fit;
 }
 
 }  // namespace
@@ -377,6 +450,35 @@ absl::Status ValidateHistory(const CustomerHistory& history) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateHistoryGroup(const HistoryGroup& group) {
+  if (group.count < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("count (", group.count, ") must be >= 1"));
+  }
+  return ValidateHistory(group.history);
+}
+
+std::vector<HistoryGroup> GroupHistories(absl::Span<const CustomerHistory> histories) {
+  // std::strong_order: a total order on doubles (NaN included), so the sort is
+  // well defined for any input and equal keys are equal bits.
+  const auto order = [](const CustomerHistory& u, const CustomerHistory& v) {
+    if (const auto c = std::strong_order(u.x, v.x); c != 0) return c;
+    if (const auto c = std::strong_order(u.t_x, v.t_x); c != 0) return c;
+    return std::strong_order(u.T, v.T);
+  };
+  std::vector<CustomerHistory> sorted(histories.begin(), histories.end());
+  std::sort(sorted.begin(), sorted.end(),
+            [&](const CustomerHistory& u, const CustomerHistory& v) { return order(u, v) < 0; });
+  std::vector<HistoryGroup> groups;
+  for (const CustomerHistory& h : sorted) {
+    if (!groups.empty() && order(groups.back().history, h) == 0) {
+      ++groups.back().count;
+    } else {
+      groups.push_back({h, 1});
+    }
+  }
+  return groups;
+}
+
 double BgNbdLogLikelihood(const BgNbdParams& params, const CustomerHistory& history) {
   if (!ValidateParams(params).ok() || !ValidateHistory(history).ok()) return kNaN;
   return LogLikelihoodUnchecked(params, history);
@@ -388,61 +490,48 @@ double BgNbdLogLikelihood(const BgNbdParams& params, absl::Span<const CustomerHi
   return sum;
 }
 
+double BgNbdLogLikelihood(const BgNbdParams& params, absl::Span<const HistoryGroup> groups) {
+  double sum = 0.0;
+  for (const HistoryGroup& group : groups) {
+    if (!ValidateHistoryGroup(group).ok()) return kNaN;
+    sum += static_cast<double>(group.count) * BgNbdLogLikelihood(params, group.history);
+  }
+  return sum;
+}
+
 std::array<double, 4> BgNbdLogLikelihoodGradient(const BgNbdParams& params,
                                                  absl::Span<const CustomerHistory> histories) {
+  return BgNbdLogLikelihoodGradient(params, Ungrouped(histories));
+}
+
+std::array<double, 4> BgNbdLogLikelihoodGradient(const BgNbdParams& params,
+                                                 absl::Span<const HistoryGroup> groups) {
   bool valid = ValidateParams(params).ok();
-  for (const CustomerHistory& h : histories) valid = valid && ValidateHistory(h).ok();
+  for (const HistoryGroup& group : groups) valid = valid && ValidateHistoryGroup(group).ok();
   if (!valid) return {kNaN, kNaN, kNaN, kNaN};
   std::array<double, 4> gradient;
-  LogLikelihoodAndGradient(params, histories, &gradient);
+  LogLikelihoodAndGradient(params, groups, &gradient);
   return gradient;
 }
 
 absl::StatusOr<BgNbdFit> FitBgNbd(absl::Span<const CustomerHistory> histories,
                                   const BgNbdFitOptions& options) {
-  if (histories.empty()) {
-    return absl::InvalidArgumentError("FitBgNbd needs at least one history");
-  }
-  double sum_x = 0.0;
-  double sum_T = 0.0;
   for (size_t i = 0; i < histories.size(); ++i) {
     if (absl::Status status = ValidateHistory(histories[i]); !status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("histories[", i, "]: ", status.message()));
     }
-    sum_x += histories[i].x;
-    sum_T += histories[i].T;
   }
-  if (sum_x == 0.0) {
-    return absl::FailedPreconditionError(
-        "no history has a repeat purchase: a and b are not identifiable and "
-        "the likelihood has no finite maximiser");
-  }
-  // Fixed, data-scaled start points: alpha so that the prior mean purchase
-  // rate r / alpha roughly matches the observed repeat rate.
-  const double n = static_cast<double>(histories.size());
-  const double rate = (sum_x / n + 0.5) / std::max(sum_T / n, 1e-6);
-  constexpr std::array<std::array<double, 3>, 3> kStarts = {
-      {{1.0, 1.0, 1.0}, {0.5, 0.5, 4.0}, {2.0, 2.0, 0.5}}};  // {r, a, b}
-  MinimizeResult best{{}, kInf, 0, false};
-  for (const auto& [r, a, b] : kStarts) {
-    const Vec4 start = {std::log(r), std::log(r / rate), std::log(a), std::log(b)};
-    const MinimizeResult res = MinimizeBfgs(histories, start, options);
-    // Prefer converged starts; among equals, the lower objective.
-    if ((res.converged && !best.converged) ||
-        (res.converged == best.converged && res.objective < best.objective)) {
-      best = res;
+  return FitValidGroups(Ungrouped(histories), options);
+}
+
+absl::StatusOr<BgNbdFit> FitBgNbd(absl::Span<const HistoryGroup> groups,
+                                  const BgNbdFitOptions& options) {
+  for (size_t i = 0; i < groups.size(); ++i) {
+    if (absl::Status status = ValidateHistoryGroup(groups[i]); !status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("groups[", i, "]: ", status.message()));
     }
   }
-  if (best.objective == kInf) {
-    return absl::InternalError("no start point gave a finite BG/NBD log-likelihood");
-  }
-  BgNbdFit fit;
-  fit.params = ParamsFromLog(best.log_params);
-  fit.log_likelihood = BgNbdLogLikelihood(fit.params, histories);
-  fit.iterations = best.iterations;
-  fit.converged = best.converged;
-  fit.customers = static_cast<int>(histories.size());
-  return fit;
+  return FitValidGroups(groups, options);
 }
 
 double ProbabilityAlive(const BgNbdParams& params, const CustomerHistory& history) {

@@ -15,6 +15,8 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -38,6 +40,22 @@ struct CustomerHistory {
   double T = 0.0;    // Length of observation: calibration end - first purchase.
 };
 
+// `count` customers with one and the same history. The likelihood of a population is
+// a product over its customers, so equal histories need evaluating only once: their
+// log-likelihood (and its gradient) counts `count` times. Populations summarised in
+// whole days have many equal histories (every one-time buyer first seen on a given
+// day, for one), so a fit over groups does correspondingly less work.
+struct HistoryGroup {
+  CustomerHistory history;
+  int64_t count = 1;  // Number of customers with `history`; >= 1.
+};
+
+// The histories grouped: one group per distinct (x, t_x, T) with the number of
+// histories equal to it, in ascending order of (x, t_x, T) (IEEE total order, so
+// the result is the same bits for any order of `histories`, and sums over it do
+// not depend on that order). The counts add up to histories.size().
+std::vector<HistoryGroup> GroupHistories(absl::Span<const CustomerHistory> histories);
+
 struct BgNbdFitOptions {
   // BFGS iterations allowed per start point.
   int max_iterations = 2000;
@@ -57,7 +75,7 @@ struct BgNbdFit {
   // stationary point (iteration cap hit or the line search stalled); callers
   // that need a certified optimum must check it.
   bool converged = false;
-  int customers = 0;  // Number of histories fitted.
+  int customers = 0;  // Number of histories fitted (the sum of the counts of groups).
 };
 
 // OK iff every parameter is finite and > 0.
@@ -67,6 +85,10 @@ absl::Status ValidateParams(const BgNbdParams& params);
 // x == 0 implies t_x == 0. The error message names the offending field.
 absl::Status ValidateHistory(const CustomerHistory& history);
 
+// OK iff the history is valid and count >= 1; the message names the field
+// ("count (0) must be >= 1", or ValidateHistory's).
+absl::Status ValidateHistoryGroup(const HistoryGroup& group);
+
 // Log-likelihood of one history (paper eq. 6, evaluated in log space). Returns
 // NaN if ValidateParams or ValidateHistory fails.
 double BgNbdLogLikelihood(const BgNbdParams& params, const CustomerHistory& history);
@@ -74,10 +96,17 @@ double BgNbdLogLikelihood(const BgNbdParams& params, const CustomerHistory& hist
 // Sum of the per-customer log-likelihoods; NaN if any input is invalid.
 double BgNbdLogLikelihood(const BgNbdParams& params, absl::Span<const CustomerHistory> histories);
 
+// The same over groups: the sum of count * (log-likelihood of the group's
+// history), equal (up to rounding) to the sum over the histories expanded.
+// NaN if any input is invalid (ValidateHistoryGroup).
+double BgNbdLogLikelihood(const BgNbdParams& params, absl::Span<const HistoryGroup> groups);
+
 // Analytic gradient of the summed log-likelihood with respect to
 // (r, alpha, a, b), in that order. All NaN if any input is invalid.
 std::array<double, 4> BgNbdLogLikelihoodGradient(const BgNbdParams& params,
                                                  absl::Span<const CustomerHistory> histories);
+std::array<double, 4> BgNbdLogLikelihoodGradient(const BgNbdParams& params,
+                                                 absl::Span<const HistoryGroup> groups);
 
 // Maximum-likelihood fit. Deterministic: BFGS with the analytic gradient in
 // log-parameter space from a fixed set of start points (scaled by the data's
@@ -87,6 +116,18 @@ std::array<double, 4> BgNbdLogLikelihoodGradient(const BgNbdParams& params,
 //   Internal: no start point produced a finite log-likelihood.
 // Non-convergence is NOT an error: see BgNbdFit::converged.
 absl::StatusOr<BgNbdFit> FitBgNbd(absl::Span<const CustomerHistory> histories,
+                                  const BgNbdFitOptions& options = {});
+
+// The same fit over grouped histories (e.g. GroupHistories): the same objective
+// (the mean over customers, each group weighing its count), start points and
+// tolerance, so it finds the fit of the histories expanded, up to rounding, with
+// one evaluation per group instead of one per customer. BgNbdFit::customers is
+// the sum of the counts. For a result that does not depend on the order of the
+// customers, pass the groups in a fixed order (GroupHistories' is). Errors as
+// above, with "groups[i]: ..." for an invalid group (ValidateHistoryGroup), and
+// InvalidArgument for counts adding up to more than INT_MAX customers. (An empty
+// `{}` argument matches both overloads: pass a typed empty span.)
+absl::StatusOr<BgNbdFit> FitBgNbd(absl::Span<const HistoryGroup> groups,
                                   const BgNbdFitOptions& options = {});
 
 // P(customer is still alive at T | history) (paper eq. 13). Exactly 1 when

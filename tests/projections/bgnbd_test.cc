@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -215,6 +216,26 @@ TEST_F(CdnowTest, PublishedConditionalExpectation) {
               ProbabilityAlive(Fit().params, CustomerHistory{2, 30.43, 38.86}));
 }
 
+TEST_F(CdnowTest, GroupedFitEqualsTheUngroupedFitAndThePaper) {
+  const std::vector<HistoryGroup> groups = GroupHistories(Data().histories);
+  const absl::StatusOr<BgNbdFit> grouped = FitBgNbd(groups);
+  ASSERT_TRUE(grouped.ok()) << grouped.status();
+  const BgNbdFit& ungrouped = Fit();
+  EXPECT_TRUE(grouped->converged);
+  EXPECT_EQ(grouped->customers, 2357);
+  EXPECT_NEAR(grouped->log_likelihood, ungrouped.log_likelihood,
+              1e-9 * std::abs(ungrouped.log_likelihood));
+  EXPECT_NEAR(grouped->params.r, ungrouped.params.r, 1e-6 * ungrouped.params.r);
+  EXPECT_NEAR(grouped->params.alpha, ungrouped.params.alpha, 1e-6 * ungrouped.params.alpha);
+  EXPECT_NEAR(grouped->params.a, ungrouped.params.a, 1e-6 * ungrouped.params.a);
+  EXPECT_NEAR(grouped->params.b, ungrouped.params.b, 1e-6 * ungrouped.params.b);
+  EXPECT_NEAR(grouped->params.r, kPaperParams.r, 0.005 * kPaperParams.r);
+  EXPECT_NEAR(grouped->params.alpha, kPaperParams.alpha, 0.005 * kPaperParams.alpha);
+  EXPECT_NEAR(grouped->params.a, kPaperParams.a, 0.005 * kPaperParams.a);
+  EXPECT_NEAR(grouped->params.b, kPaperParams.b, 0.005 * kPaperParams.b);
+  EXPECT_NEAR(grouped->log_likelihood, kPaperLogLikelihood, 0.1);
+}
+
 // ---------------------------------------------------------------------------
 // Table tests.
 
@@ -343,6 +364,59 @@ TEST(BgNbdLogLikelihoodTest, GradientOfASumIsTheSumOfGradientsInAnyOrder) {
   double ll = 0;
   for (const CustomerHistory& h : hs) ll += BgNbdLogLikelihood(p, h);
   EXPECT_DOUBLE_EQ(BgNbdLogLikelihood(p, hs), ll);
+}
+
+// Grouped histories: each group weighs its count, so a sum over groups is the sum over
+// the histories expanded.
+TEST(BgNbdLogLikelihoodTest, GroupsCountAsTheirHistoriesExpanded) {
+  const std::vector<HistoryGroup> groups = {
+      {{0, 0, 38}, 700}, {{0, 0, 12}, 3}, {{2, 5, 10}, 1}, {{2, 7, 12}, 40}, {{5, 8, 9}, 12}};
+  std::vector<CustomerHistory> expanded;
+  for (const HistoryGroup& g : groups) expanded.insert(expanded.end(), g.count, g.history);
+  const BgNbdParams p = {0.7, 3.0, 1.3, 2.2};
+  const double expected = BgNbdLogLikelihood(p, expanded);
+  EXPECT_NEAR(BgNbdLogLikelihood(p, groups), expected, 1e-12 * std::abs(expected));
+  const std::array<double, 4> g_expanded = BgNbdLogLikelihoodGradient(p, expanded);
+  const std::array<double, 4> g_grouped = BgNbdLogLikelihoodGradient(p, groups);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_NEAR(g_grouped[i], g_expanded[i], 1e-12 * std::abs(g_expanded[i])) << "component " << i;
+  }
+  // A group of one is its history.
+  const std::vector<HistoryGroup> one = {{{2, 5, 10}, 1}};
+  EXPECT_EQ(BgNbdLogLikelihood(p, one), BgNbdLogLikelihood(p, one[0].history));
+}
+
+TEST(BgNbdLogLikelihoodTest, InvalidGroupsGiveNaN) {
+  const BgNbdParams p = {0.7, 3.0, 1.3, 2.2};
+  for (const HistoryGroup& bad : {HistoryGroup{{1, 1, 2}, 0}, HistoryGroup{{1, 1, 2}, -3},
+                                  HistoryGroup{{1, 3, 2}, 5}}) {
+    const std::vector<HistoryGroup> groups = {{{0, 0, 5}, 2}, bad};
+    EXPECT_TRUE(std::isnan(BgNbdLogLikelihood(p, groups))) << bad.count;
+    for (double component : BgNbdLogLikelihoodGradient(p, groups)) {
+      EXPECT_TRUE(std::isnan(component)) << bad.count;
+    }
+  }
+}
+
+TEST(GroupHistoriesTest, OneGroupPerDistinctHistoryAscendingInAnyInputOrder) {
+  std::vector<CustomerHistory> hs = {{2, 5, 10}, {0, 0, 9}, {2, 5, 10}, {0, 0, 3},
+                                     {0, 0, 9},  {2, 5, 11}, {1, 4, 9}, {0, 0, 9}};
+  const auto fields = [](const std::vector<HistoryGroup>& groups) {
+    std::vector<std::array<double, 4>> out;
+    for (const HistoryGroup& g : groups) {
+      out.push_back({g.history.x, g.history.t_x, g.history.T, static_cast<double>(g.count)});
+    }
+    return out;
+  };
+  const std::vector<std::array<double, 4>> expected = {
+      {0, 0, 3, 1}, {0, 0, 9, 3}, {1, 4, 9, 1}, {2, 5, 10, 2}, {2, 5, 11, 1}};
+  EXPECT_EQ(fields(GroupHistories(hs)), expected);
+  std::mt19937 rng(3);
+  for (int round = 0; round < 5; ++round) {
+    std::shuffle(hs.begin(), hs.end(), rng);
+    EXPECT_EQ(fields(GroupHistories(hs)), expected) << round;
+  }
+  EXPECT_TRUE(GroupHistories({}).empty());
 }
 
 TEST(ProbabilityAliveTest, OneWithoutRepeatPurchases) {
@@ -501,7 +575,10 @@ TEST(ValidateHistoryTest, NamesTheField) {
 }
 
 TEST(FitBgNbdTest, RejectsEmptyInput) {
-  EXPECT_EQ(FitBgNbd({}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FitBgNbd(absl::Span<const CustomerHistory>()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FitBgNbd(absl::Span<const HistoryGroup>()).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(FitBgNbdTest, RejectsInvalidHistoryNamingIndexAndField) {
@@ -515,6 +592,72 @@ TEST(FitBgNbdTest, RejectsInvalidHistoryNamingIndexAndField) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(status.message()), StartsWith(std::string("histories[1]: ") + c.field));
   }
+}
+
+TEST(FitBgNbdTest, RejectsInvalidGroupNamingIndexAndField) {
+  const struct {
+    HistoryGroup bad;
+    const char* field;
+  } cases[] = {{{{1, 1, 5}, 0}, "count ("}, {{{2, 6, 5}, 3}, "t_x ("}, {{{1.5, 1, 5}, 1}, "x ("}};
+  for (const auto& c : cases) {
+    const std::vector<HistoryGroup> groups = {{{1, 1, 5}, 2}, c.bad};
+    const absl::Status status = FitBgNbd(groups).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(status.message()), StartsWith(std::string("groups[1]: ") + c.field));
+  }
+}
+
+// 6000 customers whose purchases follow the BG/NBD story (r 0.5, alpha 4 weeks, a 0.9,
+// b 2.5; a fixed seed), acquired in the first 13 weeks of a 39-week calibration period
+// and seen in whole weeks: most histories have many twins.
+std::vector<CustomerHistory> WeeklyPopulation() {
+  std::mt19937 rng(11);
+  std::gamma_distribution<double> rate(0.5, 1.0 / 4.0);  // per week
+  std::gamma_distribution<double> ga(0.9, 1.0), gb(2.5, 1.0);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<CustomerHistory> histories;
+  for (int i = 0; i < 6000; ++i) {
+    const double first = std::floor(13.0 * u(rng));
+    const double lambda = rate(rng);
+    const double ya = ga(rng), yb = gb(rng);
+    const double p = ya / (ya + yb);
+    std::vector<double> weeks = {first};
+    double t = first;
+    while (true) {
+      t += -std::log(1.0 - u(rng)) / lambda;
+      if (t > 39.0) break;
+      weeks.push_back(std::floor(t));
+      if (u(rng) < p) break;  // dropped out after this purchase
+    }
+    histories.push_back(*HistoryFromPurchaseTimes(weeks, 39.0, /*merge_equal_times=*/true));
+  }
+  return histories;
+}
+
+TEST(FitBgNbdTest, GroupedFitEqualsTheUngroupedFit) {
+  const std::vector<CustomerHistory> histories = WeeklyPopulation();
+  const std::vector<HistoryGroup> groups = GroupHistories(histories);
+  ASSERT_LT(groups.size() * 3, histories.size());  // many duplicates
+  const absl::StatusOr<BgNbdFit> ungrouped = FitBgNbd(histories);
+  const absl::StatusOr<BgNbdFit> grouped = FitBgNbd(groups);
+  ASSERT_TRUE(ungrouped.ok()) << ungrouped.status();
+  ASSERT_TRUE(grouped.ok()) << grouped.status();
+  EXPECT_TRUE(ungrouped->converged);
+  EXPECT_TRUE(grouped->converged);
+  EXPECT_EQ(grouped->customers, 6000);
+  EXPECT_EQ(ungrouped->customers, 6000);
+  const double ll = ungrouped->log_likelihood;
+  EXPECT_NEAR(grouped->log_likelihood, ll, 1e-9 * std::abs(ll));
+  EXPECT_NEAR(grouped->params.r, ungrouped->params.r, 1e-6 * ungrouped->params.r);
+  EXPECT_NEAR(grouped->params.alpha, ungrouped->params.alpha, 1e-6 * ungrouped->params.alpha);
+  EXPECT_NEAR(grouped->params.a, ungrouped->params.a, 1e-6 * ungrouped->params.a);
+  EXPECT_NEAR(grouped->params.b, ungrouped->params.b, 1e-6 * ungrouped->params.b);
+  // The likelihood of the groups at the fit is that of the histories expanded.
+  EXPECT_NEAR(BgNbdLogLikelihood(grouped->params, groups),
+              BgNbdLogLikelihood(grouped->params, histories), 1e-12 * std::abs(ll));
+  // And the fit recovers the generating parameters roughly.
+  EXPECT_NEAR(grouped->params.r, 0.5, 0.15);
+  EXPECT_NEAR(grouped->params.a / (grouped->params.a + grouped->params.b), 0.9 / 3.4, 0.1);
 }
 
 TEST(FitBgNbdTest, InvalidParamsGiveNaN) {

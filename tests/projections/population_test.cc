@@ -250,10 +250,7 @@ TEST(PopulationBgNbdTest, FitsTheHistoriesInWeeks) {
   ASSERT_TRUE(model.has_bgnbd());
   std::vector<CustomerHistory> histories;
   for (const auto& s : states) histories.push_back(*PurchaseHistoryOf(s, kAsOf, 7.0));
-  std::sort(histories.begin(), histories.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.x, a.t_x, a.T) < std::tie(b.x, b.t_x, b.T);
-  });
-  const auto fit = FitBgNbd(histories);
+  const auto fit = FitBgNbd(GroupHistories(histories));
   ASSERT_TRUE(fit.ok()) << fit.status();
   EXPECT_EQ(model.bgnbd().r(), fit->params.r);
   EXPECT_EQ(model.bgnbd().alpha(), fit->params.alpha);
@@ -264,6 +261,34 @@ TEST(PopulationBgNbdTest, FitsTheHistoriesInWeeks) {
   EXPECT_EQ(model.bgnbd().time_unit_days(), 7.0);
   EXPECT_EQ(model.bgnbd().converged(), fit->converged);
   EXPECT_TRUE(model.bgnbd().converged());
+}
+
+// Each of VariedPopulation's customers four times over (other ids, equal figures): the
+// fit runs over one group per distinct history, and matches the fit over the histories
+// one by one; bgnbd.customers counts customers, not groups.
+TEST(PopulationBgNbdTest, FitsGroupedHistoriesAndCountsCustomers) {
+  std::vector<CustomerState> states;
+  for (int copy = 0; copy < 4; ++copy) {
+    for (CustomerState s : VariedPopulation()) {
+      s.set_customer_id(absl::StrCat(s.customer_id(), "-", copy));
+      states.push_back(std::move(s));
+    }
+  }
+  const auto model = Fit(SmallPopulationConfig(), states);
+  ASSERT_TRUE(model.has_bgnbd());
+  EXPECT_EQ(model.bgnbd().customers(), 240);
+  std::vector<CustomerHistory> histories;
+  for (const auto& s : states) histories.push_back(*PurchaseHistoryOf(s, kAsOf, 7.0));
+  ASSERT_LE(GroupHistories(histories).size(), 60u);
+  const auto ungrouped = FitBgNbd(histories, {.max_iterations = 300});
+  ASSERT_TRUE(ungrouped.ok()) << ungrouped.status();
+  EXPECT_EQ(model.bgnbd().converged(), ungrouped->converged);
+  const double ll = ungrouped->log_likelihood;
+  EXPECT_NEAR(model.bgnbd().log_likelihood(), ll, 1e-9 * std::abs(ll));
+  EXPECT_NEAR(model.bgnbd().r(), ungrouped->params.r, 1e-6 * ungrouped->params.r);
+  EXPECT_NEAR(model.bgnbd().alpha(), ungrouped->params.alpha, 1e-6 * ungrouped->params.alpha);
+  EXPECT_NEAR(model.bgnbd().a(), ungrouped->params.a, 1e-6 * ungrouped->params.a);
+  EXPECT_NEAR(model.bgnbd().b(), ungrouped->params.b, 1e-6 * ungrouped->params.b);
 }
 
 TEST(PopulationBgNbdTest, TooFewRepeatBuyersLeaveBgNbdUnset) {
@@ -295,6 +320,55 @@ TEST(PopulationTest, ShuffledPopulationGivesTheSameModelBytes) {
   EXPECT_EQ(FitPopulation(config, shuffled, kAsOf).SerializeAsString(), reference);
 }
 
+std::vector<FitFigures> FiguresOf(const std::vector<CustomerState>& states) {
+  std::vector<FitFigures> figures;
+  for (const auto& s : states) {
+    if (auto f = FitFiguresOf(s, kAsOf)) figures.push_back(*f);
+  }
+  return figures;
+}
+
+TEST(PopulationTest, FiguresGiveTheModelOfTheStates) {
+  const auto config = SmallPopulationConfig();
+  std::vector<CustomerState> states = VariedPopulation();
+  CustomerState prospect;
+  prospect.set_customer_id("prospect");
+  states.push_back(prospect);
+  const std::vector<FitFigures> figures = FiguresOf(states);
+  ASSERT_EQ(figures.size(), states.size() - 1);
+  const auto from_figures =
+      FitPopulation(config, figures, static_cast<int64_t>(states.size()), kAsOf);
+  ASSERT_TRUE(from_figures.has_bgnbd());
+  EXPECT_EQ(from_figures.population(), 61);
+  EXPECT_EQ(from_figures.bgnbd().customers(), 60);
+  EXPECT_EQ(from_figures.SerializeAsString(), Fit(config, states).SerializeAsString());
+}
+
+TEST(PopulationTest, ShuffledFiguresGiveTheSameModelBytes) {
+  const auto config = SmallPopulationConfig();
+  std::vector<FitFigures> figures = FiguresOf(VariedPopulation());
+  const std::string reference = FitPopulation(config, figures, 75, kAsOf).SerializeAsString();
+  std::mt19937 rng(43);
+  for (int round = 0; round < 5; ++round) {
+    std::shuffle(figures.begin(), figures.end(), rng);
+    EXPECT_EQ(FitPopulation(config, figures, 75, kAsOf).SerializeAsString(), reference) << round;
+  }
+  std::reverse(figures.begin(), figures.end());
+  EXPECT_EQ(FitPopulation(config, figures, 75, kAsOf).SerializeAsString(), reference);
+}
+
+TEST(PopulationTest, PopulationSizeIsRecordedAndFitsNothing) {
+  const auto config = SmallPopulationConfig();
+  const auto model = FitPopulation(config, {}, 12, kAsOf);
+  EXPECT_EQ(model.population(), 12);
+  EXPECT_FALSE(model.has_abc());
+  EXPECT_FALSE(model.has_rfm());
+  EXPECT_FALSE(model.has_bgnbd());
+  const std::vector<FitFigures> figures = FiguresOf(SixBuyers());
+  EXPECT_EQ(FitPopulation(config, figures, 1000, kAsOf).rfm().SerializeAsString(),
+            FitPopulation(config, figures, 6, kAsOf).rfm().SerializeAsString());
+}
+
 TEST(PopulationTest, RefitIsDueAfterTheRefitInterval) {
   const auto config = SmallPopulationConfig();  // 30 days
   guanxi::v1::ModelRecord last;
@@ -320,6 +394,20 @@ TEST(PopulationTest, RfmFiguresOfACustomer) {
   EXPECT_EQ(RfmFiguresOf(s, later)->frequency, 0);
   EXPECT_EQ(RfmFiguresOf(s, later)->recency_days, 417);
   EXPECT_FALSE(RfmFiguresOf(CustomerState(), kAsOf).has_value());
+}
+
+TEST(PopulationTest, FitFiguresOfACustomer) {
+  // Bought on 4 days, the first 100 days and the last 17 days before kAsOf.
+  CustomerState s = Buyer("c", 12345, 5, /*recency=*/17, /*purchase_days=*/4, /*age=*/100);
+  const auto figures = FitFiguresOf(s, kAsOf);
+  ASSERT_TRUE(figures.has_value());
+  EXPECT_EQ(figures->rfm.recency_days, 17);
+  EXPECT_EQ(figures->rfm.frequency, 5);
+  EXPECT_EQ(figures->rfm.monetary_minor, 12345);
+  EXPECT_EQ(figures->history.x, 3);
+  EXPECT_EQ(figures->history.t_x, 83.0 / 7.0);
+  EXPECT_EQ(figures->history.T, 100.0 / 7.0);
+  EXPECT_FALSE(FitFiguresOf(CustomerState(), kAsOf).has_value());
 }
 
 }  // namespace
