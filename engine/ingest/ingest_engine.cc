@@ -133,7 +133,8 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp, Owned& owned)
                             },
                         .state_cache = state_budget_,
                         .commit_interval = std::chrono::milliseconds(
-                            options_.config.workers().commit_interval_ms())}));
+                            options_.config.workers().commit_interval_ms()),
+                        .fitter = &fitter_}));
   OutboxPublisher* publisher = publisher_.get();
   owned.worker = std::make_unique<ProjectionWorker>(std::move(projector),
                                                     [publisher] { publisher->Notify(); });
@@ -287,6 +288,7 @@ absl::Status IngestEngine::DrainWorkers() {
       }
       RETURN_IF_ERROR(owned.worker->status());
     }
+    fitter_.WaitIdle();
     ASSIGN_OR_RETURN(const int64_t models, AppendModels());
     if (models == 0) break;
   }

@@ -37,6 +37,7 @@
 #include "engine/kafka/kafka.h"
 #include "engine/log/event_log.h"
 #include "engine/log/projection_store.h"
+#include "engine/projection/model_fitter.h"
 #include "engine/projection/outbox_publisher.h"
 #include "engine/projection/worker.h"
 #include "guanxi/v1/config.pb.h"
@@ -163,6 +164,9 @@ class IngestEngine final : public RebalanceListener {
   // thread (the partitions' one writer) to append them.
   absl::Mutex models_mu_;
   std::map<int32_t, std::vector<guanxi::v1::LogRecord>> models_ ABSL_GUARDED_BY(models_mu_);
+  // Population-model refits, off the projection threads; they hand their records to
+  // models_. Declared last: destroyed (joined) first.
+  ModelFitter fitter_;
 };
 
 }  // namespace guanxi::engine

@@ -142,21 +142,29 @@ absl::Status PartitionProjector::MaybeRefit() {
   // At most one try per day of event time, fitted or not (a population too small to fit
   // stays too small for a while).
   next_refit_check_ = now + 86400;
-  std::vector<guanxi::v1::CustomerState> states;
+  // The compact figures of the customers with a purchase, as of the clock: all a fit
+  // reads. The store holds every state as of now (this runs after a commit).
+  FitRequest request{.partition = options_.partition,
+                     .config = config,
+                     .as_of = checkpoint_.clock(),
+                     .done = options_.append_model};
   RETURN_IF_ERROR(store_->ForEachState([&](const guanxi::v1::CustomerState& state) {
-    states.push_back(state);
+    ++request.population;
+    if (auto figures = projections::FitFiguresOf(state, request.as_of)) {
+      request.figures.push_back(*figures);
+    }
     return true;
   }));
-  std::vector<const guanxi::v1::CustomerState*> population;
-  population.reserve(states.size());
-  for (const auto& state : states) population.push_back(&state);
-  guanxi::v1::LogRecord record;
-  *record.mutable_model() = projections::FitPopulation(config, population, checkpoint_.clock());
-  const auto& model = record.model();
-  if (!model.has_abc() && !model.has_rfm() && !model.has_bgnbd()) return absl::OkStatus();
-  record.mutable_model()->add_partitions(options_.partition);
+  // Too few to fit anything (FitPopulation would set no model): try again a day later.
+  if (static_cast<int64_t>(request.figures.size()) < config.min_population()) {
+    return absl::OkStatus();
+  }
   model_requested_ = true;
-  options_.append_model(std::move(record));
+  if (options_.fitter != nullptr) {
+    options_.fitter->Submit(std::move(request));
+  } else {
+    options_.append_model(FitModelRecord(request));
+  }
   return absl::OkStatus();
 }
 

@@ -35,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "engine/log/event_log.h"
 #include "engine/log/projection_store.h"
+#include "engine/projection/model_fitter.h"
 #include "engine/projection/state_cache.h"
 #include "guanxi/v1/config.pb.h"
 #include "guanxi/v1/log.pb.h"
@@ -50,8 +51,9 @@ struct ProjectorOptions {
   size_t chunk = 0;
   // Live only (null in replay): appends a model record to the partition's log. When the
   // partition's event time says a refit is due (projections::RefitDue), the projector
-  // fits the population models over the partition's customers and hands the record
-  // here; it takes effect when the projector reaches it in the log, like any record.
+  // gathers its customers' figures, fits the population models (inline, or on `fitter`)
+  // and the record comes here (on the fitter's thread, if any); it takes effect when the
+  // projector reaches it in the log, like any record.
   std::function<void(guanxi::v1::LogRecord)> append_model{};
   // An as-of view (audit, export, model fit): records whose event time is after `until`
   // (events that occurred later, later ticks, models fitted later) are passed over as if
@@ -65,6 +67,9 @@ struct ProjectorOptions {
   // (replay, audit and the benchmarks' instruction counts stay independent of timing).
   // Where commits fall changes nothing the projector derives.
   std::chrono::milliseconds commit_interval{0};
+  // Live: where refits run (off this projector's thread); null: inline, on this thread
+  // (the benchmarks' instruction counts, tests). Must outlive the projector.
+  ModelFitter* fitter = nullptr;
 };
 
 struct ProjectorStats {

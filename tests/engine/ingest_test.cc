@@ -13,6 +13,7 @@
 #include "engine/ingest/ingestor.h"
 #include "engine/kafka/topics.h"
 #include "engine/log/data_dir.h"
+#include "engine/log/projection_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/event_log_test_util.h"
@@ -202,6 +203,65 @@ TEST(IngestEngineTest, EffectivelyOnceWithResendsGarbageAndARestart) {
   }
   EXPECT_EQ(letters, garbage);
   consumer->Close();
+}
+
+// A backfill leaves what live running would: every model record its workers asked for is
+// appended and applied before --until-caught-up returns (they used to be dropped at exit).
+TEST(IngestEngineTest, BackfillAppendsAndAppliesTheModelsItAskedFor) {
+  auto cluster = std::move(*EmbeddedCluster::Start(1));
+  v1::EngineConfig config = DefaultEngineConfig();
+  ASSERT_TRUE(CreateGuanxiTopics(*cluster, config.kafka(), 3).ok());
+  const std::string brokers = cluster->bootstrap_servers();
+  auto producer = std::move(*Producer::Create(brokers, {}, nullptr));
+  // 150 customers, an order every 10 days each over 200 days, in event-time order.
+  for (int day = 0; day < 200; ++day) {
+    for (int c = day % 10; c < 150; c += 10) {
+      v1::Event e;
+      e.set_event_id(absl::StrCat("o", day, "-", c));
+      e.set_customer_id(absl::StrCat("c", c));
+      e.mutable_occurred_at()->set_seconds(1'700'000'000 + int64_t{day} * 86400 + c);
+      e.mutable_order()->set_order_id(e.event_id());
+      e.mutable_order()->set_kind(v1::ORDER_KIND_ORDER);
+      e.mutable_order()->mutable_amount()->set_currency("CNY");
+      e.mutable_order()->mutable_amount()->set_minor_units(10000 + c * 100);
+      ASSERT_TRUE(
+          producer->Produce("guanxi.events", e.customer_id(), e.SerializeAsString(), 0).ok());
+    }
+  }
+  ASSERT_EQ(producer->Flush(absl::Seconds(60)), 0);
+
+  TempDir data;
+  std::atomic<bool> stop{false};
+  IngestEngine engine(
+      {.brokers = brokers, .data_dir = data.path(), .config = config, .until_caught_up = true});
+  ASSERT_TRUE(engine.Run(stop).ok());
+  EXPECT_GT(engine.totals().models, 0);
+
+  auto partitions = ListPartitions(data.path());
+  ASSERT_TRUE(partitions.ok()) << partitions.status();
+  ASSERT_EQ(partitions->size(), 3u);
+  for (int32_t p : *partitions) {
+    EventLogOptions options;
+    options.extra_column_families = ProjectionStore::ColumnFamilies();
+    auto log = std::move(*EventLog::Open(PartitionDir(data.path(), p), options));
+    auto store = std::move(*ProjectionStore::Attach(log.get()));
+    int models = 0;
+    int64_t last_as_of = 0;
+    ASSERT_TRUE(log->ReadRange(0, UINT64_MAX, [&](const v1::LogRecord& r) {
+                     if (r.has_model()) {
+                       ++models;
+                       last_as_of = r.model().as_of().seconds();
+                     }
+                     return true;
+                   }).ok());
+    // How many, and where, depends on how far the writer ran ahead of the projector when
+    // each was asked for (docs/architecture.md; issue #16, item 7); at least one.
+    EXPECT_GE(models, 1) << "partition " << p;
+    auto checkpoint = store->ReadCheckpoint();
+    ASSERT_TRUE(checkpoint.ok());
+    EXPECT_EQ(checkpoint->next_position(), log->next_position()) << "partition " << p;
+    EXPECT_EQ(checkpoint->model().as_of().seconds(), last_as_of) << "partition " << p;
+  }
 }
 
 // The development broker keeps only ~5 MiB per partition and silently drops older data.
