@@ -51,96 +51,59 @@ class IngestEngine::DeadLetterProducer final : public DeadLetterSink {
   absl::Status failure_;
 };
 
-IngestEngine::IngestEngine(IngestEngineOptions options) : options_(std::move(options)) {
-  storage_ = MakeSharedStorage(options_.config.storage().block_cache_bytes(),
-                               options_.config.storage().write_buffer_bytes());
-  state_budget_ =
-      std::make_shared<StateCacheBudget>(options_.config.workers().state_cache_bytes());
-}
+IngestEngine::IngestEngine(IngestEngineOptions options)
+    : options_(std::move(options)),
+      state_budget_(
+          std::make_shared<StateCacheBudget>(options_.config.workers().state_cache_bytes())),
+      partitions_(options_.data_dir, options_.config.storage()) {}
 
 IngestEngine::~IngestEngine() {
   if (publisher_) publisher_->Stop();  // before the stores it reads close
-  owned_.clear();
-  stores_.clear();
+  partitions_.CloseAll();
 }
 
-absl::StatusOr<std::shared_ptr<IngestEngine::Store>> IngestEngine::AcquireStore(int32_t partition) {
-  // Still open: the partition was revoked while a reader held its store, so it was not
-  // closed (RocksDB would refuse to open it again while it is: its LOCK). Its previous
-  // writers (ingestor, projection worker, publisher) are gone and wrote through this very
-  // object, so it is exactly what a fresh open would find.
-  if (auto it = stores_.find(partition); it != stores_.end()) return it->second;
-  EventLogOptions log_options;
-  log_options.partition = partition;
-  log_options.sync = options_.config.storage().sync();
-  log_options.block_cache = storage_.block_cache;
-  log_options.write_buffer_manager = storage_.write_buffer_manager;
-  log_options.extra_column_families = ProjectionStore::ColumnFamilies();
-  auto store = std::make_shared<Store>();
-  ASSIGN_OR_RETURN(store->log,
-                   EventLog::Open(PartitionDir(options_.data_dir, partition), log_options));
-  ASSIGN_OR_RETURN(store->projections, ProjectionStore::Attach(store->log.get()));
-  stores_[partition] = store;
-  return store;
-}
-
-void IngestEngine::CloseReleasedStores() {
-  for (auto it = stores_.begin(); it != stores_.end();) {
-    // Nobody else holds it, and nobody can start to: a holder copies from a holder.
-    if (owned_.count(it->first) == 0 && it->second.use_count() == 1) {
-      it = stores_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-}
-
-absl::Status IngestEngine::OpenPartition(const TopicPartition& tp, Owned& owned) {
-  ASSIGN_OR_RETURN(const std::shared_ptr<Store> store, AcquireStore(tp.partition));
-  owned.log = std::shared_ptr<EventLog>(store, store->log.get());
-  owned.store = std::shared_ptr<ProjectionStore>(store, store->projections.get());
+absl::Status IngestEngine::OpenPartition(const TopicPartition& tp) {
   const auto& kafka = options_.config.kafka();
+  OutboxPublisher* publisher = publisher_.get();
   ASSIGN_OR_RETURN(
-      owned.ingestor,
-      PartitionIngestor::Create(
-          tp.topic, tp.partition, owned.log.get(), dead_letters_.get(),
-          DecodeLimits{.max_event_bytes = static_cast<size_t>(kafka.max_event_bytes())},
-          NowUnixMillis));
-  const int64_t stored = owned.ingestor->next_offset();
+      Partition* p,
+      partitions_.Open(
+          {.topic = tp.topic,
+           .partition = tp.partition,
+           .dead_letters = dead_letters_.get(),
+           .limits = DecodeLimits{.max_event_bytes = static_cast<size_t>(kafka.max_event_bytes())},
+           .now_unix_millis = NowUnixMillis,
+           .projector = {.config = options_.config,
+                         .append_model =
+                             [this, partition = tp.partition](guanxi::v1::LogRecord r) {
+                               absl::MutexLock lock(&models_mu_);
+                               models_[partition].push_back(std::move(r));
+                             },
+                         .state_cache = state_budget_,
+                         .commit_interval = std::chrono::milliseconds(
+                             options_.config.workers().commit_interval_ms()),
+                         .fitter = &fitter_},
+           .on_commit = [publisher] { publisher->Notify(); }}));
+  const int64_t stored = p->next_offset();
   const int64_t start = stored < 0 ? 0 : stored;
-  ASSIGN_OR_RETURN(const auto marks,
-                   consumer_->QueryWatermarks(tp.topic, tp.partition, absl::Seconds(30)));
-  owned.target = marks.second;
-  if (start < marks.first) {
-    return absl::DataLossError(absl::StrCat(
+  auto marks = consumer_->QueryWatermarks(tp.topic, tp.partition, absl::Seconds(30));
+  absl::Status gap;
+  if (!marks.ok()) {
+    gap = marks.status();
+  } else if (start < marks->first) {
+    gap = absl::DataLossError(absl::StrCat(
         "retention gap on ", tp.topic, "[", tp.partition, "]: the next offset to append is ", start,
-        " but the topic only keeps offsets from ", marks.first, "; offsets ", start, "..",
-        marks.first - 1,
+        " but the topic only keeps offsets from ", marks->first, "; offsets ", start, "..",
+        marks->first - 1,
         " were deleted before this store read them (restore the "
         "partition's store from a checkpoint, or see docs/operations.md)"));
   }
-  // Only now, with nothing left to fail, the partition's worker starts and its outbox
-  // is published (a failed open must leave no thread holding the store).
-  ASSIGN_OR_RETURN(auto projector,
-                   PartitionProjector::Create(
-                       owned.log.get(), owned.store.get(),
-                       {.partition = tp.partition,
-                        .config = options_.config,
-                        .append_model =
-                            [this, partition = tp.partition](guanxi::v1::LogRecord r) {
-                              absl::MutexLock lock(&models_mu_);
-                              models_[partition].push_back(std::move(r));
-                            },
-                        .state_cache = state_budget_,
-                        .commit_interval = std::chrono::milliseconds(
-                            options_.config.workers().commit_interval_ms()),
-                        .fitter = &fitter_}));
-  OutboxPublisher* publisher = publisher_.get();
-  owned.worker = std::make_unique<ProjectionWorker>(std::move(projector),
-                                                    [publisher] { publisher->Notify(); });
-  publisher_->Add(tp.partition, owned.store);
-  owned.worker->Start();
-  owned.worker->Notify(owned.log->next_position());
+  if (!gap.ok()) {
+    partitions_.Close(tp.partition).IgnoreError();  // nothing of it stays running
+    return gap;
+  }
+  targets_[tp.partition] = marks->second;
+  publisher_->Add(tp.partition, p->outbox_store());
   return absl::OkStatus();
 }
 
@@ -148,79 +111,62 @@ std::vector<int64_t> IngestEngine::OnAssigned(const std::vector<TopicPartition>&
   assigned_once_ = true;
   std::vector<int64_t> starts;
   for (const TopicPartition& tp : partitions) {
-    if (auto it = owned_.find(tp.partition); it != owned_.end()) {
-      // Assigned without a revocation in between: it keeps its one writer.
-      const int64_t stored = it->second.ingestor->next_offset();
-      starts.push_back(stored < 0 ? kOffsetBeginning : stored);
-      continue;
+    // Assigned without a revocation in between, it keeps its one writer; otherwise it
+    // starts here.
+    if (partitions_.Find(tp.partition) == nullptr) {
+      if (absl::Status s = OpenPartition(tp); !s.ok()) {
+        if (fatal_.ok()) fatal_ = s;
+        starts.push_back(kOffsetBeginning);
+        continue;
+      }
     }
-    Owned owned;
-    if (absl::Status s = OpenPartition(tp, owned); !s.ok()) {
-      if (fatal_.ok()) fatal_ = s;
-      starts.push_back(kOffsetBeginning);
-      continue;
-    }
-    const int64_t stored = owned.ingestor->next_offset();
+    const int64_t stored = partitions_.Find(tp.partition)->next_offset();
     starts.push_back(stored < 0 ? kOffsetBeginning : stored);
-    owned_[tp.partition] = std::move(owned);
   }
   return starts;
 }
 
 void IngestEngine::OnRevoked(const std::vector<TopicPartition>& partitions) {
-  // Appending is synchronous: nothing is in flight. The worker stops at a commit
-  // boundary; whatever it had not applied, the next owner applies from the checkpoint.
-  // The publisher does not wait for a round in progress (it holds the store itself).
+  // Appending is synchronous: nothing is in flight. The worker stops at a commit;
+  // whatever it had not applied, the next owner applies from the checkpoint. The
+  // publisher does not wait for a round in progress (it holds the store itself).
   for (const TopicPartition& tp : partitions) {
-    auto it = owned_.find(tp.partition);
-    if (it == owned_.end()) continue;
-    if (it->second.worker) {
-      if (absl::Status s = it->second.worker->Stop(); !s.ok() && fatal_.ok()) fatal_ = s;
-    }
+    if (partitions_.Find(tp.partition) == nullptr) continue;
     publisher_->Remove(tp.partition);
-    owned_.erase(it);
+    if (absl::Status s = partitions_.Close(tp.partition); !s.ok() && fatal_.ok()) fatal_ = s;
+    targets_.erase(tp.partition);
     PublishStatus();  // readers stop seeing the partition (those holding it keep it open)
   }
-  CloseReleasedStores();
 }
 
 absl::Status IngestEngine::TickQuietPartitions(
     const std::map<int32_t, std::vector<ConsumedMessage>>& polled) {
   int64_t instance_clock = 0;
-  for (const auto& [partition, owned] : owned_) {
-    if (owned.worker) instance_clock = std::max(instance_clock, owned.worker->clock_seconds());
-  }
+  partitions_.ForEach(
+      [&](Partition& p) { instance_clock = std::max(instance_clock, p.clock_seconds()); });
   const int64_t lag = options_.config.workers().tick_lag_seconds();
-  for (auto& [partition, owned] : owned_) {
-    if (!owned.worker || polled.count(partition) > 0) continue;
+  absl::Status status;
+  partitions_.ForEach([&](Partition& p) {
+    if (!status.ok() || polled.count(p.partition()) > 0) return;
     // Quiet: everything the broker has is appended and applied, and event time on this
     // instance has moved on by more than the lag.
-    const uint64_t head = owned.log->next_position();
-    if (head == 0 || owned.worker->applied() < head) continue;
-    if (instance_clock - owned.worker->clock_seconds() <= lag) continue;
+    const uint64_t head = p.log_records();
+    if (head == 0 || p.applied() < head) return;
+    if (instance_clock - p.clock_seconds() <= lag) return;
     const auto high =
-        consumer_->CachedHighWatermark(options_.config.kafka().events_topic(), partition);
-    if (!high || owned.ingestor->next_offset() < *high) continue;
-    guanxi::v1::LogRecord tick;
-    tick.mutable_tick()->mutable_event_time()->set_seconds(instance_clock);
-    ASSIGN_OR_RETURN(const AppendResult appended, owned.log->Append(absl::MakeSpan(&tick, 1), {}));
-    (void)appended;
-    std::vector<guanxi::v1::LogRecord> ticked(1);
-    ticked[0] = std::move(tick);
-    owned.worker->Feed(std::move(ticked));
-    ++totals_.ticks;
-  }
-  return absl::OkStatus();
+        consumer_->CachedHighWatermark(options_.config.kafka().events_topic(), p.partition());
+    if (!high || p.next_offset() < *high) return;
+    std::vector<guanxi::v1::LogRecord> tick(1);
+    tick[0].mutable_tick()->mutable_event_time()->set_seconds(instance_clock);
+    status = p.AppendEngineRecords(std::move(tick));
+    if (status.ok()) ++totals_.ticks;
+  });
+  return status;
 }
 
 EngineStatus IngestEngine::Status() const {
   absl::MutexLock lock(&status_mu_);
   return status_;
-}
-
-std::vector<PartitionView> IngestEngine::Partitions() const {
-  absl::MutexLock lock(&status_mu_);
-  return views_;
 }
 
 void IngestEngine::RecordBatchLatency(double seconds) {
@@ -233,27 +179,24 @@ void IngestEngine::RecordBatchLatency(double seconds) {
 void IngestEngine::PublishStatus() {
   EngineStatus status;
   status.totals = totals_;
-  std::vector<PartitionView> views;
-  for (const auto& [partition, owned] : owned_) {
-    if (!owned.worker) continue;
-    PartitionStatus p{.partition = partition,
-                      .next_offset = owned.ingestor->next_offset(),
-                      .log_records = owned.log->next_position(),
-                      .projected = owned.worker->applied()};
+  partitions_.ForEach([&](Partition& p) {
+    PartitionStatus ps{.partition = p.partition(),
+                       .next_offset = p.next_offset(),
+                       .log_records = p.log_records(),
+                       .projected = p.applied()};
     if (consumer_) {
-      p.high_watermark =
-          consumer_->CachedHighWatermark(options_.config.kafka().events_topic(), partition)
+      ps.high_watermark =
+          consumer_->CachedHighWatermark(options_.config.kafka().events_topic(), p.partition())
               .value_or(-1);
     }
-    status.partitions.push_back(p);
-    views.push_back({partition, owned.log, owned.store});
-  }
+    status.partitions.push_back(ps);
+  });
   if (publisher_) status.outbox = publisher_->stats();
   status.batch_latency_buckets = latency_buckets_;
   status.batch_latency_sum_seconds = latency_sum_;
+  partitions_.PublishViews();
   absl::MutexLock lock(&status_mu_);
   status_ = std::move(status);
-  views_ = std::move(views);
 }
 
 absl::StatusOr<int64_t> IngestEngine::AppendModels() {
@@ -264,13 +207,12 @@ absl::StatusOr<int64_t> IngestEngine::AppendModels() {
   }
   int64_t count = 0;
   for (auto& [partition, records] : models) {
-    auto it = owned_.find(partition);
-    if (it == owned_.end() || !it->second.worker) continue;  // revoked: the next owner refits
-    ASSIGN_OR_RETURN(const AppendResult appended,
-                     it->second.log->Append(absl::MakeSpan(records), {}));
-    totals_.models += appended.appended;
-    count += static_cast<int64_t>(appended.appended);
-    it->second.worker->Feed(std::move(records));
+    Partition* p = partitions_.Find(partition);
+    if (p == nullptr) continue;  // revoked meanwhile: the next owner refits
+    const auto n = static_cast<int64_t>(records.size());
+    RETURN_IF_ERROR(p->AppendEngineRecords(std::move(records)));
+    totals_.models += n;
+    count += n;
   }
   return count;
 }
@@ -280,14 +222,13 @@ absl::Status IngestEngine::DrainWorkers() {
   // a backfill leaves the models that live running would (each lands after the commit
   // that found it due).
   for (;;) {
-    for (auto& [partition, owned] : owned_) {
-      if (!owned.worker) continue;
-      const uint64_t head = owned.log->next_position();
-      while (!owned.worker->WaitFor(head, absl::Seconds(1))) {
-        RETURN_IF_ERROR(owned.worker->status());
-      }
-      RETURN_IF_ERROR(owned.worker->status());
-    }
+    absl::Status status;
+    partitions_.ForEach([&](Partition& p) {
+      const uint64_t head = p.log_records();
+      while (status.ok() && !p.WaitApplied(head, absl::Seconds(1))) status = p.worker_status();
+      if (status.ok()) status = p.worker_status();
+    });
+    RETURN_IF_ERROR(status);
     fitter_.WaitIdle();
     ASSIGN_OR_RETURN(const int64_t models, AppendModels());
     if (models == 0) break;
@@ -302,10 +243,12 @@ absl::Status IngestEngine::DrainWorkers() {
 
 bool IngestEngine::CaughtUp() const {
   if (!assigned_once_) return false;
-  for (const auto& [partition, owned] : owned_) {
-    if (owned.ingestor && owned.ingestor->next_offset() < owned.target) return false;
-  }
-  return true;
+  bool caught_up = true;
+  partitions_.ForEach([&](Partition& p) {
+    auto target = targets_.find(p.partition());
+    if (target != targets_.end() && p.next_offset() < target->second) caught_up = false;
+  });
+  return caught_up;
 }
 
 absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
@@ -326,7 +269,6 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
   absl::Status result;
   auto last_progress = std::chrono::steady_clock::now();
   std::map<int32_t, std::vector<ConsumedMessage>> by_partition;
-  std::vector<guanxi::v1::LogRecord> appended;
   while (!stop.load()) {
     std::vector<KafkaMessage> messages =
         consumer_->Poll(options_.max_batch, absl::Milliseconds(100));
@@ -349,11 +291,10 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
     }
     if (!result.ok()) break;
     for (auto& [partition, batch] : by_partition) {
-      auto it = owned_.find(partition);
-      if (it == owned_.end() || !it->second.ingestor) continue;  // revoked meanwhile
+      Partition* p = partitions_.Find(partition);
+      if (p == nullptr) continue;  // revoked meanwhile
       const auto started = std::chrono::steady_clock::now();
-      appended.clear();
-      auto stats = it->second.ingestor->Process(batch, &appended);
+      auto stats = p->Ingest(batch);
       RecordBatchLatency(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       if (!stats.ok()) {
@@ -365,17 +306,14 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
       totals_.appended += stats->appended;
       totals_.duplicates += stats->duplicates;
       totals_.dead_letters += stats->dead_letters;
-      it->second.worker->Feed(std::move(appended));
     }
     if (!result.ok()) break;
-    for (const auto& [partition, owned] : owned_) {
-      if (!owned.worker) continue;
-      if (absl::Status s = owned.worker->status(); !s.ok()) {
-        result = absl::Status(
-            s.code(), absl::StrCat("projection of partition ", partition, ": ", s.message()));
-        break;
+    partitions_.ForEach([&](Partition& p) {
+      if (absl::Status s = p.worker_status(); !s.ok() && result.ok()) {
+        result = absl::Status(s.code(), absl::StrCat("projection of partition ", p.partition(),
+                                                     ": ", s.message()));
       }
-    }
+    });
     if (!result.ok()) break;
     if (absl::StatusOr<int64_t> s = AppendModels(); !s.ok()) {
       result = s.status();
@@ -388,11 +326,11 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
       }
     }
     PublishStatus();
-    CloseReleasedStores();
+    partitions_.CloseReleased();
     const auto now = std::chrono::steady_clock::now();
     if (options_.on_progress && now - last_progress >= std::chrono::seconds(1)) {
       last_progress = now;
-      options_.on_progress(totals_, owned_.size());
+      options_.on_progress(totals_, partitions_.size());
     }
     if (options_.until_caught_up && CaughtUp()) {
       result = DrainWorkers();
@@ -401,10 +339,9 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
   }
   consumer_->Close();
   publisher_->Stop();  // before the stores it reads close
-  owned_.clear();
+  partitions_.CloseAll();  // a store a reader still holds closes when the reader lets go
   PublishStatus();
-  stores_.clear();  // a store a reader still holds closes when the reader lets go
-  if (options_.on_progress) options_.on_progress(totals_, owned_.size());
+  if (options_.on_progress) options_.on_progress(totals_, partitions_.size());
   return result;
 }
 

@@ -27,6 +27,7 @@
 #include "absl/types/span.h"
 #include "engine/ingest/decode.h"
 #include "engine/log/event_log.h"
+#include "engine/partition/status.h"
 #include "guanxi/v1/log.pb.h"
 
 namespace guanxi::engine {
@@ -47,14 +48,6 @@ class DeadLetterSink {
   virtual absl::Status Flush() = 0;
 };
 
-struct IngestStats {
-  int64_t messages = 0;
-  int64_t appended = 0;
-  int64_t duplicates = 0;
-  int64_t dead_letters = 0;
-  int64_t ticks = 0;   // tick records appended to quiet partitions
-  int64_t models = 0;  // population-model records appended
-};
 
 class PartitionIngestor {
  public:

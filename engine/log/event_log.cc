@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -406,6 +407,7 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
 
   rocksdb::WriteOptions write_options;
   write_options.sync = d.options.sync;
+  AwaitWriteBufferRoom();
   if (absl::Status s = FromRocks(d.db->Write(write_options, &batch), "appending"); !s.ok()) {
     return s;
   }
@@ -413,6 +415,16 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
   d.next_position = next;
   d.head = head;
   return result;
+}
+
+void EventLog::AwaitWriteBufferRoom() const {
+  const rocksdb::WriteBufferManager* manager = impl_->options.write_buffer_manager.get();
+  if (manager == nullptr || !manager->enabled()) return;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+  while (manager->memory_usage() > manager->buffer_size() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 uint64_t EventLog::next_position() const {

@@ -205,6 +205,13 @@ class EventLog {
   // Flushes memtables to SST files (tests, checkpoints).
   absl::Status Flush();
 
+  // Before a write to this store (Append calls it; so does the projection store's
+  // commit): while the memtables of every store sharing the write-buffer budget hold
+  // more than it (the flush thread is behind the writers), waits for them to be flushed,
+  // 100 ms at most. RocksDB's own WriteBufferManager only asks the writing store to
+  // flush; its stall mode can wait forever on stores nobody writes to any more.
+  void AwaitWriteBufferRoom() const;
+
   // For other engine code sharing the store (projections): a column family this log
   // opened (its own or an extra one), or null; and the database itself, for reads.
   rocksdb::ColumnFamilyHandle* ColumnFamily(std::string_view name) const;

@@ -175,6 +175,7 @@ absl::Status ProjectionStore::Commit(Batch& batch) {
   }
   rocksdb::WriteOptions options;
   options.sync = impl_->log->sync();
+  impl_->log->AwaitWriteBufferRoom();
   absl::Status s = FromRocks(impl_->db->Write(options, &wb), "committing projections");
   batch.Clear();
   return s;

@@ -41,17 +41,11 @@
 #include "absl/synchronization/mutex.h"
 #include "engine/kafka/kafka.h"
 #include "engine/log/projection_store.h"
+#include "engine/partition/status.h"
 #include "guanxi/v1/config.pb.h"
 
 namespace guanxi::engine {
 
-struct OutboxStats {
-  uint64_t published = 0;  // entries acknowledged and deleted
-  uint64_t warnings = 0;   // of which churn warnings
-  uint64_t failed_rounds = 0;
-  // Entries the round in progress produced and the broker has not acknowledged yet.
-  uint64_t unacknowledged = 0;
-};
 
 class OutboxPublisher {
  public:

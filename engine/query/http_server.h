@@ -25,7 +25,8 @@
 
 #include "absl/status/statusor.h"
 #include "engine/config/config.h"
-#include "engine/ingest/ingest_engine.h"
+#include "engine/partition/status.h"
+#include "engine/partition/view.h"
 #include "guanxi/v1/config.pb.h"
 
 namespace guanxi::engine {

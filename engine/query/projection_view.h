@@ -36,7 +36,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/ingest/ingest_engine.h"
+#include "engine/partition/status.h"
+#include "engine/partition/view.h"
 #include "engine/log/event_log.h"
 #include "engine/log/projection_store.h"
 #include "google/protobuf/timestamp.pb.h"

@@ -1,0 +1,107 @@
+// One owned partition of the events topic, the unit of ownership: its store (the event
+// log and the projection families, one RocksDB instance), its one writer and its
+// projection worker. Everything appended to the partition's log goes through it
+// (consumed events, ticks, model records), and what is appended is handed to the
+// worker in memory, so no record climbs up to the poll loop and back down.
+//
+//   ASSIGN_OR_RETURN(auto partition, Partition::Start(store, options));
+//   ASSIGN_OR_RETURN(IngestStats s, partition->Ingest(messages));  // decode, dead-letter, append
+//   RETURN_IF_ERROR(partition->AppendEngineRecords(std::move(ticks_or_models)));
+//   RETURN_IF_ERROR(partition->Stop());        // the worker stops at a commit
+//
+// Its outbox is published by the engine's one OutboxPublisher, which holds the store on
+// its own (see OutboxPublisher).
+//
+// Thread-compatible: Ingest, AppendEngineRecords and Stop on one thread (the partition's
+// writer: the polling thread); the accessors marked so are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "engine/ingest/decode.h"
+#include "engine/ingest/ingestor.h"
+#include "engine/log/event_log.h"
+#include "engine/log/projection_store.h"
+#include "engine/partition/view.h"
+#include "engine/projection/projector.h"
+#include "engine/projection/worker.h"
+#include "guanxi/v1/log.pb.h"
+
+namespace guanxi::engine {
+
+// A partition's store: its event log (RocksDB's one instance of the directory, holding
+// its LOCK) and the projection families attached to it, opened and closed as one.
+struct PartitionStore {
+  std::unique_ptr<EventLog> log;
+  std::unique_ptr<ProjectionStore> projections;  // attached to `log`: destroyed first
+};
+
+struct PartitionOptions {
+  std::string topic;
+  int32_t partition = 0;
+  DeadLetterSink* dead_letters = nullptr;  // must outlive the partition
+  DecodeLimits limits{};
+  std::function<int64_t()> now_unix_millis{};  // stamps dead letters
+  // The projector's options (partition, config, state cache, fitter, model hand-over).
+  ProjectorOptions projector{};
+  // Called on the worker's thread after every commit (the outbox publisher's Notify).
+  std::function<void()> on_commit{};
+};
+
+class Partition {
+ public:
+  // Resumes from what `store` holds: the next offset stored with the log, the
+  // projections' checkpoint. Starts the worker.
+  static absl::StatusOr<std::unique_ptr<Partition>> Start(std::shared_ptr<PartitionStore> store,
+                                                          PartitionOptions options);
+  ~Partition();  // Stop()
+  Partition(const Partition&) = delete;
+  Partition& operator=(const Partition&) = delete;
+
+  // Decodes, dead-letters and appends consumed messages (PartitionIngestor::Process),
+  // and hands what was appended to the worker.
+  absl::StatusOr<IngestStats> Ingest(absl::Span<const ConsumedMessage> messages);
+  // Appends records the engine adds itself (ticks, models) and hands them to the worker.
+  absl::Status AppendEngineRecords(std::vector<guanxi::v1::LogRecord> records);
+  // Stops the worker at its next commit; the first error it met.
+  absl::Status Stop();
+
+  int32_t partition() const { return options_.partition; }
+  // The next offset to consume, as stored (-1: nothing stored yet).
+  int64_t next_offset() const { return ingestor_->next_offset(); }
+  // Thread-safe: the log's length, what the projections applied, their event time, the
+  // worker's error (OK while it runs).
+  uint64_t log_records() const { return store_->log->next_position(); }
+  uint64_t applied() const { return worker_->applied(); }
+  int64_t clock_seconds() const { return worker_->clock_seconds(); }
+  absl::Status worker_status() const { return worker_->status(); }
+  // Waits until the projections applied everything below `position`, or `timeout`.
+  bool WaitApplied(uint64_t position, absl::Duration timeout) const {
+    return worker_->WaitFor(position, timeout);
+  }
+  // A read-only handle on the store, for queries (keeps it open while held).
+  PartitionView View() const;
+  // The projection store, shared, for the outbox publisher (it deletes what it sent).
+  std::shared_ptr<ProjectionStore> outbox_store() const {
+    return std::shared_ptr<ProjectionStore>(store_, store_->projections.get());
+  }
+
+ private:
+  Partition(std::shared_ptr<PartitionStore> store, PartitionOptions options);
+
+  std::shared_ptr<PartitionStore> store_;
+  PartitionOptions options_;
+  std::unique_ptr<PartitionIngestor> ingestor_;
+  std::unique_ptr<ProjectionWorker> worker_;
+  std::vector<guanxi::v1::LogRecord> appended_;  // reused by Ingest
+};
+
+}  // namespace guanxi::engine

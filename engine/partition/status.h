@@ -1,0 +1,50 @@
+// What the engine is doing, for /metrics, progress output and operators: plain values,
+// copied out of the engine (IngestEngine::Status) so that readers need nothing else.
+#pragma once
+
+#include <cstdint>
+#include <iterator>
+#include <vector>
+
+namespace guanxi::engine {
+
+// Running totals of the consumed messages and of what was appended.
+struct IngestStats {
+  int64_t messages = 0;
+  int64_t appended = 0;
+  int64_t duplicates = 0;
+  int64_t dead_letters = 0;
+  int64_t ticks = 0;   // tick records appended to quiet partitions
+  int64_t models = 0;  // population-model records appended
+};
+
+// The outbox publisher's counts.
+struct OutboxStats {
+  uint64_t published = 0;  // entries acknowledged and deleted
+  uint64_t warnings = 0;   // of which churn warnings
+  uint64_t failed_rounds = 0;
+  // Entries the round in progress produced and the broker has not acknowledged yet.
+  uint64_t unacknowledged = 0;
+};
+
+struct PartitionStatus {
+  int32_t partition = 0;
+  int64_t next_offset = -1;     // the next offset to consume, as stored
+  int64_t high_watermark = -1;  // as of the last fetch; -1 unknown
+  uint64_t log_records = 0;     // the log's length
+  uint64_t projected = 0;       // log positions the projections have applied
+};
+
+struct EngineStatus {
+  IngestStats totals;
+  std::vector<PartitionStatus> partitions;
+  OutboxStats outbox;
+  // Append batch latency (decode, dead-letter, dedup, append, per partition batch):
+  // cumulative counts at the bounds of kBatchLatencyBounds, then the total count.
+  std::vector<uint64_t> batch_latency_buckets;
+  double batch_latency_sum_seconds = 0;
+};
+inline constexpr double kBatchLatencyBounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                 0.05,  0.1,    0.25,  0.5,  1.0};
+
+}  // namespace guanxi::engine
