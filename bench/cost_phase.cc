@@ -21,6 +21,7 @@
 #include "engine/ingest/ingestor.h"
 #include "engine/log/event_log.h"
 #include "engine/log/projection_store.h"
+#include "engine/partition/model_slots.h"
 #include "engine/projection/projector.h"
 
 namespace guanxi::bench {
@@ -41,13 +42,13 @@ class NoDeadLetters final : public engine::DeadLetterSink {
 // the name exists in the binary. Messages are decoded, validated and appended by the
 // partition's ingestor in batches, and the projector catches up after each batch from the
 // records handed over in memory, as a projection worker does after each Feed; the
-// population-model records the projector asks for are appended and applied as
-// IngestEngine::AppendModels does.
+// population-model records the projector asks for are appended after the batch and
+// applied (a Partition lands them at their positions, which costs the same).
 __attribute__((noinline)) absl::Status RunCostWorkload(const Messages& messages, size_t batch,
                                                        engine::PartitionIngestor& ingestor,
                                                        engine::EventLog& log,
                                                        engine::PartitionProjector& projector,
-                                                       std::vector<guanxi::v1::LogRecord>& models) {
+                                                       engine::ModelSlots& slots) {
   const std::atomic<bool> stop{false};
   std::vector<engine::ConsumedMessage> consumed;
   std::vector<guanxi::v1::LogRecord> appended;
@@ -63,11 +64,10 @@ __attribute__((noinline)) absl::Status RunCostWorkload(const Messages& messages,
     (void)stats;
     for (auto& r : appended) handed_over.push_back(std::move(r));
     RETURN_IF_ERROR(projector.CatchUp(log.next_position(), stop, nullptr, &handed_over));
-    if (!models.empty()) {
+    if (std::vector<guanxi::v1::LogRecord> models = slots.TakeFitted(); !models.empty()) {
       ASSIGN_OR_RETURN(const engine::AppendResult result, log.Append(absl::MakeSpan(models), {}));
       (void)result;
       for (auto& r : models) handed_over.push_back(std::move(r));
-      models.clear();
       RETURN_IF_ERROR(projector.CatchUp(log.next_position(), stop, nullptr, &handed_over));
     }
   }
@@ -84,21 +84,19 @@ absl::StatusOr<Result> CostPhase(const CostOptions& options) {
   log_options.extra_column_families = engine::ProjectionStore::ColumnFamilies();
   ASSIGN_OR_RETURN(auto log, engine::EventLog::Open(options.data_dir, log_options));
   ASSIGN_OR_RETURN(auto store, engine::ProjectionStore::Attach(log.get()));
-  std::vector<guanxi::v1::LogRecord> models;
+  auto slots = std::make_shared<engine::ModelSlots>();
   ASSIGN_OR_RETURN(auto projector, engine::PartitionProjector::Create(
                                        log.get(), store.get(),
                                        {.partition = 0,
                                         .config = engine::DefaultEngineConfig(),
-                                        .append_model = [&models](guanxi::v1::LogRecord r) {
-                                          models.push_back(std::move(r));
-                                        }}));
+                                        .models = slots}));
   NoDeadLetters dead_letters;
   ASSIGN_OR_RETURN(auto ingestor, engine::PartitionIngestor::Create(
                                       "guanxi.events", 0, log.get(), &dead_letters,
                                       engine::DecodeLimits{}, [] { return int64_t{0}; }));
   const double cpu_before = CpuSeconds();
   const auto start = Clock::now();
-  RETURN_IF_ERROR(RunCostWorkload(messages, options.batch, *ingestor, *log, *projector, models));
+  RETURN_IF_ERROR(RunCostWorkload(messages, options.batch, *ingestor, *log, *projector, *slots));
   const double seconds = SecondsSince(start);
   const double cpu = CpuSeconds() - cpu_before;
   Result r;

@@ -74,11 +74,6 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp) {
            .limits = DecodeLimits{.max_event_bytes = static_cast<size_t>(kafka.max_event_bytes())},
            .now_unix_millis = NowUnixMillis,
            .projector = {.config = options_.config,
-                         .append_model =
-                             [this, partition = tp.partition](guanxi::v1::LogRecord r) {
-                               absl::MutexLock lock(&models_mu_);
-                               models_[partition].push_back(std::move(r));
-                             },
                          .state_cache = state_budget_,
                          .commit_interval = std::chrono::milliseconds(
                              options_.config.workers().commit_interval_ms()),
@@ -139,7 +134,7 @@ void IngestEngine::OnRevoked(const std::vector<TopicPartition>& partitions) {
   }
 }
 
-absl::Status IngestEngine::TickQuietPartitions(
+absl::Status IngestEngine::ServeQuietPartitions(
     const std::map<int32_t, std::vector<ConsumedMessage>>& polled) {
   int64_t instance_clock = 0;
   partitions_.ForEach(
@@ -148,18 +143,34 @@ absl::Status IngestEngine::TickQuietPartitions(
   absl::Status status;
   partitions_.ForEach([&](Partition& p) {
     if (!status.ok() || polled.count(p.partition()) > 0) return;
-    // Quiet: everything the broker has is appended and applied, and event time on this
-    // instance has moved on by more than the lag.
-    const uint64_t head = p.log_records();
-    if (head == 0 || p.applied() < head) return;
-    if (instance_clock - p.clock_seconds() <= lag) return;
+    // Quiet: everything the broker has is appended.
     const auto high =
         consumer_->CachedHighWatermark(options_.config.kafka().events_topic(), p.partition());
     if (!high || p.next_offset() < *high) return;
+    // Its fitted models land now rather than after more input (the one place where
+    // wall-clock timing decides a model's position: docs/scoring.md).
+    if (p.models_pending()) {
+      absl::StatusOr<int64_t> models = p.LandModels(/*wait=*/false);
+      if (!models.ok()) {
+        status = models.status();
+        return;
+      }
+      totals_.models += *models;
+    }
+    // A tick when everything is applied, and event time on this instance has moved on
+    // by more than the lag.
+    const uint64_t head = p.log_records();
+    if (head == 0 || p.applied() < head) return;
+    if (instance_clock - p.clock_seconds() <= lag) return;
     std::vector<guanxi::v1::LogRecord> tick(1);
     tick[0].mutable_tick()->mutable_event_time()->set_seconds(instance_clock);
-    status = p.AppendEngineRecords(std::move(tick));
-    if (status.ok()) ++totals_.ticks;
+    absl::StatusOr<int64_t> models = p.AppendTicks(std::move(tick));
+    if (!models.ok()) {
+      status = models.status();
+      return;
+    }
+    totals_.models += *models;
+    ++totals_.ticks;
   });
   return status;
 }
@@ -199,24 +210,6 @@ void IngestEngine::PublishStatus() {
   status_ = std::move(status);
 }
 
-absl::StatusOr<int64_t> IngestEngine::AppendModels() {
-  std::map<int32_t, std::vector<guanxi::v1::LogRecord>> models;
-  {
-    absl::MutexLock lock(&models_mu_);
-    models.swap(models_);
-  }
-  int64_t count = 0;
-  for (auto& [partition, records] : models) {
-    Partition* p = partitions_.Find(partition);
-    if (p == nullptr) continue;  // revoked meanwhile: the next owner refits
-    const auto n = static_cast<int64_t>(records.size());
-    RETURN_IF_ERROR(p->AppendEngineRecords(std::move(records)));
-    totals_.models += n;
-    count += n;
-  }
-  return count;
-}
-
 absl::Status IngestEngine::DrainWorkers() {
   // Until every worker applied its whole log and asked for no model record on the way:
   // a backfill leaves the models that live running would (each lands after the commit
@@ -229,8 +222,19 @@ absl::Status IngestEngine::DrainWorkers() {
       if (status.ok()) status = p.worker_status();
     });
     RETURN_IF_ERROR(status);
-    fitter_.WaitIdle();
-    ASSIGN_OR_RETURN(const int64_t models, AppendModels());
+    // Out of input: the models asked for land at the log's end, in order.
+    int64_t models = 0;
+    partitions_.ForEach([&](Partition& p) {
+      if (!status.ok()) return;
+      absl::StatusOr<int64_t> n = p.LandModels(/*wait=*/true);
+      if (n.ok()) {
+        models += *n;
+      } else {
+        status = n.status();
+      }
+    });
+    RETURN_IF_ERROR(status);
+    totals_.models += models;
     if (models == 0) break;
   }
   // And what they derived is out.
@@ -246,7 +250,10 @@ bool IngestEngine::CaughtUp() const {
   bool caught_up = true;
   partitions_.ForEach([&](Partition& p) {
     auto target = targets_.find(p.partition());
-    if (target != targets_.end() && p.next_offset() < target->second) caught_up = false;
+    // An empty partition (nothing stored, high watermark 0) is caught up too.
+    if (target != targets_.end() && std::max<int64_t>(p.next_offset(), 0) < target->second) {
+      caught_up = false;
+    }
   });
   return caught_up;
 }
@@ -306,6 +313,7 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
       totals_.appended += stats->appended;
       totals_.duplicates += stats->duplicates;
       totals_.dead_letters += stats->dead_letters;
+      totals_.models += stats->models;
     }
     if (!result.ok()) break;
     partitions_.ForEach([&](Partition& p) {
@@ -315,12 +323,8 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
       }
     });
     if (!result.ok()) break;
-    if (absl::StatusOr<int64_t> s = AppendModels(); !s.ok()) {
-      result = s.status();
-      break;
-    }
     if (!options_.until_caught_up) {
-      if (absl::Status s = TickQuietPartitions(by_partition); !s.ok()) {
+      if (absl::Status s = ServeQuietPartitions(by_partition); !s.ok()) {
         result = s;
         break;
       }

@@ -78,13 +78,13 @@ class IngestEngine final : public RebalanceListener {
   bool CaughtUp() const;
   // Starts the partition: its store, writer and worker, and its outbox's publishing.
   absl::Status OpenPartition(const TopicPartition& tp);
-  // Appends a tick to each quiet partition whose event time lags the instance's.
-  absl::Status TickQuietPartitions(const std::map<int32_t, std::vector<ConsumedMessage>>& polled);
+  // Live: lands the fitted models of each quiet partition (no message this poll, at
+  // the broker's high watermark) at its log's end, and appends a tick to each whose
+  // event time lags the instance's.
+  absl::Status ServeQuietPartitions(const std::map<int32_t, std::vector<ConsumedMessage>>& polled);
   // Waits until every worker applied its whole log, with the model records it asked for
   // on the way appended and applied (until_caught_up), or one failed.
   absl::Status DrainWorkers();
-  // Appends the model records the fitter handed over; how many.
-  absl::StatusOr<int64_t> AppendModels();
   // Refreshes status_ (under status_mu_) and the manager's views from the polling
   // thread's state.
   void PublishStatus();
@@ -108,12 +108,8 @@ class IngestEngine final : public RebalanceListener {
       std::vector<uint64_t>(std::size(kBatchLatencyBounds) + 1);
   double latency_sum_ = 0;
 
-  // Model records from the fitter, by partition, waiting for the polling thread (the
-  // partitions' one writer) to append them.
-  absl::Mutex models_mu_;
-  std::map<int32_t, std::vector<guanxi::v1::LogRecord>> models_ ABSL_GUARDED_BY(models_mu_);
   // Population-model refits, off the projection threads; they hand their records to
-  // models_. Declared last: destroyed (joined) first.
+  // the partitions' ModelSlots. Declared last: destroyed (joined) first.
   ModelFitter fitter_;
 };
 

@@ -24,6 +24,7 @@ constexpr char kOutboxCf[] = "outbox";
 constexpr char kProjectionCf[] = "projection";
 constexpr char kWarningsCf[] = "warnings";
 constexpr char kCheckpointKey[] = "checkpoint";
+constexpr char kRefitScheduleKey[] = "refit_schedule";
 
 // Timer key: the deadline as 8-byte offset binary (so negative times sort first), then
 // the customer id.
@@ -136,6 +137,11 @@ void ProjectionStore::Batch::PutCheckpoint(const guanxi::v1::ProjectionCheckpoin
   ++writes_;
 }
 
+void ProjectionStore::Batch::PutRefitSchedule(const guanxi::v1::RefitSchedule& schedule) {
+  impl_->ops.push_back({4, kRefitScheduleKey, schedule.SerializeAsString(), false});
+  ++writes_;
+}
+
 const std::vector<std::string>& ProjectionStore::ColumnFamilies() {
   static const auto* const kFamilies = new std::vector<std::string>{
       kStateCf, kTimersCf, kFactsCf, kOutboxCf, kProjectionCf, kWarningsCf};
@@ -192,6 +198,19 @@ absl::StatusOr<guanxi::v1::ProjectionCheckpoint> ProjectionStore::ReadCheckpoint
     return absl::DataLossError("the projection checkpoint does not parse");
   }
   return checkpoint;
+}
+
+absl::StatusOr<guanxi::v1::RefitSchedule> ProjectionStore::ReadRefitSchedule() const {
+  guanxi::v1::RefitSchedule schedule;
+  std::string value;
+  rocksdb::Status s =
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->projection, kRefitScheduleKey, &value);
+  if (s.IsNotFound()) return schedule;
+  if (!s.ok()) return FromRocks(s, "reading the refit schedule");
+  if (!schedule.ParseFromString(value)) {
+    return absl::DataLossError("the refit schedule does not parse");
+  }
+  return schedule;
 }
 
 absl::StatusOr<bool> ProjectionStore::GetState(std::string_view customer_id,
@@ -329,6 +348,14 @@ absl::StatusOr<std::vector<std::string>> ProjectionStore::Compare(const Projecti
       const std::string_view key = View(it.key());
       return std::string(name) == kStateCf ? std::string(key) : Hex(key);
     };
+    // The refit bookkeeping is the live requester's, not a projection: a replay has none.
+    auto skip = [&](rocksdb::Iterator& it) {
+      if (it.Valid() && std::string(name) == kProjectionCf && View(it.key()) == kRefitScheduleKey) {
+        it.Next();
+      }
+    };
+    skip(*x);
+    skip(*y);
     while ((x->Valid() || y->Valid()) && differences.size() < max_differences) {
       const int order = !x->Valid() ? 1 : !y->Valid() ? -1 : x->key().compare(y->key());
       if (order < 0) {
@@ -344,6 +371,8 @@ absl::StatusOr<std::vector<std::string>> ProjectionStore::Compare(const Projecti
         x->Next();
         y->Next();
       }
+      skip(*x);
+      skip(*y);
     }
     RETURN_IF_ERROR(FromRocks(x->status(), "comparing stores"));
     RETURN_IF_ERROR(FromRocks(y->status(), "comparing stores"));

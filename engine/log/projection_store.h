@@ -62,6 +62,8 @@ class ProjectionStore {
     // Indexes a churn-warning notice by its event time (ForEachWarningSince).
     void AddWarning(const guanxi::v1::ChurnWarning& warning, uint64_t position, uint32_t index);
     void PutCheckpoint(const guanxi::v1::ProjectionCheckpoint& checkpoint);
+    // The refit requester's bookkeeping (not a projection: Compare leaves it out).
+    void PutRefitSchedule(const guanxi::v1::RefitSchedule& schedule);
 
     size_t writes() const { return writes_; }
     void Clear();
@@ -83,6 +85,8 @@ class ProjectionStore {
   // The checkpoint (an empty one before the first commit).
   absl::StatusOr<guanxi::v1::ProjectionCheckpoint> ReadCheckpoint(
       const StoreSnapshot* at = nullptr) const;
+  // The refit bookkeeping (an empty one before the first refit was decided).
+  absl::StatusOr<guanxi::v1::RefitSchedule> ReadRefitSchedule() const;
   // The customer's state; false if the customer has none.
   absl::StatusOr<bool> GetState(std::string_view customer_id, guanxi::v1::CustomerState* state,
                                 const StoreSnapshot* at = nullptr) const;

@@ -6,13 +6,19 @@
 //
 //   ASSIGN_OR_RETURN(auto partition, Partition::Start(store, options));
 //   ASSIGN_OR_RETURN(IngestStats s, partition->Ingest(messages));  // decode, dead-letter, append
-//   RETURN_IF_ERROR(partition->AppendEngineRecords(std::move(ticks_or_models)));
+//   RETURN_IF_ERROR(partition->AppendTicks(std::move(ticks)));      // live, quiet
+//   ASSIGN_OR_RETURN(int64_t models, partition->LandModels(/*wait=*/true));  // out of input
 //   RETURN_IF_ERROR(partition->Stop());        // the worker stops at a commit
 //
 // Its outbox is published by the engine's one OutboxPublisher, which holds the store on
 // its own (see OutboxPublisher).
 //
-// Thread-compatible: Ingest, AppendEngineRecords and Stop on one thread (the partition's
+// Model records land at the positions the projector named when it asked for them
+// (ProjectorOptions::models): the writer holds the log there until the fit is done, and
+// stays at most kModelLandingDistance records ahead of what the projector applied, so
+// it knows every model due within what it appends. So the same input gives the same log.
+//
+// Thread-compatible: Ingest, AppendTicks, LandModels and Stop on one thread (the partition's
 // writer: the polling thread); the accessors marked so are thread-safe.
 #pragma once
 
@@ -30,6 +36,7 @@
 #include "engine/ingest/ingestor.h"
 #include "engine/log/event_log.h"
 #include "engine/log/projection_store.h"
+#include "engine/partition/model_slots.h"
 #include "engine/partition/view.h"
 #include "engine/projection/projector.h"
 #include "engine/projection/worker.h"
@@ -67,10 +74,19 @@ class Partition {
   Partition& operator=(const Partition&) = delete;
 
   // Decodes, dead-letters and appends consumed messages (PartitionIngestor::Process),
-  // and hands what was appended to the worker.
+  // and hands what was appended to the worker. Model records the projector asked for
+  // land between them at their positions (Room).
   absl::StatusOr<IngestStats> Ingest(absl::Span<const ConsumedMessage> messages);
-  // Appends records the engine adds itself (ticks, models) and hands them to the worker.
-  absl::Status AppendEngineRecords(std::vector<guanxi::v1::LogRecord> records);
+  // Appends ticks (records the engine adds itself) and hands them to the worker; how
+  // many models landed before them.
+  absl::StatusOr<int64_t> AppendTicks(std::vector<guanxi::v1::LogRecord> ticks);
+  // Appends, at the log's end, the models asked for whose position the log has not
+  // reached: when the partition has no more input for now (the end of a backfill, or a
+  // live partition at the broker's high watermark). With `wait`, waits for their fits
+  // and appends them all; otherwise only those fitted, in order. How many were appended.
+  absl::StatusOr<int64_t> LandModels(bool wait);
+  // Whether a model is asked for and not appended yet.
+  bool models_pending() const { return slots_->Earliest().has_value(); }
   // Stops the worker at its next commit; the first error it met.
   absl::Status Stop();
 
@@ -96,10 +112,22 @@ class Partition {
 
  private:
   Partition(std::shared_ptr<PartitionStore> store, PartitionOptions options);
+  // Before `n` more records are appended at the head (n <= kModelLandingDistance):
+  // lands the models due at the head, and waits until the projector has decided every
+  // refit whose model can land below head + n (it applied head + n -
+  // kModelLandingDistance). How many records may follow before the next model's
+  // position (1..n). Counts the models it landed in `models`.
+  absl::StatusOr<uint64_t> Room(uint64_t n, int64_t& models);
+  // Waits until the projector decided every refit below `position`; the worker's error
+  // if it failed.
+  absl::Status AwaitDecided(uint64_t position) const;
+  // Appends records the engine adds itself and hands them to the worker; how many.
+  absl::StatusOr<int64_t> AppendEngineRecords(std::vector<guanxi::v1::LogRecord> records);
 
   std::shared_ptr<PartitionStore> store_;
   PartitionOptions options_;
   std::unique_ptr<PartitionIngestor> ingestor_;
+  std::shared_ptr<ModelSlots> slots_ = std::make_shared<ModelSlots>();
   std::unique_ptr<ProjectionWorker> worker_;
   std::vector<guanxi::v1::LogRecord> appended_;  // reused by Ingest
 };

@@ -12,6 +12,43 @@ guanxi::v1::LogRecord FitModelRecord(const FitRequest& request) {
   return record;
 }
 
+guanxi::v1::PendingRefit PendingRefitOf(const FitRequest& request) {
+  guanxi::v1::PendingRefit pending;
+  pending.set_land_at(request.land_at);
+  *pending.mutable_as_of() = request.as_of;
+  pending.set_population(request.population);
+  for (const projections::FitFigures& f : request.figures) {
+    pending.add_recency_days(f.rfm.recency_days);
+    pending.add_frequency(f.rfm.frequency);
+    pending.add_monetary_minor(f.rfm.monetary_minor);
+    pending.add_x(f.history.x);
+    pending.add_t_x(f.history.t_x);
+    pending.add_big_t(f.history.T);
+  }
+  return pending;
+}
+
+FitRequest FitRequestOf(const guanxi::v1::PendingRefit& pending, int32_t partition,
+                        const guanxi::v1::ClassificationConfig& config,
+                        std::shared_ptr<ModelSink> sink) {
+  FitRequest request{.partition = partition,
+                     .config = config,
+                     .population = pending.population(),
+                     .as_of = pending.as_of(),
+                     .land_at = pending.land_at(),
+                     .sink = std::move(sink)};
+  const int n = pending.recency_days_size();
+  request.figures.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    request.figures.push_back(
+        {.rfm = {.recency_days = pending.recency_days(i),
+                 .frequency = pending.frequency(i),
+                 .monetary_minor = pending.monetary_minor(i)},
+         .history = {.x = pending.x(i), .t_x = pending.t_x(i), .T = pending.big_t(i)}});
+  }
+  return request;
+}
+
 ModelFitter::ModelFitter() : thread_([this] { Loop(); }) {}
 
 ModelFitter::~ModelFitter() {
@@ -54,7 +91,7 @@ void ModelFitter::Loop() {
       running_ = true;
     }
     guanxi::v1::LogRecord record = FitModelRecord(request);
-    if (request.done) request.done(std::move(record));
+    if (request.sink) request.sink->Deliver(request.land_at, std::move(record));
     absl::MutexLock lock(&mu_);
     running_ = false;
     ++fitted_;

@@ -2,11 +2,11 @@
 // refit never stalls the projection of its partition: the projector gathers the compact
 // figures of its customers at the record that made the refit due (a function of the log
 // up to there), hands them here, and goes on; the fitted ModelRecord goes to the
-// request's `done`, which appends it through the partition's writer. Where it lands in
-// the log depends on when the fit ends; what it holds does not.
+// request's `sink`, the partition's writer, which appends it at the position the
+// request names (ModelSink). What it holds and where it lands depend on the log only.
 //
 //   ModelFitter fitter;                                  // one per process
-//   fitter.Submit({.config = ..., .figures = ..., .done = [](LogRecord r) { ... }});
+//   fitter.Submit({.config = ..., .figures = ..., .land_at = p, .sink = slots});
 //   fitter.WaitIdle();                                   // nothing queued or running
 //
 // Thread-safe. Fits run one at a time, in submission order. The destructor waits for
@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -23,9 +24,21 @@
 #include "google/protobuf/timestamp.pb.h"
 #include "guanxi/v1/config.pb.h"
 #include "guanxi/v1/log.pb.h"
+#include "guanxi/v1/projection.pb.h"
 #include "projections/population.h"
 
 namespace guanxi::engine {
+
+// Where one partition's model records go: its writer. The projector announces a model
+// when it asks for the fit (Expect), so the writer holds its log at the model's landing
+// position until the record is there; the record follows once fitted (Deliver, on the
+// fitter's thread). Thread-safe.
+class ModelSink {
+ public:
+  virtual ~ModelSink() = default;
+  virtual void Expect(uint64_t land_at) = 0;
+  virtual void Deliver(uint64_t land_at, guanxi::v1::LogRecord record) = 0;
+};
 
 struct FitRequest {
   int32_t partition = 0;
@@ -33,12 +46,20 @@ struct FitRequest {
   std::vector<projections::FitFigures> figures{};
   int64_t population = 0;
   google::protobuf::Timestamp as_of{};
-  // Called on the fitter's thread with the model record (partitions set).
-  std::function<void(guanxi::v1::LogRecord)> done{};
+  // The log position the model record lands at (at the latest), and where it goes: its
+  // Deliver is called on the fitter's thread with the record (partitions set).
+  uint64_t land_at = 0;
+  std::shared_ptr<ModelSink> sink{};
 };
 
-// The model record of a fit (synchronous): what ModelFitter hands to `done`.
+// The model record of a fit (synchronous): what ModelFitter hands to the sink.
 guanxi::v1::LogRecord FitModelRecord(const FitRequest& request);
+
+// A request's input as stored with the refit bookkeeping, and back.
+guanxi::v1::PendingRefit PendingRefitOf(const FitRequest& request);
+FitRequest FitRequestOf(const guanxi::v1::PendingRefit& pending, int32_t partition,
+                        const guanxi::v1::ClassificationConfig& config,
+                        std::shared_ptr<ModelSink> sink);
 
 class ModelFitter {
  public:

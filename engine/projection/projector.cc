@@ -1,5 +1,6 @@
 #include "engine/projection/projector.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -46,6 +47,10 @@ absl::StatusOr<std::unique_ptr<PartitionProjector>> PartitionProjector::Create(
       new PartitionProjector(log, store, std::move(options)));
   ASSIGN_OR_RETURN(projector->checkpoint_, store->ReadCheckpoint());
   RETURN_IF_ERROR(projector->LoadTimers());
+  if (projector->options_.models) {
+    ASSIGN_OR_RETURN(projector->schedule_, store->ReadRefitSchedule());
+    RETURN_IF_ERROR(projector->ResumeRefit());
+  }
   return projector;
 }
 
@@ -61,7 +66,8 @@ absl::Status PartitionProjector::LoadTimers() {
 absl::Status PartitionProjector::CatchUp(
     uint64_t to, const std::atomic<bool>& stop,
     const std::function<void(const ProjectorStats&)>& progress,
-    std::deque<guanxi::v1::LogRecord>* appended) {
+    std::deque<guanxi::v1::LogRecord>* appended,
+    const std::function<void(uint64_t)>& decided) {
   while (next_position() < to && !stop.load()) {
     const uint64_t from = next_position();
     const uint64_t end = std::min<uint64_t>(to, from + options_.chunk);
@@ -80,25 +86,30 @@ absl::Status PartitionProjector::CatchUp(
         RETURN_IF_ERROR(Apply(appended->front()));
         appended->pop_front();
         if (RefitWanted()) break;
-        if ((++n & 63) == 0 && std::chrono::steady_clock::now() >= deadline) break;
+        if ((++n & 63) == 0) {
+          if (decided) decided(next_position());
+          if (std::chrono::steady_clock::now() >= deadline) break;
+        }
       }
     } else {
       const uint64_t read_to = appended && !appended->empty()
                                    ? std::min<uint64_t>(end, appended->front().position())
                                    : end;
-      RETURN_IF_ERROR(ApplyFromLog(from, read_to, deadline).status());
+      RETURN_IF_ERROR(ApplyFromLog(from, read_to, deadline, decided).status());
     }
     RETURN_IF_ERROR(Commit());
     // A model asked for is handed over before the commit is reported: whoever waits for
     // the commit then finds the model waiting to be appended too.
     RETURN_IF_ERROR(MaybeRefit());
+    if (decided) decided(next_position());
     if (progress) progress(stats_);
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> PartitionProjector::ApplyFromLog(
-    uint64_t from, uint64_t to, std::chrono::steady_clock::time_point deadline) {
+    uint64_t from, uint64_t to, std::chrono::steady_clock::time_point deadline,
+    const std::function<void(uint64_t)>& decided) {
   absl::Status applied;
   uint64_t expected = from;
   bool stopped_early = false;
@@ -113,10 +124,16 @@ absl::StatusOr<uint64_t> PartitionProjector::ApplyFromLog(
     ++expected;
     ++stats_.read_from_log;
     if (!applied.ok()) return false;
-    if (RefitWanted() ||
-        (((expected - from) & 63) == 0 && std::chrono::steady_clock::now() >= deadline)) {
+    if (RefitWanted()) {
       stopped_early = true;
       return false;
+    }
+    if (((expected - from) & 63) == 0) {
+      if (decided) decided(expected);
+      if (std::chrono::steady_clock::now() >= deadline) {
+        stopped_early = true;
+        return false;
+      }
     }
     return true;
   }));
@@ -129,25 +146,25 @@ absl::StatusOr<uint64_t> PartitionProjector::ApplyFromLog(
 }
 
 bool PartitionProjector::RefitWanted() const {
-  if (!options_.append_model || model_requested_) return false;
-  if (clock_seconds() < next_refit_check_) return false;
+  if (!options_.models || model_requested_) return false;
+  if (clock_seconds() < schedule_.next_check_seconds()) return false;
   const guanxi::v1::ModelRecord* last = checkpoint_.has_model() ? &checkpoint_.model() : nullptr;
   return projections::RefitDue(options_.config.classification(), last, checkpoint_.clock());
 }
 
 absl::Status PartitionProjector::MaybeRefit() {
   if (!RefitWanted()) return absl::OkStatus();
-  const int64_t now = clock_seconds();
   const auto& config = options_.config.classification();
   // At most one try per day of event time, fitted or not (a population too small to fit
   // stays too small for a while).
-  next_refit_check_ = now + 86400;
+  schedule_.set_next_check_seconds(clock_seconds() + 86400);
   // The compact figures of the customers with a purchase, as of the clock: all a fit
   // reads. The store holds every state as of now (this runs after a commit).
   FitRequest request{.partition = options_.partition,
                      .config = config,
                      .as_of = checkpoint_.clock(),
-                     .done = options_.append_model};
+                     .land_at = next_position() + kModelLandingDistance,
+                     .sink = options_.models};
   RETURN_IF_ERROR(store_->ForEachState([&](const guanxi::v1::CustomerState& state) {
     ++request.population;
     if (auto figures = projections::FitFiguresOf(state, request.as_of)) {
@@ -156,16 +173,62 @@ absl::Status PartitionProjector::MaybeRefit() {
     return true;
   }));
   // Too few to fit anything (FitPopulation would set no model): try again a day later.
-  if (static_cast<int64_t>(request.figures.size()) < config.min_population()) {
-    return absl::OkStatus();
+  const bool fit = static_cast<int64_t>(request.figures.size()) >= config.min_population();
+  // A restart that re-applies the record that made the refit due finds its model in the
+  // log already, when the run before landed it: applied when reached, not asked again.
+  bool logged = false;
+  if (fit) {
+    model_requested_ = true;
+    ASSIGN_OR_RETURN(logged, ModelLogged(next_position(), request.land_at + 1));
+    if (!logged) *schedule_.mutable_pending() = PendingRefitOf(request);
   }
+  // Stored now, not at the next commit: the checkpoint is already past the record that
+  // made the refit due (this runs after the commit), and a restart from it must find
+  // the refit decided. A crash before this write decides it again (ResumeRefit).
+  ProjectionStore::Batch batch;
+  batch.PutRefitSchedule(schedule_);
+  RETURN_IF_ERROR(store_->Commit(batch));
+  if (fit && !logged) Request(std::move(request));
+  return absl::OkStatus();
+}
+
+absl::Status PartitionProjector::ResumeRefit() {
+  if (!schedule_.has_pending()) return MaybeRefit();
   model_requested_ = true;
+  const guanxi::v1::PendingRefit& pending = schedule_.pending();
+  const int n = pending.recency_days_size();
+  if (pending.frequency_size() != n || pending.monetary_minor_size() != n ||
+      pending.x_size() != n || pending.t_x_size() != n || pending.big_t_size() != n) {
+    return absl::DataLossError(absl::StrCat("partition ", options_.partition,
+                                            ": the pending refit's figure columns differ in "
+                                            "length"));
+  }
+  ASSIGN_OR_RETURN(const bool logged, ModelLogged(next_position(), pending.land_at() + 1));
+  if (!logged) {
+    Request(FitRequestOf(pending, options_.partition, options_.config.classification(),
+                         options_.models));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> PartitionProjector::ModelLogged(uint64_t from, uint64_t to) const {
+  to = std::min(to, log_->next_position());
+  bool found = false;
+  if (from >= to) return found;
+  RETURN_IF_ERROR(log_->ReadRange(from, to, [&](const guanxi::v1::LogRecord& record) {
+    found = record.has_model();
+    return !found;
+  }));
+  return found;
+}
+
+void PartitionProjector::Request(FitRequest request) {
+  options_.models->Expect(request.land_at);
   if (options_.fitter != nullptr) {
     options_.fitter->Submit(std::move(request));
   } else {
-    options_.append_model(FitModelRecord(request));
+    options_.models->Deliver(request.land_at, FitModelRecord(request));
   }
-  return absl::OkStatus();
 }
 
 absl::Status PartitionProjector::Apply(const guanxi::v1::LogRecord& record) {
@@ -250,6 +313,10 @@ absl::Status PartitionProjector::ApplyModel(const guanxi::v1::LogRecord& record)
   // already), so the store ends the same.
   *checkpoint_.mutable_model() = record.model();
   model_requested_ = false;
+  if (schedule_.has_pending()) {
+    schedule_.clear_pending();
+    schedule_dirty_ = true;  // in the commit below, with the model
+  }
   RETURN_IF_ERROR(Commit());
   const projections::Context context{.model = &checkpoint_.model(),
                                      .partition = options_.partition};
@@ -349,7 +416,9 @@ absl::Status PartitionProjector::Commit() {
                      it == timer_of_.end() ? std::nullopt : std::optional<int64_t>(it->second));
   }
   batch_.PutCheckpoint(checkpoint_);
+  if (schedule_dirty_) batch_.PutRefitSchedule(schedule_);
   RETURN_IF_ERROR(store_->Commit(batch_));
+  schedule_dirty_ = false;
   cache_.Committed();
   committed_timer_.clear();
   ++stats_.commits;

@@ -49,12 +49,14 @@ struct ProjectorOptions {
   guanxi::v1::EngineConfig config{};  // validated
   // Records applied per commit, at most; 0: workers.commit_records of `config`.
   size_t chunk = 0;
-  // Live only (null in replay): appends a model record to the partition's log. When the
-  // partition's event time says a refit is due (projections::RefitDue), the projector
-  // gathers its customers' figures, fits the population models (inline, or on `fitter`)
-  // and the record comes here (on the fitter's thread, if any); it takes effect when the
-  // projector reaches it in the log, like any record.
-  std::function<void(guanxi::v1::LogRecord)> append_model{};
+  // Live only (null in replay): where the partition's model records go (its writer).
+  // When the partition's event time says a refit is due (projections::RefitDue), the
+  // projector gathers its customers' figures at the record P that made it due, announces
+  // the model at position P + 1 + kModelLandingDistance, and fits the population models
+  // (inline, or on `fitter`); the record goes to the sink, which lands it there (or
+  // earlier, at the log's end, when the partition runs out of input first). It takes
+  // effect when the projector reaches it in the log, like any record.
+  std::shared_ptr<ModelSink> models{};
   // An as-of view (audit, export, model fit): records whose event time is after `until`
   // (events that occurred later, later ticks, models fitted later) are passed over as if
   // they were not in the log. Call FinishAt(until) after the last CatchUp.
@@ -98,13 +100,22 @@ class PartitionProjector {
   // position order (a ProjectionWorker's hand-over): those at the position to apply next
   // are applied from there instead of being read back from the log, and consumed; those
   // below it are dropped. Either way the same records are applied.
+  // `decided`, if set, is called with a position through which every refit is decided
+  // (asked for, or known not due): every 64 records and after each commit, so a writer
+  // learns early that no model can land below it (Partition::Room).
   absl::Status CatchUp(uint64_t to, const std::atomic<bool>& stop,
                        const std::function<void(const ProjectorStats&)>& progress = nullptr,
-                       std::deque<guanxi::v1::LogRecord>* appended = nullptr);
+                       std::deque<guanxi::v1::LogRecord>* appended = nullptr,
+                       const std::function<void(uint64_t)>& decided = nullptr);
 
   // Lets event time reach `t`: fires the timers due by then, at log position
   // next_position() (the end of what was applied), and commits.
   absl::Status FinishAt(const google::protobuf::Timestamp& t);
+
+  // How many records after the one that made a refit due its model record lands, at
+  // the latest: a function of the log, so the same input gives the same log. The writer
+  // stays at most this far ahead of what the projector applied (it waits).
+  static constexpr uint64_t kModelLandingDistance = 1024;
 
   uint64_t next_position() const { return checkpoint_.next_position(); }
   // The partition's event time (Unix seconds; 0 before the first event).
@@ -120,7 +131,8 @@ class PartitionProjector {
   // Applies log records [from, to) read back from the log, until `deadline`; returns the
   // position reached.
   absl::StatusOr<uint64_t> ApplyFromLog(uint64_t from, uint64_t to,
-                                        std::chrono::steady_clock::time_point deadline);
+                                        std::chrono::steady_clock::time_point deadline,
+                                        const std::function<void(uint64_t)>& decided);
   // Whether the record's event time is after options_.until.
   bool After(const guanxi::v1::LogRecord& record) const;
   absl::Status ApplyModel(const guanxi::v1::LogRecord& record);
@@ -137,8 +149,15 @@ class PartitionProjector {
   // Live: whether a model record is due (checked after every record, so the fit is over
   // the states as of the record that made it due, wherever the commits fall).
   bool RefitWanted() const;
-  // Live: fits and hands over a model record when one is due.
+  // Live: asks for a model record when one is due, and writes the refit bookkeeping.
   absl::Status MaybeRefit();
+  // Live, at start: asks again for the model a pending refit awaits (unless it is in the
+  // log already), or decides the refit a crash interrupted.
+  absl::Status ResumeRefit();
+  // Whether the log holds a model record in [from, to) (one not applied yet).
+  absl::StatusOr<bool> ModelLogged(uint64_t from, uint64_t to) const;
+  // Announces the model to the sink and fits it (on the fitter, or inline).
+  void Request(FitRequest request);
 
   const EventLog* log_;
   ProjectionStore* store_;
@@ -158,10 +177,12 @@ class PartitionProjector {
   std::set<std::pair<int64_t, std::string>> timers_;
   std::unordered_map<std::string, int64_t> timer_of_;
   std::map<std::string, std::optional<int64_t>> committed_timer_;
-  // A model record was handed over and not yet applied; no refit is tried before this
-  // event time (Unix seconds).
+  // A model record was asked for and not yet applied. The refit bookkeeping as stored
+  // (next check, pending refit) and whether it changed since (written at the next
+  // commit).
   bool model_requested_ = false;
-  int64_t next_refit_check_ = 0;
+  guanxi::v1::RefitSchedule schedule_;
+  bool schedule_dirty_ = false;
   // Facts numbered per (customer, position).
   uint64_t fact_position_ = 0;
   std::unordered_map<std::string, uint32_t> fact_index_;

@@ -9,6 +9,8 @@ ProjectionWorker::ProjectionWorker(std::unique_ptr<PartitionProjector> projector
     : projector_(std::move(projector)), on_commit_(std::move(on_commit)) {
   applied_ = projector_->next_position();
   clock_ = projector_->clock_seconds();
+  absl::MutexLock lock(&mu_);
+  decided_ = projector_->next_position();
 }
 
 ProjectionWorker::~ProjectionWorker() { Stop().IgnoreError(); }
@@ -53,6 +55,15 @@ bool ProjectionWorker::WaitFor(uint64_t position, absl::Duration timeout) const 
   return applied_.load() >= position;
 }
 
+bool ProjectionWorker::WaitDecided(uint64_t position, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return decided_ >= position || done_ || stopping_;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
+  return decided_ >= position;
+}
+
 void ProjectionWorker::Loop() {
   std::deque<guanxi::v1::LogRecord> handed_over;
   for (;;) {
@@ -80,7 +91,10 @@ void ProjectionWorker::Loop() {
         applied_ = projector_->next_position();
       }
       if (on_commit_) on_commit_();
-    }, &handed_over);
+    }, &handed_over, [this](uint64_t position) {
+      absl::MutexLock lock(&mu_);  // wakes WaitDecided
+      decided_ = position;
+    });
     if (!s.ok()) {
       absl::MutexLock lock(&mu_);
       status_ = std::move(s);

@@ -62,6 +62,9 @@ class ProjectionWorker {
   // Waits until applied() >= position, the worker failed or stopped, or `timeout`.
   // True when the position was reached.
   bool WaitFor(uint64_t position, absl::Duration timeout) const;
+  // The same for the position through which every refit is decided (applied in memory,
+  // not necessarily committed: PartitionProjector::CatchUp's `decided`).
+  bool WaitDecided(uint64_t position, absl::Duration timeout) const;
 
  private:
   void Loop();
@@ -76,6 +79,7 @@ class ProjectionWorker {
   absl::Status status_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> applied_{0};
+  uint64_t decided_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<int64_t> clock_{0};
   std::thread thread_;
 };

@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include "engine/partition/model_slots.h"
 #include "engine/config/config.h"
 #include "gtest/gtest.h"
 
@@ -34,24 +34,66 @@ TEST(ModelFitterTest, FitsOffTheCallersThreadInSubmissionOrderAsAnInlineFitWould
   EXPECT_EQ(inline_fit.model().partitions(0), 3);
   EXPECT_EQ(inline_fit.model().population(), 250);
 
-  absl::Mutex mu;
-  std::vector<v1::LogRecord> done;
+  auto slots = std::make_shared<ModelSlots>();
   ModelFitter fitter;
   for (int32_t partition : {3, 5}) {
     FitRequest r = request;
     r.partition = partition;
-    r.done = [&](v1::LogRecord record) {
-      absl::MutexLock lock(&mu);
-      done.push_back(std::move(record));
-    };
+    r.land_at = static_cast<uint64_t>(partition) * 10;
+    r.sink = slots;
+    slots->Expect(r.land_at);
     fitter.Submit(std::move(r));
   }
   fitter.WaitIdle();
   EXPECT_EQ(fitter.fitted(), 2u);
-  absl::MutexLock lock(&mu);
+  const std::vector<v1::LogRecord> done = slots->TakeFitted();
   ASSERT_EQ(done.size(), 2u);
   EXPECT_EQ(done[0].SerializeAsString(), inline_fit.SerializeAsString());
   EXPECT_EQ(done[1].model().partitions(0), 5);
+  EXPECT_FALSE(slots->Earliest().has_value());
+}
+
+// A pending refit is stored with the refit bookkeeping and fitted again after a
+// restart: the same model.
+TEST(ModelFitterTest, AStoredRequestFitsTheSameModel) {
+  FitRequest request{.partition = 2,
+                     .config = DefaultEngineConfig().classification(),
+                     .figures = Figures(300),
+                     .population = 320,
+                     .land_at = 4242};
+  request.as_of.set_seconds(1'700'000'000);
+  v1::PendingRefit stored;
+  ASSERT_TRUE(stored.ParseFromString(PendingRefitOf(request).SerializeAsString()));
+  const FitRequest restored = FitRequestOf(stored, 2, request.config, nullptr);
+  EXPECT_EQ(restored.land_at, 4242u);
+  EXPECT_EQ(restored.population, 320);
+  ASSERT_EQ(restored.figures.size(), request.figures.size());
+  EXPECT_EQ(FitModelRecord(restored).SerializeAsString(),
+            FitModelRecord(request).SerializeAsString());
+}
+
+// The writer takes models in landing order, and only fitted ones unless it waits.
+TEST(ModelSlotsTest, HandsOutModelsInLandingOrderOnceFitted) {
+  ModelSlots slots;
+  EXPECT_FALSE(slots.Earliest().has_value());
+  slots.Expect(90);
+  slots.Expect(40);
+  EXPECT_EQ(slots.Earliest(), 40u);
+  v1::LogRecord later;
+  later.mutable_model()->set_population(90);
+  slots.Deliver(90, later);
+  EXPECT_TRUE(slots.TakeFitted().empty());  // 40 is not fitted: nothing passes it
+  EXPECT_FALSE(slots.TakeEarliest(absl::Milliseconds(1)).has_value());
+  v1::LogRecord earlier;
+  earlier.mutable_model()->set_population(40);
+  slots.Deliver(40, earlier);
+  auto first = slots.TakeEarliest(absl::Seconds(1));
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->model().population(), 40);
+  const std::vector<v1::LogRecord> rest = slots.TakeFitted();
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].model().population(), 90);
+  EXPECT_FALSE(slots.Earliest().has_value());
 }
 
 TEST(ModelFitterTest, IdleWithNothingSubmittedAndStopsWithWorkQueued) {

@@ -14,6 +14,7 @@
 #include "engine/config/config.h"
 #include "engine/log/data_dir.h"
 #include "engine/log/projection_store.h"
+#include "engine/partition/model_slots.h"
 #include "engine/projection/replay.h"
 #include "engine/projection/worker.h"
 #include "gtest/gtest.h"
@@ -526,23 +527,21 @@ TEST(ProjectorTest, RefitsThePopulationModelAsEventTimePasses) {
   }
   LiveStore live;
   live.Open(dir);
-  std::vector<LogRecord> requested;
+  auto slots = std::make_shared<ModelSlots>();
   const std::atomic<bool> stop{false};
   auto projector = PartitionProjector::Create(
       live.log.get(), live.store.get(),
-      {.config = DefaultEngineConfig(), .chunk = 100, .append_model = [&](LogRecord r) {
-         requested.push_back(std::move(r));
-       }});
+      {.config = DefaultEngineConfig(), .chunk = 100, .models = slots});
   ASSERT_TRUE(projector.ok());
   uint64_t models = 0;
   for (size_t i = 0; i < stream.size(); i += 100) {
     std::vector<LogRecord> batch(
         stream.begin() + static_cast<std::ptrdiff_t>(i),
         stream.begin() + static_cast<std::ptrdiff_t>(std::min(stream.size(), i + 100)));
-    // The polling thread's part: append the handed-over models, then the next events.
+    // The writer's part: append the fitted models, then the next events.
+    std::vector<LogRecord> requested = slots->TakeFitted();
     for (LogRecord& m : requested) batch.insert(batch.begin(), m);
     models += requested.size();
-    requested.clear();
     ASSERT_TRUE(live.log->Append(absl::MakeSpan(batch), {}).ok());
     ASSERT_TRUE((*projector)->CatchUp(live.log->next_position(), stop).ok());
   }
