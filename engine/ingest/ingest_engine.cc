@@ -77,7 +77,8 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp) {
                          .state_cache = state_budget_,
                          .commit_interval = std::chrono::milliseconds(
                              options_.config.workers().commit_interval_ms()),
-                         .fitter = &fitter_},
+                         .fitter = &fitter_,
+                         .tracer = options_.tracer},
            .on_commit = [publisher] { publisher->Notify(); }}));
   const int64_t stored = p->next_offset();
   const int64_t start = stored < 0 ? 0 : stored;
@@ -106,6 +107,11 @@ std::vector<int64_t> IngestEngine::OnAssigned(const std::vector<TopicPartition>&
   assigned_once_ = true;
   std::vector<int64_t> starts;
   for (const TopicPartition& tp : partitions) {
+    // A partition stays paused across a rebalance that gives it back (librdkafka), even
+    // one this engine paused before an earlier revocation: every assigned partition is
+    // resumed once the assignment is in place (a no-op for one not paused).
+    paused_.erase(tp.partition);
+    to_resume_.insert(tp.partition);
     // Assigned without a revocation in between, it keeps its one writer; otherwise it
     // starts here.
     if (partitions_.Find(tp.partition) == nullptr) {
@@ -126,6 +132,8 @@ void IngestEngine::OnRevoked(const std::vector<TopicPartition>& partitions) {
   // whatever it had not applied, the next owner applies from the checkpoint. The
   // publisher does not wait for a round in progress (it holds the store itself).
   for (const TopicPartition& tp : partitions) {
+    paused_.erase(tp.partition);
+    to_resume_.erase(tp.partition);
     if (partitions_.Find(tp.partition) == nullptr) continue;
     publisher_->Remove(tp.partition);
     if (absl::Status s = partitions_.Close(tp.partition); !s.ok() && fatal_.ok()) fatal_ = s;
@@ -134,15 +142,52 @@ void IngestEngine::OnRevoked(const std::vector<TopicPartition>& partitions) {
   }
 }
 
-absl::Status IngestEngine::ServeQuietPartitions(
-    const std::map<int32_t, std::vector<ConsumedMessage>>& polled) {
+absl::Status IngestEngine::DrainInboxes() {
+  const std::string& topic = options_.config.kafka().events_topic();
+  std::vector<TopicPartition> pause, resume;
+  for (int32_t partition : to_resume_) resume.push_back({topic, partition});
+  to_resume_.clear();
+  absl::Status status;
+  partitions_.ForEach([&](Partition& p) {
+    if (!status.ok()) return;
+    if (p.backlog() > 0) {
+      const auto started = std::chrono::steady_clock::now();
+      absl::StatusOr<IngestStats> stats = p.Drain();
+      RecordBatchLatency(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      if (!stats.ok()) {
+        status = absl::Status(stats.status().code(), absl::StrCat("partition ", p.partition(),
+                                                                  ": ", stats.status().message()));
+        return;
+      }
+      totals_.messages += stats->messages;
+      totals_.appended += stats->appended;
+      totals_.duplicates += stats->duplicates;
+      totals_.dead_letters += stats->dead_letters;
+      totals_.models += stats->models;
+    }
+    const bool paused = paused_.count(p.partition()) > 0;
+    if (!paused && p.backlog() >= options_.max_batch) {
+      pause.push_back({topic, p.partition()});
+      paused_.insert(p.partition());
+    } else if (paused && p.backlog() < options_.max_batch / 4) {
+      resume.push_back({topic, p.partition()});
+      paused_.erase(p.partition());
+    }
+  });
+  RETURN_IF_ERROR(status);
+  RETURN_IF_ERROR(consumer_->Pause(pause));
+  return consumer_->Resume(resume);
+}
+
+absl::Status IngestEngine::ServeQuietPartitions(const std::set<int32_t>& polled) {
   int64_t instance_clock = 0;
   partitions_.ForEach(
       [&](Partition& p) { instance_clock = std::max(instance_clock, p.clock_seconds()); });
   const int64_t lag = options_.config.workers().tick_lag_seconds();
   absl::Status status;
   partitions_.ForEach([&](Partition& p) {
-    if (!status.ok() || polled.count(p.partition()) > 0) return;
+    if (!status.ok() || polled.count(p.partition()) > 0 || p.backlog() > 0) return;
     // Quiet: everything the broker has is appended.
     const auto high =
         consumer_->CachedHighWatermark(options_.config.kafka().events_topic(), p.partition());
@@ -266,7 +311,8 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
       !s.ok()) {
     return s;
   }
-  publisher_ = std::make_unique<OutboxPublisher>(options_.brokers, options_.config);
+  publisher_ = std::make_unique<OutboxPublisher>(options_.brokers, options_.config,
+                                                 absl::Seconds(60), options_.tracer);
   RETURN_IF_ERROR(publisher_->Start());
   auto consumer = Consumer::Create(options_.brokers, kafka.group_id(), properties, this);
   if (!consumer.ok()) return consumer.status();
@@ -275,16 +321,19 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
 
   absl::Status result;
   auto last_progress = std::chrono::steady_clock::now();
-  std::map<int32_t, std::vector<ConsumedMessage>> by_partition;
+  std::set<int32_t> polled;
   while (!stop.load()) {
-    std::vector<KafkaMessage> messages =
-        consumer_->Poll(options_.max_batch, absl::Milliseconds(100));
+    // Waits for messages only while no inbox is waiting for room.
+    bool backlog = false;
+    partitions_.ForEach([&](Partition& p) { backlog = backlog || p.backlog() > 0; });
+    std::vector<KafkaMessage> messages = consumer_->Poll(
+        options_.max_batch, backlog ? absl::Milliseconds(1) : absl::Milliseconds(100));
     if (!fatal_.ok()) {
       result = fatal_;
       break;
     }
-    by_partition.clear();
-    for (const KafkaMessage& m : messages) {
+    polled.clear();
+    for (KafkaMessage& m : messages) {
       if (!m.error.ok()) {
         // An offset the broker no longer has is data loss; anything else is transient
         // and librdkafka retries it.
@@ -294,28 +343,19 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
         }
         continue;
       }
-      by_partition[m.partition].push_back({m.offset, m.key, m.value});
-    }
-    if (!result.ok()) break;
-    for (auto& [partition, batch] : by_partition) {
-      Partition* p = partitions_.Find(partition);
+      Partition* p = partitions_.Find(m.partition);
       if (p == nullptr) continue;  // revoked meanwhile
-      const auto started = std::chrono::steady_clock::now();
-      auto stats = p->Ingest(batch);
-      RecordBatchLatency(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-      if (!stats.ok()) {
-        result = absl::Status(stats.status().code(), absl::StrCat("partition ", partition, ": ",
-                                                                  stats.status().message()));
-        break;
+      if (options_.tracer != nullptr && options_.tracer->Traces(m.key)) {
+        options_.tracer->Reached(StageTracer::Stage::kConsumed, m.key, {});
       }
-      totals_.messages += stats->messages;
-      totals_.appended += stats->appended;
-      totals_.duplicates += stats->duplicates;
-      totals_.dead_letters += stats->dead_letters;
-      totals_.models += stats->models;
+      polled.insert(m.partition);
+      p->Offer(m.offset, std::move(m.key), std::move(m.value));
     }
     if (!result.ok()) break;
+    if (absl::Status s = DrainInboxes(); !s.ok()) {
+      result = s;
+      break;
+    }
     partitions_.ForEach([&](Partition& p) {
       if (absl::Status s = p.worker_status(); !s.ok() && result.ok()) {
         result = absl::Status(s.code(), absl::StrCat("projection of partition ", p.partition(),
@@ -324,7 +364,7 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
     });
     if (!result.ok()) break;
     if (!options_.until_caught_up) {
-      if (absl::Status s = ServeQuietPartitions(by_partition); !s.ok()) {
+      if (absl::Status s = ServeQuietPartitions(polled); !s.ok()) {
         result = s;
         break;
       }

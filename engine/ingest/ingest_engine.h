@@ -1,6 +1,7 @@
 // `guanxi run`'s engine: a consumer-group member whose poll loop hands each owned
-// partition's messages to that Partition (engine/partition/partition.h), which appends
-// them through its one writer and projects them on its worker. The PartitionManager
+// partition's messages to that Partition's inbox (engine/partition/partition.h), which
+// appends them through its one writer as far as it has room without waiting, and
+// projects them on its worker; fetching pauses for a partition whose inbox is full. The PartitionManager
 // opens and closes partitions as the group moves them; queries read through it.
 //
 //   IngestEngine engine(options);
@@ -27,6 +28,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +43,7 @@
 #include "engine/projection/model_fitter.h"
 #include "engine/projection/outbox_publisher.h"
 #include "engine/projection/state_cache.h"
+#include "engine/trace/stage_tracer.h"
 #include "guanxi/v1/config.pb.h"
 
 namespace guanxi::engine {
@@ -55,6 +58,8 @@ struct IngestEngineOptions {
   size_t max_batch = 5000;
   // Called about once a second with the running totals (for progress output).
   std::function<void(const IngestStats& totals, size_t partitions)> on_progress{};
+  // Follows traced events stage by stage (the latency benchmark); must outlive Run.
+  StageTracer* tracer = nullptr;
 };
 
 class IngestEngine final : public RebalanceListener {
@@ -81,7 +86,10 @@ class IngestEngine final : public RebalanceListener {
   // Live: lands the fitted models of each quiet partition (no message this poll, at
   // the broker's high watermark) at its log's end, and appends a tick to each whose
   // event time lags the instance's.
-  absl::Status ServeQuietPartitions(const std::map<int32_t, std::vector<ConsumedMessage>>& polled);
+  absl::Status ServeQuietPartitions(const std::set<int32_t>& polled);
+  // Appends what each partition's inbox has room for; fetching stops for a partition
+  // whose inbox holds max_batch messages and starts again below a quarter of that.
+  absl::Status DrainInboxes();
   // Waits until every worker applied its whole log, with the model records it asked for
   // on the way appended and applied (until_caught_up), or one failed.
   absl::Status DrainWorkers();
@@ -99,6 +107,8 @@ class IngestEngine final : public RebalanceListener {
   // High watermark of each owned partition at its assignment (for until_caught_up).
   std::map<int32_t, int64_t> targets_;
   bool assigned_once_ = false;
+  std::set<int32_t> paused_;     // partitions whose fetching this engine paused
+  std::set<int32_t> to_resume_;  // assigned: resumed after the rebalance
   absl::Status fatal_;  // set by the rebalance callbacks, returned by Run
   IngestStats totals_;
 

@@ -296,6 +296,35 @@ std::optional<int64_t> Consumer::CachedHighWatermark(const std::string& topic, i
   return high;
 }
 
+namespace {
+
+absl::Status PauseOrResume(rd_kafka_t* rk, const std::vector<TopicPartition>& partitions,
+                           bool pause) {
+  if (partitions.empty()) return absl::OkStatus();
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (const TopicPartition& tp : partitions) {
+    rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition);
+  }
+  const rd_kafka_resp_err_t err =
+      pause ? rd_kafka_pause_partitions(rk, list) : rd_kafka_resume_partitions(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return FromKafka(err, pause ? "pausing partitions" : "resuming partitions");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Consumer::Pause(const std::vector<TopicPartition>& partitions) {
+  return PauseOrResume(impl_->rk, partitions, true);
+}
+
+absl::Status Consumer::Resume(const std::vector<TopicPartition>& partitions) {
+  return PauseOrResume(impl_->rk, partitions, false);
+}
+
 void Consumer::Close() {
   if (impl_->closed) return;
   rd_kafka_consumer_close(impl_->rk);

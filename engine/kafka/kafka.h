@@ -121,6 +121,11 @@ class Consumer {
   // The high watermark as of the last fetch response for the partition, without asking
   // the broker; nullopt before the first.
   std::optional<int64_t> CachedHighWatermark(const std::string& topic, int32_t partition);
+  // Stops fetching the partitions: what was fetched for them and not yet returned by
+  // Poll is dropped, and Resume fetches again from the offset after the last message
+  // Poll returned. A partition stays paused across a rebalance that gives it back.
+  absl::Status Pause(const std::vector<TopicPartition>& partitions);
+  absl::Status Resume(const std::vector<TopicPartition>& partitions);
   // Leaves the group (revoking through the listener) and closes.
   void Close();
 

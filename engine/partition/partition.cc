@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/status_macros.h"
+#include "engine/trace/stage_tracer.h"
 
 namespace guanxi::engine {
 
@@ -35,40 +36,84 @@ absl::StatusOr<std::unique_ptr<Partition>> Partition::Start(std::shared_ptr<Part
 
 absl::StatusOr<IngestStats> Partition::Ingest(absl::Span<const ConsumedMessage> messages) {
   IngestStats total;
-  while (!messages.empty()) {
+  RETURN_IF_ERROR(AppendSome(messages, /*wait=*/true, total).status());
+  return total;
+}
+
+void Partition::Offer(int64_t offset, std::string key, std::string value) {
+  inbox_.push_back({offset, std::move(key), std::move(value)});
+}
+
+absl::StatusOr<IngestStats> Partition::Drain() {
+  IngestStats total;
+  views_.clear();
+  for (const InboxMessage& m : inbox_) views_.push_back({m.offset, m.key, m.value});
+  ASSIGN_OR_RETURN(const size_t taken, AppendSome(views_, /*wait=*/false, total));
+  views_.clear();
+  inbox_.erase(inbox_.begin(), inbox_.begin() + static_cast<std::ptrdiff_t>(taken));
+  return total;
+}
+
+absl::StatusOr<size_t> Partition::AppendSome(absl::Span<const ConsumedMessage> messages,
+                                             bool wait, IngestStats& total) {
+  size_t taken = 0;
+  while (taken < messages.size()) {
+    const absl::Span<const ConsumedMessage> rest = messages.subspan(taken);
     ASSIGN_OR_RETURN(const uint64_t room,
-                     Room(std::min<uint64_t>(messages.size(),
+                     Room(std::min<uint64_t>(rest.size(),
                                              PartitionProjector::kModelLandingDistance),
-                          total.models));
+                          total.models, wait));
+    if (room == 0) break;  // not without waiting
     // A message appends one record at most (none if dead-lettered or a duplicate).
     const size_t take = static_cast<size_t>(room);
     appended_.clear();
-    ASSIGN_OR_RETURN(IngestStats stats, ingestor_->Process(messages.first(take), &appended_));
+    ASSIGN_OR_RETURN(IngestStats stats, ingestor_->Process(rest.first(take), &appended_));
+    if (StageTracer* tracer = options_.projector.tracer) {
+      for (const guanxi::v1::LogRecord& r : appended_) {
+        if (tracer->Traces(r.event().customer_id())) {
+          tracer->Reached(StageTracer::Stage::kAppended, r.event().customer_id(),
+                          r.event().event_id());
+        }
+      }
+    }
     worker_->Feed(std::move(appended_));
     total.messages += stats.messages;
     total.appended += stats.appended;
     total.duplicates += stats.duplicates;
     total.dead_letters += stats.dead_letters;
-    messages.remove_prefix(take);
+    taken += take;
   }
-  return total;
+  return taken;
 }
 
-absl::StatusOr<uint64_t> Partition::Room(uint64_t n, int64_t& models) {
+absl::StatusOr<uint64_t> Partition::Room(uint64_t n, int64_t& models, bool wait) {
   const uint64_t distance = PartitionProjector::kModelLandingDistance;
   for (;;) {
     const uint64_t head = store_->log->next_position();
-    // Every refit that can land below head + n is decided once the projector applied
-    // head + n - distance: one decided at record P lands at P + 1 + distance.
-    if (head + n > distance) RETURN_IF_ERROR(AwaitDecided(head + n - distance));
+    // Every refit that can land below head + m is decided once the projector decided
+    // through head + m - distance: one decided at record P lands at P + 1 + distance.
+    uint64_t allowed = n;
+    if (head + n > distance) {
+      if (wait) {
+        RETURN_IF_ERROR(AwaitDecided(head + n - distance));
+      } else {
+        const uint64_t decided = worker_->decided();
+        if (decided + distance <= head) {
+          RETURN_IF_ERROR(worker_->status());
+          return 0;
+        }
+        allowed = std::min(n, decided + distance - head);
+      }
+    }
     const std::optional<uint64_t> due = slots_->Earliest();
-    if (!due || *due >= head + n) return n;
+    if (!due || *due >= head + allowed) return allowed;
     if (*due > head) return *due - head;
     // Due here (or overdue: asked for by a projector re-applying a log written before
     // models had fixed positions): the model goes next, once fitted.
     std::optional<guanxi::v1::LogRecord> model;
-    while (!(model = slots_->TakeEarliest(absl::Seconds(1)))) {
+    while (!(model = slots_->TakeEarliest(wait ? absl::Seconds(1) : absl::ZeroDuration()))) {
       RETURN_IF_ERROR(worker_->status());
+      if (!wait) return 0;
     }
     std::vector<guanxi::v1::LogRecord> records;
     records.push_back(std::move(*model));
@@ -87,7 +132,7 @@ absl::Status Partition::AwaitDecided(uint64_t position) const {
 absl::StatusOr<int64_t> Partition::AppendTicks(std::vector<guanxi::v1::LogRecord> ticks) {
   int64_t models = 0;
   if (ticks.empty()) return models;
-  ASSIGN_OR_RETURN(const uint64_t room, Room(ticks.size(), models));
+  ASSIGN_OR_RETURN(const uint64_t room, Room(ticks.size(), models, /*wait=*/true));
   if (room < ticks.size()) ticks.resize(room);  // the rest would pass a model's position
   RETURN_IF_ERROR(AppendEngineRecords(std::move(ticks)).status());
   return models;

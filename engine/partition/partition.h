@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -75,8 +76,15 @@ class Partition {
 
   // Decodes, dead-letters and appends consumed messages (PartitionIngestor::Process),
   // and hands what was appended to the worker. Model records the projector asked for
-  // land between them at their positions (Room).
+  // land between them at their positions (Room). Waits for room (see above).
   absl::StatusOr<IngestStats> Ingest(absl::Span<const ConsumedMessage> messages);
+  // The same without waiting, for the poll loop: messages are queued in the partition's
+  // inbox (Offer), and Drain appends as many as there is room for now, leaving the rest
+  // for a later Drain; the loop pauses fetching for a partition whose inbox is long.
+  void Offer(int64_t offset, std::string key, std::string value);
+  absl::StatusOr<IngestStats> Drain();
+  // Messages offered and not yet appended.
+  size_t backlog() const { return inbox_.size(); }
   // Appends ticks (records the engine adds itself) and hands them to the worker; how
   // many models landed before them.
   absl::StatusOr<int64_t> AppendTicks(std::vector<guanxi::v1::LogRecord> ticks);
@@ -114,10 +122,15 @@ class Partition {
   Partition(std::shared_ptr<PartitionStore> store, PartitionOptions options);
   // Before `n` more records are appended at the head (n <= kModelLandingDistance):
   // lands the models due at the head, and waits until the projector has decided every
-  // refit whose model can land below head + n (it applied head + n -
+  // refit whose model can land below head + n (it decided through head + n -
   // kModelLandingDistance). How many records may follow before the next model's
   // position (1..n). Counts the models it landed in `models`.
-  absl::StatusOr<uint64_t> Room(uint64_t n, int64_t& models);
+  // Without `wait`, returns 0 instead of waiting.
+  absl::StatusOr<uint64_t> Room(uint64_t n, int64_t& models, bool wait);
+  // Appends from the front of `messages` as many as there is room for (all, with
+  // `wait`), adding to `total`; how many messages were taken.
+  absl::StatusOr<size_t> AppendSome(absl::Span<const ConsumedMessage> messages, bool wait,
+                                    IngestStats& total);
   // Waits until the projector decided every refit below `position`; the worker's error
   // if it failed.
   absl::Status AwaitDecided(uint64_t position) const;
@@ -129,7 +142,14 @@ class Partition {
   std::unique_ptr<PartitionIngestor> ingestor_;
   std::shared_ptr<ModelSlots> slots_ = std::make_shared<ModelSlots>();
   std::unique_ptr<ProjectionWorker> worker_;
-  std::vector<guanxi::v1::LogRecord> appended_;  // reused by Ingest
+  std::vector<guanxi::v1::LogRecord> appended_;  // reused by AppendSome
+  struct InboxMessage {
+    int64_t offset;
+    std::string key;
+    std::string value;
+  };
+  std::deque<InboxMessage> inbox_;
+  std::vector<ConsumedMessage> views_;  // reused by Drain
 };
 
 }  // namespace guanxi::engine

@@ -16,8 +16,11 @@ constexpr size_t kRound = 1000;  // entries produced per partition before waitin
 }  // namespace
 
 OutboxPublisher::OutboxPublisher(std::string brokers, guanxi::v1::EngineConfig config,
-                                 absl::Duration round_timeout)
-    : brokers_(std::move(brokers)), config_(std::move(config)), round_timeout_(round_timeout) {}
+                                 absl::Duration round_timeout, StageTracer* tracer)
+    : brokers_(std::move(brokers)),
+      config_(std::move(config)),
+      round_timeout_(round_timeout),
+      tracer_(tracer) {}
 
 OutboxPublisher::~OutboxPublisher() { Stop(); }
 
@@ -124,6 +127,13 @@ absl::StatusOr<size_t> OutboxPublisher::PublishRound(int32_t partition, Partitio
     absl::Status failure = std::move(delivery_failure_);
     delivery_failure_ = absl::OkStatus();
     return failure;
+  }
+  if (tracer_ != nullptr) {
+    for (const auto& [sequence, entry] : entries) {
+      if (tracer_->Traces(entry.key())) {
+        tracer_->Reached(StageTracer::Stage::kPublished, entry.key(), {});
+      }
+    }
   }
   const uint64_t end = entries.back().first + 1;
   RETURN_IF_ERROR(p.store->DeleteOutbox(entries.front().first, end));

@@ -42,6 +42,7 @@
 #include "engine/kafka/kafka.h"
 #include "engine/log/projection_store.h"
 #include "engine/partition/status.h"
+#include "engine/trace/stage_tracer.h"
 #include "guanxi/v1/config.pb.h"
 
 namespace guanxi::engine {
@@ -49,8 +50,11 @@ namespace guanxi::engine {
 
 class OutboxPublisher {
  public:
+  // `tracer`, if set, learns of each acknowledged message keyed by a traced customer
+  // (StageTracer::Stage::kPublished); it must outlive the publisher.
   OutboxPublisher(std::string brokers, guanxi::v1::EngineConfig config,
-                  absl::Duration round_timeout = absl::Seconds(60));
+                  absl::Duration round_timeout = absl::Seconds(60),
+                  StageTracer* tracer = nullptr);
   ~OutboxPublisher();  // Stop()
 
   absl::Status Start();
@@ -88,6 +92,7 @@ class OutboxPublisher {
   const std::string brokers_;
   const guanxi::v1::EngineConfig config_;
   const absl::Duration round_timeout_;
+  StageTracer* const tracer_;
   std::unique_ptr<Producer> producer_;
   absl::Status delivery_failure_;  // publisher thread only (delivery callback)
 

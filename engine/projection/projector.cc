@@ -252,6 +252,11 @@ absl::Status PartitionProjector::Apply(const guanxi::v1::LogRecord& record) {
       ASSIGN_OR_RETURN(guanxi::v1::CustomerState * state, Touch(event.customer_id()));
       Record(*state, projection_.OnEvent(*state, event, position, context), position);
       ++stats_.events;
+      if (options_.tracer != nullptr && options_.tracer->Traces(event.customer_id())) {
+        options_.tracer->Reached(StageTracer::Stage::kProjected, event.customer_id(),
+                                 event.event_id());
+        traced_.emplace_back(event.customer_id(), event.event_id());
+      }
       break;
     }
     case guanxi::v1::LogRecord::kTick:
@@ -419,6 +424,10 @@ absl::Status PartitionProjector::Commit() {
   if (schedule_dirty_) batch_.PutRefitSchedule(schedule_);
   RETURN_IF_ERROR(store_->Commit(batch_));
   schedule_dirty_ = false;
+  for (const auto& [customer, event] : traced_) {
+    options_.tracer->Reached(StageTracer::Stage::kCommitted, customer, event);
+  }
+  traced_.clear();
   cache_.Committed();
   committed_timer_.clear();
   ++stats_.commits;

@@ -36,6 +36,7 @@
 #include "engine/log/event_log.h"
 #include "engine/log/projection_store.h"
 #include "engine/projection/model_fitter.h"
+#include "engine/trace/stage_tracer.h"
 #include "engine/projection/state_cache.h"
 #include "guanxi/v1/config.pb.h"
 #include "guanxi/v1/log.pb.h"
@@ -72,6 +73,8 @@ struct ProjectorOptions {
   // Live: where refits run (off this projector's thread); null: inline, on this thread
   // (the benchmarks' instruction counts, tests). Must outlive the projector.
   ModelFitter* fitter = nullptr;
+  // Follows traced events (projected, committed); must outlive the projector.
+  StageTracer* tracer = nullptr;
 };
 
 struct ProjectorStats {
@@ -183,6 +186,8 @@ class PartitionProjector {
   bool model_requested_ = false;
   guanxi::v1::RefitSchedule schedule_;
   bool schedule_dirty_ = false;
+  // Traced events applied since the last commit: (customer_id, event_id).
+  std::vector<std::pair<std::string, std::string>> traced_;
   // Facts numbered per (customer, position).
   uint64_t fact_position_ = 0;
   std::unordered_map<std::string, uint32_t> fact_index_;

@@ -55,6 +55,11 @@ bool ProjectionWorker::WaitFor(uint64_t position, absl::Duration timeout) const 
   return applied_.load() >= position;
 }
 
+uint64_t ProjectionWorker::decided() const {
+  absl::MutexLock lock(&mu_);
+  return decided_;
+}
+
 bool ProjectionWorker::WaitDecided(uint64_t position, absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
   auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

@@ -65,6 +65,7 @@ class ProjectionWorker {
   // The same for the position through which every refit is decided (applied in memory,
   // not necessarily committed: PartitionProjector::CatchUp's `decided`).
   bool WaitDecided(uint64_t position, absl::Duration timeout) const;
+  uint64_t decided() const;
 
  private:
   void Loop();
