@@ -385,6 +385,25 @@ std::vector<Row> BuildRows(const Result& phases, Result& rows_json) {
     Result& j = Child(rows_json, "latency");
     Put(j, "p50_ms", Number(lat, "p50_ms"));
     Put(j, "p999_ms", Number(lat, "p999_ms"));
+    // Where the milliseconds go (engine::StageTracer on the probes).
+    const Result& stages = Object(lat, "stages");
+    for (const auto& [name, what] : std::initializer_list<std::pair<const char*, const char*>>{
+             {"produced_to_consumed", "produced -> consumed (the poll returned it)"},
+             {"consumed_to_appended", "consumed -> appended (in the partition's log)"},
+             {"appended_to_projected", "appended -> projected (applied, in memory)"},
+             {"projected_to_committed", "projected -> committed (its warning in the outbox)"},
+             {"committed_to_published", "committed -> published (the broker acknowledged it)"},
+             {"published_to_observed", "published -> observed (a consumer received it)"}}) {
+      const Result& stage = Object(stages, name);
+      if (Number(stage, "samples") <= 0) continue;
+      add({"4", absl::StrCat("  stage ", what), absl::StrCat(Ms(Number(stage, "p50_ms")), " / ",
+                                                            Ms(Number(stage, "p99_ms")), " ms"),
+           "", "",
+           absl::StrFormat("p50 / p99 over the %d probes that reached every stage",
+                           static_cast<int>(Number(stage, "samples")))},
+          absl::StrCat("latency_stage_", name), Number(stage, "p99_ms"), "ms (p99)",
+          std::nullopt);
+    }
   } else {
     failed("4", "latency produced -> warning, p50/p99/p999", "latency", "latency");
   }

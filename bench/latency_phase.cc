@@ -20,6 +20,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -35,6 +36,7 @@
 #include "engine/ingest/ingest_engine.h"
 #include "engine/kafka/kafka.h"
 #include "engine/kafka/topics.h"
+#include "engine/trace/stage_tracer.h"
 #include "guanxi/v1/warning.pb.h"
 
 namespace guanxi::bench {
@@ -115,6 +117,65 @@ int64_t NanosSince(Clock::time_point base) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - base).count();
 }
 
+// Follows each probe event through the engine (engine::StageTracer): when (NanosSince
+// base) it reached each stage. Consumed and published carry no event id: a consumed
+// message of a probe customer counts as the probe's when the probe is what the same
+// poll appended (its setup went out about a second before), and a published message
+// as the probe's once the probe was committed (the setup raises no warning, and its
+// changes went out long before).
+class ProbeTracer final : public engine::StageTracer {
+ public:
+  static constexpr int kStages = 5;  // StageTracer::Stage, in order
+  ProbeTracer(Clock::time_point base, int64_t probes)
+      : base_(base),
+        consumed_last_(static_cast<size_t>(probes + 1)),
+        at_(static_cast<size_t>(kStages * (probes + 1))),
+        probes_(probes) {}
+
+  bool Traces(std::string_view customer_id) const override {
+    return absl::StartsWith(Sv(customer_id), Sv(kProbePrefix));
+  }
+  void Reached(Stage stage, std::string_view customer_id, std::string_view event_id) override {
+    absl::string_view rest = Sv(customer_id);
+    int64_t k = -1;
+    if (!absl::ConsumePrefix(&rest, Sv(kProbePrefix)) || !absl::SimpleAtoi(rest, &k) || k < 0 ||
+        k > probes_) {
+      return;
+    }
+    const int64_t now = NanosSince(base_);
+    switch (stage) {
+      case Stage::kConsumed:
+        consumed_last_[static_cast<size_t>(k)] = now;
+        return;
+      case Stage::kPublished:
+        if (at(Stage::kCommitted, k) != 0) Set(stage, k, now);
+        return;
+      default:
+        if (!absl::EndsWith(Sv(event_id), "/champion-left")) return;  // the setup
+        if (stage == Stage::kAppended) {
+          Set(Stage::kConsumed, k, consumed_last_[static_cast<size_t>(k)].load());
+        }
+        Set(stage, k, now);
+    }
+  }
+  // When probe k reached `stage`; 0: not (yet).
+  int64_t at(Stage stage, int64_t k) const { return at_[Index(stage, k)].load(); }
+
+ private:
+  static size_t Index(Stage stage, int64_t k) {
+    return static_cast<size_t>(k) * kStages + static_cast<size_t>(stage);
+  }
+  void Set(Stage stage, int64_t k, int64_t value) {
+    int64_t expected = 0;
+    at_[Index(stage, k)].compare_exchange_strong(expected, value);  // the first time only
+  }
+
+  const Clock::time_point base_;
+  std::vector<std::atomic<int64_t>> consumed_last_;
+  std::vector<std::atomic<int64_t>> at_;
+  const int64_t probes_;
+};
+
 }  // namespace
 
 absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
@@ -160,6 +221,8 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
   // The engine, live (not until caught up), in this process.
   std::error_code ec;
   std::filesystem::remove_all(options.data_dir, ec);
+  const auto base = Clock::now();
+  ProbeTracer tracer(base, probes);
   std::atomic<bool> engine_stop{false};
   std::mutex totals_mu;
   engine::IngestStats engine_totals;
@@ -171,7 +234,8 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
                                  .on_progress = [&](const engine::IngestStats& t, size_t) {
                                    std::lock_guard<std::mutex> lock(totals_mu);
                                    engine_totals = t;
-                                 }});
+                                 },
+                                 .tracer = &tracer});
     engine_status = engine.Run(engine_stop);
   });
 
@@ -183,7 +247,6 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
         absl::StrCat("latency: the observed topic must be ", config.kafka().warnings_topic(),
                      " or ", config.kafka().changes_topic(), ", not ", options.observe_topic));
   }
-  const auto base = Clock::now();
   std::vector<std::atomic<int64_t>> sent(static_cast<size_t>(probes + 1));
   std::vector<std::atomic<int64_t>> arrived(static_cast<size_t>(probes + 1));
   std::atomic<int64_t> observed{0};
@@ -420,6 +483,34 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
   }
 
   Result r = Summary(all);
+  // Where the milliseconds go: each stage's time after the one before, over the probes
+  // that reached every stage.
+  {
+    using Stage = engine::StageTracer::Stage;
+    const std::pair<const char*, std::optional<Stage>> stages[] = {
+        {"produced_to_consumed", Stage::kConsumed},   {"consumed_to_appended", Stage::kAppended},
+        {"appended_to_projected", Stage::kProjected}, {"projected_to_committed", Stage::kCommitted},
+        {"committed_to_published", Stage::kPublished}, {"published_to_observed", std::nullopt}};
+    std::vector<std::vector<double>> spans(std::size(stages));
+    for (int64_t j = 1; j <= k; ++j) {
+      std::vector<int64_t> times = {sent[static_cast<size_t>(j)].load()};
+      for (const auto& [name, stage] : stages) {
+        times.push_back(stage ? tracer.at(*stage, j) : arrived[static_cast<size_t>(j)].load());
+      }
+      if (std::find(times.begin(), times.end(), 0) != times.end()) continue;
+      for (size_t i = 0; i < std::size(stages); ++i) {
+        spans[i].push_back(static_cast<double>(times[i + 1] - times[i]) / 1e6);
+      }
+    }
+    Result& by_stage = Child(r, "stages");
+    for (size_t i = 0; i < std::size(stages); ++i) {
+      std::sort(spans[i].begin(), spans[i].end());
+      Result& one = Child(by_stage, stages[i].first);
+      Put(one, "samples", static_cast<int64_t>(spans[i].size()));
+      Put(one, "p50_ms", Percentile(spans[i], 0.5));
+      Put(one, "p99_ms", Percentile(spans[i], 0.99));
+    }
+  }
   Put(r, "observe_topic", options.observe_topic);
   Put(r, "probe",
       on_warnings ? "a champion contact leaving a probe customer (champion_left): the RAISED "
