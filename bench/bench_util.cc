@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -275,8 +277,36 @@ absl::StatusOr<ChildResult> RunChild(const std::vector<std::string>& argv,
     }
     close(pipe_fds[0]);
   }
+  std::atomic<bool> exited{false};
+  std::atomic<int64_t> peak{0};
+  std::thread sampler;
+  if (options.sample_peak_rss) {
+    sampler = std::thread([&] {
+      const std::string path = absl::StrCat("/proc/", pid, "/status");
+      while (!exited.load()) {
+        std::ifstream in(path);
+        for (std::string line; std::getline(in, line);) {
+          absl::string_view rest = line;
+          int64_t kib = 0;
+          if (absl::ConsumePrefix(&rest, "VmHWM:") &&
+              absl::SimpleAtoi(absl::StripSuffix(absl::StripAsciiWhitespace(rest), " kB"), &kib)) {
+            peak = std::max(peak.load(), kib * 1024);
+          }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
+  }
   int status = 0;
   rusage usage{};
+  // Reads VmHWM without reaping: the child stays a zombie until wait4 below, and a
+  // zombie's status has no VmHWM, so the last sample is from before it exited.
+  siginfo_t info{};
+  while (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+  }
+  exited = true;
+  if (sampler.joinable()) sampler.join();
+  result.peak_rss_bytes = peak.load();
   while (wait4(pid, &status, 0, &usage) < 0) {
     if (errno != EINTR) return absl::InternalError(absl::StrCat("wait4: ", std::strerror(errno)));
   }

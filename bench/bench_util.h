@@ -66,6 +66,8 @@ std::string UtcNow();
 struct ChildOptions {
   bool capture_stdout = false;  // otherwise stdout and stderr are inherited
   bool quiet_stderr = false;    // send the child's stderr to /dev/null
+  // Sample the child's VmHWM (/proc/PID/status) every 20 ms while it runs.
+  bool sample_peak_rss = false;
 };
 struct ChildResult {
   int exit_code = -1;  // -1 when killed by a signal
@@ -73,7 +75,12 @@ struct ChildResult {
   double wall_seconds = 0;
   double user_seconds = 0;
   double system_seconds = 0;
-  int64_t max_rss_bytes = 0;  // wait4's ru_maxrss: the child's own peak, not ours
+  // wait4's ru_maxrss. Not the child's own peak: Linux folds in the RSS of the memory
+  // the child had before its exec, which for a spawned child is ours.
+  int64_t max_rss_bytes = 0;
+  // With sample_peak_rss: the highest VmHWM read, the peak of the child's own memory
+  // (its high-water mark starts at its exec) as of the last sample before it exited.
+  int64_t peak_rss_bytes = 0;
   std::string output{};       // stdout, when captured
 };
 absl::StatusOr<ChildResult> RunChild(const std::vector<std::string>& argv,

@@ -435,7 +435,7 @@ std::vector<Row> BuildRows(const Result& phases, Result& rows_json) {
     add({"5", "peak RSS, guanxi run", absl::StrFormat("%.0f MiB", rss / (1024.0 * 1024.0)),
          "<= 1 GiB at 1M customers", "",
          absl::StrFormat("%s; %d partitions; `guanxi run --until-caught-up` as a child process, "
-                         "ru_maxrss from wait4 (the broker is in the parent, not counted); "
+                         "its VmHWM sampled every 20 ms (the broker is in the parent, not counted); "
                          "%s customer states afterwards; %.0f s, %s events/s",
                          String(mem, "input"), static_cast<int>(Number(mem, "partitions")),
                          Thousands(static_cast<int64_t>(Number(mem, "customer_states_after"))),
