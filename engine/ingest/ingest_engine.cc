@@ -160,11 +160,7 @@ absl::Status IngestEngine::DrainInboxes() {
                                                                   ": ", stats.status().message()));
         return;
       }
-      totals_.messages += stats->messages;
-      totals_.appended += stats->appended;
-      totals_.duplicates += stats->duplicates;
-      totals_.dead_letters += stats->dead_letters;
-      totals_.models += stats->models;
+      totals_ += *stats;
     }
     const bool paused = paused_.count(p.partition()) > 0;
     if (!paused && p.backlog() >= options_.max_batch) {

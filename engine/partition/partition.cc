@@ -45,12 +45,21 @@ void Partition::Offer(int64_t offset, std::string key, std::string value) {
 }
 
 absl::StatusOr<IngestStats> Partition::Drain() {
+  // A window of the inbox at a time (as much as one Room can grant), so a poll that
+  // finds no room costs one window, not the whole inbox.
   IngestStats total;
-  views_.clear();
-  for (const InboxMessage& m : inbox_) views_.push_back({m.offset, m.key, m.value});
-  ASSIGN_OR_RETURN(const size_t taken, AppendSome(views_, /*wait=*/false, total));
-  views_.clear();
-  inbox_.erase(inbox_.begin(), inbox_.begin() + static_cast<std::ptrdiff_t>(taken));
+  while (!inbox_.empty()) {
+    const size_t window =
+        std::min<size_t>(inbox_.size(), PartitionProjector::kModelLandingDistance);
+    views_.clear();
+    for (size_t i = 0; i < window; ++i) {
+      views_.push_back({inbox_[i].offset, inbox_[i].key, inbox_[i].value});
+    }
+    ASSIGN_OR_RETURN(const size_t taken, AppendSome(views_, /*wait=*/false, total));
+    views_.clear();
+    inbox_.erase(inbox_.begin(), inbox_.begin() + static_cast<std::ptrdiff_t>(taken));
+    if (taken < window) break;  // no more room for now
+  }
   return total;
 }
 
@@ -77,10 +86,7 @@ absl::StatusOr<size_t> Partition::AppendSome(absl::Span<const ConsumedMessage> m
       }
     }
     worker_->Feed(std::move(appended_));
-    total.messages += stats.messages;
-    total.appended += stats.appended;
-    total.duplicates += stats.duplicates;
-    total.dead_letters += stats.dead_letters;
+    total += stats;
     taken += take;
   }
   return taken;

@@ -16,6 +16,16 @@ struct IngestStats {
   int64_t dead_letters = 0;
   int64_t ticks = 0;   // tick records appended to quiet partitions
   int64_t models = 0;  // population-model records appended
+
+  IngestStats& operator+=(const IngestStats& o) {
+    messages += o.messages;
+    appended += o.appended;
+    duplicates += o.duplicates;
+    dead_letters += o.dead_letters;
+    ticks += o.ticks;
+    models += o.models;
+    return *this;
+  }
 };
 
 // The outbox publisher's counts.
