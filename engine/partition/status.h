@@ -32,8 +32,8 @@ struct IngestStats {
 struct OutboxStats {
   uint64_t published = 0;  // entries acknowledged and deleted
   uint64_t warnings = 0;   // of which churn warnings
-  uint64_t failed_rounds = 0;
-  // Entries the round in progress produced and the broker has not acknowledged yet.
+  uint64_t failed_rounds = 0;  // failed attempts: a delivery failed, a read failed, a stop
+  // Entries produced and not acknowledged yet.
   uint64_t unacknowledged = 0;
 };
 

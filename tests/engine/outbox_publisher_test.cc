@@ -114,7 +114,7 @@ TEST(OutboxPublisherTest, StopDuringARoundTheBrokerCannotAcknowledgeLeavesItInTh
   std::shared_ptr<ProjectionStore> store = OpenPartitionStore(dir.path());
   const absl::Time deadline = absl::Now() + absl::Seconds(90);
   {
-    // A round would wait an hour for the broker: if Stop waited for it, the test would
+    // The removed partition would be waited for an hour: if Stop waited for it, the test would
     // run into ctest's timeout.
     OutboxPublisher publisher(cluster->bootstrap_servers(), config, absl::Hours(1));
     ASSERT_TRUE(publisher.Start().ok());
@@ -142,6 +142,41 @@ TEST(OutboxPublisherTest, StopDuringARoundTheBrokerCannotAcknowledgeLeavesItInTh
   EXPECT_TRUE(WaitFor([&] { return next.stats().published == 3; }, deadline));
   EXPECT_EQ(OutboxSize(*store), 0u);
   next.Stop();
+}
+
+// A delivery that fails (here: the broker down past the message timeout) leaves the
+// entries in the outbox; the publisher produces them again from the first failed one
+// and deletes them once the broker, back, acknowledged them.
+TEST(OutboxPublisherTest, AFailedDeliveryIsProducedAgainFromTheFirstFailure) {
+  auto cluster = std::move(*EmbeddedCluster::Start(1));
+  v1::EngineConfig config = DefaultEngineConfig();
+  v1::KafkaProperty* timeout = config.mutable_kafka()->add_properties();
+  timeout->set_name("message.timeout.ms");
+  timeout->set_value("300");
+  ASSERT_TRUE(CreateGuanxiTopics(*cluster, config.kafka(), 1).ok());
+  TempDir dir;
+  std::shared_ptr<ProjectionStore> store = OpenPartitionStore(dir.path());
+  OutboxPublisher publisher(cluster->bootstrap_servers(), config);
+  ASSERT_TRUE(publisher.Start().ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(90);
+  AddChanges(*store, 0, 1);
+  publisher.Add(0, store);
+  publisher.Notify();
+  ASSERT_TRUE(WaitFor([&] { return publisher.stats().published == 1; }, deadline));
+
+  ASSERT_TRUE(cluster->SetBrokerDown(1).ok());
+  AddChanges(*store, 1, 4);
+  publisher.Notify();
+  ASSERT_TRUE(WaitFor([&] { return publisher.stats().failed_rounds >= 1; }, deadline));
+  EXPECT_EQ(publisher.stats().published, 1u);
+  EXPECT_EQ(OutboxSize(*store), 3u) << "nothing failed is deleted";
+  EXPECT_FALSE(publisher.WaitIdle(absl::ZeroDuration())) << "a retry is due";
+
+  ASSERT_TRUE(cluster->SetBrokerUp(1).ok());
+  EXPECT_TRUE(publisher.WaitIdle(absl::Seconds(60)));
+  EXPECT_EQ(publisher.stats().published, 4u);
+  EXPECT_EQ(OutboxSize(*store), 0u);
+  publisher.Stop();
 }
 
 }  // namespace
