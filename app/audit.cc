@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "app/commands.h"
 #include "common/scratch_dir.h"
-#include "engine/log/data_dir.h"
-#include "engine/log/event_log.h"
+#include "engine/storage/data_dir.h"
+#include "engine/storage/event_log.h"
 
 namespace guanxi::app {
 namespace {

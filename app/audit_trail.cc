@@ -21,7 +21,7 @@
 #include "common/scratch_dir.h"
 #include "common/strings.h"
 #include "engine/config/config.h"
-#include "engine/log/data_dir.h"
+#include "engine/storage/data_dir.h"
 #include "engine/query/projection_view.h"
 #include "engine/query/trail.h"
 #include "google/protobuf/util/time_util.h"

@@ -26,8 +26,8 @@
 #include "engine/ingest/ingest_engine.h"
 #include "engine/kafka/kafka.h"
 #include "engine/kafka/topics.h"
-#include "engine/log/data_dir.h"
-#include "engine/log/projection_store.h"
+#include "engine/storage/data_dir.h"
+#include "engine/storage/projection_store.h"
 #include "guanxi/v1/warning.pb.h"
 
 namespace guanxi::app {

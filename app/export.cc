@@ -20,7 +20,7 @@
 #include "common/scratch_dir.h"
 #include "common/status_macros.h"
 #include "engine/config/config.h"
-#include "engine/log/data_dir.h"
+#include "engine/storage/data_dir.h"
 #include "engine/query/json.h"
 #include "engine/query/projection_view.h"
 #include "google/protobuf/util/time_util.h"

@@ -13,7 +13,7 @@
 #include "app/time_flag.h"
 #include "common/scratch_dir.h"
 #include "engine/config/config.h"
-#include "engine/log/data_dir.h"
+#include "engine/storage/data_dir.h"
 #include "engine/projection/replay.h"
 #include "engine/query/json.h"
 #include "google/protobuf/util/time_util.h"

@@ -14,7 +14,7 @@
 #include "common/json_string.h"
 #include "common/scratch_dir.h"
 #include "engine/config/config.h"
-#include "engine/log/data_dir.h"
+#include "engine/storage/data_dir.h"
 
 namespace guanxi::app {
 namespace {

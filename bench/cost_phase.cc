@@ -19,8 +19,8 @@
 #include "common/status_macros.h"
 #include "engine/config/config.h"
 #include "engine/ingest/ingestor.h"
-#include "engine/log/event_log.h"
-#include "engine/log/projection_store.h"
+#include "engine/storage/event_log.h"
+#include "engine/storage/projection_store.h"
 #include "engine/partition/model_slots.h"
 #include "engine/projection/projector.h"
 

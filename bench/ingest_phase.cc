@@ -16,9 +16,9 @@
 #include "engine/ingest/ingest_engine.h"
 #include "engine/kafka/kafka.h"
 #include "engine/kafka/topics.h"
-#include "engine/log/data_dir.h"
-#include "engine/log/event_log.h"
-#include "engine/log/projection_store.h"
+#include "engine/storage/data_dir.h"
+#include "engine/storage/event_log.h"
+#include "engine/storage/projection_store.h"
 
 namespace guanxi::bench {
 namespace {

@@ -12,9 +12,9 @@
 #include "bench/phases.h"
 #include "common/status_macros.h"
 #include "engine/config/config.h"
-#include "engine/log/data_dir.h"
-#include "engine/log/event_log.h"
-#include "engine/log/projection_store.h"
+#include "engine/storage/data_dir.h"
+#include "engine/storage/event_log.h"
+#include "engine/storage/projection_store.h"
 #include "engine/projection/projector.h"
 
 namespace guanxi::bench {

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "engine/kafka/topics.h"
-#include "engine/log/data_dir.h"
+#include "engine/storage/data_dir.h"
 
 namespace guanxi::engine {
 namespace {

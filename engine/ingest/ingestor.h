@@ -26,7 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "engine/ingest/decode.h"
-#include "engine/log/event_log.h"
+#include "engine/storage/event_log.h"
 #include "engine/partition/status.h"
 #include "guanxi/v1/log.pb.h"
 

@@ -3,14 +3,15 @@
 #include <utility>
 
 #include "common/status_macros.h"
-#include "engine/log/data_dir.h"
+#include "engine/storage/data_dir.h"
 
 namespace guanxi::engine {
 
 PartitionManager::PartitionManager(std::string data_dir, const guanxi::v1::StorageConfig& storage)
     : data_dir_(std::move(data_dir)),
       storage_config_(storage),
-      storage_(MakeSharedStorage(storage.block_cache_bytes(), storage.write_buffer_bytes())) {}
+      storage_(std::make_shared<const SharedStorage>(storage.block_cache_bytes(),
+                                                     storage.write_buffer_bytes())) {}
 
 PartitionManager::~PartitionManager() {
   CloseAll();
@@ -26,8 +27,7 @@ absl::StatusOr<std::shared_ptr<PartitionStore>> PartitionManager::AcquireStore(i
   EventLogOptions log_options;
   log_options.partition = partition;
   log_options.sync = storage_config_.sync();
-  log_options.block_cache = storage_.block_cache;
-  log_options.write_buffer_manager = storage_.write_buffer_manager;
+  log_options.shared = storage_;
   log_options.extra_column_families = ProjectionStore::ColumnFamilies();
   auto store = std::make_shared<PartitionStore>();
   ASSIGN_OR_RETURN(store->log, EventLog::Open(PartitionDir(data_dir_, partition), log_options));

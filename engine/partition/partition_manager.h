@@ -30,7 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "engine/log/event_log.h"
+#include "engine/storage/event_log.h"
 #include "engine/partition/partition.h"
 #include "engine/partition/view.h"
 #include "guanxi/v1/config.pb.h"
@@ -72,7 +72,7 @@ class PartitionManager {
 
   const std::string data_dir_;
   const guanxi::v1::StorageConfig storage_config_;
-  SharedStorage storage_;
+  std::shared_ptr<const SharedStorage> storage_;
   std::map<int32_t, std::unique_ptr<Partition>> owned_;
   // Every partition store open in this instance: those of owned partitions, and those of
   // revoked partitions that a reader, or an outbox round still in progress, holds.

@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "engine/log/event_log.h"
-#include "engine/log/projection_store.h"
+#include "engine/storage/event_log.h"
+#include "engine/storage/projection_store.h"
 
 namespace guanxi::engine {
 

@@ -49,7 +49,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/kafka/kafka.h"
-#include "engine/log/projection_store.h"
+#include "engine/storage/projection_store.h"
 #include "engine/partition/status.h"
 #include "engine/trace/stage_tracer.h"
 #include "guanxi/v1/config.pb.h"

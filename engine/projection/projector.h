@@ -1,7 +1,7 @@
 // The projection of one partition: applies the partition's log, in position order, to
 // its customers' projections (projections/projection.h), and commits the states, the
 // inactivity timers, the derived facts, the outbox entries and the checkpoint in one
-// WriteBatch per chunk of records (engine/log/projection_store.h).
+// WriteBatch per chunk of records (engine/storage/projection_store.h).
 //
 //   ASSIGN_OR_RETURN(auto projector, PartitionProjector::Create(log, store, options));
 //   RETURN_IF_ERROR(projector->CatchUp(log->next_position(), stop));
@@ -33,8 +33,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/log/event_log.h"
-#include "engine/log/projection_store.h"
+#include "engine/storage/event_log.h"
+#include "engine/storage/projection_store.h"
 #include "engine/projection/model_fitter.h"
 #include "engine/trace/stage_tracer.h"
 #include "engine/projection/state_cache.h"

@@ -2,8 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "engine/log/data_dir.h"
-#include "engine/log/projection_store.h"
+#include "engine/storage/data_dir.h"
+#include "engine/storage/projection_store.h"
 
 namespace guanxi::engine {
 

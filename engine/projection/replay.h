@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/log/projection_store.h"
+#include "engine/storage/projection_store.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "engine/projection/projector.h"
 #include "guanxi/v1/config.pb.h"

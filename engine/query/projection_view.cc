@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "engine/log/data_dir.h"
+#include "engine/storage/data_dir.h"
 #include "engine/projection/replay.h"
 
 namespace guanxi::engine {

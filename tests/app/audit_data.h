@@ -27,9 +27,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/config/config.h"
-#include "engine/log/data_dir.h"
-#include "engine/log/event_log.h"
-#include "engine/log/projection_store.h"
+#include "engine/storage/data_dir.h"
+#include "engine/storage/event_log.h"
+#include "engine/storage/projection_store.h"
 #include "engine/projection/projector.h"
 #include "gtest/gtest.h"
 #include "guanxi/v1/log.pb.h"

@@ -2,8 +2,8 @@
 #include <sstream>
 
 #include "app/commands.h"
-#include "engine/log/data_dir.h"
-#include "engine/log/event_log.h"
+#include "engine/storage/data_dir.h"
+#include "engine/storage/event_log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"

@@ -10,8 +10,8 @@
 
 #include "absl/strings/str_split.h"
 #include "app/commands.h"
-#include "engine/log/data_dir.h"
-#include "engine/log/event_log.h"
+#include "engine/storage/data_dir.h"
+#include "engine/storage/event_log.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"

@@ -6,8 +6,8 @@
 
 #include "app/commands.h"
 #include "connectors/connector.h"
-#include "engine/log/data_dir.h"
-#include "engine/log/event_log.h"
+#include "engine/storage/data_dir.h"
+#include "engine/storage/event_log.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"

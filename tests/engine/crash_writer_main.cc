@@ -15,7 +15,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/log/event_log.h"
+#include "engine/storage/event_log.h"
 #include "tests/engine/crash_partition.h"
 
 int main(int argc, char** argv) {

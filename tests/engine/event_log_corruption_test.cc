@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/log/event_log.h"
+#include "engine/storage/event_log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"

@@ -12,7 +12,7 @@
 #include <set>
 #include <string>
 
-#include "engine/log/event_log.h"
+#include "engine/storage/event_log.h"
 #include "gtest/gtest.h"
 #include "tests/engine/crash_partition.h"
 #include "tests/engine/event_log_test_util.h"

@@ -1,12 +1,12 @@
-#include "engine/log/event_log.h"
+#include "engine/storage/event_log.h"
 
 #include <thread>
 #include <vector>
 
+#include "engine/storage/rocks_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
-#include "rocksdb/write_batch.h"
 #include "tests/engine/event_log_test_util.h"
 
 namespace guanxi::engine {
@@ -224,44 +224,25 @@ TEST(EventLogTest, SecondaryNeedsItsOwnDirectory) {
   EXPECT_EQ(reader.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(EventLogTest, ExtraColumnFamilyWritesCommitWithTheBatch) {
+TEST(EventLogTest, ExtraColumnFamiliesAreOpenedByALaterOpenThatDoesNotDeclareThem) {
   TempDir dir;
   {
     auto log = OpenOrDie(dir.path(), {.extra_column_families = {"state"}});
-    rocksdb::ColumnFamilyHandle* state = log->ColumnFamily("state");
+    rocksdb::ColumnFamilyHandle* state = rocks::Access::Family(*log, "state");
     ASSERT_NE(state, nullptr);
-    EXPECT_EQ(log->ColumnFamily("nope"), nullptr);
+    EXPECT_EQ(rocks::Access::Family(*log, "nope"), nullptr);
+    ASSERT_TRUE(rocks::Access::Db(*log)->Put(rocksdb::WriteOptions(), state, "a", "2 events").ok());
     std::vector<v1::LogRecord> batch = {OrderRecord("e0", "a", 10), OrderRecord("e1", "a", 11)};
-    auto r = log->Append(absl::MakeSpan(batch), {{"guanxi.events", 0, 2}},
-                         [&](const AppendResult& result, rocksdb::WriteBatch& wb) {
-                           EXPECT_EQ(result.appended, 2u);
-                           return wb.Put(state, "a", "2 events").ok() ? absl::OkStatus()
-                                                                      : absl::InternalError("put");
-                         });
-    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_TRUE(log->Append(absl::MakeSpan(batch), {{"guanxi.events", 0, 2}}).ok());
   }
   // A later open that does not declare the family still opens it (RocksDB requires it).
   auto log = OpenOrDie(dir.path());
-  ASSERT_NE(log->ColumnFamily("state"), nullptr);
+  rocksdb::ColumnFamilyHandle* state = rocks::Access::Family(*log, "state");
+  ASSERT_NE(state, nullptr);
   std::string value;
-  ASSERT_TRUE(log->db()->Get(rocksdb::ReadOptions(), log->ColumnFamily("state"), "a", &value).ok());
+  ASSERT_TRUE(rocks::Access::Db(*log)->Get(rocksdb::ReadOptions(), state, "a", &value).ok());
   EXPECT_EQ(value, "2 events");
   EXPECT_EQ(log->next_position(), 2u);
-}
-
-TEST(EventLogTest, FailingExtraWritesAbortTheWholeAppend) {
-  TempDir dir;
-  auto log = OpenOrDie(dir.path());
-  std::vector<v1::LogRecord> batch = {OrderRecord("e0", "a", 10)};
-  auto r = log->Append(absl::MakeSpan(batch), {{"guanxi.events", 0, 1}},
-                       [](const AppendResult&, rocksdb::WriteBatch&) {
-                         return absl::AbortedError("projection says no");
-                       });
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kAborted);
-  EXPECT_EQ(log->next_position(), 0u);
-  EXPECT_TRUE(Ids(*log, 0, 10).empty());
-  EXPECT_FALSE(log->StoredOffset("guanxi.events", 0)->has_value());
-  EXPECT_EQ(log->FindEvent("e0").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(EventLogTest, StoreOfAnotherPartitionIsRefused) {

@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/config/config.h"
-#include "engine/log/data_dir.h"
-#include "engine/log/projection_store.h"
+#include "engine/storage/data_dir.h"
+#include "engine/storage/projection_store.h"
 #include "engine/projection/projector.h"
 #include "engine/query/projection_view.h"
 #include "engine/query/trail.h"

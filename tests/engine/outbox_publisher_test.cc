@@ -13,8 +13,8 @@
 #include "engine/config/config.h"
 #include "engine/kafka/kafka.h"
 #include "engine/kafka/topics.h"
-#include "engine/log/event_log.h"
-#include "engine/log/projection_store.h"
+#include "engine/storage/event_log.h"
+#include "engine/storage/projection_store.h"
 #include "gtest/gtest.h"
 #include "tests/engine/event_log_test_util.h"
 

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "engine/config/config.h"
-#include "engine/log/data_dir.h"
+#include "engine/storage/data_dir.h"
 #include "gtest/gtest.h"
 #include "tests/engine/event_log_test_util.h"
 

@@ -12,8 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/config/config.h"
-#include "engine/log/data_dir.h"
-#include "engine/log/projection_store.h"
+#include "engine/storage/data_dir.h"
+#include "engine/storage/projection_store.h"
 #include "engine/partition/model_slots.h"
 #include "engine/projection/replay.h"
 #include "engine/projection/worker.h"
@@ -494,7 +494,8 @@ TEST(SecondaryTest, FollowsAWriterThatAlsoWritesProjections) {
     if (with_projections) options.extra_column_families = ProjectionStore::ColumnFamilies();
     auto reader = EventLog::Open(dir, options);
     ASSERT_TRUE(reader.ok()) << reader.status();
-    EXPECT_NE((*reader)->ColumnFamily("state"), nullptr);
+    // The projection families are opened even when not declared.
+    EXPECT_TRUE(ProjectionStore::Attach(reader->get()).ok());
     const uint64_t seen = (*reader)->next_position();
     EXPECT_EQ(seen, live.log->next_position());
 

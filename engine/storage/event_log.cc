@@ -1,4 +1,4 @@
-#include "engine/log/event_log.h"
+#include "engine/storage/event_log.h"
 
 #include <openssl/sha.h>
 
@@ -12,7 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "engine/log/rocks_util.h"
+#include "engine/storage/keys.h"
+#include "engine/storage/rocks_util.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
@@ -24,60 +25,18 @@
 namespace guanxi::engine {
 namespace {
 
-constexpr char kLogCf[] = "log";
-constexpr char kStreamCf[] = "stream";
-constexpr char kDedupCf[] = "dedup";
-constexpr char kMetaCf[] = "meta";
-constexpr char kHeadKey[] = "head";
-constexpr char kPartitionKey[] = "partition";
-constexpr char kOffsetPrefix[] = "offset/";
-
+using keys::GetBigEndian64;
+using keys::kDedupCf;
+using keys::kHeadKey;
+using keys::kLogCf;
+using keys::kMetaCf;
+using keys::kPartitionKey;
+using keys::kStreamCf;
+using keys::OffsetKey;
+using keys::PositionKey;
 using rocks::FromRocks;
-using rocks::GetBigEndian64;
-using rocks::PutBigEndian64;
 using rocks::ReadOptionsAt;
 using rocks::View;
-
-std::string PositionKey(uint64_t position) {
-  std::string key;
-  key.reserve(8);
-  PutBigEndian64(key, position);
-  return key;
-}
-
-// stream key: 4-byte big-endian length of customer_id, customer_id, 8-byte position. The
-// length prefix keeps one customer's keys from running into another's ("a" vs "ab").
-std::string StreamPrefix(std::string_view customer_id) {
-  std::string key;
-  const auto n = static_cast<uint32_t>(customer_id.size());
-  for (int shift = 24; shift >= 0; shift -= 8)
-    key.push_back(static_cast<char>((n >> shift) & 0xff));
-  key.append(customer_id);
-  return key;
-}
-
-// stream value: occurred_at as 8-byte seconds (offset binary, so it sorts) + 4-byte nanos.
-void PutStreamValue(std::string& v, const google::protobuf::Timestamp& t) {
-  PutBigEndian64(v, static_cast<uint64_t>(t.seconds()) ^ (uint64_t{1} << 63));
-  const auto nanos = static_cast<uint32_t>(t.nanos());
-  for (int shift = 24; shift >= 0; shift -= 8)
-    v.push_back(static_cast<char>((nanos >> shift) & 0xff));
-}
-
-bool AtOrBefore(std::string_view stream_value, const google::protobuf::Timestamp& until) {
-  if (stream_value.size() != 12) return true;
-  const auto seconds =
-      static_cast<int64_t>(GetBigEndian64(stream_value.data()) ^ (uint64_t{1} << 63));
-  uint32_t nanos = 0;
-  for (int i = 8; i < 12; ++i)
-    nanos = (nanos << 8) | static_cast<uint8_t>(stream_value[static_cast<size_t>(i)]);
-  return seconds < until.seconds() ||
-         (seconds == until.seconds() && static_cast<int32_t>(nanos) <= until.nanos());
-}
-
-std::string OffsetKey(std::string_view topic, int32_t partition) {
-  return absl::StrCat(kOffsetPrefix, absl::string_view(topic.data(), topic.size()), "/", partition);
-}
 
 }  // namespace
 
@@ -111,9 +70,9 @@ struct EventLog::Impl {
       return absl::OkStatus();
     }
     if (!s.ok()) return FromRocks(s, "reading the chain head");
-    if (value.size() != 8 + 32) return absl::DataLossError("the chain head in meta is malformed");
-    next = GetBigEndian64(value.data());
-    std::memcpy(hash.data(), value.data() + 8, 32);
+    if (!keys::ParseHeadValue(value, next, hash)) {
+      return absl::DataLossError("the chain head in meta is malformed");
+    }
     return absl::OkStatus();
   }
 
@@ -172,13 +131,15 @@ struct EventLog::Impl {
   }
 };
 
-SharedStorage MakeSharedStorage(int64_t block_cache_bytes, int64_t write_buffer_bytes) {
-  auto cache = rocksdb::NewLRUCache(static_cast<size_t>(block_cache_bytes));
+SharedStorage::SharedStorage(int64_t block_cache_bytes, int64_t write_buffer_bytes)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->block_cache = rocksdb::NewLRUCache(static_cast<size_t>(block_cache_bytes));
   // Memtables count against the cache too, so the two budgets add up to one bound.
-  auto manager =
-      std::make_shared<rocksdb::WriteBufferManager>(static_cast<size_t>(write_buffer_bytes), cache);
-  return {std::move(cache), std::move(manager)};
+  impl_->write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
+      static_cast<size_t>(write_buffer_bytes), impl_->block_cache);
 }
+
+SharedStorage::~SharedStorage() = default;
 
 EventLog::EventLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 EventLog::~EventLog() = default;
@@ -213,9 +174,10 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 4;
   if (options.mode == OpenMode::kSecondary) db_options.max_open_files = -1;
-  if (options.write_buffer_manager) db_options.write_buffer_manager = options.write_buffer_manager;
+  if (options.shared) db_options.write_buffer_manager = options.shared->impl().write_buffer_manager;
 
-  auto cache = options.block_cache ? options.block_cache : rocksdb::NewLRUCache(32 << 20);
+  auto cache =
+      options.shared ? options.shared->impl().block_cache : rocksdb::NewLRUCache(32 << 20);
   const auto supported = rocksdb::GetSupportedCompressions();
   const bool lz4 =
       std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) != supported.end();
@@ -296,8 +258,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
 }
 
 absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> records,
-                                              absl::Span<const SourceOffset> offsets,
-                                              const ExtraWrites& extra_writes) {
+                                              absl::Span<const SourceOffset> offsets) {
   Impl& d = *impl_;
   if (d.options.mode != OpenMode::kReadWrite) {
     return absl::FailedPreconditionError("Append on an event log opened read-only");
@@ -360,7 +321,7 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
   const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now).count();
 
   rocksdb::WriteBatch batch;
-  std::string value, key, stream_key, stream_value;
+  std::string value, key;
   for (size_t i = 0; i < records.size(); ++i) {
     if (duplicate[i]) continue;
     guanxi::v1::LogRecord& r = records[i];
@@ -381,11 +342,8 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
     key = PositionKey(next);
     batch.Put(d.log, key, value);
     if (r.has_event()) {
-      stream_key = StreamPrefix(r.event().customer_id());
-      PutBigEndian64(stream_key, next);
-      stream_value.clear();
-      PutStreamValue(stream_value, r.event().occurred_at());
-      batch.Put(d.stream, stream_key, stream_value);
+      batch.Put(d.stream, keys::StreamKey(r.event().customer_id(), next),
+                keys::StreamValue(r.event().occurred_at()));
       batch.Put(d.dedup, r.event().event_id(), key);
     }
     result.outcomes[i] = {false, next};
@@ -393,17 +351,9 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
     ++next;
   }
   for (const SourceOffset& o : offsets) {
-    std::string v;
-    PutBigEndian64(v, static_cast<uint64_t>(o.next_offset));
-    batch.Put(d.meta, OffsetKey(o.topic, o.partition), v);
+    batch.Put(d.meta, OffsetKey(o.topic, o.partition), keys::OffsetValue(o.next_offset));
   }
-  std::string head_value;
-  PutBigEndian64(head_value, next);
-  head_value.append(reinterpret_cast<const char*>(head.data()), head.size());
-  batch.Put(d.meta, kHeadKey, head_value);
-  if (extra_writes) {
-    if (absl::Status s = extra_writes(result, batch); !s.ok()) return s;
-  }
+  batch.Put(d.meta, kHeadKey, keys::HeadValue(next, head));
 
   rocksdb::WriteOptions write_options;
   write_options.sync = d.options.sync;
@@ -418,7 +368,9 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
 }
 
 void EventLog::AwaitWriteBufferRoom() const {
-  const rocksdb::WriteBufferManager* manager = impl_->options.write_buffer_manager.get();
+  if (!impl_->options.shared) return;
+  const rocksdb::WriteBufferManager* manager =
+      impl_->options.shared->impl().write_buffer_manager.get();
   if (manager == nullptr || !manager->enabled()) return;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
   while (manager->memory_usage() > manager->buffer_size() &&
@@ -444,15 +396,17 @@ absl::StatusOr<std::optional<int64_t>> EventLog::StoredOffset(std::string_view t
       impl_->db->Get(rocksdb::ReadOptions(), impl_->meta, OffsetKey(topic, partition), &value);
   if (s.IsNotFound()) return std::optional<int64_t>();
   if (!s.ok()) return FromRocks(s, "reading a stored offset");
-  if (value.size() != 8) return absl::DataLossError("a stored offset is malformed");
+  if (value.size() != 8) return absl::DataLossError("a stored offset is malformed");  // OffsetValue
   return std::optional<int64_t>(static_cast<int64_t>(GetBigEndian64(value.data())));
 }
 
-StoreSnapshot::~StoreSnapshot() { db_->ReleaseSnapshot(snapshot_); }
+StoreSnapshot::StoreSnapshot(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+StoreSnapshot::~StoreSnapshot() { impl_->db->ReleaseSnapshot(impl_->snapshot); }
 
 std::unique_ptr<const StoreSnapshot> EventLog::TakeSnapshot() const {
   rocksdb::DB* db = impl_->db.get();
-  return std::unique_ptr<const StoreSnapshot>(new StoreSnapshot(db, db->GetSnapshot()));
+  return std::unique_ptr<const StoreSnapshot>(new StoreSnapshot(
+      std::make_unique<StoreSnapshot::Impl>(StoreSnapshot::Impl{db, db->GetSnapshot()})));
 }
 
 absl::Status EventLog::ReadRange(uint64_t from, uint64_t to,
@@ -477,14 +431,14 @@ absl::Status EventLog::ReadStream(std::string_view customer_id,
                                   const std::optional<google::protobuf::Timestamp>& until,
                                   const std::function<bool(const guanxi::v1::LogRecord&)>& visit,
                                   const StoreSnapshot* at) const {
-  const std::string prefix = StreamPrefix(customer_id);
+  const std::string prefix = keys::CustomerPrefix(customer_id);
   const rocksdb::ReadOptions read = ReadOptionsAt(at);
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read, impl_->stream));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (it->key().size() != prefix.size() + 8)
       return absl::DataLossError("a stream key is malformed");
-    if (until && !AtOrBefore(View(it->value()), *until)) continue;
-    const uint64_t position = GetBigEndian64(it->key().data() + prefix.size());
+    if (until && !keys::OccurredAtOrBefore(View(it->value()), *until)) continue;
+    const uint64_t position = keys::StreamPosition(View(it->key()), prefix.size());
     auto record = impl_->ReadAt(position, read);
     if (!record.ok()) {
       return absl::DataLossError(absl::StrCat("the stream index points at position ", position,
@@ -627,13 +581,17 @@ absl::Status VerifyResult::ToStatus() const {
 
 bool EventLog::sync() const { return impl_->options.sync; }
 
-rocksdb::ColumnFamilyHandle* EventLog::ColumnFamily(std::string_view name) const {
-  for (size_t i = 0; i < impl_->names.size(); ++i) {
-    if (impl_->names[i] == name) return impl_->handles[i];
+namespace rocks {
+
+rocksdb::ColumnFamilyHandle* Access::Family(const EventLog& log, std::string_view name) {
+  for (size_t i = 0; i < log.impl_->names.size(); ++i) {
+    if (log.impl_->names[i] == name) return log.impl_->handles[i];
   }
   return nullptr;
 }
 
-rocksdb::DB* EventLog::db() const { return impl_->db.get(); }
+rocksdb::DB* Access::Db(const EventLog& log) { return log.impl_->db.get(); }
+
+}  // namespace rocks
 
 }  // namespace guanxi::engine

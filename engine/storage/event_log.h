@@ -33,15 +33,6 @@
 #include "google/protobuf/timestamp.pb.h"
 #include "guanxi/v1/log.pb.h"
 
-namespace rocksdb {
-class Cache;
-class ColumnFamilyHandle;
-class DB;
-class Snapshot;
-class WriteBatch;
-class WriteBufferManager;
-}  // namespace rocksdb
-
 namespace guanxi::engine {
 
 using Hash = std::array<uint8_t, 32>;  // SHA-256
@@ -52,34 +43,43 @@ enum class OpenMode {
   kSecondary,  // follows a running writer: call CatchUp() to see its newer appends
 };
 
+// One block cache and one write-buffer budget (memtables charged to the cache) for every
+// partition's store in a process, so memory stays bounded however many partitions it
+// owns (docs/storage.md). Immutable once made; thread-safe.
+class SharedStorage {
+ public:
+  SharedStorage(int64_t block_cache_bytes, int64_t write_buffer_bytes);
+  ~SharedStorage();
+  SharedStorage(const SharedStorage&) = delete;
+  SharedStorage& operator=(const SharedStorage&) = delete;
+
+  struct Impl;  // internal to engine/storage (rocks_util.h)
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 struct EventLogOptions {
   OpenMode mode = OpenMode::kReadWrite;
   // kSecondary only: a directory of the reader's own (RocksDB keeps its info log there).
   std::string secondary_dir{};
   bool sync = false;
-  // Shared across every partition's store of one process; null = a private default.
-  std::shared_ptr<rocksdb::Cache> block_cache{};
-  std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager{};
+  // Shared across every partition's store of one process; null = a private block cache
+  // of 32 MiB and no write-buffer budget.
+  std::shared_ptr<const SharedStorage> shared{};
   // The partition this store holds. Recorded in meta on the first read-write open that
   // sets it; an open naming another partition then fails (FailedPrecondition), so a
   // store cannot be mounted as the wrong partition. Unset: not checked.
   std::optional<int32_t> partition{};
-  // Column families other engine code keeps in the same store (projections: state,
-  // timers, outbox), so their writes can join an Append's batch (see Append's
-  // `extra_writes`). Created by a read-write open; read-only and secondary opens get
-  // those that exist. Families found on disk but not declared are opened too, in every
-  // mode (a read-write open must open them all; a secondary missing one stops seeing
+  // Column families other stores of engine/storage keep in the same database
+  // (ProjectionStore::ColumnFamilies()). Created by a read-write open; read-only and
+  // secondary opens get those that exist. Families found on disk but not declared are
+  // opened too, in every mode (a read-write open must open them all; a secondary missing one stops seeing
   // new appends), with default options.
   std::vector<std::string> extra_column_families{};
 };
 
-// One block cache and one write-buffer manager for every partition's store in a
-// process, so memory stays bounded however many partitions it owns.
-struct SharedStorage {
-  std::shared_ptr<rocksdb::Cache> block_cache;
-  std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager;
-};
-SharedStorage MakeSharedStorage(int64_t block_cache_bytes, int64_t write_buffer_bytes);
 
 // A Kafka position consumed up to: the next offset to read.
 struct SourceOffset {
@@ -123,21 +123,18 @@ class StoreSnapshot {
   StoreSnapshot(const StoreSnapshot&) = delete;
   StoreSnapshot& operator=(const StoreSnapshot&) = delete;
 
-  // For the stores of engine/log (rocksdb::ReadOptions::snapshot).
-  const rocksdb::Snapshot* get() const { return snapshot_; }
+  struct Impl;  // internal to engine/storage (rocks_util.h)
+  const Impl& impl() const { return *impl_; }
 
  private:
   friend class EventLog;
-  StoreSnapshot(rocksdb::DB* db, const rocksdb::Snapshot* snapshot)
-      : db_(db), snapshot_(snapshot) {}
-  rocksdb::DB* db_;
-  const rocksdb::Snapshot* snapshot_;
+  explicit StoreSnapshot(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
-// Adds writes of other engine code to an Append's WriteBatch, after the log's own, so
-// they commit atomically with the records. Called once per Append with the outcomes
-// (positions already assigned); a non-OK return aborts the Append, nothing is written.
-using ExtraWrites = std::function<absl::Status(const AppendResult&, rocksdb::WriteBatch&)>;
+namespace rocks {
+struct Access;
+}
 
 class EventLog {
  public:
@@ -152,11 +149,9 @@ class EventLog {
   // atomic write. An event whose event_id is already in the log, or earlier in the same
   // batch, is not appended again (outcome.duplicate). An event without event_id,
   // customer_id or occurred_at is InvalidArgument naming the field, and nothing is
-  // written. FailedPrecondition on a log not opened kReadWrite. `extra_writes`, if set,
-  // adds the caller's own writes to the same batch (see ExtraWrites).
+  // written. FailedPrecondition on a log not opened kReadWrite.
   absl::StatusOr<AppendResult> Append(absl::Span<guanxi::v1::LogRecord> records,
-                                      absl::Span<const SourceOffset> offsets,
-                                      const ExtraWrites& extra_writes = nullptr);
+                                      absl::Span<const SourceOffset> offsets);
 
   // Whether writes are synced (EventLogOptions::sync); other stores sharing the
   // database follow it.
@@ -189,9 +184,8 @@ class EventLog {
   absl::StatusOr<guanxi::v1::LogRecord> FindEvent(std::string_view event_id) const;
 
   // kSecondary: shows the writer's newer appends, by reopening the secondary (RocksDB
-  // 7.8's own catch-up can serve stale values of overwritten keys after a flush). Column
-  // family handles and db() obtained before are invalid after it (and so is a
-  // ProjectionStore attached to this log). A no-op for other modes.
+  // 7.8's own catch-up can serve stale values of overwritten keys after a flush). A
+  // ProjectionStore attached to this log is invalid after it. A no-op for other modes.
   absl::Status CatchUp();
 
   // Checks RocksDB's block checksums and the chain: positions dense from 0, each key
@@ -212,15 +206,11 @@ class EventLog {
   // flush; its stall mode can wait forever on stores nobody writes to any more.
   void AwaitWriteBufferRoom() const;
 
-  // For other engine code sharing the store (projections): a column family this log
-  // opened (its own or an extra one), or null; and the database itself, for reads.
-  rocksdb::ColumnFamilyHandle* ColumnFamily(std::string_view name) const;
-  rocksdb::DB* db() const;
-
   // SHA-256 of a stored record value.
   static Hash HashOf(std::string_view stored_value);
 
  private:
+  friend struct rocks::Access;  // the other stores of engine/storage sharing the database
   struct Impl;
   explicit EventLog(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -1,56 +1,29 @@
-#include "engine/log/projection_store.h"
+#include "engine/storage/projection_store.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
-#include "engine/log/rocks_util.h"
+#include "engine/storage/keys.h"
+#include "engine/storage/rocks_util.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
 namespace guanxi::engine {
 namespace {
 
+using keys::kCheckpointKey;
+using keys::kFactsCf;
+using keys::kOutboxCf;
+using keys::kProjectionCf;
+using keys::kRefitScheduleKey;
+using keys::kStateCf;
+using keys::kTimersCf;
+using keys::kWarningsCf;
+using keys::SequenceKey;
 using rocks::FromRocks;
-using rocks::GetBigEndian64;
-using rocks::PutBigEndian64;
 using rocks::ReadOptionsAt;
 using rocks::View;
-
-constexpr char kStateCf[] = "state";
-constexpr char kTimersCf[] = "timers";
-constexpr char kFactsCf[] = "facts";
-constexpr char kOutboxCf[] = "outbox";
-constexpr char kProjectionCf[] = "projection";
-constexpr char kWarningsCf[] = "warnings";
-constexpr char kCheckpointKey[] = "checkpoint";
-constexpr char kRefitScheduleKey[] = "refit_schedule";
-
-// Timer key: the deadline as 8-byte offset binary (so negative times sort first), then
-// the customer id.
-std::string TimerKey(int64_t deadline, std::string_view customer_id) {
-  std::string key;
-  key.reserve(8 + customer_id.size());
-  PutBigEndian64(key, static_cast<uint64_t>(deadline) ^ (uint64_t{1} << 63));
-  key.append(customer_id);
-  return key;
-}
-
-// Fact key: 4-byte length of the customer id, the id, 8-byte position, 4-byte index.
-std::string FactPrefix(std::string_view customer_id) {
-  std::string key;
-  const auto n = static_cast<uint32_t>(customer_id.size());
-  for (int shift = 24; shift >= 0; shift -= 8)
-    key.push_back(static_cast<char>((n >> shift) & 0xff));
-  key.append(customer_id);
-  return key;
-}
-
-std::string SequenceKey(uint64_t sequence) {
-  std::string key;
-  PutBigEndian64(key, sequence);
-  return key;
-}
 
 std::string Hex(std::string_view bytes) {
   std::string out;
@@ -99,18 +72,19 @@ void ProjectionStore::Batch::MoveTimer(std::string_view customer_id,
                                        std::optional<int64_t> old_deadline,
                                        std::optional<int64_t> new_deadline) {
   if (old_deadline == new_deadline) return;
-  if (old_deadline) impl_->ops.push_back({1, TimerKey(*old_deadline, customer_id), {}, true});
-  if (new_deadline) impl_->ops.push_back({1, TimerKey(*new_deadline, customer_id), {}, false});
+  if (old_deadline) {
+    impl_->ops.push_back({1, keys::TimerKey(*old_deadline, customer_id), {}, true});
+  }
+  if (new_deadline) {
+    impl_->ops.push_back({1, keys::TimerKey(*new_deadline, customer_id), {}, false});
+  }
   ++writes_;
 }
 
 void ProjectionStore::Batch::AddFact(std::string_view customer_id, uint64_t position,
                                      uint32_t index, const guanxi::v1::DerivedFact& fact) {
-  std::string key = FactPrefix(customer_id);
-  PutBigEndian64(key, position);
-  for (int shift = 24; shift >= 0; shift -= 8)
-    key.push_back(static_cast<char>((index >> shift) & 0xff));
-  impl_->ops.push_back({2, std::move(key), fact.SerializeAsString(), false});
+  impl_->ops.push_back(
+      {2, keys::FactKey(customer_id, position, index), fact.SerializeAsString(), false});
   ++writes_;
 }
 
@@ -121,14 +95,10 @@ void ProjectionStore::Batch::AddOutbox(uint64_t sequence, const guanxi::v1::Outb
 
 void ProjectionStore::Batch::AddWarning(const guanxi::v1::ChurnWarning& warning, uint64_t position,
                                         uint32_t index) {
-  // Key: event time (offset binary), then the fact key (customer, position, index).
-  std::string key;
-  PutBigEndian64(key, static_cast<uint64_t>(warning.event_time().seconds()) ^ (uint64_t{1} << 63));
-  key += FactPrefix(warning.customer_id());
-  PutBigEndian64(key, position);
-  for (int shift = 24; shift >= 0; shift -= 8)
-    key.push_back(static_cast<char>((index >> shift) & 0xff));
-  impl_->ops.push_back({5, std::move(key), warning.SerializeAsString(), false});
+  impl_->ops.push_back({5,
+                        keys::WarningKey(warning.event_time().seconds(), warning.customer_id(),
+                                         position, index),
+                        warning.SerializeAsString(), false});
   ++writes_;
 }
 
@@ -151,13 +121,13 @@ const std::vector<std::string>& ProjectionStore::ColumnFamilies() {
 absl::StatusOr<std::unique_ptr<ProjectionStore>> ProjectionStore::Attach(EventLog* log) {
   auto impl = std::make_unique<Impl>();
   impl->log = log;
-  impl->db = log->db();
-  impl->state = log->ColumnFamily(kStateCf);
-  impl->timers = log->ColumnFamily(kTimersCf);
-  impl->facts = log->ColumnFamily(kFactsCf);
-  impl->outbox = log->ColumnFamily(kOutboxCf);
-  impl->projection = log->ColumnFamily(kProjectionCf);
-  impl->warnings = log->ColumnFamily(kWarningsCf);
+  impl->db = rocks::Access::Db(*log);
+  impl->state = rocks::Access::Family(*log, kStateCf);
+  impl->timers = rocks::Access::Family(*log, kTimersCf);
+  impl->facts = rocks::Access::Family(*log, kFactsCf);
+  impl->outbox = rocks::Access::Family(*log, kOutboxCf);
+  impl->projection = rocks::Access::Family(*log, kProjectionCf);
+  impl->warnings = rocks::Access::Family(*log, kWarningsCf);
   if (!impl->state || !impl->timers || !impl->facts || !impl->outbox || !impl->projection ||
       !impl->warnings) {
     return absl::FailedPreconditionError(
@@ -256,10 +226,9 @@ absl::Status ProjectionStore::ForEachTimer(
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->timers));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const std::string_view key = View(it->key());
-    if (key.size() < 8) return absl::DataLossError("a malformed timer key");
-    const auto deadline = static_cast<int64_t>(GetBigEndian64(key.data()) ^ (uint64_t{1} << 63));
-    if (!visit(deadline, key.substr(8))) break;
+    const std::optional<keys::TimerKeyParts> key = keys::ParseTimerKey(View(it->key()));
+    if (!key) return absl::DataLossError("a malformed timer key");
+    if (!visit(key->deadline, key->customer_id)) break;
   }
   return FromRocks(it->status(), "reading timers");
 }
@@ -268,18 +237,20 @@ absl::Status ProjectionStore::ForEachFact(
     std::string_view customer_id,
     const std::function<bool(uint64_t, const guanxi::v1::DerivedFact&)>& visit,
     const StoreSnapshot* at) const {
-  const std::string prefix = FactPrefix(customer_id);
+  const std::string prefix = keys::CustomerPrefix(customer_id);
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ReadOptionsAt(at), impl_->facts));
   guanxi::v1::DerivedFact fact;
   for (it->Seek(prefix); it->Valid(); it->Next()) {
     const std::string_view key = View(it->key());
     if (key.substr(0, prefix.size()) != prefix) break;
-    if (key.size() != prefix.size() + 12) return absl::DataLossError("a malformed fact key");
+    if (key.size() != prefix.size() + keys::kFactSuffixSize) {
+      return absl::DataLossError("a malformed fact key");
+    }
     if (!fact.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return absl::DataLossError(
           absl::StrCat("a fact of customer ", Sv(customer_id), " does not parse"));
     }
-    if (!visit(GetBigEndian64(key.data() + prefix.size()), fact)) break;
+    if (!visit(keys::FactPosition(key, prefix.size()), fact)) break;
   }
   return FromRocks(it->status(), "reading facts");
 }
@@ -288,10 +259,8 @@ absl::Status ProjectionStore::ForEachWarningSince(
     int64_t since, const std::function<bool(const guanxi::v1::ChurnWarning&)>& visit) const {
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->warnings));
-  std::string start;
-  PutBigEndian64(start, static_cast<uint64_t>(since) ^ (uint64_t{1} << 63));
   guanxi::v1::ChurnWarning warning;
-  for (it->Seek(start); it->Valid(); it->Next()) {
+  for (it->Seek(keys::WarningsFrom(since)); it->Valid(); it->Next()) {
     if (!warning.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return absl::DataLossError("a warning does not parse");
     }
@@ -311,7 +280,7 @@ absl::Status ProjectionStore::ReadOutbox(
     if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return absl::DataLossError("an outbox entry does not parse");
     }
-    out->emplace_back(GetBigEndian64(it->key().data()), std::move(entry));
+    out->emplace_back(keys::GetBigEndian64(it->key().data()), std::move(entry));
   }
   return FromRocks(it->status(), "reading the outbox");
 }

@@ -1,4 +1,4 @@
-#include "engine/log/data_dir.h"
+#include "engine/storage/data_dir.h"
 
 #include <algorithm>
 #include <charconv>

@@ -26,7 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/log/event_log.h"
+#include "engine/storage/event_log.h"
 #include "guanxi/v1/projection.pb.h"
 #include "guanxi/v1/state.pb.h"
 #include "guanxi/v1/warning.pb.h"

@@ -1,0 +1,66 @@
+// Internal to engine/storage: what its stores share of RocksDB. The only header with
+// RocksDB types; included by engine/storage's own .cc files (and the storage tests that
+// damage a store on purpose), never by a header (tests/wall_test.py checks).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/storage/event_log.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/slice.h"
+#include "rocksdb/status.h"
+#include "rocksdb/write_buffer_manager.h"
+
+namespace guanxi::engine {
+
+struct SharedStorage::Impl {
+  std::shared_ptr<rocksdb::Cache> block_cache;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager;
+};
+
+struct StoreSnapshot::Impl {
+  rocksdb::DB* db = nullptr;
+  const rocksdb::Snapshot* snapshot = nullptr;
+};
+
+namespace rocks {
+
+// The database of a log and the column families it opened, for the other stores sharing
+// it (ProjectionStore).
+struct Access {
+  static rocksdb::DB* Db(const EventLog& log);
+  // A column family the log opened (its own or an extra one), or null.
+  static rocksdb::ColumnFamilyHandle* Family(const EventLog& log, std::string_view name);
+};
+
+// A RocksDB status as an absl::Status, prefixed with what was being done.
+inline absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string message =
+      absl::StrCat(absl::string_view(what.data(), what.size()), ": ", s.ToString());
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain() || s.IsIncomplete()) {
+    return absl::UnavailableError(message);
+  }
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
+  if (s.IsNotFound()) return absl::NotFoundError(message);
+  return absl::InternalError(message);
+}
+
+// Read options for a read as of `at` (null: the latest).
+inline rocksdb::ReadOptions ReadOptionsAt(const StoreSnapshot* at) {
+  rocksdb::ReadOptions read;
+  if (at != nullptr) read.snapshot = at->impl().snapshot;
+  return read;
+}
+
+inline std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+}  // namespace rocks
+}  // namespace guanxi::engine
