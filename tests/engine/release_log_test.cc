@@ -1,0 +1,86 @@
+// A log and live projections written by an earlier release (tests/fixtures/README.md):
+// this build must open it, find its hash chain intact, and replay it from position 0 to
+// the same projections, byte for byte, as that release derived live.
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "engine/config/config.h"
+#include "engine/projection/replay.h"
+#include "engine/storage/data_dir.h"
+#include "engine/storage/event_log.h"
+#include "gtest/gtest.h"
+#include "tests/engine/event_log_test_util.h"
+
+namespace guanxi::engine {
+namespace {
+
+using ::guanxi::engine::testing::TempDir;
+
+struct PartitionFacts {
+  int32_t partition;
+  uint64_t records;
+  std::string head_hash_hex;
+};
+
+// Written by commit 3c0dc61 (the runtime before the partition redesign) with
+// tests/fixtures/make-release-log.sh (tests/fixtures/README.md): the record counts its
+// `audit verify` reported, and the head hashes of its chains.
+constexpr char kFixture[] = GUANXI_SOURCE_DIR "/tests/fixtures/release-3c0dc61.tar.gz";
+const std::vector<PartitionFacts> kPartitions = {
+    {0, 2597, "5023a985a0bcc2ad55169670d77e8eb58086afcfbba23aef00eb1fcaaae3b00e"},
+    {1, 1402, "e62f0d684fb96ad5f324c5598dd1f89c26e4aae00271e21564e5fd9e372ca1c1"},
+};
+
+// The fixture unpacked into `dir` (its `data/`).
+std::string UnpackFixture(const TempDir& dir) {
+  const std::string command = absl::StrCat("tar xzf '", kFixture, "' -C '", dir.path(), "'");
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  return dir.Sub("data");
+}
+
+TEST(ReleaseLogTest, TheLogOfTheEarlierReleaseVerifiesWithItsChainUnchanged) {
+  TempDir dir;
+  const std::string data = UnpackFixture(dir);
+  auto listed = ListPartitions(data);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), kPartitions.size());
+  for (const PartitionFacts& expected : kPartitions) {
+    auto log = EventLog::Open(PartitionDir(data, expected.partition),
+                              {.mode = OpenMode::kReadOnly});
+    ASSERT_TRUE(log.ok()) << log.status();
+    auto verified = (*log)->Verify();
+    ASSERT_TRUE(verified.ok()) << verified.status();
+    EXPECT_TRUE(verified->ok) << verified->reason;
+    EXPECT_EQ((*log)->next_position(), expected.records) << "partition " << expected.partition;
+    const auto hash = (*log)->head_hash();
+    EXPECT_EQ(absl::BytesToHexString(std::string(hash.begin(), hash.end())),
+              expected.head_hash_hex)
+        << "partition " << expected.partition;
+  }
+}
+
+TEST(ReleaseLogTest, ReplayingTheEarlierReleasesLogGivesItsLiveProjectionsByteForByte) {
+  TempDir dir;
+  const std::string data = UnpackFixture(dir);
+  const std::atomic<bool> stop{false};
+  for (const PartitionFacts& expected : kPartitions) {
+    TempDir scratch;
+    auto replay = ReplayPartition({.data_dir = data,
+                                   .partition = expected.partition,
+                                   .scratch_dir = scratch.path(),
+                                   .config = DefaultEngineConfig()},
+                                  stop);
+    ASSERT_TRUE(replay.ok()) << replay.status();
+    EXPECT_TRUE(replay->live_projections);
+    EXPECT_EQ(replay->replayed_to, expected.records);
+    EXPECT_GT(replay->stats.events, 0u);
+    EXPECT_TRUE(replay->differences.empty())
+        << "partition " << expected.partition << ": " << replay->differences[0];
+  }
+}
+
+}  // namespace
+}  // namespace guanxi::engine
