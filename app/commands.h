@@ -20,6 +20,7 @@ Command ModelCommand();
 Command ReplayCommand();
 Command RunCommand();
 Command SimulateCommand();
+Command TopicsCommand();
 Command WatchCommand();
 
 }  // namespace guanxi::app

@@ -21,6 +21,7 @@ Command RootCommand() {
   root.Add(ReplayCommand());
   root.Add(RunCommand());
   root.Add(SimulateCommand());
+  root.Add(TopicsCommand());
   root.Add(WatchCommand());
   return root;
 }

@@ -15,6 +15,7 @@
 #endif
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "common/strings.h"
 
 namespace guanxi::engine {
@@ -70,6 +71,41 @@ absl::StatusOr<rd_kafka_conf_t*> MakeConf(const std::string& brokers,
     return status;
   }
   return conf;
+}
+
+// What a CreateTopics answer (or its absence) means: an existing topic is fine.
+absl::Status CreateTopicsOutcome(const std::string& brokers, absl::Duration timeout,
+                                 rd_kafka_event_t* event) {
+  const std::string where = absl::StrCat("creating topics on ", brokers);
+  if (event == nullptr) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(where, ": no answer within ", absl::FormatDuration(timeout)));
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_event_error(event);
+  if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(where, ": ", rd_kafka_event_error_string(event),
+                     " (is the cluster reachable, and are its security.protocol, sasl.* and "
+                     "ssl.* properties right?)"));
+  }
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return FromKafka(err, absl::StrCat(where, ": ", rd_kafka_event_error_string(event)));
+  }
+  size_t count = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
+  for (size_t k = 0; k < count; ++k) {
+    const rd_kafka_resp_err_t topic_err = rd_kafka_topic_result_error(results[k]);
+    if (topic_err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+        topic_err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+      continue;
+    }
+    const char* why = rd_kafka_topic_result_error_string(results[k]);
+    return FromKafka(topic_err,
+                     absl::StrCat("creating topic ", rd_kafka_topic_result_name(results[k]), ": ",
+                                  why != nullptr ? why : rd_kafka_err2str(topic_err)));
+  }
+  return absl::OkStatus();
 }
 
 std::string Str(const void* data, size_t size) {
@@ -385,6 +421,48 @@ absl::Status EmbeddedCluster::SetGroupCoordinator(const std::string& group_id, i
   return FromKafka(
       rd_kafka_mock_coordinator_set(impl_->cluster, "group", group_id.c_str(), broker_id),
       "setting the group coordinator");
+}
+
+// ---------------------------------------------------------------- Admin
+
+absl::Status CreateTopics(const std::string& brokers, const KafkaProperties& properties,
+                          const std::vector<TopicSpec>& topics, absl::Duration timeout) {
+  ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeConf(brokers, {}, properties, {}));
+  char error[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return absl::InvalidArgumentError(absl::StrCat("cannot create a Kafka client: ", error));
+  }
+  const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(timeout));
+  std::vector<rd_kafka_NewTopic_t*> specs;
+  absl::Status status;
+  for (const TopicSpec& topic : topics) {
+    rd_kafka_NewTopic_t* spec = rd_kafka_NewTopic_new(
+        topic.name.c_str(), topic.partitions, topic.replication_factor, error, sizeof error);
+    if (spec == nullptr) {
+      status = absl::InvalidArgumentError(absl::StrCat("topic ", topic.name, ": ", error));
+      break;
+    }
+    specs.push_back(spec);
+  }
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* options =
+      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  if (status.ok()) {
+    rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, error, sizeof error);
+    rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, error, sizeof error);
+    rd_kafka_CreateTopics(rk, specs.data(), specs.size(), options, queue);
+    // The request's own timeout ends it; the margin covers connecting.
+    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, timeout_ms + 5'000);
+    status = CreateTopicsOutcome(brokers, timeout, event);
+    if (event != nullptr) rd_kafka_event_destroy(event);
+  }
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_NewTopic_destroy_array(specs.data(), specs.size());
+  rd_kafka_destroy(rk);
+  return status;
 }
 
 }  // namespace guanxi::engine

@@ -135,6 +135,19 @@ class Consumer {
   std::unique_ptr<Impl> impl_;
 };
 
+struct TopicSpec {
+  std::string name;
+  int partitions = 1;
+  int replication_factor = 1;
+};
+
+// Creates topics on a cluster (Kafka's CreateTopics admin request), each as specified;
+// a topic that already exists is left as it is and is not an error. Gives up after
+// `timeout` with DeadlineExceeded (an unreachable cluster, a failed login) rather than
+// waiting for ever; the first topic the cluster refuses is an error naming it.
+absl::Status CreateTopics(const std::string& brokers, const KafkaProperties& properties,
+                          const std::vector<TopicSpec>& topics, absl::Duration timeout);
+
 // librdkafka's mock cluster: real Kafka protocol over loopback TCP, in this process,
 // in memory only. For development and tests (docs/operations.md lists its limits).
 // Thread-safe.

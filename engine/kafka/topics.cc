@@ -2,14 +2,31 @@
 
 namespace guanxi::engine {
 
-absl::Status CreateGuanxiTopics(EmbeddedCluster& cluster, const guanxi::v1::KafkaConfig& kafka,
-                                int events_partitions) {
+std::vector<TopicSpec> GuanxiTopics(const guanxi::v1::KafkaConfig& kafka, int events_partitions,
+                                    int replication_factor) {
+  std::vector<TopicSpec> topics;
   for (const std::string* topic : {&kafka.events_topic(), &kafka.warnings_topic(),
                                    &kafka.changes_topic(), &kafka.dead_letters_topic()}) {
-    absl::Status s = cluster.CreateTopic(*topic, events_partitions, 3);
+    topics.push_back({.name = *topic,
+                      .partitions = events_partitions,
+                      .replication_factor = replication_factor});
+  }
+  return topics;
+}
+
+absl::Status CreateGuanxiTopics(EmbeddedCluster& cluster, const guanxi::v1::KafkaConfig& kafka,
+                                int events_partitions) {
+  for (const TopicSpec& topic : GuanxiTopics(kafka, events_partitions, 3)) {
+    absl::Status s = cluster.CreateTopic(topic.name, topic.partitions, topic.replication_factor);
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+absl::Status CreateGuanxiTopics(const guanxi::v1::KafkaConfig& kafka, int events_partitions,
+                                int replication_factor, absl::Duration timeout) {
+  return CreateTopics(kafka.brokers(), PropertiesOf(kafka),
+                      GuanxiTopics(kafka, events_partitions, replication_factor), timeout);
 }
 
 KafkaProperties PropertiesOf(const guanxi::v1::KafkaConfig& kafka) {
