@@ -14,6 +14,11 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 
+# The tests labelled `kafka` run Apache Kafka (scripts/kafka): Java 17+ and Maven, which
+# the project's machines have; Debian's packages where a machine lacks them.
+command -v java >/dev/null || packages+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || packages+=(maven)
+
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

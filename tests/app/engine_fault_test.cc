@@ -1,6 +1,5 @@
 // guanxi run as a real process, SIGKILLed at random moments while it ingests 200,000
-// events (5% exact re-sends, 1% garbage) from the embedded cluster, and restarted each
-// time. Afterwards: every distinct event is in the logs exactly once, each at the first
+// events (5% exact re-sends, 1% garbage), and restarted each time. Afterwards: every distinct event is in the logs exactly once, each at the first
 // offset that carried it; the dead letters are exactly the garbage (by source
 // coordinates; a kill between a dead letter's acknowledgement and the append may repeat
 // one, which is the documented at-least-once); every chain is intact.
@@ -8,6 +7,10 @@
 // The stream is produced in five chunks; each engine run is killed inside its chunk, at
 // a point the test picks by watching the stores' committed offsets through RocksDB
 // secondaries (a bounded wait on a condition, not a timed sleep).
+//
+// Every test runs on the Kafka of tests/app/test_cluster.h: this file builds two
+// binaries, engine_fault_test on librdkafka's mock cluster and kafka_fault_test
+// (GUANXI_APACHE_KAFKA, ctest label `kafka`) on a real Apache Kafka of three brokers.
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -32,6 +35,7 @@
 #include "engine/projection/replay.h"
 #include "guanxi/v1/warning.pb.h"
 #include "gtest/gtest.h"
+#include "tests/app/test_cluster.h"
 #include "tests/engine/event_log_test_util.h"
 
 extern char** environ;
@@ -40,6 +44,8 @@ namespace guanxi {
 namespace {
 
 using engine::testing::TempDir;
+using testing::KafkaKind;
+using testing::TestCluster;
 constexpr int kPartitions = 4;
 constexpr int kMessages = 200'000;
 constexpr int kKills = 5;
@@ -80,7 +86,7 @@ void ExpectProjectionsMatchReplay(const std::string& data, bool complete) {
 // store's facts family (relationship changes and churn-warning notices) equal the ids
 // published on the changes and warnings topics (a message may be published twice; none
 // may be missing).
-void ExpectOutboxDelivered(const std::string& brokers, const std::string& data) {
+void ExpectOutboxDelivered(const TestCluster& cluster, const std::string& data) {
   std::set<std::string> derived;
   for (int32_t p = 0; p < kPartitions; ++p) {
     engine::EventLogOptions options;
@@ -113,8 +119,10 @@ void ExpectOutboxDelivered(const std::string& brokers, const std::string& data) 
     }
     void OnRevoked(const std::vector<engine::TopicPartition>&) override {}
   } listener;
-  auto consumer = std::move(*engine::Consumer::Create(brokers, "outbox-check", {}, &listener));
-  ASSERT_TRUE(consumer->Subscribe({"guanxi.relationship-changes", "guanxi.churn-warnings"}).ok());
+  const v1::KafkaConfig& kafka = cluster.kafka();
+  auto consumer = std::move(*engine::Consumer::Create(
+      cluster.brokers(), kafka.group_id() + "-outbox-check", {}, &listener));
+  ASSERT_TRUE(consumer->Subscribe({kafka.changes_topic(), kafka.warnings_topic()}).ok());
   std::set<std::string> published;
   int64_t messages = 0, warnings = 0;
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
@@ -122,7 +130,7 @@ void ExpectOutboxDelivered(const std::string& brokers, const std::string& data) 
     for (const engine::KafkaMessage& m : consumer->Poll(5000, absl::Milliseconds(100))) {
       if (!m.error.ok()) continue;
       ++messages;
-      if (m.topic == "guanxi.churn-warnings") {
+      if (m.topic == kafka.warnings_topic()) {
         v1::ChurnWarning w;
         ASSERT_TRUE(w.ParseFromString(m.value));
         published.insert(absl::StrCat(w.warning_id(), "#", w.notice()));
@@ -145,8 +153,8 @@ void ExpectOutboxDelivered(const std::string& brokers, const std::string& data) 
 // secondaries that follow the running engine.
 class CommittedWatcher {
  public:
-  CommittedWatcher(std::string data, std::string scratch)
-      : data_(std::move(data)), scratch_(std::move(scratch)) {}
+  CommittedWatcher(std::string topic, std::string data, std::string scratch)
+      : topic_(std::move(topic)), data_(std::move(data)), scratch_(std::move(scratch)) {}
   int64_t Read() {
     int64_t sum = 0;
     for (int32_t p = 0; p < kPartitions; ++p) {
@@ -160,31 +168,37 @@ class CommittedWatcher {
       } else if (!log->CatchUp().ok()) {
         continue;
       }
-      auto stored = log->StoredOffset("guanxi.events", p);
+      auto stored = log->StoredOffset(topic_, p);
       if (stored.ok() && stored->has_value()) sum += **stored;
     }
     return sum;
   }
 
  private:
-  std::string data_, scratch_;
+  std::string topic_, data_, scratch_;
   std::map<int32_t, std::unique_ptr<engine::EventLog>> logs_;
 };
 
-// A killed member is only replaced once its session expires: keep that short.
-void WriteShortSessionConfig(const std::string& path) {
-  std::ofstream(path)
-      << "kafka { properties { name: \"session.timeout.ms\" value: \"3000\" }\n"
-         "        properties { name: \"heartbeat.interval.ms\" value: \"500\" } }\n";
+// A killed member is only replaced once its session expires: keep that short (Apache
+// Kafka refuses less than its group.min.session.timeout.ms, 6 s by default).
+void ShortenSessions(TestCluster& cluster) {
+  const char* session = cluster.kind() == KafkaKind::kEmbedded ? "3000" : "6000";
+  for (const auto& [name, value] :
+       {std::pair{"session.timeout.ms", session}, std::pair{"heartbeat.interval.ms", "500"}}) {
+    auto* property = cluster.config().mutable_kafka()->add_properties();
+    property->set_name(name);
+    property->set_value(value);
+  }
 }
 
 // The fault tests' input: kMessages messages in chunks, 5% exact re-sends of earlier
 // events, 1% garbage; remembers what sits at each partition/offset.
 class FaultStream {
  public:
-  explicit FaultStream(const std::string& brokers) : ids_(kMessages), rng_(20261122) {
-    producer_ = std::move(
-        *engine::Producer::Create(brokers, {}, [this](const engine::Producer::Delivery& d) {
+  explicit FaultStream(const TestCluster& cluster)
+      : topic_(cluster.kafka().events_topic()), ids_(kMessages), rng_(20261122) {
+    producer_ = std::move(*engine::Producer::Create(
+        cluster.brokers(), {}, [this](const engine::Producer::Delivery& d) {
           ASSERT_TRUE(d.status.ok()) << d.status;
           at_[{d.partition, d.offset}] = ids_[d.cookie];
         }));
@@ -220,7 +234,7 @@ class FaultStream {
         key = e.customer_id();
         value = e.SerializeAsString();  // a re-send is byte-identical
       }
-      ASSERT_TRUE(producer_->Produce("guanxi.events", key, value, static_cast<uint64_t>(i)).ok());
+      ASSERT_TRUE(producer_->Produce(topic_, key, value, static_cast<uint64_t>(i)).ok());
     }
     produced_ += n;
     ASSERT_EQ(producer_->Flush(absl::Seconds(120)), 0);
@@ -254,7 +268,7 @@ class FaultStream {
   }
 
   // The dead letters are the garbage, by source coordinates (at least once each).
-  void ExpectDeadLettersAreTheGarbage(const std::string& brokers, const std::string& label) {
+  void ExpectDeadLettersAreTheGarbage(const TestCluster& cluster, const std::string& label) {
     std::set<std::pair<int32_t, int64_t>> garbage;
     for (const auto& [where, id] : at_) {
       if (id == "<garbage>") garbage.insert(where);
@@ -265,8 +279,9 @@ class FaultStream {
       }
       void OnRevoked(const std::vector<engine::TopicPartition>&) override {}
     } listener;
-    auto consumer = std::move(*engine::Consumer::Create(brokers, "dl-check", {}, &listener));
-    ASSERT_TRUE(consumer->Subscribe({"guanxi.dead-letters"}).ok());
+    auto consumer = std::move(*engine::Consumer::Create(
+        cluster.brokers(), cluster.kafka().group_id() + "-dl-check", {}, &listener));
+    ASSERT_TRUE(consumer->Subscribe({cluster.kafka().dead_letters_topic()}).ok());
     std::set<std::pair<int32_t, int64_t>> lettered;
     int64_t letters = 0;
     const absl::Time deadline = absl::Now() + absl::Seconds(60);
@@ -288,6 +303,7 @@ class FaultStream {
   }
 
  private:
+  std::string topic_;
   std::vector<std::string> ids_;
   std::map<std::pair<int32_t, int64_t>, std::string> at_;
   std::set<std::string> distinct_;
@@ -296,22 +312,30 @@ class FaultStream {
   std::unique_ptr<engine::Producer> producer_;
 };
 
-TEST(EngineFaultTest, SigkilledAtRandomMomentsLosesNothingAndDuplicatesNothing) {
-  auto cluster = std::move(*engine::EmbeddedCluster::Start(3));
-  v1::EngineConfig config = engine::DefaultEngineConfig();
-  ASSERT_TRUE(engine::CreateGuanxiTopics(*cluster, config.kafka(), kPartitions).ok());
-  const std::string brokers = cluster->bootstrap_servers();
-  FaultStream stream(brokers);
+class EngineFaultTest : public ::testing::TestWithParam<KafkaKind> {
+ protected:
+  std::unique_ptr<TestCluster> StartCluster() {
+    return TestCluster::Start(
+        GetParam(), ::testing::UnitTest::GetInstance()->current_test_info()->name(), kPartitions);
+  }
+};
+
+TEST_P(EngineFaultTest, SigkilledAtRandomMomentsLosesNothingAndDuplicatesNothing) {
+  auto cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  const std::string brokers = cluster->brokers();
+  FaultStream stream(*cluster);
 
   TempDir root;
   const std::string data = root.Sub("data");
   const std::string config_path = root.Sub("guanxi.conf");
-  WriteShortSessionConfig(config_path);
+  ShortenSessions(*cluster);
+  cluster->WriteConfig(config_path);
 
   // The stream arrives in chunks; each engine run is killed somewhere inside the chunk
   // it is ingesting (a point chosen by the seeded generator, always reachable).
   constexpr int kChunk = kMessages / kKills;
-  CommittedWatcher watcher(data, root.Sub("secondary"));
+  CommittedWatcher watcher(cluster->kafka().events_topic(), data, root.Sub("secondary"));
   for (int kill = 0; kill < kKills; ++kill) {
     SCOPED_TRACE(absl::StrCat("kill ", kill));
     stream.Produce(kChunk);
@@ -341,22 +365,26 @@ TEST(EngineFaultTest, SigkilledAtRandomMomentsLosesNothingAndDuplicatesNothing) 
 
   stream.ExpectLogsComplete(data);
   ExpectProjectionsMatchReplay(data, /*complete=*/true);
-  ExpectOutboxDelivered(brokers, data);
-  stream.ExpectDeadLettersAreTheGarbage(brokers, "faults");
+  ExpectOutboxDelivered(*cluster, data);
+  stream.ExpectDeadLettersAreTheGarbage(*cluster, "faults");
 }
 
-// A broker down for 5 s mid-stream, and it is the group coordinator and a partition
-// leader: the engine loses its coordinator and some partitions' leader (ingestion
-// stalls), and carries on when the broker returns. Nothing is lost or appended twice.
-TEST(EngineFaultTest, CoordinatorBrokerDownForFiveSecondsMidStream) {
-  auto cluster = std::move(*engine::EmbeddedCluster::Start(3));
-  v1::EngineConfig config = engine::DefaultEngineConfig();
-  config.mutable_kafka()->add_properties()->set_name("session.timeout.ms");
-  config.mutable_kafka()->mutable_properties(0)->set_value("3000");
-  ASSERT_TRUE(engine::CreateGuanxiTopics(*cluster, config.kafka(), kPartitions).ok());
-  ASSERT_TRUE(cluster->SetGroupCoordinator(config.kafka().group_id(), 1).ok());
-  const std::string brokers = cluster->bootstrap_servers();
-  FaultStream stream(brokers);
+// A broker down for 5 s mid-stream. On the mock it is made the group coordinator and
+// it leads partitions: the engine loses its coordinator and some partitions' leader
+// (ingestion stalls), and carries on when the broker returns. On Apache Kafka the
+// broker's process is SIGKILLed and restarted: the partitions it led elect new
+// leaders among the other two replicas, and so does the group coordinator's partition
+// if it led that. Nothing is lost or appended twice.
+TEST_P(EngineFaultTest, BrokerDownForFiveSecondsMidStream) {
+  auto cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  ShortenSessions(*cluster);
+  const v1::EngineConfig config = cluster->config();
+  if (cluster->embedded() != nullptr) {
+    ASSERT_TRUE(cluster->embedded()->SetGroupCoordinator(config.kafka().group_id(), 1).ok());
+  }
+  const std::string brokers = cluster->brokers();
+  FaultStream stream(*cluster);
   stream.Produce(kMessages);
 
   TempDir root;
@@ -367,18 +395,17 @@ TEST(EngineFaultTest, CoordinatorBrokerDownForFiveSecondsMidStream) {
     engine::IngestEngine engine({.brokers = brokers, .data_dir = data, .config = config});
     result = engine.Run(stop);
   });
-  CommittedWatcher watcher(data, root.Sub("secondary"));
-  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  CommittedWatcher watcher(config.kafka().events_topic(), data, root.Sub("secondary"));
+  const absl::Time deadline = absl::Now() + absl::Seconds(180);
   while (watcher.Read() < kMessages / 40 && absl::Now() < deadline)
     absl::SleepFor(absl::Milliseconds(2));
-  ASSERT_TRUE(cluster->SetBrokerDown(1).ok());
+  cluster->BrokerDown(0);
   const int64_t down_at = watcher.Read();
-  std::printf("[ outage   ] broker 1 (coordinator) down at %lld committed\n",
-              static_cast<long long>(down_at));
+  std::printf("[ outage   ] broker 0 down at %lld committed\n", static_cast<long long>(down_at));
   EXPECT_LT(down_at, stream.produced());  // mid-stream
   absl::SleepFor(absl::Seconds(5));       // the outage itself (a fault's length, not a wait)
-  ASSERT_TRUE(cluster->SetBrokerUp(1).ok());
-  std::printf("[ outage   ] broker 1 up again at %lld committed\n",
+  cluster->BrokerUp(0);
+  std::printf("[ outage   ] broker 0 up again at %lld committed\n",
               static_cast<long long>(watcher.Read()));
   while (watcher.Read() < stream.produced() && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(20));
@@ -389,25 +416,26 @@ TEST(EngineFaultTest, CoordinatorBrokerDownForFiveSecondsMidStream) {
 
   stream.ExpectLogsComplete(data);
   ExpectProjectionsMatchReplay(data, /*complete=*/false);
-  stream.ExpectDeadLettersAreTheGarbage(brokers, "outage");
+  stream.ExpectDeadLettersAreTheGarbage(*cluster, "outage");
 }
 
 // Scale-out: a second instance (its own data directory) joins mid-stream and the group
 // splits the partitions; then the first is SIGKILLed and the second takes all of them
 // over, rebuilding from the topic the stores it never had. It ends with exactly the log
 // content a single instance would have.
-TEST(EngineFaultTest, SecondInstanceJoinsThenTheFirstIsKilledAndTheSurvivorEndsComplete) {
-  auto cluster = std::move(*engine::EmbeddedCluster::Start(3));
-  v1::EngineConfig config = engine::DefaultEngineConfig();
-  ASSERT_TRUE(engine::CreateGuanxiTopics(*cluster, config.kafka(), kPartitions).ok());
-  const std::string brokers = cluster->bootstrap_servers();
-  FaultStream stream(brokers);
+TEST_P(EngineFaultTest, SecondInstanceJoinsThenTheFirstIsKilledAndTheSurvivorEndsComplete) {
+  auto cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  const std::string brokers = cluster->brokers();
+  FaultStream stream(*cluster);
 
   TempDir root;
   const std::string config_path = root.Sub("guanxi.conf");
-  WriteShortSessionConfig(config_path);
+  ShortenSessions(*cluster);
+  cluster->WriteConfig(config_path);
   const std::string data_a = root.Sub("a"), data_b = root.Sub("b");
-  CommittedWatcher watch_a(data_a, root.Sub("sa")), watch_b(data_b, root.Sub("sb"));
+  const std::string& topic = cluster->kafka().events_topic();
+  CommittedWatcher watch_a(topic, data_a, root.Sub("sa")), watch_b(topic, data_b, root.Sub("sb"));
   const absl::Time deadline = absl::Now() + absl::Seconds(180);
 
   stream.Produce(kMessages / 2);
@@ -444,8 +472,16 @@ TEST(EngineFaultTest, SecondInstanceJoinsThenTheFirstIsKilledAndTheSurvivorEndsC
     ASSERT_TRUE(verified.ok());
     EXPECT_TRUE(verified->ok) << verified->reason;
   }
-  stream.ExpectDeadLettersAreTheGarbage(brokers, "scaleout");
+  stream.ExpectDeadLettersAreTheGarbage(*cluster, "scaleout");
 }
+
+#if defined(GUANXI_APACHE_KAFKA)
+INSTANTIATE_TEST_SUITE_P(ApacheKafka, EngineFaultTest, ::testing::Values(KafkaKind::kApache),
+                         [](const auto& param_info) { return testing::KindName(param_info.param); });
+#else
+INSTANTIATE_TEST_SUITE_P(Embedded, EngineFaultTest, ::testing::Values(KafkaKind::kEmbedded),
+                         [](const auto& param_info) { return testing::KindName(param_info.param); });
+#endif
 
 }  // namespace
 }  // namespace guanxi
