@@ -12,7 +12,6 @@
 // binaries, engine_fault_test on librdkafka's mock cluster and kafka_fault_test
 // (GUANXI_APACHE_KAFKA, ctest label `kafka`) on a real Apache Kafka of three brokers.
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -35,31 +34,20 @@
 #include "engine/projection/replay.h"
 #include "guanxi/v1/warning.pb.h"
 #include "gtest/gtest.h"
+#include "tests/app/spawn.h"
 #include "tests/app/test_cluster.h"
 #include "tests/engine/event_log_test_util.h"
-
-extern char** environ;
 
 namespace guanxi {
 namespace {
 
 using engine::testing::TempDir;
 using testing::KafkaKind;
+using testing::Spawn;
 using testing::TestCluster;
 constexpr int kPartitions = 4;
 constexpr int kMessages = 200'000;
 constexpr int kKills = 5;
-
-pid_t Spawn(std::vector<std::string> args) {
-  std::vector<char*> argv;
-  std::string binary = GUANXI_BINARY;
-  argv.push_back(binary.data());
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv.data(), environ), 0);
-  return pid;
-}
 
 // The live projections equal a replay of the log (up to the position they reached;
 // with `complete`, that is the whole log).
