@@ -101,7 +101,12 @@ int RunEngine(const Args& args, Io& io) {
   io.err << "guanxi run: " << WithThousands(t.messages)
          << " messages: " << WithThousands(t.appended) << " appended, "
          << WithThousands(t.duplicates) << " duplicates, " << WithThousands(t.dead_letters)
-         << " dead letters\n";
+         << " dead letters";
+  if (t.forwarded > 0) {
+    io.err << ", " << WithThousands(t.forwarded)
+           << " forwarded to their customer's home partition (docs/events.md)";
+  }
+  io.err << "\n";
   if (!status.ok()) return ReportFailure(io, status);
   return kExitOk;
 }

@@ -28,10 +28,13 @@ namespace guanxi::bench {
 namespace {
 
 // The simulated events carry no bad messages; a dead letter would be a harness bug.
-class NoDeadLetters final : public engine::DeadLetterSink {
+class NoSideOutput final : public engine::SideOutput {
  public:
-  absl::Status Send(const guanxi::v1::DeadLetter& letter) override {
+  absl::Status DeadLetter(const guanxi::v1::DeadLetter& letter) override {
     return absl::InternalError(absl::StrCat("unexpected dead letter: ", letter.reason()));
+  }
+  absl::Status Forward(int32_t partition, std::string_view, std::string_view) override {
+    return absl::InternalError(absl::StrCat("unexpected event away from home, for partition ", partition));
   }
   absl::Status Flush() override { return absl::OkStatus(); }
 };
@@ -90,7 +93,7 @@ absl::StatusOr<Result> CostPhase(const CostOptions& options) {
                                        {.partition = 0,
                                         .config = engine::DefaultEngineConfig(),
                                         .models = slots}));
-  NoDeadLetters dead_letters;
+  NoSideOutput dead_letters;
   ASSIGN_OR_RETURN(auto ingestor, engine::PartitionIngestor::Create(
                                       "guanxi.events", 0, log.get(), &dead_letters,
                                       engine::DecodeLimits{}, [] { return int64_t{0}; }));

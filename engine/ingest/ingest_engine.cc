@@ -18,26 +18,44 @@ int64_t NowUnixMillis() {
 
 }  // namespace
 
-// Dead letters to Kafka; Flush waits until the broker acknowledged all of them.
-class IngestEngine::DeadLetterProducer final : public DeadLetterSink {
+// Dead letters, and events away from home to their home partition; Flush waits until the
+// broker acknowledged all of them.
+class IngestEngine::SideProducer final : public SideOutput {
  public:
   absl::Status Init(const std::string& brokers, const KafkaProperties& properties,
-                    std::string topic) {
-    topic_ = std::move(topic);
+                    std::string dead_letters_topic, std::string events_topic) {
+    dead_letters_topic_ = std::move(dead_letters_topic);
+    events_topic_ = std::move(events_topic);
     auto producer = Producer::Create(brokers, properties, [this](const Producer::Delivery& d) {
-      if (!d.status.ok() && failure_.ok()) failure_ = d.status;
+      if (!d.status.ok()) {
+        if (failure_.ok()) failure_ = d.status;
+      } else if (d.cookie == kForwardCookie) {
+        int64_t& end = forwarded_end_[d.partition];
+        end = std::max(end, d.offset + 1);
+      }
     });
     if (!producer.ok()) return producer.status();
     producer_ = std::move(*producer);
     return absl::OkStatus();
   }
-  absl::Status Send(const guanxi::v1::DeadLetter& letter) override {
+  absl::Status DeadLetter(const guanxi::v1::DeadLetter& letter) override {
     letter.SerializeToString(&buffer_);
-    return producer_->Produce(topic_, letter.original_key(), buffer_, 0);
+    return producer_->Produce(dead_letters_topic_, letter.original_key(), buffer_, 0);
+  }
+  absl::Status Forward(int32_t partition, std::string_view key, std::string_view value) override {
+    return producer_->ProduceTo(events_topic_, partition, key, value, kForwardCookie);
+  }
+  // The offset after the last event forwarded to `partition` (0: none), so that a
+  // backfill waits for what it forwarded itself. Delivery reports are served by Flush,
+  // on the polling thread, as is this.
+  int64_t ForwardedEnd(int32_t partition) const {
+    auto it = forwarded_end_.find(partition);
+    return it == forwarded_end_.end() ? 0 : it->second;
   }
   absl::Status Flush() override {
     if (const int64_t left = producer_->Flush(absl::Seconds(60)); left > 0) {
-      return absl::UnavailableError(absl::StrCat(left, " dead letters not acknowledged in 60 s"));
+      return absl::UnavailableError(absl::StrCat(
+          left, " dead letters or forwarded events not acknowledged in 60 s"));
     }
     absl::Status failure = failure_;
     failure_ = absl::OkStatus();
@@ -45,7 +63,9 @@ class IngestEngine::DeadLetterProducer final : public DeadLetterSink {
   }
 
  private:
-  std::string topic_;
+  static constexpr uint64_t kForwardCookie = 1;
+  std::string dead_letters_topic_, events_topic_;
+  std::map<int32_t, int64_t> forwarded_end_;
   std::unique_ptr<Producer> producer_;
   std::string buffer_;
   absl::Status failure_;
@@ -70,7 +90,8 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp) {
       partitions_.Open(
           {.topic = tp.topic,
            .partition = tp.partition,
-           .dead_letters = dead_letters_.get(),
+           .side = side_.get(),
+           .topic_partitions = events_partitions_,
            .limits = DecodeLimits{.max_event_bytes = static_cast<size_t>(kafka.max_event_bytes())},
            .now_unix_millis = NowUnixMillis,
            .projector = {.config = options_.config,
@@ -291,10 +312,11 @@ bool IngestEngine::CaughtUp() const {
   bool caught_up = true;
   partitions_.ForEach([&](Partition& p) {
     auto target = targets_.find(p.partition());
-    // An empty partition (nothing stored, high watermark 0) is caught up too.
-    if (target != targets_.end() && std::max<int64_t>(p.next_offset(), 0) < target->second) {
-      caught_up = false;
-    }
+    if (target == targets_.end()) return;
+    // An empty partition (nothing stored, high watermark 0) is caught up too; events this
+    // instance forwarded to the partition count as part of it.
+    const int64_t end = std::max(target->second, side_->ForwardedEnd(p.partition()));
+    if (std::max<int64_t>(p.next_offset(), 0) < end) caught_up = false;
   });
   return caught_up;
 }
@@ -302,8 +324,9 @@ bool IngestEngine::CaughtUp() const {
 absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
   const auto& kafka = options_.config.kafka();
   const KafkaProperties properties = PropertiesOf(kafka);
-  dead_letters_ = std::make_unique<DeadLetterProducer>();
-  if (auto s = dead_letters_->Init(options_.brokers, properties, kafka.dead_letters_topic());
+  side_ = std::make_unique<SideProducer>();
+  if (auto s = side_->Init(options_.brokers, properties, kafka.dead_letters_topic(),
+                           kafka.events_topic());
       !s.ok()) {
     return s;
   }
@@ -314,6 +337,10 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
   if (!consumer.ok()) return consumer.status();
   consumer_ = std::move(*consumer);
   if (auto s = consumer_->Subscribe({kafka.events_topic()}); !s.ok()) return s;
+  // Each customer's home partition follows from the topic's partition count.
+  auto partitions = consumer_->PartitionCount(kafka.events_topic(), absl::Seconds(30));
+  if (!partitions.ok()) return partitions.status();
+  events_partitions_ = *partitions;
 
   absl::Status result;
   auto last_progress = std::chrono::steady_clock::now();

@@ -7,8 +7,9 @@
 //   IngestEngine engine(options);
 //   absl::Status s = engine.Run(stop);   // until *stop, or caught up, or a fatal error
 //
-// What the loop adds around the partitions: dead letters to Kafka (acknowledged before
-// the offsets that pass them are stored), the outbox publisher, the population-model
+// What the loop adds around the partitions: dead letters, and events that arrived away
+// from their customer's home partition forwarded there, to Kafka (acknowledged before
+// the offsets that pass them are stored; engine/ingest/ingestor.h), the outbox publisher, the population-model
 // fitter (its model records are appended through their partition's writer), ticks for
 // quiet partitions, and the status for /metrics. Batches are processed synchronously on
 // the polling thread, so nothing is in flight when partitions are revoked; a revoked
@@ -78,7 +79,7 @@ class IngestEngine final : public RebalanceListener {
   void OnRevoked(const std::vector<TopicPartition>& partitions) override;
 
  private:
-  class DeadLetterProducer;
+  class SideProducer;
 
   bool CaughtUp() const;
   // Starts the partition: its store, writer and worker, and its outbox's publishing.
@@ -101,7 +102,8 @@ class IngestEngine final : public RebalanceListener {
   IngestEngineOptions options_;
   std::shared_ptr<StateCacheBudget> state_budget_;  // every projector's state cache
   std::unique_ptr<Consumer> consumer_;
-  std::unique_ptr<DeadLetterProducer> dead_letters_;
+  std::unique_ptr<SideProducer> side_;
+  int32_t events_partitions_ = 0;  // of the events topic, read once at the start
   std::unique_ptr<OutboxPublisher> publisher_;
   PartitionManager partitions_;
   // High watermark of each owned partition at its assignment (for until_caught_up).

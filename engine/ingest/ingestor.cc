@@ -3,28 +3,31 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/kafka/partitioner.h"
 
 namespace guanxi::engine {
 
 absl::StatusOr<std::unique_ptr<PartitionIngestor>> PartitionIngestor::Create(
-    std::string topic, int32_t partition, EventLog* log, DeadLetterSink* dead_letters,
-    DecodeLimits limits, std::function<int64_t()> now_unix_millis) {
+    std::string topic, int32_t partition, EventLog* log, SideOutput* side, DecodeLimits limits,
+    std::function<int64_t()> now_unix_millis, int32_t partitions) {
   auto stored = log->StoredOffset(topic, partition);
   if (!stored.ok()) return stored.status();
   return std::unique_ptr<PartitionIngestor>(
-      new PartitionIngestor(std::move(topic), partition, log, dead_letters, limits,
-                            std::move(now_unix_millis), stored->value_or(-1)));
+      new PartitionIngestor(std::move(topic), partition, log, side, limits,
+                            std::move(now_unix_millis), partitions, stored->value_or(-1)));
 }
 
 PartitionIngestor::PartitionIngestor(std::string topic, int32_t partition, EventLog* log,
-                                     DeadLetterSink* dead_letters, DecodeLimits limits,
-                                     std::function<int64_t()> now_unix_millis, int64_t next_offset)
+                                     SideOutput* side, DecodeLimits limits,
+                                     std::function<int64_t()> now_unix_millis,
+                                     int32_t partitions, int64_t next_offset)
     : topic_(std::move(topic)),
       partition_(partition),
       log_(log),
-      dead_letters_(dead_letters),
+      side_(side),
       limits_(limits),
       now_unix_millis_(std::move(now_unix_millis)),
+      partitions_(partitions),
       next_offset_(next_offset) {}
 
 absl::StatusOr<IngestStats> PartitionIngestor::Process(absl::Span<const ConsumedMessage> messages,
@@ -33,6 +36,12 @@ absl::StatusOr<IngestStats> PartitionIngestor::Process(absl::Span<const Consumed
   std::vector<guanxi::v1::LogRecord> records;
   records.reserve(messages.size());
   std::vector<guanxi::v1::DeadLetter> letters;
+  struct Away {
+    int32_t home;
+    std::string customer_id;
+    std::string_view value;
+  };
+  std::vector<Away> away;
   int64_t last = -1;
   for (const ConsumedMessage& m : messages) {
     if (m.offset < next_offset_ || m.offset <= last) continue;  // already stored: redelivery
@@ -48,18 +57,29 @@ absl::StatusOr<IngestStats> PartitionIngestor::Process(absl::Span<const Consumed
           MakeDeadLetter(m.key, m.value, source, *decoded.rejection, now_unix_millis_()));
       continue;
     }
+    if (partitions_ > 0) {
+      const int32_t home = KeyPartition(decoded.event.customer_id(), partitions_);
+      if (home != partition_) {
+        away.push_back({home, decoded.event.customer_id(), m.value});
+        continue;
+      }
+    }
     guanxi::v1::LogRecord& record = records.emplace_back();
     *record.mutable_event() = std::move(decoded.event);
     *record.mutable_source() = std::move(source);
   }
   if (last < 0) return stats;  // nothing new
 
-  // Dead letters first, acknowledged by the broker, then the offsets that pass them.
+  // Dead letters and events away from home first, acknowledged by the broker, then the
+  // offsets that pass them.
   for (const guanxi::v1::DeadLetter& letter : letters) {
-    if (absl::Status s = dead_letters_->Send(letter); !s.ok()) return s;
+    if (absl::Status s = side_->DeadLetter(letter); !s.ok()) return s;
   }
-  if (!letters.empty()) {
-    if (absl::Status s = dead_letters_->Flush(); !s.ok()) return s;
+  for (const Away& a : away) {
+    if (absl::Status s = side_->Forward(a.home, a.customer_id, a.value); !s.ok()) return s;
+  }
+  if (!letters.empty() || !away.empty()) {
+    if (absl::Status s = side_->Flush(); !s.ok()) return s;
   }
   auto appended = log_->Append(absl::MakeSpan(records), {{topic_, partition_, last + 1}});
   if (!appended.ok()) return appended.status();
@@ -67,6 +87,7 @@ absl::StatusOr<IngestStats> PartitionIngestor::Process(absl::Span<const Consumed
   stats.appended = static_cast<int64_t>(appended->appended);
   stats.duplicates = static_cast<int64_t>(records.size() - appended->appended);
   stats.dead_letters = static_cast<int64_t>(letters.size());
+  stats.forwarded = static_cast<int64_t>(away.size());
   if (appended_records) {
     for (size_t i = 0; i < records.size(); ++i) {
       if (!appended->outcomes[i].duplicate) appended_records->push_back(std::move(records[i]));

@@ -1,8 +1,9 @@
-// The append side of one owned partition: decode, validate, dead-letter, deduplicate and
-// append consumed Kafka messages to the partition's event log, effectively once.
+// The append side of one owned partition: decode, validate, dead-letter, route,
+// deduplicate and append consumed Kafka messages to the partition's event log,
+// effectively once.
 //
 //   ASSIGN_OR_RETURN(auto ingestor, PartitionIngestor::Create("guanxi.events", 3, &log,
-//                                                             &dead_letters, limits, clock));
+//                                                             &side, limits, clock, 16));
 //   ASSIGN_OR_RETURN(IngestStats stats, ingestor->Process(messages));
 //
 // Effectively once: the records, their indexes and the next offset to consume are one
@@ -11,6 +12,14 @@
 // still advances. Dead letters are produced and acknowledged by the broker BEFORE the
 // batch's offsets are stored, so a crash can repeat a dead letter (at least once, keyed
 // by its source coordinates) but never lose one.
+//
+// Routing: a customer's events belong to one partition, its customer_id's under Kafka's
+// default partitioner (murmur2, engine/kafka/partitioner.h). An event that arrives on
+// another partition (its producer used another partitioner; the key must still be the
+// customer_id, or it is dead-lettered) is not appended here: it is produced, bytes unchanged and keyed by its customer_id,
+// to its home partition of the same topic, acknowledged before the offsets pass it
+// (like a dead letter), and appended there when that partition consumes it. A crash can
+// forward it twice; the home partition's dedup by event_id appends it once.
 //
 // Thread-compatible: one thread per ingestor (the partition's one writer).
 #pragma once
@@ -39,24 +48,29 @@ struct ConsumedMessage {
   std::string_view value{};
 };
 
-// Where rejected messages go (guanxi.dead-letters). Flush returns once the broker has
-// acknowledged every letter sent so far, or the error that prevented it.
-class DeadLetterSink {
+// What the ingestor sends to Kafka instead of appending: rejected messages to the
+// dead-letter topic, and events that arrived away from home to their home partition of
+// the events topic. Flush returns once the broker has acknowledged everything sent so
+// far, or the error that prevented it.
+class SideOutput {
  public:
-  virtual ~DeadLetterSink() = default;
-  virtual absl::Status Send(const guanxi::v1::DeadLetter& letter) = 0;
+  virtual ~SideOutput() = default;
+  virtual absl::Status DeadLetter(const guanxi::v1::DeadLetter& letter) = 0;
+  virtual absl::Status Forward(int32_t partition, std::string_view key,
+                               std::string_view value) = 0;
   virtual absl::Status Flush() = 0;
 };
 
 
 class PartitionIngestor {
  public:
-  // `log` and `dead_letters` must outlive the ingestor. `now_unix_millis` stamps dead
-  // letters (wall clock; never a projection input). Resumes from the offset the log
-  // stored for this topic/partition.
+  // `log` and `side` must outlive the ingestor. `now_unix_millis` stamps dead letters
+  // (wall clock; never a projection input). `partitions` is the topic's partition count,
+  // for routing (0: no routing, every event stays where it arrived). Resumes from the
+  // offset the log stored for this topic/partition.
   static absl::StatusOr<std::unique_ptr<PartitionIngestor>> Create(
-      std::string topic, int32_t partition, EventLog* log, DeadLetterSink* dead_letters,
-      DecodeLimits limits, std::function<int64_t()> now_unix_millis);
+      std::string topic, int32_t partition, EventLog* log, SideOutput* side,
+      DecodeLimits limits, std::function<int64_t()> now_unix_millis, int32_t partitions = 0);
 
   // Processes consecutive messages of this partition in offset order. Messages below
   // next_offset() (a redelivery of what is already stored) are skipped. On error nothing
@@ -70,16 +84,17 @@ class PartitionIngestor {
   int64_t next_offset() const { return next_offset_; }
 
  private:
-  PartitionIngestor(std::string topic, int32_t partition, EventLog* log,
-                    DeadLetterSink* dead_letters, DecodeLimits limits,
-                    std::function<int64_t()> now_unix_millis, int64_t next_offset);
+  PartitionIngestor(std::string topic, int32_t partition, EventLog* log, SideOutput* side,
+                    DecodeLimits limits, std::function<int64_t()> now_unix_millis,
+                    int32_t partitions, int64_t next_offset);
 
   std::string topic_;
   int32_t partition_;
   EventLog* log_;
-  DeadLetterSink* dead_letters_;
+  SideOutput* side_;
   DecodeLimits limits_;
   std::function<int64_t()> now_unix_millis_;
+  int32_t partitions_ = 0;
   int64_t next_offset_ = -1;
 };
 

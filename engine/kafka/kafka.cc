@@ -170,11 +170,19 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const std::string& br
 
 absl::Status Producer::Produce(std::string_view topic, std::string_view key, std::string_view value,
                                uint64_t cookie, absl::Duration queue_wait) {
+  return ProduceTo(topic, kAnyPartition, key, value, cookie, queue_wait);
+}
+
+absl::Status Producer::ProduceTo(std::string_view topic, int32_t partition, std::string_view key,
+                                 std::string_view value, uint64_t cookie,
+                                 absl::Duration queue_wait) {
   const std::string topic_name(topic);
   const absl::Time deadline = absl::Now() + queue_wait;
   while (true) {
     const rd_kafka_resp_err_t err =
         rd_kafka_producev(impl_->rk, RD_KAFKA_V_TOPIC(topic_name.c_str()),
+                          RD_KAFKA_V_PARTITION(partition == kAnyPartition ? RD_KAFKA_PARTITION_UA
+                                                                          : partition),
                           RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
                           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -324,6 +332,31 @@ absl::StatusOr<std::pair<int64_t, int64_t>> Consumer::QueryWatermarks(const std:
     return FromKafka(err, absl::StrCat("watermarks of ", topic, "[", partition, "]"));
   }
   return std::make_pair(low, high);
+}
+
+absl::StatusOr<int32_t> Consumer::PartitionCount(const std::string& topic,
+                                                 absl::Duration timeout) {
+  rd_kafka_topic_t* handle = rd_kafka_topic_new(impl_->rk, topic.c_str(), nullptr);
+  if (handle == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("topic '", topic, "': cannot be named"));
+  }
+  const rd_kafka_metadata_t* metadata = nullptr;
+  const rd_kafka_resp_err_t err =
+      rd_kafka_metadata(impl_->rk, 0, handle, &metadata,
+                        static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  rd_kafka_topic_destroy(handle);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return FromKafka(err, absl::StrCat("reading the metadata of topic ", topic));
+  }
+  absl::StatusOr<int32_t> count = absl::NotFoundError(absl::StrCat("topic ", topic, " does not exist"));
+  if (metadata->topic_cnt == 1 && metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      metadata->topics[0].partition_cnt > 0) {
+    count = metadata->topics[0].partition_cnt;
+  } else if (metadata->topic_cnt == 1 && metadata->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    count = FromKafka(metadata->topics[0].err, absl::StrCat("topic ", topic));
+  }
+  rd_kafka_metadata_destroy(metadata);
+  return count;
 }
 
 std::optional<int64_t> Consumer::CachedHighWatermark(const std::string& topic, int32_t partition) {

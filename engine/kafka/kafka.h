@@ -71,6 +71,11 @@ class Producer {
   // serves delivery reports and retries for up to `queue_wait` before Unavailable.
   absl::Status Produce(std::string_view topic, std::string_view key, std::string_view value,
                        uint64_t cookie, absl::Duration queue_wait = absl::Seconds(30));
+  // The same to one given partition (kAnyPartition: chosen from the key).
+  static constexpr int32_t kAnyPartition = -1;
+  absl::Status ProduceTo(std::string_view topic, int32_t partition, std::string_view key,
+                         std::string_view value, uint64_t cookie,
+                         absl::Duration queue_wait = absl::Seconds(30));
   // Serves delivery reports for up to `timeout`.
   void Poll(absl::Duration timeout);
   // Waits until every queued message is delivered or failed; returns how many are still
@@ -124,6 +129,9 @@ class Consumer {
   // Stops fetching the partitions: what was fetched for them and not yet returned by
   // Poll is dropped, and Resume fetches again from the offset after the last message
   // Poll returned. A partition stays paused across a rebalance that gives it back.
+  // How many partitions `topic` has, from the cluster's metadata (NotFound: no such
+  // topic; Unavailable when the cluster does not answer within `timeout`).
+  absl::StatusOr<int32_t> PartitionCount(const std::string& topic, absl::Duration timeout);
   absl::Status Pause(const std::vector<TopicPartition>& partitions);
   absl::Status Resume(const std::vector<TopicPartition>& partitions);
   // Leaves the group (revoking through the listener) and closes.

@@ -19,9 +19,10 @@ absl::StatusOr<std::unique_ptr<Partition>> Partition::Start(std::shared_ptr<Part
   std::unique_ptr<Partition> p(new Partition(std::move(store), std::move(options)));
   EventLog* log = p->store_->log.get();
   ASSIGN_OR_RETURN(p->ingestor_, PartitionIngestor::Create(p->options_.topic, p->options_.partition,
-                                                           log, p->options_.dead_letters,
+                                                           log, p->options_.side,
                                                            p->options_.limits,
-                                                           p->options_.now_unix_millis));
+                                                           p->options_.now_unix_millis,
+                                                           p->options_.topic_partitions));
   ProjectorOptions projector_options = p->options_.projector;
   projector_options.partition = p->options_.partition;
   projector_options.models = p->slots_;

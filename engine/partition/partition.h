@@ -55,7 +55,8 @@ struct PartitionStore {
 struct PartitionOptions {
   std::string topic;
   int32_t partition = 0;
-  DeadLetterSink* dead_letters = nullptr;  // must outlive the partition
+  SideOutput* side = nullptr;  // dead letters, events away from home; outlives the partition
+  int32_t topic_partitions = 0;  // the topic's partition count, for routing (0: none)
   DecodeLimits limits{};
   std::function<int64_t()> now_unix_millis{};  // stamps dead letters
   // The projector's options (partition, config, state cache, fitter, model hand-over).

@@ -14,6 +14,7 @@ struct IngestStats {
   int64_t appended = 0;
   int64_t duplicates = 0;
   int64_t dead_letters = 0;
+  int64_t forwarded = 0;  // events away from home, produced to their home partition
   int64_t ticks = 0;   // tick records appended to quiet partitions
   int64_t models = 0;  // population-model records appended
 
@@ -22,6 +23,7 @@ struct IngestStats {
     appended += o.appended;
     duplicates += o.duplicates;
     dead_letters += o.dead_letters;
+    forwarded += o.forwarded;
     ticks += o.ticks;
     models += o.models;
     return *this;

@@ -345,6 +345,9 @@ struct HttpServer::Impl {
     absl::StrAppend(&out, "guanxi_duplicates_total ", status.totals.duplicates, "\n");
     metric("guanxi_dead_letters_total", "counter", "Messages sent to the dead-letter topic.");
     absl::StrAppend(&out, "guanxi_dead_letters_total ", status.totals.dead_letters, "\n");
+    metric("guanxi_forwarded_total", "counter",
+           "Events that arrived away from their customer's home partition, forwarded there.");
+    absl::StrAppend(&out, "guanxi_forwarded_total ", status.totals.forwarded, "\n");
     metric("guanxi_ticks_total", "counter", "Tick records appended to quiet partitions.");
     absl::StrAppend(&out, "guanxi_ticks_total ", status.totals.ticks, "\n");
     metric("guanxi_models_total", "counter", "Population-model records appended.");

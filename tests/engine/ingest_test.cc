@@ -6,6 +6,8 @@
 #include <thread>
 #include <vector>
 
+#include <zlib.h>
+
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "engine/config/config.h"
@@ -15,6 +17,7 @@
 #include "engine/storage/data_dir.h"
 #include "engine/storage/projection_store.h"
 #include "gmock/gmock.h"
+#include "engine/kafka/partitioner.h"
 #include "gtest/gtest.h"
 #include "tests/engine/event_log_test_util.h"
 
@@ -32,10 +35,14 @@ std::string EventBytes(const std::string& id, const std::string& customer) {
   return e.SerializeAsString();
 }
 
-class FakeDeadLetters final : public DeadLetterSink {
+class FakeSideOutput final : public SideOutput {
  public:
-  absl::Status Send(const v1::DeadLetter& letter) override {
+  absl::Status DeadLetter(const v1::DeadLetter& letter) override {
     pending.push_back(letter);
+    return absl::OkStatus();
+  }
+  absl::Status Forward(int32_t partition, std::string_view key, std::string_view value) override {
+    pending_forwards.push_back({partition, std::string(key), std::string(value)});
     return absl::OkStatus();
   }
   absl::Status Flush() override {
@@ -44,17 +51,24 @@ class FakeDeadLetters final : public DeadLetterSink {
       return flush_status;
     }
     for (auto& l : pending) acknowledged.push_back(std::move(l));
+    for (auto& f : pending_forwards) forwarded.push_back(std::move(f));
     pending.clear();
+    pending_forwards.clear();
     return absl::OkStatus();
   }
+  struct Forwarded {
+    int32_t partition;
+    std::string key, value;
+  };
   std::vector<v1::DeadLetter> pending, acknowledged;
+  std::vector<Forwarded> pending_forwards, forwarded;
   absl::Status flush_status;
 };
 
 struct IngestorFixture {
   TempDir dir;
   std::unique_ptr<EventLog> log;
-  FakeDeadLetters dead;
+  FakeSideOutput dead;
   std::unique_ptr<PartitionIngestor> ingestor;
   IngestorFixture() {
     log = std::move(*EventLog::Open(dir.path(), {}));
@@ -83,6 +97,41 @@ TEST(PartitionIngestorTest, AppendsDeadLettersAndStoresTheNextOffset) {
   EXPECT_EQ(f.ingestor->next_offset(), 4);
   EXPECT_EQ(**f.log->StoredOffset("guanxi.events", 0), 4);
   EXPECT_EQ(f.log->next_position(), 2u);
+}
+
+TEST(PartitionIngestorTest, AnEventAwayFromHomeIsForwardedThereNotAppended) {
+  TempDir dir;
+  auto log = std::move(*EventLog::Open(dir.path(), {}));
+  FakeSideOutput side;
+  constexpr int32_t kTopicPartitions = 8;
+  // Customers whose home (murmur2) is partition 2, and one whose home is elsewhere.
+  std::string home, away;
+  for (int i = 0; home.empty() || away.empty(); ++i) {
+    const std::string c = absl::StrCat("C-", i);
+    (KeyPartition(c, kTopicPartitions) == 2 ? home : away) = c;
+  }
+  auto ingestor = std::move(*PartitionIngestor::Create(
+      "guanxi.events", 2, log.get(), &side, {}, [] { return int64_t{1000}; }, kTopicPartitions));
+  const std::string at_home = EventBytes("h", home), elsewhere = EventBytes("w", away);
+  std::vector<ConsumedMessage> batch = {{0, home, at_home}, {1, away, elsewhere}};
+  auto stats = ingestor->Process(batch);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->dead_letters, 0);
+  EXPECT_EQ(stats->appended, 1);
+  EXPECT_EQ(stats->forwarded, 1);
+  ASSERT_EQ(side.forwarded.size(), 1u);
+  EXPECT_EQ(side.forwarded[0].partition, KeyPartition(away, kTopicPartitions));
+  EXPECT_EQ(side.forwarded[0].key, away);
+  EXPECT_EQ(side.forwarded[0].value, elsewhere);  // the bytes as they came
+  EXPECT_EQ(log->next_position(), 1u);
+  EXPECT_EQ(**log->StoredOffset("guanxi.events", 2), 2);
+
+  // Not acknowledged: nothing stored, the offset stays, so it is forwarded again.
+  side.flush_status = absl::UnavailableError("broker down");
+  std::vector<ConsumedMessage> next = {{2, away, elsewhere}};
+  EXPECT_FALSE(ingestor->Process(next).ok());
+  EXPECT_EQ(ingestor->next_offset(), 2);
+  EXPECT_EQ(**log->StoredOffset("guanxi.events", 2), 2);
 }
 
 TEST(PartitionIngestorTest, RedeliveredOffsetsAreSkippedAfterARestart) {
@@ -330,6 +379,77 @@ TEST(IngestEngineTest, TwoBackfillsOfOneTopicBuildTheSameLogsModelsIncluded) {
 }
 
 // --until-caught-up ends when every partition is caught up, empty ones included.
+// Where common clients' default partitioners put a key (explicit partitions here, so
+// that the test states each rule rather than depending on a client library).
+int32_t Crc32Partition(const std::string& key, int32_t n) {  // librdkafka, kcat,
+  // confluent-kafka-python: `consistent_random`, CRC-32 of the key
+  const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(key.data()),
+                          static_cast<uInt>(key.size()));
+  return static_cast<int32_t>(crc % static_cast<uLong>(n));
+}
+int32_t Fnv1aPartition(const std::string& key, int32_t n) {  // Sarama (Go): FNV-1a 32
+  uint32_t h = 2166136261u;
+  for (unsigned char c : key) h = (h ^ c) * 16777619u;
+  int32_t p = static_cast<int32_t>(h) % n;
+  return p < 0 ? -p : p;
+}
+
+// Producers that are not ours: one customer's events sent by clients whose default
+// partitioners differ (Java's murmur2, librdkafka's CRC-32, Sarama's FNV-1a, kafka-go's
+// round robin) arrive on several partitions; each ends up in its customer's home
+// partition, once, and a backfill waits for what it forwarded.
+TEST(IngestEngineTest, EventsFromForeignPartitionersEndInTheirCustomersHomePartition) {
+  auto cluster = std::move(*EmbeddedCluster::Start(3));
+  v1::EngineConfig config = DefaultEngineConfig();
+  constexpr int32_t kTopicPartitions = 4;
+  ASSERT_TRUE(CreateGuanxiTopics(*cluster, config.kafka(), kTopicPartitions).ok());
+  const std::string brokers = cluster->bootstrap_servers();
+  auto producer = std::move(*Producer::Create(brokers, {}, nullptr));
+  std::set<std::string> distinct;
+  int away = 0;
+  for (int i = 0; i < 1200; ++i) {
+    const std::string customer = absl::StrCat("C-", 1000 + i % 60);
+    const std::string event_id = absl::StrCat("e", i);
+    int32_t partition = 0;
+    switch (i % 4) {
+      case 0: partition = KeyPartition(customer, kTopicPartitions); break;
+      case 1: partition = Crc32Partition(customer, kTopicPartitions); break;
+      case 2: partition = Fnv1aPartition(customer, kTopicPartitions); break;
+      default: partition = (i / 4) % kTopicPartitions; break;
+    }
+    if (partition != KeyPartition(customer, kTopicPartitions)) ++away;
+    distinct.insert(event_id);
+    ASSERT_TRUE(producer->ProduceTo("guanxi.events", partition, customer,
+                                    EventBytes(event_id, customer), 0)
+                    .ok());
+  }
+  ASSERT_EQ(producer->Flush(absl::Seconds(60)), 0);
+  ASSERT_GT(away, 300);  // the partitioners disagree for most customers
+
+  TempDir data;
+  std::atomic<bool> stop{false};
+  IngestEngine engine(
+      {.brokers = brokers, .data_dir = data.path(), .config = config, .until_caught_up = true});
+  ASSERT_TRUE(engine.Run(stop).ok());
+  EXPECT_EQ(engine.totals().forwarded, away);
+  EXPECT_EQ(static_cast<size_t>(engine.totals().appended), distinct.size());
+
+  std::set<std::string> in_logs;
+  for (int32_t p = 0; p < kTopicPartitions; ++p) {
+    auto log = std::move(*EventLog::Open(PartitionDir(data.path(), p), {}));
+    ASSERT_TRUE(log->ReadRange(0, UINT64_MAX,
+                               [&](const v1::LogRecord& r) {
+                                 if (!r.has_event()) return true;
+                                 EXPECT_TRUE(in_logs.insert(r.event().event_id()).second);
+                                 EXPECT_EQ(KeyPartition(r.event().customer_id(), kTopicPartitions), p)
+                                     << r.event().customer_id();
+                                 return true;
+                               })
+                    .ok());
+  }
+  EXPECT_EQ(in_logs, distinct);
+}
+
 TEST(IngestEngineTest, BackfillEndsWithEmptyPartitions) {
   auto cluster = std::move(*EmbeddedCluster::Start(1));
   v1::EngineConfig config = DefaultEngineConfig();

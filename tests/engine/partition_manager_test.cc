@@ -13,10 +13,13 @@ namespace {
 
 using ::guanxi::engine::testing::TempDir;
 
-class NoDeadLetters final : public DeadLetterSink {
+class NoSideOutput final : public SideOutput {
  public:
-  absl::Status Send(const v1::DeadLetter& letter) override {
+  absl::Status DeadLetter(const v1::DeadLetter& letter) override {
     return absl::InternalError("unexpected dead letter: " + letter.ShortDebugString());
+  }
+  absl::Status Forward(int32_t partition, std::string_view, std::string_view) override {
+    return absl::InternalError("unexpected forward to partition " + std::to_string(partition));
   }
   absl::Status Flush() override { return absl::OkStatus(); }
 };
@@ -37,7 +40,7 @@ class PartitionManagerTest : public ::testing::Test {
   PartitionOptions Options(int32_t partition) {
     return {.topic = "guanxi.events",
             .partition = partition,
-            .dead_letters = &dead_letters_,
+            .side = &side_,
             .now_unix_millis = [] { return int64_t{0}; },
             .projector = {.config = DefaultEngineConfig()}};
   }
@@ -64,7 +67,7 @@ class PartitionManagerTest : public ::testing::Test {
   }
 
   TempDir data_;
-  NoDeadLetters dead_letters_;
+  NoSideOutput side_;
 };
 
 TEST_F(PartitionManagerTest, AppendsProjectsAndHandsOutViews) {
