@@ -30,6 +30,7 @@ class KafkaEventPublisher final : public connectors::EventPublisher {
   absl::StatusOr<int64_t> Flush() override {
     // Every delivery report, however long the broker takes (bounded: 5 minutes).
     const int64_t outstanding = producer_->Flush(absl::Minutes(5));
+    if (absl::Status health = producer_->health(); !health.ok()) return health;
     if (outstanding > 0) {
       return absl::DeadlineExceededError(
           absl::StrCat(outstanding, " events still unacknowledged after 5 minutes"));

@@ -9,7 +9,7 @@ packages=(
   libabsl-dev
   librocksdb-dev rocksdb-tools
   librdkafka-dev
-  libssl-dev zlib1g-dev
+  libssl-dev openssl zlib1g-dev
   libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

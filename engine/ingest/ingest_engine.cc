@@ -126,6 +126,7 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp) {
 
 std::vector<int64_t> IngestEngine::OnAssigned(const std::vector<TopicPartition>& partitions) {
   assigned_once_ = true;
+  rebalancing_ = false;
   std::vector<int64_t> starts;
   for (const TopicPartition& tp : partitions) {
     // A partition stays paused across a rebalance that gives it back (librdkafka), even
@@ -149,6 +150,8 @@ std::vector<int64_t> IngestEngine::OnAssigned(const std::vector<TopicPartition>&
 }
 
 void IngestEngine::OnRevoked(const std::vector<TopicPartition>& partitions) {
+  // Until the group assigns again this member owns nothing, which is not "caught up".
+  rebalancing_ = true;
   // Appending is synchronous: nothing is in flight. The worker stops at a commit;
   // whatever it had not applied, the next owner applies from the checkpoint. The
   // publisher does not wait for a round in progress (it holds the store itself).
@@ -308,7 +311,7 @@ absl::Status IngestEngine::DrainWorkers() {
 }
 
 bool IngestEngine::CaughtUp() const {
-  if (!assigned_once_) return false;
+  if (!assigned_once_ || rebalancing_) return false;
   bool caught_up = true;
   partitions_.ForEach([&](Partition& p) {
     auto target = targets_.find(p.partition());
@@ -336,11 +339,11 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
   auto consumer = Consumer::Create(options_.brokers, kafka.group_id(), properties, this);
   if (!consumer.ok()) return consumer.status();
   consumer_ = std::move(*consumer);
-  if (auto s = consumer_->Subscribe({kafka.events_topic()}); !s.ok()) return s;
   // Each customer's home partition follows from the topic's partition count.
   auto partitions = consumer_->PartitionCount(kafka.events_topic(), absl::Seconds(30));
   if (!partitions.ok()) return partitions.status();
   events_partitions_ = *partitions;
+  if (auto s = consumer_->Subscribe({kafka.events_topic()}); !s.ok()) return s;
 
   absl::Status result;
   auto last_progress = std::chrono::steady_clock::now();
@@ -351,6 +354,7 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
     partitions_.ForEach([&](Partition& p) { backlog = backlog || p.backlog() > 0; });
     std::vector<KafkaMessage> messages = consumer_->Poll(
         options_.max_batch, backlog ? absl::Milliseconds(1) : absl::Milliseconds(100));
+    if (absl::Status health = consumer_->health(); !health.ok() && fatal_.ok()) fatal_ = health;
     if (!fatal_.ok()) {
       result = fatal_;
       break;

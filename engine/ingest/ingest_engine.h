@@ -19,7 +19,8 @@
 // Fatal (Run returns the error; a restart resumes from the stored offsets): a retention
 // gap (the stored offset, or offset 0 for a new store, lies below the partition's log
 // start: data was lost and must not be skipped silently), a store that cannot be opened
-// or written, a dead letter the broker will not take.
+// or written, a dead letter the broker will not take, a login the cluster refuses or a
+// TLS handshake that fails (Consumer::health: the message names the properties).
 // Not thread-safe: Run on one thread; `stop` may be set from any thread or a signal
 // handler.
 #pragma once
@@ -109,6 +110,9 @@ class IngestEngine final : public RebalanceListener {
   // High watermark of each owned partition at its assignment (for until_caught_up).
   std::map<int32_t, int64_t> targets_;
   bool assigned_once_ = false;
+  // Between a revocation and the next assignment (until_caught_up must not end there:
+  // with two backfilling instances, both ended early when one left the group).
+  bool rebalancing_ = false;
   std::set<int32_t> paused_;     // partitions whose fetching this engine paused
   std::set<int32_t> to_resume_;  // assigned: resumed after the rebalance
   absl::Status fatal_;  // set by the rebalance callbacks, returned by Run

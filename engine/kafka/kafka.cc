@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <mutex>
 #include <new>
 #endif
 
@@ -112,6 +113,48 @@ absl::Status CreateTopicsOutcome(const std::string& brokers, absl::Duration time
   return absl::OkStatus();
 }
 
+// The first error of a client that retrying will not cure: a login the cluster refused,
+// a TLS handshake that failed (an untrusted or misnamed certificate), a fatal client
+// error. librdkafka reports these through its error callback and otherwise retries for
+// ever; the wrapper turns them into a status that names the settings to check.
+class ClientHealth {
+ public:
+  void Record(rd_kafka_resp_err_t err, const char* reason) {
+    absl::Status status;
+    switch (err) {
+      case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+      case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+        status = absl::UnauthenticatedError(absl::StrCat(
+            "Kafka refused the login; check the properties security.protocol, sasl.mechanisms, "
+            "sasl.username and sasl.password (",
+            reason, ")"));
+        break;
+      case RD_KAFKA_RESP_ERR__SSL:
+        status = absl::FailedPreconditionError(absl::StrCat(
+            "the TLS handshake with Kafka failed; check the property ssl.ca.location (the CA "
+            "that signed the brokers' certificates) and that bootstrap.servers names a host "
+            "the certificates name (",
+            reason, ")"));
+        break;
+      case RD_KAFKA_RESP_ERR__FATAL:
+        status = absl::InternalError(absl::StrCat("fatal Kafka client error: ", reason));
+        break;
+      default:
+        return;  // transient: librdkafka retries, and logs it
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (first_.ok()) first_ = std::move(status);
+  }
+  absl::Status Get() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return first_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  absl::Status first_;
+};
+
 std::string Str(const void* data, size_t size) {
   return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), size);
 }
@@ -123,8 +166,14 @@ std::string Str(const void* data, size_t size) {
 struct Producer::Impl {
   rd_kafka_t* rk = nullptr;
   DeliveryCallback on_delivery;
+  ClientHealth health;
+  static void OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {
+    static_cast<Impl*>(opaque)->health.Record(static_cast<rd_kafka_resp_err_t>(err), reason);
+  }
   ~Impl() {
     if (rk != nullptr) {
+      // Nothing queued can reach a cluster that refused the login: do not wait for it.
+      if (!health.Get().ok()) rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
       rd_kafka_flush(rk, 10'000);
       rd_kafka_destroy(rk);
     }
@@ -158,6 +207,7 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const std::string& br
                        properties, {{"enable.idempotence", "true"}, {"acks", "all"}});
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(*conf, &Impl::OnDelivery);
+  rd_kafka_conf_set_error_cb(*conf, &Impl::OnError);
   rd_kafka_conf_set_opaque(*conf, impl.get());
   char error[512];
   impl->rk = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, error, sizeof error);
@@ -176,6 +226,7 @@ absl::Status Producer::Produce(std::string_view topic, std::string_view key, std
 absl::Status Producer::ProduceTo(std::string_view topic, int32_t partition, std::string_view key,
                                  std::string_view value, uint64_t cookie,
                                  absl::Duration queue_wait) {
+  if (absl::Status health = impl_->health.Get(); !health.ok()) return health;
   const std::string topic_name(topic);
   const absl::Time deadline = absl::Now() + queue_wait;
   while (true) {
@@ -196,9 +247,17 @@ absl::Status Producer::ProduceTo(std::string_view topic, int32_t partition, std:
 void Producer::Poll(absl::Duration timeout) { rd_kafka_poll(impl_->rk, Millis(timeout)); }
 
 int64_t Producer::Flush(absl::Duration timeout) {
-  rd_kafka_flush(impl_->rk, Millis(timeout));
+  // In slices, so that a refused login ends the wait (health()) instead of the timeout.
+  const absl::Time deadline = absl::Now() + timeout;
+  while (rd_kafka_outq_len(impl_->rk) > 0 && impl_->health.Get().ok()) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
+    rd_kafka_flush(impl_->rk, Millis(std::min(left, absl::Milliseconds(100))));
+  }
   return rd_kafka_outq_len(impl_->rk);
 }
+
+absl::Status Producer::health() const { return impl_->health.Get(); }
 
 void Producer::Purge() {
   rd_kafka_purge(impl_->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -210,6 +269,10 @@ void Producer::Purge() {
 struct Consumer::Impl {
   rd_kafka_t* rk = nullptr;
   RebalanceListener* listener = nullptr;
+  ClientHealth health;
+  static void OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {
+    static_cast<Impl*>(opaque)->health.Record(static_cast<rd_kafka_resp_err_t>(err), reason);
+  }
   bool closed = false;
   ~Impl() {
     if (rk != nullptr) {
@@ -272,6 +335,7 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const std::string& br
                         {"check.crcs", "true"}});
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_rebalance_cb(*conf, &Impl::OnRebalance);
+  rd_kafka_conf_set_error_cb(*conf, &Impl::OnError);
   rd_kafka_conf_set_opaque(*conf, impl.get());
   char error[512];
   impl->rk = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, error, sizeof error);
@@ -340,11 +404,19 @@ absl::StatusOr<int32_t> Consumer::PartitionCount(const std::string& topic,
   if (handle == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("topic '", topic, "': cannot be named"));
   }
+  // A second at a time, serving the error callback in between, so that a refused login
+  // ends the wait (health()) instead of the timeout. Before Subscribe, the poll serves
+  // nothing else.
   const rd_kafka_metadata_t* metadata = nullptr;
-  const rd_kafka_resp_err_t err =
-      rd_kafka_metadata(impl_->rk, 0, handle, &metadata,
-                        static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+  const absl::Time deadline = absl::Now() + timeout;
+  while (impl_->health.Get().ok() && absl::Now() < deadline) {
+    err = rd_kafka_metadata(impl_->rk, 0, handle, &metadata, 1000);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+    if (rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->rk, 0)) rd_kafka_message_destroy(m);
+  }
   rd_kafka_topic_destroy(handle);
+  if (absl::Status health = impl_->health.Get(); !health.ok()) return health;
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return FromKafka(err, absl::StrCat("reading the metadata of topic ", topic));
   }
@@ -358,6 +430,8 @@ absl::StatusOr<int32_t> Consumer::PartitionCount(const std::string& topic,
   rd_kafka_metadata_destroy(metadata);
   return count;
 }
+
+absl::Status Consumer::health() const { return impl_->health.Get(); }
 
 std::optional<int64_t> Consumer::CachedHighWatermark(const std::string& topic, int32_t partition) {
   int64_t low = -1, high = -1;
@@ -465,6 +539,11 @@ absl::Status EmbeddedCluster::SetGroupCoordinator(const std::string& group_id, i
 absl::Status CreateTopics(const std::string& brokers, const KafkaProperties& properties,
                           const std::vector<TopicSpec>& topics, absl::Duration timeout) {
   ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeConf(brokers, {}, properties, {}));
+  ClientHealth health;
+  rd_kafka_conf_set_error_cb(conf, [](rd_kafka_t*, int err, const char* reason, void* opaque) {
+    static_cast<ClientHealth*>(opaque)->Record(static_cast<rd_kafka_resp_err_t>(err), reason);
+  });
+  rd_kafka_conf_set_opaque(conf, &health);
   char error[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
   if (rk == nullptr) {
@@ -490,9 +569,15 @@ absl::Status CreateTopics(const std::string& brokers, const KafkaProperties& pro
     rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, error, sizeof error);
     rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, error, sizeof error);
     rd_kafka_CreateTopics(rk, specs.data(), specs.size(), options, queue);
-    // The request's own timeout ends it; the margin covers connecting.
-    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, timeout_ms + 5'000);
-    status = CreateTopicsOutcome(brokers, timeout, event);
+    // The request's own timeout ends it (the margin covers connecting), or an error that
+    // retrying will not cure.
+    const absl::Time deadline = absl::Now() + timeout + absl::Seconds(5);
+    rd_kafka_event_t* event = nullptr;
+    while (event == nullptr && health.Get().ok() && absl::Now() < deadline) {
+      event = rd_kafka_queue_poll(queue, 100);
+      rd_kafka_poll(rk, 0);  // serves the error callback
+    }
+    status = health.Get().ok() ? CreateTopicsOutcome(brokers, timeout, event) : health.Get();
     if (event != nullptr) rd_kafka_event_destroy(event);
   }
   rd_kafka_AdminOptions_destroy(options);

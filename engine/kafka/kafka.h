@@ -81,6 +81,9 @@ class Producer {
   // Waits until every queued message is delivered or failed; returns how many are still
   // outstanding at the deadline (0 = all reported).
   int64_t Flush(absl::Duration timeout);
+  // OK, or the first error that retrying will not cure (a refused login, a failed TLS
+  // handshake), naming the properties to check. Flush returns early on one.
+  absl::Status health() const;
   // Drops every message not yet acknowledged, queued or in flight (their delivery reports
   // fail), so that destroying the producer does not wait for a broker that is down. For a
   // caller that keeps what it produced elsewhere and produces it again later.
@@ -129,8 +132,12 @@ class Consumer {
   // Stops fetching the partitions: what was fetched for them and not yet returned by
   // Poll is dropped, and Resume fetches again from the offset after the last message
   // Poll returned. A partition stays paused across a rebalance that gives it back.
+  // OK, or the first error that retrying will not cure (a refused login, a failed TLS
+  // handshake), naming the properties to check; seen by Poll.
+  absl::Status health() const;
   // How many partitions `topic` has, from the cluster's metadata (NotFound: no such
-  // topic; Unavailable when the cluster does not answer within `timeout`).
+  // topic; Unavailable when the cluster does not answer within `timeout`; health()'s
+  // error when that comes first). Call it before Subscribe.
   absl::StatusOr<int32_t> PartitionCount(const std::string& topic, absl::Duration timeout);
   absl::Status Pause(const std::vector<TopicPartition>& partitions);
   absl::Status Resume(const std::vector<TopicPartition>& partitions);

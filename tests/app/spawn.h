@@ -14,8 +14,10 @@ extern char** environ;
 
 namespace guanxi::testing {
 
-// Starts `guanxi args...`; with `stdout_path`, its standard output goes to that file.
-inline pid_t Spawn(std::vector<std::string> args, const std::string& stdout_path = "") {
+// Starts `guanxi args...`; with `stdout_path` (`stderr_path`), its standard output
+// (error) goes to that file.
+inline pid_t Spawn(std::vector<std::string> args, const std::string& stdout_path = "",
+                   const std::string& stderr_path = "") {
   std::vector<char*> argv;
   std::string binary = GUANXI_BINARY;
   argv.push_back(binary.data());
@@ -25,6 +27,10 @@ inline pid_t Spawn(std::vector<std::string> args, const std::string& stdout_path
   posix_spawn_file_actions_init(&actions);
   if (!stdout_path.empty()) {
     posix_spawn_file_actions_addopen(&actions, 1, stdout_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  }
+  if (!stderr_path.empty()) {
+    posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
   }
   pid_t pid = 0;
@@ -41,8 +47,9 @@ inline int Wait(pid_t pid) {
 }
 
 // Runs `guanxi args...` to its end; its exit code.
-inline int RunToEnd(std::vector<std::string> args, const std::string& stdout_path = "") {
-  return Wait(Spawn(std::move(args), stdout_path));
+inline int RunToEnd(std::vector<std::string> args, const std::string& stdout_path = "",
+                    const std::string& stderr_path = "") {
+  return Wait(Spawn(std::move(args), stdout_path, stderr_path));
 }
 
 }  // namespace guanxi::testing

@@ -78,6 +78,19 @@ class TestCluster {
   }
 
   KafkaKind kind() const { return kind_; }
+#if defined(GUANXI_KAFKA_DIR)
+  // Apache Kafka's SASL_SSL listeners (scripts/kafka: PLAIN or SCRAM-SHA-512, user
+  // `guanxi`, password `guanxi-secret`) and the CA that signed their certificates.
+  static std::string SaslBrokers() {
+    std::string list;
+    for (int node = 0; node < 3; ++node) {
+      absl::StrAppend(&list, node == 0 ? "" : ",", "127.0.0.1:",
+                      std::stoi(GUANXI_KAFKA_PORT) + 10 + node);
+    }
+    return list;
+  }
+  static std::string SaslCa() { return absl::StrCat(GUANXI_KAFKA_DIR, "/tls/ca.pem"); }
+#endif
   const std::string& brokers() const { return config_.kafka().brokers(); }
   const guanxi::v1::KafkaConfig& kafka() const { return config_.kafka(); }
   // The engine's configuration for this cluster (topics, group); tests add to it.
