@@ -125,8 +125,7 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp) {
 }
 
 std::vector<int64_t> IngestEngine::OnAssigned(const std::vector<TopicPartition>& partitions) {
-  assigned_once_ = true;
-  rebalancing_ = false;
+  assigned_ = true;
   std::vector<int64_t> starts;
   for (const TopicPartition& tp : partitions) {
     // A partition stays paused across a rebalance that gives it back (librdkafka), even
@@ -151,7 +150,7 @@ std::vector<int64_t> IngestEngine::OnAssigned(const std::vector<TopicPartition>&
 
 void IngestEngine::OnRevoked(const std::vector<TopicPartition>& partitions) {
   // Until the group assigns again this member owns nothing, which is not "caught up".
-  rebalancing_ = true;
+  assigned_ = false;
   // Appending is synchronous: nothing is in flight. The worker stops at a commit;
   // whatever it had not applied, the next owner applies from the checkpoint. The
   // publisher does not wait for a round in progress (it holds the store itself).
@@ -311,7 +310,7 @@ absl::Status IngestEngine::DrainWorkers() {
 }
 
 bool IngestEngine::CaughtUp() const {
-  if (!assigned_once_ || rebalancing_) return false;
+  if (!assigned_) return false;
   bool caught_up = true;
   partitions_.ForEach([&](Partition& p) {
     auto target = targets_.find(p.partition());

@@ -109,10 +109,10 @@ class IngestEngine final : public RebalanceListener {
   PartitionManager partitions_;
   // High watermark of each owned partition at its assignment (for until_caught_up).
   std::map<int32_t, int64_t> targets_;
-  bool assigned_once_ = false;
-  // Between a revocation and the next assignment (until_caught_up must not end there:
-  // with two backfilling instances, both ended early when one left the group).
-  bool rebalancing_ = false;
+  // Whether the group's latest word was an assignment: false before the first and
+  // between a revocation and the next (until_caught_up must not end there: with two
+  // backfilling instances, both ended early when one left the group).
+  bool assigned_ = false;
   std::set<int32_t> paused_;     // partitions whose fetching this engine paused
   std::set<int32_t> to_resume_;  // assigned: resumed after the rebalance
   absl::Status fatal_;  // set by the rebalance callbacks, returned by Run

@@ -4,6 +4,8 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 
 #if defined(__SANITIZE_THREAD__)
 #include <pthread.h>
@@ -11,7 +13,6 @@
 
 #include <cerrno>
 #include <cstdint>
-#include <mutex>
 #include <new>
 #endif
 
@@ -144,8 +145,11 @@ class ClientHealth {
     }
     std::lock_guard<std::mutex> lock(mu_);
     if (first_.ok()) first_ = std::move(status);
+    failed_.store(true, std::memory_order_release);
   }
+  // Read on every produce: a flag first, the lock only once something failed.
   absl::Status Get() const {
+    if (!failed_.load(std::memory_order_acquire)) return absl::OkStatus();
     std::lock_guard<std::mutex> lock(mu_);
     return first_;
   }
@@ -153,6 +157,7 @@ class ClientHealth {
  private:
   mutable std::mutex mu_;
   absl::Status first_;
+  std::atomic<bool> failed_{false};
 };
 
 std::string Str(const void* data, size_t size) {
