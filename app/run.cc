@@ -71,6 +71,8 @@ int RunEngine(const Args& args, Io& io) {
   });
   std::unique_ptr<engine::HttpServer> http;
   if (args.Has("http")) {
+    auto ready_lag = args.GetInt("ready-lag", 0, int64_t{1} << 40);
+    if (!ready_lag.ok()) return ReportUsageError(io, ready_lag.status());
     std::string token;
     if (args.Has("http-token-file")) {
       auto read = engine::ReadTokenFile(args.Get("http-token-file"));
@@ -82,7 +84,8 @@ int RunEngine(const Args& args, Io& io) {
                                               .partitions = [&] { return engine.Partitions(); },
                                               .status = [&] { return engine.Status(); },
                                               .data_dir = args.Get("data"),
-                                              .config = *config});
+                                              .config = *config,
+                                              .ready_lag = *ready_lag});
     if (!started.ok()) {
       return started.status().code() == absl::StatusCode::kInvalidArgument
                  ? ReportUsageError(io, started.status())
@@ -145,7 +148,12 @@ Command RunCommand() {
             .help = "serve the HTTP API (docs/api.md) here; port 0 picks a free one"},
            {.name = "http-token-file",
             .value_name = "FILE",
-            .help = "require this bearer token on every endpoint but /healthz"}},
+            .help = "require this bearer token on every endpoint but /healthz and /readyz"},
+           {.name = "ready-lag",
+            .value_name = "N",
+            .help = "GET /readyz answers ready once every owned partition is within N "
+                    "messages of the broker's end, consumed and projected",
+            .default_value = "1000"}},
       .run = RunEngine,
   };
 }

@@ -253,6 +253,8 @@ void IngestEngine::RecordBatchLatency(double seconds) {
 
 void IngestEngine::PublishStatus() {
   EngineStatus status;
+  status.assigned = assigned_;
+  status.events_partitions = events_partitions_;
   status.totals = totals_;
   partitions_.ForEach([&](Partition& p) {
     PartitionStatus ps{.partition = p.partition(),

@@ -48,6 +48,13 @@ struct PartitionStatus {
 };
 
 struct EngineStatus {
+  // Whether the consumer group's latest word to this instance was an assignment (false
+  // before the first one and between a revocation and the next): until then, which
+  // partitions it owns is not known, and reads cannot be answered.
+  bool assigned = false;
+  // Partitions of the events topic (0 until known): a customer's home partition
+  // follows from it (engine/kafka/partitioner.h).
+  int32_t events_partitions = 0;
   IngestStats totals;
   std::vector<PartitionStatus> partitions;
   OutboxStats outbox;

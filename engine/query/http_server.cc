@@ -1,10 +1,12 @@
 #include "engine/query/http_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <optional>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -19,6 +21,7 @@
 #include "engine/query/trail.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "guanxi/v1/serving.pb.h"
 #include "httplib.h"
 
 namespace guanxi::engine {
@@ -330,6 +333,40 @@ struct HttpServer::Impl {
     res.set_content(body, "application/json");
   }
 
+  // Ready: assigned, and every owned partition consumed and projected to within
+  // ready_lag messages. An instance the group gave no partition (more instances than
+  // partitions) is ready: it answers reads by finding their owner.
+  void Ready(httplib::Response& res) const {
+    const EngineStatus status = options.status();
+    guanxi::v1::Readiness readiness;
+    if (!status.assigned) {
+      readiness.add_waiting_for("the consumer group has not assigned this instance its partitions");
+    }
+    for (const PartitionStatus& ps : status.partitions) {
+      auto* p = readiness.add_partitions();
+      p->set_partition(ps.partition);
+      p->set_lag(ps.high_watermark < 0
+                     ? -1
+                     : std::max<int64_t>(ps.high_watermark - std::max<int64_t>(ps.next_offset, 0),
+                                         0));
+      p->set_unprojected(static_cast<int64_t>(ps.log_records - std::min(ps.projected, ps.log_records)));
+      if (p->lag() < 0) {
+        readiness.add_waiting_for(
+            absl::StrCat("partition ", ps.partition, ": the broker's end is not known yet"));
+      } else if (p->lag() > options.ready_lag) {
+        readiness.add_waiting_for(
+            absl::StrCat("partition ", ps.partition, ": ", p->lag(), " messages to consume"));
+      }
+      if (p->unprojected() > options.ready_lag) {
+        readiness.add_waiting_for(absl::StrCat("partition ", ps.partition, ": ",
+                                               p->unprojected(), " records to project"));
+      }
+    }
+    readiness.set_ready(readiness.waiting_for().empty());
+    res.status = readiness.ready() ? 200 : 503;
+    res.set_content(absl::StrCat(ToJson(readiness), "\n"), "application/json");
+  }
+
   void Metrics(httplib::Response& res) const {
     const EngineStatus status = options.status();
     std::string out;
@@ -431,15 +468,26 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   Impl* self = impl.get();
   httplib::Server& server = impl->server;
   server.set_pre_routing_handler([self](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/healthz" || self->Authorized(req))
-      return httplib::Server::HandlerResponse::Unhandled;
-    res.set_header("WWW-Authenticate", "Bearer");
-    Fail(res, 401, "a valid bearer token is required (Authorization: Bearer <token>)");
-    return httplib::Server::HandlerResponse::Handled;
+    // Probes carry no token.
+    if (req.path != "/healthz" && req.path != "/readyz" && !self->Authorized(req)) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      Fail(res, 401, "a valid bearer token is required (Authorization: Bearer <token>)");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (absl::StartsWith(req.path, "/v1/") && !self->options.status().assigned) {
+      res.set_header("Retry-After", "1");
+      Fail(res, 503,
+           "this instance is waiting for the consumer group to assign its partitions; "
+           "retry shortly");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
   });
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
+  server.Get("/readyz",
+             [self](const httplib::Request&, httplib::Response& res) { self->Ready(res); });
   server.Get("/metrics",
              [self](const httplib::Request&, httplib::Response& res) { self->Metrics(res); });
   server.Get("/v1/customers", [self](const httplib::Request& req, httplib::Response& res) {

@@ -11,7 +11,10 @@
 //
 // Responses are JSON through protobuf's JSON mapping. A bad request is a 4xx with
 // {"error": "..."}; nothing a client sends can crash the engine. With a bearer token
-// set, every endpoint but /healthz requires "Authorization: Bearer <token>".
+// set, every endpoint but /healthz and /readyz requires "Authorization: Bearer <token>".
+// Until the consumer group has assigned this instance its partitions (at start, and
+// between a revocation and the next assignment), every /v1/ read answers 503 with
+// Retry-After: which customers live here is not known yet.
 // Thread-safe; requests are served on the server's own threads. Destroying the server
 // cancels as-of recomputations in progress (their requests get a 503) and waits for the
 // requests being served.
@@ -46,6 +49,9 @@ struct HttpServerOptions {
   // As-of trails recomputed at once (each a pass over a partition's whole log, on a
   // request thread); a request beyond gets 503 with Retry-After.
   int max_as_of_trails = 1;
+  // GET /readyz answers ready once every owned partition is consumed, and projected, to
+  // within this many messages of the broker's end.
+  int64_t ready_lag = 1000;
 };
 
 // Reads a bearer token from a file (surrounding whitespace dropped). An empty or

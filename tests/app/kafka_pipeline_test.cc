@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/storage/data_dir.h"
@@ -74,9 +75,14 @@ Copy OpenCopy(const std::string& data, int32_t partition, const std::string& top
   return copy;
 }
 
-// Disabled: it failed once in three runs under the full parallel suite (unexplained yet;
-// it passes alone). Run it with --gtest_also_run_disabled_tests while that is found.
-TEST(KafkaPipelineTest, DISABLED_RealDataAndAYearSentTwiceThroughTwoInstancesEndExactlyOnceAndDelivered) {
+// Prints a file another process wrote (an instance's log), for a failure's report.
+void PrintFile(const std::string& title, const std::string& path) {
+  std::ifstream in(path);
+  std::printf("----- %s (%s)\n", title.c_str(), path.c_str());
+  for (std::string line; std::getline(in, line);) std::printf("%s\n", line.c_str());
+}
+
+TEST(KafkaPipelineTest, RealDataAndAYearSentTwiceThroughTwoInstancesEndExactlyOnceAndDelivered) {
   auto cluster = TestCluster::Start(testing::KafkaKind::kApache, "KafkaPipelineTest", kPartitions);
   ASSERT_NE(cluster, nullptr);
   const std::string brokers = cluster->brokers();
@@ -117,14 +123,26 @@ TEST(KafkaPipelineTest, DISABLED_RealDataAndAYearSentTwiceThroughTwoInstancesEnd
   }
 
   const std::string watched = root.Sub("watched.jsonl");
+  // The processes' own reports, printed if the test fails (it failed once in three full
+  // suite runs in session 10, and passed 5 of 5 under load since; the reports were lost).
+  const std::string watch_err = root.Sub("watch.err"), a_err = root.Sub("a.err"),
+                    b_err = root.Sub("b.err");
   const pid_t watch = Spawn({"watch", "--brokers", brokers, "--config", config,
                              "--from-beginning", "--json"},
-                            watched);
+                            watched, watch_err);
   const std::string data_a = root.Sub("a"), data_b = root.Sub("b");
   const pid_t a = Spawn({"run", "--brokers", brokers, "--data", data_a, "--config", config,
-                         "--until-caught-up"});
+                         "--until-caught-up"},
+                        "", a_err);
   const pid_t b = Spawn({"run", "--brokers", brokers, "--data", data_b, "--config", config,
-                         "--until-caught-up"});
+                         "--until-caught-up"},
+                        "", b_err);
+  absl::Cleanup report = [&] {
+    if (!::testing::Test::HasFailure()) return;
+    PrintFile("instance a", a_err);
+    PrintFile("instance b", b_err);
+    PrintFile("watch", watch_err);
+  };
   EXPECT_EQ(Wait(a), 0);
   EXPECT_EQ(Wait(b), 0);
 

@@ -15,6 +15,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "guanxi/v1/serving.pb.h"
 #include "guanxi/v1/trail.pb.h"
 #include "httplib.h"
 #include "tests/engine/event_log_test_util.h"
@@ -69,6 +70,7 @@ class HttpServerTest : public ::testing::Test {
       logs_.push_back(log);
       stores_.push_back(store);
     }
+    status_.assigned = true;
     status_.totals.appended = 22;
     status_.partitions.push_back({.partition = 0, .next_offset = 5, .high_watermark = 9});
     status_.batch_latency_buckets = std::vector<uint64_t>(std::size(kBatchLatencyBounds) + 1, 3);
@@ -418,6 +420,56 @@ TEST_F(HttpServerTest, BadRequestsAreFourHundredsWithAMessage) {
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 404);
   EXPECT_THAT(unknown->body, HasSubstr("no such endpoint: GET /v1/nothing"));
+}
+
+TEST_F(HttpServerTest, ReadsWaitForTheAssignmentAndReadyzSaysWhenCaughtUp) {
+  auto readiness = [&](int expected_status) {
+    httplib::Client probe("127.0.0.1", server_->port());  // probes carry no token
+    auto r = probe.Get("/readyz");
+    EXPECT_TRUE(r);
+    if (!r) return v1::Readiness();
+    EXPECT_EQ(r->status, expected_status) << r->body;
+    v1::Readiness parsed;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(r->body, &parsed).ok()) << r->body;
+    EXPECT_EQ(parsed.ready(), expected_status == 200);
+    return parsed;
+  };
+  // Caught up: 4 messages behind, within the default 1000.
+  v1::Readiness ready = readiness(200);
+  ASSERT_EQ(ready.partitions_size(), 1);
+  EXPECT_EQ(ready.partitions(0).lag(), 4);
+  EXPECT_TRUE(ready.waiting_for().empty());
+
+  // Before the group assigned anything: reads are refused with Retry-After, not a 404.
+  status_.assigned = false;
+  for (const char* path : {"/v1/customers/c3", "/v1/customers/nobody", "/v1/customers",
+                           "/v1/customers/c3/trail", "/v1/warnings"}) {
+    auto r = Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 503) << path;
+    EXPECT_EQ(r->get_header_value("Retry-After"), "1") << path;
+    EXPECT_THAT(r->body, HasSubstr("waiting for the consumer group to assign")) << path;
+  }
+  EXPECT_THAT(readiness(503).waiting_for(),
+              ElementsAre("the consumer group has not assigned this instance its partitions"));
+  auto health = Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);  // alive all the same
+
+  status_.assigned = true;
+  status_.partitions[0].high_watermark = 5000;
+  EXPECT_THAT(readiness(503).waiting_for(), ElementsAre("partition 0: 4995 messages to consume"));
+  status_.partitions[0].high_watermark = -1;
+  v1::Readiness unknown = readiness(503);
+  EXPECT_EQ(unknown.partitions(0).lag(), -1);
+  EXPECT_THAT(unknown.waiting_for(),
+              ElementsAre("partition 0: the broker's end is not known yet"));
+  status_.partitions[0].high_watermark = 9;
+  status_.partitions[0].log_records = 3000;
+  status_.partitions[0].projected = 1000;
+  EXPECT_THAT(readiness(503).waiting_for(), ElementsAre("partition 0: 2000 records to project"));
+  status_.partitions[0].projected = 2500;
+  EXPECT_EQ(readiness(200).partitions(0).unprojected(), 500);
 }
 
 TEST_F(HttpServerTest, BearerTokenGuardsEverythingButHealth) {
