@@ -61,7 +61,8 @@ int RunBroker(const Args& args, Io& io) {
   io.err << "guanxi broker: " << *nodes << " brokers at " << bootstrap << "; topics "
          << config->kafka().events_topic() << " (" << *partitions << " partitions), "
          << config->kafka().warnings_topic() << ", " << config->kafka().changes_topic() << ", "
-         << config->kafka().dead_letters_topic() << ". In memory only; Ctrl-C stops it."
+         << config->kafka().dead_letters_topic() << ", " << config->kafka().instances_topic()
+         << ". In memory only; Ctrl-C stops it."
          << std::endl;
   int signal = 0;
   sigwait(&stop, &signal);

@@ -5,11 +5,16 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "app/commands.h"
 #include "app/progress.h"
+#include "engine/cluster/instance_directory.h"
 #include "engine/config/config.h"
 #include "engine/ingest/ingest_engine.h"
 #include "engine/kafka/kafka.h"
@@ -58,6 +63,30 @@ int RunEngine(const Args& args, Io& io) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 
+  if (!args.Has("http")) {
+    for (const char* flag : {"http-token-file", "ready-lag", "advertise"}) {
+      if (args.Has(flag)) {
+        return ReportUsageError(
+            io, absl::InvalidArgumentError(absl::StrCat("--", flag, " goes with --http")));
+      }
+    }
+  }
+  // Several instances: each tells the others which partitions it owns, and forwards a
+  // read for a customer it does not own to the owner.
+  std::unique_ptr<engine::InstanceDirectory> directory;
+  std::function<void(std::vector<int32_t>, int32_t)> advertise;
+  std::function<std::optional<std::string>(int32_t)> owner_of;
+  if (args.Has("advertise")) {
+    auto started = engine::InstanceDirectory::Start(
+        {.brokers = brokers, .kafka = config->kafka(), .self = args.Get("advertise")});
+    if (!started.ok()) return ReportFailure(io, started.status());
+    directory = std::move(*started);
+    advertise = [&](std::vector<int32_t> owned, int32_t events_partitions) {
+      directory->Advertise(std::move(owned), events_partitions);
+    };
+    owner_of = [&](int32_t partition) { return directory->OwnerOf(partition); };
+  }
+
   Progress progress(io.err, "run", isatty(STDERR_FILENO) != 0);
   engine::IngestEngine engine({
       .brokers = brokers,
@@ -68,6 +97,7 @@ int RunEngine(const Args& args, Io& io) {
           [&](const engine::IngestStats& t, size_t owned) {
             progress.Update(0, 0, t.messages, absl::StrCat("messages (", owned, " partitions)"));
           },
+      .on_owned = advertise,
   });
   std::unique_ptr<engine::HttpServer> http;
   if (args.Has("http")) {
@@ -85,7 +115,9 @@ int RunEngine(const Args& args, Io& io) {
                                               .status = [&] { return engine.Status(); },
                                               .data_dir = args.Get("data"),
                                               .config = *config,
-                                              .ready_lag = *ready_lag});
+                                              .ready_lag = *ready_lag,
+                                              .self = args.Get("advertise"),
+                                              .owner_of = owner_of});
     if (!started.ok()) {
       return started.status().code() == absl::StatusCode::kInvalidArgument
                  ? ReportUsageError(io, started.status())
@@ -93,9 +125,9 @@ int RunEngine(const Args& args, Io& io) {
     }
     http = std::move(*started);
     io.err << "guanxi run: HTTP API on port " << http->port()
-           << (token.empty() ? " (no authentication)" : " (bearer token required)") << "\n";
-  } else if (args.Has("http-token-file")) {
-    return ReportUsageError(io, absl::InvalidArgumentError("--http-token-file goes with --http"));
+           << (token.empty() ? " (no authentication)" : " (bearer token required)");
+    if (directory != nullptr) io.err << ", advertised as " << directory->self();
+    io.err << "\n";
   }
   absl::Status status = engine.Run(stop_requested);
   http.reset();  // before the engine goes
@@ -153,7 +185,12 @@ Command RunCommand() {
             .value_name = "N",
             .help = "GET /readyz answers ready once every owned partition is within N "
                     "messages of the broker's end, consumed and projected",
-            .default_value = "1000"}},
+            .default_value = "1000"},
+           {.name = "advertise",
+            .value_name = "HOST:PORT",
+            .help = "with several instances: the address the others reach this one's --http "
+                    "at; it advertises the partitions it owns on kafka.instances_topic and "
+                    "forwards a read for a customer another instance owns there"}},
       .run = RunEngine,
   };
 }

@@ -1,5 +1,9 @@
 // guanxi topics: create the guanxi topics on a Kafka cluster.
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "app/commands.h"
 #include "engine/config/config.h"
@@ -28,9 +32,11 @@ int RunTopics(const Args& args, Io& io) {
       !s.ok()) {
     return ReportFailure(io, s);
   }
-  io.err << "guanxi topics: " << kafka.events_topic() << ", " << kafka.warnings_topic() << ", "
-         << kafka.changes_topic() << ", " << kafka.dead_letters_topic() << " on "
-         << kafka.brokers() << " (" << *partitions << " partitions, " << *replicas
+  std::vector<std::string> names;
+  for (const engine::TopicSpec& t : engine::GuanxiTopics(kafka, 1, 1)) names.push_back(t.name);
+  io.err << "guanxi topics: " << absl::StrJoin(names, ", ") << " on " << kafka.brokers() << " ("
+         << *partitions << " partitions each, " << kafka.instances_topic()
+         << " one and compacted; " << *replicas
          << " replicas each; topics that existed are left as they were)" << std::endl;
   return kExitOk;
 }
@@ -45,7 +51,9 @@ Command TopicsCommand() {
           "Creates the events, churn-warnings, relationship-changes and dead-letters topics\n"
           "(names from --config) with Kafka's admin API, each with --partitions partitions:\n"
           "the output topics have as many partitions as the events topic, so a customer's\n"
-          "notices keep their order. A topic that exists is left as it is. The connection\n"
+          "notices keep their order. And the instances topic, one partition, compacted,\n"
+          "where instances started with `run --advertise` say which partitions they own.\n"
+          "A topic that exists is left as it is. The connection\n"
           "takes the librdkafka properties of --config (TLS, SASL); a cluster that does not\n"
           "answer within --timeout-seconds is an error, not a hang.",
       .flags = {{.name = "brokers",

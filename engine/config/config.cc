@@ -6,6 +6,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 
@@ -351,6 +352,7 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   kafka->set_warnings_topic("guanxi.churn-warnings");
   kafka->set_changes_topic("guanxi.relationship-changes");
   kafka->set_dead_letters_topic("guanxi.dead-letters");
+  kafka->set_instances_topic("guanxi.instances");
   kafka->set_max_event_bytes(1 << 20);
   auto* storage = config.mutable_storage();
   storage->set_sync(false);
@@ -648,7 +650,8 @@ absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config) {
       {"kafka.events_topic", &kafka.events_topic()},
       {"kafka.warnings_topic", &kafka.warnings_topic()},
       {"kafka.changes_topic", &kafka.changes_topic()},
-      {"kafka.dead_letters_topic", &kafka.dead_letters_topic()}};
+      {"kafka.dead_letters_topic", &kafka.dead_letters_topic()},
+      {"kafka.instances_topic", &kafka.instances_topic()}};
   for (const auto& [field, topic] : topics) {
     if (topic->empty()) return FieldError(field, "must not be empty");
     for (char c : *topic) {
@@ -660,6 +663,11 @@ absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config) {
   }
   if (kafka.dead_letters_topic() == kafka.events_topic()) {
     return FieldError("kafka.dead_letters_topic", "must differ from kafka.events_topic");
+  }
+  for (const auto& [field, topic] : topics) {
+    if (field != std::string_view("kafka.instances_topic") && *topic == kafka.instances_topic()) {
+      return FieldError("kafka.instances_topic", absl::StrCat("must differ from ", field));
+    }
   }
   if (kafka.max_event_bytes() <= 0) return FieldError("kafka.max_event_bytes", "must be > 0");
   for (int i = 0; i < kafka.properties_size(); ++i) {

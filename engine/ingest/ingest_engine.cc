@@ -145,7 +145,15 @@ std::vector<int64_t> IngestEngine::OnAssigned(const std::vector<TopicPartition>&
     const int64_t stored = partitions_.Find(tp.partition)->next_offset();
     starts.push_back(stored < 0 ? kOffsetBeginning : stored);
   }
+  TellOwned();
   return starts;
+}
+
+void IngestEngine::TellOwned() {
+  if (!options_.on_owned) return;
+  std::vector<int32_t> owned;
+  partitions_.ForEach([&](Partition& p) { owned.push_back(p.partition()); });
+  options_.on_owned(std::move(owned), events_partitions_);
 }
 
 void IngestEngine::OnRevoked(const std::vector<TopicPartition>& partitions) {
@@ -163,6 +171,7 @@ void IngestEngine::OnRevoked(const std::vector<TopicPartition>& partitions) {
     targets_.erase(tp.partition);
     PublishStatus();  // readers stop seeing the partition (those holding it keep it open)
   }
+  TellOwned();
 }
 
 absl::Status IngestEngine::DrainInboxes() {

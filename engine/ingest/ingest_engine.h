@@ -62,6 +62,9 @@ struct IngestEngineOptions {
   std::function<void(const IngestStats& totals, size_t partitions)> on_progress{};
   // Follows traced events stage by stage (the latency benchmark); must outlive Run.
   StageTracer* tracer = nullptr;
+  // Told which partitions this instance owns after every assignment and revocation, on
+  // the polling thread (InstanceDirectory::Advertise).
+  std::function<void(std::vector<int32_t> owned, int32_t events_partitions)> on_owned{};
 };
 
 class IngestEngine final : public RebalanceListener {
@@ -83,6 +86,8 @@ class IngestEngine final : public RebalanceListener {
   class SideProducer;
 
   bool CaughtUp() const;
+  // Calls options_.on_owned with the partitions owned now.
+  void TellOwned();
   // Starts the partition: its store, writer and worker, and its outbox's publishing.
   absl::Status OpenPartition(const TopicPartition& tp);
   // Live: lands the fitted models of each quiet partition (no message this poll, at

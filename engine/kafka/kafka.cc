@@ -566,6 +566,14 @@ absl::Status CreateTopics(const std::string& brokers, const KafkaProperties& pro
       break;
     }
     specs.push_back(spec);
+    for (const auto& [name, value] : topic.configs) {
+      if (rd_kafka_NewTopic_set_config(spec, name.c_str(), value.c_str()) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        status = absl::InvalidArgumentError(
+            absl::StrCat("topic ", topic.name, ": cannot set ", name, "=", value));
+      }
+    }
+    if (!status.ok()) break;
   }
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
   rd_kafka_AdminOptions_t* options =

@@ -154,6 +154,8 @@ struct TopicSpec {
   std::string name;
   int partitions = 1;
   int replication_factor = 1;
+  // Topic-level configuration, e.g. {"cleanup.policy", "compact"}.
+  std::vector<std::pair<std::string, std::string>> configs{};
 };
 
 // Creates topics on a cluster (Kafka's CreateTopics admin request), each as specified;

@@ -11,6 +11,12 @@ std::vector<TopicSpec> GuanxiTopics(const guanxi::v1::KafkaConfig& kafka, int ev
                       .partitions = events_partitions,
                       .replication_factor = replication_factor});
   }
+  // Small, read whole by every instance at its start, each key's latest record all that
+  // matters: one partition (a total order of the adverts), compacted.
+  topics.push_back({.name = kafka.instances_topic(),
+                    .partitions = 1,
+                    .replication_factor = replication_factor,
+                    .configs = {{"cleanup.policy", "compact"}}});
   return topics;
 }
 

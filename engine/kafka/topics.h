@@ -12,9 +12,10 @@
 
 namespace guanxi::engine {
 
-// The events topic (`events_partitions` partitions) and the warnings, changes and
+// The events topic (`events_partitions` partitions), the warnings, changes and
 // dead-letter topics (one partition per events partition: a customer's notices keep
-// their order when keyed by customer_id), each with `replication_factor` replicas.
+// their order when keyed by customer_id), and the instances topic (one partition,
+// compacted), each with `replication_factor` replicas.
 std::vector<TopicSpec> GuanxiTopics(const guanxi::v1::KafkaConfig& kafka, int events_partitions,
                                     int replication_factor);
 

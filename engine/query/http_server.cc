@@ -15,6 +15,7 @@
 #include "common/json_string.h"
 #include "common/scratch_dir.h"
 #include "common/strings.h"
+#include "engine/kafka/partitioner.h"
 #include "engine/query/json.h"
 #include "engine/query/projection_view.h"
 #include "engine/query/time_text.h"
@@ -32,6 +33,11 @@ constexpr int kMaxLimit = 1000;
 // A trail's page: entries (an event, or one fact derived from it or from time).
 constexpr int kDefaultTrailLimit = 1000;
 constexpr int kMaxTrailLimit = 10000;
+// On a read forwarded to the customer's owner: the instance that forwarded it (no
+// instance forwards a request that carries it: one hop at most).
+constexpr char kForwardedBy[] = "X-Guanxi-Forwarded-By";
+// On every answer, with several instances: the instance whose store answered.
+constexpr char kServedBy[] = "X-Guanxi-Served-By";
 
 std::string ToJson(const google::protobuf::Message& m) { return MessageJson(m).value_or("null"); }
 
@@ -105,8 +111,66 @@ struct HttpServer::Impl {
     return req.get_header_value("Authorization") == absl::StrCat("Bearer ", options.bearer_token);
   }
 
-  void Customer(const std::string& id, httplib::Response& res) const {
-    for (const PartitionView& view : options.partitions()) {
+  // For a read of a customer that no partition owned here holds: when the customer's home
+  // partition (engine/kafka/partitioner.h) is another instance's, asks that instance and
+  // answers with its answer; 503 with Retry-After when the owner is not known yet or does
+  // not answer (a rebalance in progress, a crashed owner until its partitions move).
+  // Returns false, answering nothing, where the 404 here is the truth: the home
+  // partition is owned here, the request was forwarded here already, or no directory.
+  // `owned` are let go first: a forwarded read must not keep a revoked store open.
+  bool Forward(const std::string& id, std::vector<PartitionView>& owned,
+               const httplib::Request& req, httplib::Response& res) const {
+    if (!options.owner_of || req.has_header(kForwardedBy)) return false;
+    const int32_t partitions = options.status().events_partitions;
+    if (partitions <= 0) return false;
+    const int32_t home = KeyPartition(id, partitions);
+    for (const PartitionView& view : owned) {
+      if (view.partition == home) return false;
+    }
+    owned.clear();
+    const std::optional<std::string> owner = options.owner_of(home);
+    res.set_header("Retry-After", "1");
+    if (!owner || *owner == options.self) {
+      Fail(res, 503,
+           absl::StrCat("customer ", id, " belongs to partition ", home,
+                        ", which this instance does not own and whose owner it does not know "
+                        "yet; retry shortly"));
+      return true;
+    }
+    const size_t colon = owner->rfind(':');
+    int port = 0;
+    if (colon == std::string::npos || !absl::SimpleAtoi(owner->substr(colon + 1), &port)) {
+      Fail(res, 503, absl::StrCat("partition ", home, "'s owner advertises '", *owner,
+                                  "', which is not HOST:PORT"));
+      return true;
+    }
+    httplib::Client client(owner->substr(0, colon), port);
+    client.set_connection_timeout(2, 0);
+    client.set_read_timeout(120, 0);  // an as-of trail recomputes a partition's log
+    httplib::Headers headers = {{kForwardedBy, options.self}};
+    if (req.has_header("Authorization")) {
+      headers.emplace("Authorization", req.get_header_value("Authorization"));
+    }
+    httplib::Result answer = client.Get(req.target.c_str(), headers);
+    if (!answer) {
+      Fail(res, 503,
+           absl::StrCat("partition ", home, "'s owner ", *owner,
+                        " did not answer: ", httplib::to_string(answer.error()), "; retry shortly"));
+      return true;
+    }
+    res = httplib::Response();
+    res.status = answer->status;
+    for (const char* header : {"Content-Type", "Retry-After", kServedBy}) {
+      if (answer->has_header(header)) res.set_header(header, answer->get_header_value(header));
+    }
+    res.body = std::move(answer->body);
+    return true;
+  }
+
+  void Customer(const std::string& id, const httplib::Request& req,
+                httplib::Response& res) const {
+    std::vector<PartitionView> owned = options.partitions();
+    for (const PartitionView& view : owned) {
       guanxi::v1::CustomerState state;
       auto found = view.store->GetState(id, &state);
       if (!found.ok()) return Fail(res, 500, std::string(found.status().message()));
@@ -117,6 +181,7 @@ struct HttpServer::Impl {
         return;
       }
     }
+    if (Forward(id, owned, req, res)) return;
     Fail(res, 404, absl::StrCat("customer ", id, " is not in any partition this instance owns"));
   }
 
@@ -149,7 +214,8 @@ struct HttpServer::Impl {
       page.after = after;
     }
     std::optional<PartitionView> holding;
-    for (const PartitionView& view : options.partitions()) {
+    std::vector<PartitionView> owned = options.partitions();
+    for (const PartitionView& view : owned) {
       auto holds = HoldsCustomer(*view.log, id);
       if (!holds.ok()) return Fail(res, 500, std::string(holds.status().message()));
       if (!*holds) continue;
@@ -162,9 +228,11 @@ struct HttpServer::Impl {
       holding = view;
     }
     if (!holding) {
+      if (Forward(id, owned, req, res)) return;
       return Fail(res, 404,
                   absl::StrCat("customer ", id, " is not in any partition this instance owns"));
     }
+    owned.clear();  // of the stores, only the customer's stays held (and not while as_of)
     const int32_t partition = holding->partition;
     // Declared before the view, which keeps files in it.
     std::optional<ScratchDir> scratch;
@@ -468,6 +536,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   Impl* self = impl.get();
   httplib::Server& server = impl->server;
   server.set_pre_routing_handler([self](const httplib::Request& req, httplib::Response& res) {
+    // A forwarded answer carries its owner's instead (Forward).
+    if (!self->options.self.empty()) res.set_header(kServedBy, self->options.self);
     // Probes carry no token.
     if (req.path != "/healthz" && req.path != "/readyz" && !self->Authorized(req)) {
       res.set_header("WWW-Authenticate", "Bearer");
@@ -510,7 +580,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
     }
     const std::string id = httplib::detail::decode_url(std::string(segments[3]), false);
     if (segments.size() == 5) return self->CustomerTrail(id, req, res);
-    self->Customer(id, res);
+    self->Customer(id, req, res);
   });
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 404 && res.body.empty()) {

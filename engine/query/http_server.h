@@ -22,6 +22,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,6 +53,12 @@ struct HttpServerOptions {
   // GET /readyz answers ready once every owned partition is consumed, and projected, to
   // within this many messages of the broker's end.
   int64_t ready_lag = 1000;
+  // With several instances (`guanxi run --advertise`): this instance's address as the
+  // others reach it, and the owner of a partition it does not own
+  // (InstanceDirectory::OwnerOf). A customer read whose home partition another instance
+  // owns is forwarded there, once; without owner_of it is a 404.
+  std::string self{};
+  std::function<std::optional<std::string>(int32_t partition)> owner_of{};
 };
 
 // Reads a bearer token from a file (surrounding whitespace dropped). An empty or

@@ -535,7 +535,12 @@ class TrailEndpointTest : public ::testing::Test {
     auto server = engine::HttpServer::Start({.address = "127.0.0.1:0",
                                              .bearer_token = "token",
                                              .partitions = [this] { return views_; },
-                                             .status = [] { return engine::EngineStatus{}; },
+                                             .status =
+                                                 [] {
+                                                   engine::EngineStatus status;
+                                                   status.assigned = true;
+                                                   return status;
+                                                 },
                                              .data_dir = data_.path(),
                                              .config = testing::TestConfig()});
     ASSERT_TRUE(server.ok()) << server.status();

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "absl/strings/ascii.h"
@@ -29,6 +30,8 @@ enum class KafkaKind { kEmbedded, kApache };
 inline std::string KindName(KafkaKind kind) {
   return kind == KafkaKind::kEmbedded ? "Embedded" : "ApacheKafka";
 }
+// For googletest's listings (ctest shows "GetParam() = Embedded").
+inline void PrintTo(KafkaKind kind, std::ostream* os) { *os << KindName(kind); }
 
 class TestCluster {
  public:
@@ -71,6 +74,7 @@ class TestCluster {
     kafka->set_warnings_topic(prefix + "churn-warnings");
     kafka->set_changes_topic(prefix + "relationship-changes");
     kafka->set_dead_letters_topic(prefix + "dead-letters");
+    kafka->set_instances_topic(prefix + "instances");
     const absl::Status created = engine::CreateGuanxiTopics(*kafka, partitions, 3, absl::Seconds(60));
     EXPECT_TRUE(created.ok()) << created;
     if (!created.ok()) return nullptr;

@@ -43,6 +43,8 @@ TEST(EngineConfigTest, BadValuesNameTheField) {
       {"kafka { events_topic: \"bad topic\" }", "kafka.events_topic"},
       {"kafka { group_id: \"\" }", "kafka.group_id"},
       {"kafka { dead_letters_topic: \"guanxi.events\" }", "kafka.dead_letters_topic"},
+      {"kafka { instances_topic: \"guanxi.churn-warnings\" }", "kafka.instances_topic"},
+      {"kafka { instances_topic: \"\" }", "kafka.instances_topic"},
       {"kafka { properties { value: \"x\" } }", "kafka.properties[0].name"},
       {"storage { block_cache_bytes: 10 }", "storage.block_cache_bytes"},
       {"storage { write_buffer_bytes: -1 }", "storage.write_buffer_bytes"},

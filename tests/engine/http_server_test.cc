@@ -2,10 +2,13 @@
 // as of a time), metrics, bad requests and authentication.
 #include "engine/query/http_server.h"
 
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "engine/config/config.h"
+#include "engine/kafka/partitioner.h"
 #include "engine/storage/data_dir.h"
 #include "engine/storage/projection_store.h"
 #include "engine/projection/projector.h"
@@ -19,12 +22,14 @@
 #include "guanxi/v1/trail.pb.h"
 #include "httplib.h"
 #include "tests/engine/event_log_test_util.h"
+#include "tests/free_port.h"
 
 namespace guanxi::engine {
 namespace {
 
 using ::guanxi::engine::testing::OrderRecord;
 using ::guanxi::engine::testing::TempDir;
+using ::guanxi::testing::FreePort;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -470,6 +475,111 @@ TEST_F(HttpServerTest, ReadsWaitForTheAssignmentAndReadyzSaysWhenCaughtUp) {
   EXPECT_THAT(readiness(503).waiting_for(), ElementsAre("partition 0: 2000 records to project"));
   status_.partitions[0].projected = 2500;
   EXPECT_EQ(readiness(200).partitions(0).unprojected(), 500);
+}
+
+TEST_F(HttpServerTest, AReadForACustomerAnotherInstanceOwnsIsForwardedToItOnce) {
+  // Two instances, each owning one of the fixture's partitions; the directory says so.
+  status_.events_partitions = 2;
+  std::map<int32_t, std::string> owners;
+  absl::Mutex owners_mu;
+  std::vector<std::unique_ptr<HttpServer>> servers;
+  std::vector<std::unique_ptr<httplib::Client>> clients;
+  for (int32_t p = 0; p < 2; ++p) {
+    const int port = FreePort();
+    const std::string self = absl::StrCat("127.0.0.1:", port);
+    owners[p] = self;
+    auto server = HttpServer::Start(
+        {.address = self,
+         .bearer_token = kToken,
+         .partitions = [this, p] { return std::vector<PartitionView>{views_[p]}; },
+         .status = [this] { return status_; },
+         .data_dir = dir_.path(),
+         .config = config_,
+         .self = self,
+         .owner_of = [&](int32_t partition) -> std::optional<std::string> {
+           absl::MutexLock lock(&owners_mu);
+           auto owner = owners.find(partition);
+           if (owner == owners.end()) return std::nullopt;
+           return owner->second;
+         }});
+    ASSERT_TRUE(server.ok()) << server.status();
+    servers.push_back(std::move(*server));
+    clients.push_back(std::make_unique<httplib::Client>("127.0.0.1", port));
+    clients.back()->set_bearer_token_auth(kToken);
+  }
+
+  // The fixture put c<i> in partition i % 2; those whose home partition that is are
+  // found through either instance, the same answer, served by the owner.
+  int forwarded[2] = {0, 0};
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = absl::StrCat("c", i);
+    const int32_t holder = i % 2;
+    if (KeyPartition(id, 2) != holder) {
+      // Its home partition is the other instance's own: a 404 there is the truth.
+      auto r = clients[1 - holder]->Get(absl::StrCat("/v1/customers/", id));
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 404) << id;
+      continue;
+    }
+    for (const std::string& path : {absl::StrCat("/v1/customers/", id),
+                                   absl::StrCat("/v1/customers/", id, "/trail?limit=2")}) {
+      auto direct = clients[holder]->Get(path);
+      auto via = clients[1 - holder]->Get(path);
+      ASSERT_TRUE(direct && via) << path;
+      EXPECT_EQ(direct->status, 200) << path;
+      EXPECT_EQ(via->status, 200) << path << via->body;
+      EXPECT_EQ(via->body, direct->body) << path;
+      EXPECT_EQ(via->get_header_value("Content-Type"), "application/json");
+      EXPECT_EQ(direct->get_header_value("X-Guanxi-Served-By"), owners[holder]);
+      EXPECT_EQ(via->get_header_value("X-Guanxi-Served-By"), owners[holder]);
+    }
+    ++forwarded[1 - holder];
+  }
+  EXPECT_GT(forwarded[0], 0);
+  EXPECT_GT(forwarded[1], 0);
+
+  // An unknown customer whose home is instance 1's: instance 1's 404.
+  std::string nobody = "nobody";
+  while (KeyPartition(nobody, 2) != 1) nobody += "+";
+  auto missing = clients[0]->Get(absl::StrCat("/v1/customers/", nobody));
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(missing->get_header_value("X-Guanxi-Served-By"), owners[1]);
+
+  // One hop at most: a forwarded request is answered where it lands.
+  auto hopped = clients[0]->Get(absl::StrCat("/v1/customers/", nobody),
+                                {{"X-Guanxi-Forwarded-By", owners[1]}});
+  ASSERT_TRUE(hopped);
+  EXPECT_EQ(hopped->status, 404);
+  EXPECT_EQ(hopped->get_header_value("X-Guanxi-Served-By"), owners[0]);
+
+  // The token is checked before anything is forwarded.
+  httplib::Client anonymous("127.0.0.1", servers[0]->port());
+  auto refused = anonymous.Get(absl::StrCat("/v1/customers/", nobody));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401);
+
+  // An owner not known yet, or not answering: 503, ask again.
+  {
+    absl::MutexLock lock(&owners_mu);
+    owners.erase(1);
+  }
+  auto unknown = clients[0]->Get(absl::StrCat("/v1/customers/", nobody));
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 503);
+  EXPECT_EQ(unknown->get_header_value("Retry-After"), "1");
+  EXPECT_THAT(unknown->body, HasSubstr("belongs to partition 1, which this instance does not own "
+                                       "and whose owner it does not know yet"));
+  const std::string gone = absl::StrCat("127.0.0.1:", FreePort());
+  {
+    absl::MutexLock lock(&owners_mu);
+    owners[1] = gone;
+  }
+  auto down = clients[0]->Get(absl::StrCat("/v1/customers/", nobody));
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->status, 503);
+  EXPECT_EQ(down->get_header_value("Retry-After"), "1");
+  EXPECT_THAT(down->body, HasSubstr(absl::StrCat("partition 1's owner ", gone, " did not answer")));
 }
 
 TEST_F(HttpServerTest, BearerTokenGuardsEverythingButHealth) {
