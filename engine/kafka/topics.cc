@@ -11,6 +11,9 @@ std::vector<TopicSpec> GuanxiTopics(const guanxi::v1::KafkaConfig& kafka, int ev
                       .partitions = events_partitions,
                       .replication_factor = replication_factor});
   }
+  // The events are the system of record: a partition rebuilt on another instance reads
+  // its topic from offset 0 (docs/operations.md, "Scaling out, and the retention it needs").
+  topics.front().configs = {{"retention.ms", "-1"}, {"retention.bytes", "-1"}};
   // Small, read whole by every instance at its start, each key's latest record all that
   // matters: one partition (a total order of the adverts), compacted.
   topics.push_back({.name = kafka.instances_topic(),

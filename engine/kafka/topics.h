@@ -15,7 +15,8 @@ namespace guanxi::engine {
 // The events topic (`events_partitions` partitions), the warnings, changes and
 // dead-letter topics (one partition per events partition: a customer's notices keep
 // their order when keyed by customer_id), and the instances topic (one partition,
-// compacted), each with `replication_factor` replicas.
+// compacted), each with `replication_factor` replicas. The events topic keeps its
+// messages for ever (retention.ms=-1, retention.bytes=-1).
 std::vector<TopicSpec> GuanxiTopics(const guanxi::v1::KafkaConfig& kafka, int events_partitions,
                                     int replication_factor);
 
