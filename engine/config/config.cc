@@ -358,6 +358,8 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   storage->set_sync(false);
   storage->set_block_cache_bytes(int64_t{256} << 20);
   storage->set_write_buffer_bytes(int64_t{256} << 20);
+  storage->set_snapshots_kept(2);
+  storage->set_snapshot_interval_seconds(3600);
 
   // The scoring table and the dimensions (docs/scoring.md explains each row).
   namespace v1 = guanxi::v1;
@@ -681,6 +683,10 @@ absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config) {
   }
   if (storage.write_buffer_bytes() < (int64_t{4} << 20)) {
     return FieldError("storage.write_buffer_bytes", "must be at least 4 MiB");
+  }
+  if (storage.snapshots_kept() < 2) return FieldError("storage.snapshots_kept", "must be >= 2");
+  if (storage.snapshot_interval_seconds() < 0) {
+    return FieldError("storage.snapshot_interval_seconds", "must be >= 0");
   }
   RETURN_IF_ERROR(ValidateScoring(config.scoring()));
   RETURN_IF_ERROR(ValidateLifecycle(config.lifecycle()));

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "engine/kafka/topics.h"
 #include "engine/storage/data_dir.h"
@@ -112,8 +113,9 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp) {
         "retention gap on ", tp.topic, "[", tp.partition, "]: the next offset to append is ", start,
         " but the topic only keeps offsets from ", marks->first, "; offsets ", start, "..",
         marks->first - 1,
-        " were deleted before this store read them (restore the "
-        "partition's store from a checkpoint, or see docs/operations.md)"));
+        " were deleted before this store read them (bring the partition's store: a "
+        "snapshot on storage.snapshot_dir, or a copy; docs/operations.md, \"Moving a "
+        "partition's store\")"));
   }
   if (!gap.ok()) {
     partitions_.Close(tp.partition).IgnoreError();  // nothing of it stays running
@@ -278,6 +280,7 @@ void IngestEngine::PublishStatus() {
     status.partitions.push_back(ps);
   });
   if (publisher_) status.outbox = publisher_->stats();
+  status.snapshots = partitions_.snapshot_stats();
   status.batch_latency_buckets = latency_buckets_;
   status.batch_latency_sum_seconds = latency_sum_;
   partitions_.PublishViews();
@@ -406,6 +409,7 @@ absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
         break;
       }
     }
+    partitions_.SnapshotIfDue(absl::Now());
     PublishStatus();
     partitions_.CloseReleased();
     const auto now = std::chrono::steady_clock::now();

@@ -1,7 +1,9 @@
 #include "engine/partition/partition_manager.h"
 
+#include <filesystem>
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "engine/storage/data_dir.h"
 
@@ -11,9 +13,18 @@ PartitionManager::PartitionManager(std::string data_dir, const guanxi::v1::Stora
     : data_dir_(std::move(data_dir)),
       storage_config_(storage),
       storage_(std::make_shared<const SharedStorage>(storage.block_cache_bytes(),
-                                                     storage.write_buffer_bytes())) {}
+                                                     storage.write_buffer_bytes())) {
+  if (!storage.snapshot_dir().empty()) {
+    shelf_ = std::make_unique<SnapshotShelf>(storage.snapshot_dir(), storage.snapshots_kept());
+    if (storage.snapshot_interval_seconds() > 0) {
+      rounds_ = std::make_unique<SnapshotRounds>(
+          shelf_.get(), absl::Seconds(storage.snapshot_interval_seconds()), absl::Now());
+    }
+  }
+}
 
 PartitionManager::~PartitionManager() {
+  rounds_.reset();  // waits for a round in progress
   CloseAll();
   stores_.clear();  // a store a reader still holds closes when the reader lets go
 }
@@ -24,13 +35,17 @@ absl::StatusOr<std::shared_ptr<PartitionStore>> PartitionManager::AcquireStore(i
   // writers (the partition's writer and worker, the publisher) are gone and wrote
   // through this very object, so it is exactly what a fresh open would find.
   if (auto it = stores_.find(partition); it != stores_.end()) return it->second;
+  const std::string dir = PartitionDir(data_dir_, partition);
+  if (shelf_ != nullptr && !std::filesystem::exists(dir)) {
+    RETURN_IF_ERROR(shelf_->Restore(partition, dir).status());
+  }
   EventLogOptions log_options;
   log_options.partition = partition;
   log_options.sync = storage_config_.sync();
   log_options.shared = storage_;
   log_options.extra_column_families = ProjectionStore::ColumnFamilies();
   auto store = std::make_shared<PartitionStore>();
-  ASSIGN_OR_RETURN(store->log, EventLog::Open(PartitionDir(data_dir_, partition), log_options));
+  ASSIGN_OR_RETURN(store->log, EventLog::Open(dir, log_options));
   ASSIGN_OR_RETURN(store->projections, ProjectionStore::Attach(store->log.get()));
   stores_[partition] = store;
   return store;
@@ -50,16 +65,37 @@ absl::Status PartitionManager::Close(int32_t partition) {
   auto it = owned_.find(partition);
   if (it == owned_.end()) return absl::OkStatus();
   absl::Status status = it->second->Stop();
+  Shelve(*it->second);
   owned_.erase(it);
   CloseReleased();
   return status;
 }
 
 void PartitionManager::CloseAll() {
-  for (auto& [partition, p] : owned_) p->Stop().IgnoreError();
+  for (auto& [partition, p] : owned_) {
+    p->Stop().IgnoreError();
+    Shelve(*p);
+  }
   owned_.clear();
   PublishViews();
   CloseReleased();
+}
+
+void PartitionManager::Shelve(const Partition& partition) {
+  if (shelf_ == nullptr || partition.next_offset() < 0) return;  // nothing consumed
+  auto store = stores_.find(partition.partition());
+  if (store == stores_.end()) return;
+  shelf_->Take(*store->second->log, partition.partition(), partition.next_offset())
+      .IgnoreError();  // counted by the shelf
+}
+
+void PartitionManager::SnapshotIfDue(absl::Time now) {
+  if (rounds_ == nullptr || !rounds_->Due(now)) return;
+  std::vector<SnapshotRounds::Item> items;
+  for (const auto& [partition, p] : owned_) {
+    if (p->next_offset() >= 0) items.push_back({.view = p->View(), .offset = p->next_offset()});
+  }
+  rounds_->Start(now, std::move(items));
 }
 
 void PartitionManager::CloseReleased() {

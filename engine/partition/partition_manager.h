@@ -14,6 +14,11 @@
 // while readers hold a store"). Stores are closed only here (CloseReleased), when the
 // manager's own reference is the last one.
 //
+// With storage.snapshot_dir set, a partition released (Close, CloseAll) leaves a snapshot
+// of its store on that shelf, and a partition opened without a store here starts from
+// the shelf's newest snapshot of it (SnapshotShelf): a partition that moves between
+// instances brings its state.
+//
 // Thread-compatible: Open, Close, CloseReleased, Find, ForEach and PublishViews on one
 // thread (the polling thread). Views() is thread-safe: the handles as of the last
 // PublishViews().
@@ -30,8 +35,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "engine/storage/event_log.h"
 #include "engine/partition/partition.h"
+#include "engine/partition/snapshot_rounds.h"
+#include "engine/partition/snapshot_shelf.h"
+#include "engine/partition/status.h"
 #include "engine/partition/view.h"
 #include "guanxi/v1/config.pb.h"
 
@@ -64,11 +73,19 @@ class PartitionManager {
   void PublishViews();
   // Thread-safe: a handle on each owned partition's store, as of the last PublishViews.
   std::vector<PartitionView> Views() const;
+  // From the polling thread, often: begins a round of periodic snapshots of the owned
+  // partitions when one is due (SnapshotRounds).
+  void SnapshotIfDue(absl::Time now);
+  SnapshotStats snapshot_stats() const { return shelf_ ? shelf_->stats() : SnapshotStats(); }
 
  private:
   // The partition's store: the one still open (a revoked partition's store a reader held
   // on to), or else opened now.
   absl::StatusOr<std::shared_ptr<PartitionStore>> AcquireStore(int32_t partition);
+  // Puts a snapshot of the stopped partition's store on the shelf, if there is one. A
+  // failure is counted (snapshot_stats), not fatal: the next owner starts from an older
+  // snapshot, or from offset 0.
+  void Shelve(const Partition& partition);
 
   const std::string data_dir_;
   const guanxi::v1::StorageConfig storage_config_;
@@ -77,6 +94,10 @@ class PartitionManager {
   // Every partition store open in this instance: those of owned partitions, and those of
   // revoked partitions that a reader, or an outbox round still in progress, holds.
   std::map<int32_t, std::shared_ptr<PartitionStore>> stores_;
+  std::unique_ptr<SnapshotShelf> shelf_;  // null without storage.snapshot_dir
+  // Null without the shelf or with snapshot_interval_seconds 0. Declared after the
+  // stores: destroyed (its round waited for) first.
+  std::unique_ptr<SnapshotRounds> rounds_;
 
   mutable absl::Mutex views_mu_;
   std::vector<PartitionView> views_ ABSL_GUARDED_BY(views_mu_);

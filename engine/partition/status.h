@@ -39,6 +39,13 @@ struct OutboxStats {
   uint64_t unacknowledged = 0;
 };
 
+// Partition snapshots (storage.snapshot_dir; engine/partition/snapshot_shelf.h).
+struct SnapshotStats {
+  uint64_t taken = 0;     // written to the shelf
+  uint64_t failed = 0;    // could not be written (the partition moved without one)
+  uint64_t restored = 0;  // partitions started from a snapshot instead of from offset 0
+};
+
 struct PartitionStatus {
   int32_t partition = 0;
   int64_t next_offset = -1;     // the next offset to consume, as stored
@@ -58,6 +65,7 @@ struct EngineStatus {
   IngestStats totals;
   std::vector<PartitionStatus> partitions;
   OutboxStats outbox;
+  SnapshotStats snapshots;
   // Append batch latency (decode, dead-letter, dedup, append, per partition batch):
   // cumulative counts at the bounds of kBatchLatencyBounds, then the total count.
   std::vector<uint64_t> batch_latency_buckets;

@@ -499,6 +499,16 @@ struct HttpServer::Impl {
            "Publishing rounds that failed (a message not acknowledged in time, or the outbox "
            "unreadable); what they did not deliver stays in the outbox for the next round.");
     absl::StrAppend(&out, "guanxi_outbox_failed_rounds_total ", status.outbox.failed_rounds, "\n");
+    metric("guanxi_snapshots_taken_total", "counter",
+           "Partition store snapshots put on the shelf (storage.snapshot_dir) on release.");
+    absl::StrAppend(&out, "guanxi_snapshots_taken_total ", status.snapshots.taken, "\n");
+    metric("guanxi_snapshots_failed_total", "counter",
+           "Partition store snapshots that could not be written (the partition moved "
+           "without one: its next owner starts from an older one, or from offset 0).");
+    absl::StrAppend(&out, "guanxi_snapshots_failed_total ", status.snapshots.failed, "\n");
+    metric("guanxi_partitions_restored_total", "counter",
+           "Partitions started from a snapshot instead of from the topic's offset 0.");
+    absl::StrAppend(&out, "guanxi_partitions_restored_total ", status.snapshots.restored, "\n");
     metric("guanxi_outbox_depth", "gauge",
            "Outbox messages waiting to be published, per partition.");
     for (const PartitionView& view : options.partitions()) {

@@ -12,12 +12,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
 #include "engine/storage/keys.h"
 #include "engine/storage/rocks_util.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/utilities/options_util.h"
 #include "rocksdb/write_batch.h"
 #include "rocksdb/write_buffer_manager.h"
@@ -478,6 +480,16 @@ absl::Status EventLog::CatchUp() {
 absl::Status EventLog::Flush() {
   if (impl_->options.mode != OpenMode::kReadWrite) return absl::OkStatus();
   return FromRocks(impl_->db->Flush(rocksdb::FlushOptions(), impl_->handles), "flushing");
+}
+
+absl::Status EventLog::Checkpoint(const std::string& dir) const {
+  if (impl_->options.mode != OpenMode::kReadWrite) {
+    return absl::FailedPreconditionError("a checkpoint needs the store opened for writing");
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(impl_->db.get(), &raw), "checkpointing"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  return FromRocks(checkpoint->CreateCheckpoint(dir), absl::StrCat("checkpointing to ", dir));
 }
 
 absl::StatusOr<VerifyResult> EventLog::Verify() const {

@@ -199,6 +199,13 @@ class EventLog {
   // Flushes memtables to SST files (tests, checkpoints).
   absl::Status Flush();
 
+  // Writes a consistent copy of the whole store (the log and every column family
+  // attached to it) to `dir`, which must not exist: a RocksDB checkpoint, hard links
+  // where `dir` is on the same filesystem, copies elsewhere. Safe beside Append and the
+  // projection store's commits (each a batch: the copy holds a batch whole or not at
+  // all). FailedPrecondition on a log not opened kReadWrite.
+  absl::Status Checkpoint(const std::string& dir) const;
+
   // Before a write to this store (Append calls it; so does the projection store's
   // commit): while the memtables of every store sharing the write-buffer budget hold
   // more than it (the flush thread is behind the writers), waits for them to be flushed,

@@ -127,6 +127,15 @@ class TestCluster {
       ASSERT_EQ(Script(absl::StrCat("start-node ", id)), 0);
     }
   }
+  // Apache Kafka only (the mock has no DeleteRecords): deletes every message the events
+  // topic holds now, as retention would; its partitions then start at their high
+  // watermarks.
+  void DeleteEveryEvent(int partitions) {
+    ASSERT_EQ(embedded_, nullptr) << "the mock cluster cannot delete records";
+    ASSERT_EQ(Script(absl::StrCat("delete-records ", config_.kafka().events_topic(), " ",
+                                  partitions)),
+              0);
+  }
   // The mock only: makes broker `id` the coordinator of the engine's group.
   engine::EmbeddedCluster* embedded() { return embedded_.get(); }
 
