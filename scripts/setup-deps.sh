@@ -1,23 +1,46 @@
 #!/usr/bin/env bash
 # Installs what guanxi builds and runs with, from Debian bookworm's packages.
 # A no-op (no apt-get at all) when everything is already installed.
+#
+# GUANXI_DEPS says how much:
+#   all    (the default) everything the build, the tests, the benchmarks and scripts/
+#          use, Java and Maven for the tests labelled `kafka` included
+#   build  only what building the project without its tests needs
+#          (cmake -DGUANXI_BUILD_TESTS=OFF), as deploy/Dockerfile's build stage does
 set -euo pipefail
 
-packages=(
-  build-essential cmake ninja-build pkg-config git
+build_packages=(
+  build-essential cmake ninja-build pkg-config
   libprotobuf-dev protobuf-compiler
   libabsl-dev
-  librocksdb-dev rocksdb-tools
+  librocksdb-dev
   librdkafka-dev
-  libssl-dev openssl zlib1g-dev
+  libssl-dev zlib1g-dev
   libcpp-httplib-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
 )
 
-# The tests labelled `kafka` run Apache Kafka (scripts/kafka): Java 17+ and Maven, which
-# the project's machines have; Debian's packages where a machine lacks them.
-command -v java >/dev/null || packages+=(openjdk-17-jre-headless)
-command -v mvn >/dev/null || packages+=(maven)
+case "${GUANXI_DEPS:-all}" in
+  build)
+    packages=("${build_packages[@]}")
+    ;;
+  all)
+    packages=(
+      "${build_packages[@]}" git
+      rocksdb-tools openssl
+      libgtest-dev libgmock-dev libbenchmark-dev
+      # tests/deploy_test.py reads YAML with PyYAML, under Debian's /usr/bin/python3.
+      python3-yaml
+    )
+    # The tests labelled `kafka` run Apache Kafka (scripts/kafka): Java 17+ and Maven,
+    # which the project's machines have; Debian's packages where a machine lacks them.
+    command -v java >/dev/null || packages+=(openjdk-17-jre-headless)
+    command -v mvn >/dev/null || packages+=(maven)
+    ;;
+  *)
+    echo "setup-deps: GUANXI_DEPS=${GUANXI_DEPS}: expected all (the default) or build" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
