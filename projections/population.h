@@ -28,6 +28,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/types/span.h"
 #include "google/protobuf/repeated_field.h"
@@ -90,6 +93,45 @@ struct FitFigures {
 // sample. `state` must hold the customer's events up to `as_of` (none later).
 std::optional<FitFigures> FitFiguresOf(const guanxi::v1::CustomerState& state,
                                        const google::protobuf::Timestamp& as_of);
+
+// A bounded sample of a population's fit figures, deterministic: the `capacity`
+// customers whose ids hash lowest (64-bit FNV-1a of the id's bytes, ties broken by the
+// id), so the sample is a function of the set of customers alone, whatever order they
+// are added in, in every process and release; and unbiased, the hash having nothing to
+// do with the figures. Memory O(capacity). With capacity 0 it keeps everyone.
+//
+//   FitSample sample(config.max_fit_sample());
+//   for (each state) if (auto f = FitFiguresOf(state, as_of)) sample.Add(id, *f);
+//   std::vector<FitFigures> figures = std::move(sample).Take();
+class FitSample {
+ public:
+  explicit FitSample(int64_t capacity) : capacity_(capacity) {}
+  void Add(std::string_view customer_id, const FitFigures& figures);
+  // Customers added (the sample's population: those with a purchase).
+  int64_t offered() const { return offered_; }
+  // The sample: everyone in the order added while no more than `capacity` were, else
+  // the kept ones in (hash, id) order.
+  std::vector<FitFigures> Take() &&;
+  // Whether more than `capacity` were added (the sample is a part of them).
+  bool sampled() const { return sampling_; }
+
+  // The hash the sample orders customers by.
+  static uint64_t HashOf(std::string_view customer_id);
+
+ private:
+  struct Entry {
+    uint64_t hash = 0;
+    std::string id;
+    FitFigures figures;
+    bool operator<(const Entry& o) const {
+      return hash != o.hash ? hash < o.hash : id < o.id;
+    }
+  };
+  const int64_t capacity_;
+  int64_t offered_ = 0;
+  bool sampling_ = false;
+  std::vector<Entry> heap_;  // a max-heap on (hash, id) once sampling
+};
 
 // Fits the population models at event time `as_of` over `figures`: FitFiguresOf(state,
 // as_of) of each of one partition's customers with a purchase, in any order.

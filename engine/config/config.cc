@@ -136,6 +136,9 @@ absl::Status ValidateClassification(const guanxi::v1::ClassificationConfig& c) {
       {"classification.intent_nurturing_days", c.intent_nurturing_days()},
       {"classification.organizational_min_active_contracts",
        c.organizational_min_active_contracts()}};
+  if (c.max_fit_sample() < c.min_population()) {
+    return FieldError("classification.max_fit_sample", "must be >= classification.min_population");
+  }
   for (const auto& [field, value] : positive) {
     if (value < 1) return FieldError(field, "must be >= 1");
   }
@@ -472,6 +475,7 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   auto* classes = config.mutable_classification();
   classes->set_model_refit_days(30);
   classes->set_min_population(20);
+  classes->set_max_fit_sample(100000);
   classes->set_bgnbd_min_repeat_buyers(10);
   classes->set_abc_a_share(0.80);
   classes->set_abc_b_share(0.15);

@@ -9,6 +9,9 @@ guanxi::v1::LogRecord FitModelRecord(const FitRequest& request) {
   *record.mutable_model() = projections::FitPopulation(request.config, request.figures,
                                                        request.population, request.as_of);
   record.mutable_model()->add_partitions(request.partition);
+  if (request.purchasers > static_cast<int64_t>(request.figures.size())) {
+    record.mutable_model()->set_sample(static_cast<int64_t>(request.figures.size()));
+  }
   return record;
 }
 
@@ -17,6 +20,7 @@ guanxi::v1::PendingRefit PendingRefitOf(const FitRequest& request) {
   pending.set_land_at(request.land_at);
   *pending.mutable_as_of() = request.as_of;
   pending.set_population(request.population);
+  pending.set_purchasers(request.purchasers);
   for (const projections::FitFigures& f : request.figures) {
     pending.add_recency_days(f.rfm.recency_days);
     pending.add_frequency(f.rfm.frequency);
@@ -34,6 +38,7 @@ FitRequest FitRequestOf(const guanxi::v1::PendingRefit& pending, int32_t partiti
   FitRequest request{.partition = partition,
                      .config = config,
                      .population = pending.population(),
+                     .purchasers = pending.purchasers(),
                      .as_of = pending.as_of(),
                      .land_at = pending.land_at(),
                      .sink = std::move(sink)};

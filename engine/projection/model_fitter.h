@@ -45,6 +45,9 @@ struct FitRequest {
   guanxi::v1::ClassificationConfig config{};
   std::vector<projections::FitFigures> figures{};
   int64_t population = 0;
+  // The customers with a purchase `figures` were sampled from (FitSample); 0 or
+  // figures.size(): all of them.
+  int64_t purchasers = 0;
   google::protobuf::Timestamp as_of{};
   // The log position the model record lands at (at the latest), and where it goes: its
   // Deliver is called on the fitter's thread with the record (partitions set).

@@ -165,13 +165,17 @@ absl::Status PartitionProjector::MaybeRefit() {
                      .as_of = checkpoint_.clock(),
                      .land_at = next_position() + kModelLandingDistance,
                      .sink = options_.models};
+  // A bounded sample of them (the same customers every time), past max_fit_sample.
+  projections::FitSample sample(config.max_fit_sample());
   RETURN_IF_ERROR(store_->ForEachState([&](const guanxi::v1::CustomerState& state) {
     ++request.population;
     if (auto figures = projections::FitFiguresOf(state, request.as_of)) {
-      request.figures.push_back(*figures);
+      sample.Add(state.customer_id(), *figures);
     }
     return true;
   }));
+  if (sample.sampled()) request.purchasers = sample.offered();
+  request.figures = std::move(sample).Take();
   // Too few to fit anything (FitPopulation would set no model): try again a day later.
   const bool fit = static_cast<int64_t>(request.figures.size()) >= config.min_population();
   // A restart that re-applies the record that made the refit due finds its model in the

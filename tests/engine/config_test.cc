@@ -49,6 +49,7 @@ TEST(EngineConfigTest, BadValuesNameTheField) {
       {"storage { block_cache_bytes: 10 }", "storage.block_cache_bytes"},
       {"storage { write_buffer_bytes: -1 }", "storage.write_buffer_bytes"},
       {"storage { snapshots_kept: 1 }", "storage.snapshots_kept"},
+      {"classification { max_fit_sample: 10 }", "classification.max_fit_sample"},
       {"storage { snapshot_interval_seconds: -1 }", "storage.snapshot_interval_seconds"},
       {"workers { state_cache_bytes: 1000 }", "workers.state_cache_bytes"},
       {"workers { commit_records: 0 }", "workers.commit_records"},

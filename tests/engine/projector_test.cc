@@ -175,13 +175,11 @@ struct LiveStore {
   }
 };
 
-ReplayResult Replay(const std::string& data_dir, const std::string& scratch) {
+ReplayResult Replay(const std::string& data_dir, const std::string& scratch,
+                    const v1::EngineConfig& config = DefaultEngineConfig()) {
   const std::atomic<bool> stop{false};
-  auto result = ReplayPartition({.data_dir = data_dir,
-                                 .partition = 0,
-                                 .scratch_dir = scratch,
-                                 .config = DefaultEngineConfig()},
-                                stop);
+  auto result = ReplayPartition(
+      {.data_dir = data_dir, .partition = 0, .scratch_dir = scratch, .config = config}, stop);
   EXPECT_TRUE(result.ok()) << result.status();
   return result.ok() ? *result : ReplayResult{};
 }
@@ -519,7 +517,10 @@ namespace {
 
 // A live projector asks for a model record once the partition's population is large
 // enough; applying it classifies every customer, with a fact per class that changed.
-TEST(ProjectorTest, RefitsThePopulationModelAsEventTimePasses) {
+// Feeds a random stream of 120 customers to a projector with `config`, appending the
+// models it asks for as the writer does; checks that models were fitted and used and
+// that a replay gives the same store; the last model.
+v1::ModelRecord RefitAlong(const v1::EngineConfig& config) {
   TempDir data;
   const std::string dir = PartitionDir(data.path(), 0);
   std::vector<LogRecord> stream;
@@ -530,10 +531,10 @@ TEST(ProjectorTest, RefitsThePopulationModelAsEventTimePasses) {
   live.Open(dir);
   auto slots = std::make_shared<ModelSlots>();
   const std::atomic<bool> stop{false};
-  auto projector = PartitionProjector::Create(
-      live.log.get(), live.store.get(),
-      {.config = DefaultEngineConfig(), .chunk = 100, .models = slots});
-  ASSERT_TRUE(projector.ok());
+  auto projector = PartitionProjector::Create(live.log.get(), live.store.get(),
+                                              {.config = config, .chunk = 100, .models = slots});
+  EXPECT_TRUE(projector.ok());
+  if (!projector.ok()) return {};
   uint64_t models = 0;
   for (size_t i = 0; i < stream.size(); i += 100) {
     std::vector<LogRecord> batch(
@@ -543,17 +544,17 @@ TEST(ProjectorTest, RefitsThePopulationModelAsEventTimePasses) {
     std::vector<LogRecord> requested = slots->TakeFitted();
     for (LogRecord& m : requested) batch.insert(batch.begin(), m);
     models += requested.size();
-    ASSERT_TRUE(live.log->Append(absl::MakeSpan(batch), {}).ok());
-    ASSERT_TRUE((*projector)->CatchUp(live.log->next_position(), stop).ok());
+    EXPECT_TRUE(live.log->Append(absl::MakeSpan(batch), {}).ok());
+    EXPECT_TRUE((*projector)->CatchUp(live.log->next_position(), stop).ok());
   }
   EXPECT_GE(models, 2u);  // about monthly over the stream's two years
-  ASSERT_TRUE((*projector)->checkpoint().has_model());
-  const auto& model = (*projector)->checkpoint().model();
+  EXPECT_TRUE((*projector)->checkpoint().has_model());
+  const v1::ModelRecord model = (*projector)->checkpoint().model();
   EXPECT_TRUE(model.has_abc());
   EXPECT_TRUE(model.has_rfm());
   EXPECT_EQ(model.partitions_size(), 1);
   int classified = 0;
-  ASSERT_TRUE(live.store
+  EXPECT_TRUE(live.store
                   ->ForEachState([&](const v1::CustomerState& s) {
                     if (!s.classes().abc().empty()) ++classified;
                     return true;
@@ -564,8 +565,23 @@ TEST(ProjectorTest, RefitsThePopulationModelAsEventTimePasses) {
   live = LiveStore{};
 
   TempDir scratch;
-  const ReplayResult replay = Replay(data.path(), scratch.path());
+  const ReplayResult replay = Replay(data.path(), scratch.path(), config);
   EXPECT_TRUE(replay.differences.empty()) << replay.differences.front();
+  return model;
+}
+
+TEST(ProjectorTest, RefitsThePopulationModelAsEventTimePasses) {
+  const v1::ModelRecord model = RefitAlong(DefaultEngineConfig());
+  EXPECT_EQ(model.sample(), 0);  // every customer with a purchase
+}
+
+TEST(ProjectorTest, APartitionPastMaxFitSampleFitsOnABoundedSample) {
+  v1::EngineConfig config = DefaultEngineConfig();
+  config.mutable_classification()->set_max_fit_sample(config.classification().min_population());
+  const v1::ModelRecord model = RefitAlong(config);
+  EXPECT_EQ(model.sample(), config.classification().max_fit_sample());
+  EXPECT_GT(model.population(), model.sample());
+  EXPECT_EQ(model.bgnbd().customers(), model.sample());
 }
 
 }  // namespace

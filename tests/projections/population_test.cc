@@ -412,3 +412,64 @@ TEST(PopulationTest, FitFiguresOfACustomer) {
 
 }  // namespace
 }  // namespace guanxi::projections
+
+namespace guanxi::projections {
+namespace {
+
+// A customer's figures, told apart by their monetary value.
+FitFigures FiguresNumbered(int64_t n) {
+  return {.rfm = {.recency_days = n % 30, .frequency = 1 + n % 7, .monetary_minor = 1000 + n},
+          .history = {.x = 1, .t_x = 2, .T = 10}};
+}
+
+TEST(FitSampleTest, TheHashIsFnv1aOfTheIdBytes) {
+  EXPECT_EQ(FitSample::HashOf(""), 14695981039346656037ull);
+  EXPECT_EQ(FitSample::HashOf("a"), 0xaf63dc4c8601ec8cull);
+}
+
+TEST(FitSampleTest, UpToItsCapacityEveryoneInTheOrderAdded) {
+  FitSample sample(5);
+  for (int64_t i = 0; i < 5; ++i) sample.Add(absl::StrCat("C-", i), FiguresNumbered(i));
+  EXPECT_FALSE(sample.sampled());
+  EXPECT_EQ(sample.offered(), 5);
+  std::vector<int64_t> kept;
+  for (const FitFigures& f : std::move(sample).Take()) kept.push_back(f.rfm.monetary_minor);
+  EXPECT_THAT(kept, ElementsAre(1000, 1001, 1002, 1003, 1004));
+}
+
+TEST(FitSampleTest, BeyondItTheLowestHashesWhateverTheOrder) {
+  constexpr int64_t kCustomers = 5000, kCapacity = 300;
+  std::vector<int64_t> order(kCustomers);
+  for (int64_t i = 0; i < kCustomers; ++i) order[static_cast<size_t>(i)] = i;
+  // The expected sample: the ids of the kCapacity lowest (hash, id), by their figures.
+  std::vector<std::pair<std::pair<uint64_t, std::string>, int64_t>> ranked;
+  for (int64_t i : order) {
+    const std::string id = absl::StrCat("C-", i);
+    ranked.push_back({{FitSample::HashOf(id), id}, 1000 + i});
+  }
+  std::sort(ranked.begin(), ranked.end());
+  std::vector<int64_t> expected;
+  for (int64_t k = 0; k < kCapacity; ++k) expected.push_back(ranked[static_cast<size_t>(k)].second);
+
+  std::mt19937 rng(20261205);
+  for (int round = 0; round < 3; ++round) {
+    std::shuffle(order.begin(), order.end(), rng);
+    FitSample sample(kCapacity);
+    for (int64_t i : order) sample.Add(absl::StrCat("C-", i), FiguresNumbered(i));
+    EXPECT_TRUE(sample.sampled());
+    EXPECT_EQ(sample.offered(), kCustomers);
+    std::vector<int64_t> kept;
+    for (const FitFigures& f : std::move(sample).Take()) kept.push_back(f.rfm.monetary_minor);
+    EXPECT_EQ(kept, expected) << "round " << round;
+  }
+}
+
+TEST(FitSampleTest, CapacityZeroKeepsEveryone) {
+  FitSample sample(0);
+  for (int64_t i = 0; i < 1000; ++i) sample.Add(absl::StrCat("C-", i), FiguresNumbered(i));
+  EXPECT_FALSE(sample.sampled());
+  EXPECT_EQ(std::move(sample).Take().size(), 1000u);
+}
+
+}  // namespace
+}  // namespace guanxi::projections
