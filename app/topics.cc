@@ -35,9 +35,9 @@ int RunTopics(const Args& args, Io& io) {
   std::vector<std::string> names;
   for (const engine::TopicSpec& t : engine::GuanxiTopics(kafka, 1, 1)) names.push_back(t.name);
   io.err << "guanxi topics: " << absl::StrJoin(names, ", ") << " on " << kafka.brokers() << " ("
-         << *partitions << " partitions each, " << kafka.instances_topic()
-         << " one and compacted; " << *replicas
-         << " replicas each; topics that existed are left as they were)" << std::endl;
+         << *partitions << " partitions each but " << kafka.instances_topic()
+         << ", which has one and is compacted; " << *replicas
+         << " replica(s) each; topics that existed are left as they were)" << std::endl;
   return kExitOk;
 }
 
