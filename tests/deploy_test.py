@@ -32,7 +32,18 @@ This test reads them and checks what can be checked without running them:
   memory       the pods' memory limit covers the budget of docs/storage.md
   sizing       no more engine instances than partitions
   mounts       every mounted file exists; every named volume is declared
+  loopback     compose publishes every port on 127.0.0.1 only
   kustomize    kustomization.yaml lists every manifest, and only files that exist
+  dashboard    every series a Grafana dashboard (deploy/**/*.json) queries is one the
+               engine serves (the series engine/query/http_server.cc writes, not a
+               histogram's family name), or Prometheus's own `up`; every label it
+               matches, groups by or shows in a legend is one the engine or Prometheus
+               puts on those series; every job it names is one of deploy/prometheus.yml
+  grafana      compose's Grafana agrees with its provisioning files: the data source
+               reaches the prometheus service on its port, with its scrape interval; the
+               dashboard provider reads where the dashboards are mounted and loads every
+               dashboard of deploy/; every data source a dashboard names is provisioned;
+               the home dashboard exists; anonymous visitors can only view
 
 Then it plants one mistake of each kind in a temporary copy of deploy/ and checks that
 the check meant to catch it does (disable with --no-mutations).
@@ -400,6 +411,112 @@ def http_routes(root):
     return routes
 
 
+def served_metrics(root):
+    """{series name: {label names}} of what GET /metrics serves, read from the series
+    names engine/query/http_server.cc writes ("guanxi_x " or "guanxi_x{label=\\"..."),
+    and {family: type} of its metric("name", "type", ...) declarations."""
+    text = (root / "engine/query/http_server.cc").read_text(encoding="utf-8")
+    series = {}
+    for m in re.finditer(r'"(guanxi_[a-z0-9_]+)([{ ])', text):
+        labels = series.setdefault(m.group(1), set())
+        if m.group(2) == "{":
+            end = text.find('}', m.end())
+            labels.update(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)=\\"', text[m.end():end]))
+    families = dict(re.findall(r'metric\(\s*"(guanxi_[a-z0-9_]+)",\s*"([a-z]+)"', text))
+    return series, families
+
+
+# Series Prometheus adds for every target it scrapes, and the labels it adds to every
+# scraped series (deploy/prometheus.yml relabels nothing).
+PROMETHEUS_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
+                     "scrape_samples_post_metric_relabeling", "scrape_series_added"}
+TARGET_LABELS = {"instance", "job"}
+_PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and",
+                    "or", "unless", "offset", "bool", "inf", "nan"}
+_PROMQL_STRING = r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`'
+
+
+def promql_names(expr):
+    """What a PromQL expression (Grafana's variables in it) refers to: ([(series name,
+    {label names its matchers name})], {label names of its by/without/on/ignoring/
+    group_left/group_right clauses}, [values its matchers give the label job])."""
+    jobs = re.findall(r'\bjob\s*=\s*"([^"]*)"', expr)
+    text = re.sub(_PROMQL_STRING, '""', expr)
+    selectors, grouping = [], set()
+
+    def selector(m):
+        name = m.group(1)
+        labels = set(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)', m.group(2)))
+        if name and name not in _PROMQL_KEYWORDS:
+            selectors.append((name, labels - {"__name__"}))
+            return " "
+        return f" {name or ''} "
+
+    text = re.sub(r'([a-zA-Z_:][a-zA-Z0-9_:]*)?\s*\{([^}]*)\}', selector, text)
+    text = re.sub(r'\[[^\]]*\]', " ", text)                       # ranges, subqueries
+    for m in re.finditer(r'\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)',
+                         text):
+        grouping.update(w for w in re.split(r'[\s,]+', m.group(1)) if w)
+    text = re.sub(r'\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)', " ", text)
+    text = re.sub(r'\$\{[^}]*\}|\$[a-zA-Z_][a-zA-Z0-9_]*', " ", text)   # Grafana variables
+    text = re.sub(r'\b\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?:ms|[smhdwy])?\b', " ", text)
+    for m in re.finditer(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?', text):
+        if m.group(2) is None and m.group(1).lower() not in _PROMQL_KEYWORDS:
+            selectors.append((m.group(1), set()))
+    return selectors, grouping, jobs
+
+
+def dashboard_queries(dashboard):
+    """(where, query, legend, variable) of every query of a Grafana dashboard: its panels'
+    targets (rows' collapsed panels too), with their legendFormat, and its query
+    variables (variable true)."""
+    def panels(items, where):
+        for panel in items or []:
+            title = f"{where}panels[{panel.get('title') or panel.get('id')}]"
+            for target in panel.get("targets") or []:
+                if target.get("expr"):
+                    yield (f"{title}.targets[{target.get('refId')}]", target["expr"],
+                           target.get("legendFormat") or "", False)
+            yield from panels(panel.get("panels"), title + ".")
+
+    yield from panels(dashboard.get("panels"), "")
+    for variable in (dashboard.get("templating") or {}).get("list") or []:
+        if variable.get("type") != "query":
+            continue
+        query = variable.get("query")
+        query = query.get("query") if isinstance(query, dict) else query
+        if query:
+            yield f"templating[{variable.get('name')}].query", query, "", True
+
+
+def datasource_uids(node):
+    """Every data source uid a dashboard names, anywhere in it."""
+    if isinstance(node, dict):
+        source = node.get("datasource")
+        if isinstance(source, dict) and isinstance(source.get("uid"), str):
+            yield source["uid"]
+        for value in node.values():
+            yield from datasource_uids(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from datasource_uids(value)
+
+
+def unique_keys(pairs):
+    """A JSON object, except that a key twice is an error (as in YAML above)."""
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"the key {key!r} twice")
+        result[key] = value
+    return result
+
+
+def is_image(image, name):
+    """An image reference to NAME (repository/name), whatever its registry, tag or digest."""
+    return (image or "").split("@")[0].rsplit(":", 1)[0].endswith(name)
+
+
 # ---------------------------------------------------------------------------------------
 # The checks.
 
@@ -457,6 +574,7 @@ class Checker:
         self.routes = http_routes(self.root)
         self.defaults = None
         self.image = None
+        self.dashboards = {}   # path -> the parsed dashboard (None: not one)
 
     def fail(self, check, file, field, message):
         failure = Failure(check, file, field, message)
@@ -806,9 +924,21 @@ class Checker:
 
         engines, creators, prometheus_targets = {}, [], []
         topic_references, data_volumes = [], {}
+        grafanas, prometheus_servers = [], {}
         for name, service in services.items():
             field = f"services.{name}"
             service_mounts = mounts(name, service)
+            # Published on loopback only: nothing of this file has authentication on.
+            for j, mapping in enumerate(service.get("ports") or []):
+                if isinstance(mapping, dict):
+                    host_ip = mapping.get("host_ip")
+                else:
+                    parts = str(mapping).rsplit(":", 2)
+                    host_ip = parts[0] if len(parts) == 3 else None
+                if host_ip not in ("127.0.0.1", "::1", "[::1]", "localhost"):
+                    self.fail("loopback", file, f"{field}.ports[{j}]",
+                              f"{mapping!r} publishes the port on every interface of the host: "
+                              f"name 127.0.0.1 (\"127.0.0.1:HOST:CONTAINER\")")
             entrypoint = self.words(service.get("entrypoint"), file, f"{field}.entrypoint")
             command = self.words(service.get("command"), file, f"{field}.command")
             test_words = self.words((service.get("healthcheck") or {}).get("test"), file,
@@ -821,9 +951,20 @@ class Checker:
                     if word == "--bootstrap-server" and j + 1 < len(argv):
                         check_brokers(argv[j + 1], f"{field}.command --bootstrap-server")
                 if "prometheus" in (service.get("image") or ""):
+                    server = {"port": 9090, "scrape_interval": None, "file": None}
+                    for word in argv:
+                        m = re.fullmatch(r"--web\.listen-address=.*:(\d+)", word)
+                        if m:
+                            server["port"] = int(m.group(1))
                     for target, (source, named) in service_mounts.items():
                         if target.endswith("prometheus.yml") and not named and source:
                             prometheus_targets.append((path.parent / source).resolve())
+                            server["file"] = (path.parent / source).resolve()
+                    for host in {name, service.get("hostname"), service.get("container_name")}:
+                        if host:
+                            prometheus_servers[host] = server
+                if is_image(service.get("image"), "grafana/grafana"):
+                    grafanas.append((name, service, service_mounts))
                 continue
             argv = self.image_argv(entrypoint, command)
             if not self.runs_guanxi(argv):
@@ -923,6 +1064,13 @@ class Checker:
         for prometheus_file in prometheus_targets:
             if prometheus_file.is_file():   # a missing one is a mounts failure above
                 self.check_prometheus(prometheus_file, engines)
+        for server in prometheus_servers.values():
+            if server["file"] is not None and server["file"].is_file():
+                documents = self.yaml_documents(server["file"])
+                settings = (documents[0] if documents else {}).get("global") or {}
+                server["scrape_interval"] = str(settings.get("scrape_interval", "1m"))
+        for name, service, service_mounts in grafanas:
+            self.check_grafana(file, name, service, service_mounts, prometheus_servers)
 
     def check_deployment_topics(self, file, prefix, engines, creators, references):
         """Every guanxi process of a deployment reads the same topics, every engine is in
@@ -984,6 +1132,203 @@ class Checker:
             if name not in scraped:
                 self.fail("port", file, "scrape_configs",
                           f"the engine instance {name} is not scraped")
+
+    # --- Grafana --------------------------------------------------------------------
+
+    def dashboard(self, path):
+        """The dashboard a JSON file holds, or None (not a dashboard, or unreadable)."""
+        if path not in self.dashboards:
+            try:
+                value = json.loads(path.read_text(encoding="utf-8"),
+                                   object_pairs_hook=unique_keys)
+            except ValueError as e:
+                self.fail("parse", self.rel(path), "(JSON)", str(e))
+                value = None
+            is_dashboard = isinstance(value, dict) and "panels" in value
+            self.dashboards[path] = value if is_dashboard else None
+        return self.dashboards[path]
+
+    def dashboard_files(self):
+        return [p for p in sorted((self.root / "deploy").rglob("*.json")) if self.dashboard(p)]
+
+    def check_dashboards(self):
+        """Every Grafana dashboard of deploy/ against the series the engine serves."""
+        series, families = served_metrics(self.root)
+        if not series:
+            self.fail("dashboard", "tests/deploy_test.py", "served_metrics",
+                      "no series found in engine/query/http_server.cc: this test's way of "
+                      "reading them no longer works")
+            return
+        documents = self.yaml_documents(self.root / "deploy/prometheus.yml")
+        jobs = [j.get("job_name") for j in
+                ((documents[0] if documents else {}).get("scrape_configs") or [])]
+        for path in self.dashboard_files():
+            file = self.rel(path)
+            for field, query, legend, variable in dashboard_queries(self.dashboard(path)):
+                wanted = set()    # label names the query shows
+                if variable:
+                    m = re.fullmatch(
+                        r"\s*label_values\(\s*(?:(.+?)\s*,\s*)?([a-zA-Z_]\w*)\s*\)\s*", query)
+                    if m:
+                        query = m.group(1) or ""
+                        wanted.add(m.group(2))
+                    elif re.match(r"\s*(?:label_names|metrics)\(", query):
+                        continue
+                selectors, grouping, job_values = promql_names(query)
+                wanted |= grouping | set(re.findall(r"\{\{\s*([a-zA-Z_]\w*)\s*\}\}", legend))
+                allowed = set(TARGET_LABELS)
+                for name, labels in selectors:
+                    if name in PROMETHEUS_SERIES:
+                        known = set(TARGET_LABELS)
+                    elif name in series:
+                        known = series[name] | TARGET_LABELS
+                    else:
+                        hint = ""
+                        if families.get(name) == "histogram":
+                            hint = (f": {name} is a histogram, served as {name}_bucket, "
+                                    f"{name}_sum and {name}_count")
+                        self.fail("dashboard", file, field,
+                                  f"{name} is not a series the engine serves "
+                                  f"(engine/query/http_server.cc; docs/api.md){hint}")
+                        continue
+                    allowed |= known
+                    for label in sorted(labels - known):
+                        self.fail("dashboard", file, field,
+                                  f"{name}{{{label}=...}}: {name} has no label {label} (it has "
+                                  f"{', '.join(sorted(known))}): the query matches nothing")
+                for label in sorted(wanted - allowed):
+                    self.fail("dashboard", file, field,
+                              f"{label}: no series of the query has that label (they have "
+                              f"{', '.join(sorted(allowed))})")
+                for job in job_values:
+                    if job not in jobs:
+                        self.fail("dashboard", file, field,
+                                  f"job=\"{job}\": deploy/prometheus.yml has no such job "
+                                  f"({', '.join(map(str, jobs)) or 'none'})")
+
+    def check_grafana(self, file, name, service, service_mounts, prometheus_servers):
+        """A compose service running Grafana against its provisioning files: the data
+        sources, the dashboard providers and the dashboards of deploy/."""
+        field = f"services.{name}"
+        compose_dir = (self.root / file).parent
+        environment = service.get("environment") or {}
+        if isinstance(environment, list):
+            environment = dict(e.split("=", 1) for e in environment)
+
+        def host_path(container_path):
+            """What a path in the container is on the host, through the service's bind
+            mounts (the longest that contains it); None if no bind mount does."""
+            best = None
+            for target, (source, named) in service_mounts.items():
+                target = target.rstrip("/")
+                if named or not source or not (container_path == target or
+                                               container_path.startswith(target + "/")):
+                    continue
+                if best is None or len(target) > len(best[0]):
+                    best = (target, source)
+            if best is None:
+                return None
+            rest = container_path[len(best[0]):].lstrip("/")
+            return (compose_dir / best[1] / rest).resolve()
+
+        def yaml_files(directory):
+            return sorted(list(directory.glob("*.yaml")) + list(directory.glob("*.yml")))
+
+        provisioning = environment.get("GF_PATHS_PROVISIONING", "/etc/grafana/provisioning")
+        mounted = ", ".join(t for t, (s, n) in sorted(service_mounts.items()) if s and not n)
+
+        # The data sources: Prometheus of this compose file, at the port it listens on.
+        uids = set()
+        sources = host_path(f"{provisioning}/datasources")
+        if sources is None or not sources.is_dir():
+            self.fail("grafana", file, f"{field}.volumes",
+                      f"nothing of deploy/ is mounted at {provisioning}/datasources (bind "
+                      f"mounts: {mounted or 'none'}): Grafana would have no data source")
+            sources = None
+        for path in yaml_files(sources) if sources else []:
+            for document in self.yaml_documents(path):
+                for j, source in enumerate(document.get("datasources") or []):
+                    source_field = f"datasources[{source.get('name', j)}]"
+                    if source.get("uid"):
+                        uids.add(str(source["uid"]))
+                    if source.get("type") != "prometheus":
+                        continue
+                    url = str(source.get("url") or "")
+                    m = re.fullmatch(r"(https?)://([^/:]+)(?::(\d+))?(/.*)?", url)
+                    host = m.group(2) if m else None
+                    port = (int(m.group(3) or (443 if m.group(1) == "https" else 80))
+                            if m else None)
+                    server = prometheus_servers.get(host)
+                    if server is None:
+                        self.fail("grafana", self.rel(path), f"{source_field}.url",
+                                  f"{url!r}: {host} is not a Prometheus service of {file} "
+                                  f"({', '.join(sorted(prometheus_servers)) or 'none'})")
+                        continue
+                    if port != server["port"]:
+                        self.fail("grafana", self.rel(path), f"{source_field}.url",
+                                  f"{url}: Prometheus listens on {server['port']}, not {port}")
+                    interval = (source.get("jsonData") or {}).get("timeInterval")
+                    if interval is not None and server["scrape_interval"] is not None and \
+                            str(interval) != server["scrape_interval"]:
+                        self.fail("grafana", self.rel(path),
+                                  f"{source_field}.jsonData.timeInterval",
+                                  f"{interval} is not the scrape interval of "
+                                  f"{self.rel(server['file'])} ({server['scrape_interval']}): "
+                                  f"$__rate_interval would span the wrong number of scrapes")
+
+        # The dashboard providers: each reads where deploy/'s dashboards are mounted.
+        loaded = set()
+        providers = host_path(f"{provisioning}/dashboards")
+        if providers is None or not providers.is_dir():
+            self.fail("grafana", file, f"{field}.volumes",
+                      f"nothing of deploy/ is mounted at {provisioning}/dashboards (bind "
+                      f"mounts: {mounted or 'none'}): Grafana would load no dashboard")
+            providers = None
+        for path in yaml_files(providers) if providers else []:
+            for document in self.yaml_documents(path):
+                for j, provider in enumerate(document.get("providers") or []):
+                    if provider.get("type", "file") != "file":
+                        continue
+                    provider_field = f"providers[{provider.get('name', j)}].options.path"
+                    target = str((provider.get("options") or {}).get("path") or "")
+                    source = host_path(target) if target else None
+                    if source is None or not source.exists():
+                        self.fail("grafana", self.rel(path), provider_field,
+                                  f"{target!r}: nothing of deploy/ is mounted there in "
+                                  f"{field} (bind mounts: {mounted or 'none'})")
+                        continue
+                    found = [source] if source.is_file() else sorted(source.rglob("*.json"))
+                    loaded.update(p.resolve() for p in found)
+        for path in self.dashboard_files():
+            if path.resolve() not in loaded:
+                self.fail("grafana", self.rel(path), "(file)",
+                          f"no dashboard provider of {file} {field} loads it")
+
+        # Every data source a loaded dashboard names is provisioned.
+        builtin = {"grafana", "-- Mixed --", "-- Dashboard --"}
+        for path in sorted(loaded):
+            dashboard = self.dashboard(path) if path.suffix == ".json" else None
+            if dashboard is None:
+                continue
+            for uid in sorted(set(datasource_uids(dashboard))):
+                if uid not in uids and uid not in builtin and not uid.startswith("$"):
+                    self.fail("grafana", self.rel(path), f"datasource.uid {uid}",
+                              f"not a data source provisioned for {field} "
+                              f"({', '.join(sorted(uids)) or 'none'}): its panels show nothing")
+
+        home = environment.get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH")
+        if home:
+            source = host_path(str(home))
+            if source is None or not source.is_file():
+                self.fail("grafana", file,
+                          f"{field}.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH",
+                          f"{home} is not a file mounted into the service")
+        if str(environment.get("GF_AUTH_ANONYMOUS_ENABLED", "false")).lower() == "true":
+            role = str(environment.get("GF_AUTH_ANONYMOUS_ORG_ROLE", "Viewer"))
+            if role != "Viewer":
+                self.fail("grafana", file, f"{field}.environment.GF_AUTH_ANONYMOUS_ORG_ROLE",
+                          f"{role}: anyone who reaches the port could change dashboards and "
+                          f"data sources; anonymous visitors should be Viewer")
 
     # --- Kubernetes -----------------------------------------------------------------
 
@@ -1273,7 +1618,8 @@ class Checker:
                       "way of validating a configuration no longer works")
         for path in sorted((self.root / "deploy").rglob("*.textproto")):
             self.check_config_text(path.read_text(encoding="utf-8"), self.rel(path), "(file)")
-        for step in (self.check_dockerfile, self.check_compose, self.check_kubernetes):
+        for step in (self.check_dockerfile, self.check_compose, self.check_kubernetes,
+                     self.check_dashboards):
             try:
                 step()
             except (ValueError, KeyError, TypeError, AttributeError, OSError) as e:
@@ -1421,6 +1767,39 @@ MUTATIONS = [
      "a mounted file that does not exist"),
     ("kustomize", "deploy/k8s/kustomization.yaml", r"  - pdb\.yaml\n", "",
      "a manifest left out of the kustomization"),
+    ("loopback", "deploy/compose.yaml", r'"127\.0\.0\.1:3000:3000"', '"3000:3000"',
+     "a port published on every interface"),
+    ("dashboard", "deploy/grafana/dashboards/guanxi.json", r"guanxi_events_ingested_total\{",
+     "guanxi_events_ingest_total{", "a dashboard query on a series the engine does not serve"),
+    ("dashboard", "deploy/grafana/dashboards/guanxi.json",
+     r"guanxi_append_batch_latency_seconds_bucket", "guanxi_append_batch_latency_seconds",
+     "a quantile of a histogram's family name, not of its _bucket series"),
+    ("dashboard", "deploy/grafana/dashboards/guanxi.json",
+     r"sum by \(instance\) \(guanxi_outbox_unacknowledged",
+     "sum by (instance, partition) (guanxi_outbox_unacknowledged",
+     "a dashboard grouping by a label the series does not have"),
+    ("dashboard", "deploy/grafana/dashboards/guanxi.json",
+     r"guanxi_outbox_unacknowledged\{", r'guanxi_outbox_unacknowledged{partition=\\"0\\", ',
+     "a dashboard matching a label the series does not have"),
+    ("dashboard", "deploy/grafana/dashboards/guanxi.json", r'job=\\"guanxi\\"',
+     r'job=\\"engine\\"', "a dashboard query on a job Prometheus does not have"),
+    ("grafana", "deploy/grafana/provisioning/datasources/prometheus.yaml",
+     r"url: http://prometheus:9090", "url: http://prometheus:9091",
+     "Grafana's data source on a port Prometheus does not listen on"),
+    ("grafana", "deploy/grafana/provisioning/datasources/prometheus.yaml",
+     r"timeInterval: 15s", "timeInterval: 30s",
+     "Grafana's data source with another scrape interval than Prometheus's"),
+    ("grafana", "deploy/grafana/provisioning/dashboards/guanxi.yaml",
+     r"path: /etc/grafana/dashboards", "path: /var/lib/grafana/dashboards",
+     "a dashboard provider reading where no dashboard is mounted"),
+    ("grafana", "deploy/grafana/dashboards/guanxi.json", r'"uid": "prometheus"',
+     '"uid": "prom"', "a panel on a data source that is not provisioned"),
+    ("grafana", "deploy/compose.yaml", r'GF_AUTH_ANONYMOUS_ORG_ROLE: "Viewer"',
+     'GF_AUTH_ANONYMOUS_ORG_ROLE: "Admin"', "anonymous visitors as administrators"),
+    ("grafana", "deploy/compose.yaml", r"/etc/grafana/dashboards/guanxi\.json",
+     "/etc/grafana/dashboards/home.json", "a home dashboard that is not mounted"),
+    ("mounts", "deploy/compose.yaml", r"\./grafana/dashboards:", "./grafana/dashboard:",
+     "Grafana's dashboards mounted from a folder that does not exist"),
 ]
 
 
