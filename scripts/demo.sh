@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job, as `scripts/dev demo` runs it after building (release preset): a
+# The main job, as `scripts/dev pipeline` runs it after building (release preset): a
 # development Kafka, a simulated year of customers plus the real data sets produced to
 # it, the engine ingesting everything into its event logs and projections, an integrity
 # check and a replay that must reproduce the projections.
