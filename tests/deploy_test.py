@@ -1237,68 +1237,67 @@ class Checker:
         provisioning = environment.get("GF_PATHS_PROVISIONING", "/etc/grafana/provisioning")
         mounted = ", ".join(t for t, (s, n) in sorted(service_mounts.items()) if s and not n)
 
+        # Each item of every provisioning file of one kind (datasources, dashboards) that
+        # the service mounts; a kind mounted from nowhere is a failure.
+        def provisioned(kind, missing, key=None):
+            directory = host_path(f"{provisioning}/{kind}")
+            if directory is None or not directory.is_dir():
+                self.fail("grafana", file, f"{field}.volumes",
+                          f"nothing of deploy/ is mounted at {provisioning}/{kind} (bind "
+                          f"mounts: {mounted or 'none'}): Grafana would {missing}")
+                return
+            for path in yaml_files(directory):
+                for document in self.yaml_documents(path):
+                    for j, item in enumerate(document.get(key or kind) or []):
+                        yield path, j, item
+
         # The data sources: Prometheus of this compose file, at the port it listens on.
         uids = set()
-        sources = host_path(f"{provisioning}/datasources")
-        if sources is None or not sources.is_dir():
-            self.fail("grafana", file, f"{field}.volumes",
-                      f"nothing of deploy/ is mounted at {provisioning}/datasources (bind "
-                      f"mounts: {mounted or 'none'}): Grafana would have no data source")
-            sources = None
-        for path in yaml_files(sources) if sources else []:
-            for document in self.yaml_documents(path):
-                for j, source in enumerate(document.get("datasources") or []):
-                    source_field = f"datasources[{source.get('name', j)}]"
-                    if source.get("uid"):
-                        uids.add(str(source["uid"]))
-                    if source.get("type") != "prometheus":
-                        continue
-                    url = str(source.get("url") or "")
-                    m = re.fullmatch(r"(https?)://([^/:]+)(?::(\d+))?(/.*)?", url)
-                    host = m.group(2) if m else None
-                    port = (int(m.group(3) or (443 if m.group(1) == "https" else 80))
-                            if m else None)
-                    server = prometheus_servers.get(host)
-                    if server is None:
-                        self.fail("grafana", self.rel(path), f"{source_field}.url",
-                                  f"{url!r}: {host} is not a Prometheus service of {file} "
-                                  f"({', '.join(sorted(prometheus_servers)) or 'none'})")
-                        continue
-                    if port != server["port"]:
-                        self.fail("grafana", self.rel(path), f"{source_field}.url",
-                                  f"{url}: Prometheus listens on {server['port']}, not {port}")
-                    interval = (source.get("jsonData") or {}).get("timeInterval")
-                    if interval is not None and server["scrape_interval"] is not None and \
-                            str(interval) != server["scrape_interval"]:
-                        self.fail("grafana", self.rel(path),
-                                  f"{source_field}.jsonData.timeInterval",
-                                  f"{interval} is not the scrape interval of "
-                                  f"{self.rel(server['file'])} ({server['scrape_interval']}): "
-                                  f"$__rate_interval would span the wrong number of scrapes")
+        for path, j, source in provisioned("datasources", "have no data source"):
+            source_field = f"datasources[{source.get('name', j)}]"
+            if source.get("uid"):
+                uids.add(str(source["uid"]))
+            if source.get("type") != "prometheus":
+                continue
+            url = str(source.get("url") or "")
+            m = re.fullmatch(r"(https?)://([^/:]+)(?::(\d+))?(/.*)?", url)
+            host = m.group(2) if m else None
+            port = (int(m.group(3) or (443 if m.group(1) == "https" else 80))
+                    if m else None)
+            server = prometheus_servers.get(host)
+            if server is None:
+                self.fail("grafana", self.rel(path), f"{source_field}.url",
+                          f"{url!r}: {host} is not a Prometheus service of {file} "
+                          f"({', '.join(sorted(prometheus_servers)) or 'none'})")
+                continue
+            if port != server["port"]:
+                self.fail("grafana", self.rel(path), f"{source_field}.url",
+                          f"{url}: Prometheus listens on {server['port']}, not {port}")
+            interval = (source.get("jsonData") or {}).get("timeInterval")
+            if interval is not None and server["scrape_interval"] is not None and \
+                    str(interval) != server["scrape_interval"]:
+                self.fail("grafana", self.rel(path),
+                          f"{source_field}.jsonData.timeInterval",
+                          f"{interval} is not the scrape interval of "
+                          f"{self.rel(server['file'])} ({server['scrape_interval']}): "
+                          f"$__rate_interval would span the wrong number of scrapes")
 
         # The dashboard providers: each reads where deploy/'s dashboards are mounted.
         loaded = set()
-        providers = host_path(f"{provisioning}/dashboards")
-        if providers is None or not providers.is_dir():
-            self.fail("grafana", file, f"{field}.volumes",
-                      f"nothing of deploy/ is mounted at {provisioning}/dashboards (bind "
-                      f"mounts: {mounted or 'none'}): Grafana would load no dashboard")
-            providers = None
-        for path in yaml_files(providers) if providers else []:
-            for document in self.yaml_documents(path):
-                for j, provider in enumerate(document.get("providers") or []):
-                    if provider.get("type", "file") != "file":
-                        continue
-                    provider_field = f"providers[{provider.get('name', j)}].options.path"
-                    target = str((provider.get("options") or {}).get("path") or "")
-                    source = host_path(target) if target else None
-                    if source is None or not source.exists():
-                        self.fail("grafana", self.rel(path), provider_field,
-                                  f"{target!r}: nothing of deploy/ is mounted there in "
-                                  f"{field} (bind mounts: {mounted or 'none'})")
-                        continue
-                    found = [source] if source.is_file() else sorted(source.rglob("*.json"))
-                    loaded.update(p.resolve() for p in found)
+        for path, j, provider in provisioned("dashboards", "load no dashboard",
+                                             key="providers"):
+            if provider.get("type", "file") != "file":
+                continue
+            provider_field = f"providers[{provider.get('name', j)}].options.path"
+            target = str((provider.get("options") or {}).get("path") or "")
+            source = host_path(target) if target else None
+            if source is None or not source.exists():
+                self.fail("grafana", self.rel(path), provider_field,
+                          f"{target!r}: nothing of deploy/ is mounted there in "
+                          f"{field} (bind mounts: {mounted or 'none'})")
+                continue
+            found = [source] if source.is_file() else sorted(source.rglob("*.json"))
+            loaded.update(p.resolve() for p in found)
         for path in self.dashboard_files():
             if path.resolve() not in loaded:
                 self.fail("grafana", self.rel(path), "(file)",

@@ -500,7 +500,8 @@ struct HttpServer::Impl {
            "unreadable); what they did not deliver stays in the outbox for the next round.");
     absl::StrAppend(&out, "guanxi_outbox_failed_rounds_total ", status.outbox.failed_rounds, "\n");
     metric("guanxi_snapshots_taken_total", "counter",
-           "Partition store snapshots put on the shelf (storage.snapshot_dir) on release.");
+           "Partition store snapshots put on the shelf (storage.snapshot_dir): on release and "
+           "every snapshot_interval_seconds.");
     absl::StrAppend(&out, "guanxi_snapshots_taken_total ", status.snapshots.taken, "\n");
     metric("guanxi_snapshots_failed_total", "counter",
            "Partition store snapshots that could not be written (the partition moved "

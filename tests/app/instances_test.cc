@@ -6,7 +6,6 @@
 // ctest label `kafka`).
 #include <signal.h>
 
-#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -22,6 +21,7 @@
 #include "guanxi/v1/serving.pb.h"
 #include "httplib.h"
 #include "tests/app/spawn.h"
+#include "tests/app/test_files.h"
 #include "tests/app/test_cluster.h"
 #include "tests/engine/event_log_test_util.h"
 #include "tests/free_port.h"
@@ -109,15 +109,8 @@ TEST_P(InstancesTest, EveryInstanceAnswersForEveryCustomerAndTheLastOneForAll) {
                       "--topic", cluster->kafka().events_topic(), "--config", config}),
             0);
   std::set<std::string> customers;
-  {
-    std::ifstream in(events);
-    google::protobuf::util::JsonParseOptions options;
-    options.ignore_unknown_fields = true;
-    for (std::string line; std::getline(in, line);) {
-      v1::Event event;
-      ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &event, options).ok());
-      customers.insert(event.customer_id());
-    }
+  for (const v1::Event& event : testing::ReadEventFile(events)) {
+    customers.insert(event.customer_id());
   }
   ASSERT_EQ(customers.size(), 80u);
 
@@ -140,11 +133,7 @@ TEST_P(InstancesTest, EveryInstanceAnswersForEveryCustomerAndTheLastOneForAll) {
       Wait(instance->pid);
     }
     if (!::testing::Test::HasFailure()) return;
-    for (Instance* instance : {&a, &b}) {
-      std::ifstream in(instance->err);
-      std::printf("----- %s\n", instance->address.c_str());
-      for (std::string line; std::getline(in, line);) std::printf("%s\n", line.c_str());
-    }
+    for (Instance* instance : {&a, &b}) testing::PrintFile(instance->address, instance->err);
   };
   ASSERT_TRUE(AllReadyOwningEachPartitionOnce({&a, &b}));
 

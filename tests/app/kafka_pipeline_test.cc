@@ -25,6 +25,7 @@
 #include "guanxi/v1/events.pb.h"
 #include "guanxi/v1/warning.pb.h"
 #include "tests/app/spawn.h"
+#include "tests/app/test_files.h"
 #include "tests/app/test_cluster.h"
 #include "tests/engine/event_log_test_util.h"
 
@@ -39,21 +40,12 @@ using testing::Wait;
 
 constexpr int kPartitions = 4;
 
-// The event ids of a JSONL file of events, and its line count.
+// The event ids of a JSONL file of events, and its event count.
 std::pair<std::set<std::string>, int64_t> EventIdsOf(const std::string& path) {
   std::set<std::string> ids;
-  int64_t lines = 0;
-  std::ifstream in(path);
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    ++lines;
-    v1::Event event;
-    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(line, &event, options).ok()) << line;
-    ids.insert(event.event_id());
-  }
-  return {ids, lines};
+  const std::vector<v1::Event> events = testing::ReadEventFile(path);
+  for (const v1::Event& event : events) ids.insert(event.event_id());
+  return {ids, static_cast<int64_t>(events.size())};
 }
 
 // One partition's store in one instance's data directory, opened read-only.
@@ -73,13 +65,6 @@ Copy OpenCopy(const std::string& data, int32_t partition, const std::string& top
   if (stored.ok() && stored->has_value()) copy.next_offset = **stored;
   copy.log = std::move(*log);
   return copy;
-}
-
-// Prints a file another process wrote (an instance's log), for a failure's report.
-void PrintFile(const std::string& title, const std::string& path) {
-  std::ifstream in(path);
-  std::printf("----- %s (%s)\n", title.c_str(), path.c_str());
-  for (std::string line; std::getline(in, line);) std::printf("%s\n", line.c_str());
 }
 
 TEST(KafkaPipelineTest, RealDataAndAYearSentTwiceThroughTwoInstancesEndExactlyOnceAndDelivered) {
@@ -139,9 +124,9 @@ TEST(KafkaPipelineTest, RealDataAndAYearSentTwiceThroughTwoInstancesEndExactlyOn
                         "", b_err);
   absl::Cleanup report = [&] {
     if (!::testing::Test::HasFailure()) return;
-    PrintFile("instance a", a_err);
-    PrintFile("instance b", b_err);
-    PrintFile("watch", watch_err);
+    testing::PrintFile("instance a", a_err);
+    testing::PrintFile("instance b", b_err);
+    testing::PrintFile("watch", watch_err);
   };
   EXPECT_EQ(Wait(a), 0);
   EXPECT_EQ(Wait(b), 0);

@@ -18,10 +18,10 @@
 #include "engine/storage/event_log.h"
 #include "engine/storage/projection_store.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "guanxi/v1/events.pb.h"
 #include "tests/app/spawn.h"
+#include "tests/app/test_files.h"
 #include "tests/app/test_cluster.h"
 #include "tests/engine/event_log_test_util.h"
 
@@ -31,6 +31,7 @@ namespace {
 using engine::testing::TempDir;
 using ::testing::HasSubstr;
 using testing::KafkaKind;
+using testing::ReadFile;
 using testing::RunToEnd;
 using testing::TestCluster;
 
@@ -38,14 +39,7 @@ constexpr int kPartitions = 4;
 
 std::set<std::string> EventIdsOf(const std::string& path) {
   std::set<std::string> ids;
-  std::ifstream in(path);
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;
-  for (std::string line; std::getline(in, line);) {
-    v1::Event event;
-    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(line, &event, options).ok());
-    ids.insert(event.event_id());
-  }
+  for (const v1::Event& event : testing::ReadEventFile(path)) ids.insert(event.event_id());
   return ids;
 }
 
@@ -57,11 +51,6 @@ std::string Thousands(size_t n) {
     out += digits[i];
   }
   return out;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // Every event id in the instance's logs (EXPECTing none twice), and the sum of the
