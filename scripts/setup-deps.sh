@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what guanxi builds and runs with, from Debian bookworm's packages.
-# A no-op (no apt-get at all) when everything is already installed.
+# Installs what guanxi builds and runs with, from Debian bookworm's packages, then builds
+# the pinned librdkafka (scripts/setup-librdkafka.sh: Debian's is too old for SCRAM on
+# Kafka 4.x). A no-op (no apt-get, no build) when everything is already there.
 #
 # GUANXI_DEPS says how much:
 #   all    (the default) everything the build, the tests, the benchmarks and scripts/
@@ -14,8 +15,9 @@ build_packages=(
   libprotobuf-dev protobuf-compiler
   libabsl-dev
   librocksdb-dev
-  librdkafka-dev
-  libssl-dev zlib1g-dev
+  # librdkafka is built from source (scripts/setup-librdkafka.sh): curl fetches it, and
+  # it links these.
+  curl ca-certificates libssl-dev zlib1g-dev libzstd-dev liblz4-dev
   libcpp-httplib-dev
 )
 
@@ -48,14 +50,14 @@ for p in "${packages[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 
-if [[ ${#missing[@]} -eq 0 ]]; then
-  exit 0
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "setup-deps: installing ${missing[*]}" >&2
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "setup-deps: done" >&2
 fi
 
-echo "setup-deps: installing ${missing[*]}" >&2
-sudo=""
-[[ $(id -u) -eq 0 ]] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "setup-deps: done" >&2
+"$(dirname "$0")/setup-librdkafka.sh"
