@@ -32,11 +32,16 @@ case "${GUANXI_DEPS:-all}" in
       libgtest-dev libgmock-dev libbenchmark-dev
       # tests/deploy_test.py reads YAML with PyYAML, under Debian's /usr/bin/python3.
       python3-yaml
+      # The consumers in other languages (clients/, tested by KafkaClientsTest): the
+      # Python one runs in a virtual environment of Debian's python3.
+      python3-venv
     )
     # The tests labelled `kafka` run Apache Kafka (scripts/kafka): Java 17+ and Maven,
     # which the project's machines have; Debian's packages where a machine lacks them.
     command -v java >/dev/null || packages+=(openjdk-17-jre-headless)
     command -v mvn >/dev/null || packages+=(maven)
+    # The Java consumer (clients/java) is compiled: a JDK, not only a runtime.
+    command -v javac >/dev/null || packages+=(openjdk-17-jdk-headless)
     ;;
   *)
     echo "setup-deps: GUANXI_DEPS=${GUANXI_DEPS}: expected all (the default) or build" >&2
