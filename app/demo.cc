@@ -26,6 +26,7 @@
 #include "engine/ingest/ingest_engine.h"
 #include "engine/kafka/kafka.h"
 #include "engine/kafka/topics.h"
+#include "engine/query/http_server.h"
 #include "engine/storage/data_dir.h"
 #include "engine/storage/projection_store.h"
 #include "guanxi/v1/warning.pb.h"
@@ -137,14 +138,15 @@ std::string Distribution(const std::map<std::string, int64_t>& counts) {
   return parts.empty() ? "(no population model yet)" : absl::StrJoin(parts, "   ");
 }
 
-void Render(std::ostream& out, bool terminal, const Snapshot& snap, double elapsed,
-            int64_t produced, int64_t total, const engine::IngestStats& totals, double rate,
-            const std::deque<std::string>& warnings, int64_t warnings_seen) {
+void Render(std::ostream& out, bool terminal, const std::string& web_url, const Snapshot& snap,
+            double elapsed, int64_t produced, int64_t total, const engine::IngestStats& totals,
+            double rate, const std::deque<std::string>& warnings, int64_t warnings_seen) {
   if (terminal) out << "\x1b[H\x1b[2J";  // home, clear
   out << absl::StrFormat(
       "guanxi demo  %4.0fs   simulated events sent %s of %s   appended %s (%s/s)\n", elapsed,
       WithThousands(produced), WithThousands(total), WithThousands(totals.appended),
       WithThousands(static_cast<int64_t>(rate)));
+  if (!web_url.empty()) out << "web view: " << web_url << "\n";
   if (snap.clock > 0) {
     out << "event time now: "
         << absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(snap.clock), absl::UTCTimeZone())
@@ -172,6 +174,13 @@ void Render(std::ostream& out, bool terminal, const Snapshot& snap, double elaps
   out << std::flush;
 }
 
+// The host to print in the web view's address: where a browser on this machine reaches
+// the listener (an address listening on every interface is reached at loopback).
+std::string WebHost(const std::string& address) {
+  std::string host = address.substr(0, address.rfind(':'));
+  return host.empty() || host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "[::1]" : host;
+}
+
 // Every partition of the warnings topic from its start.
 class FromStart final : public engine::RebalanceListener {
  public:
@@ -190,6 +199,8 @@ int RunDemo(const Args& args, Io& io) {
   if (!seed.ok()) return ReportUsageError(io, seed.status());
   auto duration = args.GetInt("duration", 5, 3600);
   if (!duration.ok()) return ReportUsageError(io, duration.status());
+  const std::string http_address = args.Get("http");
+  const bool serve = http_address != "off";
   const guanxi::v1::EngineConfig config = engine::DefaultEngineConfig();
 
   struct sigaction action = {};
@@ -244,16 +255,33 @@ int RunDemo(const Args& args, Io& io) {
   engine::IngestStats totals;
   absl::Status engine_status;
   std::atomic<bool> engine_stop{false};
-  std::thread engine_thread([&] {
-    engine::IngestEngine engine({.brokers = brokers,
-                                 .data_dir = data,
-                                 .config = config,
-                                 .on_progress = [&](const engine::IngestStats& t, size_t) {
-                                   std::lock_guard<std::mutex> lock(totals_mu);
-                                   totals = t;
-                                 }});
-    engine_status = engine.Run(engine_stop);
-  });
+  engine::IngestEngine engine({.brokers = brokers,
+                               .data_dir = data,
+                               .config = config,
+                               .on_progress = [&](const engine::IngestStats& t, size_t) {
+                                 std::lock_guard<std::mutex> lock(totals_mu);
+                                 totals = t;
+                               }});
+  // The web view and the HTTP API, on the engine's live stores, as `guanxi run --http`.
+  std::unique_ptr<engine::HttpServer> http;
+  if (serve) {
+    auto started = engine::HttpServer::Start({.address = http_address,
+                                              .partitions = [&] { return engine.Partitions(); },
+                                              .status = [&] { return engine.Status(); },
+                                              .data_dir = data,
+                                              .config = config});
+    if (!started.ok()) {
+      demo_stop = true;
+      producer.join();
+      return started.status().code() == absl::StatusCode::kInvalidArgument
+                 ? ReportUsageError(io, started.status())
+                 : ReportFailure(io, started.status());
+    }
+    http = std::move(*started);
+  }
+  const std::string web_url =
+      http == nullptr ? "" : absl::StrCat("http://", WebHost(http_address), ":", http->port(), "/");
+  std::thread engine_thread([&] { engine_status = engine.Run(engine_stop); });
 
   FromStart listener;
   auto consumer = engine::Consumer::Create(brokers, "guanxi-demo-view", {}, &listener);
@@ -297,15 +325,14 @@ int RunDemo(const Args& args, Io& io) {
       last_appended = t.appended;
       last_view = now;
       snap = Look(data, scratch.path());
-      Render(io.out, terminal, snap, elapsed, produced.load(), static_cast<int64_t>(events.size()),
-             t, rate, warnings, warnings_seen);
+      Render(io.out, terminal, web_url, snap, elapsed, produced.load(),
+             static_cast<int64_t>(events.size()), t, rate, warnings, warnings_seen);
     }
     if (over) break;
   }
+  const bool interrupted = demo_stop.load();
   demo_stop = true;
   producer.join();
-  engine_stop = true;
-  engine_thread.join();
   (*consumer)->Close();
 
   engine::IngestStats t;
@@ -318,6 +345,15 @@ int RunDemo(const Args& args, Io& io) {
          << WithThousands(static_cast<int64_t>(events.size())) << " events sent, "
          << WithThousands(t.appended) << " appended, " << warnings_seen << " churn warnings; "
          << WithThousands(snap.customers) << " customers projected\n";
+  // The web view outlives the streaming, so that there is time to look around in it.
+  if (http != nullptr && !interrupted && !args.IsSet("exit") && produce_status.ok()) {
+    io.out << "the web view stays at " << web_url << " until Ctrl-C\n" << std::flush;
+    demo_stop = false;
+    while (!demo_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  http.reset();  // before the engine goes
+  engine_stop = true;
+  engine_thread.join();
   if (!produce_status.ok()) return ReportFailure(io, produce_status);
   if (!engine_status.ok()) return ReportFailure(io, engine_status);
   return kExitOk;
@@ -333,9 +369,13 @@ Command DemoCommand() {
           "Starts an embedded Kafka, streams a simulated year of customers (with planted\n"
           "churners) into it, runs the engine on it, and shows live: events/s, the\n"
           "lifecycle, value and intent distributions, the customers most at risk and why,\n"
-          "and churn warnings as they fire. Ends by itself after --duration seconds (Ctrl-C\n"
-          "ends early) with a summary. Everything lives in a temporary directory. On a\n"
-          "terminal the view redraws every second; otherwise it prints every 5 seconds.",
+          "and churn warnings as they fire. After --duration seconds (Ctrl-C ends early)\n"
+          "it prints a summary. Everything lives in a temporary directory. On a terminal\n"
+          "the view redraws every second; otherwise it prints every 5 seconds.\n"
+          "\n"
+          "The web view (docs/ui.md) and the HTTP API are served on --http while it runs,\n"
+          "at the address it prints; after the summary they stay up, the engine idle,\n"
+          "until Ctrl-C, unless --exit.",
       .flags =
           {{.name = "customers",
             .value_name = "N",
@@ -345,8 +385,13 @@ Command DemoCommand() {
            {.name = "seed", .value_name = "S", .help = "simulator seed", .default_value = "7"},
            {.name = "duration",
             .value_name = "SECONDS",
-            .help = "how long the demo runs",
-            .default_value = "30"}},
+            .help = "how long the demo streams",
+            .default_value = "30"},
+           {.name = "http",
+            .value_name = "HOST:PORT",
+            .help = "the web view and HTTP API; port 0 picks a free one; off: none",
+            .default_value = "127.0.0.1:8080"},
+           {.name = "exit", .help = "end after the summary instead of serving until Ctrl-C"}},
       .run = RunDemo,
   };
 }

@@ -21,6 +21,10 @@ build_packages=(
   libcpp-httplib-dev
 )
 
+# The web view (web/) is bundled by esbuild from the npm registry (scripts/web): Node.js
+# and npm, which the project's machines have; Debian's where a machine lacks them.
+command -v npm >/dev/null || build_packages+=(nodejs npm)
+
 case "${GUANXI_DEPS:-all}" in
   build)
     packages=("${build_packages[@]}")
@@ -35,6 +39,9 @@ case "${GUANXI_DEPS:-all}" in
       # The consumers in other languages (clients/, tested by KafkaClientsTest): the
       # Python one runs in a virtual environment of Debian's python3.
       python3-venv
+      # The web view's end-to-end test (scripts/web test, tests/web) drives Debian's
+      # chromium; a CJK font so that its screenshots show the Chinese text.
+      chromium fonts-noto-cjk
     )
     # The tests labelled `kafka` run Apache Kafka (scripts/kafka): Java 17+ and Maven,
     # which the project's machines have; Debian's packages where a machine lacks them.

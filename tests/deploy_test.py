@@ -26,7 +26,8 @@ This test reads them and checks what can be checked without running them:
   packages     the runtime stage's packages ship every shared library `ldd` lists for
                the binary (`dpkg -S`), and nothing else but ca-certificates
   image        the binary is copied from where the build preset puts it, onto PATH;
-               ENTRYPOINT and CMD are in exec form; every COPY source exists
+               ENTRYPOINT and CMD are in exec form; every COPY source exists; the
+               build stage copies every folder and file the build reads
   user         the pods run as the image's non-root user
   selector     Services and the disruption budget select the engine's pods
   memory       the pods' memory limit covers the budget of docs/storage.md
@@ -698,6 +699,37 @@ class Checker:
                     if not (self.root / source).exists():
                         self.fail("image", file, f"COPY {source} (line {copy.line})",
                                   "no such file in the build context (the repository root)")
+
+        # The build stage copies everything the build reads: each folder the top-level
+        # CMakeLists.txt adds (but tests/, which GUANXI_BUILD_TESTS=OFF leaves out) and
+        # each file of the repository a CMakeLists.txt names (scripts, CMake scripts).
+        build = stages[0]
+        copied = set()
+        for copy in build.all("COPY"):
+            options, sources, _ = copy_parts(copy.args)
+            if "from" not in options:
+                copied.update(os.path.normpath(source) for source in sources)
+
+        def is_copied(path):
+            parts = pathlib.PurePosixPath(path).parts
+            return any(str(pathlib.PurePosixPath(*parts[:i])) in copied
+                       for i in range(1, len(parts) + 1))
+
+        top = (self.root / "CMakeLists.txt").read_text(encoding="utf-8")
+        needed = {d for d in re.findall(r"^add_subdirectory\((\w+)\)", top, re.MULTILINE)
+                  if d != "tests"}
+        for lists in [self.root / "CMakeLists.txt",
+                      *(self.root / d / "CMakeLists.txt" for d in sorted(needed))]:
+            if lists.exists():
+                text = lists.read_text(encoding="utf-8")
+                needed.update(re.findall(r"\$\{PROJECT_SOURCE_DIR\}/([\w./-]+)", text))
+        for path in sorted(needed):
+            # ../shared/data: the tests' data, outside the repository.
+            if path.startswith("..") or not (self.root / path).exists():
+                continue
+            if not is_copied(path):
+                self.fail("image", file, "COPY (build stage)",
+                          f"{path} is not copied in, and the build reads it (CMakeLists.txt)")
 
         # The binary: built by a preset into its binaryDir, copied from there onto PATH.
         build_dirs = {}
@@ -1751,6 +1783,10 @@ MUTATIONS = [
      "the binary copied from where the preset does not put it"),
     ("image", "deploy/Dockerfile", r'ENTRYPOINT \["guanxi"\]', "ENTRYPOINT guanxi",
      "a shell-form ENTRYPOINT"),
+    ("image", "deploy/Dockerfile", r"^COPY web web\n", "",
+     "a folder the build reads left out of the build stage"),
+    ("image", "deploy/Dockerfile", r"^COPY scripts/web scripts/web\n", "",
+     "a script the build runs left out of the build stage"),
     ("user", "deploy/k8s/statefulset.yaml", r"runAsUser: 10001", "runAsUser: 1000",
      "a pod user that is not the image's"),
     ("selector", "deploy/k8s/pdb.yaml", r"(matchLabels:\n\s+app\.kubernetes\.io/name: )guanxi",

@@ -157,7 +157,7 @@ TEST_F(HttpServerTest, TrailListsTheCustomersEventsAndTheFactsEachDerivedInOrder
   auto r = Get("/v1/customers/c2/trail");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
-  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json; charset=utf-8");
   const v1::Trail trail = ParseTrail(r->body);
   EXPECT_EQ(trail.customer_id(), "c2");
   EXPECT_EQ(trail.partition(), 0);
@@ -529,7 +529,7 @@ TEST_F(HttpServerTest, AReadForACustomerAnotherInstanceOwnsIsForwardedToItOnce) 
       EXPECT_EQ(direct->status, 200) << path;
       EXPECT_EQ(via->status, 200) << path << via->body;
       EXPECT_EQ(via->body, direct->body) << path;
-      EXPECT_EQ(via->get_header_value("Content-Type"), "application/json");
+      EXPECT_EQ(via->get_header_value("Content-Type"), "application/json; charset=utf-8");
       EXPECT_EQ(direct->get_header_value("X-Guanxi-Served-By"), owners[holder]);
       EXPECT_EQ(via->get_header_value("X-Guanxi-Served-By"), owners[holder]);
     }
