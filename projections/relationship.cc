@@ -260,6 +260,10 @@ void Bookkeep(CustomerState& state, const Event& event, uint64_t position, int g
   SetMax(*state.mutable_last_event_at(), t);
   if (IsInteraction(event)) SetMax(*state.mutable_last_interaction_at(), t);
   switch (event.payload_case()) {
+    case Event::kProfile:
+      if (event.profile().has_name()) state.set_name(event.profile().name());
+      if (event.profile().has_owner()) state.set_owner(event.profile().owner());
+      break;
     case Event::kOrder:
       BookkeepOrder(state, event);
       break;

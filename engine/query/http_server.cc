@@ -16,7 +16,9 @@
 #include "common/scratch_dir.h"
 #include "common/strings.h"
 #include "engine/kafka/partitioner.h"
+#include "engine/query/customer_filter.h"
 #include "engine/query/json.h"
+#include "engine/query/portfolio.h"
 #include "engine/query/projection_view.h"
 #include "engine/query/time_text.h"
 #include "engine/query/trail.h"
@@ -65,6 +67,15 @@ std::optional<web::File> WebFile(std::string_view path) {
   return std::nullopt;
 }
 
+// The customer filters of a list or a count (customer_filter.h) from the query.
+absl::StatusOr<CustomerFilter> FilterOf(const httplib::Request& req) {
+  return ParseCustomerFilter([&](std::string_view name) -> std::optional<std::string> {
+    const std::string key(name);
+    if (!req.has_param(key)) return std::nullopt;
+    return req.get_param_value(key);
+  });
+}
+
 std::string ToJson(const google::protobuf::Message& m) { return MessageJson(m).value_or("null"); }
 
 void Fail(httplib::Response& res, int status, std::string_view message) {
@@ -88,29 +99,6 @@ class Slot {
  private:
   std::atomic<int>& used_;
   const bool held_;
-};
-
-// "at_risk" -> LIFECYCLE_STAGE_AT_RISK.
-std::optional<guanxi::v1::LifecycleStage> StageOf(std::string name) {
-  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  guanxi::v1::LifecycleStage stage;
-  if (!guanxi::v1::LifecycleStage_Parse(absl::StrCat("LIFECYCLE_STAGE_", name), &stage)) {
-    return std::nullopt;
-  }
-  return stage;
-}
-
-// A class filter "field:value" (a guanxi.v1.Classes field), e.g. "abc:A", "rfm_recency:5".
-struct ClassFilter {
-  const google::protobuf::FieldDescriptor* field = nullptr;
-  std::string value;
-  bool Matches(const guanxi::v1::Classes& classes) const {
-    const auto* reflection = classes.GetReflection();
-    if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
-      return reflection->GetString(classes, field) == value;
-    }
-    return absl::StrCat(reflection->GetInt32(classes, field)) == value;
-  }
 };
 
 }  // namespace
@@ -311,32 +299,8 @@ struct HttpServer::Impl {
         return Fail(res, 400, absl::StrCat("limit: must be an integer in 1..", kMaxLimit));
       }
     }
-    std::optional<guanxi::v1::LifecycleStage> stage;
-    if (req.has_param("stage")) {
-      stage = StageOf(req.get_param_value("stage"));
-      if (!stage) {
-        return Fail(res, 400,
-                    absl::StrCat("stage: '", req.get_param_value("stage"),
-                                 "' is not a lifecycle stage (identified, engaging, "
-                                 "deepening, maintaining, at_risk, winning_back, lost)"));
-      }
-    }
-    std::optional<ClassFilter> class_filter;
-    if (req.has_param("class")) {
-      const std::string text = req.get_param_value("class");
-      const size_t colon = text.find(':');
-      const auto* field =
-          colon == std::string::npos
-              ? nullptr
-              : guanxi::v1::Classes::descriptor()->FindFieldByName(text.substr(0, colon));
-      if (field == nullptr) {
-        return Fail(res, 400,
-                    absl::StrCat("class: '", text,
-                                 "' is not FIELD:VALUE with FIELD a class (abc, "
-                                 "rfm_segment, intent_class, value_tier, ...)"));
-      }
-      class_filter = ClassFilter{field, text.substr(colon + 1)};
-    }
+    auto filter = FilterOf(req);
+    if (!filter.ok()) return Fail(res, 400, std::string(filter.status().message()));
     // page_token: "<partition>:<customer_id>" of the last customer of the previous page;
     // the next page starts after it, in (partition, customer_id) order.
     int32_t from_partition = -1;
@@ -363,8 +327,7 @@ struct HttpServer::Impl {
       if (view.partition == from_partition) start = after;
       absl::Status s = view.store->ForEachState(
           [&](const guanxi::v1::CustomerState& state) {
-            if (stage && state.stage() != *stage) return true;
-            if (class_filter && !class_filter->Matches(state.classes())) return true;
+            if (!filter->Matches(state)) return true;
             if (count == limit) {  // one more exists: the page ends before it
               more = true;
               return false;
@@ -382,6 +345,14 @@ struct HttpServer::Impl {
     const std::string next_token = more ? absl::StrCat(last_partition, ":", after) : "";
     absl::StrAppend(&body, "],\"nextPageToken\":", JsonString(next_token), "}\n");
     res.set_content(body, kJson);
+  }
+
+  void Portfolio(const httplib::Request& req, httplib::Response& res) const {
+    auto filter = FilterOf(req);
+    if (!filter.ok()) return Fail(res, 400, std::string(filter.status().message()));
+    auto portfolio = CountPortfolio(options.partitions(), *filter);
+    if (!portfolio.ok()) return Fail(res, 500, std::string(portfolio.status().message()));
+    res.set_content(absl::StrCat(ToJson(*portfolio), "\n"), kJson);
   }
 
   // Churn-warning notices with event_time at or after `since` (RFC 3339; default: all),
@@ -606,6 +577,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
              [self](const httplib::Request&, httplib::Response& res) { self->Metrics(res); });
   server.Get("/v1/customers", [self](const httplib::Request& req, httplib::Response& res) {
     self->Customers(req, res);
+  });
+  server.Get("/v1/portfolio", [self](const httplib::Request& req, httplib::Response& res) {
+    self->Portfolio(req, res);
   });
   server.Get("/v1/warnings", [self](const httplib::Request& req, httplib::Response& res) {
     self->Warnings(req, res);

@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "guanxi/v1/serving.pb.h"
 #include "guanxi/v1/trail.pb.h"
+#include "guanxi/v1/warning.pb.h"
 #include "httplib.h"
 #include "tests/engine/event_log_test_util.h"
 #include "tests/free_port.h"
@@ -32,6 +33,7 @@ using ::guanxi::engine::testing::TempDir;
 using ::guanxi::testing::FreePort;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kToken[] = "s3cret-token";
 constexpr int64_t kStart = 1'700'000'000;  // 2023-11-14T22:13:20Z
@@ -386,6 +388,102 @@ TEST_F(HttpServerTest, FilteredListPagesThroughEveryMatch) {
   EXPECT_EQ(by_class->status, 200) << by_class->body;
 }
 
+// The account managers of c2, c4 (partition 0) and c3 (partition 1), from their profiles,
+// applied after the fixture's events.
+void NameOwners(std::vector<std::shared_ptr<EventLog>>& logs,
+                std::vector<std::shared_ptr<ProjectionStore>>& stores,
+                const v1::EngineConfig& config) {
+  const std::pair<int, std::string> owners[] = {{2, "am-1"}, {4, "am-1"}, {3, "am-2"}};
+  for (const auto& [c, owner] : owners) {
+    v1::LogRecord r = OrderRecord(absl::StrCat("profile", c), absl::StrCat("c", c), kStart + 86400);
+    r.mutable_event()->mutable_profile()->set_owner(owner);
+    r.mutable_event()->mutable_profile()->set_name(absl::StrCat("Customer ", c));
+    std::vector<v1::LogRecord> records = {r};
+    ASSERT_TRUE(logs[static_cast<size_t>(c % 2)]->Append(absl::MakeSpan(records), {}).ok());
+  }
+  for (int32_t p = 0; p < 2; ++p) {
+    const std::atomic<bool> stop{false};
+    auto projector = PartitionProjector::Create(logs[static_cast<size_t>(p)].get(),
+                                                stores[static_cast<size_t>(p)].get(),
+                                                {.partition = p, .config = config});
+    ASSERT_TRUE(projector.ok());
+    ASSERT_TRUE((*projector)->CatchUp(logs[static_cast<size_t>(p)]->next_position(), stop).ok());
+  }
+}
+
+TEST_F(HttpServerTest, PortfolioCountsTheOwnedCustomersAndTheListsFiltersNarrowBoth) {
+  ASSERT_NO_FATAL_FAILURE(NameOwners(logs_, stores_, config_));
+  // What the stores hold, counted here.
+  int lost = 0, attention = 0;
+  std::map<std::string, int> open;  // by level
+  for (const PartitionView& view : views_) {
+    ASSERT_TRUE(view.store
+                    ->ForEachState([&](const v1::CustomerState& s) {
+                      lost += s.stage() == v1::LIFECYCLE_STAGE_LOST;
+                      const bool warned = !s.churn_episode().warning_id().empty();
+                      if (warned) {
+                        ++open[v1::WarningLevel_Name(
+                            static_cast<v1::WarningLevel>(s.churn_episode().level()))];
+                      }
+                      attention += warned || s.stage() == v1::LIFECYCLE_STAGE_AT_RISK ||
+                                   s.stage() == v1::LIFECYCLE_STAGE_WINNING_BACK;
+                      return true;
+                    })
+                    .ok());
+  }
+  ASSERT_EQ(lost, 18);
+
+  auto all = Get("/v1/portfolio");
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->status, 200) << all->body;
+  EXPECT_THAT(all->body, HasSubstr("\"customers\":\"20\""));
+  EXPECT_THAT(all->body, HasSubstr("\"LIFECYCLE_STAGE_LOST\":\"18\""));
+  EXPECT_THAT(all->body, HasSubstr("\"owners\":{"));
+  EXPECT_THAT(all->body, HasSubstr("\"am-1\":\"2\""));
+  EXPECT_THAT(all->body, HasSubstr("\"am-2\":\"1\""));
+  EXPECT_THAT(all->body, HasSubstr("\"\":\"17\""));  // no owner named
+  EXPECT_THAT(all->body, HasSubstr(absl::StrCat("\"needingAttention\":\"", attention, "\"")));
+  EXPECT_THAT(all->body, HasSubstr("\"intent_class\":{\"counts\":{\"A\":\"20\"}}"));
+
+  // The same filters as the list, on the count and on the list.
+  auto mine = Get("/v1/portfolio?owner=am-1");
+  ASSERT_TRUE(mine);
+  EXPECT_THAT(mine->body, HasSubstr("\"customers\":\"2\""));
+  auto my_list = Get("/v1/customers?owner=am-1&limit=1000");
+  ASSERT_TRUE(my_list);
+  ASSERT_EQ(my_list->status, 200) << my_list->body;
+  EXPECT_THAT(my_list->body, HasSubstr("\"customerId\":\"c2\""));
+  EXPECT_THAT(my_list->body, HasSubstr("\"customerId\":\"c4\""));
+  EXPECT_THAT(my_list->body, HasSubstr("\"owner\":\"am-1\""));
+  EXPECT_THAT(my_list->body, HasSubstr("\"name\":\"Customer 2\""));
+  EXPECT_THAT(my_list->body, Not(HasSubstr("\"customerId\":\"c3\"")));
+
+  auto needing = Get("/v1/customers?needs_attention=true&limit=1000");
+  ASSERT_TRUE(needing);
+  ASSERT_EQ(needing->status, 200) << needing->body;
+  int listed = 0;
+  for (size_t at = 0; (at = needing->body.find("\"customerId\"", at)) != std::string::npos; ++at) {
+    ++listed;
+  }
+  EXPECT_EQ(listed, attention);
+  auto lost_count = Get("/v1/portfolio?stage=lost");
+  ASSERT_TRUE(lost_count);
+  EXPECT_THAT(lost_count->body, HasSubstr("\"customers\":\"18\""));
+
+  // entered_since: everyone entered their stage after 1970; nobody after 2100.
+  auto recent = Get("/v1/portfolio?entered_since=2100-01-01");
+  ASSERT_TRUE(recent);
+  EXPECT_THAT(recent->body, HasSubstr("\"customers\":\"0\""));
+  auto ever = Get("/v1/portfolio?entered_since=1970-01-02T00:00:00Z");
+  ASSERT_TRUE(ever);
+  EXPECT_THAT(ever->body, HasSubstr("\"customers\":\"20\""));
+  // The quiet customers' inactivity warnings, by level.
+  ASSERT_FALSE(open.empty());
+  for (const auto& [level, n] : open) {
+    EXPECT_THAT(all->body, HasSubstr(absl::StrCat("\"", level, "\":\"", n, "\""))) << level;
+  }
+}
+
 TEST_F(HttpServerTest, WarningsSinceATimeOldestFirst) {
   // The quiet customers' inactivity raised warnings as their deadlines passed.
   auto all = Get("/v1/warnings?limit=1000");
@@ -414,6 +512,9 @@ TEST_F(HttpServerTest, BadRequestsAreFourHundredsWithAMessage) {
       {"/v1/customers?class=nonsense", "class: 'nonsense' is not FIELD:VALUE"},
       {"/v1/customers?class=colour:red", "class: 'colour:red'"},
       {"/v1/customers?page_token=garbage", "page_token: not a token this API returned"},
+      {"/v1/customers?needs_attention=yes", "needs_attention: 'yes' is not true or false"},
+      {"/v1/customers?entered_since=last-week", "entered_since: 'last-week' is neither"},
+      {"/v1/portfolio?stage=bogus", "stage: 'bogus' is not a lifecycle stage"},
   };
   for (const auto& [path, message] : cases) {
     auto r = Get(path);

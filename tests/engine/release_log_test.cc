@@ -1,6 +1,7 @@
-// A log and live projections written by an earlier release (tests/fixtures/README.md):
-// this build must open it, find its hash chain intact, and replay it from position 0 to
-// the same projections, byte for byte, as that release derived live.
+// Logs and live projections written by earlier builds (tests/fixtures/README.md): this
+// build must open each, find its hash chain intact, and replay the one written since the
+// projections last changed from position 0 to the same projections, byte for byte, as
+// that build derived live.
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -25,29 +26,43 @@ struct PartitionFacts {
   std::string head_hash_hex;
 };
 
-// Written by commit 3c0dc61 (the runtime before the partition redesign) with
-// tests/fixtures/make-release-log.sh (tests/fixtures/README.md): the record counts its
-// `audit verify` reported, and the head hashes of its chains.
-constexpr char kFixture[] = GUANXI_SOURCE_DIR "/tests/fixtures/release-3c0dc61.tar.gz";
-const std::vector<PartitionFacts> kPartitions = {
-    {0, 2597, "5023a985a0bcc2ad55169670d77e8eb58086afcfbba23aef00eb1fcaaae3b00e"},
-    {1, 1402, "e62f0d684fb96ad5f324c5598dd1f89c26e4aae00271e21564e5fd9e372ca1c1"},
+// A data directory written by an earlier build with tests/fixtures/make-release-log.sh
+// (tests/fixtures/README.md): the record counts its `audit verify` reported, and the head
+// hashes of its chains.
+struct Fixture {
+  std::string path;
+  std::vector<PartitionFacts> partitions;
 };
 
+// Written by commit 3c0dc61, the runtime before the partition redesign: the oldest
+// on-disk format this build must still open and verify. Its projections predate
+// CustomerState.name and .owner, so a replay no longer gives them byte for byte.
+const Fixture kBeforeTheRedesign = {
+    GUANXI_SOURCE_DIR "/tests/fixtures/release-3c0dc61.tar.gz",
+    {{0, 2597, "5023a985a0bcc2ad55169670d77e8eb58086afcfbba23aef00eb1fcaaae3b00e"},
+     {1, 1402, "e62f0d684fb96ad5f324c5598dd1f89c26e4aae00271e21564e5fd9e372ca1c1"}}};
+
+// Written by the commit that added CustomerState.name and .owner, the projections' latest
+// change on purpose: a replay must give its live projections byte for byte.
+const Fixture kProjectionsAsOfTheLatestChange = {
+    GUANXI_SOURCE_DIR "/tests/fixtures/release-profile.tar.gz",
+    {{0, 2599, "13a5a8afe044c5f142a624f2c5e9847920032b50b9a3f5f1e7f0d54188598338"},
+     {1, 1404, "4d2e153af916300044aaecaffe3e2cf2424e18584b07c7e518ad297e13372c12"}}};
+
 // The fixture unpacked into `dir` (its `data/`).
-std::string UnpackFixture(const TempDir& dir) {
-  const std::string command = absl::StrCat("tar xzf '", kFixture, "' -C '", dir.path(), "'");
+std::string UnpackFixture(const Fixture& fixture, const TempDir& dir) {
+  const std::string command = absl::StrCat("tar xzf '", fixture.path, "' -C '", dir.path(), "'");
   EXPECT_EQ(std::system(command.c_str()), 0) << command;
   return dir.Sub("data");
 }
 
-TEST(ReleaseLogTest, TheLogOfTheEarlierReleaseVerifiesWithItsChainUnchanged) {
+void ExpectVerifiesWithItsChainUnchanged(const Fixture& fixture) {
   TempDir dir;
-  const std::string data = UnpackFixture(dir);
+  const std::string data = UnpackFixture(fixture, dir);
   auto listed = ListPartitions(data);
   ASSERT_TRUE(listed.ok()) << listed.status();
-  ASSERT_EQ(listed->size(), kPartitions.size());
-  for (const PartitionFacts& expected : kPartitions) {
+  ASSERT_EQ(listed->size(), fixture.partitions.size());
+  for (const PartitionFacts& expected : fixture.partitions) {
     auto log = EventLog::Open(PartitionDir(data, expected.partition),
                               {.mode = OpenMode::kReadOnly});
     ASSERT_TRUE(log.ok()) << log.status();
@@ -62,11 +77,16 @@ TEST(ReleaseLogTest, TheLogOfTheEarlierReleaseVerifiesWithItsChainUnchanged) {
   }
 }
 
+TEST(ReleaseLogTest, TheLogOfTheEarlierReleaseVerifiesWithItsChainUnchanged) {
+  ExpectVerifiesWithItsChainUnchanged(kBeforeTheRedesign);
+  ExpectVerifiesWithItsChainUnchanged(kProjectionsAsOfTheLatestChange);
+}
+
 TEST(ReleaseLogTest, ReplayingTheEarlierReleasesLogGivesItsLiveProjectionsByteForByte) {
   TempDir dir;
-  const std::string data = UnpackFixture(dir);
+  const std::string data = UnpackFixture(kProjectionsAsOfTheLatestChange, dir);
   const std::atomic<bool> stop{false};
-  for (const PartitionFacts& expected : kPartitions) {
+  for (const PartitionFacts& expected : kProjectionsAsOfTheLatestChange.partitions) {
     TempDir scratch;
     auto replay = ReplayPartition({.data_dir = data,
                                    .partition = expected.partition,
