@@ -48,6 +48,10 @@ async function errorText(response) {
 
 let nextRequestId = 0;
 
+// A query parameter sent with an empty value (`owner=`: the customers whose profile
+// names no account manager); an empty string leaves the parameter out.
+export const EMPTY = Object.freeze({ toString: () => '' });
+
 export async function get(path, params = {}, signal) {
   const url = new URL(path, document.baseURI);
   for (const [key, value] of Object.entries(params)) {
@@ -110,20 +114,26 @@ export async function wholeTrail(id, asOf, signal) {
   }
 }
 
-// The customers in (partition, customer_id) order, `limit` a page, at most `cap`:
-// {customers, capped}. `capped` says that more customers were left unread.
-export async function customers({ cap }, signal) {
+// The customers that `filters` select (the parameters of GET /v1/customers: stage,
+// class, owner, needs_attention, entered_since), in (partition, customer_id) order,
+// 1,000 a page, at most `cap`: {customers, capped}. `capped` says that more customers
+// were left unread.
+export async function customers({ filters = {}, cap }, signal) {
   const all = [];
   let pageToken = '';
   for (;;) {
     const limit = Math.min(1000, cap - all.length);
-    const page = await get('v1/customers', { limit, page_token: pageToken }, signal);
+    const page = await get('v1/customers', { ...filters, limit, page_token: pageToken }, signal);
     all.push(...(page.customers || []));
     pageToken = page.nextPageToken || '';
     if (!pageToken) return { customers: all, capped: false };
     if (all.length >= cap) return { customers: all, capped: true };
   }
 }
+
+// The engine's counts of the customers `filters` select (a guanxi.v1.Portfolio; the
+// filters of GET /v1/customers but paging).
+export const portfolio = (filters, signal) => get('v1/portfolio', { ...filters }, signal);
 
 // The churn-warning notices with event_time at or after `since` (RFC 3339; '' for all),
 // oldest first. The API pages by time: each next call starts at the last notice's time

@@ -1,7 +1,7 @@
 // The view's entry point: the page shell (header, navigation, language switch, live
 // status, notice) and the hash router:
-//   #/portfolio            the portfolio (the default)
-//   #/attention?stage=&class=&level=&all=1   who needs me this week, and why
+//   #/portfolio?owner=     the portfolio (the default), everyone's or one account manager's
+//   #/attention?owner=&stage=&class=&level=&all=1   who needs me this week, and why
 //   #/customer/ID?as_of=   one customer's story, live or as of a date
 // Each page is a module with render(view, context); leaving it fires context.signal,
 // which stops its refreshes and its requests.
@@ -79,6 +79,7 @@ function route() {
   setLive(null);
   replace(view);
   for (const name of view.getAttributeNames()) if (name.startsWith('data-')) view.removeAttribute(name);
+  view.dataset.route = location.hash; // the route drawn, for the end-to-end test to wait on
   PAGES[current.name].render(view, { param: current.param, query: current.query, signal: controller.signal, setLive });
 }
 

@@ -59,13 +59,6 @@ export function openEpisode(state) {
   return { warningId: episode.warningId, level: LEVELS[(episode.level || 1) - 1] || 'watch', startedAt: episode.startedAt };
 }
 
-// Whether a customer needs its account manager: an open warning, or a stage of the
-// warning-and-win-back part of the lifecycle.
-export function needsAttention(state) {
-  const stage = stageOf(state.stage);
-  return openEpisode(state) !== null || stage === 'at_risk' || stage === 'winning_back';
-}
-
 // Sort key of churn risk, highest first: the open warning's level, then the stage
 // (at risk before winning back before the rest), then the lower score.
 export function riskOrder(a, b) {

@@ -1,8 +1,9 @@
-// One customer's story: who they are, their score and classes, the open churn warning
-// and its reasons, the overall score and the dimensions over time, the stage history,
-// and the trail (every event and every derived fact, a page at a time). Live, refreshed
-// every few seconds; or "as of" a date, recomputed by the engine from the log: the
-// auditor's view (GET /v1/customers/{id}/trail?as_of=).
+// One customer's story: who they are (name and account manager from the state,
+// industry and region from the profile events), their score and classes, the open
+// churn warning and its reasons, the overall score and the dimensions over time, the
+// stage history, and the trail (every event and every derived fact, a page at a
+// time). Live, refreshed every few seconds; or "as of" a date, recomputed by the engine
+// from the log: the auditor's view (GET /v1/customers/{id}/trail?as_of=).
 //
 // Two reads: the whole trail (its facts give the charts and the stage history, its
 // state the rest), and the page of the trail the table shows, with the API's paging.
@@ -14,18 +15,19 @@ import { scoreChart, sparkline } from '../charts/timeline.js';
 import { classLabel, date, dateTime, money, number, score, stageName } from '../format.js';
 import { every } from '../live.js';
 import { CLASS_FIELDS, DIMENSIONS, dimensionOf, millis, openEpisode, stageOf } from '../model.js';
-import { errorBox, levelBadge, reasonList } from './common.js';
+import { attentionHref, errorBox, levelBadge, reasonList } from './common.js';
 import { describe } from './trail_text.js';
 
 const TRAIL_PAGE = 50;
 
-// The latest profile fields the events told (name, owner, industry, region).
+// The latest industry and region the customer's profile events told (the state carries
+// the name and the account manager, not these).
 function profileOf(entries) {
   const profile = {};
   for (const e of entries) {
     const p = e.event?.profile;
     if (!p) continue;
-    for (const key of ['name', 'owner', 'industry', 'region']) if (p[key]) profile[key] = p[key];
+    for (const key of ['industry', 'region']) if (p[key]) profile[key] = p[key];
   }
   return profile;
 }
@@ -82,13 +84,13 @@ function header(trail, profile) {
     'div',
     { class: 'page-head customer-head' },
     h('a', { href: '#/attention', class: 'back' }, t('customer.back')),
-    h('h1', { 'data-customer': trail.customerId }, profile.name || trail.customerId, profile.name ? h('span', { class: 'id' }, trail.customerId) : null),
+    h('h1', { 'data-customer': trail.customerId }, state.name || trail.customerId, state.name ? h('span', { class: 'id' }, trail.customerId) : null),
     h(
       'p',
       { class: 'who' },
       h('span', { class: `stage-badge stage-${stage}`, 'data-stage': stage }, stageName(stage)),
       ` ${t('col.since')} ${dateTime(state.stageSince)}`,
-      profile.owner ? ` · ${t('customer.owner', { owner: profile.owner })}` : null,
+      state.owner ? [' · ', h('a', { href: attentionHref({ owner: state.owner }), 'data-owner': state.owner }, t('customer.owner', { owner: state.owner }))] : null,
       profile.industry ? ` · ${profile.industry}` : null,
       profile.region ? ` · ${profile.region}` : null,
     ),

@@ -1,6 +1,8 @@
 // The portfolio, for the sales director: how the accounts are distributed over the
 // lifecycle stages and the ABC, intent and development-matrix classes, and who moved
-// this week. Live: refreshed every few seconds.
+// this week; everyone's, or one account manager's (#/portfolio?owner=NAME). The counts
+// are the engine's (GET /v1/portfolio); who moved, GET /v1/customers?entered_since=.
+// Live: refreshed every few seconds.
 
 import { h, replace } from '../dom.js';
 import { t } from '../i18n.js';
@@ -10,27 +12,31 @@ import { every } from '../live.js';
 import { CLASS_CHARTS, stageOf } from '../model.js';
 import * as population from '../population.js';
 import { lastStageChange } from '../stage_moves.js';
-import { customerLink, errorBox } from './common.js';
+import { attentionHref, customerLink, errorBox, ownerOf, ownerSelect } from './common.js';
 
-const MOVED_SHOWN = 12;
+// The moved customers listed, the latest first (each one's trail is read for where it
+// came from); the rest are counted.
+const MOVED_SHOWN = 24;
 
-function stageChart(pop) {
-  const rows = population.stageCounts(pop).map(({ key, count }) => ({
+function stageChart(portfolio, owner) {
+  const rows = population.stageCounts(portfolio).map(({ key, count }) => ({
     key,
     count,
     label: stageName(key),
-    href: `#/attention?all=1&stage=${key}`,
+    href: attentionHref({ all: true, stage: key, owner }),
     colorClass: `fill-stage-${key}`,
   }));
   return barChart('stage', t('chart.stage'), rows);
 }
 
-function classChart(pop, field) {
-  const rows = population.classCounts(pop, field).map(({ key, count }) => ({
+// A class's bars; the customers not classified yet link to every customer (the API's
+// class filter names a value).
+function classChart(portfolio, field, owner) {
+  const rows = population.classCounts(portfolio, field).map(({ key, count }) => ({
     key,
     count,
     label: classTerm(field, key),
-    href: key ? `#/attention?all=1&class=${encodeURIComponent(`${field}:${key}`)}` : '#/attention?all=1',
+    href: attentionHref({ all: true, klass: key ? `${field}:${key}` : '', owner }),
     colorClass: `fill-class-${key || 'none'}`,
   }));
   return barChart(field, t(`chart.${field}`), rows);
@@ -56,15 +62,16 @@ function moveCells(c, signal) {
   return [stageCell, causeCell];
 }
 
-function moved(pop, signal) {
-  const list = population.movedThisWeek(pop);
-  const clock = Number.isNaN(pop.clock) ? '' : date(new Date(pop.clock).toISOString());
+function moved(data, signal) {
+  const list = data.moved.customers;
+  const clock = Number.isNaN(data.clock) ? '' : date(new Date(data.clock).toISOString());
+  const total = list.length;
   return h(
     'section',
-    { class: 'card wide', 'data-moved': list.length },
-    h('h2', null, t('moved.title'), h('span', { class: 'count' }, number(list.length))),
+    { class: 'card wide', 'data-moved': total, 'data-since': data.since },
+    h('h2', null, t('moved.title'), h('span', { class: 'count' }, data.moved.capped ? `${number(total)}+` : number(total))),
     h('p', { class: 'question' }, t('moved.question', { date: clock })),
-    list.length === 0
+    total === 0
       ? h('p', { class: 'empty' }, t('moved.none'))
       : h(
           'table',
@@ -81,7 +88,7 @@ function moved(pop, signal) {
               h(
                 'tr',
                 { 'data-customer': c.customerId },
-                h('td', null, customerLink(c.customerId)),
+                h('td', null, customerLink(c.customerId), c.name ? h('div', { class: 'sub' }, c.name) : null),
                 moveCells(c, signal),
                 h('td', { class: 'nowrap' }, dateTime(c.stageSince)),
                 h('td', { class: 'num' }, score(c.overallScore)),
@@ -89,49 +96,69 @@ function moved(pop, signal) {
             ),
           ),
         ),
-    list.length > MOVED_SHOWN ? h('p', { class: 'more' }, t('moved.more', { count: number(list.length - MOVED_SHOWN) })) : null,
+    total > MOVED_SHOWN
+      ? h('p', { class: 'more' }, t(data.moved.capped ? 'moved.moreCapped' : 'moved.more', { count: number(total - MOVED_SHOWN) }))
+      : null,
   );
 }
 
-function summary(pop) {
+function summary(portfolio, owner) {
+  const open = population.openWarningCount(portfolio);
+  const attention = population.attentionCount(portfolio);
   return h(
     'div',
     { class: 'summary' },
-    h('span', { 'data-total': pop.customers.length }, t('portfolio.customers', { count: number(pop.customers.length) })),
-    h('a', { href: '#/attention', class: 'alert', 'data-open-warnings': population.openWarningCount(pop) }, t('portfolio.openWarnings', { count: number(population.openWarningCount(pop)) })),
-    h('a', { href: '#/attention' }, t('portfolio.needAttention', { count: number(population.attentionCount(pop)) })),
+    h('span', { 'data-total': population.customerCount(portfolio) }, t('portfolio.customers', { count: number(population.customerCount(portfolio)) })),
+    h('a', { href: attentionHref({ owner }), class: 'alert', 'data-open-warnings': open }, t('portfolio.openWarnings', { count: number(open) })),
+    h('a', { href: attentionHref({ owner }), 'data-need-attention': attention }, t('portfolio.needAttention', { count: number(attention) })),
   );
 }
 
-export function render(view, { signal, setLive }) {
+export function render(view, { query, signal, setLive }) {
   view.dataset.page = 'portfolio';
+  const owner = ownerOf(query);
+  if (owner !== null) view.dataset.owner = owner;
+  const bar = h('div');
   const body = h('div', { class: 'grid' });
-  replace(view, h('div', { class: 'page-head' }, h('h1', null, t('portfolio.title')), h('p', { class: 'question' }, t('portfolio.question'))), body);
+  replace(view, h('div', { class: 'page-head' }, h('h1', null, t('portfolio.title')), h('p', { class: 'question' }, t('portfolio.question'))), bar, body);
   let rounds = 0;
-  let drawn = null; // the signature of the population drawn
+  let drawn = null; // the signature of the data drawn
+  let ownersDrawn = null; // the owners the drop-down offers
 
-  const draw = (pop) => {
+  const choose = (chosen) => {
+    location.hash = chosen === null ? '#/portfolio' : `#/portfolio?${new URLSearchParams({ owner: chosen })}`;
+  };
+
+  const draw = (data) => {
     view.dataset.round = String(++rounds);
-    setLive(pop);
+    setLive(data);
     // Redrawn only when something changed, so that a row is not replaced under a click.
-    if (pop.signature === drawn) return;
-    drawn = pop.signature;
+    if (data.signature === drawn) return;
+    drawn = data.signature;
+    // The drop-down is drawn again only when the owners changed: redrawing it would
+    // close it while open.
+    const owners = JSON.stringify(population.owners(data.all).map((o) => o.owner));
+    if (owners !== ownersDrawn) {
+      ownersDrawn = owners;
+      replace(bar, h('form', { class: 'filters', onsubmit: (e) => e.preventDefault() }, ownerSelect(data.all, owner, choose)));
+    }
+    const portfolio = data.counted;
+    const total = population.customerCount(portfolio);
     replace(
       body,
-      summary(pop),
-      pop.capped ? h('p', { class: 'capped', 'data-capped': 'true' }, t('portfolio.capped', { count: number(pop.customers.length) })) : null,
-      pop.customers.length === 0 ? h('p', { class: 'empty' }, t('portfolio.empty')) : null,
-      card(t('chart.stage'), stageChart(pop)),
-      CLASS_CHARTS.map(({ field }) => card(t(`chart.${field}`), classChart(pop, field))),
-      moved(pop, signal),
+      summary(portfolio, owner),
+      total === 0 ? h('p', { class: 'empty' }, owner === null ? t('portfolio.empty') : t('portfolio.emptyOwner')) : null,
+      card(t('chart.stage'), stageChart(portfolio, owner)),
+      CLASS_CHARTS.map(({ field }) => card(t(`chart.${field}`), classChart(portfolio, field, owner))),
+      moved(data, signal),
       h('p', { class: 'hint' }, t('chart.hint')),
     );
     view.dataset.ready = 'true';
   };
 
-  const cached = population.lastPopulation();
+  const cached = population.lastLoaded(`portfolio:${owner}`);
   if (cached) draw(cached);
-  every(signal, population.loadPopulation, draw, (error) => {
+  every(signal, (s) => population.loadPortfolio(owner, s), draw, (error) => {
     drawn = null;
     replace(body, errorBox(error));
   });
