@@ -4,14 +4,19 @@
 #include <cstdint>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
@@ -38,6 +43,96 @@ class CollectErrors final : public google::protobuf::io::ErrorCollector {
 
 absl::Status FieldError(std::string_view field, std::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat(std::string(field), ": ", std::string(problem)));
+}
+
+// The configuration's schema with presence on every field: the same files as proto2.
+// Protobuf's text parser refuses a singular field given twice only when it can tell that
+// the field was set already, and a proto3 field without presence that holds its default
+// cannot tell ("prior: 0 prior: 60" would pass, the last value winning). A file parsed
+// first against this schema gets protobuf's own error for any field given twice, with
+// its line and column. Built once; thread-safe.
+class PresenceSchema {
+ public:
+  static const PresenceSchema& Get() {
+    static const PresenceSchema* const schema = new PresenceSchema();
+    return *schema;
+  }
+  // An empty EngineConfig of this schema, or nullptr if it could not be built (a bug).
+  std::unique_ptr<google::protobuf::Message> NewConfig() const {
+    if (prototype_ == nullptr) return nullptr;
+    return std::unique_ptr<google::protobuf::Message>(prototype_->New());
+  }
+
+ private:
+  PresenceSchema() {
+    const google::protobuf::Descriptor* config = guanxi::v1::EngineConfig::descriptor();
+    if (!Add(config->file())) return;
+    if (const auto* type = pool_.FindMessageTypeByName(config->full_name())) {
+      prototype_ = factory_.GetPrototype(type);
+    }
+  }
+  bool Add(const google::protobuf::FileDescriptor* file) {
+    if (pool_.FindFileByName(file->name()) != nullptr) return true;
+    for (int i = 0; i < file->dependency_count(); ++i) {
+      if (!Add(file->dependency(i))) return false;
+    }
+    google::protobuf::FileDescriptorProto proto;
+    file->CopyTo(&proto);
+    proto.clear_syntax();  // proto2
+    for (auto& message : *proto.mutable_message_type()) DropProto3Optional(message);
+    return pool_.BuildFile(proto) != nullptr;
+  }
+  // proto3's "optional" is presence already; proto2 refuses the flag.
+  static void DropProto3Optional(google::protobuf::DescriptorProto& message) {
+    for (auto& field : *message.mutable_field()) field.clear_proto3_optional();
+    for (auto& nested : *message.mutable_nested_type()) DropProto3Optional(nested);
+  }
+
+  google::protobuf::DescriptorPool pool_;
+  google::protobuf::DynamicMessageFactory factory_{&pool_};
+  const google::protobuf::Message* prototype_ = nullptr;
+};
+
+// Every floating-point field of `message` and of the messages in it is a finite number
+// (`path` names `message` in errors). An infinity or a NaN passes range checks such as
+// "> 0" or fails them only by accident, and turns every figure computed with it into
+// NaN; the text format reads both ("inf", "nan"). Walked by reflection, so a field added
+// to the configuration is covered without a line here.
+absl::Status CheckFinite(const google::protobuf::Message& message, const std::string& path) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    const std::string name = path.empty() ? field->name() : absl::StrCat(path, ".", field->name());
+    const bool repeated = field->is_repeated();
+    const int count = repeated ? reflection->FieldSize(message, field) : 1;
+    for (int i = 0; i < count; ++i) {
+      const std::string at = repeated ? absl::StrCat(name, "[", i, "]") : name;
+      double value = 0;
+      switch (field->cpp_type()) {
+        case FieldDescriptor::CPPTYPE_DOUBLE:
+          value = repeated ? reflection->GetRepeatedDouble(message, field, i)
+                           : reflection->GetDouble(message, field);
+          break;
+        case FieldDescriptor::CPPTYPE_FLOAT:
+          value = repeated ? reflection->GetRepeatedFloat(message, field, i)
+                           : reflection->GetFloat(message, field);
+          break;
+        case FieldDescriptor::CPPTYPE_MESSAGE:
+          RETURN_IF_ERROR(CheckFinite(repeated ? reflection->GetRepeatedMessage(message, field, i)
+                                               : reflection->GetMessage(message, field),
+                                      at));
+          continue;
+        default:
+          continue;
+      }
+      if (!std::isfinite(value)) {
+        return FieldError(at, absl::StrCat("must be a finite number (is ", value, ")"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateScoring(const guanxi::v1::ScoringConfig& scoring) {
@@ -193,9 +288,6 @@ absl::Status ValidateClassification(const guanxi::v1::ClassificationConfig& c) {
     return FieldError("classification.value_medium_rfm_sum",
                       "must be in 3..classification.value_high_rfm_sum");
   }
-  if (!std::isfinite(c.potential_high_growth())) {
-    return FieldError("classification.potential_high_growth", "must be a number");
-  }
   if (!(c.potential_medium_growth() <= c.potential_high_growth())) {
     return FieldError("classification.potential_medium_growth",
                       "must be <= classification.potential_high_growth");
@@ -230,7 +322,7 @@ absl::Status ValidateClassification(const guanxi::v1::ClassificationConfig& c) {
 }
 
 absl::Status ValidateChurn(const guanxi::v1::ChurnConfig& churn) {
-  // Every figure must be a finite number: NaN fails every comparison below.
+  // Every figure is a finite number already (CheckFinite).
   struct Check {
     const char* field;
     double value;
@@ -331,7 +423,7 @@ absl::Status ValidateChurn(const guanxi::v1::ChurnConfig& churn) {
   };
   for (const Check& c : checks) {
     const bool above = c.min_exclusive ? c.value > c.min : c.value >= c.min;
-    if (!above || !(c.value <= c.max) || std::isinf(c.value)) {
+    if (!above || !(c.value <= c.max)) {
       return FieldError(
           c.field, absl::StrCat("must be ", c.min_exclusive ? "> " : ">= ", c.min,
                                 std::isinf(c.max) ? "" : absl::StrCat(" and <= ", c.max), " (is ",
@@ -602,36 +694,42 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
 
 absl::StatusOr<guanxi::v1::EngineConfig> ParseEngineConfig(std::string_view text,
                                                            std::string_view origin) {
-  guanxi::v1::EngineConfig config = DefaultEngineConfig();
+  const std::string file(text);
+  // The file on its own first, strictly: its syntax, unknown fields, and any field given
+  // twice (PresenceSchema), each an error with the position and the offending line.
+  std::unique_ptr<google::protobuf::Message> strict = PresenceSchema::Get().NewConfig();
+  if (strict == nullptr) return absl::InternalError("the configuration schema did not build");
   google::protobuf::TextFormat::Parser parser;
   CollectErrors errors;
   parser.RecordErrorsTo(&errors);
-  // Fields named in the file replace the defaults. Merging appends to repeated fields:
-  // kafka.properties starts empty, and the scoring tables and the RFM segment table the
-  // file lists (found by a first, silent parse) replace the default tables instead of
-  // extending them.
-  guanxi::v1::EngineConfig named;
-  google::protobuf::TextFormat::Parser silent;
-  CollectErrors ignored;
-  silent.RecordErrorsTo(&ignored);
-  if (silent.ParseFromString(std::string(text), &named)) {
-    if (named.scoring().dimensions_size() > 0) config.mutable_scoring()->clear_dimensions();
-    if (named.scoring().rules_size() > 0) config.mutable_scoring()->clear_rules();
-    if (named.classification().rfm_segments_size() > 0) {
-      config.mutable_classification()->clear_rfm_segments();
-    }
-  }
-  if (!parser.MergeFromString(std::string(text), &config)) {
+  if (!parser.ParseFromString(file, strict.get())) {
     // Quote the offending line: protobuf's message gives the position, the line shows
     // which field it is.
     std::string quoted;
-    std::istringstream lines{std::string(text)};
+    std::istringstream lines{file};
     std::string line;
     for (int i = 0; std::getline(lines, line); ++i) {
       if (i == errors.line()) quoted = absl::StrCat(" (in: ", line, ")");
     }
     return absl::InvalidArgumentError(
         absl::StrCat(std::string(origin), ":", errors.first(), quoted));
+  }
+  // Fields named in the file replace the defaults. Merging appends to repeated fields:
+  // kafka.properties starts empty, and the scoring tables and the RFM segment table the
+  // file lists replace the default tables instead of extending them. The file parsed
+  // above, so neither parse below can fail.
+  guanxi::v1::EngineConfig named;
+  guanxi::v1::EngineConfig config = DefaultEngineConfig();
+  if (!parser.ParseFromString(file, &named)) {
+    return absl::InternalError(absl::StrCat(std::string(origin), ":", errors.first()));
+  }
+  if (named.scoring().dimensions_size() > 0) config.mutable_scoring()->clear_dimensions();
+  if (named.scoring().rules_size() > 0) config.mutable_scoring()->clear_rules();
+  if (named.classification().rfm_segments_size() > 0) {
+    config.mutable_classification()->clear_rfm_segments();
+  }
+  if (!parser.MergeFromString(file, &config)) {
+    return absl::InternalError(absl::StrCat(std::string(origin), ":", errors.first()));
   }
   if (absl::Status s = ValidateEngineConfig(config); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(std::string(origin), ": ", s.message()));
@@ -649,6 +747,7 @@ absl::StatusOr<guanxi::v1::EngineConfig> LoadEngineConfig(const std::string& pat
 }
 
 absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config) {
+  RETURN_IF_ERROR(CheckFinite(config, ""));
   const auto& kafka = config.kafka();
   if (kafka.brokers().empty()) return FieldError("kafka.brokers", "must not be empty");
   if (kafka.group_id().empty()) return FieldError("kafka.group_id", "must not be empty");

@@ -3,10 +3,12 @@
 //
 //   ASSIGN_OR_RETURN(guanxi::v1::EngineConfig config, LoadEngineConfig(path));
 //
-// A syntax error, an unknown field or a bad value is InvalidArgument naming the file,
-// the line and column or the field path (e.g. "kafka.max_event_bytes: must be > 0"),
-// so the engine refuses to start with a message that says what to fix. Pure apart from
-// reading the file; thread-safe.
+// A syntax error, an unknown field, a field given twice (even if its first value is the
+// default) or a bad value is InvalidArgument naming the file, the line and column or the
+// field path (e.g. "kafka.max_event_bytes: must be > 0"), so the engine refuses to start
+// with a message that says what to fix. Every floating-point field must be a finite
+// number (not inf or nan, which the text format reads). Pure apart from reading the
+// file; thread-safe.
 #pragma once
 
 #include <string>
@@ -29,7 +31,8 @@ absl::StatusOr<guanxi::v1::EngineConfig> ParseEngineConfig(std::string_view text
 // Reads and parses a file; an empty path means the defaults alone.
 absl::StatusOr<guanxi::v1::EngineConfig> LoadEngineConfig(const std::string& path);
 
-// Checks every field's value; the error names the field path.
+// Checks every field's value, every floating-point one finite first; the error names
+// the field path (e.g. "scoring.dimensions[2].half_life_days: must be > 0").
 absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config);
 
 }  // namespace guanxi::engine

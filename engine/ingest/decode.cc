@@ -1,5 +1,8 @@
 #include "engine/ingest/decode.h"
 
+#include <openssl/sha.h>
+
+#include <algorithm>
 #include <cmath>
 #include <tuple>
 
@@ -159,18 +162,60 @@ DecodeResult DecodeEvent(std::string_view key, std::string_view value, const Dec
   return result;
 }
 
+size_t DeadLetterBytes(const guanxi::v1::DeadLetter& letter) {
+  return letter.ByteSizeLong() + letter.original_key().size();
+}
+
+namespace {
+
+// Records what `original` was before the letter carries only its first bytes.
+void MarkTruncated(std::string_view original, guanxi::v1::DeadLetter::Truncated* truncated) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(original.data()), original.size(), digest);
+  truncated->set_original_size(static_cast<int64_t>(original.size()));
+  truncated->set_original_sha256(reinterpret_cast<const char*>(digest), sizeof digest);
+}
+
+}  // namespace
+
 guanxi::v1::DeadLetter MakeDeadLetter(std::string_view key, std::string_view value,
                                       const guanxi::v1::SourceCoordinates& source,
-                                      const Rejection& rejection, int64_t now_unix_millis) {
+                                      const Rejection& rejection, int64_t now_unix_millis,
+                                      size_t max_bytes) {
   guanxi::v1::DeadLetter letter;
-  letter.set_original_value(std::string(value));
-  letter.set_original_key(std::string(key));
   *letter.mutable_source() = source;
   letter.set_reason_code(std::string(rejection.code));
-  letter.set_reason(rejection.reason);
   letter.mutable_dead_lettered_at()->set_seconds(now_unix_millis / 1000);
   letter.mutable_dead_lettered_at()->set_nanos(static_cast<int32_t>(now_unix_millis % 1000) *
                                                1'000'000);
+  std::string reason = rejection.reason;
+  const auto fits = [&] {
+    letter.set_reason(reason);
+    return DeadLetterBytes(letter) <= max_bytes;
+  };
+  letter.set_original_key(std::string(key));
+  letter.set_original_value(std::string(value));
+  if (fits()) return letter;
+
+  if (2 * key.size() > max_bytes / 2) {
+    MarkTruncated(key, letter.mutable_key_truncated());
+    letter.set_original_key(std::string(key.substr(0, max_bytes / 4)));
+    absl::StrAppend(&reason, "; the key, ", key.size(),
+                    " bytes, is cut to its first bytes to fit a dead letter (key_truncated "
+                    "has its size and SHA-256)");
+    if (fits()) return letter;
+  }
+  MarkTruncated(value, letter.mutable_value_truncated());
+  absl::StrAppend(&reason, "; the value, ", value.size(),
+                  " bytes, is cut to its first bytes to fit a dead letter (value_truncated has "
+                  "its size and SHA-256)");
+  letter.clear_original_value();
+  letter.set_reason(reason);
+  // The prefix costs its bytes, the field's tag and its length (a varint of at most 5
+  // bytes below 32 GiB).
+  const size_t envelope = DeadLetterBytes(letter) + 1 + 5;
+  const size_t room = max_bytes > envelope ? max_bytes - envelope : 0;
+  letter.set_original_value(std::string(value.substr(0, std::min(room, value.size()))));
   return letter;
 }
 

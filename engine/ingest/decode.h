@@ -2,7 +2,8 @@
 // exactly why it cannot be appended (the dead-letter reason).
 //
 //   DecodeResult r = DecodeEvent(key, value, limits);
-//   if (!r.ok()) dead_letter(MakeDeadLetter(key, value, source, r.rejection));
+//   if (!r.ok()) dead_letter(MakeDeadLetter(key, value, source, *r.rejection, now,
+//                                           limits.max_dead_letter_bytes));
 //
 // Pure: no I/O, no clock (the caller stamps dead letters). Thread-safe.
 #pragma once
@@ -31,6 +32,11 @@ inline constexpr std::string_view kReasonKeyMismatch = "key_mismatch";
 struct DecodeLimits {
   size_t max_event_bytes = 1 << 20;
   size_t max_id_bytes = 256;
+  // The most a dead letter may weigh as a Kafka message, its key and its serialized
+  // value together: what the dead-letter producer sends (Producer::max_message_bytes,
+  // set by the engine). The default is what librdkafka's default message.max.bytes
+  // (1,000,000) lets through.
+  size_t max_dead_letter_bytes = 999'936;
 };
 
 struct Rejection {
@@ -58,10 +64,21 @@ std::optional<Rejection> ValidateEvent(const guanxi::v1::Event& event, const Dec
 //   decides the partition, and a customer's stream must live in one partition.
 DecodeResult DecodeEvent(std::string_view key, std::string_view value, const DecodeLimits& limits);
 
-// The dead letter for a rejected message: original bytes untouched, coordinates, reason.
-// `now_unix_millis` stamps dead_lettered_at (the caller's clock: this is not a projection).
+// The dead letter for a rejected message: coordinates, reason, and the original bytes,
+// untouched when they fit. It never weighs more than `max_bytes` (its serialized size plus
+// its Kafka key, the original key) as long as that leaves room for the coordinates and
+// the reason (a few hundred bytes): one the producer refused would stop the partition
+// for good. When the original does not fit, the key is cut to at most a quarter of
+// `max_bytes` (it travels twice: in the letter and as its key) and the value to what is
+// left; each cut one carries its whole size and SHA-256 (DeadLetter.value_truncated,
+// key_truncated), and the reason says so. `now_unix_millis` stamps dead_lettered_at (the
+// caller's clock: this is not a projection).
 guanxi::v1::DeadLetter MakeDeadLetter(std::string_view key, std::string_view value,
                                       const guanxi::v1::SourceCoordinates& source,
-                                      const Rejection& rejection, int64_t now_unix_millis);
+                                      const Rejection& rejection, int64_t now_unix_millis,
+                                      size_t max_bytes);
+
+// What a dead letter weighs as a Kafka message: its serialized size and its key.
+size_t DeadLetterBytes(const guanxi::v1::DeadLetter& letter);
 
 }  // namespace guanxi::engine

@@ -53,6 +53,8 @@ class IngestEngine::SideProducer final : public SideOutput {
     auto it = forwarded_end_.find(partition);
     return it == forwarded_end_.end() ? 0 : it->second;
   }
+  // The most a dead letter may weigh (DecodeLimits::max_dead_letter_bytes).
+  size_t max_message_bytes() const { return producer_->max_message_bytes(); }
   absl::Status Flush() override {
     if (const int64_t left = producer_->Flush(absl::Seconds(60)); left > 0) {
       return absl::UnavailableError(absl::StrCat(
@@ -93,7 +95,8 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp) {
            .partition = tp.partition,
            .side = side_.get(),
            .topic_partitions = events_partitions_,
-           .limits = DecodeLimits{.max_event_bytes = static_cast<size_t>(kafka.max_event_bytes())},
+           .limits = DecodeLimits{.max_event_bytes = static_cast<size_t>(kafka.max_event_bytes()),
+                                  .max_dead_letter_bytes = side_->max_message_bytes()},
            .now_unix_millis = NowUnixMillis,
            .projector = {.config = options_.config,
                          .state_cache = state_budget_,

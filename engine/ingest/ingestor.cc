@@ -53,8 +53,8 @@ absl::StatusOr<IngestStats> PartitionIngestor::Process(absl::Span<const Consumed
     source.set_offset(m.offset);
     DecodeResult decoded = DecodeEvent(m.key, m.value, limits_);
     if (!decoded.ok()) {
-      letters.push_back(
-          MakeDeadLetter(m.key, m.value, source, *decoded.rejection, now_unix_millis_()));
+      letters.push_back(MakeDeadLetter(m.key, m.value, source, *decoded.rejection,
+                                       now_unix_millis_(), limits_.max_dead_letter_bytes));
       continue;
     }
     if (partitions_ > 0) {

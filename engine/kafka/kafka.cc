@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 
 #if defined(__SANITIZE_THREAD__)
@@ -263,6 +264,21 @@ int64_t Producer::Flush(absl::Duration timeout) {
 }
 
 absl::Status Producer::health() const { return impl_->health.Get(); }
+
+size_t Producer::max_message_bytes() const {
+  // A v2 record's framing is at most 36 bytes (its length, attributes, timestamp and
+  // offset deltas, key and value lengths, header count: RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD);
+  // librdkafka refuses a message whose key, value and framing exceed message.max.bytes.
+  constexpr size_t kFramingBytes = 64;
+  char value[32];
+  size_t size = sizeof value;
+  size_t max = 1'000'000;  // librdkafka's default, should the property not read back
+  if (rd_kafka_conf_get(rd_kafka_conf(impl_->rk), "message.max.bytes", value, &size) ==
+      RD_KAFKA_CONF_OK) {
+    max = static_cast<size_t>(std::max(0L, std::strtol(value, nullptr, 10)));
+  }
+  return max > kFramingBytes ? max - kFramingBytes : 0;
+}
 
 void Producer::Purge() {
   rd_kafka_purge(impl_->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);

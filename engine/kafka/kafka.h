@@ -84,6 +84,11 @@ class Producer {
   // OK, or the first error that retrying will not cure (a refused login, a failed TLS
   // handshake), naming the properties to check. Flush returns early on one.
   absl::Status health() const;
+  // The most key and value bytes together that Produce accepts in one message: the
+  // property message.max.bytes (librdkafka's default: 1,000,000) less the framing
+  // librdkafka counts with each message. A larger one fails at once ("Message size too
+  // large"). The topic's max.message.bytes on the broker must allow as much.
+  size_t max_message_bytes() const;
   // Drops every message not yet acknowledged, queued or in flight (their delivery reports
   // fail), so that destroying the producer does not wait for a broker that is down. For a
   // caller that keeps what it produced elsewhere and produces it again later.

@@ -36,6 +36,21 @@ constexpr int kMaxLimit = 1000;
 // A trail's page: entries (an event, or one fact derived from it or from time).
 constexpr int kDefaultTrailLimit = 1000;
 constexpr int kMaxTrailLimit = 10000;
+// Who may hold a request thread, and for how long. cpp-httplib (0.11) serves a connection
+// on one thread of a fixed pool from accept to close and queues the others, without
+// bound; with its defaults (8 threads; 5 s for each read of a request's line and
+// headers; 5 s of idling between a connection's requests) eight connections that send a
+// request line and then nothing held every thread, 5 s at a time, and /healthz waited
+// behind them (64 such connections: every endpoint timed out for over 30 s). So: more
+// threads, and a connection that does not send its request, or its next one, promptly is
+// dropped, which bounds how long a waiting connection keeps a thread (about 4 s: a 400
+// after 2 s in the middle of a request, the close 2 s later). 0.11 has no limit on
+// connections or queued requests, nor a deadline for a whole request (a client sending
+// a byte a second keeps its thread): behind a hostile network, put a proxy in front.
+constexpr size_t kHttpThreads = 32;
+constexpr time_t kRequestReadSeconds = 2;  // each read of a request's line and headers
+constexpr time_t kKeepAliveSeconds = 2;    // idle between two requests of one connection
+constexpr size_t kRequestsPerConnection = 10;  // then it closes, and its thread is free
 // On a read forwarded to the customer's owner: the instance that forwarded it (no
 // instance forwards a request that carries it: one hop at most).
 constexpr char kForwardedBy[] = "X-Guanxi-Forwarded-By";
@@ -219,11 +234,15 @@ struct HttpServer::Impl {
       }
       page.limit = static_cast<size_t>(limit);
     }
+    // A token is the last log position of the page before (PageTrail): one of the trail's
+    // positions, which stay in it once there. Anything else would silently page from
+    // wherever the number falls.
+    constexpr char kBadTrailToken[] =
+        "page_token: not a token this endpoint gave (the nextPageToken of a page)";
     if (req.has_param("page_token") && !req.get_param_value("page_token").empty()) {
       uint64_t after = 0;
       if (!absl::SimpleAtoi(req.get_param_value("page_token"), &after)) {
-        return Fail(res, 400,
-                    "page_token: not a token this endpoint gave (the nextPageToken of a page)");
+        return Fail(res, 400, kBadTrailToken);
       }
       page.after = after;
     }
@@ -284,6 +303,10 @@ struct HttpServer::Impl {
     auto trail = ReadTrail(*view, id);
     if (!trail.ok()) {
       return Fail(res, 500, absl::StrCat("partition ", partition, ": ", trail.status().message()));
+    }
+    const auto at_token = [&](const Trail::Entry& e) { return e.position == *page.after; };
+    if (page.after && std::none_of(trail->entries.begin(), trail->entries.end(), at_token)) {
+      return Fail(res, 400, kBadTrailToken);
     }
     PageTrail(*trail, page);
     auto json = TrailJson(*trail);
@@ -600,13 +623,25 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
     if (segments.size() == 5) return self->CustomerTrail(id, req, res);
     self->Customer(id, req, res);
   });
+  // Every error is JSON, those cpp-httplib answers itself included (no route; a request
+  // it could not read, too large or with too long a target).
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (res.status == 404 && res.body.empty()) {
-      Fail(res, 404, absl::StrCat("no such endpoint: ", req.method, " ", req.path));
+    if (!res.body.empty()) return;
+    if (res.status == 404) {
+      return Fail(res, 404, absl::StrCat("no such endpoint: ", req.method, " ", req.path));
     }
+    Fail(res, res.status,
+         res.status == 400   ? "the request is malformed"
+         : res.status == 413 ? "the request is too large"
+         : res.status == 414 ? "the request target is too long"
+                             : "the request could not be served");
   });
   server.set_exception_handler([](const httplib::Request&, httplib::Response& res,
                                   std::exception_ptr) { Fail(res, 500, "internal error"); });
+  server.new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
+  server.set_read_timeout(kRequestReadSeconds, 0);
+  server.set_keep_alive_timeout(kKeepAliveSeconds);
+  server.set_keep_alive_max_count(kRequestsPerConnection);
   const int bound =
       port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
   if (bound < 0) {

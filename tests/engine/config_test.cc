@@ -1,6 +1,14 @@
 #include "engine/config/config.h"
 
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
@@ -109,6 +117,121 @@ TEST(EngineConfigTest, BadValuesNameTheField) {
     ASSERT_FALSE(config.ok()) << text;
     EXPECT_THAT(config.status().message(), HasSubstr(field)) << text;
   }
+}
+
+// A field given twice is a mistake (which of the two did the author mean?), never
+// "the last one wins", even when the first value is the field's default.
+TEST(EngineConfigTest, AFieldGivenTwiceIsAnErrorNamingItWithItsPosition) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"scoring {\n  prior: 50\n  prior: 60\n}\n", "3:"},
+      {"scoring {\n  prior: 0\n  prior: 60\n}\n", "3:"},  // 0: proto3's "unset"
+      {"kafka { brokers: \"a:1\" }\nkafka { group_id: \"g\" }\n", "2:"},
+      {"scoring { prior: 50 }\nscoring { prior: 60 }\n", "2:"},
+      {"workers { commit_records: 10 commit_records: 10 }\n", "1:"},
+      {"kafka { brokers: \"\" brokers: \"a:1\" }\n", "1:"},
+  };
+  for (const auto& [text, position] : cases) {
+    auto config = ParseEngineConfig(text, "my.conf");
+    ASSERT_FALSE(config.ok()) << text;
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_THAT(config.status().message(), HasSubstr(absl::StrCat("my.conf:", position)))
+        << text;
+    EXPECT_THAT(config.status().message(), HasSubstr("specified multiple times")) << text;
+  }
+  auto prior = ParseEngineConfig("scoring {\n  prior: 50\n  prior: 60\n}\n", "my.conf");
+  EXPECT_THAT(prior.status().message(), HasSubstr("\"prior\""));
+  EXPECT_THAT(prior.status().message(), HasSubstr("(in:   prior: 60)"));
+  // Repeated fields take any number of values, as before.
+  auto repeated = ParseEngineConfig(
+      "kafka { properties { name: \"a\" value: \"1\" } "
+      "properties { name: \"b\" value: \"2\" } }",
+      "t");
+  ASSERT_TRUE(repeated.ok()) << repeated.status();
+  EXPECT_EQ(repeated->kafka().properties_size(), 2);
+}
+
+// Every double or float of the configuration (found by walking the schema, so a field
+// added later is covered too) refuses inf, -inf and nan, naming its path; the text format
+// reads all three.
+TEST(EngineConfigTest, EveryFloatingPointFieldMustBeFinite) {
+  using google::protobuf::FieldDescriptor;
+  using google::protobuf::Message;
+  struct Target {
+    std::string path;
+    std::function<void(v1::EngineConfig&, double)> set;
+  };
+  std::vector<Target> targets;
+  // Every floating-point field of the defaults' messages, the elements of the repeated
+  // ones (the scoring tables) included.
+  std::function<void(const Message&, const std::string&,
+                     std::function<Message*(v1::EngineConfig&)>)>
+      walk = [&](const Message& message, const std::string& path,
+                 std::function<Message*(v1::EngineConfig&)> locate) {
+        const auto* descriptor = message.GetDescriptor();
+        const auto* reflection = message.GetReflection();
+        for (int f = 0; f < descriptor->field_count(); ++f) {
+          const FieldDescriptor* field = descriptor->field(f);
+          const std::string name =
+              path.empty() ? field->name() : absl::StrCat(path, ".", field->name());
+          if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+            if (!field->is_repeated()) {
+              walk(reflection->GetMessage(message, field), name, [=](v1::EngineConfig& c) {
+                Message* parent = locate(c);
+                return parent->GetReflection()->MutableMessage(parent, field);
+              });
+              continue;
+            }
+            for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+              walk(reflection->GetRepeatedMessage(message, field, i),
+                   absl::StrCat(name, "[", i, "]"), [=](v1::EngineConfig& c) {
+                     Message* parent = locate(c);
+                     return parent->GetReflection()->MutableRepeatedMessage(parent, field, i);
+                   });
+            }
+            continue;
+          }
+          if (field->is_repeated()) continue;
+          if (field->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+            targets.push_back({name, [=](v1::EngineConfig& c, double v) {
+                                 Message* m = locate(c);
+                                 m->GetReflection()->SetDouble(m, field, v);
+                               }});
+          } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT) {
+            targets.push_back({name, [=](v1::EngineConfig& c, double v) {
+                                 Message* m = locate(c);
+                                 m->GetReflection()->SetFloat(m, field, static_cast<float>(v));
+                               }});
+          }
+        }
+      };
+  const v1::EngineConfig defaults = DefaultEngineConfig();
+  walk(defaults, "", [](v1::EngineConfig& c) -> Message* { return &c; });
+  ASSERT_GT(targets.size(), 80u);  // scoring, lifecycle, classification, churn
+  bool saw_prior_weight = false;
+  for (const Target& target : targets) {
+    saw_prior_weight |= target.path == "scoring.prior_weight";
+    for (const double bad : {std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity(),
+                             std::numeric_limits<double>::quiet_NaN()}) {
+      v1::EngineConfig config = defaults;
+      target.set(config, bad);
+      const absl::Status validated = ValidateEngineConfig(config);
+      EXPECT_EQ(validated.code(), absl::StatusCode::kInvalidArgument) << target.path << " " << bad;
+      EXPECT_THAT(validated.message(), HasSubstr(absl::StrCat(target.path, ": must be a finite")))
+          << target.path << " " << bad;
+      // And as a file says it.
+      std::string text;
+      ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(config, &text));
+      auto parsed = ParseEngineConfig(text, "c");
+      ASSERT_FALSE(parsed.ok()) << target.path << " " << bad;
+      EXPECT_THAT(parsed.status().message(), HasSubstr(target.path)) << target.path;
+    }
+  }
+  EXPECT_TRUE(saw_prior_weight);
+  auto inf = ParseEngineConfig("scoring { prior_weight: inf }", "my.conf");
+  ASSERT_FALSE(inf.ok());
+  EXPECT_EQ(inf.status().message(),
+            "my.conf: scoring.prior_weight: must be a finite number (is inf)");
 }
 
 TEST(EngineConfigTest, ScoringTablesInAFileReplaceTheDefaultTables) {

@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "absl/strings/str_cat.h"
+#include "engine/storage/event_log.h"
 #include "gtest/gtest.h"
 
 namespace guanxi::engine {
@@ -179,7 +181,8 @@ TEST(DecodeEventTest, DeadLetterKeepsOriginalBytesAndCoordinates) {
   source.set_offset(42);
   DecodeResult r = DecodeEvent("k", value, {});
   ASSERT_FALSE(r.ok());
-  v1::DeadLetter d = MakeDeadLetter("k", value, source, *r.rejection, 1'700'000'000'123);
+  v1::DeadLetter d = MakeDeadLetter("k", value, source, *r.rejection, 1'700'000'000'123,
+                                    DecodeLimits{}.max_dead_letter_bytes);
   EXPECT_EQ(d.original_value(), value);
   EXPECT_EQ(d.original_key(), "k");
   EXPECT_EQ(d.source().partition(), 3);
@@ -187,6 +190,91 @@ TEST(DecodeEventTest, DeadLetterKeepsOriginalBytesAndCoordinates) {
   EXPECT_EQ(d.reason_code(), kReasonUndecodable);
   EXPECT_EQ(d.dead_lettered_at().seconds(), 1'700'000'000);
   EXPECT_EQ(d.dead_lettered_at().nanos(), 123'000'000);
+  EXPECT_FALSE(d.has_value_truncated());
+  EXPECT_FALSE(d.has_key_truncated());
+}
+
+std::string Sha256(std::string_view bytes) {
+  const Hash hash = EventLog::HashOf(bytes);
+  return std::string(reinterpret_cast<const char*>(hash.data()), hash.size());
+}
+
+// `n` bytes that are no guanxi.v1.Event (field number 0 is invalid), the rest varied.
+std::string Garbage(size_t n) {
+  std::string bytes(n, '\0');
+  uint64_t x = 7;
+  for (size_t i = 1; i < n; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    bytes[i] = static_cast<char>(x >> 56);
+  }
+  return bytes;
+}
+
+// A dead letter is never heavier than the producer sends (else the partition would
+// stop on it for good): the original whole up to the last byte that fits, its first
+// bytes beyond, with the whole's size and SHA-256 and a reason that says so.
+TEST(DecodeEventTest, DeadLetterCarriesTheOriginalWholeUpToTheBudgetThenItsPrefix) {
+  constexpr size_t kMax = 10'000;
+  v1::SourceCoordinates source;
+  source.set_topic("guanxi.events");
+  source.set_offset(7);
+  const Rejection rejection{kReasonUndecodable, "not a guanxi.v1.Event"};
+  const std::string all = Garbage(kMax + 200);
+  size_t largest_whole = 0;
+  for (size_t n = kMax - 200; n <= all.size(); ++n) {
+    const std::string_view value(all.data(), n);
+    const v1::DeadLetter d = MakeDeadLetter("c1", value, source, rejection, 0, kMax);
+    ASSERT_LE(DeadLetterBytes(d), kMax) << n;
+    EXPECT_EQ(d.original_key(), "c1");
+    EXPECT_FALSE(d.has_key_truncated());
+    if (!d.has_value_truncated()) {
+      ASSERT_TRUE(largest_whole == 0 || largest_whole == n - 1)
+          << "whole again after a cut one, at " << n;
+      EXPECT_EQ(d.original_value(), value);
+      EXPECT_EQ(d.reason(), "not a guanxi.v1.Event");
+      largest_whole = n;
+      continue;
+    }
+    EXPECT_EQ(d.value_truncated().original_size(), static_cast<int64_t>(n));
+    EXPECT_EQ(d.value_truncated().original_sha256(), Sha256(value));
+    EXPECT_EQ(d.original_value(), value.substr(0, d.original_value().size()));
+    EXPECT_GE(d.original_value().size(), kMax - 300) << n;  // only the envelope is given up
+    EXPECT_EQ(d.reason(),
+              absl::StrCat("not a guanxi.v1.Event; the value, ", n,
+                           " bytes, is cut to its first bytes to fit a dead letter "
+                           "(value_truncated has its size and SHA-256)"));
+    EXPECT_EQ(d.reason_code(), kReasonUndecodable);
+    EXPECT_EQ(d.source().offset(), 7);
+  }
+  // The boundary is the budget's: one byte more than the largest whole one did not fit.
+  ASSERT_GT(largest_whole, kMax - 200);
+  EXPECT_LT(largest_whole, kMax);
+  v1::DeadLetter whole = MakeDeadLetter("c1", std::string_view(all.data(), largest_whole), source,
+                                        rejection, 0, kMax);
+  EXPECT_GE(DeadLetterBytes(whole), kMax - 1);  // one byte more is over
+}
+
+// A key that large (a poison message's) is cut too, to a quarter of the budget: it
+// travels twice, in the letter and as the letter's own key.
+TEST(DecodeEventTest, DeadLetterCutsAHugeKeyAndTheValueAfterIt) {
+  constexpr size_t kMax = 10'000;
+  const Rejection rejection{kReasonKeyMismatch, "the Kafka key must equal customer_id"};
+  const std::string key = Garbage(6'000), value = Garbage(8'000);
+  const v1::DeadLetter d = MakeDeadLetter(key, value, {}, rejection, 0, kMax);
+  EXPECT_LE(DeadLetterBytes(d), kMax);
+  EXPECT_EQ(d.original_key(), key.substr(0, kMax / 4));
+  EXPECT_EQ(d.key_truncated().original_size(), 6'000);
+  EXPECT_EQ(d.key_truncated().original_sha256(), Sha256(key));
+  EXPECT_EQ(d.value_truncated().original_size(), 8'000);
+  EXPECT_EQ(d.original_value(), value.substr(0, d.original_value().size()));
+  EXPECT_NE(d.reason().find("the key, 6000 bytes, is cut"), std::string::npos) << d.reason();
+  EXPECT_NE(d.reason().find("the value, 8000 bytes, is cut"), std::string::npos) << d.reason();
+  // A huge key with a small value: only the key is cut.
+  const v1::DeadLetter key_only = MakeDeadLetter(key, "tiny", {}, rejection, 0, kMax);
+  EXPECT_LE(DeadLetterBytes(key_only), kMax);
+  EXPECT_TRUE(key_only.has_key_truncated());
+  EXPECT_FALSE(key_only.has_value_truncated());
+  EXPECT_EQ(key_only.original_value(), "tiny");
 }
 
 }  // namespace

@@ -2,6 +2,11 @@
 // as of a time), metrics, bad requests and authentication.
 #include "engine/query/http_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <map>
 #include <set>
 
@@ -15,6 +20,8 @@
 #include "engine/query/projection_view.h"
 #include "engine/query/trail.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/stubs/common.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -43,6 +50,54 @@ v1::Trail ParseTrail(const std::string& json) {
   const auto status = google::protobuf::util::JsonStringToMessage(json, &trail);
   EXPECT_TRUE(status.ok()) << status.message() << "\n" << json;
   return trail;
+}
+
+// A connection to 127.0.0.1:port that sends `bytes` and then nothing (closed when
+// destroyed).
+class RawConnection {
+ public:
+  RawConnection(int port, std::string_view bytes) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = fd_ >= 0 &&
+                 connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+                 send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+                     static_cast<ssize_t>(bytes.size());
+  }
+  ~RawConnection() {
+    if (fd_ >= 0) close(fd_);
+  }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+  bool connected() const { return connected_; }
+  // Everything the server sends until it closes the connection (or 30 s pass).
+  std::string ReadAll() const {
+    timeval timeout{.tv_sec = 30, .tv_usec = 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    std::string out;
+    char buffer[4096];
+    for (ssize_t n; (n = recv(fd_, buffer, sizeof buffer, 0)) > 0;) {
+      out.append(buffer, static_cast<size_t>(n));
+    }
+    return out;
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+// An error answer's body: one JSON object {"error": "..."} in valid UTF-8.
+void ExpectJsonError(const std::string& body, const std::string& what) {
+  EXPECT_TRUE(google::protobuf::internal::IsStructurallyValidUTF8(body.data(),
+                                                                  static_cast<int>(body.size())))
+      << what << ": " << body;
+  google::protobuf::Struct parsed;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(body, &parsed).ok()) << what << ": "
+                                                                             << body;
+  EXPECT_TRUE(parsed.fields().contains("error")) << what << ": " << body;
 }
 
 class HttpServerTest : public ::testing::Test {
@@ -250,6 +305,26 @@ TEST_F(HttpServerTest, TrailPagesNeverSplitAPositionAndTogetherAreTheWholeTrail)
     auto r = Get(std::string("/v1/customers/c2/trail?") + bad);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 400) << bad;
+  }
+}
+
+// A token is the last position of a page: a number that is no position of the trail
+// (c2's are 1 and 10) is no page's token, live or as of a time, and says so.
+TEST_F(HttpServerTest, TrailPageTokenThatIsNoPagesTokenIsAFourHundred) {
+  for (const char* token : {"0", "2", "9", "11", "18446744073709551615"}) {
+    for (const char* as_of : {"", "&as_of=2030-01-01"}) {
+      const std::string path =
+          absl::StrCat("/v1/customers/c2/trail?limit=3&page_token=", token, as_of);
+      auto r = Get(path);
+      ASSERT_TRUE(r) << path;
+      EXPECT_EQ(r->status, 400) << path << "\n" << r->body;
+      EXPECT_THAT(r->body, HasSubstr("page_token: not a token this endpoint gave")) << path;
+    }
+  }
+  for (const char* token : {"1", "10"}) {  // positions of the trail: pages after them
+    auto r = Get(absl::StrCat("/v1/customers/c2/trail?limit=3&page_token=", token));
+    ASSERT_TRUE(r) << token;
+    EXPECT_EQ(r->status, 200) << token << "\n" << r->body;
   }
 }
 
@@ -681,6 +756,68 @@ TEST_F(HttpServerTest, AReadForACustomerAnotherInstanceOwnsIsForwardedToItOnce) 
   EXPECT_EQ(down->status, 503);
   EXPECT_EQ(down->get_header_value("Retry-After"), "1");
   EXPECT_THAT(down->body, HasSubstr(absl::StrCat("partition 1's owner ", gone, " did not answer")));
+}
+
+// An error's message may quote what the client sent (an id, a path), which need not be
+// UTF-8: the body is valid JSON all the same, the bytes that are no UTF-8 replaced.
+TEST_F(HttpServerTest, EveryErrorBodyIsValidJsonWhateverTheRequestHeld) {
+  const std::pair<std::string, int> cases[] = {
+      {"/v1/customers/%ff%fe", 404},
+      {"/v1/customers/%ff%fe/trail", 404},
+      {"/v1/customers/%c0%af%ed%a0%80", 404},  // an overlong '/', a surrogate
+      {"/v1/customers/%e4%b8", 404},           // a sequence cut short
+      {"/v1/nothing%ff", 404},
+      {"/v1/warnings?since=%ff", 400},
+      {"/v1/customers/c2/trail?as_of=%fe", 400},
+  };
+  for (const auto& [path, status] : cases) {
+    auto r = Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, status) << path;
+    ExpectJsonError(r->body, path);
+  }
+  auto unknown = Get("/v1/customers/%ff%fe");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->body,
+            "{\"error\":\"customer \\ufffd\\ufffd is not in any partition this instance "
+            "owns\"}\n");
+  // A customer id in UTF-8 comes back as it is.
+  auto chinese = Get("/v1/customers/%E5%85%B3%E7%B3%BB");
+  ASSERT_TRUE(chinese);
+  EXPECT_THAT(chinese->body, HasSubstr("customer 关系 is not"));
+  // What cpp-httplib answers itself, a request it cannot read, is JSON too.
+  RawConnection garbage(server_->port(), "NONSENSE\r\n\r\n");
+  ASSERT_TRUE(garbage.connected());
+  const std::string answer = garbage.ReadAll();
+  EXPECT_THAT(answer, ::testing::StartsWith("HTTP/1.1 400"));
+  const size_t body = answer.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos) << answer;
+  ExpectJsonError(answer.substr(body + 4), "a malformed request");
+}
+
+// Connections that send part of a request, or nothing, and wait hold a request thread
+// only briefly: many more of them than the server has threads (which were 8, each held
+// 5 s by such a connection) leave the probes and the API answering while they are all
+// still open. The deadline is generous; what is asserted is an answer at all.
+TEST_F(HttpServerTest, IdleConnectionsDoNotStarveTheApi) {
+  constexpr int kIdle = 96;
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < kIdle; ++i) {
+    idle.push_back(std::make_unique<RawConnection>(
+        server_->port(), i % 2 == 0 ? "GET /healthz HTTP/1.1\r\n" : ""));
+    ASSERT_TRUE(idle.back()->connected()) << i;
+  }
+  httplib::Client client("127.0.0.1", server_->port());
+  client.set_connection_timeout(30, 0);
+  client.set_read_timeout(30, 0);
+  client.set_bearer_token_auth(kToken);
+  auto health = client.Get("/healthz");
+  ASSERT_TRUE(health) << httplib::to_string(health.error());
+  EXPECT_EQ(health->status, 200);
+  auto customer = client.Get("/v1/customers/c3");
+  ASSERT_TRUE(customer) << httplib::to_string(customer.error());
+  EXPECT_EQ(customer->status, 200);
+  idle.clear();  // only now
 }
 
 TEST_F(HttpServerTest, BearerTokenGuardsEverythingButHealth) {

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -252,6 +253,119 @@ TEST(IngestEngineTest, EffectivelyOnceWithResendsGarbageAndARestart) {
   }
   EXPECT_EQ(letters, garbage);
   consumer->Close();
+}
+
+// A poison message must not stop the engine: a value too large for the dead letter
+// that carries it whole (the producer's message.max.bytes, 1,000,000 by default) was
+// refused at produce ("Message size too large"), and every restart failed the same way.
+// Values just under and over the dead letter's budget and the event size limit
+// (kafka.max_event_bytes, 1 MiB) each end in one dead letter the broker took, whole or
+// cut to fit, and the partition goes on.
+TEST(IngestEngineTest, MessagesTooLargeForADeadLetterAreDeadLetteredCutToFit) {
+  // Three partitions, two poisons each: the mock keeps ~5 MiB of a partition.
+  constexpr int32_t kPartitions = 3;
+  auto cluster = std::move(*EmbeddedCluster::Start(1));
+  v1::EngineConfig config = DefaultEngineConfig();
+  ASSERT_TRUE(CreateGuanxiTopics(*cluster, config.kafka(), kPartitions).ok());
+  const std::string brokers = cluster->bootstrap_servers();
+  // A producer that may send what the engine's may not.
+  auto producer = std::move(*Producer::Create(
+      brokers, {{"message.max.bytes", "2000000"}, {"compression.type", "none"}}, nullptr));
+  const size_t budget = DecodeLimits{}.max_dead_letter_bytes;  // the engine's producer's
+  const size_t max_event = static_cast<size_t>(config.kafka().max_event_bytes());
+  ASSERT_LT(budget, max_event);
+  struct Poison {
+    size_t size;
+    std::string_view reason_code;
+    bool whole;
+  };
+  const Poison poisons[] = {
+      {budget - 2'000, kReasonUndecodable, true},  // just under the dead letter's budget
+      {budget, kReasonUndecodable, false},         // just over, with the envelope
+      {1'040'000, kReasonUndecodable, false},      // the reported one
+      {max_event, kReasonUndecodable, false},      // the largest event
+      {max_event + 1, kReasonOversized, false},    // one byte over it
+      {1'100'000, kReasonOversized, false},
+  };
+  // Poison k goes to partition k % 3, at offset k / 3, under a key of that partition, so
+  // that its dead letter (keyed by it) lands in partition k % 3 of the dead letters too.
+  std::vector<std::string> values, keys;
+  uint64_t x = 20;
+  for (const Poison& poison : poisons) {
+    std::string& value = values.emplace_back(poison.size, '\0');  // field 0: no Event
+    for (size_t i = 1; i < value.size(); ++i) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      value[i] = static_cast<char>(x >> 56);
+    }
+    const auto partition = static_cast<int32_t>((values.size() - 1) % kPartitions);
+    std::string& key = keys.emplace_back();
+    for (int j = 0; key.empty() || KeyPartition(key, kPartitions) != partition; ++j) {
+      key = absl::StrCat("p", j);
+    }
+    ASSERT_TRUE(producer->ProduceTo("guanxi.events", partition, key, value, 0).ok());
+  }
+  ASSERT_TRUE(producer->Produce("guanxi.events", "c1", EventBytes("after", "c1"), 0).ok());
+  ASSERT_EQ(producer->Flush(absl::Seconds(60)), 0);
+
+  TempDir data;
+  for (int run = 0; run < 2; ++run) {  // and a restart finds nothing left to do
+    std::atomic<bool> stop{false};
+    IngestEngine engine(
+        {.brokers = brokers, .data_dir = data.path(), .config = config, .until_caught_up = true});
+    const absl::Status status = engine.Run(stop);
+    ASSERT_TRUE(status.ok()) << status;
+    EXPECT_EQ(engine.totals().dead_letters, run == 0 ? 6 : 0);
+    EXPECT_EQ(engine.totals().appended, run == 0 ? 1 : 0);
+  }
+
+  struct Everything final : RebalanceListener {
+    std::vector<int64_t> OnAssigned(const std::vector<TopicPartition>& ps) override {
+      return std::vector<int64_t>(ps.size(), kOffsetBeginning);
+    }
+    void OnRevoked(const std::vector<TopicPartition>&) override {}
+  } listener;
+  auto consumer = std::move(*Consumer::Create(brokers, "dl-reader", {}, &listener));
+  ASSERT_TRUE(consumer->Subscribe({"guanxi.dead-letters"}).ok());
+  std::vector<v1::DeadLetter> letters;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (letters.size() < std::size(poisons) && absl::Now() < deadline) {
+    for (const KafkaMessage& m : consumer->Poll(100, absl::Milliseconds(100))) {
+      ASSERT_TRUE(letters.emplace_back().ParseFromString(m.value));
+      EXPECT_LE(m.key.size() + m.value.size(), budget);
+    }
+  }
+  consumer->Close();
+  ASSERT_EQ(letters.size(), std::size(poisons));
+  std::sort(letters.begin(), letters.end(), [](const auto& a, const auto& b) {
+    const auto& s = a.source();
+    const auto& t = b.source();
+    return s.offset() * kPartitions + s.partition() < t.offset() * kPartitions + t.partition();
+  });
+  for (size_t i = 0; i < letters.size(); ++i) {
+    const v1::DeadLetter& letter = letters[i];
+    const std::string& value = values[i];
+    SCOPED_TRACE(absl::StrCat("a value of ", value.size(), " bytes"));
+    EXPECT_EQ(letter.source().partition(), static_cast<int32_t>(i % kPartitions));
+    EXPECT_EQ(letter.source().offset(), static_cast<int64_t>(i / kPartitions));
+    EXPECT_EQ(letter.reason_code(), poisons[i].reason_code);
+    EXPECT_EQ(letter.original_key(), keys[i]);
+    EXPECT_FALSE(letter.has_key_truncated());
+    if (poisons[i].whole) {
+      EXPECT_EQ(letter.original_value(), value);
+      EXPECT_FALSE(letter.has_value_truncated());
+      continue;
+    }
+    ASSERT_TRUE(letter.has_value_truncated());
+    EXPECT_EQ(letter.value_truncated().original_size(), static_cast<int64_t>(value.size()));
+    const Hash sha256 = EventLog::HashOf(value);
+    EXPECT_EQ(letter.value_truncated().original_sha256(),
+              std::string(reinterpret_cast<const char*>(sha256.data()), sha256.size()));
+    EXPECT_GT(letter.original_value().size(), budget - 1'000);
+    EXPECT_TRUE(value.starts_with(letter.original_value()));
+    EXPECT_NE(letter.reason().find(absl::StrCat("the value, ", value.size(), " bytes, is cut")),
+              std::string::npos)
+        << letter.reason();
+  }
 }
 
 // Each partition's log as records without what only the appending machine decides
