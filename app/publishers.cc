@@ -10,7 +10,9 @@ namespace {
 
 class KafkaEventPublisher final : public connectors::EventPublisher {
  public:
-  explicit KafkaEventPublisher(std::string topic) : topic_(std::move(topic)) {}
+  KafkaEventPublisher(std::string topic, size_t max_event_bytes) : topic_(std::move(topic)) {
+    limits_.max_event_bytes = max_event_bytes;
+  }
 
   absl::Status Init(const std::string& brokers, const engine::KafkaProperties& properties) {
     auto producer =
@@ -19,11 +21,20 @@ class KafkaEventPublisher final : public connectors::EventPublisher {
         });
     if (!producer.ok()) return producer.status();
     producer_ = std::move(*producer);
+    limits_.max_message_bytes = producer_->max_message_bytes();
     return absl::OkStatus();
+  }
+
+  std::optional<std::string> Refusal(const guanxi::v1::Event& event) const override {
+    return connectors::KafkaSizeRefusal(event.customer_id().size(), event.ByteSizeLong(), limits_);
   }
 
   absl::Status Publish(const guanxi::v1::Event& event) override {
     event.SerializeToString(&buffer_);
+    if (auto refused = connectors::KafkaSizeRefusal(event.customer_id().size(), buffer_.size(),
+                                                    limits_)) {
+      return absl::InvalidArgumentError(*refused);
+    }
     return producer_->Produce(topic_, event.customer_id(), buffer_, 0);
   }
 
@@ -40,6 +51,7 @@ class KafkaEventPublisher final : public connectors::EventPublisher {
 
  private:
   std::string topic_;
+  connectors::KafkaSizeLimits limits_;
   std::unique_ptr<engine::Producer> producer_;
   std::string buffer_;
   int64_t failed_ = 0;
@@ -51,7 +63,8 @@ absl::StatusOr<std::unique_ptr<connectors::EventPublisher>> NewKafkaEventPublish
     const std::string& brokers, const std::string& topic, const std::string& config_path) {
   auto config = engine::LoadEngineConfig(config_path);
   if (!config.ok()) return config.status();
-  auto publisher = std::make_unique<KafkaEventPublisher>(topic);
+  auto publisher = std::make_unique<KafkaEventPublisher>(
+      topic, static_cast<size_t>(config->kafka().max_event_bytes()));
   if (auto s = publisher->Init(brokers, engine::PropertiesOf(config->kafka())); !s.ok()) return s;
   return publisher;
 }

@@ -15,7 +15,10 @@ namespace guanxi::app {
 
 // Produces events to Kafka (key = customer_id, value = serialized guanxi.v1.Event) with
 // an idempotent producer; Flush waits for every delivery report. `config_path` (may be
-// empty) supplies librdkafka properties (TLS, SASL) from the engine configuration.
+// empty) supplies librdkafka properties (TLS, SASL) from the engine configuration. An
+// event the producer would not take (over message.max.bytes with its key and framing:
+// engine::Producer::max_message_bytes) or larger than the engine's kafka.max_event_bytes
+// is refused (connectors::KafkaSizeRefusal), never produced.
 absl::StatusOr<std::unique_ptr<connectors::EventPublisher>> NewKafkaEventPublisher(
     const std::string& brokers, const std::string& topic, const std::string& config_path);
 

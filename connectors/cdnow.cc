@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "connectors/connector.h"
 #include "connectors/csv.h"
+#include "connectors/record_checks.h"
 #include "connectors/time_parse.h"
 
 namespace guanxi::connectors {
@@ -16,7 +17,7 @@ class CdnowParser final : public LineParser {
  public:
   void Line(int64_t number, std::string_view text, EventSink& sink) override {
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-    const std::vector<absl::string_view> fields = absl::StrSplit(
+    const std::vector<std::string> fields = absl::StrSplit(
         absl::string_view(text.data(), text.size()), absl::ByAnyChar(" \t"), absl::SkipEmpty());
     if (fields.empty()) return;  // blank line
     if (fields.size() != 5) {
@@ -24,29 +25,42 @@ class CdnowParser final : public LineParser {
                                        fields.size()));
       return;
     }
-    const std::string customer = StripLeadingZeros(fields[0]);
-    if (customer.empty()) {
-      sink.Reject(number, "the customer id is empty");
+    static const std::vector<std::string> kNames = {"customer", "sample", "date",
+                                                    "number of CDs", "dollar value"};
+    if (auto problem = FieldsProblem(kNames, fields)) {
+      sink.Reject(number, *std::move(problem));
       return;
     }
-    const std::string date(fields[2]);
+    const std::string& customer_field = fields[0];
+    if (customer_field.find_first_not_of("0123456789") != std::string::npos) {
+      sink.Reject(number,
+                  absl::StrCat("customer: '", customer_field, "' is not a customer number"));
+      return;
+    }
+    const std::string customer = StripLeadingZeros(customer_field);
+    const std::string& date = fields[2];
     auto when = ParseCompactDate(date);
     if (!when.ok()) {
       sink.Reject(number, absl::StrCat("date: ", when.status().message()));
       return;
     }
-    auto cds = ParseFixedPoint(std::string_view(fields[3].data(), fields[3].size()), 0);
+    auto cds = ParseFixedPoint(fields[3], 0);
     if (!cds.ok() || *cds < 0) {
       sink.Reject(number, absl::StrCat("number of CDs: '", fields[3], "' is not a count"));
       return;
     }
-    auto cents = ParseFixedPoint(std::string_view(fields[4].data(), fields[4].size()), 2);
-    if (!cents.ok() || *cents < 0) {
-      sink.Reject(number, absl::StrCat("dollar value: '", fields[4], "' is not an amount"));
+    auto cents = ParseFixedPoint(fields[4], 2);
+    if (!cents.ok()) {
+      sink.Reject(number, absl::StrCat("dollar value: ", cents.status().message()));
+      return;
+    }
+    if (*cents < 0) {
+      sink.Reject(number, absl::StrCat("dollar value: '", fields[4], "' is negative"));
       return;
     }
     const int n = same_day_[{customer, date}]++;
-    guanxi::v1::Event event;
+    std::vector<guanxi::v1::Event> events(1);
+    guanxi::v1::Event& event = events.back();
     event.set_event_id(absl::StrCat("cdnow-", customer, "-", date, "-", n));
     event.set_customer_id(customer);
     *event.mutable_occurred_at() = *when;
@@ -58,16 +72,16 @@ class CdnowParser final : public LineParser {
     order->mutable_amount()->set_minor_units(*cents);
     order->set_quantity(*cds);
     order->set_line_count(1);
-    sink.Accept(std::move(event));
+    AcceptRecord(number, std::move(events), sink);
   }
 
   void Finish(EventSink&) override {}
 
  private:
-  static std::string StripLeadingZeros(absl::string_view id) {
+  // "00004" -> "4"; "0000" -> "0". `id` is digits.
+  static std::string StripLeadingZeros(const std::string& id) {
     const size_t first = id.find_first_not_of('0');
-    return first == absl::string_view::npos ? std::string(id.empty() ? "" : "0")
-                                            : std::string(id.substr(first));
+    return first == std::string::npos ? "0" : id.substr(first);
   }
 
   std::map<std::pair<std::string, std::string>, int> same_day_;

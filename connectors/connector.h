@@ -9,11 +9,15 @@
 //
 // Parsers are pure (no I/O, no clock): the caller reads the input and sends the events.
 // A bad row never stops a parser: it is reported to the sink with its line number and
-// the reason, and the rest goes through. Not thread-safe: one parser per input.
+// the reason, and the rest goes through. Every parser rejects a row with a field that is
+// not UTF-8 or holds a NUL byte, an amount that does not fit in int64 minor units, a
+// currency that is not ISO 4217-shaped, an event the log would refuse, and an event the
+// sink refuses (connectors/record_checks.h). Not thread-safe: one parser per input.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +32,13 @@ class EventSink {
   virtual void Accept(guanxi::v1::Event event) = 0;
   // A row that could not be mapped: its 1-based line number and why.
   virtual void Reject(int64_t line, std::string reason) = 0;
+  // Why the events' destination could never take `event` (it is larger than the
+  // destination's message size limit, say), or nullopt. A parser asks for each event of
+  // a row before accepting any and rejects the row whole instead, with its line and this
+  // reason, so that one such row does not stop the run. By default nothing is refused.
+  virtual std::optional<std::string> Refusal(const guanxi::v1::Event& /*event*/) const {
+    return std::nullopt;
+  }
 };
 
 class LineParser {

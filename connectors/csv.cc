@@ -1,11 +1,10 @@
 #include "connectors/csv.h"
 
-#include <charconv>
 #include <cstdint>
-#include <limits>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "connectors/checked_int.h"
 
 namespace guanxi::connectors {
 
@@ -70,21 +69,23 @@ absl::StatusOr<int64_t> ParseFixedPoint(std::string_view text, int scale) {
     return absl::InvalidArgumentError(
         absl::StrCat("'", shown, "' has more than ", scale, " decimals"));
   }
+  auto too_large = [&] {
+    return absl::InvalidArgumentError(absl::StrCat("'", shown, "' is too large"));
+  };
   int64_t value = 0;
   for (std::string_view part : {whole, frac}) {
     for (char c : part) {
       if (c < '0' || c > '9') return bad();
-      if (value > (std::numeric_limits<int64_t>::max() - 9) / 10) {
-        return absl::InvalidArgumentError(absl::StrCat("'", shown, "' is too large"));
-      }
-      value = value * 10 + (c - '0');
+      auto shifted = CheckedMul(value, 10);
+      auto next = shifted ? CheckedAdd(*shifted, c - '0') : std::nullopt;
+      if (!next) return too_large();
+      value = *next;
     }
   }
   for (int k = static_cast<int>(frac.size()); k < scale; ++k) {
-    if (value > std::numeric_limits<int64_t>::max() / 10) {
-      return absl::InvalidArgumentError(absl::StrCat("'", shown, "' is too large"));
-    }
-    value *= 10;
+    auto shifted = CheckedMul(value, 10);
+    if (!shifted) return too_large();
+    value = *shifted;
   }
   return negative ? -value : value;
 }

@@ -17,7 +17,8 @@ absl::StatusOr<std::vector<std::string>> SplitCsvLine(std::string_view line);
 
 // Parses a non-negative or negative decimal like "2.55", "-11062.06", "0.001" into an
 // integer count of 10^-scale units ("2.55" at scale 3 = 2550). More than `scale`
-// decimals, or anything that is not a decimal, is InvalidArgument.
+// decimals, anything that is not a decimal, or a count that does not fit in int64
+// ("'...' is too large") is InvalidArgument.
 absl::StatusOr<int64_t> ParseFixedPoint(std::string_view text, int scale);
 
 }  // namespace guanxi::connectors

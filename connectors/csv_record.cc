@@ -7,8 +7,8 @@
 
 #include "absl/time/time.h"
 #include "connectors/csv.h"
+#include "connectors/record_checks.h"
 #include "connectors/time_parse.h"
-#include "engine/ingest/decode.h"
 
 namespace guanxi::connectors {
 namespace {
@@ -81,6 +81,10 @@ class CsvParser final : public LineParser {
                   absl::StrCat("expected ", columns_.size(), " fields, got ", fields->size()));
       return;
     }
+    if (auto problem = FieldsProblem(columns_, *fields)) {
+      sink.Reject(number, *std::move(problem));
+      return;
+    }
     CsvRow row(columns_, *std::move(fields));
     std::vector<guanxi::v1::Event> events;
     map_(row, events);
@@ -88,14 +92,8 @@ class CsvParser final : public LineParser {
       sink.Reject(number, row.error());
       return;
     }
-    for (guanxi::v1::Event& event : events) {
-      event.set_source(source_);
-      if (auto refused = engine::ValidateEvent(event, {})) {
-        sink.Reject(number, refused->reason);
-        return;
-      }
-    }
-    for (guanxi::v1::Event& event : events) sink.Accept(std::move(event));
+    for (guanxi::v1::Event& event : events) event.set_source(source_);
+    AcceptRecord(number, std::move(events), sink);
   }
 
   void Finish(EventSink&) override {}
@@ -176,10 +174,8 @@ std::optional<guanxi::v1::Money> CsvRow::Money(std::string_view amount_column,
   const std::string& amount = Text(amount_column);
   const std::string& currency = Text(currency_column);
   if (optional && amount.empty() && currency.empty()) return std::nullopt;
-  if (currency.size() != 3 ||
-      !std::all_of(currency.begin(), currency.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
-    Fail(currency_column,
-         absl::StrCat("'", currency, "' is not an ISO 4217 code (three capital letters)"));
+  if (auto problem = CurrencyCodeProblem(currency)) {
+    Fail(currency_column, *problem);
     return std::nullopt;
   }
   if (amount.empty()) {

@@ -82,8 +82,8 @@ using CsvRowMapper = std::function<void(CsvRow& row, std::vector<guanxi::v1::Eve
 // UTF-8 byte order mark before it is ignored). A different line 1 is rejected with the
 // expected header, and the rows are still read in the expected column order. Blank
 // lines are skipped; a row with broken quoting, the wrong number of fields, a field
-// that does not parse, or an event the log would refuse (engine::ValidateEvent) is
-// rejected whole, with the reason.
+// that is not UTF-8 or holds a NUL byte, a field that does not parse, or an event
+// AcceptRecord refuses (connectors/record_checks.h) is rejected whole, with the reason.
 std::unique_ptr<LineParser> NewCsvParser(std::string source, std::vector<std::string> columns,
                                          CsvRowMapper map);
 

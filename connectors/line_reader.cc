@@ -34,21 +34,30 @@ bool LineReader::Next(std::string& line) {
   auto* file = static_cast<gzFile>(handle_);
   line.clear();
   while (true) {
-    if (gzgets(file, buffer_.data(), static_cast<int>(buffer_.size())) == nullptr) {
+    if (begin_ < end_) {
+      // By length, not as a C string: a NUL byte is data like any other.
+      const char* start = buffer_.data() + begin_;
+      const auto* newline = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));
+      const size_t n = newline == nullptr ? end_ - begin_ : static_cast<size_t>(newline - start);
+      line.append(start, n);
+      begin_ += n;
+      if (newline != nullptr) {
+        ++begin_;
+        return true;
+      }
+    }
+    const int n = gzread(file, buffer_.data(), static_cast<unsigned>(buffer_.size()));
+    if (n <= 0) {
       int code = 0;
       const char* message = gzerror(file, &code);
-      if (code != Z_OK && code != Z_BUF_ERROR) {
+      if (n < 0 || (code != Z_OK && code != Z_BUF_ERROR)) {
         status_ = absl::DataLossError(absl::StrCat("reading ", path_, ": ", message));
         return false;
       }
       return !line.empty();  // a last line without '\n'
     }
-    const size_t n = std::strlen(buffer_.data());
-    line.append(buffer_.data(), n);
-    if (n > 0 && line.back() == '\n') {
-      line.pop_back();
-      return true;
-    }
+    begin_ = 0;
+    end_ = static_cast<size_t>(n);
   }
 }
 

@@ -1,5 +1,7 @@
 // Reads a text input line by line: a plain or gzip'd file (detected from its bytes), or
-// standard input for "-". Lines come without their terminator.
+// standard input for "-". Lines come without their terminator ('\n'), whole and as
+// written: every byte up to the terminator, a NUL byte or invalid UTF-8 included (the
+// parsers judge the line; one odd byte never merges two lines).
 //
 //   ASSIGN_OR_RETURN(auto reader, LineReader::Open(path));
 //   std::string line;
@@ -40,7 +42,9 @@ class LineReader {
   void* handle_;  // a gzFile
   std::string path_;
   int64_t size_bytes_;
-  std::string buffer_;
+  std::string buffer_;  // decompressed bytes; [begin_, end_) not yet returned
+  size_t begin_ = 0;
+  size_t end_ = 0;
   absl::Status status_;
 };
 

@@ -1,4 +1,5 @@
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -6,8 +7,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "connectors/checked_int.h"
 #include "connectors/connector.h"
 #include "connectors/csv.h"
+#include "connectors/record_checks.h"
 #include "connectors/time_parse.h"
 
 namespace guanxi::connectors {
@@ -15,16 +19,25 @@ namespace {
 
 constexpr std::string_view kHeader =
     "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country";
+const std::vector<std::string>& Columns() {
+  static const std::vector<std::string> columns =
+      absl::StrSplit(absl::string_view(kHeader.data(), kHeader.size()), ',');
+  return columns;
+}
 // Prices carry up to 3 decimals ("0.001"): sums are kept exactly in thousandths of a
 // pound and rounded once per invoice to pence.
 constexpr int kPriceScale = 3;
+constexpr char kOverflows[] = " (it overflows a 64-bit count)";
 
 struct Invoice {
   std::string number;
   std::string customer;
   google::protobuf::Timestamp first_at;
   int64_t first_line = 0;
-  int64_t amount_milli = 0;  // sum of quantity x price, in thousandths of a pound
+  // Sums of the lines' |quantity| x price, in thousandths of a pound, and of their
+  // |quantity|: positive for orders and cancellations alike (a cancellation's event
+  // carries the amount and quantity reversed as positive numbers).
+  int64_t amount_milli = 0;
   int64_t quantity = 0;
   int32_t lines = 0;
   std::string first_stock_code;
@@ -48,8 +61,13 @@ class OnlineRetailParser final : public LineParser {
       sink.Reject(number, std::string(fields.status().message()));
       return;
     }
-    if (fields->size() != 8) {
-      sink.Reject(number, absl::StrCat("expected 8 fields, got ", fields->size()));
+    if (fields->size() != Columns().size()) {
+      sink.Reject(number,
+                  absl::StrCat("expected ", Columns().size(), " fields, got ", fields->size()));
+      return;
+    }
+    if (auto problem = FieldsProblem(Columns(), *fields)) {
+      sink.Reject(number, *std::move(problem));
       return;
     }
     const std::string& invoice_no = (*fields)[0];
@@ -90,6 +108,14 @@ class OnlineRetailParser final : public LineParser {
                                        : "an order line with a negative Quantity");
       return;
     }
+    // ParseFixedPoint never yields INT64_MIN, so the magnitude fits.
+    const int64_t count = cancellation ? -*quantity : *quantity;
+    const std::optional<int64_t> line_milli = CheckedMul(count, *price);
+    if (!line_milli) {
+      sink.Reject(number, absl::StrCat("amount: Quantity ", (*fields)[3], " x UnitPrice ",
+                                       (*fields)[5], " is too large", kOverflows));
+      return;
+    }
 
     auto [it, inserted] = index_.try_emplace(invoice_no, invoices_.size());
     if (inserted) {
@@ -108,8 +134,16 @@ class OnlineRetailParser final : public LineParser {
                                " (line ", invoice.first_line, "), not ", *customer));
       return;
     }
-    invoice.amount_milli += *quantity * *price;
-    invoice.quantity += *quantity;
+    const std::optional<int64_t> amount_milli = CheckedAdd(invoice.amount_milli, *line_milli);
+    const std::optional<int64_t> total_quantity = CheckedAdd(invoice.quantity, count);
+    if (!amount_milli || !total_quantity) {
+      sink.Reject(number, absl::StrCat(amount_milli ? "Quantity" : "amount", ": invoice ",
+                                       invoice_no, "'s total with this line is too large",
+                                       kOverflows));
+      return;
+    }
+    invoice.amount_milli = *amount_milli;
+    invoice.quantity = *total_quantity;
     invoice.lines += 1;
     if (!cancellation) invoice.stock_codes.push_back(stock_code);
   }
@@ -121,7 +155,8 @@ class OnlineRetailParser final : public LineParser {
     std::unordered_map<std::string, std::unordered_map<std::string, std::string>> last_order;
     for (Invoice& invoice : invoices_) {
       const bool cancellation = invoice.number[0] == 'C';
-      guanxi::v1::Event event;
+      std::vector<guanxi::v1::Event> events(1);
+      guanxi::v1::Event& event = events.back();
       event.set_event_id(absl::StrCat("online-retail-", invoice.number));
       event.set_customer_id(invoice.customer);
       *event.mutable_occurred_at() = invoice.first_at;
@@ -130,12 +165,11 @@ class OnlineRetailParser final : public LineParser {
       order->set_order_id(invoice.number);
       order->set_kind(cancellation ? guanxi::v1::ORDER_KIND_CANCELLATION
                                    : guanxi::v1::ORDER_KIND_ORDER);
-      // Thousandths of a pound -> pence, rounded half away from zero; cancellations
-      // carry the reversed amount as a positive number.
-      const int64_t milli = cancellation ? -invoice.amount_milli : invoice.amount_milli;
+      // Thousandths of a pound -> pence, rounded half up (the sum is >= 0).
       order->mutable_amount()->set_currency("GBP");
-      order->mutable_amount()->set_minor_units(milli >= 0 ? (milli + 5) / 10 : (milli - 5) / 10);
-      order->set_quantity(cancellation ? -invoice.quantity : invoice.quantity);
+      order->mutable_amount()->set_minor_units(invoice.amount_milli / 10 +
+                                               (invoice.amount_milli % 10 >= 5 ? 1 : 0));
+      order->set_quantity(invoice.quantity);
       order->set_line_count(invoice.lines);
       auto& codes = last_order[invoice.customer];
       if (cancellation) {
@@ -145,7 +179,7 @@ class OnlineRetailParser final : public LineParser {
       } else {
         for (const std::string& code : invoice.stock_codes) codes[code] = invoice.number;
       }
-      sink.Accept(std::move(event));
+      AcceptRecord(invoice.first_line, std::move(events), sink);
     }
     invoices_.clear();
     index_.clear();

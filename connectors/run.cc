@@ -1,7 +1,9 @@
 #include "connectors/run.h"
 
+#include <algorithm>
 #include <ostream>
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace guanxi::connectors {
@@ -19,8 +21,7 @@ class Pipeline final : public EventSink {
 
   void Accept(guanxi::v1::Event event) override {
     ++summary_.events;
-    if ((options_.since && Before(event.occurred_at(), *options_.since)) ||
-        (options_.until && !Before(event.occurred_at(), *options_.until))) {
+    if (!InWindow(event)) {
       ++summary_.filtered;
       return;
     }
@@ -36,10 +37,20 @@ class Pipeline final : public EventSink {
     if (hooks_.on_reject) hooks_.on_reject(line, reason);
   }
 
+  // Only what would be published can be refused.
+  std::optional<std::string> Refusal(const guanxi::v1::Event& event) const override {
+    return InWindow(event) ? publisher_.Refusal(event) : std::nullopt;
+  }
+
   const absl::Status& status() const { return status_; }
   int64_t published() const { return published_; }
 
  private:
+  bool InWindow(const guanxi::v1::Event& event) const {
+    return !(options_.since && Before(event.occurred_at(), *options_.since)) &&
+           !(options_.until && !Before(event.occurred_at(), *options_.until));
+  }
+
   EventPublisher& publisher_;
   const ConnectOptions& options_;
   const ConnectHooks& hooks_;
@@ -62,6 +73,23 @@ absl::StatusOr<int64_t> JsonlPublisher::Flush() {
   out_.flush();
   if (!out_) return absl::DataLossError("cannot write the output");
   return 0;
+}
+
+std::optional<std::string> KafkaSizeRefusal(size_t key_bytes, size_t value_bytes,
+                                            const KafkaSizeLimits& limits) {
+  if (key_bytes > limits.max_message_bytes ||
+      value_bytes > limits.max_message_bytes - key_bytes) {
+    return absl::StrCat("oversized: the event is ", value_bytes, " bytes, over the ",
+                        limits.max_message_bytes - std::min(key_bytes, limits.max_message_bytes),
+                        " bytes a Kafka message may carry with its ", key_bytes,
+                        "-byte key (message.max.bytes less framing)");
+  }
+  if (value_bytes > limits.max_event_bytes) {
+    return absl::StrCat("oversized: the event is ", value_bytes,
+                        " bytes, over kafka.max_event_bytes ", limits.max_event_bytes,
+                        " (the engine would dead-letter it)");
+  }
+  return std::nullopt;
 }
 
 absl::StatusOr<ConnectSummary> RunConnector(LineReader& reader, LineParser& parser,

@@ -7,6 +7,7 @@
 // Not thread-safe; one run at a time per reader/parser/publisher.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
@@ -28,10 +29,33 @@ namespace guanxi::connectors {
 class EventPublisher {
  public:
   virtual ~EventPublisher() = default;
+  // Why this destination could never take `event`, whatever the retry (for Kafka: it is
+  // larger than the producer's message size limit), or nullopt. RunConnector asks before
+  // Publish and rejects the event's row instead, so the run goes on; Publish of such an
+  // event is InvalidArgument with the same reason. By default nothing is refused.
+  virtual std::optional<std::string> Refusal(const guanxi::v1::Event& /*event*/) const {
+    return std::nullopt;
+  }
   virtual absl::Status Publish(const guanxi::v1::Event& event) = 0;
   // Waits for everything published so far; returns how many events failed delivery.
   virtual absl::StatusOr<int64_t> Flush() = 0;
 };
+
+// The sizes a Kafka message of guanxi.events must keep to.
+struct KafkaSizeLimits {
+  // The most key and value bytes together the producer takes in one message
+  // (engine::Producer::max_message_bytes: its message.max.bytes, librdkafka's default
+  // 1,000,000, less the record framing librdkafka counts); a larger one it refuses.
+  size_t max_message_bytes = 0;
+  // The engine's kafka.max_event_bytes: a larger value is dead-lettered as "oversized".
+  size_t max_event_bytes = 1 << 20;
+};
+
+// Why an event of `value_bytes` keyed by `key_bytes` breaks `limits`, or nullopt:
+// "oversized: the event is 1200065 bytes, over the 999933 bytes a Kafka message may carry
+// with its 3-byte key (message.max.bytes less framing)".
+std::optional<std::string> KafkaSizeRefusal(size_t key_bytes, size_t value_bytes,
+                                            const KafkaSizeLimits& limits);
 
 // Writes each event as one line of protobuf JSON (the jsonl connector's input format).
 class JsonlPublisher final : public EventPublisher {

@@ -88,6 +88,25 @@ TEST(CdnowParserTest, EachBadRowIsReportedWithItsLineAndTheRestGoesThrough) {
   EXPECT_THAT(out.rejected[7], HasSubstr("dollar value"));
 }
 
+// Issue 20: "0000\xff7" became customer 7 (the JSON printer dropped the byte that the
+// id kept), 0 rejected. The customer must be digits, and any field valid UTF-8.
+TEST(CdnowParserTest, ACustomerThatIsNotDigitsIsRejectedNotCreditedToAnother) {
+  auto parser = NewCdnowParser();
+  Collect out = ParseLines(*parser, {
+                                        "0000\xff" "7 1 19970102 1 2.00",      // 1
+                                        "0000é7 1 19970102 1 2.00",             // 2
+                                        "00007 1 19970102 1 2.00",             // 3 good
+                                        "00007 \xff 19970102 1 2.00",          // 4
+                                        "00007 1 19970102 1 99999999999999999.99",  // 5
+                                    });
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].customer_id(), "7");
+  EXPECT_EQ(out.rejected[1], "customer: invalid UTF-8 at byte 5 (0xff)");
+  EXPECT_EQ(out.rejected[2], "customer: '0000é7' is not a customer number");
+  EXPECT_EQ(out.rejected[4], "sample: invalid UTF-8 at byte 1 (0xff)");
+  EXPECT_EQ(out.rejected[5], "dollar value: '99999999999999999.99' is too large");
+}
+
 TEST(CdnowParserTest, RealSampleParsesCompletelyAndDeterministically) {
   const std::string path = DataPath("cdnow/CDNOW_sample.txt");
   if (!Exists(path)) GTEST_SKIP() << path << " is not there (../shared/data)";
@@ -129,6 +148,34 @@ TEST(JsonlParserTest, AcceptsEventsAndReportsBadLines) {
   EXPECT_THAT(out.rejected[5], HasSubstr("no payload"));
   EXPECT_THAT(out.rejected[6], HasSubstr("protobuf JSON"));
   EXPECT_THAT(out.rejected[7], HasSubstr("protobuf JSON"));
+}
+
+// Issue 20: JSON text that is not UTF-8, or holds a raw NUL, is rejected before the JSON
+// parser (whose error would quote the bad bytes); Money with a currency that is not
+// ISO 4217-shaped is rejected naming the field; an empty currency is the default one.
+TEST(JsonlParserTest, InvalidUtf8NulAndBadCurrencyAreRejected) {
+  auto parser = NewJsonlParser();
+  const std::string order =
+      R"({"eventId":"e#","customerId":"C-1","occurredAt":"2026-03-02T09:30:00Z",)"
+      R"("order":{"amount":{"currency":"CUR","minorUnits":"100"}}})";
+  auto line = [&](const std::string& id, const std::string& currency) {
+    std::string text = order;
+    text.replace(text.find('#'), 1, id);
+    text.replace(text.find("CUR"), 3, currency);
+    return text;
+  };
+  std::string nul = line("3", "EUR");
+  nul.insert(nul.find("C-1"), 1, '\0');
+  Collect out = ParseLines(*parser, {line("1", "EUR"), line("2", "EUR").insert(33, "\xff"), nul,
+                                     line("4", "eur"), line("5", "")});
+  ASSERT_EQ(out.events.size(), 2u);
+  EXPECT_EQ(out.events[0].event_id(), "e1");
+  EXPECT_EQ(out.events[1].event_id(), "e5");
+  EXPECT_EQ(out.rejected[2],
+            "not a guanxi.v1.Event in protobuf JSON: invalid UTF-8 at byte 34 (0xff)");
+  EXPECT_EQ(out.rejected[3], "not a guanxi.v1.Event in protobuf JSON: a NUL byte at byte 31");
+  EXPECT_EQ(out.rejected[4],
+            "order.amount.currency: 'eur' is not an ISO 4217 code (three capital letters)");
 }
 
 const char* kHeader =
@@ -191,6 +238,46 @@ TEST(OnlineRetailParserTest, EachBadRowIsReportedWithItsLine) {
   EXPECT_THAT(out.rejected[10], HasSubstr("positive Quantity"));
   EXPECT_THAT(out.rejected[11], HasSubstr("belongs to customer 12345"));
   EXPECT_THAT(out.rejected[12], HasSubstr("CustomerID"));
+}
+
+// Issue 20: Quantity 3000000000 x UnitPrice 3000000000 became an order of
+// -201110797026118861 pence, 0 rejected. Every amount is computed with checked
+// arithmetic: a line whose amount, or whose invoice's total, does not fit is rejected.
+TEST(OnlineRetailParserTest, AnAmountThatOverflowsIsRejectedNotWrapped) {
+  auto parser = NewOnlineRetailParser();
+  Collect out = ParseLines(
+      *parser,
+      {kHeader,
+       "1,A,big,3000000000,2010-12-01 08:26:00,3000000000,17850.0,UK",                 // 2
+       "2,A,ok,1,2010-12-01 08:26:00,1.00,17850.0,UK",                                 // 3
+       "3,A,max,9223372036854775,2010-12-01 08:27:00,1.000,17850.0,UK",                // 4
+       "3,B,again,1,2010-12-01 08:27:00,0.808,17850.0,UK",                             // 5
+       "C4,A,cancel,-3000000000,2010-12-01 08:28:00,3000000000,17850.0,UK",            // 6
+       "5,A,qty,99999999999999999999,2010-12-01 08:28:00,1.00,17850.0,UK"});           // 7
+  EXPECT_EQ(out.rejected[2],
+            "amount: Quantity 3000000000 x UnitPrice 3000000000 is too large (it overflows a "
+            "64-bit count)");
+  EXPECT_EQ(out.rejected[5],
+            "amount: invoice 3's total with this line is too large (it overflows a 64-bit count)");
+  EXPECT_THAT(out.rejected[6], HasSubstr("amount: Quantity -3000000000 x UnitPrice 3000000000"));
+  EXPECT_EQ(out.rejected[7], "Quantity: '99999999999999999999' is too large");
+  EXPECT_EQ(out.rejected.size(), 4u);
+  ASSERT_EQ(out.events.size(), 2u);  // invoices 2 and 3 (its first line only)
+  EXPECT_EQ(out.events[0].order().amount().minor_units(), 100);
+  EXPECT_EQ(out.events[1].order().amount().minor_units(), 922337203685477500);
+  EXPECT_EQ(out.events[1].order().line_count(), 1);
+  for (const v1::Event& e : out.events) EXPECT_GE(e.order().amount().minor_units(), 0);
+}
+
+TEST(OnlineRetailParserTest, ALineWithInvalidUtf8OrANulInAnyFieldIsRejectedNamingIt) {
+  auto parser = NewOnlineRetailParser();
+  const std::string nul("2,A,ok,1,2010-12-01 08:26:00,1.00,17850.0,U\0K", 46);
+  Collect out = ParseLines(*parser, {kHeader, "1,A,caf\xe9,1,2010-12-01 08:26:00,1.00,17850.0,UK",
+                                     nul, "3,A,café,1,2010-12-01 08:26:00,1.00,17850.0,UK"});
+  EXPECT_EQ(out.rejected[2], "Description: invalid UTF-8 at byte 4 (0xe9)");
+  EXPECT_EQ(out.rejected[3], "Country: a NUL byte at byte 2");
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].order().order_id(), "3");
 }
 
 TEST(OnlineRetailParserTest, WrongHeaderIsReported) {
