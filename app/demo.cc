@@ -285,7 +285,14 @@ int RunDemo(const Args& args, Io& io) {
 
   FromStart listener;
   auto consumer = engine::Consumer::Create(brokers, "guanxi-demo-view", {}, &listener);
-  if (!consumer.ok()) return ReportFailure(io, consumer.status());
+  if (!consumer.ok()) {  // the threads end before their std::thread objects go
+    demo_stop = true;
+    producer.join();
+    http.reset();
+    engine_stop = true;
+    engine_thread.join();
+    return ReportFailure(io, consumer.status());
+  }
   (*consumer)->Subscribe({config.kafka().warnings_topic()}).IgnoreError();
 
   const bool terminal = isatty(STDOUT_FILENO) != 0;
