@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 "$here/build.sh"
-target=${GUANXI_CACHE:-$HOME/.cache/guanxi}/peer/target
+target=${GUANXI_CACHE:-$HOME/.cache/guanxi}/bench/peer/target
 config=(--config "$repo/deploy/guanxi.conf.textproto")
 for arg in "$@"; do [[ "$arg" == --config ]] && config=(); done
 # shellcheck disable=SC2086  # JAVA_OPTS is a list of options
