@@ -18,16 +18,16 @@ std::optional<guanxi::v1::LifecycleStage> StageOf(std::string name) {
   return stage;
 }
 
-bool ClassMatches(const google::protobuf::FieldDescriptor* field, const std::string& value,
-                  const guanxi::v1::Classes& classes) {
+}  // namespace
+
+std::string ClassValue(const guanxi::v1::Classes& classes,
+                       const google::protobuf::FieldDescriptor* field) {
   const auto* reflection = classes.GetReflection();
   if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
-    return reflection->GetString(classes, field) == value;
+    return reflection->GetString(classes, field);
   }
-  return absl::StrCat(reflection->GetInt32(classes, field)) == value;
+  return absl::StrCat(reflection->GetInt32(classes, field));
 }
-
-}  // namespace
 
 bool NeedsAttention(const guanxi::v1::CustomerState& state) {
   return !state.churn_episode().warning_id().empty() ||
@@ -37,7 +37,7 @@ bool NeedsAttention(const guanxi::v1::CustomerState& state) {
 
 bool CustomerFilter::Matches(const guanxi::v1::CustomerState& state) const {
   if (stage && state.stage() != *stage) return false;
-  if (class_field != nullptr && !ClassMatches(class_field, class_value, state.classes())) {
+  if (class_field != nullptr && ClassValue(state.classes(), class_field) != class_value) {
     return false;
   }
   if (owner && state.owner() != *owner) return false;

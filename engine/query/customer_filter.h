@@ -31,6 +31,11 @@ struct CustomerFilter {
   bool Matches(const guanxi::v1::CustomerState& state) const;
 };
 
+// A guanxi.v1.Classes field's value as the filters and the portfolio write it: the text,
+// or the integer in decimal ("A", "key_account", "5").
+std::string ClassValue(const guanxi::v1::Classes& classes,
+                       const google::protobuf::FieldDescriptor* field);
+
 // The account manager's list: an open churn-warning episode, or at risk, or being won
 // back.
 bool NeedsAttention(const guanxi::v1::CustomerState& state);

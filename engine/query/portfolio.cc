@@ -9,16 +9,11 @@ namespace {
 // One customer's classes into the per-field counts; unclassified values ("" or 0) left out.
 void CountClasses(const guanxi::v1::Classes& classes, guanxi::v1::Portfolio& portfolio) {
   const auto* descriptor = classes.GetDescriptor();
-  const auto* reflection = classes.GetReflection();
   for (int i = 0; i < descriptor->field_count(); ++i) {
     const auto* field = descriptor->field(i);
-    std::string value;
-    if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
-      value = reflection->GetString(classes, field);
-    } else if (const int32_t n = reflection->GetInt32(classes, field); n != 0) {
-      value = absl::StrCat(n);
-    }
-    if (value.empty()) continue;
+    const std::string value = ClassValue(classes, field);
+    const bool text = field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING;
+    if (value.empty() || (!text && value == "0")) continue;
     ++(*(*portfolio.mutable_classes())[field->name()].mutable_counts())[value];
   }
 }
