@@ -66,6 +66,31 @@ class FakeSideOutput final : public SideOutput {
   absl::Status flush_status;
 };
 
+// A consumer's listener that reads every partition it is given from its start.
+struct FromTheStart final : RebalanceListener {
+  std::vector<int64_t> OnAssigned(const std::vector<TopicPartition>& ps) override {
+    return std::vector<int64_t>(ps.size(), kOffsetBeginning);
+  }
+  void OnRevoked(const std::vector<TopicPartition>&) override {}
+};
+
+// The first `count` messages of guanxi.dead-letters, read from its start (fewer if a
+// minute passes first).
+std::vector<KafkaMessage> ReadDeadLetters(const std::string& brokers, size_t count) {
+  FromTheStart listener;
+  auto consumer = std::move(*Consumer::Create(brokers, "dl-reader", {}, &listener));
+  std::vector<KafkaMessage> letters;
+  EXPECT_TRUE(consumer->Subscribe({"guanxi.dead-letters"}).ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (letters.size() < count && absl::Now() < deadline) {
+    for (KafkaMessage& m : consumer->Poll(1000, absl::Milliseconds(100))) {
+      letters.push_back(std::move(m));
+    }
+  }
+  consumer->Close();
+  return letters;
+}
+
 struct IngestorFixture {
   TempDir dir;
   std::unique_ptr<EventLog> log;
@@ -232,27 +257,14 @@ TEST(IngestEngineTest, EffectivelyOnceWithResendsGarbageAndARestart) {
   EXPECT_EQ(in_logs, distinct);
 
   // The dead-letter topic holds exactly the garbage, with its original bytes.
-  struct Everything final : RebalanceListener {
-    std::vector<int64_t> OnAssigned(const std::vector<TopicPartition>& ps) override {
-      return std::vector<int64_t>(ps.size(), kOffsetBeginning);
-    }
-    void OnRevoked(const std::vector<TopicPartition>&) override {}
-  } listener;
-  auto consumer = std::move(*Consumer::Create(brokers, "dl-reader", {}, &listener));
-  ASSERT_TRUE(consumer->Subscribe({"guanxi.dead-letters"}).ok());
-  int letters = 0;
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (letters < garbage && absl::Now() < deadline) {
-    for (const KafkaMessage& m : consumer->Poll(1000, absl::Milliseconds(100))) {
-      v1::DeadLetter letter;
-      ASSERT_TRUE(letter.ParseFromString(m.value));
-      EXPECT_EQ(letter.reason_code(), "undecodable");
-      EXPECT_EQ(letter.original_value(), "\xff\xfe not protobuf");
-      ++letters;
-    }
+  const std::vector<KafkaMessage> letters = ReadDeadLetters(brokers, garbage);
+  for (const KafkaMessage& m : letters) {
+    v1::DeadLetter letter;
+    ASSERT_TRUE(letter.ParseFromString(m.value));
+    EXPECT_EQ(letter.reason_code(), "undecodable");
+    EXPECT_EQ(letter.original_value(), "\xff\xfe not protobuf");
   }
-  EXPECT_EQ(letters, garbage);
-  consumer->Close();
+  EXPECT_EQ(letters.size(), static_cast<size_t>(garbage));
 }
 
 // A poison message must not stop the engine: a value too large for the dead letter
@@ -318,23 +330,11 @@ TEST(IngestEngineTest, MessagesTooLargeForADeadLetterAreDeadLetteredCutToFit) {
     EXPECT_EQ(engine.totals().appended, run == 0 ? 1 : 0);
   }
 
-  struct Everything final : RebalanceListener {
-    std::vector<int64_t> OnAssigned(const std::vector<TopicPartition>& ps) override {
-      return std::vector<int64_t>(ps.size(), kOffsetBeginning);
-    }
-    void OnRevoked(const std::vector<TopicPartition>&) override {}
-  } listener;
-  auto consumer = std::move(*Consumer::Create(brokers, "dl-reader", {}, &listener));
-  ASSERT_TRUE(consumer->Subscribe({"guanxi.dead-letters"}).ok());
   std::vector<v1::DeadLetter> letters;
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (letters.size() < std::size(poisons) && absl::Now() < deadline) {
-    for (const KafkaMessage& m : consumer->Poll(100, absl::Milliseconds(100))) {
-      ASSERT_TRUE(letters.emplace_back().ParseFromString(m.value));
-      EXPECT_LE(m.key.size() + m.value.size(), budget);
-    }
+  for (const KafkaMessage& m : ReadDeadLetters(brokers, std::size(poisons))) {
+    ASSERT_TRUE(letters.emplace_back().ParseFromString(m.value));
+    EXPECT_LE(m.key.size() + m.value.size(), budget);
   }
-  consumer->Close();
   ASSERT_EQ(letters.size(), std::size(poisons));
   std::sort(letters.begin(), letters.end(), [](const auto& a, const auto& b) {
     const auto& s = a.source();
@@ -604,12 +604,7 @@ TEST(IngestEngineTest, RetentionGapIsALoudErrorNotASilentSkip) {
   }
   ASSERT_EQ(producer->Flush(absl::Seconds(60)), 0);
 
-  struct Nothing final : RebalanceListener {
-    std::vector<int64_t> OnAssigned(const std::vector<TopicPartition>& ps) override {
-      return std::vector<int64_t>(ps.size(), kOffsetBeginning);
-    }
-    void OnRevoked(const std::vector<TopicPartition>&) override {}
-  } listener;
+  FromTheStart listener;
   auto probe = std::move(*Consumer::Create(brokers, "probe", {}, &listener));
   auto marks = probe->QueryWatermarks("guanxi.events", 0, absl::Seconds(10));
   ASSERT_TRUE(marks.ok()) << marks.status();
@@ -680,12 +675,7 @@ TEST(IngestEngineTest, QuietPartitionGetsATickAndItsTimersFire) {
   });
   // Watch the relationship changes: the quiet customer goes to at_risk (90 days) and then
   // lost (180 days) by the passing of time alone.
-  struct Everything final : RebalanceListener {
-    std::vector<int64_t> OnAssigned(const std::vector<TopicPartition>& ps) override {
-      return std::vector<int64_t>(ps.size(), kOffsetBeginning);
-    }
-    void OnRevoked(const std::vector<TopicPartition>&) override {}
-  } listener;
+  FromTheStart listener;
   auto consumer = std::move(*Consumer::Create(brokers, "changes-reader", {}, &listener));
   ASSERT_TRUE(consumer->Subscribe({config.kafka().changes_topic()}).ok());
   std::vector<std::string> quiet_stages;
