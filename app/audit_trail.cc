@@ -385,7 +385,7 @@ int RunTrail(const Args& args, Io& io) {
   if (!config.ok()) return ReportUsageError(io, config.status());
   std::optional<Timestamp> as_of;
   if (args.Has("as-of")) {
-    auto parsed = ParseTimeFlag("as-of", args.Get("as-of"), DateMeans::kEndOfDay);
+    auto parsed = ParseTimeFlag("as-of", args.Get("as-of"));
     if (!parsed.ok()) return ReportUsageError(io, parsed.status());
     as_of = *parsed;
   }

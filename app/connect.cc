@@ -60,7 +60,7 @@ int RunConnect(const Args& args, Io& io) {
   connectors::ConnectOptions options;
   for (const char* flag : {"since", "until"}) {
     if (!args.Has(flag)) continue;
-    auto ts = ParseTimeFlag(flag, args.Get(flag), DateMeans::kStartOfDay);
+    auto ts = ParseTimeFlag(flag, args.Get(flag));
     if (!ts.ok()) return ReportUsageError(io, ts.status());
     (std::string(flag) == "since" ? options.since : options.until) = *ts;
   }
@@ -142,8 +142,12 @@ Command ConnectCommand() {
                  .required = true},
                 {.name = "since",
                  .value_name = "TIME",
-                 .help = "only events at or after TIME (RFC 3339 or YYYY-MM-DD, UTC)"},
-                {.name = "until", .value_name = "TIME", .help = "only events before TIME"},
+                 .help = "only events after TIME (RFC 3339, or YYYY-MM-DD: the end of that "
+                         "day, UTC, so the day itself is left out)"},
+                {.name = "until",
+                 .value_name = "TIME",
+                 .help = "only events at or before TIME (RFC 3339, or YYYY-MM-DD: the end of "
+                         "that day, UTC, so the day itself is sent)"},
                 {.name = "rejects",
                  .value_name = "FILE",
                  .help = "write every rejected line's number and reason to FILE"}},

@@ -287,7 +287,7 @@ int RunExport(const Args& args, Io& io) {
   const bool csv = format == "csv";
   std::optional<Timestamp> as_of;
   if (args.Has("as-of")) {
-    auto parsed = ParseTimeFlag("as-of", args.Get("as-of"), DateMeans::kEndOfDay);
+    auto parsed = ParseTimeFlag("as-of", args.Get("as-of"));
     if (!parsed.ok()) return ReportUsageError(io, parsed.status());
     as_of = *parsed;
   }

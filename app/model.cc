@@ -30,7 +30,7 @@ std::string Boundaries(const google::protobuf::RepeatedField<double>& b) {
 int RunFit(const Args& args, Io& io) {
   auto config = engine::LoadEngineConfig(args.Get("config"));
   if (!config.ok()) return ReportUsageError(io, config.status());
-  auto as_of = ParseTimeFlag("as-of", args.Get("as-of"), DateMeans::kEndOfDay);
+  auto as_of = ParseTimeFlag("as-of", args.Get("as-of"));
   if (!as_of.ok()) return ReportUsageError(io, as_of.status());
   const std::string data = args.Get("data");
   auto partitions = engine::ListPartitions(data);

@@ -5,9 +5,8 @@
 namespace guanxi::app {
 
 absl::StatusOr<google::protobuf::Timestamp> ParseTimeFlag(const std::string& flag,
-                                                          const std::string& text,
-                                                          DateMeans date_means) {
-  auto parsed = engine::ParseTimeText(text, date_means);
+                                                          const std::string& text) {
+  auto parsed = engine::ParseTimeText(text);
   if (!parsed.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", parsed.status().message()));
   }

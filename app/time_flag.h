@@ -1,5 +1,6 @@
 // Time flags (--since, --until, --as-of): RFC 3339 ("2011-03-01T09:30:00Z") or a date
-// ("2011-03-01", UTC), read by engine::ParseTimeText (as the HTTP API reads ?as_of=).
+// ("2011-03-01": the end of that day, UTC, in every flag), read by engine::ParseTimeText
+// (as the HTTP API reads ?as_of=).
 #pragma once
 
 #include <string>
@@ -10,11 +11,8 @@
 
 namespace guanxi::app {
 
-using engine::DateMeans;
-
 // InvalidArgument naming --`flag` when `text` is neither.
 absl::StatusOr<google::protobuf::Timestamp> ParseTimeFlag(const std::string& flag,
-                                                          const std::string& text,
-                                                          DateMeans date_means);
+                                                          const std::string& text);
 
 }  // namespace guanxi::app

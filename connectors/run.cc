@@ -5,13 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"  // Timestamp's operator<
 
 namespace guanxi::connectors {
 namespace {
-
-bool Before(const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
-  return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
-}
 
 class Pipeline final : public EventSink {
  public:
@@ -47,8 +44,8 @@ class Pipeline final : public EventSink {
 
  private:
   bool InWindow(const guanxi::v1::Event& event) const {
-    return !(options_.since && Before(event.occurred_at(), *options_.since)) &&
-           !(options_.until && !Before(event.occurred_at(), *options_.until));
+    const google::protobuf::Timestamp& at = event.occurred_at();
+    return !(options_.since && at <= *options_.since) && !(options_.until && *options_.until < at);
   }
 
   EventPublisher& publisher_;

@@ -70,7 +70,9 @@ class JsonlPublisher final : public EventPublisher {
 };
 
 struct ConnectOptions {
-  // Event-time window [since, until): events outside it are counted as filtered.
+  // Event-time window (since, until]: after `since`, at or before `until`, so that one
+  // run's --until T and the next one's --since T neither overlap nor leave a gap. Events
+  // outside it are counted as filtered.
   std::optional<google::protobuf::Timestamp> since{};
   std::optional<google::protobuf::Timestamp> until{};
 };

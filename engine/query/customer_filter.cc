@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/query/time_text.h"
+#include "google/protobuf/util/time_util.h"  // Timestamp's operator<
 
 namespace guanxi::engine {
 namespace {
@@ -42,7 +43,7 @@ bool CustomerFilter::Matches(const guanxi::v1::CustomerState& state) const {
   }
   if (owner && state.owner() != *owner) return false;
   if (needs_attention && !NeedsAttention(state)) return false;
-  if (entered_since && state.stage_since().seconds() < *entered_since) return false;
+  if (entered_since && state.stage_since() < *entered_since) return false;
   return true;
 }
 
@@ -81,12 +82,12 @@ absl::StatusOr<CustomerFilter> ParseCustomerFilter(
     filter.needs_attention = *text == "true";
   }
   if (auto text = param("entered_since")) {
-    auto since = ParseTimeText(*text, DateMeans::kStartOfDay);
+    auto since = ParseTimeText(*text);
     if (!since.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("entered_since: ", since.status().message()));
     }
-    filter.entered_since = since->seconds();
+    filter.entered_since = *since;
   }
   return filter;
 }

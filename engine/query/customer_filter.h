@@ -25,8 +25,9 @@ struct CustomerFilter {
   std::string class_value;
   std::optional<std::string> owner;  // owner=NAME: CustomerState.owner, exactly
   bool needs_attention = false;      // needs_attention=true: NeedsAttention(state)
-  // entered_since=TIME (RFC 3339 or a date, its midnight UTC): in its stage since then.
-  std::optional<int64_t> entered_since;
+  // entered_since=TIME (RFC 3339, or a date: the end of that day, UTC): entered its
+  // stage at or after TIME.
+  std::optional<google::protobuf::Timestamp> entered_since;
 
   bool Matches(const guanxi::v1::CustomerState& state) const;
 };

@@ -221,7 +221,7 @@ struct HttpServer::Impl {
   void CustomerTrail(const std::string& id, const httplib::Request& req, httplib::Response& res) {
     std::optional<google::protobuf::Timestamp> as_of;
     if (req.has_param("as_of")) {
-      auto parsed = ParseTimeText(req.get_param_value("as_of"), DateMeans::kEndOfDay);
+      auto parsed = ParseTimeText(req.get_param_value("as_of"));
       if (!parsed.ok()) return Fail(res, 400, absl::StrCat("as_of: ", parsed.status().message()));
       as_of = *parsed;
     }

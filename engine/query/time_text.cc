@@ -10,8 +10,7 @@
 
 namespace guanxi::engine {
 
-absl::StatusOr<google::protobuf::Timestamp> ParseTimeText(std::string_view text,
-                                                          DateMeans date_means) {
+absl::StatusOr<google::protobuf::Timestamp> ParseTimeText(std::string_view text) {
   google::protobuf::Timestamp ts;
   if (google::protobuf::util::TimeUtil::FromString(std::string(text), &ts)) return ts;
   // A date: exactly YYYY-MM-DD, of a day that exists (what Abseil parses must print back
@@ -19,11 +18,9 @@ absl::StatusOr<google::protobuf::Timestamp> ParseTimeText(std::string_view text,
   absl::CivilDay day;
   if (text.size() == 10 && absl::ParseCivilTime(Sv(text), &day) &&
       absl::FormatCivilTime(day) == Sv(text)) {
-    const absl::CivilSecond at =
-        date_means == DateMeans::kEndOfDay
-            ? absl::CivilSecond(day.year(), day.month(), day.day(), 23, 59, 59)
-            : absl::CivilSecond(day);
-    ts.set_seconds(absl::ToUnixSeconds(absl::FromCivil(at, absl::UTCTimeZone())));
+    // The end of the day: one nanosecond before the next day's midnight.
+    ts.set_seconds(absl::ToUnixSeconds(absl::FromCivil(day + 1, absl::UTCTimeZone())) - 1);
+    ts.set_nanos(999'999'999);
     return ts;
   }
   return absl::InvalidArgumentError(absl::StrCat(

@@ -320,15 +320,15 @@ TEST_F(AuditTrailTest, AsOfIsTheCustomerRecomputedFromTheLogUpToThatTime) {
   ASSERT_EQ(r.code, kExitOk) << r.err;
   const v1::Trail trail = ParseTrail(r.out);
   // A date means the end of that day.
-  EXPECT_THAT(r.out, HasSubstr("\"asOf\":\"2025-06-01T23:59:59Z\""));
-  EXPECT_EQ(TimeUtil::ToString(trail.as_of()), "2025-06-01T23:59:59Z");
+  EXPECT_THAT(r.out, HasSubstr("\"asOf\":\"2025-06-01T23:59:59.999999999Z\""));
+  EXPECT_EQ(TimeUtil::ToString(trail.as_of()), "2025-06-01T23:59:59.999999999Z");
   EXPECT_EQ(EventIds(trail),
             std::vector<std::string>(kAcmeEvents.begin(), kAcmeEvents.begin() + 6));
   ASSERT_TRUE(trail.has_state());
   const v1::CustomerState& as_of_state = trail.state();
 
   Timestamp as_of;
-  ASSERT_TRUE(TimeUtil::FromString("2025-06-01T23:59:59Z", &as_of));
+  ASSERT_TRUE(TimeUtil::FromString("2025-06-01T23:59:59.999999999Z", &as_of));
   const std::optional<v1::CustomerState> by_hand = RecomputeByHand(data(), 0, "acme", as_of);
   ASSERT_TRUE(by_hand.has_value());
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(as_of_state, *by_hand))
@@ -350,7 +350,7 @@ TEST_F(AuditTrailTest, AsOfIsTheCustomerRecomputedFromTheLogUpToThatTime) {
   const v1::CustomerState year_state = ParseTrail(year.out).state();
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(year_state, live_state));
   Timestamp year_end;
-  ASSERT_TRUE(TimeUtil::FromString("2025-12-31T23:59:59Z", &year_end));
+  ASSERT_TRUE(TimeUtil::FromString("2025-12-31T23:59:59.999999999Z", &year_end));
   const auto year_by_hand = RecomputeByHand(data(), 0, "acme", year_end);
   ASSERT_TRUE(year_by_hand.has_value());
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(year_state, *year_by_hand));
@@ -381,7 +381,7 @@ TEST_F(AuditTrailTest, AsOfBeforeTheFirstEventHasNoState) {
   const CommandRun text =
       Guanxi({"audit", "trail", "acme", "--data", data(), "--as-of", "2024-12-31"});
   EXPECT_THAT(text.out, HasSubstr("no state: the customer had no event at or before "
-                                  "2024-12-31T23:59:59Z"));
+                                  "2024-12-31T23:59:59.999999999Z"));
 }
 
 TEST_F(AuditTrailTest, UnknownCustomerExitsOneNamingTheDataDirectory) {

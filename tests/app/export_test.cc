@@ -262,7 +262,7 @@ TEST_F(ExportTest, AsOfExportEqualsTheTrailsAsOfState) {
   const CommandRun r =
       Guanxi({"export", "--data", data(), "--format", "jsonl", "--as-of", "2025-06-01"});
   ASSERT_EQ(r.code, kExitOk) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("as of 2025-06-01T23:59:59Z recomputed from the log"));
+  EXPECT_THAT(r.err, HasSubstr("as of 2025-06-01T23:59:59.999999999Z recomputed from the log"));
   const auto rows = JsonlRows(r.out);
   ASSERT_EQ(rows.size(), 6u);
   const v1::CustomerState as_of = TrailState(data(), "acme", {"--as-of", "2025-06-01"});

@@ -46,10 +46,13 @@ TEST(RunConnectorTest, CountsEveryOutcomeAndFiltersByEventTime) {
   std::ostringstream out;
   JsonlPublisher publisher(out);
   ConnectOptions options;
+  // The window is (since, until]: the first order's own instant is left out, the
+  // second's is kept, so one run's --until T and the next one's --since T neither
+  // overlap nor leave a gap.
   options.since.emplace();
-  options.since->set_seconds(857174400);  // 1997-03-01T00:00:00Z: inclusive
+  options.since->set_seconds(852076800);  // 1997-01-01T00:00:00Z, the first order: after it
   options.until.emplace();
-  options.until->set_seconds(864950400);  // 1997-05-30T00:00:00Z: exclusive
+  options.until->set_seconds(857174400);  // 1997-03-01T00:00:00Z, the second: at or before
   std::vector<int64_t> rejected_lines;
   ConnectHooks hooks{
       .on_reject = [&](int64_t line, const std::string&) { rejected_lines.push_back(line); }};

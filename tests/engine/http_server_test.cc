@@ -373,7 +373,7 @@ TEST_F(HttpServerTest, TrailAsOfATimeIsThePartitionRecomputedUpToThen) {
   ASSERT_TRUE(early);
   ASSERT_EQ(early->status, 200) << early->body;
   const v1::Trail none = ParseTrail(early->body);
-  EXPECT_EQ(google::protobuf::util::TimeUtil::ToString(none.as_of()), "2023-01-01T23:59:59Z");
+  EXPECT_EQ(google::protobuf::util::TimeUtil::ToString(none.as_of()), "2023-01-01T23:59:59.999999999Z");
   EXPECT_EQ(none.entries_size(), 0);
   EXPECT_FALSE(none.has_state());
 }
