@@ -3,7 +3,7 @@
 //
 //   DecodeResult r = DecodeEvent(key, value, limits);
 //   if (!r.ok()) dead_letter(MakeDeadLetter(key, value, source, *r.rejection, now,
-//                                           limits.max_dead_letter_bytes));
+//                                           limits.max_message_bytes));
 //
 // Pure: no I/O, no clock (the caller stamps dead letters). Thread-safe.
 #pragma once
@@ -32,11 +32,11 @@ inline constexpr std::string_view kReasonKeyMismatch = "key_mismatch";
 struct DecodeLimits {
   size_t max_event_bytes = 1 << 20;
   size_t max_id_bytes = 256;
-  // The most a dead letter may weigh as a Kafka message, its key and its serialized
-  // value together: what the dead-letter producer sends (Producer::max_message_bytes,
-  // set by the engine). The default is what librdkafka's default message.max.bytes
-  // (1,000,000) lets through.
-  size_t max_dead_letter_bytes = 999'936;
+  // The most a message the engine produces may weigh, its key and its value together:
+  // a dead letter, or an event forwarded to its home partition. What the engine's
+  // producer sends (Producer::max_message_bytes, set by the engine); the default is what
+  // librdkafka's default message.max.bytes (1,000,000) lets through.
+  size_t max_message_bytes = 999'936;
 };
 
 struct Rejection {

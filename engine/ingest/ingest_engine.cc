@@ -53,7 +53,7 @@ class IngestEngine::SideProducer final : public SideOutput {
     auto it = forwarded_end_.find(partition);
     return it == forwarded_end_.end() ? 0 : it->second;
   }
-  // The most a dead letter may weigh (DecodeLimits::max_dead_letter_bytes).
+  // The most a dead letter or a forwarded event may weigh (DecodeLimits::max_message_bytes).
   size_t max_message_bytes() const { return producer_->max_message_bytes(); }
   absl::Status Flush() override {
     if (const int64_t left = producer_->Flush(absl::Seconds(60)); left > 0) {
@@ -96,7 +96,7 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp) {
            .side = side_.get(),
            .topic_partitions = events_partitions_,
            .limits = DecodeLimits{.max_event_bytes = static_cast<size_t>(kafka.max_event_bytes()),
-                                  .max_dead_letter_bytes = side_->max_message_bytes()},
+                                  .max_message_bytes = side_->max_message_bytes()},
            .now_unix_millis = NowUnixMillis,
            .projector = {.config = options_.config,
                          .state_cache = state_budget_,

@@ -54,13 +54,30 @@ absl::StatusOr<IngestStats> PartitionIngestor::Process(absl::Span<const Consumed
     DecodeResult decoded = DecodeEvent(m.key, m.value, limits_);
     if (!decoded.ok()) {
       letters.push_back(MakeDeadLetter(m.key, m.value, source, *decoded.rejection,
-                                       now_unix_millis_(), limits_.max_dead_letter_bytes));
+                                       now_unix_millis_(), limits_.max_message_bytes));
       continue;
     }
     if (partitions_ > 0) {
       const int32_t home = KeyPartition(decoded.event.customer_id(), partitions_);
       if (home != partition_) {
-        away.push_back({home, decoded.event.customer_id(), m.value});
+        // Forwarded under its customer id as the key. One the engine's producer cannot
+        // send (an event the topic took, too large for message.max.bytes) would stop the
+        // partition at every restart: it is dead-lettered instead, decided here, before
+        // producing, so every run decides the same.
+        const std::string& key = decoded.event.customer_id();
+        if (key.size() + m.value.size() > limits_.max_message_bytes) {
+          const Rejection too_large{
+              kReasonOversized,
+              absl::StrCat("the event belongs to partition ", home, " and cannot be forwarded "
+                           "there: ", m.value.size(), " bytes and its ", key.size(),
+                           "-byte key are over the ", limits_.max_message_bytes,
+                           " bytes the engine's producer may send (message.max.bytes less "
+                           "framing)")};
+          letters.push_back(MakeDeadLetter(m.key, m.value, source, too_large,
+                                           now_unix_millis_(), limits_.max_message_bytes));
+          continue;
+        }
+        away.push_back({home, key, m.value});
         continue;
       }
     }

@@ -182,7 +182,7 @@ TEST(DecodeEventTest, DeadLetterKeepsOriginalBytesAndCoordinates) {
   DecodeResult r = DecodeEvent("k", value, {});
   ASSERT_FALSE(r.ok());
   v1::DeadLetter d = MakeDeadLetter("k", value, source, *r.rejection, 1'700'000'000'123,
-                                    DecodeLimits{}.max_dead_letter_bytes);
+                                    DecodeLimits{}.max_message_bytes);
   EXPECT_EQ(d.original_value(), value);
   EXPECT_EQ(d.original_key(), "k");
   EXPECT_EQ(d.source().partition(), 3);

@@ -160,6 +160,50 @@ TEST(PartitionIngestorTest, AnEventAwayFromHomeIsForwardedThereNotAppended) {
   EXPECT_EQ(**log->StoredOffset("guanxi.events", 2), 2);
 }
 
+// An event the topic took but the engine's producer cannot send (over its
+// message.max.bytes) cannot be forwarded home: it was produced, refused with "Message
+// size too large", and the partition stopped at every restart. It is dead-lettered, with
+// its bytes cut to fit; the events around it go on.
+TEST(PartitionIngestorTest, AnEventTooLargeToForwardIsDeadLetteredAndTheRestGoesOn) {
+  TempDir dir;
+  auto log = std::move(*EventLog::Open(dir.path(), {}));
+  FakeSideOutput side;
+  constexpr int32_t kTopicPartitions = 8;
+  std::string away;
+  for (int i = 0; away.empty(); ++i) {
+    const std::string c = absl::StrCat("C-", i);
+    if (KeyPartition(c, kTopicPartitions) != 2) away = c;
+  }
+  constexpr size_t kProducerMax = 2'000;
+  auto ingestor = std::move(*PartitionIngestor::Create(
+      "guanxi.events", 2, log.get(), &side, DecodeLimits{.max_message_bytes = kProducerMax},
+      [] { return int64_t{1000}; }, kTopicPartitions));
+  v1::Event big;
+  big.set_event_id("big");
+  big.set_customer_id(away);
+  big.mutable_occurred_at()->set_seconds(1'700'000'000);
+  big.mutable_complaint()->set_description(std::string(kProducerMax, 'x'));
+  const std::string big_bytes = big.SerializeAsString(), small = EventBytes("s", away);
+  ASSERT_GT(big_bytes.size() + away.size(), kProducerMax);
+  std::vector<ConsumedMessage> batch = {{0, away, big_bytes}, {1, away, small}};
+  auto stats = ingestor->Process(batch);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->dead_letters, 1);
+  EXPECT_EQ(stats->forwarded, 1);
+  ASSERT_EQ(side.acknowledged.size(), 1u);
+  const v1::DeadLetter& letter = side.acknowledged[0];
+  EXPECT_EQ(letter.reason_code(), kReasonOversized);
+  EXPECT_THAT(letter.reason(),
+              ::testing::HasSubstr(absl::StrCat("the event belongs to partition ",
+                                     KeyPartition(away, kTopicPartitions),
+                                     " and cannot be forwarded there")));
+  EXPECT_EQ(letter.source().offset(), 0);
+  EXPECT_LE(letter.ByteSizeLong() + away.size(), kProducerMax);  // the letter itself fits
+  ASSERT_EQ(side.forwarded.size(), 1u);
+  EXPECT_EQ(side.forwarded[0].value, small);
+  EXPECT_EQ(**log->StoredOffset("guanxi.events", 2), 2);
+}
+
 TEST(PartitionIngestorTest, RedeliveredOffsetsAreSkippedAfterARestart) {
   IngestorFixture f;
   const std::string a = EventBytes("a", "c1");
@@ -283,7 +327,7 @@ TEST(IngestEngineTest, MessagesTooLargeForADeadLetterAreDeadLetteredCutToFit) {
   // A producer that may send what the engine's may not.
   auto producer = std::move(*Producer::Create(
       brokers, {{"message.max.bytes", "2000000"}, {"compression.type", "none"}}, nullptr));
-  const size_t budget = DecodeLimits{}.max_dead_letter_bytes;  // the engine's producer's
+  const size_t budget = DecodeLimits{}.max_message_bytes;  // the engine's producer's
   const size_t max_event = static_cast<size_t>(config.kafka().max_event_bytes());
   ASSERT_LT(budget, max_event);
   struct Poison {
