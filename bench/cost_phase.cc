@@ -96,7 +96,7 @@ absl::StatusOr<Result> CostPhase(const CostOptions& options) {
   NoSideOutput dead_letters;
   ASSIGN_OR_RETURN(auto ingestor, engine::PartitionIngestor::Create(
                                       "guanxi.events", 0, log.get(), &dead_letters,
-                                      engine::DecodeLimits{}, [] { return int64_t{0}; },
+                                      engine::DecodeLimits{}, [] { return int64_t{2'000'000'000'000}; },  // 2033
                                       /*partitions=*/1));  // routing on: every event is home
   const double cpu_before = CpuSeconds();
   const auto start = Clock::now();

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/utf8.h"
 #include "engine/ingest/decode.h"
 #include "google/protobuf/descriptor.h"
@@ -88,6 +89,9 @@ void AcceptRecord(int64_t line, std::vector<guanxi::v1::Event> events, EventSink
     std::optional<std::string> problem;
     if (auto refused = engine::ValidateEvent(event, {})) {
       problem = std::move(refused->reason);
+    } else if (auto future = engine::CheckNotFromTheFuture(event, absl::ToUnixMillis(absl::Now()),
+                                                           {})) {
+      problem = std::move(future->reason);  // the engine would dead-letter it
     } else if (auto money = MoneyProblem(event, "")) {
       problem = std::move(money);
     } else {

@@ -41,7 +41,9 @@ std::optional<std::string> CurrencyCodeProblem(std::string_view code);
 
 // Accepts every event made of the record at `line`, or rejects the record whole (no event
 // of it accepted) with the reason of the first event that is one the log would refuse
-// (engine::ValidateEvent), carries Money whose non-empty currency is not ISO 4217-shaped
+// (engine::ValidateEvent), the engine would dead-letter as dated more than
+// kafka.max_future_seconds (its default, 30 days) after now (a typo'd year;
+// engine::CheckNotFromTheFuture, against this machine's clock), carries Money whose non-empty currency is not ISO 4217-shaped
 // ("order.amount.currency: ..."), or the sink's destination cannot take
 // (EventSink::Refusal: larger than its message size limit, say).
 void AcceptRecord(int64_t line, std::vector<guanxi::v1::Event> events, EventSink& sink);

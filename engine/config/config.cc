@@ -449,6 +449,7 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   kafka->set_dead_letters_topic("guanxi.dead-letters");
   kafka->set_instances_topic("guanxi.instances");
   kafka->set_max_event_bytes(1 << 20);
+  kafka->set_max_future_seconds(30 * 86400);
   auto* storage = config.mutable_storage();
   storage->set_sync(false);
   storage->set_block_cache_bytes(int64_t{256} << 20);
@@ -562,6 +563,7 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   config.mutable_workers()->set_state_cache_bytes(int64_t{256} << 20);
   config.mutable_workers()->set_commit_records(2000);
   config.mutable_workers()->set_commit_interval_ms(5);
+  config.mutable_workers()->set_source_idle_records(1000);
 
   // The classes (docs/scoring.md, "Classes").
   auto* classes = config.mutable_classification();
@@ -775,6 +777,9 @@ absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config) {
     }
   }
   if (kafka.max_event_bytes() <= 0) return FieldError("kafka.max_event_bytes", "must be > 0");
+  if (kafka.max_future_seconds() <= 0) {
+    return FieldError("kafka.max_future_seconds", "must be > 0");
+  }
   for (int i = 0; i < kafka.properties_size(); ++i) {
     if (kafka.properties(i).name().empty()) {
       return FieldError(absl::StrCat("kafka.properties[", i, "].name"), "must not be empty");
@@ -804,6 +809,9 @@ absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config) {
   }
   if (config.workers().commit_interval_ms() < 1) {
     return FieldError("workers.commit_interval_ms", "must be >= 1");
+  }
+  if (config.workers().source_idle_records() <= 0) {
+    return FieldError("workers.source_idle_records", "must be > 0");
   }
   RETURN_IF_ERROR(ValidateClassification(config.classification()));
   return ValidateChurn(config.churn());

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace guanxi::engine {
 namespace {
@@ -132,6 +133,21 @@ std::optional<Rejection> ValidateEvent(const guanxi::v1::Event& event, const Dec
                : Reject(kReasonUnknownEventType, "the event has no payload");
   }
   return CheckPayload(event);
+}
+
+using google::protobuf::util::TimeUtil;
+
+std::optional<Rejection> CheckNotFromTheFuture(const guanxi::v1::Event& event,
+                                               int64_t now_unix_millis,
+                                               const DecodeLimits& limits) {
+  const int64_t latest = now_unix_millis / 1000 + limits.max_future_seconds;
+  if (event.occurred_at().seconds() <= latest) return std::nullopt;
+  return Reject(kReasonFutureOccurredAt,
+                absl::StrCat("occurred_at ", TimeUtil::ToString(event.occurred_at()),
+                             " is more than kafka.max_future_seconds (", limits.max_future_seconds,
+                             " s) after the engine's clock at ingest (",
+                             TimeUtil::ToString(TimeUtil::SecondsToTimestamp(now_unix_millis / 1000)),
+                             ")"));
 }
 
 DecodeResult DecodeEvent(std::string_view key, std::string_view value, const DecodeLimits& limits) {

@@ -28,6 +28,7 @@ inline constexpr std::string_view kReasonMissingOccurredAt = "missing_occurred_a
 inline constexpr std::string_view kReasonUnknownEventType = "unknown_event_type";
 inline constexpr std::string_view kReasonBadField = "bad_field";
 inline constexpr std::string_view kReasonKeyMismatch = "key_mismatch";
+inline constexpr std::string_view kReasonFutureOccurredAt = "future_occurred_at";
 
 struct DecodeLimits {
   size_t max_event_bytes = 1 << 20;
@@ -37,6 +38,8 @@ struct DecodeLimits {
   // producer sends (Producer::max_message_bytes, set by the engine); the default is what
   // librdkafka's default message.max.bytes (1,000,000) lets through.
   size_t max_message_bytes = 999'936;
+  // kafka.max_future_seconds: how far after the wall clock at ingest occurred_at may be.
+  int64_t max_future_seconds = 30 * 86400;
 };
 
 struct Rejection {
@@ -63,6 +66,14 @@ std::optional<Rejection> ValidateEvent(const guanxi::v1::Event& event, const Dec
 // - the Kafka key, when present, equal to customer_id (else "key_mismatch"): the key
 //   decides the partition, and a customer's stream must live in one partition.
 DecodeResult DecodeEvent(std::string_view key, std::string_view value, const DecodeLimits& limits);
+
+// "future_occurred_at" when the event occurred more than limits.max_future_seconds after
+// `now_unix_millis` (the caller's wall clock at ingest): a typo'd year would otherwise
+// become the latest event time of its source. Kept out of DecodeEvent, which has no
+// clock.
+std::optional<Rejection> CheckNotFromTheFuture(const guanxi::v1::Event& event,
+                                               int64_t now_unix_millis,
+                                               const DecodeLimits& limits);
 
 // The dead letter for a rejected message: coordinates, reason, and the original bytes,
 // untouched when they fit. It never weighs more than `max_bytes` (its serialized size plus

@@ -52,6 +52,9 @@ absl::StatusOr<IngestStats> PartitionIngestor::Process(absl::Span<const Consumed
     source.set_partition(partition_);
     source.set_offset(m.offset);
     DecodeResult decoded = DecodeEvent(m.key, m.value, limits_);
+    if (decoded.ok()) {
+      decoded.rejection = CheckNotFromTheFuture(decoded.event, now_unix_millis_(), limits_);
+    }
     if (!decoded.ok()) {
       letters.push_back(MakeDeadLetter(m.key, m.value, source, *decoded.rejection,
                                        now_unix_millis_(), limits_.max_message_bytes));

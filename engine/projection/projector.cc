@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "engine/projection/source_clock.h"
 #include "projections/population.h"
 
 namespace guanxi::engine {
@@ -252,7 +253,18 @@ absl::Status PartitionProjector::Apply(const guanxi::v1::LogRecord& record) {
   switch (record.body_case()) {
     case guanxi::v1::LogRecord::kEvent: {
       const guanxi::v1::Event& event = record.event();
-      RETURN_IF_ERROR(AdvanceClock(event.occurred_at(), position));
+      RETURN_IF_ERROR(AdvanceClock(
+          ObserveSource(checkpoint_.mutable_sources(),
+                        static_cast<uint64_t>(options_.config.workers().source_idle_records()),
+                        event.source(), event.occurred_at(), position),
+          position));
+      // The customer's own timers due by its event fire first, whatever the partition's
+      // clock: its story is told in its own event time.
+      for (auto own = timer_of_.find(event.customer_id());
+           own != timer_of_.end() && own->second <= event.occurred_at().seconds();
+           own = timer_of_.find(event.customer_id())) {
+        RETURN_IF_ERROR(FireTimer(own->second, event.customer_id(), position));
+      }
       ASSIGN_OR_RETURN(guanxi::v1::CustomerState * state, Touch(event.customer_id()));
       Record(*state, projection_.OnEvent(*state, event, position, context), position);
       ++stats_.events;
@@ -299,18 +311,24 @@ absl::Status PartitionProjector::FinishAt(const Timestamp& t) {
 absl::Status PartitionProjector::AdvanceClock(const Timestamp& t, uint64_t position) {
   if (!Before(checkpoint_.clock(), t)) return absl::OkStatus();
   *checkpoint_.mutable_clock() = t;
-  const projections::Context context{.model = checkpoint_.has_model() ? &checkpoint_.model()
-                                                                      : nullptr,
-                                     .partition = options_.partition};
   // A timer is due when its deadline is at or before the clock. Firing re-arms it only
   // strictly after the customer's own clock (NextDeadline), so this ends.
   while (!timers_.empty() && timers_.begin()->first <= t.seconds()) {
     const auto [deadline, customer] = *timers_.begin();
-    ASSIGN_OR_RETURN(guanxi::v1::CustomerState * state, Touch(customer));
-    Record(*state, projection_.OnTime(*state, AtSeconds(deadline), position, context), position,
-           deadline + 1);
-    ++stats_.timers;
+    RETURN_IF_ERROR(FireTimer(deadline, customer, position));
   }
+  return absl::OkStatus();
+}
+
+absl::Status PartitionProjector::FireTimer(int64_t deadline, const std::string& customer,
+                                           uint64_t position) {
+  const projections::Context context{.model = checkpoint_.has_model() ? &checkpoint_.model()
+                                                                      : nullptr,
+                                     .partition = options_.partition};
+  ASSIGN_OR_RETURN(guanxi::v1::CustomerState * state, Touch(customer));
+  Record(*state, projection_.OnTime(*state, AtSeconds(deadline), position, context), position,
+         deadline + 1);
+  ++stats_.timers;
   return absl::OkStatus();
 }
 

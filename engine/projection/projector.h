@@ -11,9 +11,11 @@
 // a replay into an empty store reproduces the live store key for key
 // (ProjectionStore::Compare), which `guanxi replay` checks.
 //
-// Time: the partition's clock is the latest event time seen (events and ticks). When it
-// advances, every timer due at or before it fires, in (deadline, customer) order, at its
-// own deadline, before the record that advanced the clock is applied.
+// Time: the partition's clock is a watermark: the earliest of its active sources' latest
+// event times (source_clock.h), or a tick's time when later. When it advances, every
+// timer due at or before it fires, in (deadline, customer) order, at its own deadline,
+// before the record that advanced the clock is applied; and before an event is applied,
+// its customer's own timers due by the event's time fire, whatever the clock.
 //
 // Thread-compatible: one thread per projector. The log may be appended to meanwhile.
 #pragma once
@@ -141,6 +143,9 @@ class PartitionProjector {
   absl::Status ApplyModel(const guanxi::v1::LogRecord& record);
   // Advances the clock to `t` (if later) and fires the timers due by then.
   absl::Status AdvanceClock(const google::protobuf::Timestamp& t, uint64_t position);
+  // Fires `customer`'s timer armed for `deadline` (a copy: firing re-arms it), at log
+  // position `position`.
+  absl::Status FireTimer(int64_t deadline, const std::string& customer, uint64_t position);
   // The customer's state as of the pending batch (loaded from the store on a cache miss),
   // to be changed: it is written back at the next commit.
   absl::StatusOr<guanxi::v1::CustomerState*> Touch(const std::string& customer_id);

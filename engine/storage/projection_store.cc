@@ -6,11 +6,27 @@
 #include "common/strings.h"
 #include "engine/storage/keys.h"
 #include "engine/storage/rocks_util.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
 namespace guanxi::engine {
 namespace {
+
+// The bytes of a message holding a map (ProjectionCheckpoint.sources) in one order,
+// whatever order the map was filled in: a replay must store what the live projector
+// stored, byte for byte (ProjectionStore::Compare).
+std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&out);
+  }
+  return bytes;
+}
 
 using keys::kCheckpointKey;
 using keys::kFactsCf;
@@ -103,7 +119,7 @@ void ProjectionStore::Batch::AddWarning(const guanxi::v1::ChurnWarning& warning,
 }
 
 void ProjectionStore::Batch::PutCheckpoint(const guanxi::v1::ProjectionCheckpoint& checkpoint) {
-  impl_->ops.push_back({4, kCheckpointKey, checkpoint.SerializeAsString(), false});
+  impl_->ops.push_back({4, kCheckpointKey, DeterministicBytes(checkpoint), false});
   ++writes_;
 }
 

@@ -124,5 +124,17 @@ TEST(AcceptRecordTest, AnEventTheLogWouldRefuseIsRejected) {
   EXPECT_THAT(sink.rejected[2], HasSubstr("event_id is missing"));
 }
 
+// A typo'd year (2207 for 2027): the engine would dead-letter it, so the row is reported
+// here with its line. Years ahead of any clock this test runs on.
+TEST(AcceptRecordTest, AnEventDatedFarAheadOfNowIsRejected) {
+  Collect sink;
+  v1::Event typo = Order("a", "EUR");
+  typo.mutable_occurred_at()->set_seconds(7'500'000'000);  // 2207
+  AcceptRecord(5, {typo}, sink);
+  EXPECT_TRUE(sink.events.empty());
+  EXPECT_THAT(sink.rejected[5], HasSubstr("occurred_at 2207-"));
+  EXPECT_THAT(sink.rejected[5], HasSubstr("is more than kafka.max_future_seconds"));
+}
+
 }  // namespace
 }  // namespace guanxi::connectors

@@ -27,6 +27,9 @@ namespace {
 
 using ::guanxi::engine::testing::TempDir;
 
+// The ingestors' wall clock: 2027-01-15, after every event here (1.7e9 s: 2023-11).
+constexpr int64_t kNowMillis = 1'800'000'000'000;
+
 std::string EventBytes(const std::string& id, const std::string& customer) {
   v1::Event e;
   e.set_event_id(id);
@@ -102,7 +105,7 @@ struct IngestorFixture {
   }
   void Reopen() {
     ingestor = std::move(*PartitionIngestor::Create("guanxi.events", 0, log.get(), &dead, {},
-                                                    [] { return int64_t{1000}; }));
+                                                    [] { return kNowMillis; }));
   }
 };
 
@@ -137,7 +140,7 @@ TEST(PartitionIngestorTest, AnEventAwayFromHomeIsForwardedThereNotAppended) {
     (KeyPartition(c, kTopicPartitions) == 2 ? home : away) = c;
   }
   auto ingestor = std::move(*PartitionIngestor::Create(
-      "guanxi.events", 2, log.get(), &side, {}, [] { return int64_t{1000}; }, kTopicPartitions));
+      "guanxi.events", 2, log.get(), &side, {}, [] { return kNowMillis; }, kTopicPartitions));
   const std::string at_home = EventBytes("h", home), elsewhere = EventBytes("w", away);
   std::vector<ConsumedMessage> batch = {{0, home, at_home}, {1, away, elsewhere}};
   auto stats = ingestor->Process(batch);
@@ -177,7 +180,7 @@ TEST(PartitionIngestorTest, AnEventTooLargeToForwardIsDeadLetteredAndTheRestGoes
   constexpr size_t kProducerMax = 2'000;
   auto ingestor = std::move(*PartitionIngestor::Create(
       "guanxi.events", 2, log.get(), &side, DecodeLimits{.max_message_bytes = kProducerMax},
-      [] { return int64_t{1000}; }, kTopicPartitions));
+      [] { return kNowMillis; }, kTopicPartitions));
   v1::Event big;
   big.set_event_id("big");
   big.set_customer_id(away);
@@ -202,6 +205,32 @@ TEST(PartitionIngestorTest, AnEventTooLargeToForwardIsDeadLetteredAndTheRestGoes
   ASSERT_EQ(side.forwarded.size(), 1u);
   EXPECT_EQ(side.forwarded[0].value, small);
   EXPECT_EQ(**log->StoredOffset("guanxi.events", 2), 2);
+}
+
+// A typo'd year (2207 for 2027) would become its source's latest event time: an event
+// more than kafka.max_future_seconds after the wall clock at ingest is dead-lettered.
+TEST(PartitionIngestorTest, AnEventFromTheFarFutureIsDeadLettered) {
+  IngestorFixture f;
+  v1::Event typo;
+  typo.set_event_id("typo");
+  typo.set_customer_id("c1");
+  typo.mutable_occurred_at()->set_seconds(kNowMillis / 1000 + DecodeLimits{}.max_future_seconds + 1);
+  typo.mutable_call()->set_call_id("typo");
+  v1::Event soon = typo;
+  soon.set_event_id("soon");
+  soon.mutable_occurred_at()->set_seconds(kNowMillis / 1000 + DecodeLimits{}.max_future_seconds);
+  const std::string typo_bytes = typo.SerializeAsString(), soon_bytes = soon.SerializeAsString();
+  std::vector<ConsumedMessage> batch = {{0, "c1", typo_bytes}, {1, "c1", soon_bytes}};
+  auto stats = f.ingestor->Process(batch);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->appended, 1);  // at the limit: kept
+  ASSERT_EQ(f.dead.acknowledged.size(), 1u);
+  const v1::DeadLetter& letter = f.dead.acknowledged[0];
+  EXPECT_EQ(letter.reason_code(), kReasonFutureOccurredAt);
+  EXPECT_EQ(letter.reason(),
+            "occurred_at 2027-02-14T08:00:01Z is more than kafka.max_future_seconds (2592000 s) "
+            "after the engine's clock at ingest (2027-01-15T08:00:00Z)");
+  EXPECT_EQ(letter.original_value(), typo_bytes);
 }
 
 TEST(PartitionIngestorTest, RedeliveredOffsetsAreSkippedAfterARestart) {

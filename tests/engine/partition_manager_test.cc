@@ -41,7 +41,7 @@ class PartitionManagerTest : public ::testing::Test {
     return {.topic = "guanxi.events",
             .partition = partition,
             .side = &side_,
-            .now_unix_millis = [] { return int64_t{0}; },
+            .now_unix_millis = [] { return int64_t{1'800'000'000'000}; },  // 2027: after every event
             .projector = {.config = DefaultEngineConfig()}};
   }
   // Ingests messages [from, to) into the partition and waits until they are projected.

@@ -75,7 +75,8 @@ std::vector<LogRecord> RandomStream(uint64_t seed, int customers) {
       e->set_customer_id(customer);
       // A late event: up to 30 days before its predecessor.
       e->mutable_occurred_at()->set_seconds(uniform(0, 9) == 0 ? t - uniform(1, 30) * kDay : t);
-      e->set_source("test");
+      // Two sources, so the clock is a watermark over them across restarts and replay.
+      e->set_source(c % 3 == 0 ? "erp" : "test");
       switch (uniform(0, 9)) {
         case 0:
         case 1:
@@ -288,6 +289,72 @@ TEST_P(ProjectorPropertyTest, LiveWithRestartsEqualsReplay) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, ProjectorPropertyTest, ::testing::Values(1, 2, 3, 4, 5));
+
+LogRecord VisitBy(const std::string& source, const std::string& customer, int64_t day) {
+  LogRecord r;
+  auto* e = r.mutable_event();
+  e->set_event_id(absl::StrCat(source, "-", customer, "-", day));
+  e->set_customer_id(customer);
+  e->set_source(source);
+  e->mutable_occurred_at()->set_seconds(kStart + day * kDay);
+  e->mutable_visit()->set_outcome(v1::OUTCOME_POSITIVE);
+  return r;
+}
+
+// Issue 20: a few ERP rows dated months ahead of a call-center stream moved the
+// partition's clock, and with it every customer, forward: nearly all went lost. The
+// clock is the earliest active source's, so the call center's customers keep their
+// story; the ERP's own customer is told in its own event time (its timers fire before
+// its event, though the partition's clock is months behind).
+TEST(ProjectorTest, ASourceRunningAheadDoesNotAgeTheOtherSourcesCustomers) {
+  TempDir data;
+  LiveStore live;
+  live.Open(PartitionDir(data.path(), 0));
+  std::vector<LogRecord> stream;
+  stream.push_back(VisitBy("erp", "erp-y", 0));
+  for (int64_t day = 0; day <= 100; day += 10) {
+    for (int c = 0; c < 10; ++c) stream.push_back(VisitBy("callcenter", absl::StrCat("cc-", c), day));
+    if (day == 50) stream.push_back(VisitBy("erp", "erp-x", 400));  // months ahead
+  }
+  stream.push_back(VisitBy("erp", "erp-y", 300));  // after 300 quiet days of its own
+  ASSERT_TRUE(live.log->Append(absl::MakeSpan(stream), {}).ok());
+  auto projector = PartitionProjector::Create(live.log.get(), live.store.get(),
+                                              {.config = DefaultEngineConfig()});
+  ASSERT_TRUE(projector.ok()) << projector.status();
+  const std::atomic<bool> stop{false};
+  ASSERT_TRUE((*projector)->CatchUp(live.log->next_position(), stop).ok());
+  // The call center's latest event time, not the ERP's.
+  EXPECT_EQ((*projector)->clock_seconds(), kStart + 100 * kDay);
+  int callcenter = 0;
+  ASSERT_TRUE(live.store
+                  ->ForEachState([&](const v1::CustomerState& s) {
+                    if (s.customer_id().starts_with("cc-")) {
+                      ++callcenter;
+                      EXPECT_NE(s.stage(), v1::LIFECYCLE_STAGE_LOST) << s.customer_id();
+                      EXPECT_NE(s.stage(), v1::LIFECYCLE_STAGE_AT_RISK) << s.customer_id();
+                    }
+                    return true;
+                  })
+                  .ok());
+  EXPECT_EQ(callcenter, 10);
+  // erp-y went at risk and then lost on its own deadlines, before its day-300 visit.
+  std::vector<v1::LifecycleStage> stages;
+  ASSERT_TRUE(live.store
+                  ->ForEachFact("erp-y",
+                                [&](uint64_t, const v1::DerivedFact& f) {
+                                  if (f.has_change() && f.change().has_stage()) {
+                                    stages.push_back(f.change().stage().to());
+                                  }
+                                  return true;
+                                })
+                  .ok());
+  EXPECT_NE(std::find(stages.begin(), stages.end(), v1::LIFECYCLE_STAGE_LOST), stages.end());
+  projector->reset();
+  live = LiveStore{};
+  TempDir scratch;
+  const ReplayResult replay = Replay(data.path(), scratch.path());
+  EXPECT_TRUE(replay.differences.empty()) << replay.differences.front();
+}
 
 TEST(ProjectorTest, ResendingEverythingChangesNothing) {
   TempDir data;
