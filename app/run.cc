@@ -65,7 +65,7 @@ int RunEngine(const Args& args, Io& io) {
 
   if (!args.Has("http")) {
     for (const char* flag : {"http-token-file", "http-admin-token-file", "http-tls-cert-file",
-                             "http-tls-key-file", "ready-lag", "advertise"}) {
+                             "http-tls-key-file", "http-tls-ca-file", "ready-lag", "advertise"}) {
       if (args.Has(flag)) {
         return ReportUsageError(
             io, absl::InvalidArgumentError(absl::StrCat("--", flag, " goes with --http")));
@@ -123,6 +123,7 @@ int RunEngine(const Args& args, Io& io) {
                                               .admin_token = admin_token,
                                               .tls_cert_file = args.Get("http-tls-cert-file"),
                                               .tls_key_file = args.Get("http-tls-key-file"),
+                                              .tls_ca_file = args.Get("http-tls-ca-file"),
                                               .partitions = [&] { return engine.Partitions(); },
                                               .status = [&] { return engine.Status(); },
                                               .data_dir = args.Get("data"),
@@ -210,6 +211,11 @@ Command RunCommand() {
            {.name = "http-tls-key-file",
             .value_name = "FILE",
             .help = "the unencrypted PEM private key of --http-tls-cert-file"},
+           {.name = "http-tls-ca-file",
+            .value_name = "FILE",
+            .help = "with --http-tls-cert-file and --advertise: the CA certificates (PEM) the "
+                    "other instances' certificates must chain to for a read to be forwarded "
+                    "to them (default: the system's trusted CAs)"},
            {.name = "ready-lag",
             .value_name = "N",
             .help = "GET /readyz answers ready once every owned partition is within N "

@@ -180,6 +180,17 @@ bool SetUpTls(SSL_CTX& ctx, const std::string& cert_file, const std::string& key
   return true;
 }
 
+// Whether `file` can be read and holds at least one PEM certificate.
+bool HoldsPemCertificate(const std::string& file) {
+  BIO* in = BIO_new_file(file.c_str(), "r");
+  if (in == nullptr) return false;
+  X509* cert = PEM_read_bio_X509(in, nullptr, nullptr, nullptr);
+  BIO_free(in);
+  X509_free(cert);
+  ERR_clear_error();
+  return cert != nullptr;
+}
+
 // One of at most `max` slots (as-of recomputations at once), held while it lives.
 class Slot {
  public:
@@ -340,7 +351,10 @@ struct HttpServer::Impl {
     }
     httplib::Client client(
         absl::StrCat(tls ? "https://" : "http://", owner->substr(0, colon), ":", port));
-    if (tls) client.enable_server_certificate_verification(true);
+    if (tls) {
+      client.enable_server_certificate_verification(true);
+      if (!options.tls_ca_file.empty()) client.set_ca_cert_path(options.tls_ca_file.c_str());
+    }
     client.set_connection_timeout(2, 0);
     client.set_read_timeout(120, 0);  // an as-of trail recomputes a partition's log
     httplib::Headers headers = {{kForwardedBy, options.self}};
@@ -735,6 +749,17 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
     return absl::InvalidArgumentError(
         "--http-tls-cert-file and --http-tls-key-file go together: give both or neither");
+  }
+  if (!options.tls_ca_file.empty()) {
+    if (options.tls_cert_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--http-tls-ca-file goes with --http-tls-cert-file (it verifies the other "
+          "instances' HTTPS)");
+    }
+    if (!HoldsPemCertificate(options.tls_ca_file)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--http-tls-ca-file: ", options.tls_ca_file, " cannot be read or holds no PEM certificate"));
+    }
   }
   if (options.max_requests < 1) {
     return absl::InvalidArgumentError("max_requests: must be at least 1");

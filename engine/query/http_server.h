@@ -53,9 +53,13 @@ struct HttpServerOptions {
   // the server's certificate first) and its private key (PEM, unencrypted). Both or
   // neither; a file that cannot be read or holds no such thing fails Start, naming the
   // flag and the file. With them, forwarded reads (owner_of) go over HTTPS too, verifying
-  // the other instance's certificate against the system's trusted CAs.
+  // the other instance's certificate against tls_ca_file.
   std::string tls_cert_file{};
   std::string tls_key_file{};
+  // With TLS (`--http-tls-ca-file`): the CA certificates (PEM) that the other instances'
+  // certificates must chain to for a read to be forwarded to them; empty: the system's
+  // trusted CAs.
+  std::string tls_ca_file{};
   std::function<std::vector<PartitionView>()> partitions{};
   std::function<EngineStatus()> status{};
   // For GET /v1/customers/{id}/trail?as_of=: the engine's data directory (the partition's

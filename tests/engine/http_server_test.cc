@@ -1030,6 +1030,66 @@ TEST_F(HttpServerTest, TlsServesAClientThatTrustsItsCaAndNoPlaintext) {
   EXPECT_EQ(health->status, 200);
 }
 
+// With TLS, a read forwarded to the customer's owner goes over HTTPS, and only to an
+// owner whose certificate chains to the CA given (tls_ca_file): one that does not (here:
+// the system's CAs, which never signed the test's) is an owner that does not answer.
+TEST_F(HttpServerTest, ForwardedReadsGoOverHttpsToAnOwnerTheCaVouchesFor) {
+  TestCertificates certs;
+  ASSERT_TRUE(certs.ok()) << "openssl failed: see " << certs.Path("openssl.log");
+  status_.events_partitions = 2;
+  std::string away = "a";  // a customer whose home is partition 1, held by none
+  while (KeyPartition(away, 2) != 1) away += "+";
+  const int owner_port = FreePort();
+  const std::string owner = absl::StrCat("127.0.0.1:", owner_port);
+  const auto start = [&](const std::string& address, int32_t partition,
+                         const std::string& ca_file) {
+    return HttpServer::Start(
+        {.address = address,
+         .bearer_token = kToken,
+         .tls_cert_file = certs.Path("server.pem"),
+         .tls_key_file = certs.Path("server.key"),
+         .tls_ca_file = ca_file,
+         .partitions = [this, partition] { return std::vector<PartitionView>{views_[partition]}; },
+         .status = [this] { return status_; },
+         .self = address,
+         .owner_of = [&](int32_t) -> std::optional<std::string> { return owner; }});
+  };
+  auto owning = start(owner, 1, certs.Path("ca.pem"));
+  ASSERT_TRUE(owning.ok()) << owning.status();
+  const std::string asking = absl::StrCat("127.0.0.1:", FreePort());
+  auto trusting = start(asking, 0, certs.Path("ca.pem"));
+  ASSERT_TRUE(trusting.ok()) << trusting.status();
+  const std::string other = absl::StrCat("127.0.0.1:", FreePort());
+  auto system_cas = start(other, 0, "");
+  ASSERT_TRUE(system_cas.ok()) << system_cas.status();
+  const auto get = [&](int port) {
+    httplib::SSLClient client("127.0.0.1", port);
+    client.set_ca_cert_path(certs.Path("ca.pem").c_str());
+    client.enable_server_certificate_verification(true);
+    client.set_bearer_token_auth(kToken);
+    return client.Get(absl::StrCat("/v1/customers/", away).c_str());
+  };
+  auto forwarded = get((*trusting)->port());
+  ASSERT_TRUE(forwarded) << httplib::to_string(forwarded.error());
+  EXPECT_EQ(forwarded->status, 404) << forwarded->body;  // the owner's own answer
+  EXPECT_EQ(forwarded->get_header_value("X-Guanxi-Served-By"), owner);
+  auto refused = get((*system_cas)->port());
+  ASSERT_TRUE(refused) << httplib::to_string(refused.error());
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_THAT(refused->body, HasSubstr(absl::StrCat("partition 1's owner ", owner,
+                                                    " did not answer: SSLServerVerification")));
+  // The CA file is checked at start, and only goes with TLS.
+  auto bad_ca = start(absl::StrCat("127.0.0.1:", FreePort()), 0, certs.Path("server.key"));
+  EXPECT_EQ(bad_ca.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad_ca.status().message()),
+              HasSubstr(absl::StrCat("--http-tls-ca-file: ", certs.Path("server.key"),
+                                     " cannot be read or holds no PEM certificate")));
+  auto without_tls = HttpServer::Start({.address = "127.0.0.1:0", .tls_ca_file = certs.Path("ca.pem")});
+  EXPECT_EQ(without_tls.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(without_tls.status().message()),
+              HasSubstr("--http-tls-ca-file goes with --http-tls-cert-file"));
+}
+
 TEST(HttpServerStartTest, ACertificateOrKeyThatCannotServeIsAnErrorNamingFlagAndFile) {
   TestCertificates certs;
   ASSERT_TRUE(certs.ok()) << "openssl failed: see " << certs.Path("openssl.log");
