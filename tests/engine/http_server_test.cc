@@ -1120,8 +1120,9 @@ TEST(HttpServerStartTest, ACertificateOrKeyThatCannotServeIsAnErrorNamingFlagAnd
 }
 
 // What cpp-httplib reads before any handler runs is bounded: a body beyond
-// max_body_bytes is a 413, a request target beyond 8 KiB a 414, header fields beyond
-// max_header_bytes (or 100 of them) a 431; each a JSON error, and the server goes on.
+// max_body_bytes is a 413, a request target beyond 8 KiB a 414, a header line beyond
+// 8 KiB a 400, header fields beyond max_header_bytes (or 100 of them) a 431; each a JSON
+// error, and the server goes on.
 TEST_F(HttpServerTest, OversizedRequestsAreRefusedAndTheServerGoesOn) {
   auto body = client_->Post("/v1/customers", std::string(100 * 1024, 'x'), "text/plain");
   ASSERT_TRUE(body) << httplib::to_string(body.error());
@@ -1138,6 +1139,10 @@ TEST_F(HttpServerTest, OversizedRequestsAreRefusedAndTheServerGoesOn) {
   ASSERT_TRUE(headers) << httplib::to_string(headers.error());
   EXPECT_EQ(headers->status, 431);
   EXPECT_THAT(headers->body, HasSubstr("header fields are too large"));
+  auto line = client_->Get("/healthz", {{"X-Long", std::string(9000, 'l')}});
+  ASSERT_TRUE(line) << httplib::to_string(line.error());
+  EXPECT_EQ(line->status, 400);  // a header line beyond cpp-httplib's 8 KiB
+  ExpectJsonError(line->body, "a long header line");
   httplib::Headers many;
   for (int i = 0; i < 150; ++i) many.emplace(absl::StrCat("X-", i), "1");
   auto fields = client_->Get("/healthz", many);
