@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <thread>
@@ -1185,6 +1186,20 @@ TEST_F(HttpServerTest, RequestsBeyondTheLimitGetAFiveHundredThreeAndProbesStillA
   const int port = (*server)->port();
   std::vector<std::thread> held;
   std::vector<int> held_status(2, 0);
+  // However the test ends, the held requests are let go and joined before the server goes.
+  const auto release = [&] {
+    {
+      absl::MutexLock lock(&mu);
+      released = true;
+    }
+    for (std::thread& t : held) {
+      if (t.joinable()) t.join();
+    }
+  };
+  struct Finally {
+    std::function<void()> run;
+    ~Finally() { run(); }
+  } finally{release};
   for (int i = 0; i < 2; ++i) {
     held.emplace_back([&, i] {
       httplib::Client client("127.0.0.1", port);
@@ -1210,11 +1225,7 @@ TEST_F(HttpServerTest, RequestsBeyondTheLimitGetAFiveHundredThreeAndProbesStillA
     ASSERT_TRUE(r) << probe;
     EXPECT_EQ(r->status, 200) << probe;
   }
-  {
-    absl::MutexLock lock(&mu);
-    released = true;
-  }
-  for (std::thread& t : held) t.join();
+  release();
   EXPECT_THAT(held_status, ElementsAre(503, 503));  // the owner was not known
   auto served = client.Get("/v1/customers/c3");
   ASSERT_TRUE(served);
@@ -1241,7 +1252,20 @@ TEST_F(HttpServerTest, AnAsOfStormIsRefusedBeyondItsLimitAndIngestGoesOn) {
   absl::Mutex mu;
   int ok = 0, refused = 0, other = 0, exhausted = 0;
   bool ingest_done = false;
+  bool abandon = false;  // the test ended early: the storm stops
   std::vector<std::thread> storm;
+  struct Finally {
+    std::function<void()> run;
+    ~Finally() { run(); }
+  } finally{[&] {
+    {
+      absl::MutexLock lock(&mu);
+      abandon = true;
+    }
+    for (std::thread& t : storm) {
+      if (t.joinable()) t.join();
+    }
+  }};
   for (int i = 0; i < kStormClients; ++i) {
     storm.emplace_back([&] {
       httplib::Client client("127.0.0.1", port);
@@ -1259,7 +1283,7 @@ TEST_F(HttpServerTest, AnAsOfStormIsRefusedBeyondItsLimitAndIngestGoesOn) {
           ++other;
         }
         // The storm lasts until ingest is done and it saw a recomputation answered.
-        if (ingest_done && ok > 0) return;
+        if ((ingest_done && ok > 0) || abandon) return;
       }
       absl::MutexLock lock(&mu);
       ++exhausted;
@@ -1291,7 +1315,7 @@ TEST_F(HttpServerTest, AnAsOfStormIsRefusedBeyondItsLimitAndIngestGoesOn) {
     absl::MutexLock lock(&mu);
     ingest_done = true;
   }
-  for (std::thread& t : storm) t.join();
+  for (std::thread& t : storm) t.join();  // on the storm's own terms
   // Every batch appended and projected.
   EXPECT_EQ(logs_[0]->next_position(), before + kBatches * kPerBatch);
   auto checkpoint = stores_[0]->ReadCheckpoint();
