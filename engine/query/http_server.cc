@@ -757,8 +757,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
           "instances' HTTPS)");
     }
     if (!HoldsPemCertificate(options.tls_ca_file)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--http-tls-ca-file: ", options.tls_ca_file, " cannot be read or holds no PEM certificate"));
+      return absl::InvalidArgumentError(absl::StrCat("--http-tls-ca-file: ", options.tls_ca_file,
+                                                     " cannot be read or holds no PEM certificate"));
     }
   }
   if (options.max_requests < 1) {

@@ -202,7 +202,8 @@ TEST(RunCommandTest, AnUnusableHttpTokenOrCertificateFlagStopsItBeforeTheEngineS
       {{"--http-tls-cert-file", not_pem.c_str(), "--http-tls-key-file", not_pem.c_str()},
        "--http-tls-cert-file: " + not_pem + " holds no PEM certificate chain"},
       {{"--http-tls-cert-file", not_pem.c_str()}, "go together"},
-      {{"--http-tls-ca-file", not_pem.c_str()}, "--http-tls-ca-file goes with --http-tls-cert-file"},
+      {{"--http-tls-ca-file", not_pem.c_str()},
+       "--http-tls-ca-file goes with --http-tls-cert-file"},
   };
   for (const Case& c : cases) {
     std::vector<const char*> argv = {"run",    "--data", data.c_str(), "--brokers",

@@ -946,7 +946,8 @@ TEST_F(HttpServerTest, AdminEndpointsAreForbiddenWithoutAnAdminToken) {
 }
 
 TEST(HttpServerStartTest, TheAdminTokenMustDifferFromTheReadToken) {
-  auto same = HttpServer::Start({.address = "127.0.0.1:0", .bearer_token = "t", .admin_token = "t"});
+  auto same =
+      HttpServer::Start({.address = "127.0.0.1:0", .bearer_token = "t", .admin_token = "t"});
   EXPECT_EQ(same.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(same.status().message()), HasSubstr("--http-admin-token-file"));
 }
@@ -1085,7 +1086,8 @@ TEST_F(HttpServerTest, ForwardedReadsGoOverHttpsToAnOwnerTheCaVouchesFor) {
   EXPECT_THAT(std::string(bad_ca.status().message()),
               HasSubstr(absl::StrCat("--http-tls-ca-file: ", certs.Path("server.key"),
                                      " cannot be read or holds no PEM certificate")));
-  auto without_tls = HttpServer::Start({.address = "127.0.0.1:0", .tls_ca_file = certs.Path("ca.pem")});
+  auto without_tls =
+      HttpServer::Start({.address = "127.0.0.1:0", .tls_ca_file = certs.Path("ca.pem")});
   EXPECT_EQ(without_tls.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(without_tls.status().message()),
               HasSubstr("--http-tls-ca-file goes with --http-tls-cert-file"));
