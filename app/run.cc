@@ -64,7 +64,8 @@ int RunEngine(const Args& args, Io& io) {
   sigaction(SIGTERM, &action, nullptr);
 
   if (!args.Has("http")) {
-    for (const char* flag : {"http-token-file", "ready-lag", "advertise"}) {
+    for (const char* flag : {"http-token-file", "http-admin-token-file", "http-tls-cert-file",
+                             "http-tls-key-file", "http-tls-ca-file", "ready-lag", "advertise"}) {
       if (args.Has(flag)) {
         return ReportUsageError(
             io, absl::InvalidArgumentError(absl::StrCat("--", flag, " goes with --http")));
@@ -103,14 +104,26 @@ int RunEngine(const Args& args, Io& io) {
   if (args.Has("http")) {
     auto ready_lag = args.GetInt("ready-lag", 0, int64_t{1} << 40);
     if (!ready_lag.ok()) return ReportUsageError(io, ready_lag.status());
-    std::string token;
-    if (args.Has("http-token-file")) {
-      auto read = engine::ReadTokenFile(args.Get("http-token-file"));
-      if (!read.ok()) return ReportUsageError(io, read.status());
-      token = *read;
+    std::string tokens[2];  // read, admin
+    const char* token_flags[2] = {"http-token-file", "http-admin-token-file"};
+    for (int i = 0; i < 2; ++i) {
+      if (!args.Has(token_flags[i])) continue;
+      auto read = engine::ReadTokenFile(args.Get(token_flags[i]));
+      if (!read.ok()) {
+        return ReportUsageError(
+            io, absl::Status(read.status().code(),
+                             absl::StrCat("--", token_flags[i], ": ", read.status().message())));
+      }
+      tokens[i] = *read;
     }
+    const std::string& token = tokens[0];
+    const std::string& admin_token = tokens[1];
     auto started = engine::HttpServer::Start({.address = args.Get("http"),
                                               .bearer_token = token,
+                                              .admin_token = admin_token,
+                                              .tls_cert_file = args.Get("http-tls-cert-file"),
+                                              .tls_key_file = args.Get("http-tls-key-file"),
+                                              .tls_ca_file = args.Get("http-tls-ca-file"),
                                               .partitions = [&] { return engine.Partitions(); },
                                               .status = [&] { return engine.Status(); },
                                               .data_dir = args.Get("data"),
@@ -124,8 +137,12 @@ int RunEngine(const Args& args, Io& io) {
                  : ReportFailure(io, started.status());
     }
     http = std::move(*started);
-    io.err << "guanxi run: HTTP API on port " << http->port()
-           << (token.empty() ? " (no authentication)" : " (bearer token required)");
+    io.err << "guanxi run: HTTP" << (args.Has("http-tls-cert-file") ? "S" : "")
+           << " API on port " << http->port()
+           << (token.empty() && admin_token.empty() ? " (no authentication)"
+               : admin_token.empty()                ? " (read token required)"
+               : token.empty()                      ? " (admin token required)"
+                                                    : " (read or admin token required)");
     if (directory != nullptr) io.err << ", advertised as " << directory->self();
     io.err << "\n";
   }
@@ -180,7 +197,25 @@ Command RunCommand() {
             .help = "serve the HTTP API (docs/api.md) here; port 0 picks a free one"},
            {.name = "http-token-file",
             .value_name = "FILE",
-            .help = "require this bearer token on every endpoint but /healthz and /readyz"},
+            .help = "the read token: a bearer token required on every endpoint but /healthz, "
+                    "/readyz and the web view's files; it reads, it cannot call admin "
+                    "endpoints (docs/api.md)"},
+           {.name = "http-admin-token-file",
+            .value_name = "FILE",
+            .help = "the admin token: reads, and calls the admin endpoints (which answer 403 "
+                    "without it); must differ from the read token"},
+           {.name = "http-tls-cert-file",
+            .value_name = "FILE",
+            .help = "serve HTTPS (only) with this PEM certificate chain, the server's "
+                    "certificate first; with --http-tls-key-file"},
+           {.name = "http-tls-key-file",
+            .value_name = "FILE",
+            .help = "the unencrypted PEM private key of --http-tls-cert-file"},
+           {.name = "http-tls-ca-file",
+            .value_name = "FILE",
+            .help = "with --http-tls-cert-file and --advertise: the CA certificates (PEM) the "
+                    "other instances' certificates must chain to for a read to be forwarded "
+                    "to them (default: the system's trusted CAs)"},
            {.name = "ready-lag",
             .value_name = "N",
             .help = "GET /readyz answers ready once every owned partition is within N "

@@ -1,6 +1,13 @@
 #include "engine/query/http_server.h"
 
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <fstream>
 #include <optional>
@@ -51,6 +58,9 @@ constexpr size_t kHttpThreads = 32;
 constexpr time_t kRequestReadSeconds = 2;  // each read of a request's line and headers
 constexpr time_t kKeepAliveSeconds = 2;    // idle between two requests of one connection
 constexpr size_t kRequestsPerConnection = 10;  // then it closes, and its thread is free
+// A request's header fields at most (their bytes: HttpServerOptions::max_header_bytes).
+// cpp-httplib 0.11 reads any number of them, each line up to 8 KiB (a longer one: 400).
+constexpr size_t kMaxHeaderFields = 100;
 // On a read forwarded to the customer's owner: the instance that forwarded it (no
 // instance forwards a request that carries it: one hop at most).
 constexpr char kForwardedBy[] = "X-Guanxi-Forwarded-By";
@@ -98,6 +108,89 @@ void Fail(httplib::Response& res, int status, std::string_view message) {
   res.set_content(absl::StrCat("{\"error\":", JsonString(message), "}\n"), kJson);
 }
 
+// Who a request is, by its bearer token.
+enum class Role {
+  kNone,   // no token, or one that is neither the read nor the admin token
+  kRead,   // the read token (or no authentication configured)
+  kAdmin,  // the admin token
+};
+
+// Tokens are compared by their SHA-256 digests with CRYPTO_memcmp: the time a comparison
+// takes tells neither how long the token is nor where a guess first differs.
+using TokenDigest = std::array<unsigned char, 32>;
+
+TokenDigest DigestOf(std::string_view token) {
+  TokenDigest digest{};
+  unsigned int size = 0;
+  EVP_Digest(token.data(), token.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  return digest;
+}
+
+bool SameToken(const TokenDigest& a, const TokenDigest& b) {
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// The first error OpenSSL queued, as text (and the queue emptied).
+std::string OpenSslError() {
+  const unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "no detail";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof text);
+  return text;
+}
+
+// Sets up the server's TLS: the certificate chain and key from PEM files, TLS 1.2 at
+// least. On failure, `error` names the flag and the file.
+bool SetUpTls(SSL_CTX& ctx, const std::string& cert_file, const std::string& key_file,
+              std::string& error) {
+  for (const auto& [flag, file] : {std::pair{"--http-tls-cert-file", &cert_file},
+                                   std::pair{"--http-tls-key-file", &key_file}}) {
+    if (!std::ifstream(*file)) {
+      error = absl::StrCat(flag, ": cannot read ", *file);
+      return false;
+    }
+  }
+  SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_use_certificate_chain_file(&ctx, cert_file.c_str()) != 1) {
+    error = absl::StrCat("--http-tls-cert-file: ", cert_file,
+                         " holds no PEM certificate chain (", OpenSslError(), ")");
+    return false;
+  }
+  EVP_PKEY* key = nullptr;
+  if (BIO* in = BIO_new_file(key_file.c_str(), "r"); in != nullptr) {
+    // No passphrase callback: an encrypted key fails instead of asking on the terminal.
+    key = PEM_read_bio_PrivateKey(in, nullptr, [](char*, int, int, void*) { return 0; }, nullptr);
+    BIO_free(in);
+  }
+  if (key == nullptr) {
+    error = absl::StrCat("--http-tls-key-file: ", key_file,
+                         " holds no unencrypted PEM private key (", OpenSslError(), ")");
+    return false;
+  }
+  const bool used = SSL_CTX_use_PrivateKey(&ctx, key) == 1;  // the context keeps a reference
+  EVP_PKEY_free(key);
+  if (!used || SSL_CTX_check_private_key(&ctx) != 1) {
+    error = absl::StrCat("--http-tls-key-file: ", key_file,
+                         " is not the private key of the certificate in --http-tls-cert-file ",
+                         cert_file, " (", OpenSslError(), ")");
+    return false;
+  }
+  return true;
+}
+
+// Whether `file` can be read and holds at least one PEM certificate.
+bool HoldsPemCertificate(const std::string& file) {
+  BIO* in = BIO_new_file(file.c_str(), "r");
+  if (in == nullptr) return false;
+  X509* cert = PEM_read_bio_X509(in, nullptr, nullptr, nullptr);
+  BIO_free(in);
+  X509_free(cert);
+  ERR_clear_error();
+  return cert != nullptr;
+}
+
 // One of at most `max` slots (as-of recomputations at once), held while it lives.
 class Slot {
  public:
@@ -126,18 +219,101 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   std::string token(absl::StripAsciiWhitespace(text.str()));
   if (token.empty())
     return absl::InvalidArgumentError(absl::StrCat("the token file ", path, " is empty"));
+  for (const char c : token) {
+    if (c <= ' ' || c > '~') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the token file ", path,
+                       " holds a character other than visible ASCII (a space, a control "
+                       "character or a non-ASCII byte), which no header could carry"));
+    }
+  }
   return token;
 }
 
 struct HttpServer::Impl {
   HttpServerOptions options;
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server;  // an httplib::SSLServer with TLS
+  bool tls = false;
+  std::optional<TokenDigest> read_token;
+  std::optional<TokenDigest> admin_token;
   std::atomic<bool> stopping{false};  // cancels as-of recomputations
   std::atomic<int> as_of_trails{0};   // in progress
+  std::atomic<int> requests{0};       // being answered (Limited)
 
-  bool Authorized(const httplib::Request& req) const {
-    if (options.bearer_token.empty()) return true;
-    return req.get_header_value("Authorization") == absl::StrCat("Bearer ", options.bearer_token);
+  // The request's role by its "Authorization: Bearer <token>". Without any token
+  // configured, everyone reads (and no one is admin).
+  Role RoleOf(const httplib::Request& req) const {
+    if (!read_token && !admin_token) return Role::kRead;
+    const std::string header = req.get_header_value("Authorization");
+    constexpr absl::string_view kScheme = "bearer ";
+    if (header.size() <= kScheme.size() ||
+        !absl::EqualsIgnoreCase(absl::string_view(header).substr(0, kScheme.size()), kScheme)) {
+      return Role::kNone;
+    }
+    const TokenDigest given = DigestOf(std::string_view(header).substr(kScheme.size()));
+    // Both compared, whichever matches: the time taken does not say which one did.
+    const bool admin = admin_token && SameToken(given, *admin_token);
+    const bool read = read_token && SameToken(given, *read_token);
+    return admin ? Role::kAdmin : read ? Role::kRead : Role::kNone;
+  }
+
+  // The guard of an admin endpoint: true when the request bears the admin token;
+  // otherwise answers 401 (no valid token) or 403 (the read token, or no admin token
+  // configured) and returns false. An admin endpoint's handler begins with
+  //   if (!self->RequireAdmin(req, res)) return;
+  bool RequireAdmin(const httplib::Request& req, httplib::Response& res) const {
+    switch (RoleOf(req)) {
+      case Role::kAdmin:
+        return true;
+      case Role::kNone:
+        Unauthorized(res);
+        return false;
+      case Role::kRead:
+        break;
+    }
+    Fail(res, 403,
+         admin_token ? "this endpoint requires the admin token; the token given may only read"
+                     : "admin endpoints are disabled: the server was started without an admin "
+                       "token (--http-admin-token-file)");
+    return false;
+  }
+
+  static void Unauthorized(httplib::Response& res) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    Fail(res, 401, "a valid bearer token is required (Authorization: Bearer <token>)");
+  }
+
+  // `handler`, answered only while fewer than options.max_requests requests are (503 with
+  // Retry-After otherwise): every request thread busy with a slow read would leave none
+  // for the probes, and the engine's own threads share the cores.
+  httplib::Server::Handler Limited(httplib::Server::Handler handler) {
+    return [this, handler = std::move(handler)](const httplib::Request& req,
+                                                httplib::Response& res) {
+      Slot slot(requests, options.max_requests);
+      if (!slot.held()) {
+        res.set_header("Retry-After", "1");
+        return Fail(res, 503,
+                    absl::StrCat(options.max_requests,
+                                 " requests are being answered already; retry shortly"));
+      }
+      handler(req, res);
+    };
+  }
+
+  // GET /v1/admin/limits: the limits in force and how much of each is in use.
+  void Limits(httplib::Response& res) const {
+    res.set_content(
+        absl::StrCat("{\"tls\":", tls ? "true" : "false",
+                     ",\"readToken\":", read_token ? "true" : "false",
+                     ",\"adminToken\":", admin_token ? "true" : "false",
+                     ",\"maxRequests\":", options.max_requests,
+                     ",\"requests\":", requests.load(),
+                     ",\"maxAsOfTrails\":", options.max_as_of_trails,
+                     ",\"asOfTrails\":", as_of_trails.load(),
+                     ",\"maxBodyBytes\":", options.max_body_bytes,
+                     ",\"maxHeaderBytes\":", options.max_header_bytes,
+                     ",\"maxHeaderFields\":", kMaxHeaderFields, "}\n"),
+        kJson);
   }
 
   // For a read of a customer that no partition owned here holds: when the customer's home
@@ -173,7 +349,12 @@ struct HttpServer::Impl {
                                   "', which is not HOST:PORT"));
       return true;
     }
-    httplib::Client client(owner->substr(0, colon), port);
+    httplib::Client client(
+        absl::StrCat(tls ? "https://" : "http://", owner->substr(0, colon), ":", port));
+    if (tls) {
+      client.enable_server_certificate_verification(true);
+      if (!options.tls_ca_file.empty()) client.set_ca_cert_path(options.tls_ca_file.c_str());
+    }
     client.set_connection_timeout(2, 0);
     client.set_read_timeout(120, 0);  // an as-of trail recomputes a partition's log
     httplib::Headers headers = {{kForwardedBy, options.self}};
@@ -549,10 +730,9 @@ HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpServer::~HttpServer() {
   impl_->stopping = true;
-  impl_->server.stop();
+  impl_->server->stop();
   if (thread_.joinable()) thread_.join();
 }
-
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options) {
   const size_t colon = options.address.rfind(':');
   int port = 0;
@@ -561,14 +741,66 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
     return absl::InvalidArgumentError(
         absl::StrCat("--http: '", options.address, "' is not HOST:PORT"));
   }
+  if (!options.admin_token.empty() && options.admin_token == options.bearer_token) {
+    return absl::InvalidArgumentError(
+        "--http-admin-token-file: the admin token is the read token (--http-token-file); "
+        "give each role its own");
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--http-tls-cert-file and --http-tls-key-file go together: give both or neither");
+  }
+  if (!options.tls_ca_file.empty()) {
+    if (options.tls_cert_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--http-tls-ca-file goes with --http-tls-cert-file (it verifies the other "
+          "instances' HTTPS)");
+    }
+    if (!HoldsPemCertificate(options.tls_ca_file)) {
+      return absl::InvalidArgumentError(absl::StrCat("--http-tls-ca-file: ", options.tls_ca_file,
+                                                     " cannot be read or holds no PEM certificate"));
+    }
+  }
+  if (options.max_requests < 1) {
+    return absl::InvalidArgumentError("max_requests: must be at least 1");
+  }
   const std::string host = options.address.substr(0, colon);
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   Impl* self = impl.get();
-  httplib::Server& server = impl->server;
+  const HttpServerOptions& opts = self->options;
+  if (!opts.bearer_token.empty()) self->read_token = DigestOf(opts.bearer_token);
+  if (!opts.admin_token.empty()) self->admin_token = DigestOf(opts.admin_token);
+  if (!opts.tls_cert_file.empty()) {
+    std::string error;
+    auto tls_server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+      return SetUpTls(ctx, opts.tls_cert_file, opts.tls_key_file, error);
+    });
+    if (!tls_server->is_valid()) {
+      return absl::InvalidArgumentError(
+          error.empty() ? absl::StrCat("--http-tls-cert-file: cannot set up TLS (",
+                                       OpenSslError(), ")")
+                        : error);
+    }
+    impl->server = std::move(tls_server);
+    impl->tls = true;
+  } else {
+    impl->server = std::make_unique<httplib::Server>();
+  }
+  httplib::Server& server = *impl->server;
   server.set_pre_routing_handler([self](const httplib::Request& req, httplib::Response& res) {
     // A forwarded answer carries its owner's instead (Forward).
     if (!self->options.self.empty()) res.set_header(kServedBy, self->options.self);
+    size_t header_bytes = 0;
+    for (const auto& [name, value] : req.headers) header_bytes += name.size() + value.size();
+    if (req.headers.size() > kMaxHeaderFields || header_bytes > self->options.max_header_bytes) {
+      res.set_header("Connection", "close");
+      Fail(res, 431,
+           absl::StrCat("the request's header fields are too large: ", req.headers.size(),
+                        " fields of ", header_bytes, " bytes (at most ", kMaxHeaderFields,
+                        " fields of ", self->options.max_header_bytes, " bytes)"));
+      return httplib::Server::HandlerResponse::Handled;
+    }
     // The web view's files hold no data: the page loads, then asks for the token when
     // the API answers 401.
     if (const std::optional<web::File> file = WebFile(req.path); file && req.method == "GET") {
@@ -576,10 +808,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
       res.set_content(std::string(file->body), std::string(ContentType(file->path)));
       return httplib::Server::HandlerResponse::Handled;
     }
-    // Probes carry no token.
-    if (req.path != "/healthz" && req.path != "/readyz" && !self->Authorized(req)) {
-      res.set_header("WWW-Authenticate", "Bearer");
-      Fail(res, 401, "a valid bearer token is required (Authorization: Bearer <token>)");
+    // Probes carry no token; everything else needs one of the two (admin endpoints
+    // check for the admin token themselves: RequireAdmin).
+    if (req.path != "/healthz" && req.path != "/readyz" && self->RoleOf(req) == Role::kNone) {
+      Impl::Unauthorized(res);
       return httplib::Server::HandlerResponse::Handled;
     }
     if (absl::StartsWith(req.path, "/v1/") && !self->options.status().assigned) {
@@ -591,38 +823,52 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
+  // The probes are never Limited: they must answer however busy the API is.
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
   server.Get("/readyz",
              [self](const httplib::Request&, httplib::Response& res) { self->Ready(res); });
-  server.Get("/metrics",
-             [self](const httplib::Request&, httplib::Response& res) { self->Metrics(res); });
-  server.Get("/v1/customers", [self](const httplib::Request& req, httplib::Response& res) {
-    self->Customers(req, res);
-  });
-  server.Get("/v1/portfolio", [self](const httplib::Request& req, httplib::Response& res) {
-    self->Portfolio(req, res);
-  });
-  server.Get("/v1/warnings", [self](const httplib::Request& req, httplib::Response& res) {
-    self->Warnings(req, res);
-  });
+  server.Get("/metrics", self->Limited([self](const httplib::Request&, httplib::Response& res) {
+    self->Metrics(res);
+  }));
+  server.Get("/v1/customers",
+             self->Limited([self](const httplib::Request& req, httplib::Response& res) {
+               self->Customers(req, res);
+             }));
+  server.Get("/v1/portfolio",
+             self->Limited([self](const httplib::Request& req, httplib::Response& res) {
+               self->Portfolio(req, res);
+             }));
+  server.Get("/v1/warnings",
+             self->Limited([self](const httplib::Request& req, httplib::Response& res) {
+               self->Warnings(req, res);
+             }));
+  // Admin endpoints: Limited, and their handler starts with RequireAdmin.
+  server.Get("/v1/admin/limits",
+             self->Limited([self](const httplib::Request& req, httplib::Response& res) {
+               if (!self->RequireAdmin(req, res)) return;
+               self->Limits(res);
+             }));
   // /v1/customers/{id} and /v1/customers/{id}/trail. The path is matched percent-decoded,
   // so an id with '/' (sent as %2F) spans segments there: which of the two is asked is
   // read from the raw request target, where the id is one segment.
-  server.Get(R"(/v1/customers/(.+))", [self](const httplib::Request& req, httplib::Response& res) {
-    absl::string_view raw = req.target;
-    raw = raw.substr(0, raw.find('?'));
-    const std::vector<absl::string_view> segments = absl::StrSplit(raw, '/');
-    // "", "v1", "customers", id [, "trail"]
-    if (segments.size() < 4 || segments.size() > 5 || segments[3].empty() ||
-        (segments.size() == 5 && segments[4] != "trail")) {
-      return Fail(res, 404, absl::StrCat("no such endpoint: ", req.method, " ", req.path));
-    }
-    const std::string id = httplib::detail::decode_url(std::string(segments[3]), false);
-    if (segments.size() == 5) return self->CustomerTrail(id, req, res);
-    self->Customer(id, req, res);
-  });
+  server.Get(R"(/v1/customers/(.+))",
+             self->Limited([self](const httplib::Request& req, httplib::Response& res) {
+               absl::string_view raw = req.target;
+               raw = raw.substr(0, raw.find('?'));
+               const std::vector<absl::string_view> segments = absl::StrSplit(raw, '/');
+               // "", "v1", "customers", id [, "trail"]
+               if (segments.size() < 4 || segments.size() > 5 || segments[3].empty() ||
+                   (segments.size() == 5 && segments[4] != "trail")) {
+                 return Fail(res, 404,
+                             absl::StrCat("no such endpoint: ", req.method, " ", req.path));
+               }
+               const std::string id =
+                   httplib::detail::decode_url(std::string(segments[3]), false);
+               if (segments.size() == 5) return self->CustomerTrail(id, req, res);
+               self->Customer(id, req, res);
+             }));
   // Every error is JSON, those cpp-httplib answers itself included (no route; a request
   // it could not read, too large or with too long a target).
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
@@ -642,15 +888,17 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   server.set_read_timeout(kRequestReadSeconds, 0);
   server.set_keep_alive_timeout(kKeepAliveSeconds);
   server.set_keep_alive_max_count(kRequestsPerConnection);
+  server.set_payload_max_length(opts.max_body_bytes);
   const int bound =
       port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
   if (bound < 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", self->options.address));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", opts.address));
   }
   std::unique_ptr<HttpServer> result(new HttpServer(std::move(impl)));
   result->port_ = bound;
-  result->thread_ = std::thread([self] { self->server.listen_after_bind(); });
+  result->thread_ = std::thread([self] { self->server->listen_after_bind(); });
   return result;
 }
+
 
 }  // namespace guanxi::engine

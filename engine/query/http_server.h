@@ -10,8 +10,13 @@
 //   ... server->port() ...
 //
 // Responses are JSON through protobuf's JSON mapping. A bad request is a 4xx with
-// {"error": "..."}; nothing a client sends can crash the engine. With a bearer token
-// set, every endpoint but /healthz and /readyz requires "Authorization: Bearer <token>".
+// {"error": "..."}; nothing a client sends can crash the engine. With a token set (read
+// or admin), every endpoint but /healthz, /readyz and the web view's files requires
+// "Authorization: Bearer <token>" (401 without a valid one); admin endpoints require the
+// admin token (403 with the read token). With a certificate and key, HTTPS only.
+// Bounded: requests answered at once (/metrics and /v1/; 503 with Retry-After beyond),
+// as-of recomputations at once (503 with Retry-After beyond), a request's body (413),
+// target (414) and headers (431). docs/api.md, "Security and limits".
 // Until the consumer group has assigned this instance its partitions (at start, and
 // between a revocation and the next assignment), every /v1/ read answers 503 with
 // Retry-After: which customers live here is not known yet.
@@ -38,8 +43,23 @@ namespace guanxi::engine {
 struct HttpServerOptions {
   // "host:port"; port 0 picks a free one (see port()).
   std::string address = "127.0.0.1:8080";
-  // Empty: no authentication.
+  // The read token (`--http-token-file`): /metrics and every GET of /v1/. Empty, and no
+  // admin token: no authentication (the admin endpoints answer 403 all the same).
   std::string bearer_token{};
+  // The admin token (`--http-admin-token-file`): everything the read token may, and the
+  // admin endpoints. Must differ from the read token. Empty: admin endpoints answer 403.
+  std::string admin_token{};
+  // HTTPS (`--http-tls-cert-file`, `--http-tls-key-file`): the certificate chain (PEM,
+  // the server's certificate first) and its private key (PEM, unencrypted). Both or
+  // neither; a file that cannot be read or holds no such thing fails Start, naming the
+  // flag and the file. With them, forwarded reads (owner_of) go over HTTPS too, verifying
+  // the other instance's certificate against tls_ca_file.
+  std::string tls_cert_file{};
+  std::string tls_key_file{};
+  // With TLS (`--http-tls-ca-file`): the CA certificates (PEM) that the other instances'
+  // certificates must chain to for a read to be forwarded to them; empty: the system's
+  // trusted CAs.
+  std::string tls_ca_file{};
   std::function<std::vector<PartitionView>()> partitions{};
   std::function<EngineStatus()> status{};
   // For GET /v1/customers/{id}/trail?as_of=: the engine's data directory (the partition's
@@ -50,6 +70,15 @@ struct HttpServerOptions {
   // As-of trails recomputed at once (each a pass over a partition's whole log, on a
   // request thread); a request beyond gets 503 with Retry-After.
   int max_as_of_trails = 1;
+  // Requests to /metrics and /v1/ being answered at once; one beyond gets 503 with
+  // Retry-After: 1. Below the 32 request threads: requests being answered never hold
+  // them all, and the probes (never refused) find one.
+  int max_requests = 24;
+  // The largest request body read (no endpoint takes one yet); a larger one gets 413.
+  size_t max_body_bytes = 64 * 1024;
+  // A request's header fields, names and values together, at most this many bytes (and
+  // 100 fields); beyond: 431.
+  size_t max_header_bytes = 16 * 1024;
   // GET /readyz answers ready once every owned partition is consumed, and projected, to
   // within this many messages of the broker's end.
   int64_t ready_lag = 1000;
@@ -62,7 +91,9 @@ struct HttpServerOptions {
 };
 
 // Reads a bearer token from a file (surrounding whitespace dropped). An empty or
-// unreadable file is an error naming the file.
+// unreadable file, or a token with a character other than visible ASCII (a space or a
+// control character could never be sent in a header as it is), is an error naming the
+// file.
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 
 class HttpServer {

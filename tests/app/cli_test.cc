@@ -1,5 +1,9 @@
 #include "app/cli.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -166,6 +170,56 @@ TEST(RootCommandTest, ListsSubcommandsAndEachHasHelp) {
     EXPECT_EQ(h.code, kExitOk) << path[0];
     EXPECT_THAT(h.out, HasSubstr("usage: guanxi"));
   }
+}
+
+// An HTTP API that cannot be served as asked stops `guanxi run` before the engine starts
+// (exit 2, nothing written to the data directory), naming the flag and the file.
+TEST(RunCommandTest, AnUnusableHttpTokenOrCertificateFlagStopsItBeforeTheEngineStarts) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      ("guanxi_cli_test_run_http_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string data = (dir / "data").string();
+  const std::string missing = (dir / "missing").string();
+  const std::string token = (dir / "token").string();
+  const std::string not_pem = (dir / "not.pem").string();
+  std::ofstream(token) << "t0ken\n";
+  std::ofstream(not_pem) << "not a certificate\n";
+  struct Case {
+    std::vector<const char*> flags;
+    std::string message;
+  };
+  const Case cases[] = {
+      {{"--http-token-file", missing.c_str()},
+       "--http-token-file: cannot read the token file " + missing},
+      {{"--http-admin-token-file", missing.c_str()},
+       "--http-admin-token-file: cannot read the token file " + missing},
+      {{"--http-token-file", token.c_str(), "--http-admin-token-file", token.c_str()},
+       "--http-admin-token-file: the admin token is the read token"},
+      {{"--http-tls-cert-file", missing.c_str(), "--http-tls-key-file", not_pem.c_str()},
+       "--http-tls-cert-file: cannot read " + missing},
+      {{"--http-tls-cert-file", not_pem.c_str(), "--http-tls-key-file", not_pem.c_str()},
+       "--http-tls-cert-file: " + not_pem + " holds no PEM certificate chain"},
+      {{"--http-tls-cert-file", not_pem.c_str()}, "go together"},
+      {{"--http-tls-ca-file", not_pem.c_str()},
+       "--http-tls-ca-file goes with --http-tls-cert-file"},
+  };
+  for (const Case& c : cases) {
+    std::vector<const char*> argv = {"run",    "--data", data.c_str(), "--brokers",
+                                     "127.0.0.1:1", "--http", "127.0.0.1:0"};
+    argv.insert(argv.end(), c.flags.begin(), c.flags.end());
+    CommandRun r = RunCommand(RootCommand(), argv);
+    EXPECT_EQ(r.code, kExitUsage) << c.message << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr(c.message));
+    EXPECT_FALSE(std::filesystem::exists(data)) << c.message;
+  }
+  // Without --http, each of them is a usage error too.
+  CommandRun r = RunCommand(RootCommand(), {"run", "--data", data.c_str(), "--brokers",
+                                            "127.0.0.1:1", "--http-tls-cert-file", "x"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--http-tls-cert-file goes with --http"));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

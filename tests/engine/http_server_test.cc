@@ -1,5 +1,5 @@
 // The HTTP API against real stores: lookups, filtered pages, a customer's trail (live and
-// as of a time), metrics, bad requests and authentication.
+// as of a time), metrics, bad requests, authentication and roles, TLS, and the limits.
 #include "engine/query/http_server.h"
 
 #include <arpa/inet.h>
@@ -7,8 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <functional>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -854,6 +858,482 @@ TEST_F(HttpServerTest, MetricsInPrometheusTextFormat) {
                                  "guanxi_outbox_failed_rounds_total 2\n"));
   // The outbox was never published here: every derived change is still waiting.
   EXPECT_THAT(r->body, ::testing::ContainsRegex("guanxi_outbox_depth\\{partition=\"0\"\\} [1-9]"));
+}
+
+// The two roles: the read token reads, the admin token reads and calls admin endpoints
+// (GET /v1/admin/limits stands for them); no token or a wrong one is a 401, the read
+// token at an admin endpoint a 403, each with a JSON error.
+TEST_F(HttpServerTest, ReadAndAdminTokensEachGetTheirRole) {
+  constexpr char kAdmin[] = "adm1n-token";
+  auto server = HttpServer::Start({.address = "127.0.0.1:0",
+                                   .bearer_token = kToken,
+                                   .admin_token = kAdmin,
+                                   .partitions = [this] { return views_; },
+                                   .status = [this] { return status_; }});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const auto get = [&](const std::string& path, const std::string& authorization) {
+    httplib::Client client("127.0.0.1", (*server)->port());
+    httplib::Headers headers;
+    if (!authorization.empty()) headers.emplace("Authorization", authorization);
+    return client.Get(path.c_str(), headers);
+  };
+  const std::string read = absl::StrCat("Bearer ", kToken);
+  const std::string admin = absl::StrCat("Bearer ", kAdmin);
+  struct Case {
+    std::string authorization;
+    int customer;  // GET /v1/customers/c3
+    int limits;    // GET /v1/admin/limits
+  };
+  const Case cases[] = {
+      {"", 401, 401},
+      {read, 200, 403},
+      {admin, 200, 200},
+      {absl::StrCat("bearer ", kToken), 200, 403},  // the scheme is case-insensitive
+      {"Bearer not-it", 401, 401},
+      {"Bearer s3cret-toke", 401, 401},       // a prefix of the read token
+      {"Bearer s3cret-token2", 401, 401},     // the read token and more
+      {"Bearer adm1n-token s3cret-token", 401, 401},
+      {absl::StrCat("Basic ", kToken), 401, 401},
+      {"Bearer ", 401, 401},
+  };
+  for (const Case& c : cases) {
+    auto customer = get("/v1/customers/c3", c.authorization);
+    ASSERT_TRUE(customer) << c.authorization;
+    EXPECT_EQ(customer->status, c.customer) << c.authorization;
+    auto limits = get("/v1/admin/limits", c.authorization);
+    ASSERT_TRUE(limits) << c.authorization;
+    EXPECT_EQ(limits->status, c.limits) << c.authorization << ": " << limits->body;
+    if (c.limits != 200) {
+      ExpectJsonError(limits->body, c.authorization);
+    }
+    if (c.limits == 401) {
+      EXPECT_EQ(limits->get_header_value("WWW-Authenticate"), "Bearer");
+    }
+    if (c.limits == 403) {
+      EXPECT_THAT(limits->body, HasSubstr("requires the admin token"));
+    }
+  }
+  auto limits = get("/v1/admin/limits", admin);
+  ASSERT_TRUE(limits);
+  EXPECT_THAT(limits->body, HasSubstr("\"tls\":false,\"readToken\":true,\"adminToken\":true,"
+                                      "\"maxRequests\":24,\"requests\":1,"));
+  // The probes and the web view's files need no token.
+  for (const char* open : {"/healthz", "/readyz", "/"}) {
+    auto r = get(open, "");
+    ASSERT_TRUE(r) << open;
+    EXPECT_NE(r->status, 401) << open;
+  }
+}
+
+TEST_F(HttpServerTest, AdminEndpointsAreForbiddenWithoutAnAdminToken) {
+  // The fixture's server has a read token only; this one has no token at all.
+  auto open = HttpServer::Start({.address = "127.0.0.1:0",
+                                 .partitions = [this] { return views_; },
+                                 .status = [this] { return status_; }});
+  ASSERT_TRUE(open.ok()) << open.status();
+  httplib::Client anonymous("127.0.0.1", (*open)->port());
+  for (httplib::Client* client : {client_.get(), &anonymous}) {
+    auto customer = client->Get("/v1/customers/c3");
+    ASSERT_TRUE(customer);
+    EXPECT_EQ(customer->status, 200);
+    auto limits = client->Get("/v1/admin/limits");
+    ASSERT_TRUE(limits);
+    EXPECT_EQ(limits->status, 403);
+    EXPECT_EQ(limits->body,
+              "{\"error\":\"admin endpoints are disabled: the server was started without an "
+              "admin token (--http-admin-token-file)\"}\n");
+  }
+}
+
+TEST(HttpServerStartTest, TheAdminTokenMustDifferFromTheReadToken) {
+  auto same =
+      HttpServer::Start({.address = "127.0.0.1:0", .bearer_token = "t", .admin_token = "t"});
+  EXPECT_EQ(same.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(same.status().message()), HasSubstr("--http-admin-token-file"));
+}
+
+TEST(HttpServerStartTest, ATokenFileWithWhatNoHeaderCarriesIsAnError) {
+  TempDir dir;
+  std::ofstream(dir.Sub("spaced")) << "two words\n";
+  std::ofstream(dir.Sub("empty")) << " \n";
+  std::ofstream(dir.Sub("good")) << "  tok-en_1.~\n";
+  auto spaced = ReadTokenFile(dir.Sub("spaced"));
+  EXPECT_EQ(spaced.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(spaced.status().message()), HasSubstr(dir.Sub("spaced")));
+  EXPECT_EQ(ReadTokenFile(dir.Sub("empty")).status().code(), absl::StatusCode::kInvalidArgument);
+  auto good = ReadTokenFile(dir.Sub("good"));
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(*good, "tok-en_1.~");
+}
+
+// A certificate authority and a server certificate for 127.0.0.1 it signed, made for the
+// test with the openssl command (no key material lives in the repository).
+class TestCertificates {
+ public:
+  TestCertificates() {
+    const std::string script = absl::StrCat(
+        "cd '", dir_.path(), "' && ",
+        "( openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+        "-keyout ca.key -out ca.pem -days 2 -subj /CN=guanxi-test-ca && ",
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+        "-keyout server.key -out server.csr -subj /CN=127.0.0.1 && ",
+        "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > server.ext && ",
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+        "-out server.pem -days 2 -extfile server.ext && ",
+        "openssl genpkey -algorithm ec -pkeyopt ec_paramgen_curve:prime256v1 -out other.key",
+        " ) >openssl.log 2>&1");
+    ok_ = std::system(script.c_str()) == 0;
+  }
+  bool ok() const { return ok_; }
+  std::string Path(const std::string& name) const { return dir_.Sub(name); }
+
+ private:
+  testing::TempDir dir_;
+  bool ok_ = false;
+};
+
+TEST_F(HttpServerTest, TlsServesAClientThatTrustsItsCaAndNoPlaintext) {
+  TestCertificates certs;
+  ASSERT_TRUE(certs.ok()) << "openssl failed: see " << certs.Path("openssl.log");
+  auto server = HttpServer::Start({.address = "127.0.0.1:0",
+                                   .bearer_token = kToken,
+                                   .tls_cert_file = certs.Path("server.pem"),
+                                   .tls_key_file = certs.Path("server.key"),
+                                   .partitions = [this] { return views_; },
+                                   .status = [this] { return status_; }});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  httplib::SSLClient trusting("127.0.0.1", port);
+  trusting.set_ca_cert_path(certs.Path("ca.pem").c_str());
+  trusting.enable_server_certificate_verification(true);
+  trusting.set_bearer_token_auth(kToken);
+  auto customer = trusting.Get("/v1/customers/c3");
+  ASSERT_TRUE(customer) << httplib::to_string(customer.error());
+  EXPECT_EQ(customer->status, 200);
+  EXPECT_THAT(customer->body, HasSubstr("\"customerId\":\"c3\""));
+  // Plaintext HTTP on the same port gets no answer at all.
+  httplib::Client plain("127.0.0.1", port);
+  plain.set_bearer_token_auth(kToken);
+  auto refused = plain.Get("/v1/customers/c3");
+  EXPECT_FALSE(refused && refused->status == 200);
+  RawConnection raw(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(raw.connected());
+  EXPECT_THAT(raw.ReadAll(), Not(HasSubstr("ok")));
+  // A client that does not trust the test CA refuses the server.
+  httplib::SSLClient distrusting("127.0.0.1", port);
+  distrusting.enable_server_certificate_verification(true);
+  distrusting.set_ca_cert_path(certs.Path("server.pem").c_str());  // not a CA
+  auto unverified = distrusting.Get("/healthz");
+  ASSERT_FALSE(unverified);
+  EXPECT_EQ(unverified.error(), httplib::Error::SSLServerVerification);
+  // The server still serves the trusting client.
+  auto health = trusting.Get("/healthz");
+  ASSERT_TRUE(health) << httplib::to_string(health.error());
+  EXPECT_EQ(health->status, 200);
+}
+
+// With TLS, a read forwarded to the customer's owner goes over HTTPS, and only to an
+// owner whose certificate chains to the CA given (tls_ca_file): one that does not (here:
+// the system's CAs, which never signed the test's) is an owner that does not answer.
+TEST_F(HttpServerTest, ForwardedReadsGoOverHttpsToAnOwnerTheCaVouchesFor) {
+  TestCertificates certs;
+  ASSERT_TRUE(certs.ok()) << "openssl failed: see " << certs.Path("openssl.log");
+  status_.events_partitions = 2;
+  std::string away = "a";  // a customer whose home is partition 1, held by none
+  while (KeyPartition(away, 2) != 1) away += "+";
+  const int owner_port = FreePort();
+  const std::string owner = absl::StrCat("127.0.0.1:", owner_port);
+  const auto start = [&](const std::string& address, int32_t partition,
+                         const std::string& ca_file) {
+    return HttpServer::Start(
+        {.address = address,
+         .bearer_token = kToken,
+         .tls_cert_file = certs.Path("server.pem"),
+         .tls_key_file = certs.Path("server.key"),
+         .tls_ca_file = ca_file,
+         .partitions = [this, partition] { return std::vector<PartitionView>{views_[partition]}; },
+         .status = [this] { return status_; },
+         .self = address,
+         .owner_of = [&](int32_t) -> std::optional<std::string> { return owner; }});
+  };
+  auto owning = start(owner, 1, certs.Path("ca.pem"));
+  ASSERT_TRUE(owning.ok()) << owning.status();
+  const std::string asking = absl::StrCat("127.0.0.1:", FreePort());
+  auto trusting = start(asking, 0, certs.Path("ca.pem"));
+  ASSERT_TRUE(trusting.ok()) << trusting.status();
+  const std::string other = absl::StrCat("127.0.0.1:", FreePort());
+  auto system_cas = start(other, 0, "");
+  ASSERT_TRUE(system_cas.ok()) << system_cas.status();
+  const auto get = [&](int port) {
+    httplib::SSLClient client("127.0.0.1", port);
+    client.set_ca_cert_path(certs.Path("ca.pem").c_str());
+    client.enable_server_certificate_verification(true);
+    client.set_bearer_token_auth(kToken);
+    return client.Get(absl::StrCat("/v1/customers/", away).c_str());
+  };
+  auto forwarded = get((*trusting)->port());
+  ASSERT_TRUE(forwarded) << httplib::to_string(forwarded.error());
+  EXPECT_EQ(forwarded->status, 404) << forwarded->body;  // the owner's own answer
+  EXPECT_EQ(forwarded->get_header_value("X-Guanxi-Served-By"), owner);
+  auto refused = get((*system_cas)->port());
+  ASSERT_TRUE(refused) << httplib::to_string(refused.error());
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_THAT(refused->body, HasSubstr(absl::StrCat("partition 1's owner ", owner,
+                                                    " did not answer: SSLServerVerification")));
+  // The CA file is checked at start, and only goes with TLS.
+  auto bad_ca = start(absl::StrCat("127.0.0.1:", FreePort()), 0, certs.Path("server.key"));
+  EXPECT_EQ(bad_ca.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad_ca.status().message()),
+              HasSubstr(absl::StrCat("--http-tls-ca-file: ", certs.Path("server.key"),
+                                     " cannot be read or holds no PEM certificate")));
+  auto without_tls =
+      HttpServer::Start({.address = "127.0.0.1:0", .tls_ca_file = certs.Path("ca.pem")});
+  EXPECT_EQ(without_tls.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(without_tls.status().message()),
+              HasSubstr("--http-tls-ca-file goes with --http-tls-cert-file"));
+}
+
+TEST(HttpServerStartTest, ACertificateOrKeyThatCannotServeIsAnErrorNamingFlagAndFile) {
+  TestCertificates certs;
+  ASSERT_TRUE(certs.ok()) << "openssl failed: see " << certs.Path("openssl.log");
+  const std::string missing = certs.Path("missing.pem");
+  struct Case {
+    std::string cert, key, message;
+  };
+  const Case cases[] = {
+      {missing, certs.Path("server.key"), "--http-tls-cert-file: cannot read " + missing},
+      {certs.Path("server.pem"), missing, "--http-tls-key-file: cannot read " + missing},
+      {certs.Path("server.key"), certs.Path("server.key"),
+       "--http-tls-cert-file: " + certs.Path("server.key") + " holds no PEM certificate"},
+      {certs.Path("server.pem"), certs.Path("server.pem"),
+       "--http-tls-key-file: " + certs.Path("server.pem") + " holds no unencrypted PEM"},
+      {certs.Path("server.pem"), certs.Path("other.key"),
+       "--http-tls-key-file: " + certs.Path("other.key") +
+           " is not the private key of the certificate in --http-tls-cert-file " +
+           certs.Path("server.pem")},
+      {certs.Path("server.pem"), "", "go together"},
+      {"", certs.Path("server.key"), "go together"},
+  };
+  for (const Case& c : cases) {
+    auto started = HttpServer::Start(
+        {.address = "127.0.0.1:0", .tls_cert_file = c.cert, .tls_key_file = c.key});
+    EXPECT_EQ(started.status().code(), absl::StatusCode::kInvalidArgument) << c.message;
+    EXPECT_THAT(std::string(started.status().message()), HasSubstr(c.message));
+  }
+}
+
+// What cpp-httplib reads before any handler runs is bounded: a body beyond
+// max_body_bytes is a 413, a request target beyond 8 KiB a 414, a header line beyond
+// 8 KiB a 400, header fields beyond max_header_bytes (or 100 of them) a 431; each a JSON
+// error, and the server goes on.
+TEST_F(HttpServerTest, OversizedRequestsAreRefusedAndTheServerGoesOn) {
+  auto body = client_->Post("/v1/customers", std::string(100 * 1024, 'x'), "text/plain");
+  ASSERT_TRUE(body) << httplib::to_string(body.error());
+  EXPECT_EQ(body->status, 413);
+  ExpectJsonError(body->body, "a large body");
+  auto target = Get(absl::StrCat("/v1/customers/", std::string(9000, 'x')));
+  ASSERT_TRUE(target) << httplib::to_string(target.error());
+  EXPECT_EQ(target->status, 414);
+  ExpectJsonError(target->body, "a long target");
+  httplib::Headers large = {{"X-A", std::string(7000, 'a')},
+                            {"X-B", std::string(7000, 'b')},
+                            {"X-C", std::string(7000, 'c')}};
+  auto headers = client_->Get("/v1/customers/c3", large);
+  ASSERT_TRUE(headers) << httplib::to_string(headers.error());
+  EXPECT_EQ(headers->status, 431);
+  EXPECT_THAT(headers->body, HasSubstr("header fields are too large"));
+  auto line = client_->Get("/healthz", {{"X-Long", std::string(9000, 'l')}});
+  ASSERT_TRUE(line) << httplib::to_string(line.error());
+  EXPECT_EQ(line->status, 400);  // a header line beyond cpp-httplib's 8 KiB
+  ExpectJsonError(line->body, "a long header line");
+  httplib::Headers many;
+  for (int i = 0; i < 150; ++i) many.emplace(absl::StrCat("X-", i), "1");
+  auto fields = client_->Get("/healthz", many);
+  ASSERT_TRUE(fields) << httplib::to_string(fields.error());
+  EXPECT_EQ(fields->status, 431);
+  ExpectJsonError(fields->body, "many fields");
+  auto customer = Get("/v1/customers/c3");
+  ASSERT_TRUE(customer);
+  EXPECT_EQ(customer->status, 200);
+  auto health = Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+// At most max_requests requests are answered at once: held inside the handler (a read
+// forwarded to an owner that does not answer until released), two fill the server; a
+// third gets 503 with Retry-After, the probes still answer, and once the two are done,
+// reads are served again.
+TEST_F(HttpServerTest, RequestsBeyondTheLimitGetAFiveHundredThreeAndProbesStillAnswer) {
+  status_.events_partitions = 4;  // partitions 2 and 3 belong to another instance
+  std::string away;  // a customer whose home partition is not owned here
+  for (int i = 0; away.empty(); ++i) {
+    if (KeyPartition(absl::StrCat("x", i), 4) >= 2) away = absl::StrCat("x", i);
+  }
+  absl::Mutex mu;
+  int waiting = 0;
+  bool released = false;
+  auto server = HttpServer::Start({.address = "127.0.0.1:0",
+                                   .partitions = [this] { return views_; },
+                                   .status = [this] { return status_; },
+                                   .max_requests = 2,
+                                   .self = "127.0.0.1:1",
+                                   .owner_of = [&](int32_t) -> std::optional<std::string> {
+                                     absl::MutexLock lock(&mu);
+                                     ++waiting;
+                                     mu.Await(absl::Condition(&released));
+                                     return std::nullopt;  // not known: 503
+                                   }});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  std::vector<std::thread> held;
+  std::vector<int> held_status(2, 0);
+  // However the test ends, the held requests are let go and joined before the server goes.
+  const auto release = [&] {
+    {
+      absl::MutexLock lock(&mu);
+      released = true;
+    }
+    for (std::thread& t : held) {
+      if (t.joinable()) t.join();
+    }
+  };
+  struct Finally {
+    std::function<void()> run;
+    ~Finally() { run(); }
+  } finally{release};
+  for (int i = 0; i < 2; ++i) {
+    held.emplace_back([&, i] {
+      httplib::Client client("127.0.0.1", port);
+      client.set_read_timeout(60, 0);
+      auto r = client.Get(absl::StrCat("/v1/customers/", away).c_str());
+      held_status[static_cast<size_t>(i)] = r ? r->status : -1;
+    });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](int* n) { return *n == 2; }, &waiting));
+  }
+  httplib::Client client("127.0.0.1", port);
+  auto refused = client.Get("/v1/customers/c3");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(refused->body,
+            "{\"error\":\"2 requests are being answered already; retry shortly\"}\n");
+  for (const char* probe : {"/healthz", "/readyz"}) {
+    auto r = client.Get(probe);
+    ASSERT_TRUE(r) << probe;
+    EXPECT_EQ(r->status, 200) << probe;
+  }
+  release();
+  EXPECT_THAT(held_status, ElementsAre(503, 503));  // the owner was not known
+  auto served = client.Get("/v1/customers/c3");
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->status, 200);
+}
+
+// An as-of storm: many clients asking for as-of trails at once, each a recomputation of
+// a partition's log, while that partition's log is appended to and projected. One
+// recomputation runs at a time, the others get 503 with Retry-After, and ingest goes on:
+// every batch is appended and projected while the storm lasts.
+TEST_F(HttpServerTest, AnAsOfStormIsRefusedBeyondItsLimitAndIngestGoesOn) {
+  auto server = HttpServer::Start({.address = "127.0.0.1:0",
+                                   .partitions = [this] { return views_; },
+                                   .status = [this] { return status_; },
+                                   .data_dir = dir_.path(),
+                                   .config = config_,
+                                   .max_as_of_trails = 1});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  constexpr int kStormClients = 6;
+  constexpr int kMaxRequestsEach = 2000;
+  constexpr int kBatches = 100;
+  constexpr int kPerBatch = 10;
+  absl::Mutex mu;
+  int ok = 0, refused = 0, other = 0, exhausted = 0;
+  bool ingest_done = false;
+  bool abandon = false;  // the test ended early: the storm stops
+  std::vector<std::thread> storm;
+  struct Finally {
+    std::function<void()> run;
+    ~Finally() { run(); }
+  } finally{[&] {
+    {
+      absl::MutexLock lock(&mu);
+      abandon = true;
+    }
+    for (std::thread& t : storm) {
+      if (t.joinable()) t.join();
+    }
+  }};
+  for (int i = 0; i < kStormClients; ++i) {
+    storm.emplace_back([&] {
+      httplib::Client client("127.0.0.1", port);
+      client.set_read_timeout(120, 0);
+      for (int n = 0; n < kMaxRequestsEach; ++n) {
+        auto r = client.Get("/v1/customers/c2/trail?as_of=2030-01-01");
+        absl::MutexLock lock(&mu);
+        if (!r) {
+          ++other;
+        } else if (r->status == 200) {
+          ++ok;
+        } else if (r->status == 503 && r->get_header_value("Retry-After") == "10") {
+          ++refused;
+        } else {
+          ++other;
+        }
+        // The storm lasts until ingest is done and it saw a recomputation answered.
+        if ((ingest_done && ok > 0) || abandon) return;
+      }
+      absl::MutexLock lock(&mu);
+      ++exhausted;
+    });
+  }
+  // Ingest starts once the storm is refusing (or has given up), so it runs under it.
+  std::pair<int*, int*> counts(&refused, &exhausted);
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](std::pair<int*, int*>* p) { return *p->first > 0 || *p->second == kStormClients; },
+        &counts));
+  }
+  auto projector = PartitionProjector::Create(logs_[0].get(), stores_[0].get(),
+                                              {.partition = 0, .config = config_});
+  ASSERT_TRUE(projector.ok()) << projector.status();
+  const std::atomic<bool> stop{false};
+  const uint64_t before = logs_[0]->next_position();
+  for (int b = 0; b < kBatches; ++b) {
+    std::vector<v1::LogRecord> records;
+    for (int e = 0; e < kPerBatch; ++e) {
+      records.push_back(OrderRecord(absl::StrCat("storm-", b, "-", e), absl::StrCat("n", e),
+                                    kStart + 500 * 86400 + b));
+    }
+    ASSERT_TRUE(logs_[0]->Append(absl::MakeSpan(records), {}).ok());
+    ASSERT_TRUE((*projector)->CatchUp(logs_[0]->next_position(), stop).ok());
+  }
+  {
+    absl::MutexLock lock(&mu);
+    ingest_done = true;
+  }
+  for (std::thread& t : storm) t.join();  // on the storm's own terms
+  // Every batch appended and projected.
+  EXPECT_EQ(logs_[0]->next_position(), before + kBatches * kPerBatch);
+  auto checkpoint = stores_[0]->ReadCheckpoint();
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  EXPECT_EQ(checkpoint->next_position(), logs_[0]->next_position());
+  // The storm was refused beyond the one recomputation, and served within it.
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(ok, 0);
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(exhausted, 0) << "the storm ended before ingest did, or no recomputation succeeded";
+  // After the storm, an as-of trail sees what was ingested meanwhile.
+  httplib::Client client("127.0.0.1", port);
+  auto after = client.Get("/v1/customers/n3/trail?as_of=2030-01-01");
+  ASSERT_TRUE(after);
+  ASSERT_EQ(after->status, 200) << after->body;
+  EXPECT_EQ(ParseTrail(after->body).state().events_applied(), static_cast<uint64_t>(kBatches));
 }
 
 TEST(HttpServerStartTest, BadAddressAndTokenFile) {
