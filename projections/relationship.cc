@@ -68,6 +68,7 @@ bool IsInteraction(const Event& event) {
     case Event::kProfile:
     case Event::kContactChange:
     case Event::kAssessment:
+    case Event::kErasure:
     case Event::PAYLOAD_NOT_SET:
       return false;
     case Event::kActivity:
