@@ -194,13 +194,17 @@ struct EventLog::Impl {
     absl::StatusOr<uint64_t> sealed_under = SealedKeyId(record.sealed_personal());
     if (!sealed_under.ok()) return damaged(sealed_under.status().message());
     // Erased: the customer has no key, or a newer one (made after an erasure deleted the
-    // key this record was sealed under). The fields stay empty.
+    // key this record was sealed under). The fields stay empty. (Bytes altered to name an
+    // older key read as erased here; the hash chain, which covers them, shows the
+    // alteration: Verify.)
     if (!key || *sealed_under < key->id) return absl::OkStatus();
     auto opened = Unseal(*key, record.sealed_personal(),
                          SealingContext(customer, record.position()));
     if (!opened.ok()) return damaged(opened.status().message());
     guanxi::v1::Event personal;
-    if (!personal.ParseFromString(*opened)) return damaged("the sealed personal data does not decode");
+    if (!personal.ParseFromString(*opened)) {
+      return damaged("the sealed personal data does not decode");
+    }
     record.mutable_event()->MergeFrom(personal);
     record.clear_sealed_personal();
     return absl::OkStatus();
