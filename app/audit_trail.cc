@@ -22,6 +22,7 @@
 #include "common/strings.h"
 #include "engine/config/config.h"
 #include "engine/storage/data_dir.h"
+#include "engine/storage/personal_fields.h"
 #include "engine/query/projection_view.h"
 #include "engine/query/trail.h"
 #include "google/protobuf/util/time_util.h"
@@ -226,6 +227,13 @@ std::string Describe(const Event& e) {
       if (p.has_owner()) add(absl::StrCat("owner ", p.owner()));
       break;
     }
+    case Event::kErasure: {
+      const auto& x = e.erasure();
+      kind = "personal data erased";
+      if (!x.reason().empty()) add(absl::StrCat("reason ", Quoted(x.reason())));
+      if (!x.requested_by().empty()) add(absl::StrCat("requested by ", x.requested_by()));
+      break;
+    }
     case Event::PAYLOAD_NOT_SET:
       kind = "event of an unknown type";
       break;
@@ -354,10 +362,21 @@ void PrintText(const Trail& trail, std::ostream& out) {
   // since the last event line: facts under one heading share it.
   bool headed = false;
   std::pair<uint64_t, int64_t> heading{0, 0};
+  // Events of the customer's shown so far whose personal fields are readable in the
+  // log: at an erasure, those can only be records written before sealing existed.
+  int64_t clear_personal = 0;
   for (const Trail::Entry& e : trail.entries) {
     if (e.fact == nullptr) {
-      out << Time(e.event->event().occurred_at()) << "  #" << e.position << "  "
-          << Describe(e.event->event()) << "\n";
+      const Event& event = e.event->event();
+      out << Time(event.occurred_at()) << "  #" << e.position << "  " << Describe(event)
+          << (engine::PersonalDataErased(*e.event) ? " (personal data erased)" : "");
+      if (event.has_erasure() && clear_personal > 0) {
+        out << "; " << clear_personal
+            << " earlier events predate sealing: their personal fields stay readable in the "
+               "log until the partition is rebuilt (docs/operations.md)";
+      }
+      out << "\n";
+      if (engine::HasPersonal(event)) ++clear_personal;
       headed = false;
       continue;
     }

@@ -15,6 +15,7 @@ Command AuditTrailCommand();  // `audit trail`, added by AuditCommand
 Command BrokerCommand();
 Command ConnectCommand();
 Command DemoCommand();
+Command EraseCommand();
 Command ExportCommand();
 Command ModelCommand();
 Command ReplayCommand();

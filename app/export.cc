@@ -240,8 +240,8 @@ absl::Status ExportPartition(const engine::ProjectionView& view, bool csv, std::
   absl::Status status;
   RETURN_IF_ERROR(view.store->ForEachState([&](const guanxi::v1::CustomerState& state) {
     int64_t events = 0;
-    status = view.ForEachEvent(state.customer_id(), [&](const guanxi::v1::LogRecord&) {
-      ++events;
+    status = view.ForEachEvent(state.customer_id(), [&](const guanxi::v1::LogRecord& r) {
+      if (!r.event().has_erasure()) ++events;  // an erasure changes no figure of the row
       return true;
     });
     if (!status.ok()) return false;

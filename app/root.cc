@@ -16,6 +16,7 @@ Command RootCommand() {
   root.Add(BrokerCommand());
   root.Add(ConnectCommand());
   root.Add(DemoCommand());
+  root.Add(EraseCommand());
   root.Add(ExportCommand());
   root.Add(ModelCommand());
   root.Add(ReplayCommand());

@@ -68,6 +68,7 @@ bool IsInteraction(const Event& event) {
     case Event::kProfile:
     case Event::kContactChange:
     case Event::kAssessment:
+    case Event::kErasure:
     case Event::PAYLOAD_NOT_SET:
       return false;
     case Event::kActivity:
@@ -368,8 +369,9 @@ std::string TerminationCause(const Event& e) {
 }
 
 std::string ChampionCause(const Event& e) {
-  const auto& c = e.contact_change();
-  return absl::StrCat("champion ", c.name().empty() ? c.contact_id() : c.name(), " left");
+  // By id, never by name: a name is personal data (docs/events.md), erased on request,
+  // and a fact derived from it would differ in a replay after the erasure.
+  return absl::StrCat("champion ", e.contact_change().contact_id(), " left");
 }
 
 std::string Score1(double x) { return absl::StrFormat("%.1f", x); }

@@ -7,6 +7,7 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "engine/projection/source_clock.h"
+#include "engine/storage/personal_fields.h"
 #include "projections/population.h"
 
 namespace guanxi::engine {
@@ -253,6 +254,12 @@ absl::Status PartitionProjector::Apply(const guanxi::v1::LogRecord& record) {
   switch (record.body_case()) {
     case guanxi::v1::LogRecord::kEvent: {
       const guanxi::v1::Event& event = record.event();
+      // An erasure request moves nothing but the customer's personal data: its time is
+      // the wall clock of whoever asked, so it neither moves the clock nor fires timers.
+      if (event.has_erasure()) {
+        RETURN_IF_ERROR(ApplyErasure(event));
+        break;
+      }
       RETURN_IF_ERROR(AdvanceClock(
           ObserveSource(checkpoint_.mutable_sources(),
                         static_cast<uint64_t>(options_.config.workers().source_idle_records()),
@@ -378,6 +385,22 @@ absl::Status PartitionProjector::ApplyModel(const guanxi::v1::LogRecord& record)
   return flush();
 }
 
+absl::Status PartitionProjector::ApplyErasure(const guanxi::v1::Event& event) {
+  // Not through CustomerProjection: an erasure is no interaction and carries no figure,
+  // and its occurred_at is when it was asked for (wall-clock), which must not move the
+  // partition's event-time clock (timers would fire for everyone).
+  const std::string& customer = event.customer_id();
+  guanxi::v1::CustomerState* state = cache_.Find(customer);
+  if (state == nullptr) {
+    guanxi::v1::CustomerState stored;
+    ASSIGN_OR_RETURN(const bool found, store_->GetState(customer, &stored));
+    if (found) state = cache_.Insert(customer, std::move(stored));
+  }
+  if (state != nullptr) ClearPersonal(*state);
+  erased_.push_back(customer);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<guanxi::v1::CustomerState*> PartitionProjector::Touch(
     const std::string& customer_id) {
   if (guanxi::v1::CustomerState* cached = cache_.Find(customer_id)) return cached;
@@ -446,6 +469,8 @@ absl::Status PartitionProjector::Commit() {
   if (schedule_dirty_) batch_.PutRefitSchedule(schedule_);
   RETURN_IF_ERROR(store_->Commit(batch_));
   schedule_dirty_ = false;
+  for (const std::string& customer : erased_) RETURN_IF_ERROR(store_->PurgeErased(customer));
+  erased_.clear();
   for (const auto& [customer, event] : traced_) {
     options_.tracer->Reached(StageTracer::Stage::kCommitted, customer, event);
   }

@@ -141,6 +141,10 @@ class PartitionProjector {
   // Whether the record's event time is after options_.until.
   bool After(const guanxi::v1::LogRecord& record) const;
   absl::Status ApplyModel(const guanxi::v1::LogRecord& record);
+  // An erasure (Erasure event): clears the personal fields of the customer's state
+  // (none if the customer has no state); no score, stage, class or clock moves. The
+  // store is purged of the earlier versions after the next commit (PurgeErased).
+  absl::Status ApplyErasure(const guanxi::v1::Event& event);
   // Advances the clock to `t` (if later) and fires the timers due by then.
   absl::Status AdvanceClock(const google::protobuf::Timestamp& t, uint64_t position);
   // Fires `customer`'s timer armed for `deadline` (a copy: firing re-arms it), at log
@@ -178,6 +182,8 @@ class PartitionProjector {
   // before (clean), bounded by the budget.
   StateCache cache_;
   ProjectionStore::Batch batch_;
+  // Customers erased since the last commit: purged from the store after it.
+  std::vector<std::string> erased_;
   std::chrono::steady_clock::duration commit_interval_;
   // Armed timers (all of them, mirrored in the store): (deadline, customer) and by
   // customer; and, for customers whose timer moved since the last commit, the deadline

@@ -219,6 +219,7 @@ guanxi::v1::Trail TrailMessage(const Trail& trail) {
     entry.set_position(e.position);
     if (e.fact == nullptr) {
       *entry.mutable_event() = e.event->event();
+      if (PersonalDataErased(*e.event)) entry.set_personal_data_erased(true);
       continue;
     }
     entry.set_cause(e.cause);

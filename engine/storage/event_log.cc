@@ -14,7 +14,9 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "engine/storage/keys.h"
+#include "engine/storage/personal_fields.h"
 #include "engine/storage/rocks_util.h"
+#include "engine/storage/sealing.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
@@ -28,6 +30,7 @@ namespace guanxi::engine {
 namespace {
 
 using keys::GetBigEndian64;
+using keys::kCustomerKeysCf;
 using keys::kDedupCf;
 using keys::kHeadKey;
 using keys::kLogCf;
@@ -39,6 +42,21 @@ using keys::PositionKey;
 using rocks::FromRocks;
 using rocks::ReadOptionsAt;
 using rocks::View;
+
+// A customer_keys value: the key's id (8 bytes, big-endian) and its 32 bytes.
+std::string KeyValue(const CustomerKey& key) {
+  std::string value;
+  keys::PutBigEndian64(value, key.id);
+  value.append(reinterpret_cast<const char*>(key.bytes.data()), key.bytes.size());
+  return value;
+}
+std::optional<CustomerKey> ParseKeyValue(std::string_view value) {
+  CustomerKey key;
+  if (value.size() != 8 + key.bytes.size()) return std::nullopt;
+  key.id = GetBigEndian64(value.data());
+  std::memcpy(key.bytes.data(), value.data() + 8, key.bytes.size());
+  return key;
+}
 
 }  // namespace
 
@@ -52,6 +70,8 @@ struct EventLog::Impl {
   rocksdb::ColumnFamilyHandle* stream = nullptr;
   rocksdb::ColumnFamilyHandle* dedup = nullptr;
   rocksdb::ColumnFamilyHandle* meta = nullptr;
+  // Null on a store opened read-only or secondary that predates sealing (none there).
+  rocksdb::ColumnFamilyHandle* customer_keys = nullptr;
 
   mutable absl::Mutex mu;
   uint64_t next_position ABSL_GUARDED_BY(mu) = 0;
@@ -129,9 +149,89 @@ struct EventLog::Impl {
       return absl::DataLossError(
           absl::StrCat("the record at position ", position, " does not decode"));
     }
+    RETURN_IF_ERROR(OpenRecord(record, read));
     return record;
   }
+
+  // Where, for errors: "partition 3" or the store's directory.
+  std::string Where() const {
+    return options.partition ? absl::StrCat("partition ", *options.partition) : dir;
+  }
+
+  // The customer's key as of `read`, or nullopt when there is none (never made, or
+  // deleted by an erasure).
+  absl::StatusOr<std::optional<CustomerKey>> KeyOf(std::string_view customer_id,
+                                                   const rocksdb::ReadOptions& read) const {
+    if (customer_keys == nullptr) return std::optional<CustomerKey>();
+    std::string value;
+    rocksdb::Status s = db->Get(read, customer_keys, rocksdb::Slice(customer_id.data(),
+                                                                    customer_id.size()),
+                                &value);
+    if (s.IsNotFound()) return std::optional<CustomerKey>();
+    if (!s.ok()) return FromRocks(s, "reading a customer key");
+    std::optional<CustomerKey> key = ParseKeyValue(value);
+    if (!key) {
+      return absl::DataLossError(absl::StrCat(Where(), ": the key of customer '",
+                                              absl::string_view(customer_id.data(),
+                                                                customer_id.size()),
+                                              "' is malformed"));
+    }
+    return key;
+  }
+
+  // The one read path of a stored record (see PersonalDataErased): restores the sealed
+  // personal fields into the event when the customer's key exists, or leaves them empty
+  // (and `sealed_personal` set) when an erasure deleted it. DataLoss naming the
+  // partition and position when the sealed bytes do not authenticate.
+  absl::Status OpenRecord(guanxi::v1::LogRecord& record, const rocksdb::ReadOptions& read) const {
+    if (record.sealed_personal().empty() || !record.has_event()) return absl::OkStatus();
+    const std::string& customer = record.event().customer_id();
+    ASSIGN_OR_RETURN(std::optional<CustomerKey> key, KeyOf(customer, read));
+    auto damaged = [&](absl::string_view why) {
+      return absl::DataLossError(
+          absl::StrCat(Where(), ", position ", record.position(), ": ", why));
+    };
+    absl::StatusOr<uint64_t> sealed_under = SealedKeyId(record.sealed_personal());
+    if (!sealed_under.ok()) return damaged(sealed_under.status().message());
+    // Erased: the customer has no key, or a newer one (made after an erasure deleted the
+    // key this record was sealed under). The fields stay empty. (Bytes altered to name an
+    // older key read as erased here; the hash chain, which covers them, shows the
+    // alteration: Verify.)
+    if (!key || *sealed_under < key->id) return absl::OkStatus();
+    auto opened = Unseal(*key, record.sealed_personal(),
+                         SealingContext(customer, record.position()));
+    if (!opened.ok()) return damaged(opened.status().message());
+    guanxi::v1::Event personal;
+    if (!personal.ParseFromString(*opened)) {
+      return damaged("the sealed personal data does not decode");
+    }
+    record.mutable_event()->MergeFrom(personal);
+    record.clear_sealed_personal();
+    return absl::OkStatus();
+  }
 };
+
+namespace {
+
+// Seals `personal` into r.sealed_personal under the customer's key, making the key (and
+// putting it in `batch`) if the customer has none.
+absl::Status SealInto(rocksdb::ColumnFamilyHandle* customer_keys, guanxi::v1::LogRecord& r,
+                      const guanxi::v1::Event& personal,
+                      std::unordered_map<std::string, std::optional<CustomerKey>>& keys,
+                      rocksdb::WriteBatch& batch) {
+  const std::string& customer = r.event().customer_id();
+  std::optional<CustomerKey>& key = keys[customer];
+  if (!key) {
+    ASSIGN_OR_RETURN(key, NewCustomerKey(/*id=*/r.position()));
+    batch.Put(customer_keys, customer, KeyValue(*key));
+  }
+  ASSIGN_OR_RETURN(std::string sealed, Seal(*key, personal.SerializeAsString(),
+                                            SealingContext(customer, r.position())));
+  r.set_sealed_personal(std::move(sealed));
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 SharedStorage::SharedStorage(int64_t block_cache_bytes, int64_t write_buffer_bytes)
     : impl_(std::make_unique<Impl>()) {
@@ -217,6 +317,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
     }
     names.push_back(name);
   };
+  add(kCustomerKeysCf);
   for (const std::string& name : options.extra_column_families) add(name);
   // Every family on disk, in every mode: a read-write open must open them all, and a
   // secondary that leaves one out stops seeing the writer's new appends (its WAL
@@ -253,6 +354,9 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
   impl->stream = impl->handles[2];
   impl->dedup = impl->handles[3];
   impl->meta = impl->handles[4];
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == kCustomerKeysCf) impl->customer_keys = impl->handles[i];
+  }
   impl->names = std::move(names);
   if (absl::Status st = impl->CheckPartition(); !st.ok()) return st;
   if (absl::Status st = impl->LoadHead(); !st.ok()) return st;
@@ -312,6 +416,38 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
     }
   }
 
+  // The keys of the customers whose events carry personal data: one MultiGet. A key
+  // made or deleted within the batch is tracked in `keys` (nullopt: none, make one).
+  std::unordered_map<std::string, std::optional<CustomerKey>> keys;
+  std::vector<bool> has_personal(records.size(), false);
+  {
+    std::vector<std::string> customers;
+    for (size_t k = 0; k < event_indexes.size(); ++k) {
+      const size_t i = event_indexes[k];
+      const guanxi::v1::Event& e = records[i].event();
+      if (duplicate[i] || !HasPersonal(e)) continue;
+      has_personal[i] = true;
+      if (keys.try_emplace(e.customer_id()).second) customers.push_back(e.customer_id());
+    }
+    std::vector<rocksdb::Slice> slices(customers.begin(), customers.end());
+    std::vector<rocksdb::PinnableSlice> values(slices.size());
+    std::vector<rocksdb::Status> key_statuses(slices.size());
+    if (!slices.empty()) {
+      d.db->MultiGet(rocksdb::ReadOptions(), d.customer_keys, slices.size(), slices.data(),
+                     values.data(), key_statuses.data());
+    }
+    for (size_t k = 0; k < customers.size(); ++k) {
+      if (key_statuses[k].IsNotFound()) continue;
+      if (!key_statuses[k].ok()) return FromRocks(key_statuses[k], "reading the customer keys");
+      std::optional<CustomerKey> key = ParseKeyValue(View(values[k]));
+      if (!key) {
+        return absl::DataLossError(absl::StrCat(d.Where(), ": the key of customer '",
+                                                customers[k], "' is malformed"));
+      }
+      keys[customers[k]] = key;
+    }
+  }
+
   uint64_t next;
   Hash head;
   {
@@ -324,6 +460,7 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
 
   rocksdb::WriteBatch batch;
   std::string value, key;
+  guanxi::v1::Event personal;
   for (size_t i = 0; i < records.size(); ++i) {
     if (duplicate[i]) continue;
     guanxi::v1::LogRecord& r = records[i];
@@ -339,7 +476,24 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
     r.mutable_recorded_at()->set_seconds(now_ns / 1'000'000'000);
     r.mutable_recorded_at()->set_nanos(static_cast<int32_t>(now_ns % 1'000'000'000));
     value.clear();
-    r.SerializeToString(&value);
+    if (r.has_event() && r.event().has_erasure()) {
+      // The erasure deletes the key in the batch that appends it: from this record on,
+      // the customer's earlier sealed fields no longer open. A later event of theirs
+      // with personal data gets a new key.
+      batch.Delete(d.customer_keys, r.event().customer_id());
+      keys[r.event().customer_id()] = std::nullopt;
+    }
+    if (has_personal[i] && SplitPersonal(*r.mutable_event(), personal)) {
+      // Stored: the event with its personal fields cleared, and them sealed. The caller's
+      // record is given them back (it is what a read of this record returns).
+      absl::Status sealed = SealInto(d.customer_keys, r, personal, keys, batch);
+      if (sealed.ok()) r.SerializeToString(&value);
+      r.mutable_event()->MergeFrom(personal);
+      r.clear_sealed_personal();
+      if (!sealed.ok()) return sealed;
+    } else {
+      r.SerializeToString(&value);
+    }
     head = HashOf(value);
     key = PositionKey(next);
     batch.Put(d.log, key, value);
@@ -415,6 +569,7 @@ absl::Status EventLog::ReadRange(uint64_t from, uint64_t to,
                                  const std::function<bool(const guanxi::v1::LogRecord&)>& visit,
                                  const StoreSnapshot* at) const {
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ReadOptionsAt(at), impl_->log));
+  const rocksdb::ReadOptions read = ReadOptionsAt(at);
   guanxi::v1::LogRecord record;
   for (it->Seek(PositionKey(from)); it->Valid(); it->Next()) {
     if (it->key().size() != 8) return absl::DataLossError("a log key is malformed");
@@ -424,6 +579,7 @@ absl::Status EventLog::ReadRange(uint64_t from, uint64_t to,
       return absl::DataLossError(
           absl::StrCat("the record at position ", position, " does not decode"));
     }
+    RETURN_IF_ERROR(impl_->OpenRecord(record, read));
     if (!visit(record)) return absl::OkStatus();
   }
   return FromRocks(it->status(), "reading the log");
@@ -603,6 +759,14 @@ rocksdb::ColumnFamilyHandle* Access::Family(const EventLog& log, std::string_vie
 }
 
 rocksdb::DB* Access::Db(const EventLog& log) { return log.impl_->db.get(); }
+
+std::vector<rocksdb::ColumnFamilyHandle*> Access::Families(const EventLog& log) {
+  return log.impl_->handles;
+}
+
+bool Access::Writable(const EventLog& log) {
+  return log.impl_->options.mode == OpenMode::kReadWrite;
+}
 
 }  // namespace rocks
 

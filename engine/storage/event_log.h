@@ -132,6 +132,14 @@ class StoreSnapshot {
   std::unique_ptr<Impl> impl_;
 };
 
+// Whether a record read back through EventLog (ReadRange, ReadStream, FindEvent) had
+// its personal fields erased: sealed, and the customer's key deleted by an erasure, so
+// they are empty in its event. A record read with its key has them restored and
+// `sealed_personal` cleared; one written before sealing existed has them in clear text.
+inline bool PersonalDataErased(const guanxi::v1::LogRecord& record) {
+  return !record.sealed_personal().empty();
+}
+
 namespace rocks {
 struct Access;
 }
@@ -146,7 +154,10 @@ class EventLog {
 
   // Appends `records` (each with its body and, for events, its source coordinates set;
   // position, prev_hash and recorded_at are filled in here) and stores `offsets`, in one
-  // atomic write. An event whose event_id is already in the log, or earlier in the same
+  // atomic write. An event's personal fields are stored sealed (LogRecord.sealed_personal,
+  // under the customer's key, made in this batch if the customer has none); `records`
+  // are left holding them, as a read returns them. An Erasure event deletes its
+  // customer's key in the same batch. An event whose event_id is already in the log, or earlier in the same
   // batch, is not appended again (outcome.duplicate). An event without event_id,
   // customer_id or occurred_at is InvalidArgument naming the field, and nothing is
   // written. FailedPrecondition on a log not opened kReadWrite.
@@ -168,6 +179,11 @@ class EventLog {
   // The store as it is now, for reads that must agree with each other (StoreSnapshot).
   std::unique_ptr<const StoreSnapshot> TakeSnapshot() const;
 
+  // Every read below returns records opened: the event's personal fields restored from
+  // `sealed_personal` under the customer's key, or left empty when an erasure deleted
+  // it (PersonalDataErased). Sealed bytes that do not authenticate are DataLoss naming
+  // the partition and the position.
+  //
   // Calls `visit` with each record in [from, to) in position order until it returns
   // false. DataLoss if a record cannot be read or decoded. With `at`, as of that
   // snapshot (of this log).

@@ -23,6 +23,8 @@ inline constexpr char kLogCf[] = "log";        // position -> LogRecord
 inline constexpr char kStreamCf[] = "stream";  // StreamKey -> StreamValue (per customer)
 inline constexpr char kDedupCf[] = "dedup";    // event_id -> position key
 inline constexpr char kMetaCf[] = "meta";      // kHeadKey, kPartitionKey, OffsetKey
+// customer_id -> the customer's 32-byte sealing key (sealing.h); deleted by an erasure.
+inline constexpr char kCustomerKeysCf[] = "customer_keys";
 // Column families of the projections.
 inline constexpr char kStateCf[] = "state";            // customer_id -> CustomerState
 inline constexpr char kTimersCf[] = "timers";          // TimerKey -> ""

@@ -29,6 +29,7 @@ std::string DeterministicBytes(const google::protobuf::Message& message) {
 }
 
 using keys::kCheckpointKey;
+using keys::kCustomerKeysCf;
 using keys::kFactsCf;
 using keys::kOutboxCf;
 using keys::kProjectionCf;
@@ -363,6 +364,32 @@ absl::StatusOr<std::vector<std::string>> ProjectionStore::Compare(const Projecti
     RETURN_IF_ERROR(FromRocks(y->status(), "comparing stores"));
   }
   return differences;
+}
+
+}  // namespace guanxi::engine
+
+namespace guanxi::engine {
+
+absl::Status ProjectionStore::PurgeErased(std::string_view customer_id) {
+  if (!rocks::Access::Writable(*impl_->log)) return absl::OkStatus();  // holds no writes
+  rocksdb::DB* db = impl_->db;
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  RETURN_IF_ERROR(
+      FromRocks(db->Flush(flush, rocks::Access::Families(*impl_->log)), "flushing before a purge"));
+  // The customer's own key in both families: [id, id + "\0"] holds exactly it.
+  const std::string begin(customer_id);
+  const std::string end = begin + std::string(1, '\0');
+  const rocksdb::Slice from(begin), to(end);
+  rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (const char* name : {kCustomerKeysCf, kStateCf}) {
+    rocksdb::ColumnFamilyHandle* cf = rocks::Access::Family(*impl_->log, name);
+    if (cf == nullptr) continue;
+    RETURN_IF_ERROR(FromRocks(db->CompactRange(compact, cf, &from, &to),
+                              absl::StrCat("compacting ", name, " after an erasure")));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace guanxi::engine

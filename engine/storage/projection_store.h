@@ -78,6 +78,16 @@ class ProjectionStore {
 
   absl::Status Commit(Batch& batch);
 
+  // After an erasure of `customer_id` is committed (its key deleted by the log's append,
+  // its state's personal fields cleared by a commit): flushes every column family of the
+  // store, so that the write-ahead logs holding the key and the earlier states become
+  // obsolete and are deleted, then compacts the customer's keys in `customer_keys` and
+  // `state` down to the last level, so the deleted key and the overwritten states leave
+  // the SST files. What a StoreSnapshot or a checkpoint still holds stays there
+  // (docs/operations.md, "Erasing a customer's personal data"). Blocks for the flush
+  // and the compaction (milliseconds on a small range); erasures are rare.
+  absl::Status PurgeErased(std::string_view customer_id);
+
   // Reads: `at`, if given, is a snapshot of the log this store is attached to
   // (EventLog::TakeSnapshot); the read is as of it, so reads given the same one agree
   // with each other (a state, its facts and the checkpoint of one commit).

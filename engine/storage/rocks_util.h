@@ -37,6 +37,10 @@ struct Access {
   static rocksdb::DB* Db(const EventLog& log);
   // A column family the log opened (its own or an extra one), or null.
   static rocksdb::ColumnFamilyHandle* Family(const EventLog& log, std::string_view name);
+  // Every column family the log opened.
+  static std::vector<rocksdb::ColumnFamilyHandle*> Families(const EventLog& log);
+  // Whether the log was opened kReadWrite (so the store may be flushed and compacted).
+  static bool Writable(const EventLog& log);
 };
 
 // A RocksDB status as an absl::Status, prefixed with what was being done.

@@ -215,7 +215,7 @@ void ObserveContact(ChurnEvidence& evidence, const Event& event) {
   if (c.change() == guanxi::v1::CONTACT_CHANGE_KIND_LEFT) {
     if (IsSet(evidence.champion_left_at()) && evidence.champion_left_at().seconds() > t) return;
     *evidence.mutable_champion_left_at() = At(t);
-    evidence.set_champion_left(c.name().empty() ? c.contact_id() : c.name());
+    evidence.set_champion_left(c.contact_id());  // not the name: personal data
   } else if (IsSet(evidence.champion_left_at()) && t >= evidence.champion_left_at().seconds()) {
     // A champion joined (or a contact became one) since: the gap is filled.
     evidence.clear_champion_left_at();

@@ -59,7 +59,7 @@ TEST(AuditVerifyTest, DeletedRecordNamesPartitionAndPosition) {
   FillPartition(dir.path(), 1, 6);
   {
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const char* name : {"default", "log", "stream", "dedup", "meta"}) {
+    for (const char* name : {"default", "log", "stream", "dedup", "meta", "customer_keys"}) {
       cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;

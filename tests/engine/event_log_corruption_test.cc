@@ -48,7 +48,7 @@ class RawStore {
  public:
   explicit RawStore(const std::string& dir) {
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const char* name : {"default", "log", "stream", "dedup", "meta"}) {
+    for (const char* name : {"default", "log", "stream", "dedup", "meta", "customer_keys"}) {
       cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     rocksdb::DB* db = nullptr;

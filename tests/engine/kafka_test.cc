@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/kafka/partitioner.h"
+#include "engine/privacy/erasure.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -111,6 +113,33 @@ TEST(KafkaTest, RoundTripEveryMessageOnceInPartitionOrderWithKeysKeptTogether) {
   }
   EXPECT_EQ(total, 10000);
   (*consumer)->Close();
+}
+
+// The request of `guanxi erase` and of the HTTP API's erase endpoint: acknowledged, keyed
+// by the customer, in the customer's partition (so after their earlier events).
+TEST(KafkaTest, AnErasureRequestLandsKeyedByItsCustomerInItsCustomersPartition) {
+  Fixture f(4);
+  auto erasure = ErasureEvent("C-1042", "GDPR art. 17 request 7", "dpo",
+                              absl::FromUnixSeconds(1780000000));
+  ASSERT_TRUE(erasure.ok()) << erasure.status();
+  EXPECT_EQ(erasure->event_id(), "erasure:1780000000000000000:C-1042");
+  ASSERT_TRUE(
+      ProduceErasure(f.cluster->bootstrap_servers(), {}, kTopic, *erasure, absl::Seconds(30))
+          .ok());
+  Listener listener;
+  auto consumer = Consumer::Create(f.cluster->bootstrap_servers(), "g-erase", {}, &listener);
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  ASSERT_TRUE((*consumer)->Subscribe({kTopic}).ok());
+  std::vector<KafkaMessage> all = ConsumeUntil(**consumer, 1, absl::Seconds(60));
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].key, "C-1042");
+  EXPECT_EQ(all[0].partition, KeyPartition("C-1042", 4));
+  guanxi::v1::Event read;
+  ASSERT_TRUE(read.ParseFromString(all[0].value));
+  EXPECT_EQ(read.SerializeAsString(), erasure->SerializeAsString());
+  (*consumer)->Close();
+  EXPECT_EQ(ErasureEvent("", "r", "dpo", absl::Now()).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(KafkaTest, ListenerChoosesTheStartOffset) {

@@ -608,7 +608,7 @@ TEST(ChurnRulesTest, ChampionLeftUntilLookbackOrANewChampion) {
   ExpectRows(c, "champion_left",
              {{Day(5), true, 0, 1}, {Day(125, -1), true, 120 - 1.0 / kDay, 1}, {Day(125), false}});
   EXPECT_THAT(c.ReasonAt(Day(6), "champion_left")->description(),
-              HasSubstr("champion Li Wei left on 2026-01-06"));
+              HasSubstr("champion p5 left on 2026-01-06"));  // by id: names are personal
   c.Observe(Champion(20, guanxi::v1::CONTACT_CHANGE_KIND_JOINED));
   EXPECT_THAT(c.Codes(Day(21)), IsEmpty());
   Customer other;

@@ -303,7 +303,7 @@ TEST(LifecycleTest, EachTransitionWithItsCause) {
        Contract(10, "k1", CONTRACT_MILESTONE_KIND_TERMINATED), -1, LIFECYCLE_STAGE_MAINTAINING,
        LIFECYCLE_STAGE_AT_RISK, "contract k1 terminated, no active contract left"},
       {"champion leaving puts at risk", maintaining, champion_left, -1, LIFECYCLE_STAGE_MAINTAINING,
-       LIFECYCLE_STAGE_AT_RISK, "champion Li Wei left"},
+       LIFECYCLE_STAGE_AT_RISK, "champion p1 left"},  // by id: the name is personal
       {"prospect quiet is lost",
        {Profile(0)},
        std::nullopt,

@@ -1,6 +1,7 @@
 // docs/events.md is the event catalogue integrators read; this keeps it true: every
 // JSON example parses as a guanxi.v1.Event in protobuf's JSON mapping (no unknown
-// fields), carries the required envelope, and every payload type has an example.
+// fields), carries the required envelope, and every payload type has an example; and its
+// "Personal data" table names exactly the fields marked [(guanxi.v1.personal) = true].
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "guanxi/v1/events.pb.h"
+#include "guanxi/v1/options.pb.h"
 
 namespace guanxi {
 namespace {
@@ -65,6 +67,40 @@ TEST(EventsDocTest, EveryExampleParsesAndEveryEventTypeHasOne) {
     EXPECT_TRUE(covered.count(payload->field(i)->number()))
         << "docs/events.md has no example of " << payload->field(i)->name();
   }
+}
+
+// "payload.field" for every field of an event payload marked personal.
+std::set<std::string> MarkedPersonal() {
+  std::set<std::string> marked;
+  const google::protobuf::OneofDescriptor* payload =
+      v1::Event::descriptor()->FindOneofByName("payload");
+  for (int i = 0; i < payload->field_count(); ++i) {
+    const google::protobuf::Descriptor* type = payload->field(i)->message_type();
+    for (int j = 0; j < type->field_count(); ++j) {
+      if (type->field(j)->options().GetExtension(v1::personal)) {
+        marked.insert(payload->field(i)->name() + "." + type->field(j)->name());
+      }
+    }
+  }
+  return marked;
+}
+
+TEST(EventsDocTest, ThePersonalDataTableNamesExactlyTheMarkedFields) {
+  std::ifstream file(GUANXI_SOURCE_DIR "/docs/events.md");
+  ASSERT_TRUE(file) << "docs/events.md not found";
+  std::string line;
+  bool inside = false;
+  std::set<std::string> listed;
+  while (std::getline(file, line)) {
+    if (line.rfind("## ", 0) == 0) inside = line == "## Personal data";
+    // Table rows: | `payload.field` | why |
+    if (inside && line.rfind("| `", 0) == 0) {
+      const size_t end = line.find('`', 3);
+      listed.insert(line.substr(3, end - 3));
+    }
+  }
+  EXPECT_FALSE(listed.empty());
+  EXPECT_EQ(listed, MarkedPersonal());
 }
 
 }  // namespace

@@ -201,6 +201,7 @@ const en = {
   'event.contactChange': 'Contact change',
   'event.assessment': 'Relationship assessment',
   'event.profile': 'Profile',
+  'event.erasure': 'Personal data erased',
   'event.days_late': '{days} days late',
   'event.on_time': 'on time',
 };
@@ -421,6 +422,7 @@ const zh = {
   'event.contactChange': '组织决策链变动',
   'event.assessment': '量化评估客户关系',
   'event.profile': '客户档案',
+  'event.erasure': '个人信息已删除',
   'event.days_late': '延迟 {days} 天',
   'event.on_time': '按时',
   ...zhReasons,

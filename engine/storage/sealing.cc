@@ -1,0 +1,116 @@
+#include "engine/storage/sealing.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "engine/storage/keys.h"
+
+namespace guanxi::engine {
+namespace {
+
+constexpr char kVersion = 1;
+constexpr int kHeaderBytes = 1 + 8;  // version, key id
+constexpr int kNonceBytes = 12;
+constexpr int kTagBytes = 16;
+
+struct CtxFree {
+  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
+};
+using Ctx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
+
+const unsigned char* Bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+}  // namespace
+
+absl::StatusOr<CustomerKey> NewCustomerKey(uint64_t id) {
+  CustomerKey key;
+  key.id = id;
+  if (RAND_bytes(key.bytes.data(), static_cast<int>(key.bytes.size())) != 1) {
+    return absl::InternalError("OpenSSL's RAND_bytes failed to make a customer key");
+  }
+  return key;
+}
+
+std::string SealingContext(std::string_view customer_id, uint64_t position) {
+  // The stream key's customer prefix (length + id) then the 8-byte position: unambiguous.
+  return absl::StrCat("guanxi.sealed/", keys::CustomerPrefix(customer_id),
+                      keys::PositionKey(position));
+}
+
+absl::StatusOr<std::string> Seal(const CustomerKey& key, std::string_view plaintext,
+                                 std::string_view context) {
+  std::string out(1, kVersion);
+  keys::PutBigEndian64(out, key.id);
+  out.resize(kHeaderBytes + kNonceBytes + plaintext.size() + kTagBytes, '\0');
+  const std::string_view header(out.data(), kHeaderBytes);
+  auto* nonce = reinterpret_cast<unsigned char*>(out.data() + kHeaderBytes);
+  auto* cipher = nonce + kNonceBytes;
+  if (RAND_bytes(nonce, kNonceBytes) != 1) return absl::InternalError("RAND_bytes failed");
+  Ctx ctx(EVP_CIPHER_CTX_new());
+  int n = 0;
+  int total = 0;
+  const bool ok =
+      ctx != nullptr &&
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.bytes.data(), nonce) == 1 &&
+      EVP_EncryptUpdate(ctx.get(), nullptr, &n, Bytes(header), kHeaderBytes) == 1 &&
+      EVP_EncryptUpdate(ctx.get(), nullptr, &n, Bytes(context), static_cast<int>(context.size())) ==
+          1 &&
+      EVP_EncryptUpdate(ctx.get(), cipher, &n, Bytes(plaintext),
+                        static_cast<int>(plaintext.size())) == 1 &&
+      (total = n, EVP_EncryptFinal_ex(ctx.get(), cipher + total, &n) == 1) &&
+      (total += n, total == static_cast<int>(plaintext.size())) &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes, cipher + total) == 1;
+  if (!ok) return absl::InternalError("OpenSSL's AES-256-GCM failed to seal");
+  return out;
+}
+
+absl::StatusOr<uint64_t> SealedKeyId(std::string_view sealed) {
+  if (sealed.size() < kHeaderBytes + kNonceBytes + kTagBytes || sealed[0] != kVersion) {
+    return absl::DataLossError(
+        absl::StrCat("sealed personal data is malformed (", sealed.size(), " bytes)"));
+  }
+  return keys::GetBigEndian64(sealed.data() + 1);
+}
+
+absl::StatusOr<std::string> Unseal(const CustomerKey& key, std::string_view sealed,
+                                   std::string_view context) {
+  absl::StatusOr<uint64_t> id = SealedKeyId(sealed);
+  if (!id.ok()) return id.status();
+  if (*id != key.id) {
+    return absl::DataLossError(absl::StrCat("sealed personal data names key ", *id,
+                                            ", not the customer's key ", key.id));
+  }
+  const std::string_view header = sealed.substr(0, kHeaderBytes);
+  const auto* nonce = Bytes(sealed) + kHeaderBytes;
+  const auto* cipher = nonce + kNonceBytes;
+  const int cipher_bytes =
+      static_cast<int>(sealed.size()) - kHeaderBytes - kNonceBytes - kTagBytes;
+  std::string tag(sealed.substr(sealed.size() - kTagBytes));
+  std::string out(static_cast<size_t>(cipher_bytes), '\0');
+  auto* plain = reinterpret_cast<unsigned char*>(out.data());
+  Ctx ctx(EVP_CIPHER_CTX_new());
+  if (ctx == nullptr) return absl::InternalError("OpenSSL could not make a cipher context");
+  int n = 0;
+  int total = 0;
+  const bool set_up =
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.bytes.data(), nonce) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), nullptr, &n, Bytes(header), kHeaderBytes) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), nullptr, &n, Bytes(context), static_cast<int>(context.size())) ==
+          1 &&
+      EVP_DecryptUpdate(ctx.get(), plain, &n, cipher, cipher_bytes) == 1;
+  if (!set_up) return absl::InternalError("OpenSSL's AES-256-GCM failed to open");
+  total = n;
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) != 1 ||
+      EVP_DecryptFinal_ex(ctx.get(), plain + total, &n) != 1) {
+    return absl::DataLossError(
+        "sealed personal data does not authenticate (altered, or sealed under another key)");
+  }
+  return out;
+}
+
+}  // namespace guanxi::engine
