@@ -210,7 +210,7 @@ class FaultStream {
         // Ten minutes apart: each of the 499 customers has an event every ~3.5 days over
         // three years, every 4th of them a complaint never resolved, so complaint runs
         // and complaints past their service level raise churn warnings.
-        e.mutable_occurred_at()->set_seconds(1'700'000'000 + int64_t{id} * 600);
+        e.mutable_occurred_at()->set_seconds(1'500'000'000 + int64_t{id} * 600);
         if ((id / 499) % 4 == 0) {
           e.mutable_complaint()->set_complaint_id(e.event_id());
           e.mutable_complaint()->set_severity(v1::SEVERITY_HIGH);
