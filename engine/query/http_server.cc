@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -116,6 +117,51 @@ class Slot {
   const bool held_;
 };
 
+// The server with one more way in: a request given as bytes (HttpServer::Answer). It is
+// served by the same code as one read from a socket (cpp-httplib's process_request, which
+// is protected), on a stream over those bytes.
+class AnsweringServer : public httplib::Server {
+ public:
+  std::string Answer(std::string_view request) {
+    BytesStream stream(request);
+    bool closed = false;
+    process_request(stream, /*close_connection=*/true, closed, nullptr);
+    return std::move(stream.written);
+  }
+
+ private:
+  class BytesStream : public httplib::Stream {
+   public:
+    explicit BytesStream(std::string_view in) : in_(in) {}
+    bool is_readable() const override { return true; }
+    bool is_writable() const override { return true; }
+    ssize_t read(char* ptr, size_t size) override {
+      const size_t n = std::min(size, in_.size());
+      std::copy_n(in_.data(), n, ptr);
+      in_.remove_prefix(n);
+      return static_cast<ssize_t>(n);
+    }
+    ssize_t write(const char* ptr, size_t size) override {
+      written.append(ptr, size);
+      return static_cast<ssize_t>(size);
+    }
+    void get_remote_ip_and_port(std::string& ip, int& port) const override {
+      ip = "127.0.0.1";
+      port = 0;
+    }
+    void get_local_ip_and_port(std::string& ip, int& port) const override {
+      ip = "127.0.0.1";
+      port = 0;
+    }
+    socket_t socket() const override { return INVALID_SOCKET; }
+
+    std::string written;
+
+   private:
+    std::string_view in_;
+  };
+};
+
 }  // namespace
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
@@ -131,7 +177,7 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
 
 struct HttpServer::Impl {
   HttpServerOptions options;
-  httplib::Server server;
+  AnsweringServer server;
   std::atomic<bool> stopping{false};  // cancels as-of recomputations
   std::atomic<int> as_of_trails{0};   // in progress
 
@@ -553,6 +599,8 @@ HttpServer::~HttpServer() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::string HttpServer::Answer(std::string_view request) { return impl_->server.Answer(request); }
+
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options) {
   const size_t colon = options.address.rfind(':');
   int port = 0;
@@ -562,6 +610,27 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
         absl::StrCat("--http: '", options.address, "' is not HOST:PORT"));
   }
   const std::string host = options.address.substr(0, colon);
+  std::unique_ptr<HttpServer> result = Unbound(std::move(options));
+  httplib::Server& server = result->impl_->server;
+  const int bound =
+      port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
+  if (bound < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", result->impl_->options.address));
+  }
+  result->port_ = bound;
+  Impl* self = result->impl_.get();
+  result->thread_ = std::thread([self] { self->server.listen_after_bind(); });
+  // Returns once the server runs: a stop() before that (the destructor of a server
+  // destroyed at once) would find nothing to stop, and the listening thread would never
+  // end. Bounded, in case the listener ends at once.
+  for (int i = 0; i < 5000 && !server.is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return result;
+}
+
+std::unique_ptr<HttpServer> HttpServer::Unbound(HttpServerOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   Impl* self = impl.get();
@@ -642,15 +711,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   server.set_read_timeout(kRequestReadSeconds, 0);
   server.set_keep_alive_timeout(kKeepAliveSeconds);
   server.set_keep_alive_max_count(kRequestsPerConnection);
-  const int bound =
-      port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
-  if (bound < 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", self->options.address));
-  }
-  std::unique_ptr<HttpServer> result(new HttpServer(std::move(impl)));
-  result->port_ = bound;
-  result->thread_ = std::thread([self] { self->server.listen_after_bind(); });
-  return result;
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
 }  // namespace guanxi::engine
