@@ -9,6 +9,7 @@
 #include "connectors/csv.h"
 #include "connectors/record_checks.h"
 #include "connectors/time_parse.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace guanxi::connectors {
 namespace {
@@ -38,7 +39,13 @@ std::optional<google::protobuf::Timestamp> ParseAnyTime(std::string_view text) {
                          &error)) {
       return std::nullopt;
     }
+    // Abseil reads any number of year digits ("20260-03-03T..."); a Timestamp holds
+    // 0001..9999 only, and protobuf's arithmetic on one outside aborts.
     const int64_t seconds = absl::ToUnixSeconds(t);
+    if (seconds < google::protobuf::util::TimeUtil::kTimestampMinSeconds ||
+        seconds > google::protobuf::util::TimeUtil::kTimestampMaxSeconds) {
+      return std::nullopt;
+    }
     google::protobuf::Timestamp ts;
     ts.set_seconds(seconds);
     ts.set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));

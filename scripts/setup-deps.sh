@@ -4,7 +4,8 @@
 # Kafka 4.x). A no-op (no apt-get, no build) when everything is already there.
 #
 # GUANXI_DEPS says how much:
-#   all    (the default) everything the build, the tests, the benchmarks and scripts/
+#   all    (the default) everything the build, the tests (the fuzzing harnesses
+#          included: clang), the benchmarks and scripts/
 #          use, Java and Maven for the tests labelled `kafka` included
 #   build  only what building the project without its tests needs
 #          (cmake -DGUANXI_BUILD_TESTS=OFF), as deploy/Dockerfile's build stage does
@@ -42,6 +43,10 @@ case "${GUANXI_DEPS:-all}" in
       # The web view's end-to-end test (scripts/web test, tests/web) drives Debian's
       # chromium; a CJK font so that its screenshots show the Chinese text.
       chromium fonts-noto-cjk
+      # The fuzzing harnesses (fuzz/, scripts/fuzz, run by scripts/dev test): libFuzzer
+      # and the sanitizers' runtimes come with Debian's clang 14; llvm-symbolizer (in
+      # llvm-14) names the functions of a crash's stack.
+      clang-14 libclang-rt-14-dev llvm-14
     )
     # The tests labelled `kafka` run Apache Kafka (scripts/kafka): Java 17+ and Maven,
     # which the project's machines have; Debian's packages where a machine lacks them.

@@ -35,7 +35,7 @@ WALLS = [
      lambda p: p == "engine/query/http_server.cc" or p.startswith("tests/")),
 ]
 
-SOURCE_DIRS = ["app", "bench", "common", "connectors", "engine", "projections", "tests"]
+SOURCE_DIRS = ["app", "bench", "common", "connectors", "engine", "fuzz", "projections", "tests"]
 
 
 def breaches(root: pathlib.Path):

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -21,6 +22,7 @@
 #include "absl/strings/strip.h"
 #include "common/json_string.h"
 #include "common/scratch_dir.h"
+#include "common/status_macros.h"
 #include "common/strings.h"
 #include "engine/kafka/partitioner.h"
 #include "engine/query/customer_filter.h"
@@ -209,6 +211,54 @@ class Slot {
   const bool held_;
 };
 
+// The server with one more way in: a request given as bytes (HttpServer::Answer). It is
+// served by the same code as one read from a socket (cpp-httplib's process_request, which
+// is protected), on a stream over those bytes.
+template <class Base>
+class AnsweringServer : public Base {
+ public:
+  using Base::Base;
+
+  std::string Answer(std::string_view request) {
+    BytesStream stream(request);
+    bool closed = false;
+    this->process_request(stream, /*close_connection=*/true, closed, nullptr);
+    return std::move(stream.written);
+  }
+
+ private:
+  class BytesStream : public httplib::Stream {
+   public:
+    explicit BytesStream(std::string_view in) : in_(in) {}
+    bool is_readable() const override { return true; }
+    bool is_writable() const override { return true; }
+    ssize_t read(char* ptr, size_t size) override {
+      const size_t n = std::min(size, in_.size());
+      std::copy_n(in_.data(), n, ptr);
+      in_.remove_prefix(n);
+      return static_cast<ssize_t>(n);
+    }
+    ssize_t write(const char* ptr, size_t size) override {
+      written.append(ptr, size);
+      return static_cast<ssize_t>(size);
+    }
+    void get_remote_ip_and_port(std::string& ip, int& port) const override {
+      ip = "127.0.0.1";
+      port = 0;
+    }
+    void get_local_ip_and_port(std::string& ip, int& port) const override {
+      ip = "127.0.0.1";
+      port = 0;
+    }
+    socket_t socket() const override { return INVALID_SOCKET; }
+
+    std::string written;
+
+   private:
+    std::string_view in_;
+  };
+};
+
 }  // namespace
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
@@ -232,7 +282,9 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
 
 struct HttpServer::Impl {
   HttpServerOptions options;
-  std::unique_ptr<httplib::Server> server;  // an httplib::SSLServer with TLS
+  // An AnsweringServer<httplib::SSLServer> with TLS, an AnsweringServer<httplib::Server>
+  // without.
+  std::unique_ptr<httplib::Server> server;
   bool tls = false;
   std::optional<TokenDigest> read_token;
   std::optional<TokenDigest> admin_token;
@@ -733,6 +785,13 @@ HttpServer::~HttpServer() {
   impl_->server->stop();
   if (thread_.joinable()) thread_.join();
 }
+
+std::string HttpServer::Answer(std::string_view request) {
+  httplib::Server& server = *impl_->server;
+  return impl_->tls ? static_cast<AnsweringServer<httplib::SSLServer>&>(server).Answer(request)
+                    : static_cast<AnsweringServer<httplib::Server>&>(server).Answer(request);
+}
+
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options) {
   const size_t colon = options.address.rfind(':');
   int port = 0;
@@ -741,6 +800,28 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
     return absl::InvalidArgumentError(
         absl::StrCat("--http: '", options.address, "' is not HOST:PORT"));
   }
+  const std::string host = options.address.substr(0, colon);
+  ASSIGN_OR_RETURN(std::unique_ptr<HttpServer> result, Unbound(std::move(options)));
+  httplib::Server& server = *result->impl_->server;
+  const int bound =
+      port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
+  if (bound < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", result->impl_->options.address));
+  }
+  result->port_ = bound;
+  Impl* self = result->impl_.get();
+  result->thread_ = std::thread([self] { self->server->listen_after_bind(); });
+  // Returns once the server runs: a stop() before that (the destructor of a server
+  // destroyed at once) would find nothing to stop, and the listening thread would never
+  // end. Bounded, in case the listener ends at once.
+  for (int i = 0; i < 5000 && !server.is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return result;
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Unbound(HttpServerOptions options) {
   if (!options.admin_token.empty() && options.admin_token == options.bearer_token) {
     return absl::InvalidArgumentError(
         "--http-admin-token-file: the admin token is the read token (--http-token-file); "
@@ -764,7 +845,6 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   if (options.max_requests < 1) {
     return absl::InvalidArgumentError("max_requests: must be at least 1");
   }
-  const std::string host = options.address.substr(0, colon);
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   Impl* self = impl.get();
@@ -773,7 +853,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   if (!opts.admin_token.empty()) self->admin_token = DigestOf(opts.admin_token);
   if (!opts.tls_cert_file.empty()) {
     std::string error;
-    auto tls_server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+    auto tls_server = std::make_unique<AnsweringServer<httplib::SSLServer>>([&](SSL_CTX& ctx) {
       return SetUpTls(ctx, opts.tls_cert_file, opts.tls_key_file, error);
     });
     if (!tls_server->is_valid()) {
@@ -785,7 +865,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
     impl->server = std::move(tls_server);
     impl->tls = true;
   } else {
-    impl->server = std::make_unique<httplib::Server>();
+    impl->server = std::make_unique<AnsweringServer<httplib::Server>>();
   }
   httplib::Server& server = *impl->server;
   server.set_pre_routing_handler([self](const httplib::Request& req, httplib::Response& res) {
@@ -889,15 +969,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   server.set_keep_alive_timeout(kKeepAliveSeconds);
   server.set_keep_alive_max_count(kRequestsPerConnection);
   server.set_payload_max_length(opts.max_body_bytes);
-  const int bound =
-      port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
-  if (bound < 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", opts.address));
-  }
-  std::unique_ptr<HttpServer> result(new HttpServer(std::move(impl)));
-  result->port_ = bound;
-  result->thread_ = std::thread([self] { self->server->listen_after_bind(); });
-  return result;
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
 

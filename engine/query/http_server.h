@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -99,7 +100,16 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 class HttpServer {
  public:
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(HttpServerOptions options);
+  // The same server listening nowhere (options.address is not read): it answers through
+  // Answer() only. For the fuzzing harness (fuzz/http_request_fuzzer.cc) and tests.
+  // Fails as Start does on options that cannot work (tokens, TLS files, limits).
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Unbound(HttpServerOptions options);
   ~HttpServer();  // stops and joins
+
+  // Answers one request as the server answers it on a connection: `request` is the bytes
+  // a client sends (request line, headers, body), the result the bytes it would write
+  // back, whole (status line, headers, body). Runs on the calling thread; thread-safe.
+  std::string Answer(std::string_view request);
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 

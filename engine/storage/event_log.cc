@@ -7,12 +7,14 @@
 #include <thread>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <system_error>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "engine/storage/keys.h"
 #include "engine/storage/personal_fields.h"
 #include "engine/storage/rocks_util.h"
@@ -145,10 +147,7 @@ struct EventLog::Impl {
       return absl::NotFoundError(absl::StrCat("no record at position ", position));
     if (!s.ok()) return FromRocks(s, absl::StrCat("reading position ", position));
     guanxi::v1::LogRecord record;
-    if (!record.ParseFromString(value)) {
-      return absl::DataLossError(
-          absl::StrCat("the record at position ", position, " does not decode"));
-    }
+    RETURN_IF_ERROR(DecodeLogRecord(PositionKey(position), value, record));
     RETURN_IF_ERROR(OpenRecord(record, read));
     return record;
   }
@@ -232,6 +231,35 @@ absl::Status SealInto(rocksdb::ColumnFamilyHandle* customer_keys, guanxi::v1::Lo
 }
 
 }  // namespace
+
+absl::Status DecodeLogRecord(std::string_view key, std::string_view value,
+                             guanxi::v1::LogRecord& record) {
+  if (key.size() != 8) return absl::DataLossError("a log key is malformed");
+  const uint64_t position = GetBigEndian64(key.data());
+  auto damaged = [position](std::string_view what) {
+    return absl::DataLossError(absl::StrCat("the record at position ", position, " ", Sv(what)));
+  };
+  if (value.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      !record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return damaged("does not decode");
+  }
+  if (record.position() != position) {
+    return damaged(absl::StrCat("says it is at position ", record.position()));
+  }
+  switch (record.body_case()) {
+    case guanxi::v1::LogRecord::BODY_NOT_SET:
+      return damaged("has no body");
+    case guanxi::v1::LogRecord::kEvent: {
+      const guanxi::v1::Event& e = record.event();
+      if (e.event_id().empty()) return damaged("is an event without event_id");
+      if (e.customer_id().empty()) return damaged("is an event without customer_id");
+      if (!e.has_occurred_at()) return damaged("is an event without occurred_at");
+      return absl::OkStatus();
+    }
+    default:
+      return absl::OkStatus();
+  }
+}
 
 SharedStorage::SharedStorage(int64_t block_cache_bytes, int64_t write_buffer_bytes)
     : impl_(std::make_unique<Impl>()) {
@@ -575,10 +603,7 @@ absl::Status EventLog::ReadRange(uint64_t from, uint64_t to,
     if (it->key().size() != 8) return absl::DataLossError("a log key is malformed");
     const uint64_t position = GetBigEndian64(it->key().data());
     if (position >= to) break;
-    if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError(
-          absl::StrCat("the record at position ", position, " does not decode"));
-    }
+    RETURN_IF_ERROR(DecodeLogRecord(View(it->key()), View(it->value()), record));
     RETURN_IF_ERROR(impl_->OpenRecord(record, read));
     if (!visit(record)) return absl::OkStatus();
   }

@@ -144,6 +144,15 @@ namespace rocks {
 struct Access;
 }
 
+// Decodes one stored record of the `log` column family as every read of the log does:
+// `key` is its 8-byte position, `value` the serialized LogRecord, decoded into `record`.
+// A record the log could not have written is DataLoss naming the position (when the key
+// gives one), never handed on: a key that is not 8 bytes, a value that does not decode,
+// a record that says another position, one without a body, or an event without what
+// Append requires (event_id, customer_id, occurred_at). Pure; thread-safe.
+absl::Status DecodeLogRecord(std::string_view key, std::string_view value,
+                             guanxi::v1::LogRecord& record);
+
 class EventLog {
  public:
   static absl::StatusOr<std::unique_ptr<EventLog>> Open(const std::string& dir,

@@ -328,15 +328,17 @@ absl::StatusOr<std::vector<std::string>> ProjectionStore::Compare(const Projecti
         b.impl_->db->NewIterator(rocksdb::ReadOptions(), b.impl_.get()->*member));
     x->SeekToFirst();
     y->SeekToFirst();
+    // A copy for the lambdas: clang 14 cannot capture a structured binding.
+    const std::string family(name);
     auto key_of = [&](rocksdb::Iterator& it) {
       // States and facts are keyed by readable customer ids; show timers' and facts'
       // binary parts in hex.
       const std::string_view key = View(it.key());
-      return std::string(name) == kStateCf ? std::string(key) : Hex(key);
+      return family == kStateCf ? std::string(key) : Hex(key);
     };
     // The refit bookkeeping is the live requester's, not a projection: a replay has none.
     auto skip = [&](rocksdb::Iterator& it) {
-      if (it.Valid() && std::string(name) == kProjectionCf && View(it.key()) == kRefitScheduleKey) {
+      if (it.Valid() && family == kProjectionCf && View(it.key()) == kRefitScheduleKey) {
         it.Next();
       }
     };

@@ -96,6 +96,20 @@ TEST(CallCenterCallsParserTest, MapsEveryField) {
   EXPECT_FALSE(f.call().useful_information());
 }
 
+// Found by fuzzing (fuzz/regressions/connector_callcenter_calls/): an RFC 3339 time with
+// a five-digit year parsed, and the call's duration (end - start) aborted in protobuf.
+TEST(CallCenterCallsParserTest, ATimeOutsideYears1To9999IsARejectedRowNotACrash) {
+  const std::string tail = ",inbound,r,true,0.1,a,";
+  Collect out = Parse(NewCallCenterCallsParser(),
+                      {kCallsHeader, "1,C,2026-03-03T15:00:00Z,20260-03-03T15:02:30Z" + tail,
+                       "2,C,-2026-03-03T15:00:00Z,2026-03-03T15:02:30Z" + tail,
+                       "3,C,9999-12-31T23:59:59Z,9999-12-31T23:59:59Z" + tail});
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].event_id(), "callcenter-call-3");
+  EXPECT_THAT(out.rejected[2], HasSubstr("end: '20260-03-03T15:02:30Z' is not a valid date"));
+  EXPECT_THAT(out.rejected[3], HasSubstr("start: '-2026-03-03T15:00:00Z' is not a valid date"));
+}
+
 TEST(CallCenterCallsParserTest, EachBadRowIsReportedWithItsLineAndColumn) {
   const std::string ok_tail = ",inbound,r,true,0.1,a,";
   Collect out = Parse(

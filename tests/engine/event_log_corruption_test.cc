@@ -207,5 +207,53 @@ TEST(EventLogCorruptionTest, LostDedupEntryIsCaughtByTheIndexCount) {
   EXPECT_EQ(r.ToStatus().code(), absl::StatusCode::kDataLoss);
 }
 
+// What every read does with a stored record (DecodeLogRecord): a record the log could
+// not have written is DataLoss naming its position, never handed on.
+TEST(EventLogCorruptionTest, DecodeLogRecordRefusesWhatTheLogCannotHoldAsDataLoss) {
+  v1::LogRecord good = OrderRecord("e1", "c1", 1000, 7);
+  good.set_position(7);
+  v1::LogRecord decoded;
+  ASSERT_TRUE(DecodeLogRecord(Key(7), good.SerializeAsString(), decoded).ok());
+  EXPECT_EQ(decoded.event().event_id(), "e1");
+
+  auto refused = [&](std::string_view key, const std::string& value, std::string_view why) {
+    const absl::Status s = DecodeLogRecord(key, value, decoded);
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << why << ": " << s;
+    EXPECT_THAT(s.message(), HasSubstr(why));
+  };
+  refused(Key(7).substr(0, 7), good.SerializeAsString(), "a log key is malformed");
+  refused(Key(7), "\xff\xff\xff", "at position 7 does not decode");
+  refused(Key(8), good.SerializeAsString(), "says it is at position 7");
+  v1::LogRecord no_body = good;
+  no_body.clear_event();
+  refused(Key(7), no_body.SerializeAsString(), "has no body");
+  for (auto [field, why] : {std::pair{"event_id", "without event_id"},
+                            std::pair{"customer_id", "without customer_id"},
+                            std::pair{"occurred_at", "without occurred_at"}}) {
+    v1::LogRecord bad = good;
+    const google::protobuf::FieldDescriptor* f = v1::Event::descriptor()->FindFieldByName(field);
+    bad.mutable_event()->GetReflection()->ClearField(bad.mutable_event(), f);
+    refused(Key(7), bad.SerializeAsString(), why);
+  }
+}
+
+// ReadRange goes through it: a record altered to claim another position is DataLoss.
+TEST(EventLogCorruptionTest, ReadRangeOfARecordClaimingAnotherPositionIsDataLoss) {
+  TempDir dir;
+  Fill(dir.path());
+  {
+    RawStore raw(dir.path());
+    v1::LogRecord record;
+    ASSERT_TRUE(record.ParseFromString(raw.Get(4)));
+    record.set_position(5);
+    raw.Put(4, record.SerializeAsString());
+  }
+  auto log = EventLog::Open(dir.path(), {.mode = OpenMode::kReadOnly});
+  ASSERT_TRUE(log.ok()) << log.status();
+  const absl::Status s = (*log)->ReadRange(0, kRecords, [](const v1::LogRecord&) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_THAT(s.message(), HasSubstr("position 4 says it is at position 5"));
+}
+
 }  // namespace
 }  // namespace guanxi::engine

@@ -178,6 +178,23 @@ TEST_F(HttpServerTest, CustomerByIdAndUnknownId) {
   EXPECT_THAT(missing->body, HasSubstr("{\"error\":\"customer nobody is not in any partition"));
 }
 
+// Answer serves a request given as bytes as the listening server serves a connection's:
+// the same parsing, authentication and routes (the fuzzing harness goes through it).
+TEST_F(HttpServerTest, AnswerServesRequestBytesAsAConnectionWould) {
+  auto server = HttpServer::Unbound({.bearer_token = kToken,
+                                     .partitions = [this] { return views_; },
+                                     .status = [this] { return status_; },
+                                     .config = config_})
+                    .value();
+  const std::string found = server->Answer(
+      absl::StrCat("GET /v1/customers/c1 HTTP/1.1\r\nAuthorization: Bearer ", kToken, "\r\n\r\n"));
+  EXPECT_THAT(found, ::testing::StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(found, HasSubstr("\"partition\":1"));
+  EXPECT_THAT(server->Answer("GET /v1/customers/c1 HTTP/1.1\r\n\r\n"),
+              ::testing::StartsWith("HTTP/1.1 401 "));
+  EXPECT_THAT(server->Answer("not a request\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 400 "));
+}
+
 TEST_F(HttpServerTest, AnIdWithASlashOrSpacesIsOnePercentEncodedSegment) {
   // Customers "acme/eu" and "x/trail" on partition 1, projected like the others.
   std::vector<v1::LogRecord> records = {OrderRecord("e-acme", "acme/eu", kStart),
