@@ -103,11 +103,15 @@ TEST(CallCenterCallsParserTest, ATimeOutsideYears1To9999IsARejectedRowNotACrash)
   Collect out = Parse(NewCallCenterCallsParser(),
                       {kCallsHeader, "1,C,2026-03-03T15:00:00Z,20260-03-03T15:02:30Z" + tail,
                        "2,C,-2026-03-03T15:00:00Z,2026-03-03T15:02:30Z" + tail,
-                       "3,C,9999-12-31T23:59:59Z,9999-12-31T23:59:59Z" + tail});
+                       "3,C,0001-01-01T00:00:00Z,0001-01-01T00:00:01Z" + tail,
+                       "4,C,9999-12-31T23:59:58Z,9999-12-31T23:59:59Z" + tail});
   ASSERT_EQ(out.events.size(), 1u);
-  EXPECT_EQ(out.events[0].event_id(), "callcenter-call-3");
+  EXPECT_EQ(out.events[0].event_id(), "callcenter-call-3");  // the first year a Timestamp holds
   EXPECT_THAT(out.rejected[2], HasSubstr("end: '20260-03-03T15:02:30Z' is not a valid date"));
   EXPECT_THAT(out.rejected[3], HasSubstr("start: '-2026-03-03T15:00:00Z' is not a valid date"));
+  // The last year parses, and the row is refused as the engine would refuse it: from the
+  // future (kafka.max_future_seconds), not a crash.
+  EXPECT_THAT(out.rejected[5], HasSubstr("future"));
 }
 
 TEST(CallCenterCallsParserTest, EachBadRowIsReportedWithItsLineAndColumn) {
