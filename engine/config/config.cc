@@ -438,6 +438,11 @@ absl::Status ValidateChurn(const guanxi::v1::ChurnConfig& churn) {
 
 }  // namespace
 
+uint64_t MinFreeBytes(const guanxi::v1::StorageConfig& storage) {
+  if (storage.min_free_bytes() > 0) return static_cast<uint64_t>(storage.min_free_bytes());
+  return static_cast<uint64_t>(storage.write_buffer_bytes()) + kCompactionReserveBytes;
+}
+
 guanxi::v1::EngineConfig DefaultEngineConfig() {
   guanxi::v1::EngineConfig config;
   auto* kafka = config.mutable_kafka();
@@ -564,6 +569,7 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   config.mutable_workers()->set_commit_records(2000);
   config.mutable_workers()->set_commit_interval_ms(5);
   config.mutable_workers()->set_source_idle_records(1000);
+  config.mutable_workers()->set_outbox_max_entries(100000);
 
   // The classes (docs/scoring.md, "Classes").
   auto* classes = config.mutable_classification();
@@ -793,6 +799,9 @@ absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config) {
     return FieldError("storage.write_buffer_bytes", "must be at least 4 MiB");
   }
   if (storage.snapshots_kept() < 2) return FieldError("storage.snapshots_kept", "must be >= 2");
+  if (storage.min_free_bytes() < 0) {
+    return FieldError("storage.min_free_bytes", "must be >= 0");
+  }
   if (storage.snapshot_interval_seconds() < 0) {
     return FieldError("storage.snapshot_interval_seconds", "must be >= 0");
   }
@@ -806,6 +815,9 @@ absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config) {
   }
   if (config.workers().commit_records() < 1) {
     return FieldError("workers.commit_records", "must be >= 1");
+  }
+  if (config.workers().outbox_max_entries() < 1) {
+    return FieldError("workers.outbox_max_entries", "must be >= 1");
   }
   if (config.workers().commit_interval_ms() < 1) {
     return FieldError("workers.commit_interval_ms", "must be >= 1");

@@ -11,6 +11,7 @@
 // file; thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -34,5 +35,11 @@ absl::StatusOr<guanxi::v1::EngineConfig> LoadEngineConfig(const std::string& pat
 // Checks every field's value, every floating-point one finite first; the error names
 // the field path (e.g. "scoring.dimensions[2].half_life_days: must be > 0").
 absl::Status ValidateEngineConfig(const guanxi::v1::EngineConfig& config);
+
+// The free space the engine keeps on its data directory's filesystem:
+// storage.min_free_bytes, or when 0 the write buffers plus 64 MiB for a compaction.
+uint64_t MinFreeBytes(const guanxi::v1::StorageConfig& storage);
+// The part of it kept beside a compaction (RocksDB's SstFileManager compaction buffer).
+inline constexpr uint64_t kCompactionReserveBytes = uint64_t{64} << 20;
 
 }  // namespace guanxi::engine

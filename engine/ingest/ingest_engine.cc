@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "engine/config/config.h"
 #include "engine/kafka/topics.h"
 #include "engine/storage/data_dir.h"
 
@@ -104,7 +105,9 @@ absl::Status IngestEngine::OpenPartition(const TopicPartition& tp) {
                          .commit_interval = std::chrono::milliseconds(
                              options_.config.workers().commit_interval_ms()),
                          .fitter = &fitter_,
-                         .tracer = options_.tracer},
+                         .tracer = options_.tracer,
+                         .outbox_max_entries = static_cast<uint64_t>(
+                             options_.config.workers().outbox_max_entries())},
            .on_commit = [publisher] { publisher->Notify(); }}));
   const int64_t stored = p->next_offset();
   const int64_t start = stored < 0 ? 0 : stored;
@@ -275,7 +278,8 @@ void IngestEngine::PublishStatus() {
     PartitionStatus ps{.partition = p.partition(),
                        .next_offset = p.next_offset(),
                        .log_records = p.log_records(),
-                       .projected = p.applied()};
+                       .projected = p.applied(),
+                       .outbox_full = p.outbox_full()};
     if (consumer_) {
       ps.high_watermark =
           consumer_->CachedHighWatermark(options_.config.kafka().events_topic(), p.partition())
@@ -342,6 +346,9 @@ bool IngestEngine::CaughtUp() const {
 }
 
 absl::Status IngestEngine::Run(const std::atomic<bool>& stop) {
+  // Not below the space floor: said before joining the group (each store's open checks
+  // it again, and every write).
+  RETURN_IF_ERROR(CheckFreeSpace(options_.data_dir, MinFreeBytes(options_.config.storage())));
   const auto& kafka = options_.config.kafka();
   const KafkaProperties properties = PropertiesOf(kafka);
   side_ = std::make_unique<SideProducer>();

@@ -555,6 +555,13 @@ absl::Status EmbeddedCluster::SetGroupCoordinator(const std::string& group_id, i
       "setting the group coordinator");
 }
 
+absl::Status EmbeddedCluster::SetPartitionLeader(const std::string& topic, int32_t partition,
+                                                 int32_t broker_id) {
+  return FromKafka(
+      rd_kafka_mock_partition_set_leader(impl_->cluster, topic.c_str(), partition, broker_id),
+      "setting a partition leader");
+}
+
 // ---------------------------------------------------------------- Admin
 
 absl::Status CreateTopics(const std::string& brokers, const KafkaProperties& properties,

@@ -186,6 +186,10 @@ class EmbeddedCluster {
   absl::Status SetBrokerUp(int32_t broker_id);
   // Makes `broker_id` the coordinator of consumer group `group_id`.
   absl::Status SetGroupCoordinator(const std::string& group_id, int32_t broker_id);
+  // Makes `broker_id` the leader of the topic's partition; -1: no leader, so nothing can
+  // be produced to it (producers keep their messages queued) until one is set again.
+  absl::Status SetPartitionLeader(const std::string& topic, int32_t partition,
+                                  int32_t broker_id);
 
  private:
   struct Impl;

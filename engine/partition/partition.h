@@ -107,6 +107,7 @@ class Partition {
   uint64_t log_records() const { return store_->log->next_position(); }
   uint64_t applied() const { return worker_->applied(); }
   int64_t clock_seconds() const { return worker_->clock_seconds(); }
+  bool outbox_full() const { return worker_->waiting_for_outbox(); }
   absl::Status worker_status() const { return worker_->status(); }
   // Waits until the projections applied everything below `position`, or `timeout`.
   bool WaitApplied(uint64_t position, absl::Duration timeout) const {

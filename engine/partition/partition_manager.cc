@@ -5,6 +5,7 @@
 
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "engine/config/config.h"
 #include "engine/storage/data_dir.h"
 
 namespace guanxi::engine {
@@ -13,7 +14,8 @@ PartitionManager::PartitionManager(std::string data_dir, const guanxi::v1::Stora
     : data_dir_(std::move(data_dir)),
       storage_config_(storage),
       storage_(std::make_shared<const SharedStorage>(storage.block_cache_bytes(),
-                                                     storage.write_buffer_bytes())) {
+                                                     storage.write_buffer_bytes(),
+                                                     MinFreeBytes(storage))) {
   if (!storage.snapshot_dir().empty()) {
     shelf_ = std::make_unique<SnapshotShelf>(storage.snapshot_dir(), storage.snapshots_kept());
     if (storage.snapshot_interval_seconds() > 0) {
@@ -43,6 +45,7 @@ absl::StatusOr<std::shared_ptr<PartitionStore>> PartitionManager::AcquireStore(i
   log_options.partition = partition;
   log_options.sync = storage_config_.sync();
   log_options.shared = storage_;
+  log_options.min_free_bytes = MinFreeBytes(storage_config_);
   log_options.extra_column_families = ProjectionStore::ColumnFamilies();
   auto store = std::make_shared<PartitionStore>();
   ASSIGN_OR_RETURN(store->log, EventLog::Open(dir, log_options));

@@ -52,6 +52,9 @@ struct PartitionStatus {
   int64_t high_watermark = -1;  // as of the last fetch; -1 unknown
   uint64_t log_records = 0;     // the log's length
   uint64_t projected = 0;       // log positions the projections have applied
+  // Its projector waits for the outbox to drain below workers.outbox_max_entries (the
+  // broker does not take what it holds); its ingestion pauses meanwhile.
+  bool outbox_full = false;
 };
 
 struct EngineStatus {

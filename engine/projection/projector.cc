@@ -71,6 +71,8 @@ absl::Status PartitionProjector::CatchUp(
     std::deque<guanxi::v1::LogRecord>* appended,
     const std::function<void(uint64_t)>& decided) {
   while (next_position() < to && !stop.load()) {
+    AwaitOutboxRoom(stop);
+    if (stop.load()) break;
     const uint64_t from = next_position();
     const uint64_t end = std::min<uint64_t>(to, from + options_.chunk);
     const auto started = std::chrono::steady_clock::now();
@@ -87,7 +89,7 @@ absl::Status PartitionProjector::CatchUp(
              appended->front().position() == next_position()) {
         RETURN_IF_ERROR(Apply(appended->front()));
         appended->pop_front();
-        if (RefitWanted()) break;
+        if (RefitWanted() || OutboxFull()) break;
         if ((++n & 63) == 0) {
           if (decided) decided(next_position());
           if (std::chrono::steady_clock::now() >= deadline) break;
@@ -126,7 +128,7 @@ absl::StatusOr<uint64_t> PartitionProjector::ApplyFromLog(
     ++expected;
     ++stats_.read_from_log;
     if (!applied.ok()) return false;
-    if (RefitWanted()) {
+    if (RefitWanted() || OutboxFull()) {
       stopped_early = true;
       return false;
     }
@@ -145,6 +147,27 @@ absl::StatusOr<uint64_t> PartitionProjector::ApplyFromLog(
                                             expected, "..", to - 1, " are missing"));
   }
   return expected;
+}
+
+bool PartitionProjector::OutboxFull() const {
+  const uint64_t cap = options_.outbox_max_entries;
+  if (cap == 0) return false;
+  const uint64_t next = checkpoint_.next_outbox_sequence();
+  const uint64_t start = store_->outbox_start();
+  return next > start && next - start >= cap;
+}
+
+void PartitionProjector::AwaitOutboxRoom(const std::atomic<bool>& stop) {
+  if (!OutboxFull()) return;
+  // Everything derived so far is committed (CatchUp commits before it comes here), so
+  // the publisher can deliver it and move the start.
+  waiting_for_outbox_ = true;
+  while (OutboxFull() && !stop.load()) {
+    store_->AwaitOutboxStart(
+        checkpoint_.next_outbox_sequence() - options_.outbox_max_entries + 1,
+        absl::Milliseconds(100));
+  }
+  waiting_for_outbox_ = false;
 }
 
 bool PartitionProjector::RefitWanted() const {

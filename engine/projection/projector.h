@@ -77,6 +77,13 @@ struct ProjectorOptions {
   ModelFitter* fitter = nullptr;
   // Follows traced events (projected, committed); must outlive the projector.
   StageTracer* tracer = nullptr;
+  // Live: the partition's outbox holds at most about this many entries
+  // (workers.outbox_max_entries; it passes it by what one record derives). At it,
+  // CatchUp commits, then applies nothing more until the outbox publisher deleted some
+  // (ProjectionStore::outbox_start), checking `stop` meanwhile; the partition's writer,
+  // kept within kModelLandingDistance of it, and then its consumer wait too. 0: no cap
+  // (replay, audit: nobody publishes their outbox).
+  uint64_t outbox_max_entries = 0;
 };
 
 struct ProjectorStats {
@@ -128,6 +135,8 @@ class PartitionProjector {
   const guanxi::v1::ProjectionCheckpoint& checkpoint() const { return checkpoint_; }
   const ProjectorStats& stats() const { return stats_; }
   const StateCache& state_cache() const { return cache_; }
+  // Whether CatchUp waits for the outbox to drain below its cap. Thread-safe.
+  bool waiting_for_outbox() const { return waiting_for_outbox_.load(); }
 
  private:
   PartitionProjector(const EventLog* log, ProjectionStore* store, ProjectorOptions options);
@@ -158,6 +167,10 @@ class PartitionProjector {
   void Record(guanxi::v1::CustomerState& state, projections::Derived derived, uint64_t position,
               int64_t earliest_timer = INT64_MIN);
   absl::Status Commit();
+  // Whether the outbox holds outbox_max_entries or more (never without a cap).
+  bool OutboxFull() const;
+  // While OutboxFull() and not `stop`: waits (waiting_for_outbox()).
+  void AwaitOutboxRoom(const std::atomic<bool>& stop);
   // Live: whether a model record is due (checked after every record, so the fit is over
   // the states as of the record that made it due, wherever the commits fall).
   bool RefitWanted() const;
@@ -202,6 +215,7 @@ class PartitionProjector {
   // Facts numbered per (customer, position).
   uint64_t fact_position_ = 0;
   std::unordered_map<std::string, uint32_t> fact_index_;
+  std::atomic<bool> waiting_for_outbox_{false};
 };
 
 }  // namespace guanxi::engine

@@ -59,6 +59,8 @@ class ProjectionWorker {
   uint64_t applied() const { return applied_.load(); }
   // The partition's event time (Unix seconds), as far as applied.
   int64_t clock_seconds() const { return clock_.load(); }
+  // Whether the projector waits for its outbox to drain (ProjectorOptions::outbox_max_entries).
+  bool waiting_for_outbox() const { return projector_->waiting_for_outbox(); }
   // Waits until applied() >= position, the worker failed or stopped, or `timeout`.
   // True when the position was reached.
   bool WaitFor(uint64_t position, absl::Duration timeout) const;

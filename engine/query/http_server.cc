@@ -774,6 +774,13 @@ struct HttpServer::Impl {
       absl::StrAppend(&out, "guanxi_outbox_depth{partition=\"", view.partition, "\"} ", depth,
                       "\n");
     }
+    metric("guanxi_outbox_full", "gauge",
+           "1 while a partition's outbox holds workers.outbox_max_entries messages the broker "
+           "has not taken: its projections wait, and its ingestion pauses, until it does.");
+    for (const auto& p : status.partitions) {
+      absl::StrAppend(&out, "guanxi_outbox_full{partition=\"", p.partition, "\"} ",
+                      p.outbox_full ? 1 : 0, "\n");
+    }
     res.set_content(out, "text/plain; version=0.0.4");
   }
 };

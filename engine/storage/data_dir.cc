@@ -6,6 +6,8 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "rocksdb/env.h"
 
 namespace guanxi::engine {
 
@@ -31,6 +33,44 @@ absl::StatusOr<std::vector<int32_t>> ListPartitions(const std::string& data_dir)
   }
   std::sort(partitions.begin(), partitions.end());
   return partitions;
+}
+
+absl::StatusOr<uint64_t> FreeBytes(const std::string& dir) {
+  std::filesystem::path path = std::filesystem::absolute(dir);
+  std::error_code ec;
+  while (!std::filesystem::exists(path, ec) && path.has_parent_path() &&
+         path != path.parent_path()) {
+    path = path.parent_path();
+  }
+  uint64_t free_bytes = 0;
+  const rocksdb::Status s = rocksdb::Env::Default()->GetFreeSpace(path.string(), &free_bytes);
+  if (!s.ok()) {
+    return absl::InternalError(
+        absl::StrCat("cannot tell the free space of ", path.string(), ": ", s.ToString()));
+  }
+  return free_bytes;
+}
+
+absl::Status CheckFreeSpace(const std::string& dir, uint64_t needed) {
+  if (needed == 0) return absl::OkStatus();
+  absl::StatusOr<uint64_t> free_bytes = FreeBytes(dir);
+  if (!free_bytes.ok()) return free_bytes.status();
+  if (*free_bytes >= needed) return absl::OkStatus();
+  return absl::ResourceExhaustedError(FullDiskMessage(dir, *free_bytes, needed));
+}
+
+std::string FullDiskMessage(const std::string& dir, uint64_t free_bytes, uint64_t needed) {
+  auto mib = [](uint64_t bytes) {
+    return absl::StrFormat("%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  };
+  if (needed == 0) {
+    return absl::StrCat("the data directory ", dir, " is full (", mib(free_bytes),
+                        " free): free space there, then restart");
+  }
+  return absl::StrCat("the data directory ", dir, " has ", mib(free_bytes),
+                      " free; guanxi needs at least ", mib(needed),
+                      " there to go on (room to flush the write buffers and for a compaction: "
+                      "storage.min_free_bytes): free space there, then restart");
 }
 
 }  // namespace guanxi::engine

@@ -1,9 +1,14 @@
 #include "engine/storage/event_log.h"
 
+#include <fcntl.h>
 #include <openssl/sha.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <thread>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "engine/storage/data_dir.h"
 #include "engine/storage/keys.h"
 #include "engine/storage/personal_fields.h"
 #include "engine/storage/rocks_util.h"
@@ -22,6 +28,7 @@
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/utilities/options_util.h"
@@ -60,6 +67,109 @@ std::optional<CustomerKey> ParseKeyValue(std::string_view value) {
   return key;
 }
 
+// RocksDB's info log of a store opened for writing (DIR/LOG; the previous one is kept as
+// LOG.old), one write(2) per line. Not RocksDB's own file logger: in 7.8 that asserts
+// on the line after one it failed to write (WritableFileWriter's "previous error"), and
+// Debian builds RocksDB with assertions, so a full disk ended the process with SIGABRT
+// (and the next start too, on its first lines). A line that cannot be written is dropped.
+class InfoLog final : public rocksdb::Logger {
+ public:
+  explicit InfoLog(int fd) : fd_(fd) {}
+  ~InfoLog() override { CloseFile(); }
+
+  // A logger that drops everything when the file cannot be created.
+  static std::shared_ptr<rocksdb::Logger> Open(const std::string& dir) {
+    const std::string path = dir + "/LOG";
+    std::error_code ec;
+    std::filesystem::rename(path, dir + "/LOG.old", ec);  // none yet: nothing to keep
+    return std::make_shared<InfoLog>(
+        ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+  }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    if (fd_ < 0) return;
+    char line[4096];
+    timeval now;
+    gettimeofday(&now, nullptr);
+    tm t;
+    localtime_r(&now.tv_sec, &t);
+    int n = std::snprintf(line, sizeof(line), "%04d/%02d/%02d-%02d:%02d:%02d.%06ld ",
+                          t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min,
+                          t.tm_sec, static_cast<long>(now.tv_usec));
+    if (n < 0) return;
+    const int m = std::vsnprintf(line + n, sizeof(line) - static_cast<size_t>(n), format, ap);
+    if (m < 0) return;
+    size_t length = std::min(sizeof(line) - 1, static_cast<size_t>(n) + static_cast<size_t>(m));
+    if (line[length - 1] != '\n') line[length++] = '\n';
+    if (::write(fd_, line, length) < 0) return;  // dropped (a full disk)
+  }
+
+ protected:
+  rocksdb::Status CloseImpl() override {
+    CloseFile();
+    return rocksdb::Status::OK();
+  }
+
+ private:
+  void CloseFile() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  int fd_;
+};
+
+const char* ReasonName(rocksdb::BackgroundErrorReason reason) {
+  switch (reason) {
+    case rocksdb::BackgroundErrorReason::kFlush:
+      return "a flush";
+    case rocksdb::BackgroundErrorReason::kCompaction:
+      return "a compaction";
+    case rocksdb::BackgroundErrorReason::kWriteCallback:
+    case rocksdb::BackgroundErrorReason::kMemTable:
+      return "a write";
+    case rocksdb::BackgroundErrorReason::kManifestWrite:
+    case rocksdb::BackgroundErrorReason::kManifestWriteNoWAL:
+      return "a MANIFEST write";
+    case rocksdb::BackgroundErrorReason::kFlushNoWAL:
+      return "a flush";
+  }
+  return "background work";
+}
+
+// The first error RocksDB stopped a store's writes on (a failed WAL write, flush or
+// compaction), and no recovery by RocksDB itself: its 7.8 recovery from a full disk
+// goes on writing through the WAL writer that failed (facebook/rocksdb#11643, #12998),
+// which asserts in Debian's build, and a store that failed mid-way is safest reopened.
+// The engine stops instead (EventLog::CheckWritable), and a restart recovers from the
+// WAL as after a crash.
+class StoreErrors final : public rocksdb::EventListener {
+ public:
+  void OnBackgroundError(rocksdb::BackgroundErrorReason reason,
+                         rocksdb::Status* error) override {
+    if (error == nullptr || error->ok()) return;
+    absl::MutexLock lock(&mu_);
+    if (!first_.ok()) return;
+    first_ = *error;
+    reason_ = reason;
+  }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
+                            bool* auto_recovery) override {
+    if (auto_recovery != nullptr) *auto_recovery = false;
+  }
+  // OK, or the first error and what met it.
+  std::pair<rocksdb::Status, rocksdb::BackgroundErrorReason> First() const {
+    absl::MutexLock lock(&mu_);
+    return {first_, reason_};
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  rocksdb::Status first_ ABSL_GUARDED_BY(mu_);
+  rocksdb::BackgroundErrorReason reason_ ABSL_GUARDED_BY(mu_) =
+      rocksdb::BackgroundErrorReason::kFlush;
+};
+
 }  // namespace
 
 struct EventLog::Impl {
@@ -74,6 +184,8 @@ struct EventLog::Impl {
   rocksdb::ColumnFamilyHandle* meta = nullptr;
   // Null on a store opened read-only or secondary that predates sealing (none there).
   rocksdb::ColumnFamilyHandle* customer_keys = nullptr;
+  std::shared_ptr<StoreErrors> errors;  // kReadWrite only
+  std::shared_ptr<rocksdb::Logger> info_log;  // kReadWrite only; outlives db
 
   mutable absl::Mutex mu;
   uint64_t next_position ABSL_GUARDED_BY(mu) = 0;
@@ -82,6 +194,18 @@ struct EventLog::Impl {
   ~Impl() {
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
     handles.clear();
+    db.reset();  // before the info log it writes to
+  }
+
+  // A failed write as an absl::Status; a full disk as ResourceExhausted naming `dir`.
+  absl::Status WriteError(const rocksdb::Status& s, std::string_view what) const {
+    absl::Status status = FromRocks(s, what);
+    if (status.code() != absl::StatusCode::kResourceExhausted) return status;
+    const absl::StatusOr<uint64_t> free_bytes = FreeBytes(dir);
+    return absl::ResourceExhaustedError(
+        absl::StrCat(FullDiskMessage(dir, free_bytes.ok() ? *free_bytes : 0,
+                                     options.min_free_bytes),
+                     " (", status.message(), ")"));
   }
 
   // Reads the chain head from meta as of `read` (absent: an empty log).
@@ -261,12 +385,15 @@ absl::Status DecodeLogRecord(std::string_view key, std::string_view value,
   }
 }
 
-SharedStorage::SharedStorage(int64_t block_cache_bytes, int64_t write_buffer_bytes)
+SharedStorage::SharedStorage(int64_t block_cache_bytes, int64_t write_buffer_bytes,
+                             uint64_t compaction_buffer_bytes)
     : impl_(std::make_unique<Impl>()) {
   impl_->block_cache = rocksdb::NewLRUCache(static_cast<size_t>(block_cache_bytes));
   // Memtables count against the cache too, so the two budgets add up to one bound.
   impl_->write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
       static_cast<size_t>(write_buffer_bytes), impl_->block_cache);
+  impl_->sst_file_manager.reset(rocksdb::NewSstFileManager(rocksdb::Env::Default()));
+  impl_->sst_file_manager->SetCompactionBufferSize(compaction_buffer_bytes);
 }
 
 SharedStorage::~SharedStorage() = default;
@@ -287,6 +414,11 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
   const std::string& own_dir = options.mode == OpenMode::kReadWrite   ? dir
                                : options.mode == OpenMode::kSecondary ? options.secondary_dir
                                                                       : std::string();
+  if (options.mode == OpenMode::kReadWrite) {
+    // Not below the floor: opening writes (a new WAL, the OPTIONS file, a flush of what
+    // the WAL recovered), and a disk that fills during it is what this floor prevents.
+    RETURN_IF_ERROR(CheckFreeSpace(dir, options.min_free_bytes));
+  }
   if (!own_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(own_dir, ec);
@@ -304,7 +436,17 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 4;
   if (options.mode == OpenMode::kSecondary) db_options.max_open_files = -1;
-  if (options.shared) db_options.write_buffer_manager = options.shared->impl().write_buffer_manager;
+  if (options.shared) {
+    db_options.write_buffer_manager = options.shared->impl().write_buffer_manager;
+    db_options.sst_file_manager = options.shared->impl().sst_file_manager;
+  }
+  if (options.mode == OpenMode::kReadWrite) {
+    impl->info_log = InfoLog::Open(dir);
+    db_options.info_log = impl->info_log;
+    impl->errors = std::make_shared<StoreErrors>();
+    db_options.listeners.push_back(impl->errors);
+    db_options.max_bgerror_resume_count = 0;  // StoreErrors: no recovery by RocksDB
+  }
 
   auto cache =
       options.shared ? options.shared->impl().block_cache : rocksdb::NewLRUCache(32 << 20);
@@ -376,7 +518,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
                                        &raw);
       break;
   }
-  if (!s.ok()) return FromRocks(s, absl::StrCat("opening the event log at ", dir));
+  if (!s.ok()) return impl->WriteError(s, absl::StrCat("opening the event log at ", dir));
   impl->db.reset(raw);
   impl->log = impl->handles[1];
   impl->stream = impl->handles[2];
@@ -416,6 +558,7 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
           absl::StrCat("records[", i, "].event.occurred_at is missing"));
     event_indexes.push_back(i);
   }
+  RETURN_IF_ERROR(CheckWritable());
 
   // Which events does the log already hold? One MultiGet (bloom-filtered) for the batch.
   std::vector<rocksdb::Slice> ids;
@@ -542,8 +685,8 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
   rocksdb::WriteOptions write_options;
   write_options.sync = d.options.sync;
   AwaitWriteBufferRoom();
-  if (absl::Status s = FromRocks(d.db->Write(write_options, &batch), "appending"); !s.ok()) {
-    return s;
+  if (rocksdb::Status s = d.db->Write(write_options, &batch); !s.ok()) {
+    return d.WriteError(s, "appending");
   }
   absl::MutexLock lock(&d.mu);
   d.next_position = next;
@@ -561,6 +704,21 @@ void EventLog::AwaitWriteBufferRoom() const {
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+}
+
+absl::Status EventLog::CheckWritable() const {
+  const Impl& d = *impl_;
+  if (d.errors != nullptr) {
+    if (auto [error, reason] = d.errors->First(); !error.ok()) {
+      absl::Status s = d.WriteError(
+          error, absl::StrCat("RocksDB stopped writing after ", ReasonName(reason), " failed"));
+      if (s.code() == absl::StatusCode::kResourceExhausted) return s;
+      return absl::InternalError(
+          absl::StrCat("the store at ", d.dir, ": ", s.message(), "; restart to reopen it"));
+    }
+  }
+  if (d.options.mode != OpenMode::kReadWrite) return absl::OkStatus();
+  return CheckFreeSpace(d.dir, d.options.min_free_bytes);
 }
 
 uint64_t EventLog::next_position() const {
@@ -791,6 +949,11 @@ std::vector<rocksdb::ColumnFamilyHandle*> Access::Families(const EventLog& log) 
 
 bool Access::Writable(const EventLog& log) {
   return log.impl_->options.mode == OpenMode::kReadWrite;
+}
+
+absl::Status Access::WriteError(const EventLog& log, const rocksdb::Status& s,
+                                std::string_view what) {
+  return log.impl_->WriteError(s, what);
 }
 
 }  // namespace rocks

@@ -45,10 +45,13 @@ enum class OpenMode {
 
 // One block cache and one write-buffer budget (memtables charged to the cache) for every
 // partition's store in a process, so memory stays bounded however many partitions it
-// owns (docs/storage.md). Immutable once made; thread-safe.
+// owns (docs/storage.md); and one RocksDB SstFileManager, which tracks the stores' files
+// together and keeps `compaction_buffer_bytes` free beside a compaction. Immutable once
+// made; thread-safe.
 class SharedStorage {
  public:
-  SharedStorage(int64_t block_cache_bytes, int64_t write_buffer_bytes);
+  SharedStorage(int64_t block_cache_bytes, int64_t write_buffer_bytes,
+                uint64_t compaction_buffer_bytes = 0);
   ~SharedStorage();
   SharedStorage(const SharedStorage&) = delete;
   SharedStorage& operator=(const SharedStorage&) = delete;
@@ -78,6 +81,13 @@ struct EventLogOptions {
   // opened too, in every mode (a read-write open must open them all; a secondary missing one stops seeing
   // new appends), with default options.
   std::vector<std::string> extra_column_families{};
+  // kReadWrite only: the free space kept on the filesystem of `dir` (0: none kept).
+  // Open refuses to open the store with less free, and every write to it (Append, the
+  // projection store's commits) is refused while less is free: ResourceExhausted naming
+  // the directory, the free space and this floor (FullDiskMessage). Its room is what
+  // RocksDB's background work needs to finish once writes stop: flushing the memtables
+  // and a compaction (docs/storage.md, "The space budget").
+  uint64_t min_free_bytes = 0;
 };
 
 
@@ -237,6 +247,16 @@ class EventLog {
   // 100 ms at most. RocksDB's own WriteBufferManager only asks the writing store to
   // flush; its stall mode can wait forever on stores nobody writes to any more.
   void AwaitWriteBufferRoom() const;
+
+  // Whether this store may be written now (Append calls it; so do the projection
+  // store's writes). ResourceExhausted (FullDiskMessage) while its filesystem has less
+  // than `min_free_bytes` free, or when RocksDB stopped the store on a full disk; Internal
+  // when it stopped it on another error (a flush or compaction that failed), with its
+  // message. Either way nothing is written, and the store stays as its
+  // last write left it: the engine stops, and a restart resumes from there. RocksDB's
+  // own recovery from such errors is switched off: in 7.8 it goes on writing through
+  // a file writer that failed (facebook/rocksdb#11643).
+  absl::Status CheckWritable() const;
 
   // SHA-256 of a stored record value.
   static Hash HashOf(std::string_view stored_value);

@@ -1,6 +1,9 @@
 #include "engine/storage/projection_store.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -59,6 +62,10 @@ struct ProjectionStore::Impl {
   rocksdb::ColumnFamilyHandle* outbox = nullptr;
   rocksdb::ColumnFamilyHandle* projection = nullptr;
   rocksdb::ColumnFamilyHandle* warnings = nullptr;
+
+  // The first outbox sequence not deleted (outbox_start()).
+  mutable absl::Mutex outbox_mu;
+  uint64_t outbox_start ABSL_GUARDED_BY(outbox_mu) = 0;
 };
 
 // Column families are bound at Commit, so a batch is built without a store.
@@ -151,7 +158,21 @@ absl::StatusOr<std::unique_ptr<ProjectionStore>> ProjectionStore::Attach(EventLo
         "the store has no projection column families (open the log with "
         "ProjectionStore::ColumnFamilies(), read-write, at least once)");
   }
-  return std::unique_ptr<ProjectionStore>(new ProjectionStore(std::move(impl)));
+  auto store = std::unique_ptr<ProjectionStore>(new ProjectionStore(std::move(impl)));
+  // Where the outbox starts: its first entry, or when empty, where the next will go. A
+  // store that cannot tell (damaged; audit reads those) starts at 0.
+  std::vector<std::pair<uint64_t, guanxi::v1::OutboxEntry>> first;
+  uint64_t start = 0;
+  if (store->ReadOutbox(0, 1, &first).ok()) {
+    if (!first.empty()) {
+      start = first.front().first;
+    } else if (auto checkpoint = store->ReadCheckpoint(); checkpoint.ok()) {
+      start = checkpoint->next_outbox_sequence();
+    }
+  }
+  absl::MutexLock lock(&store->impl_->outbox_mu);
+  store->impl_->outbox_start = start;
+  return store;
 }
 
 ProjectionStore::ProjectionStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -168,10 +189,12 @@ absl::Status ProjectionStore::Commit(Batch& batch) {
   }
   rocksdb::WriteOptions options;
   options.sync = impl_->log->sync();
-  impl_->log->AwaitWriteBufferRoom();
-  absl::Status s = FromRocks(impl_->db->Write(options, &wb), "committing projections");
   batch.Clear();
-  return s;
+  RETURN_IF_ERROR(impl_->log->CheckWritable());
+  impl_->log->AwaitWriteBufferRoom();
+  const rocksdb::Status s = impl_->db->Write(options, &wb);
+  return s.ok() ? absl::OkStatus()
+                : rocks::Access::WriteError(*impl_->log, s, "committing projections");
 }
 
 absl::StatusOr<guanxi::v1::ProjectionCheckpoint> ProjectionStore::ReadCheckpoint(
@@ -306,9 +329,28 @@ absl::Status ProjectionStore::DeleteOutbox(uint64_t from_sequence, uint64_t to_s
   if (from_sequence >= to_sequence) return absl::OkStatus();
   rocksdb::WriteOptions options;
   options.sync = impl_->log->sync();
-  return FromRocks(impl_->db->DeleteRange(options, impl_->outbox, SequenceKey(from_sequence),
-                                          SequenceKey(to_sequence)),
-                   "deleting published outbox entries");
+  RETURN_IF_ERROR(impl_->log->CheckWritable());
+  const rocksdb::Status s = impl_->db->DeleteRange(
+      options, impl_->outbox, SequenceKey(from_sequence), SequenceKey(to_sequence));
+  if (!s.ok()) {
+    return rocks::Access::WriteError(*impl_->log, s, "deleting published outbox entries");
+  }
+  absl::MutexLock lock(&impl_->outbox_mu);
+  impl_->outbox_start = std::max(impl_->outbox_start, to_sequence);
+  return absl::OkStatus();
+}
+
+uint64_t ProjectionStore::outbox_start() const {
+  absl::MutexLock lock(&impl_->outbox_mu);
+  return impl_->outbox_start;
+}
+
+bool ProjectionStore::AwaitOutboxStart(uint64_t sequence, absl::Duration timeout) const {
+  absl::MutexLock lock(&impl_->outbox_mu);
+  auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl_->outbox_mu) {
+    return impl_->outbox_start >= sequence;
+  };
+  return impl_->outbox_mu.AwaitWithTimeout(absl::Condition(&reached), timeout);
 }
 
 absl::StatusOr<std::vector<std::string>> ProjectionStore::Compare(const ProjectionStore& a,

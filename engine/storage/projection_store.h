@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "engine/storage/event_log.h"
 #include "guanxi/v1/projection.pb.h"
 #include "guanxi/v1/state.pb.h"
@@ -121,6 +122,13 @@ class ProjectionStore {
                           std::vector<std::pair<uint64_t, guanxi::v1::OutboxEntry>>* out) const;
   // Deletes the outbox entries in [from, to).
   absl::Status DeleteOutbox(uint64_t from_sequence, uint64_t to_sequence);
+  // The first outbox sequence not deleted through this object: found at Attach (the
+  // first entry, or the checkpoint's next sequence when the outbox is empty), moved by
+  // DeleteOutbox. With the checkpoint's next sequence it gives the outbox's depth to the
+  // projector that caps it (workers.outbox_max_entries). Thread-safe.
+  uint64_t outbox_start() const;
+  // Waits until outbox_start() >= `sequence` or `timeout` passed; whether it is.
+  bool AwaitOutboxStart(uint64_t sequence, absl::Duration timeout) const;
 
   // Compares the projection families of two stores key by key (states, timers, facts,
   // warnings, checkpoint; the outbox is excluded, as a publisher empties it). Returns up to

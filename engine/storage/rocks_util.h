@@ -14,6 +14,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice.h"
+#include "rocksdb/sst_file_manager.h"
 #include "rocksdb/status.h"
 #include "rocksdb/write_buffer_manager.h"
 
@@ -22,6 +23,7 @@ namespace guanxi::engine {
 struct SharedStorage::Impl {
   std::shared_ptr<rocksdb::Cache> block_cache;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager;
+  std::shared_ptr<rocksdb::SstFileManager> sst_file_manager;
 };
 
 struct StoreSnapshot::Impl {
@@ -41,6 +43,10 @@ struct Access {
   static std::vector<rocksdb::ColumnFamilyHandle*> Families(const EventLog& log);
   // Whether the log was opened kReadWrite (so the store may be flushed and compacted).
   static bool Writable(const EventLog& log);
+  // A failed write to the log's store as an absl::Status (FromRocks); a full disk as
+  // ResourceExhausted naming the store's directory and its free space.
+  static absl::Status WriteError(const EventLog& log, const rocksdb::Status& s,
+                                 std::string_view what);
 };
 
 // A RocksDB status as an absl::Status, prefixed with what was being done.
@@ -49,6 +55,9 @@ inline absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   const std::string message =
       absl::StrCat(absl::string_view(what.data(), what.size()), ": ", s.ToString());
   if (s.IsCorruption()) return absl::DataLossError(message);
+  if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kSpaceLimit) {
+    return absl::ResourceExhaustedError(message);
+  }
   if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain() || s.IsIncomplete()) {
     return absl::UnavailableError(message);
   }

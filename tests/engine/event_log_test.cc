@@ -284,3 +284,31 @@ TEST(EventLogTest, VerifyBesideConcurrentAppendsSeesAConsistentSnapshot) {
 
 }  // namespace
 }  // namespace guanxi::engine
+
+namespace guanxi::engine {
+namespace {
+
+// Below the floor of free space a store is not opened for writing, and the error says
+// where and how much is free (docs/storage.md, "The space budget"). The same check
+// guards every write (DiskFullTest fills a real filesystem).
+TEST(EventLogTest, ReadWriteOpenIsRefusedBelowTheFreeSpaceFloor) {
+  TempDir dir;
+  EventLogOptions options;
+  options.min_free_bytes = uint64_t{1} << 60;  // more than any disk has
+  auto log = EventLog::Open(dir.Sub("log"), options);
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(log.status().message(), HasSubstr("the data directory " + dir.Sub("log") + " has "));
+  EXPECT_THAT(log.status().message(), HasSubstr("MiB free; guanxi needs at least"));
+
+  // With room it opens and appends.
+  options.min_free_bytes = 1;
+  auto writable = EventLog::Open(dir.Sub("log"), options);
+  ASSERT_TRUE(writable.ok()) << writable.status();
+  EXPECT_TRUE((*writable)->CheckWritable().ok());
+  std::vector<guanxi::v1::LogRecord> batch = {OrderRecord("e1", "c1", 1'700'000'000, 0)};
+  ASSERT_TRUE((*writable)->Append(absl::MakeSpan(batch), {}).ok());
+}
+
+}  // namespace
+}  // namespace guanxi::engine

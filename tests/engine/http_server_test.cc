@@ -875,6 +875,7 @@ TEST_F(HttpServerTest, MetricsInPrometheusTextFormat) {
                                  "guanxi_outbox_failed_rounds_total 2\n"));
   // The outbox was never published here: every derived change is still waiting.
   EXPECT_THAT(r->body, ::testing::ContainsRegex("guanxi_outbox_depth\\{partition=\"0\"\\} [1-9]"));
+  EXPECT_THAT(r->body, ::testing::HasSubstr("guanxi_outbox_full{partition=\"0\"} 0"));
 }
 
 // The two roles: the read token reads, the admin token reads and calls admin endpoints
