@@ -32,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   guanxi::engine::DecodeLimits limits;
   limits.max_event_bytes = 4096;
-  limits.max_dead_letter_bytes = 1024;
+  limits.max_message_bytes = 1024;
   guanxi::engine::DecodeResult decoded = guanxi::engine::DecodeEvent(key, value, limits);
   if (!decoded.ok()) {
     guanxi::v1::SourceCoordinates source;
@@ -40,8 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     source.set_partition(0);
     source.set_offset(42);
     const guanxi::v1::DeadLetter letter = guanxi::engine::MakeDeadLetter(
-        key, value, source, *decoded.rejection, 1'700'000'000'000, limits.max_dead_letter_bytes);
-    if (guanxi::engine::DeadLetterBytes(letter) > limits.max_dead_letter_bytes) __builtin_trap();
+        key, value, source, *decoded.rejection, 1'700'000'000'000, limits.max_message_bytes);
+    if (guanxi::engine::DeadLetterBytes(letter) > limits.max_message_bytes) __builtin_trap();
     return 0;
   }
   static const guanxi::projections::CustomerProjection projection(Config());
