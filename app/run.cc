@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "app/commands.h"
 #include "app/progress.h"
 #include "engine/cluster/instance_directory.h"
@@ -19,6 +20,7 @@
 #include "engine/ingest/ingest_engine.h"
 #include "engine/kafka/kafka.h"
 #include "engine/kafka/topics.h"
+#include "engine/privacy/erasure.h"
 #include "engine/query/http_server.h"
 
 namespace guanxi::app {
@@ -116,6 +118,12 @@ int RunEngine(const Args& args, Io& io) {
       }
       tokens[i] = *read;
     }
+    // POST /v1/customers/{id}/erase: the erasure on the events topic, as `guanxi erase`
+    // puts it there, on a producer of its own.
+    const auto produce_erasure = [&brokers, &config](const guanxi::v1::Event& erasure) {
+      return engine::ProduceErasure(brokers, engine::PropertiesOf(config->kafka()),
+                                    config->kafka().events_topic(), erasure, absl::Seconds(10));
+    };
     const std::string& token = tokens[0];
     const std::string& admin_token = tokens[1];
     auto started = engine::HttpServer::Start({.address = args.Get("http"),
@@ -130,7 +138,8 @@ int RunEngine(const Args& args, Io& io) {
                                               .config = *config,
                                               .ready_lag = *ready_lag,
                                               .self = args.Get("advertise"),
-                                              .owner_of = owner_of});
+                                              .owner_of = owner_of,
+                                              .produce_erasure = produce_erasure});
     if (!started.ok()) {
       return started.status().code() == absl::StatusCode::kInvalidArgument
                  ? ReportUsageError(io, started.status())

@@ -6,13 +6,14 @@
 // projections kept (engine/projection/projector.h). docs/operations.md, "Erasing a
 // customer's personal data".
 //
-//   `guanxi erase CUSTOMER --brokers LIST [--reason TEXT]` (app/erase.cc), and for the
-//   HTTP API (POST /v1/customers/{id}/erase, admin only):
+//   `guanxi erase CUSTOMER --brokers LIST [--reason TEXT]` (app/erase.cc), and the HTTP
+//   API's POST /v1/customers/{id}/erase (engine/query/http_server.cc, admin only; `guanxi
+//   run` hands it ProduceErasure):
 //     ASSIGN_OR_RETURN(guanxi::v1::Event erasure,
-//                      ErasureEvent(id, reason, token_name, absl::Now()));
+//                      ErasureEvent(id, reason, requested_by, absl::Now()));
 //     RETURN_IF_ERROR(ProduceErasure(brokers, PropertiesOf(config.kafka()),
-//                                    config.kafka().events_topic(), erasure, absl::Seconds(30)));
-//     // answer 202 with erasure.event_id(): the engine erases when it appends it
+//                                    config.kafka().events_topic(), erasure, absl::Seconds(10)));
+//     // answer 202 with the erasure: the engine erases when it appends it
 //
 // Thread-safe (no shared state).
 #pragma once

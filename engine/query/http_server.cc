@@ -20,11 +20,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "common/json_string.h"
 #include "common/scratch_dir.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "engine/kafka/partitioner.h"
+#include "engine/privacy/erasure.h"
 #include "engine/query/customer_filter.h"
 #include "engine/query/json.h"
 #include "engine/query/portfolio.h"
@@ -108,6 +110,23 @@ std::string ToJson(const google::protobuf::Message& m) { return MessageJson(m).v
 void Fail(httplib::Response& res, int status, std::string_view message) {
   res.status = status;
   res.set_content(absl::StrCat("{\"error\":", JsonString(message), "}\n"), kJson);
+}
+
+// /v1/customers/{id}[/{action}], read from the raw request target: the routes match the
+// percent-decoded path, where an id with '/' (sent as %2F) spans segments; in the target
+// the id is one segment. nullopt when the target has no such shape.
+struct CustomerPath {
+  std::string id;           // percent-decoded
+  absl::string_view action;  // "" for the customer itself, else the segment after the id
+};
+
+std::optional<CustomerPath> ParseCustomerPath(absl::string_view target) {
+  target = target.substr(0, target.find('?'));
+  const std::vector<absl::string_view> segments = absl::StrSplit(target, '/');
+  // "", "v1", "customers", id [, action]
+  if (segments.size() < 4 || segments.size() > 5 || segments[3].empty()) return std::nullopt;
+  return CustomerPath{.id = httplib::detail::decode_url(std::string(segments[3]), false),
+                      .action = segments.size() == 5 ? segments[4] : absl::string_view()};
 }
 
 // Who a request is, by its bearer token.
@@ -445,6 +464,43 @@ struct HttpServer::Impl {
     }
     if (Forward(id, owned, req, res)) return;
     Fail(res, 404, absl::StrCat("customer ", id, " is not in any partition this instance owns"));
+  }
+
+  // POST /v1/customers/{id}/erase: the erasure of the customer's personal data asked for
+  // (engine/privacy/erasure.h). The body, optional, is a guanxi.v1.Erasure in JSON:
+  // {"reason": "...", "requestedBy": "..."} (neither may hold personal data: both stay in
+  // the log as the erasure's audit). 202 with the erasure event once the broker has it:
+  // the engine erases when it appends it, on whichever instance owns the customer.
+  void Erase(const std::string& id, const httplib::Request& req, httplib::Response& res) const {
+    if (!options.produce_erasure) {
+      return Fail(res, 501, "this server cannot produce to the events topic; use guanxi erase");
+    }
+    guanxi::v1::Erasure asked;
+    if (!req.body.empty()) {
+      const auto parsed = google::protobuf::util::JsonStringToMessage(req.body, &asked);
+      if (!parsed.ok()) {
+        return Fail(res, 400,
+                    absl::StrCat("the body is not a guanxi.v1.Erasure in JSON ({\"reason\": "
+                                 "\"...\", \"requestedBy\": \"...\"}): ",
+                                 std::string(parsed.message())));
+      }
+    }
+    auto erasure = ErasureEvent(
+        id, asked.reason(),
+        asked.requested_by().empty() ? "the HTTP API's admin token" : asked.requested_by(),
+        absl::Now());
+    if (!erasure.ok()) return Fail(res, 400, std::string(erasure.status().message()));
+    if (const absl::Status produced = options.produce_erasure(*erasure); !produced.ok()) {
+      if (absl::IsUnavailable(produced) || absl::IsDeadlineExceeded(produced)) {
+        res.set_header("Retry-After", "5");
+        return Fail(res, 503,
+                    absl::StrCat("the events topic did not take the erasure: ",
+                                 produced.message(), "; asking again is safe"));
+      }
+      return Fail(res, 500, std::string(produced.message()));
+    }
+    res.status = 202;
+    res.set_content(absl::StrCat(ToJson(*erasure), "\n"), kJson);
   }
 
   // A customer's audit trail (engine/query/trail.h): live, read from the engine's own
@@ -937,25 +993,28 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Unbound(HttpServerOption
                if (!self->RequireAdmin(req, res)) return;
                self->Limits(res);
              }));
-  // /v1/customers/{id} and /v1/customers/{id}/trail. The path is matched percent-decoded,
-  // so an id with '/' (sent as %2F) spans segments there: which of the two is asked is
-  // read from the raw request target, where the id is one segment.
+  // /v1/customers/{id}, /v1/customers/{id}/trail and POST /v1/customers/{id}/erase, told
+  // apart by the raw request target (ParseCustomerPath).
   server.Get(R"(/v1/customers/(.+))",
              self->Limited([self](const httplib::Request& req, httplib::Response& res) {
-               absl::string_view raw = req.target;
-               raw = raw.substr(0, raw.find('?'));
-               const std::vector<absl::string_view> segments = absl::StrSplit(raw, '/');
-               // "", "v1", "customers", id [, "trail"]
-               if (segments.size() < 4 || segments.size() > 5 || segments[3].empty() ||
-                   (segments.size() == 5 && segments[4] != "trail")) {
+               const std::optional<CustomerPath> path = ParseCustomerPath(req.target);
+               if (!path || (!path->action.empty() && path->action != "trail")) {
                  return Fail(res, 404,
                              absl::StrCat("no such endpoint: ", req.method, " ", req.path));
                }
-               const std::string id =
-                   httplib::detail::decode_url(std::string(segments[3]), false);
-               if (segments.size() == 5) return self->CustomerTrail(id, req, res);
-               self->Customer(id, req, res);
+               if (path->action == "trail") return self->CustomerTrail(path->id, req, res);
+               self->Customer(path->id, req, res);
              }));
+  server.Post(R"(/v1/customers/(.+))",
+              self->Limited([self](const httplib::Request& req, httplib::Response& res) {
+                const std::optional<CustomerPath> path = ParseCustomerPath(req.target);
+                if (!path || path->action != "erase") {
+                  return Fail(res, 404,
+                              absl::StrCat("no such endpoint: ", req.method, " ", req.path));
+                }
+                if (!self->RequireAdmin(req, res)) return;
+                self->Erase(path->id, req, res);
+              }));
   // Every error is JSON, those cpp-httplib answers itself included (no route; a request
   // it could not read, too large or with too long a target).
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {

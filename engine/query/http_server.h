@@ -1,6 +1,7 @@
 // The engine's HTTP API (`guanxi run --http ADDR`): customer state, lists, a customer's
 // audit trail (live, or recomputed as of a time), churn warnings, health and Prometheus
-// metrics, read from the live stores. docs/api.md is the reference.
+// metrics, read from the live stores; and, for the admin token, a customer's erasure
+// asked for. docs/api.md is the reference.
 //
 //   ASSIGN_OR_RETURN(auto server,
 //                    HttpServer::Start({.address = "127.0.0.1:8080",
@@ -33,11 +34,13 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/config/config.h"
 #include "engine/partition/status.h"
 #include "engine/partition/view.h"
 #include "guanxi/v1/config.pb.h"
+#include "guanxi/v1/events.pb.h"
 
 namespace guanxi::engine {
 
@@ -75,7 +78,7 @@ struct HttpServerOptions {
   // Retry-After: 1. Below the 32 request threads: requests being answered never hold
   // them all, and the probes (never refused) find one.
   int max_requests = 24;
-  // The largest request body read (no endpoint takes one yet); a larger one gets 413.
+  // The largest request body read (only the erasure takes one); a larger one gets 413.
   size_t max_body_bytes = 64 * 1024;
   // A request's header fields, names and values together, at most this many bytes (and
   // 100 fields); beyond: 431.
@@ -89,6 +92,12 @@ struct HttpServerOptions {
   // owns is forwarded there, once; without owner_of it is a 404.
   std::string self{};
   std::function<std::optional<std::string>(int32_t partition)> owner_of{};
+  // POST /v1/customers/{id}/erase (admin token only): puts the erasure event
+  // (engine/privacy/erasure.h) on the events topic and returns once the broker has
+  // acknowledged it; Unavailable or DeadlineExceeded when it did not (the request is
+  // answered 503: asking again is safe). `guanxi run` wires ProduceErasure. Empty: the
+  // endpoint answers 501.
+  std::function<absl::Status(const guanxi::v1::Event& erasure)> produce_erasure{};
 };
 
 // Reads a bearer token from a file (surrounding whitespace dropped). An empty or

@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/config/config.h"
@@ -29,6 +30,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "guanxi/v1/events.pb.h"
 #include "guanxi/v1/serving.pb.h"
 #include "guanxi/v1/trail.pb.h"
 #include "guanxi/v1/warning.pb.h"
@@ -961,6 +963,127 @@ TEST_F(HttpServerTest, AdminEndpointsAreForbiddenWithoutAnAdminToken) {
               "{\"error\":\"admin endpoints are disabled: the server was started without an "
               "admin token (--http-admin-token-file)\"}\n");
   }
+}
+
+// POST /v1/customers/{id}/erase: the admin token only; the erasure event is built from
+// the id in the path and the body, handed to produce_erasure, and answered 202.
+TEST_F(HttpServerTest, EraseHandsTheErasureEventToTheProducerForTheAdminOnly) {
+  constexpr char kAdmin[] = "adm1n-token";
+  absl::Mutex mu;
+  std::vector<v1::Event> produced;
+  absl::Status next_produce;  // what the producer answers
+  auto server = HttpServer::Start({.address = "127.0.0.1:0",
+                                   .bearer_token = kToken,
+                                   .admin_token = kAdmin,
+                                   .partitions = [this] { return views_; },
+                                   .status = [this] { return status_; },
+                                   .produce_erasure = [&](const v1::Event& erasure) {
+                                     absl::MutexLock lock(&mu);
+                                     if (!next_produce.ok()) return next_produce;
+                                     produced.push_back(erasure);
+                                     return absl::OkStatus();
+                                   }});
+  ASSERT_TRUE(server.ok()) << server.status();
+  httplib::Client client("127.0.0.1", (*server)->port());
+  const auto post = [&](const std::string& path, const std::string& body,
+                        const std::string& token) {
+    httplib::Headers headers{{"Authorization", absl::StrCat("Bearer ", token)}};
+    return client.Post(path.c_str(), headers, body, "application/json");
+  };
+
+  auto r = post("/v1/customers/c3/erase", "", kToken);  // the read token
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  r = post("/v1/customers/c3/erase", "", "not-it");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+
+  // An id with '/' and a space, percent-encoded, is one customer.
+  r = post("/v1/customers/a%2Fb%20c/erase",
+           R"({"reason": "GDPR art. 17 request 7", "requestedBy": "dpo"})", kAdmin);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  v1::Event answered;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r->body, &answered).ok()) << r->body;
+  EXPECT_EQ(answered.customer_id(), "a/b c");
+  EXPECT_EQ(answered.erasure().reason(), "GDPR art. 17 request 7");
+  EXPECT_EQ(answered.erasure().requested_by(), "dpo");
+  // Without a body: no reason, and the admin token named as who asked.
+  r = post("/v1/customers/c3/erase", "", kAdmin);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_EQ(produced.size(), 2u);
+    EXPECT_EQ(produced[0].SerializeAsString(), answered.SerializeAsString());
+    EXPECT_EQ(produced[1].customer_id(), "c3");
+    EXPECT_EQ(produced[1].erasure().reason(), "");
+    EXPECT_EQ(produced[1].erasure().requested_by(), "the HTTP API's admin token");
+    EXPECT_NE(produced[0].event_id(), produced[1].event_id());
+  }
+
+  // Bad requests produce nothing.
+  struct Bad {
+    std::string path, body;
+    int status;
+    std::string says;
+  };
+  const Bad bad[] = {
+      {"/v1/customers/c3/erase", "{\"reason\": ", 400, "not a guanxi.v1.Erasure in JSON"},
+      {"/v1/customers/c3/erase", R"({"name": "Wu"})", 400, "not a guanxi.v1.Erasure in JSON"},
+      {"/v1/customers/c3/erase", "[1]", 400, "not a guanxi.v1.Erasure in JSON"},
+      {absl::StrCat("/v1/customers/", std::string(300, 'x'), "/erase"), "", 400,
+       "customer_id"},
+      {"/v1/customers/c3", "", 404, "no such endpoint: POST"},
+      {"/v1/customers/c3/trail", "", 404, "no such endpoint: POST"},
+      {"/v1/customers/c3/erase/now", "", 404, "no such endpoint: POST"},
+  };
+  for (const Bad& b : bad) {
+    r = post(b.path, b.body, kAdmin);
+    ASSERT_TRUE(r) << b.path;
+    EXPECT_EQ(r->status, b.status) << b.path << " " << b.body << ": " << r->body;
+    EXPECT_THAT(r->body, HasSubstr(b.says)) << b.path << " " << b.body;
+    ExpectJsonError(r->body, b.path);
+  }
+  // GET is not how one erases.
+  httplib::Headers admin{{"Authorization", absl::StrCat("Bearer ", kAdmin)}};
+  r = client.Get("/v1/customers/c3/erase", admin);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+
+  // The broker not taking it: 503 with Retry-After (asking again is safe); another
+  // failure: 500.
+  {
+    absl::MutexLock lock(&mu);
+    next_produce = absl::UnavailableError("all brokers are down");
+  }
+  r = post("/v1/customers/c3/erase", "", kAdmin);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->get_header_value("Retry-After"), "5");
+  EXPECT_THAT(r->body, HasSubstr("all brokers are down; asking again is safe"));
+  {
+    absl::MutexLock lock(&mu);
+    next_produce = absl::PermissionDeniedError("topic authorization failed");
+  }
+  r = post("/v1/customers/c3/erase", "", kAdmin);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(produced.size(), 2u);
+}
+
+TEST_F(HttpServerTest, EraseWithoutAProducerIsNotImplemented) {
+  constexpr char kAdmin[] = "adm1n-token";
+  auto server = HttpServer::Unbound({.admin_token = kAdmin,
+                                     .partitions = [this] { return views_; },
+                                     .status = [this] { return status_; }});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string answer = (*server)->Answer(absl::StrCat(
+      "POST /v1/customers/c3/erase HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ", kAdmin,
+      "\r\nContent-Length: 0\r\n\r\n"));
+  EXPECT_THAT(answer, ::testing::StartsWith("HTTP/1.1 501"));
+  EXPECT_THAT(answer, HasSubstr("use guanxi erase"));
 }
 
 TEST(HttpServerStartTest, TheAdminTokenMustDifferFromTheReadToken) {
