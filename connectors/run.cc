@@ -97,7 +97,15 @@ absl::StatusOr<ConnectSummary> RunConnector(LineReader& reader, LineParser& pars
   Pipeline pipeline(publisher, options, hooks, summary);
   std::string line;
   while (reader.Next(line)) {
-    parser.Line(++summary.lines, line, pipeline);
+    ++summary.lines;
+    if (reader.overlong_bytes() > 0) {
+      pipeline.Reject(summary.lines,
+                      absl::StrCat("too long: the line is ", reader.overlong_bytes(),
+                                   " bytes, over the ", reader.max_line_bytes(),
+                                   " a line may have (no event is that large)"));
+    } else {
+      parser.Line(summary.lines, line, pipeline);
+    }
     if (!pipeline.status().ok()) return pipeline.status();
     if (hooks.on_progress && summary.lines % 4096 == 0) {
       hooks.on_progress(reader.bytes_read(), reader.size_bytes(), summary.lines);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -124,6 +125,20 @@ TEST(LineReaderTest, ANulByteStaysInItsLine) {
   for (std::string line; (*reader)->Next(line);) lines.push_back(line);
   EXPECT_TRUE((*reader)->status().ok());
   EXPECT_EQ(lines, (std::vector<std::string>{"one", std::string("tw\0o", 4), "", "three"}));
+  std::remove(path.c_str());
+}
+
+TEST(LineReaderTest, ALineOverTheMaximumComesEmptyWithItsLengthAndTheNextIsWhole) {
+  const std::string path = WriteTemp("short\n0123456789abcdef\nnext\n\nlast-too-long");
+  auto reader = LineReader::Open(path, /*max_line_bytes=*/8);
+  ASSERT_TRUE(reader.ok());
+  std::vector<std::pair<std::string, int64_t>> lines;
+  for (std::string line; (*reader)->Next(line);) {
+    lines.emplace_back(line, (*reader)->overlong_bytes());
+  }
+  EXPECT_TRUE((*reader)->status().ok());
+  EXPECT_EQ(lines, (std::vector<std::pair<std::string, int64_t>>{
+                       {"short", 0}, {"", 16}, {"next", 0}, {"", 0}, {"", 13}}));
   std::remove(path.c_str());
 }
 
@@ -298,6 +313,22 @@ TEST(KafkaSizeRefusalTest, AgreesWithTheProducer) {
 TEST(LineReaderTest, MissingFileIsNotFound) {
   auto reader = LineReader::Open("/nonexistent/input.csv");
   EXPECT_EQ(reader.status().code(), absl::StatusCode::kNotFound);
+}
+
+// A 100 MB line (issue 20): rejected with its line number and length, read without
+// being kept, and the lines around it go through.
+TEST(RunConnectorTest, AHundredMegabyteLineIsRejectedAndTheRestGoesThrough) {
+  std::string input = "00001 0001 19970101 1 10.00\n";
+  input.append(size_t{100} << 20, '7');
+  input += "\n00002 0001 19970601 2 20.00\n";
+  RunResult r = RunFile(input, NewCdnowParser());
+  EXPECT_EQ(r.summary.lines, 3);
+  EXPECT_EQ(r.summary.events, 2);
+  EXPECT_EQ(r.summary.rejected, 1);
+  EXPECT_EQ(r.rejected[2],
+            absl::StrCat("too long: the line is 104857600 bytes, over the ",
+                         LineReader::kMaxLineBytes, " a line may have (no event is that large)"));
+  EXPECT_EQ(r.summary.rejected_by_reason["too long"], 1);
 }
 
 }  // namespace
