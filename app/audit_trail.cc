@@ -351,51 +351,76 @@ void PrintState(const guanxi::v1::CustomerState& s, std::ostream& out) {
       << ", the last at " << Time(s.last_event_at()) << "\n";
 }
 
-void PrintText(const Trail& trail, std::ostream& out) {
-  out << "customer " << trail.customer_id << ", partition " << trail.partition << ": ";
-  if (trail.as_of) {
-    out << "as of " << Time(*trail.as_of) << ", recomputed from the log\n";
-  } else {
-    out << "live projections (" << trail.projected_to << " log records applied)\n";
-  }
+// Entries a page of the text trail holds: what is in memory at once.
+constexpr size_t kTextPageEntries = 1000;
+
+// The trail as text, a page at a time (ReadTrail reads only the page: a customer with a
+// million events is printed in bounded memory): Start with the first page, Entries with
+// each, End with the last.
+class TextTrailPrinter {
+ public:
+  explicit TextTrailPrinter(std::ostream& out) : out_(out) {}
+  void Start(const Trail& trail);
+  void Entries(const Trail& trail);
+  void End(const Trail& trail);
+
+ private:
+  std::ostream& out_;
+  bool any_entry_ = false;
   // The (position, seconds) of the "time passed" or model heading shown last, if any
   // since the last event line: facts under one heading share it.
-  bool headed = false;
-  std::pair<uint64_t, int64_t> heading{0, 0};
+  bool headed_ = false;
+  std::pair<uint64_t, int64_t> heading_{0, 0};
   // Events of the customer's shown so far whose personal fields are readable in the
   // log: at an erasure, those can only be records written before sealing existed.
-  int64_t clear_personal = 0;
+  int64_t clear_personal_ = 0;
+};
+
+void TextTrailPrinter::Start(const Trail& trail) {
+  out_ << "customer " << trail.customer_id << ", partition " << trail.partition << ": ";
+  if (trail.as_of) {
+    out_ << "as of " << Time(*trail.as_of) << ", recomputed from the log\n";
+  } else {
+    out_ << "live projections (" << trail.projected_to << " log records applied)\n";
+  }
+}
+
+void TextTrailPrinter::Entries(const Trail& trail) {
+  any_entry_ = any_entry_ || !trail.entries.empty();
   for (const Trail::Entry& e : trail.entries) {
     if (e.fact == nullptr) {
       const Event& event = e.event->event();
-      out << Time(event.occurred_at()) << "  #" << e.position << "  " << Describe(event)
-          << (engine::PersonalDataErased(*e.event) ? " (personal data erased)" : "");
-      if (event.has_erasure() && clear_personal > 0) {
-        out << "; " << clear_personal
-            << " earlier events predate sealing: their personal fields stay readable in the "
-               "log until the partition is rebuilt (docs/operations.md)";
+      out_ << Time(event.occurred_at()) << "  #" << e.position << "  " << Describe(event)
+           << (engine::PersonalDataErased(*e.event) ? " (personal data erased)" : "");
+      if (event.has_erasure() && clear_personal_ > 0) {
+        out_ << "; " << clear_personal_
+             << " earlier events predate sealing: their personal fields stay readable in the "
+                "log until the partition is rebuilt (docs/operations.md)";
       }
-      out << "\n";
-      if (engine::HasPersonal(event)) ++clear_personal;
-      headed = false;
+      out_ << "\n";
+      if (engine::HasPersonal(event)) ++clear_personal_;
+      headed_ = false;
       continue;
     }
     if (e.cause != TrailEntry::CAUSE_EVENT) {
       const Timestamp t = FactTime(*e.fact);
       const std::pair<uint64_t, int64_t> key{e.position, t.seconds()};
-      if (!headed || heading != key) out << Heading(e, t) << "\n";
-      headed = true;
-      heading = key;
+      if (!headed_ || heading_ != key) out_ << Heading(e, t) << "\n";
+      headed_ = true;
+      heading_ = key;
     }
-    out << "    " << Describe(*e.fact) << "\n";
+    out_ << "    " << Describe(*e.fact) << "\n";
   }
-  if (trail.entries.empty()) out << "(no events)\n";
+}
+
+void TextTrailPrinter::End(const Trail& trail) {
+  if (!any_entry_) out_ << "(no events)\n";
   if (trail.state) {
-    PrintState(*trail.state, out);
+    PrintState(*trail.state, out_);
   } else {
-    out << "no state: the customer had no event"
-        << (trail.as_of ? absl::StrCat(" at or before ", Time(*trail.as_of)) : std::string())
-        << "\n";
+    out_ << "no state: the customer had no event"
+         << (trail.as_of ? absl::StrCat(" at or before ", Time(*trail.as_of)) : std::string())
+         << "\n";
   }
 }
 
@@ -446,25 +471,35 @@ int RunTrail(const Args& args, Io& io) {
       });
   progress.Finish();
   if (!view.ok()) return ReportFailure(io, view.status());
-  auto trail = engine::ReadTrail(*view, customer);
-  if (!trail.ok()) {
-    return ReportFailure(
-        io, absl::Status(trail.status().code(),
-                         absl::StrCat("partition ", partition, ": ", trail.status().message())));
+  // Text is printed a page at a time; JSON is one Trail message, read whole.
+  TextTrailPrinter printer(io.out);
+  engine::TrailPage page{.after = std::nullopt, .limit = json ? 0 : kTextPageEntries};
+  for (bool first = true;; first = false) {
+    auto trail = engine::ReadTrail(*view, customer, page);
+    if (!trail.ok()) {
+      return ReportFailure(io, absl::Status(trail.status().code(),
+                                            absl::StrCat("partition ", partition, ": ",
+                                                         trail.status().message())));
+    }
+    if (first && trail->unprojected_events > 0) {
+      io.err << "guanxi audit trail: " << trail->unprojected_events << " later event"
+             << (trail->unprojected_events == 1 ? " is" : "s are")
+             << " in the log but not projected yet; not shown\n";
+    }
+    if (json) {
+      auto out = engine::TrailJson(*trail);
+      if (!out.ok()) return ReportFailure(io, out.status());
+      io.out << *out << "\n";
+      return kExitOk;
+    }
+    if (first) printer.Start(*trail);
+    printer.Entries(*trail);
+    if (!trail->next_after) {
+      printer.End(*trail);
+      return kExitOk;
+    }
+    page.after = trail->next_after;
   }
-  if (trail->unprojected_events > 0) {
-    io.err << "guanxi audit trail: " << trail->unprojected_events << " later event"
-           << (trail->unprojected_events == 1 ? " is" : "s are")
-           << " in the log but not projected yet; not shown\n";
-  }
-  if (!json) {
-    PrintText(*trail, io.out);
-    return kExitOk;
-  }
-  auto out = engine::TrailJson(*trail);
-  if (!out.ok()) return ReportFailure(io, out.status());
-  io.out << *out << "\n";
-  return kExitOk;
 }
 
 }  // namespace

@@ -523,7 +523,7 @@ struct HttpServer::Impl {
       }
       page.limit = static_cast<size_t>(limit);
     }
-    // A token is the last log position of the page before (PageTrail): one of the trail's
+    // A token is the last log position of the page before (ReadTrail): one of the trail's
     // positions, which stay in it once there. Anything else would silently page from
     // wherever the number falls.
     constexpr char kBadTrailToken[] =
@@ -589,15 +589,11 @@ struct HttpServer::Impl {
       }
       return Fail(res, 500, absl::StrCat("partition ", partition, ": ", view.status().message()));
     }
-    auto trail = ReadTrail(*view, id);
+    auto trail = ReadTrail(*view, id, page);
+    if (absl::IsInvalidArgument(trail.status())) return Fail(res, 400, kBadTrailToken);
     if (!trail.ok()) {
       return Fail(res, 500, absl::StrCat("partition ", partition, ": ", trail.status().message()));
     }
-    const auto at_token = [&](const Trail::Entry& e) { return e.position == *page.after; };
-    if (page.after && std::none_of(trail->entries.begin(), trail->entries.end(), at_token)) {
-      return Fail(res, 400, kBadTrailToken);
-    }
-    PageTrail(*trail, page);
     auto json = TrailJson(*trail);
     if (!json.ok()) return Fail(res, 500, std::string(json.status().message()));
     res.set_content(absl::StrCat(*json, "\n"), kJson);

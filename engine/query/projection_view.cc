@@ -22,7 +22,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> OpenSecondary(const std::string& data_
 
 absl::Status ProjectionView::ForEachEvent(
     std::string_view customer_id,
-    const std::function<bool(const guanxi::v1::LogRecord&)>& visit) const {
+    const std::function<bool(const guanxi::v1::LogRecord&)>& visit, uint64_t from) const {
   return log->ReadStream(
       customer_id, as_of,
       [&](const guanxi::v1::LogRecord& record) {
@@ -30,7 +30,7 @@ absl::Status ProjectionView::ForEachEvent(
         if (record.position() >= projected_to) return false;
         return visit(record);
       },
-      snapshot.get());
+      snapshot.get(), from);
 }
 
 absl::StatusOr<uint64_t> ProjectionView::UnprojectedEvents(std::string_view customer_id) const {
@@ -38,18 +38,19 @@ absl::StatusOr<uint64_t> ProjectionView::UnprojectedEvents(std::string_view cust
   if (as_of) return unprojected;
   RETURN_IF_ERROR(log->ReadStream(
       customer_id, std::nullopt,
-      [&](const guanxi::v1::LogRecord& record) {
-        if (record.position() >= projected_to) ++unprojected;
+      [&](const guanxi::v1::LogRecord&) {
+        ++unprojected;
         return true;
       },
-      snapshot.get()));
+      snapshot.get(), projected_to));
   return unprojected;
 }
 
 absl::Status ProjectionView::ForEachFact(
     std::string_view customer_id,
-    const std::function<bool(uint64_t, const guanxi::v1::DerivedFact&)>& visit) const {
-  return store->ForEachFact(customer_id, visit, snapshot.get());
+    const std::function<bool(uint64_t, const guanxi::v1::DerivedFact&)>& visit,
+    uint64_t from) const {
+  return store->ForEachFact(customer_id, visit, snapshot.get(), from);
 }
 
 absl::StatusOr<bool> ProjectionView::GetState(std::string_view customer_id,

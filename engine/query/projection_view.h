@@ -72,17 +72,19 @@ struct ProjectionView {
   uint64_t projected_to = 0;
 
   // The customer's events that the projections include (position < projected_to and,
-  // as of a time, occurred at or before it), in position order, until `visit` returns
-  // false.
+  // as of a time, occurred at or before it), from position `from` on, in position order,
+  // until `visit` returns false.
   absl::Status ForEachEvent(std::string_view customer_id,
-                            const std::function<bool(const guanxi::v1::LogRecord&)>& visit) const;
+                            const std::function<bool(const guanxi::v1::LogRecord&)>& visit,
+                            uint64_t from = 0) const;
   // Live: the customer's events in the log that the projections do not include yet; 0 as
   // of a time.
   absl::StatusOr<uint64_t> UnprojectedEvents(std::string_view customer_id) const;
-  // The customer's derived facts in (position, index) order.
+  // The customer's derived facts from position `from` on, in (position, index) order.
   absl::Status ForEachFact(
       std::string_view customer_id,
-      const std::function<bool(uint64_t position, const guanxi::v1::DerivedFact&)>& visit) const;
+      const std::function<bool(uint64_t position, const guanxi::v1::DerivedFact&)>& visit,
+      uint64_t from = 0) const;
   // The customer's state; false if the customer has none.
   absl::StatusOr<bool> GetState(std::string_view customer_id,
                                 guanxi::v1::CustomerState* state) const;

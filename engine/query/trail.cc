@@ -89,21 +89,61 @@ Timestamp FactTime(const DerivedFact& f) {
   return Timestamp();
 }
 
-absl::StatusOr<Trail> ReadTrail(const ProjectionView& view, std::string_view customer) {
+absl::StatusOr<Trail> ReadTrail(const ProjectionView& view, std::string_view customer,
+                                const TrailPage& page) {
   Trail trail;
   trail.customer_id = std::string(customer);
   trail.partition = view.partition;
   trail.as_of = view.as_of;
   trail.projected_to = view.projected_to;
-  RETURN_IF_ERROR(view.ForEachEvent(customer, [&](const LogRecord& r) {
-    trail.events.push_back(r);
-    return true;
-  }));
+  // Read from `after` itself, to see that it is one of the trail's positions. Every
+  // event and every fact is at least one entry, so nothing at or past `horizon` can be
+  // on the page: the position of the event after `limit` events, or of the first fact
+  // of a position after `limit` facts.
+  const uint64_t from = page.after.value_or(0);
+  bool after_seen = !page.after;
+  uint64_t horizon = std::numeric_limits<uint64_t>::max();
+  RETURN_IF_ERROR(view.ForEachEvent(
+      customer,
+      [&](const LogRecord& r) {
+        if (page.after && r.position() == *page.after) {
+          after_seen = true;
+          return true;
+        }
+        if (page.limit > 0 && trail.events.size() == page.limit) {
+          horizon = r.position();
+          return false;
+        }
+        trail.events.push_back(r);
+        return true;
+      },
+      from));
+  RETURN_IF_ERROR(view.ForEachFact(
+      customer,
+      [&](uint64_t position, const DerivedFact& f) {
+        if (page.after && position == *page.after) {
+          after_seen = true;
+          return true;
+        }
+        if (position >= horizon) return false;
+        if (page.limit > 0 && trail.facts.size() >= page.limit &&
+            position != trail.facts.back().first) {
+          horizon = position;
+          return false;
+        }
+        trail.facts.emplace_back(position, f);
+        return true;
+      },
+      from));
+  if (!after_seen) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "position ", *page.after, " holds nothing of customer ",
+        absl::string_view(customer.data(), customer.size()), "'s trail"));
+  }
+  while (!trail.events.empty() && trail.events.back().position() >= horizon) {
+    trail.events.pop_back();
+  }
   ASSIGN_OR_RETURN(trail.unprojected_events, view.UnprojectedEvents(customer));
-  RETURN_IF_ERROR(view.ForEachFact(customer, [&](uint64_t position, const DerivedFact& f) {
-    trail.facts.emplace_back(position, f);
-    return true;
-  }));
   guanxi::v1::CustomerState state;
   ASSIGN_OR_RETURN(const bool has_state, view.GetState(customer, &state));
   if (has_state) trail.state = std::move(state);
@@ -185,26 +225,20 @@ absl::StatusOr<Trail> ReadTrail(const ProjectionView& view, std::string_view cus
            .at = beyond ? nullptr : at});
     }
   }
-  return trail;
-}
-
-void PageTrail(Trail& trail, const TrailPage& page) {
+  // The entries read may still be more than a page: keep as many whole positions as fit.
   auto& entries = trail.entries;
-  size_t begin = 0;
-  if (page.after) {
-    while (begin < entries.size() && entries[begin].position <= *page.after) ++begin;
-  }
-  size_t end = begin;
+  size_t end = 0;
   while (end < entries.size()) {
     size_t next = end;  // past the entries at entries[end].position
     while (next < entries.size() && entries[next].position == entries[end].position) ++next;
-    if (page.limit > 0 && end > begin && next - begin > page.limit) break;
+    if (page.limit > 0 && end > 0 && next > page.limit) break;
     end = next;
   }
-  trail.next_after.reset();
-  if (end < entries.size()) trail.next_after = entries[end - 1].position;
+  if (end < entries.size() || (horizon != std::numeric_limits<uint64_t>::max() && end > 0)) {
+    trail.next_after = entries[end - 1].position;
+  }
   entries.erase(entries.begin() + static_cast<std::ptrdiff_t>(end), entries.end());
-  entries.erase(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(begin));
+  return trail;
 }
 
 guanxi::v1::Trail TrailMessage(const Trail& trail) {

@@ -81,10 +81,6 @@ struct Trail {
   std::vector<guanxi::v1::LogRecord> others{};  // the records at time and model facts
 };
 
-// The customer's trail as `view` shows it. A customer the view's partition does not hold
-// has an empty trail and no state. DataLoss if the store cannot be decoded.
-absl::StatusOr<Trail> ReadTrail(const ProjectionView& view, std::string_view customer_id);
-
 // One page of a trail's entries: those after log position `after` (nullopt: from the
 // start), whole positions at a time (an event and what was derived there are never
 // split), as many positions as fit in `limit` entries but at least one (0: no limit).
@@ -93,9 +89,16 @@ struct TrailPage {
   size_t limit = 0;
 };
 
-// Keeps the page's entries of `trail` and sets next_after when entries after them were
-// cut. The state and the other fields stay as they are: every page carries them.
-void PageTrail(Trail& trail, const TrailPage& page);
+// One page of the customer's trail as `view` shows it (the whole trail by default), with
+// next_after set when entries after it were cut; the state and the other fields are the
+// whole trail's, on every page. Only the page is read: the customer's events and facts
+// from `after` on, stopping as soon as the page is full, so a page of a customer with a
+// million events costs what a page of one with a hundred does. A customer the view's
+// partition does not hold has an empty trail and no state. InvalidArgument when `after`
+// is not one of the positions of the customer's trail (so it was never a page's end);
+// DataLoss if the store cannot be decoded.
+absl::StatusOr<Trail> ReadTrail(const ProjectionView& view, std::string_view customer_id,
+                                const TrailPage& page = {});
 
 // The trail as a guanxi.v1.Trail, and that in protobuf's JSON mapping (engine/query/
 // json.h), one line without a newline.

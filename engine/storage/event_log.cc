@@ -771,11 +771,12 @@ absl::Status EventLog::ReadRange(uint64_t from, uint64_t to,
 absl::Status EventLog::ReadStream(std::string_view customer_id,
                                   const std::optional<google::protobuf::Timestamp>& until,
                                   const std::function<bool(const guanxi::v1::LogRecord&)>& visit,
-                                  const StoreSnapshot* at) const {
+                                  const StoreSnapshot* at, uint64_t from) const {
   const std::string prefix = keys::CustomerPrefix(customer_id);
   const rocksdb::ReadOptions read = ReadOptionsAt(at);
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read, impl_->stream));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+  for (it->Seek(keys::StreamKey(customer_id, from));
+       it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (it->key().size() != prefix.size() + 8)
       return absl::DataLossError("a stream key is malformed");
     if (until && !keys::OccurredAtOrBefore(View(it->value()), *until)) continue;

@@ -209,12 +209,13 @@ class EventLog {
   absl::Status ReadRange(uint64_t from, uint64_t to,
                          const std::function<bool(const guanxi::v1::LogRecord&)>& visit,
                          const StoreSnapshot* at = nullptr) const;
-  // The customer's records in position order; with `until`, only events that occurred
-  // at or before it. With `at`, as of that snapshot (of this log).
+  // The customer's records at position `from` or later, in position order (a seek: the
+  // records before `from` are not read); with `until`, only events that occurred at or
+  // before it. With `at`, as of that snapshot (of this log).
   absl::Status ReadStream(std::string_view customer_id,
                           const std::optional<google::protobuf::Timestamp>& until,
                           const std::function<bool(const guanxi::v1::LogRecord&)>& visit,
-                          const StoreSnapshot* at = nullptr) const;
+                          const StoreSnapshot* at = nullptr, uint64_t from = 0) const;
   // The record holding this event_id, or NotFound.
   absl::StatusOr<guanxi::v1::LogRecord> FindEvent(std::string_view event_id) const;
 

@@ -276,11 +276,11 @@ absl::Status ProjectionStore::ForEachTimer(
 absl::Status ProjectionStore::ForEachFact(
     std::string_view customer_id,
     const std::function<bool(uint64_t, const guanxi::v1::DerivedFact&)>& visit,
-    const StoreSnapshot* at) const {
+    const StoreSnapshot* at, uint64_t from) const {
   const std::string prefix = keys::CustomerPrefix(customer_id);
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ReadOptionsAt(at), impl_->facts));
   guanxi::v1::DerivedFact fact;
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
+  for (it->Seek(keys::FactKey(customer_id, from, 0)); it->Valid(); it->Next()) {
     const std::string_view key = View(it->key());
     if (key.substr(0, prefix.size()) != prefix) break;
     if (key.size() != prefix.size() + keys::kFactSuffixSize) {

@@ -108,11 +108,12 @@ class ProjectionStore {
   // Every armed timer in (deadline, customer_id) order.
   absl::Status ForEachTimer(
       const std::function<bool(int64_t deadline, std::string_view customer_id)>& visit) const;
-  // The customer's facts in (position, index) order.
+  // The customer's facts derived at log position `from` or later, in (position, index)
+  // order (a seek: the facts before `from` are not read).
   absl::Status ForEachFact(
       std::string_view customer_id,
       const std::function<bool(uint64_t position, const guanxi::v1::DerivedFact&)>& visit,
-      const StoreSnapshot* at = nullptr) const;
+      const StoreSnapshot* at = nullptr, uint64_t from = 0) const;
   // The churn-warning notices with event_time at or after `since` (Unix seconds), in
   // (event time, customer, position) order, until `visit` returns false.
   absl::Status ForEachWarningSince(

@@ -9,7 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "app/commands.h"
 #include "engine/config/config.h"
 #include "engine/storage/data_dir.h"
@@ -443,6 +446,55 @@ TEST(AuditTrailLiveTest, StoreWithoutProjectionsNeedsAsOf) {
       Guanxi({"audit", "trail", "zeta", "--data", data.path().c_str(), "--as-of", "2025-02-01"});
   ASSERT_EQ(as_of.code, kExitOk) << as_of.err;
   EXPECT_THAT(as_of.out, HasSubstr("#0  order e1: 1.00\n"));
+}
+
+// The text trail is read and printed a page (1000 entries) at a time: a customer with
+// 2,500 events prints one heading, every event once, in order, and the state once.
+TEST(AuditTrailLiveTest, ALongTrailPrintsAsTextPageByPageEveryEventOnce) {
+  TempDir data;
+  constexpr int kEvents = 2500;
+  {
+    engine::EventLogOptions options{.partition = 0};
+    options.extra_column_families = engine::ProjectionStore::ColumnFamilies();
+    auto log = engine::EventLog::Open(engine::PartitionDir(data.path(), 0), options);
+    ASSERT_TRUE(log.ok()) << log.status();
+    std::vector<v1::LogRecord> records;
+    for (int i = 0; i < kEvents; ++i) {
+      records.push_back(engine::testing::OrderRecord(absl::StrCat("o", i), "big",
+                                                     DayAt(0) + int64_t{i} * 3600, i));
+    }
+    ASSERT_TRUE((*log)->Append(absl::MakeSpan(records), {}).ok());
+    auto store = engine::ProjectionStore::Attach(log->get());
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto projector = engine::PartitionProjector::Create(
+        log->get(), store->get(), {.partition = 0, .config = testing::TestConfig()});
+    ASSERT_TRUE(projector.ok()) << projector.status();
+    const std::atomic<bool> stop{false};
+    ASSERT_TRUE((*projector)->CatchUp((*log)->next_position(), stop).ok());
+  }
+  const CommandRun json = Guanxi({"audit", "trail", "big", "--data", data.path().c_str(), "--json"});
+  ASSERT_EQ(json.code, kExitOk) << json.err;
+  const v1::Trail whole = ParseTrail(json.out);
+  ASSERT_GT(whole.entries_size(), 2000);  // three pages of text
+
+  const CommandRun text = Guanxi({"audit", "trail", "big", "--data", data.path().c_str()});
+  ASSERT_EQ(text.code, kExitOk) << text.err;
+  std::vector<std::string> order_lines;
+  int headings = 0, states = 0, facts = 0;
+  for (absl::string_view line : absl::StrSplit(text.out, '\n')) {
+    if (absl::StartsWith(line, "customer big, partition 0")) ++headings;
+    if (absl::StartsWith(line, "state (")) ++states;
+    if (absl::StartsWith(line, "    ") && states == 0) ++facts;  // not the state's lines
+    const size_t order = line.find("  order o");
+    if (order != absl::string_view::npos && !absl::StartsWith(line, " ")) {
+      order_lines.emplace_back(line.substr(order + 8, line.find(':', order) - order - 8));
+    }
+  }
+  EXPECT_EQ(headings, 1);
+  EXPECT_EQ(states, 1);
+  ASSERT_EQ(order_lines.size(), static_cast<size_t>(kEvents));
+  for (int i = 0; i < kEvents; ++i) EXPECT_EQ(order_lines[i], absl::StrCat("o", i));
+  EXPECT_EQ(facts, whole.entries_size() - kEvents);
 }
 
 // A store written before fact ids named their cause ("<customer>/<position>/<kind>"): the

@@ -178,6 +178,29 @@ TEST(JsonlParserTest, InvalidUtf8NulAndBadCurrencyAreRejected) {
             "order.amount.currency: 'eur' is not an ISO 4217 code (three capital letters)");
 }
 
+// Issue 20: JSON nested a million deep, in a field the schema knows, in one it does not
+// and at the top, is a rejected line (protobuf's JSON parser stops at its depth limit),
+// never a stack overflow; the next line goes through.
+TEST(JsonlParserTest, DeeplyNestedJsonIsARejectedLine) {
+  auto parser = NewJsonlParser();
+  const std::string deep_array = std::string(1'000'000, '[') + std::string(1'000'000, ']');
+  std::string deep_object;
+  for (int i = 0; i < 200'000; ++i) deep_object += "{\"a\":";
+  deep_object += "1" + std::string(200'000, '}');
+  const std::string good =
+      R"({"eventId":"e5","customerId":"C-1","occurredAt":"2026-03-02T09:30:00Z",)"
+      R"("order":{"amount":{"currency":"EUR","minorUnits":"100"}}})";
+  Collect out = ParseLines(*parser, {R"({"eventId":)" + deep_array + "}",
+                                     R"({"order":{"amount":)" + deep_object + "}}",
+                                     R"({"noSuchField":)" + deep_array + "}", deep_array, good});
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].event_id(), "e5");
+  for (int line = 1; line <= 4; ++line) {
+    EXPECT_THAT(out.rejected[line], HasSubstr("not a guanxi.v1.Event in protobuf JSON"))
+        << "line " << line;
+  }
+}
+
 const char* kHeader =
     "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country";
 

@@ -1032,6 +1032,9 @@ TEST_F(HttpServerTest, EraseHandsTheErasureEventToTheProducerForTheAdminOnly) {
       {"/v1/customers/c3/erase", "{\"reason\": ", 400, "not a guanxi.v1.Erasure in JSON"},
       {"/v1/customers/c3/erase", R"({"name": "Wu"})", 400, "not a guanxi.v1.Erasure in JSON"},
       {"/v1/customers/c3/erase", "[1]", 400, "not a guanxi.v1.Erasure in JSON"},
+      {"/v1/customers/c3/erase",  // nested 30,000 deep: protobuf's depth limit, no overflow
+       absl::StrCat("{\"reason\":", std::string(30'000, '['), std::string(30'000, ']'), "}"),
+       400, "not a guanxi.v1.Erasure in JSON"},
       {absl::StrCat("/v1/customers/", std::string(300, 'x'), "/erase"), "", 400,
        "customer_id"},
       {"/v1/customers/c3", "", 404, "no such endpoint: POST"},
