@@ -1,8 +1,9 @@
 // The HTTP API's request handling (engine/query/http_server.h): the bytes a client sends
 // on a connection (request line with its path, percent-encoding and query parameters,
-// headers with the bearer token, a body), answered by the server `guanxi run --http`
-// runs (HttpServer::Answer: cpp-httplib's request parsing, our routes and handlers) over
-// one partition holding a few customers with events, facts and warnings.
+// headers with the read or the admin token, a body: an erasure's JSON), answered by the
+// server `guanxi run --http` runs (HttpServer::Answer: cpp-httplib's request parsing, our
+// routes and handlers) over one partition holding a few customers with events, facts and
+// warnings; an erasure asked for is built and dropped (no broker).
 //
 // Not covered: ?as_of= recomputations (the server has no data directory, so they answer
 // 501 after the time is parsed), forwarding to other instances (no directory), the web
@@ -15,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/scratch_dir.h"
 #include "engine/config/config.h"
@@ -85,12 +87,16 @@ struct Fixture {
         std::vector<uint64_t>(std::size(guanxi::engine::kBatchLatencyBounds) + 1, 1);
     server = guanxi::engine::HttpServer::Unbound(
         {.bearer_token = "fuzz-token",
+         .admin_token = "fuzz-admin",
          .partitions =
              [this] {
                return std::vector<guanxi::engine::PartitionView>{{0, log, store}};
              },
          .status = [status] { return status; },
-         .config = config}).value();
+         .config = config,
+         // The erasure is built from the request and dropped: no broker here.
+         .produce_erasure = [](const guanxi::v1::Event&) { return absl::OkStatus(); }})
+                 .value();
   }
 };
 
