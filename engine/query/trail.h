@@ -72,7 +72,7 @@ struct Trail {
   uint64_t unprojected_events = 0;  // live: the customer's events not projected yet
   std::vector<Entry> entries{};     // in log-position order
   std::optional<guanxi::v1::CustomerState> state{};
-  // Set when PageTrail's limit cut the entries: the last log position it kept.
+  // Set when the page's limit cut the entries (ReadTrail): the last log position kept.
   std::optional<uint64_t> next_after{};
 
   // What the entries point into.

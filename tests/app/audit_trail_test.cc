@@ -30,6 +30,7 @@
 #include "httplib.h"
 #include "projections/projection.h"
 #include "tests/app/audit_data.h"
+#include "tests/app/command_run.h"
 #include "tests/engine/event_log_test_util.h"
 
 namespace guanxi::app {
@@ -43,22 +44,11 @@ using ::guanxi::engine::testing::TempDir;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-struct CommandRun {
-  int code;
-  std::string out, err;
-};
+using ::guanxi::testing::CommandRun;
 
+// Every command with the configuration the test data was projected with.
 CommandRun Guanxi(std::vector<const char*> args) {
-  // The configuration the test data was projected with (testing::TestConfigPath()).
-  if (args.size() >= 2 && (std::string(args[0]) == "audit" || std::string(args[0]) == "export")) {
-    args.push_back("--config");
-    args.push_back(testing::TestConfigPath().c_str());
-  }
-  args.insert(args.begin(), "guanxi");
-  std::ostringstream out, err;
-  Io io{out, err};
-  const int code = RootCommand().Main(static_cast<int>(args.size()), args.data(), io);
-  return {code, out.str(), err.str()};
+  return ::guanxi::testing::RunGuanxiWithConfig(std::move(args), testing::TestConfigPath());
 }
 
 // --json prints one guanxi.v1.Trail in protobuf's JSON mapping.

@@ -37,8 +37,8 @@
 #include "engine/storage/event_log.h"
 #include "engine/storage/projection_store.h"
 #include "google/protobuf/text_format.h"
-#include "guanxi/v1/warning.pb.h"
 #include "gtest/gtest.h"
+#include "tests/app/published_facts.h"
 #include "tests/app/spawn.h"
 #include "tests/app/test_cluster.h"
 #include "tests/engine/event_log_test_util.h"
@@ -333,65 +333,20 @@ TEST(OutboxCapTest, TheBrokerDownLongPausesIngestionAtTheCapAndLosesNothing) {
   // Every derived fact reached its topic.
   std::set<std::string> derived;
   for (const engine::PartitionView& view : engine.Partitions()) {
-    std::vector<std::string> customers;
-    ASSERT_TRUE(view.store
-                    ->ForEachState([&](const v1::CustomerState& s) {
-                      customers.push_back(s.customer_id());
-                      return true;
-                    })
-                    .ok());
-    for (const std::string& c : customers) {
-      ASSERT_TRUE(view.store
-                      ->ForEachFact(c,
-                                    [&](uint64_t, const v1::DerivedFact& f) {
-                                      derived.insert(f.has_warning()
-                                                         ? absl::StrCat(f.warning().warning_id(),
-                                                                        "#", f.warning().notice())
-                                                         : f.change().change_id());
-                                      return true;
-                                    })
-                      .ok());
-    }
+    testing::CollectDerivedIds(*view.store, derived);
   }
   stop = true;
   runner.join();
   EXPECT_TRUE(result.ok()) << result;
   ASSERT_GT(derived.size(), static_cast<size_t>(kCap * kPartitions));
 
-  struct FromStart final : engine::RebalanceListener {
-    std::vector<int64_t> OnAssigned(const std::vector<engine::TopicPartition>& ps) override {
-      return std::vector<int64_t>(ps.size(), engine::kOffsetBeginning);
-    }
-    void OnRevoked(const std::vector<engine::TopicPartition>&) override {}
-  } listener;
-  auto consumer = std::move(*engine::Consumer::Create(
-      cluster->brokers(), kafka.group_id() + "-outbox-check", {}, &listener));
-  ASSERT_TRUE(consumer->Subscribe({kafka.changes_topic(), kafka.warnings_topic()}).ok());
-  // Until every fact was seen (a repeat counts once: at least once, docs/consumers.md).
-  std::set<std::string> published;
-  size_t messages = 0;
-  const absl::Time read_until = absl::Now() + absl::Seconds(60);
-  while (published.size() < derived.size() && absl::Now() < read_until) {
-    for (const engine::KafkaMessage& m : consumer->Poll(5000, absl::Milliseconds(100))) {
-      if (!m.error.ok()) continue;
-      ++messages;
-      if (m.topic == kafka.warnings_topic()) {
-        v1::ChurnWarning w;
-        ASSERT_TRUE(w.ParseFromString(m.value));
-        published.insert(absl::StrCat(w.warning_id(), "#", w.notice()));
-      } else {
-        v1::RelationshipChange c;
-        ASSERT_TRUE(c.ParseFromString(m.value));
-        published.insert(c.change_id());
-      }
-    }
-  }
-  consumer->Close();
   // Delivery is at least once (docs/consumers.md: consumers deduplicate on the ids); every
   // fact is there, none is lost to the outage.
-  EXPECT_EQ(published, derived);
-  std::printf("[ outbox   ] %zu derived facts, all published (%zu messages)\n", derived.size(),
-              messages);
+  const testing::PublishedFacts published =
+      testing::ReadPublishedFacts(cluster->brokers(), kafka, derived);
+  EXPECT_EQ(published.ids, derived);
+  std::printf("[ outbox   ] %zu derived facts, all published (%lld messages)\n", derived.size(),
+              static_cast<long long>(published.messages));
 }
 
 }  // namespace

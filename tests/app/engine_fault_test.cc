@@ -32,8 +32,8 @@
 #include "engine/storage/event_log.h"
 #include "engine/storage/projection_store.h"
 #include "engine/projection/replay.h"
-#include "guanxi/v1/warning.pb.h"
 #include "gtest/gtest.h"
+#include "tests/app/published_facts.h"
 #include "tests/app/spawn.h"
 #include "tests/app/test_cluster.h"
 #include "tests/engine/event_log_test_util.h"
@@ -82,59 +82,20 @@ void ExpectOutboxDelivered(const TestCluster& cluster, const std::string& data) 
     auto log = engine::EventLog::Open(engine::PartitionDir(data, p), options);
     ASSERT_TRUE(log.ok()) << log.status();
     auto store = std::move(*engine::ProjectionStore::Attach(log->get()));
-    std::vector<std::string> customers;
-    ASSERT_TRUE(store->ForEachState([&](const v1::CustomerState& s) {
-                       customers.push_back(s.customer_id());
-                       return true;
-                     }).ok());
-    for (const std::string& c : customers) {
-      ASSERT_TRUE(store->ForEachFact(c, [&](uint64_t, const v1::DerivedFact& f) {
-                         derived.insert(f.has_warning()
-                                            ? absl::StrCat(f.warning().warning_id(), "#",
-                                                           f.warning().notice())
-                                            : f.change().change_id());
-                         return true;
-                       }).ok());
-    }
+    testing::CollectDerivedIds(*store, derived);
     std::vector<std::pair<uint64_t, v1::OutboxEntry>> left;
     ASSERT_TRUE(store->ReadOutbox(0, 10, &left).ok());
     EXPECT_TRUE(left.empty()) << "partition " << p << ": the outbox was not emptied";
   }
   ASSERT_FALSE(derived.empty());
-  struct FromStart final : engine::RebalanceListener {
-    std::vector<int64_t> OnAssigned(const std::vector<engine::TopicPartition>& ps) override {
-      return std::vector<int64_t>(ps.size(), engine::kOffsetBeginning);
-    }
-    void OnRevoked(const std::vector<engine::TopicPartition>&) override {}
-  } listener;
-  const v1::KafkaConfig& kafka = cluster.kafka();
-  auto consumer = std::move(*engine::Consumer::Create(
-      cluster.brokers(), kafka.group_id() + "-outbox-check", {}, &listener));
-  ASSERT_TRUE(consumer->Subscribe({kafka.changes_topic(), kafka.warnings_topic()}).ok());
-  std::set<std::string> published;
-  int64_t messages = 0, warnings = 0;
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (published.size() < derived.size() && absl::Now() < deadline) {
-    for (const engine::KafkaMessage& m : consumer->Poll(5000, absl::Milliseconds(100))) {
-      if (!m.error.ok()) continue;
-      ++messages;
-      if (m.topic == kafka.warnings_topic()) {
-        v1::ChurnWarning w;
-        ASSERT_TRUE(w.ParseFromString(m.value));
-        published.insert(absl::StrCat(w.warning_id(), "#", w.notice()));
-        ++warnings;
-      } else {
-        v1::RelationshipChange c;
-        ASSERT_TRUE(c.ParseFromString(m.value));
-        published.insert(c.change_id());
-      }
-    }
-  }
-  consumer->Close();
-  EXPECT_EQ(published, derived);
-  EXPECT_GT(warnings, 0) << "the stream raised no churn warning: the test proves less than it says";
+  const testing::PublishedFacts published =
+      testing::ReadPublishedFacts(cluster.brokers(), cluster.kafka(), derived);
+  EXPECT_EQ(published.ids, derived);
+  EXPECT_GT(published.warnings, 0)
+      << "the stream raised no churn warning: the test proves less than it says";
   std::printf("[ outbox   ] %zu derived facts, %lld messages published for them (%lld warnings)\n",
-              derived.size(), static_cast<long long>(messages), static_cast<long long>(warnings));
+              derived.size(), static_cast<long long>(published.messages),
+              static_cast<long long>(published.warnings));
 }
 
 // The sum over partitions of the next offset each store committed, read through RocksDB

@@ -22,6 +22,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/app/audit_data.h"
+#include "tests/app/command_run.h"
 #include "tests/engine/event_log_test_util.h"
 
 namespace guanxi::app {
@@ -41,17 +42,10 @@ constexpr char kAcmeContact[] = "Wu Jb4Tn7Rc";
 constexpr char kAcmeName[] = "Lf9Xd2Gs Ltd";
 constexpr char kBetaContact[] = "Mo Yk6Fh1Zv";  // beta is not erased: the control
 
-struct CommandRun {
-  int code;
-  std::string out, err;
-};
+using ::guanxi::testing::CommandRun;
 
 CommandRun Guanxi(std::vector<const char*> args) {
-  args.insert(args.begin(), "guanxi");
-  std::ostringstream out, err;
-  Io io{out, err};
-  const int code = RootCommand().Main(static_cast<int>(args.size()), args.data(), io);
-  return {code, out.str(), err.str()};
+  return ::guanxi::testing::RunGuanxi(std::move(args));
 }
 
 // Partition 0's store as `guanxi run` holds it: the log, the projections, a projector.

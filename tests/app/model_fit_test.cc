@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/app/command_run.h"
 #include "guanxi/v1/models.pb.h"
 #include "tests/engine/event_log_test_util.h"
 
@@ -20,17 +21,10 @@ namespace {
 using ::guanxi::engine::testing::TempDir;
 using ::testing::HasSubstr;
 
-struct CommandRun {
-  int code;
-  std::string out, err;
-};
+using ::guanxi::testing::CommandRun;
 
 CommandRun Guanxi(std::vector<const char*> args) {
-  args.insert(args.begin(), "guanxi");
-  std::ostringstream out, err;
-  Io io{out, err};
-  const int code = RootCommand().Main(static_cast<int>(args.size()), args.data(), io);
-  return {code, out.str(), err.str()};
+  return ::guanxi::testing::RunGuanxi(std::move(args));
 }
 
 // Collects a connector's events.
