@@ -1,13 +1,17 @@
 #include "engine/storage/personal_fields.h"
 
+#include <memory>
+#include <unordered_map>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "google/protobuf/descriptor.h"
 #include "guanxi/v1/options.pb.h"
 
 namespace guanxi::engine {
 namespace {
 
+using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
@@ -18,6 +22,44 @@ bool IsPersonal(const FieldDescriptor* field) {
 
 bool IsMessage(const FieldDescriptor* field) {
   return field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
+}
+
+// A message type's fields that are personal, and its singular message fields whose type
+// has personal fields (at any depth): what HasPersonal looks at, found once per type (the
+// protos do not change while the engine runs) instead of listing every field set in
+// every event.
+struct PersonalFields {
+  std::vector<const FieldDescriptor*> personal;
+  std::vector<const FieldDescriptor*> leading;
+};
+
+using PersonalFieldsByType =
+    std::unordered_map<const Descriptor*, std::unique_ptr<PersonalFields>>;
+
+// Depth first, under the caller's lock. A type met again while its own fields are being
+// found (a recursive message) counts as having none: what its entry says until then.
+const PersonalFields& FindPersonalFields(const Descriptor* type, PersonalFieldsByType& known) {
+  if (auto it = known.find(type); it != known.end()) return *it->second;
+  PersonalFields& fields = *known.emplace(type, std::make_unique<PersonalFields>()).first->second;
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* field = type->field(i);
+    if (IsPersonal(field)) {
+      fields.personal.push_back(field);
+    } else if (IsMessage(field) && !field->is_repeated()) {
+      const PersonalFields& nested = FindPersonalFields(field->message_type(), known);
+      if (!nested.personal.empty() || !nested.leading.empty()) fields.leading.push_back(field);
+    }
+  }
+  return fields;
+}
+
+const PersonalFields& PersonalFieldsOf(const Descriptor* type) {
+  static absl::Mutex mu(absl::kConstInit);
+  // Never destroyed (any thread may read an entry until the process ends); an entry, once
+  // made under `mu`, never changes.
+  static auto* known = new PersonalFieldsByType();
+  absl::MutexLock lock(&mu);
+  return FindPersonalFields(type, *known);
 }
 
 // Keeps in `message` only the personal fields set (and the singular messages leading to
@@ -45,12 +87,16 @@ bool KeepOnlyPersonal(Message& message) {
 }  // namespace
 
 bool HasPersonal(const Message& message) {
+  const PersonalFields& fields = PersonalFieldsOf(message.GetDescriptor());
   const Reflection* reflection = message.GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  reflection->ListFields(message, &fields);
-  for (const FieldDescriptor* field : fields) {
-    if (IsPersonal(field)) return true;
-    if (IsMessage(field) && !field->is_repeated() &&
+  for (const FieldDescriptor* field : fields.personal) {
+    if (field->is_repeated() ? reflection->FieldSize(message, field) > 0
+                             : reflection->HasField(message, field)) {
+      return true;
+    }
+  }
+  for (const FieldDescriptor* field : fields.leading) {
+    if (reflection->HasField(message, field) &&
         HasPersonal(reflection->GetMessage(message, field))) {
       return true;
     }

@@ -6,7 +6,7 @@
 //   if (SplitPersonal(event, personal)) { ... seal personal ... }  // event: cleared
 //   event.MergeFrom(personal);                                     // restored
 //
-// Pure functions; thread-compatible.
+// Pure functions; thread-safe on distinct messages.
 #pragma once
 
 #include "google/protobuf/message.h"
@@ -22,7 +22,8 @@ namespace guanxi::engine {
 bool SplitPersonal(guanxi::v1::Event& event, guanxi::v1::Event& personal);
 
 // Whether `message` has a personal field set (in singular nested messages too). Reads
-// only; no copy.
+// only; no copy. Looks only where a personal field can be: a table per message type,
+// made on first use (thread-safe), instead of listing every field set.
 bool HasPersonal(const google::protobuf::Message& message);
 
 // Clears every personal field of `message`, in nested and repeated messages too (a

@@ -13,6 +13,8 @@
 #include "engine/storage/sealing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "google/protobuf/descriptor.h"
+#include "guanxi/v1/options.pb.h"
 #include "guanxi/v1/state.pb.h"
 #include "rocksdb/db.h"
 #include "tests/engine/event_log_test_util.h"
@@ -116,6 +118,56 @@ TEST(PersonalFieldsTest, SplitsOutExactlyThePersonalFieldsAndRestoresThem) {
   EXPECT_EQ(state.contacts(0).contact_id(), "C-1/c-7");
   EXPECT_EQ(state.overall_score(), 61);
   EXPECT_FALSE(ClearPersonal(state));
+}
+
+// The paths from Event to each of its personal fields, through singular message fields.
+void PersonalPaths(const google::protobuf::Descriptor* type,
+                   std::vector<const google::protobuf::FieldDescriptor*>& path,
+                   std::vector<std::vector<const google::protobuf::FieldDescriptor*>>& out) {
+  for (int i = 0; i < type->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = type->field(i);
+    path.push_back(field);
+    if (field->options().GetExtension(guanxi::v1::personal)) {
+      out.push_back(path);
+    } else if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE &&
+               !field->is_repeated()) {
+      PersonalPaths(field->message_type(), path, out);
+    }
+    path.pop_back();
+  }
+}
+
+// HasPersonal looks only where a personal field can be (a table per message type, made
+// once): each personal field of Event, set alone, is found, as SplitPersonal finds it;
+// the messages leading to it, set without it, are not.
+TEST(PersonalFieldsTest, HasPersonalFindsEveryPersonalFieldAndNothingElse) {
+  std::vector<const google::protobuf::FieldDescriptor*> path;
+  std::vector<std::vector<const google::protobuf::FieldDescriptor*>> paths;
+  PersonalPaths(guanxi::v1::Event::descriptor(), path, paths);
+  ASSERT_GE(paths.size(), 5u);  // contacts, free text of calls, complaints, surveys, names
+  for (const auto& to_field : paths) {
+    guanxi::v1::Event event;
+    event.set_event_id("e1");
+    event.set_customer_id("C-1");
+    google::protobuf::Message* at = &event;
+    for (size_t i = 0; i + 1 < to_field.size(); ++i) {
+      at = at->GetReflection()->MutableMessage(at, to_field[i]);
+    }
+    EXPECT_FALSE(HasPersonal(event)) << to_field.back()->full_name() << ": not set yet";
+    const google::protobuf::FieldDescriptor* field = to_field.back();
+    ASSERT_EQ(field->cpp_type(), google::protobuf::FieldDescriptor::CPPTYPE_STRING)
+        << field->full_name();
+    if (field->is_repeated()) {
+      at->GetReflection()->AddString(at, field, kSecret);
+    } else {
+      at->GetReflection()->SetString(at, field, kSecret);
+    }
+    EXPECT_TRUE(HasPersonal(event)) << field->full_name();
+    guanxi::v1::Event personal;
+    EXPECT_TRUE(SplitPersonal(event, personal)) << field->full_name();
+    EXPECT_FALSE(HasPersonal(event)) << field->full_name() << ": split off";
+    EXPECT_TRUE(HasPersonal(personal)) << field->full_name();
+  }
 }
 
 guanxi::v1::LogRecord RecordOf(guanxi::v1::Event event) {
