@@ -62,24 +62,31 @@ const PersonalFields& PersonalFieldsOf(const Descriptor* type) {
   return FindPersonalFields(type, *known);
 }
 
-// Keeps in `message` only the personal fields set (and the singular messages leading to
-// them); whether any is left.
-bool KeepOnlyPersonal(Message& message) {
-  const Reflection* reflection = message.GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  reflection->ListFields(message, &fields);
-  bool any = false;
-  for (const FieldDescriptor* field : fields) {
-    if (IsPersonal(field)) {
-      any = true;
+// Moves the personal fields set in `from`, and the singular messages leading to them,
+// into `to` (of the same type, holding none of them); whether any was set. Looks only
+// where a personal field can be (PersonalFieldsOf), as HasPersonal does.
+bool MovePersonal(Message& from, Message& to) {
+  const PersonalFields& fields = PersonalFieldsOf(from.GetDescriptor());
+  const Reflection* reflection = from.GetReflection();
+  std::vector<const FieldDescriptor*> set;
+  for (const FieldDescriptor* field : fields.personal) {
+    if (field->is_repeated() ? reflection->FieldSize(from, field) > 0
+                             : reflection->HasField(from, field)) {
+      set.push_back(field);
+    }
+  }
+  // Swapped with fields `to` does not have: `from` is left without them, presence and all
+  // (a present-but-empty optional field moves as present).
+  reflection->SwapFields(&from, &to, set);
+  bool any = !set.empty();
+  for (const FieldDescriptor* field : fields.leading) {
+    if (!reflection->HasField(from, field) ||
+        !HasPersonal(reflection->GetMessage(from, field))) {
       continue;
     }
-    if (IsMessage(field) && !field->is_repeated() &&
-        KeepOnlyPersonal(*reflection->MutableMessage(&message, field))) {
-      any = true;
-      continue;
-    }
-    reflection->ClearField(&message, field);
+    MovePersonal(*reflection->MutableMessage(&from, field),
+                 *reflection->MutableMessage(&to, field));
+    any = true;
   }
   return any;
 }
@@ -105,13 +112,8 @@ bool HasPersonal(const Message& message) {
 }
 
 bool SplitPersonal(guanxi::v1::Event& event, guanxi::v1::Event& personal) {
-  personal = event;
-  if (!KeepOnlyPersonal(personal)) {
-    personal.Clear();
-    return false;
-  }
-  ClearPersonal(event);
-  return true;
+  personal.Clear();
+  return MovePersonal(event, personal);
 }
 
 bool ClearPersonal(Message& message) {
