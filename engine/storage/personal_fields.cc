@@ -24,10 +24,16 @@ bool IsMessage(const FieldDescriptor* field) {
   return field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
 }
 
+bool IsSet(const Message& message, const FieldDescriptor* field) {
+  const Reflection* reflection = message.GetReflection();
+  return field->is_repeated() ? reflection->FieldSize(message, field) > 0
+                              : reflection->HasField(message, field);
+}
+
 // A message type's fields that are personal, and its singular message fields whose type
-// has personal fields (at any depth): what HasPersonal looks at, found once per type (the
-// protos do not change while the engine runs) instead of listing every field set in
-// every event.
+// has personal fields (at any depth): where HasPersonal and SplitPersonal look, found once
+// per type (the protos do not change while the engine runs) instead of listing every
+// field set in every event.
 struct PersonalFields {
   std::vector<const FieldDescriptor*> personal;
   std::vector<const FieldDescriptor*> leading;
@@ -70,10 +76,7 @@ bool MovePersonal(Message& from, Message& to) {
   const Reflection* reflection = from.GetReflection();
   std::vector<const FieldDescriptor*> set;
   for (const FieldDescriptor* field : fields.personal) {
-    if (field->is_repeated() ? reflection->FieldSize(from, field) > 0
-                             : reflection->HasField(from, field)) {
-      set.push_back(field);
-    }
+    if (IsSet(from, field)) set.push_back(field);
   }
   // Swapped with fields `to` does not have: `from` is left without them, presence and all
   // (a present-but-empty optional field moves as present).
@@ -97,10 +100,7 @@ bool HasPersonal(const Message& message) {
   const PersonalFields& fields = PersonalFieldsOf(message.GetDescriptor());
   const Reflection* reflection = message.GetReflection();
   for (const FieldDescriptor* field : fields.personal) {
-    if (field->is_repeated() ? reflection->FieldSize(message, field) > 0
-                             : reflection->HasField(message, field)) {
-      return true;
-    }
+    if (IsSet(message, field)) return true;
   }
   for (const FieldDescriptor* field : fields.leading) {
     if (reflection->HasField(message, field) &&
