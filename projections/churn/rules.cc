@@ -747,6 +747,10 @@ double PurchaseRhythmDays(const ChurnConfig& config, const CustomerState& state)
   return std::max(mean, config.min_rhythm_days());
 }
 
+double DeclineEvidenceAt(const CustomerState& state, const Timestamp& at) {
+  return EvidenceAt(state.churn_evidence(), at.seconds());
+}
+
 void ObserveForChurn(const ChurnConfig& config, CustomerState& state, const Event& event) {
   ChurnEvidence& evidence = *state.mutable_churn_evidence();
   const int64_t clock = std::max(ClockOf(state), event.occurred_at().seconds());

@@ -100,4 +100,9 @@ std::optional<google::protobuf::Timestamp> NextChurnDeadline(
 double PurchaseRhythmDays(const guanxi::v1::ChurnConfig& config,
                           const guanxi::v1::CustomerState& state);
 
+// The weight of evidence of a decline at `at` (no earlier than its last change): the
+// stored sum moved by its drift since, never below 0.
+double DeclineEvidenceAt(const guanxi::v1::CustomerState& state,
+                         const google::protobuf::Timestamp& at);
+
 }  // namespace guanxi::projections
