@@ -335,7 +335,12 @@ void PrintState(const guanxi::v1::CustomerState& s, std::ostream& out) {
   }
   out << "  classes: " << absl::StrJoin(classes, ", ") << "\n"
       << absl::StrFormat("  P(alive) %.3f, expected purchases in 90 days %.2f\n", s.p_alive(),
-                         s.expected_purchases_90d());
+                         s.expected_purchases_90d())
+      << (s.has_churn_risk()
+              ? absl::StrFormat("  churn risk %.3f (no purchase and no interaction in the "
+                                "horizon)\n",
+                                s.churn_risk())
+              : std::string("  churn risk: not known yet (no churn risk model)\n"));
   const guanxi::v1::ChurnEpisode& episode = s.churn_episode();
   if (episode.warning_id().empty()) {
     out << "  churn warning: none open\n";

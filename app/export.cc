@@ -117,6 +117,7 @@ ExportRow RowOf(const guanxi::v1::CustomerState& s, int32_t partition, int64_t e
   row.set_relationship_kind(c.relationship_kind());
   row.set_p_alive(s.p_alive());
   row.set_expected_purchases_90d(s.expected_purchases_90d());
+  if (s.has_churn_risk()) row.set_churn_risk(s.churn_risk());
   // The open churn-warning episode's level; its reasons are added by the caller, from
   // the episode's latest notice (the state does not keep them).
   const guanxi::v1::ChurnEpisode& episode = s.churn_episode();
@@ -148,10 +149,13 @@ std::string Shortest(double v) {
 }
 
 // One value of `field` (element `index` of a repeated field, or -1), as the CSV cell
-// shows it: enums by name (UNSPECIFIED: empty), timestamps in RFC 3339 (unset: empty).
+// shows it: enums by name (UNSPECIFIED: empty), timestamps and optional fields unset:
+// empty.
 std::string CsvValue(const Message& row, const FieldDescriptor* field, int index) {
   const Reflection* r = row.GetReflection();
   const bool repeated = index >= 0;
+  // An optional field left unset (churn_risk not known): an empty cell, not 0.
+  if (!repeated && field->has_presence() && !r->HasField(row, field)) return "";
   switch (field->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING:
       return repeated ? r->GetRepeatedString(row, field, index) : r->GetString(row, field);

@@ -60,10 +60,11 @@ std::string Describe(const guanxi::v1::ChurnWarning& w) {
   for (const auto& r : w.reasons())
     reasons.push_back(absl::StrCat(r.code(), ": ", r.description()));
   return absl::StrFormat(
-      "%s  %-8s %-9s %s  score %.1f  %s  P(alive) %.2f  [%s]  (%s)", Time(w.event_time()),
+      "%s  %-8s %-9s %s  score %.1f  %s  P(alive) %.2f%s  [%s]  (%s)", Time(w.event_time()),
       Lower(guanxi::v1::WarningLevel_Name(w.level()), "WARNING_LEVEL_"),
       Lower(guanxi::v1::WarningNotice_Name(w.notice()), "WARNING_NOTICE_"), w.customer_id(),
       w.score(), Lower(guanxi::v1::LifecycleStage_Name(w.stage()), "LIFECYCLE_STAGE_"), w.p_alive(),
+      w.has_churn_risk() ? absl::StrFormat("  risk %.2f", w.churn_risk()) : "",
       absl::StrJoin(reasons, "; "), w.warning_id());
 }
 

@@ -246,7 +246,7 @@ void Run(const DataSet& set, const std::string& data, const guanxi::v1::EngineCo
   // One fit per partition: the customers split by the hash of their id.
   std::vector<std::vector<const CustomerState*>> shares(static_cast<size_t>(partitions));
   for (const auto& s : now) {
-    shares[projections::FitSample::HashOf(s.customer_id()) % static_cast<uint64_t>(partitions)]
+    shares[projections::CustomerHash(s.customer_id()) % static_cast<uint64_t>(partitions)]
         .push_back(&s);
   }
   std::map<std::string, double> expected_split;

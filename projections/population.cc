@@ -92,39 +92,13 @@ int Quintile(double value, const google::protobuf::RepeatedField<double>& bounda
   return quintile;
 }
 
-uint64_t FitSample::HashOf(std::string_view customer_id) {
+uint64_t CustomerHash(std::string_view customer_id) {
   uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64-bit
   for (unsigned char c : customer_id) {
     hash ^= c;
     hash *= 1099511628211ull;
   }
   return hash;
-}
-
-void FitSample::Add(std::string_view customer_id, const FitFigures& figures) {
-  ++offered_;
-  Entry entry{.hash = HashOf(customer_id), .id = std::string(customer_id), .figures = figures};
-  if (capacity_ <= 0 || static_cast<int64_t>(heap_.size()) < capacity_) {
-    heap_.push_back(std::move(entry));
-    return;
-  }
-  if (!sampling_) {
-    std::make_heap(heap_.begin(), heap_.end());
-    sampling_ = true;
-  }
-  if (!(entry < heap_.front())) return;  // hashes higher than every one kept
-  std::pop_heap(heap_.begin(), heap_.end());
-  heap_.back() = std::move(entry);
-  std::push_heap(heap_.begin(), heap_.end());
-}
-
-std::vector<FitFigures> FitSample::Take() && {
-  if (sampling_) std::sort(heap_.begin(), heap_.end());
-  std::vector<FitFigures> figures;
-  figures.reserve(heap_.size());
-  for (Entry& e : heap_) figures.push_back(e.figures);
-  heap_.clear();
-  return figures;
 }
 
 std::optional<FitFigures> FitFiguresOf(const CustomerState& state, const Timestamp& as_of) {

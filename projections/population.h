@@ -26,6 +26,7 @@
 // ModelRecord.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -94,44 +95,67 @@ struct FitFigures {
 std::optional<FitFigures> FitFiguresOf(const guanxi::v1::CustomerState& state,
                                        const google::protobuf::Timestamp& as_of);
 
-// A bounded sample of a population's fit figures, deterministic: the `capacity`
-// customers whose ids hash lowest (64-bit FNV-1a of the id's bytes, ties broken by the
-// id), so the sample is a function of the set of customers alone, whatever order they
-// are added in, in every process and release; and unbiased, the hash having nothing to
-// do with the figures. Memory O(capacity). With capacity 0 it keeps everyone.
+// The 64-bit FNV-1a hash of a customer id's bytes, what samples order customers by.
+uint64_t CustomerHash(std::string_view customer_id);
+
+// A bounded sample of a population's figures (T: FitFigures, RiskExample), deterministic:
+// the `capacity` customers whose ids hash lowest (CustomerHash, ties broken by the id), so
+// the sample is a function of the set of customers alone, whatever order they are added
+// in, in every process and release; and unbiased, the hash having nothing to do with the
+// figures. Memory O(capacity). With capacity 0 it keeps everyone.
 //
 //   FitSample sample(config.max_fit_sample());
 //   for (each state) if (auto f = FitFiguresOf(state, as_of)) sample.Add(id, *f);
 //   std::vector<FitFigures> figures = std::move(sample).Take();
-class FitSample {
+template <typename T>
+class LowestHashSample {
  public:
-  explicit FitSample(int64_t capacity) : capacity_(capacity) {}
-  void Add(std::string_view customer_id, const FitFigures& figures);
-  // Customers added (the sample's population: those with a purchase).
+  explicit LowestHashSample(int64_t capacity) : capacity_(capacity) {}
+  void Add(std::string_view customer_id, const T& figures) {
+    ++offered_;
+    Entry entry{.hash = CustomerHash(customer_id), .id = std::string(customer_id),
+                .figures = figures};
+    if (capacity_ <= 0 || static_cast<int64_t>(heap_.size()) < capacity_) {
+      heap_.push_back(std::move(entry));
+      return;
+    }
+    if (!sampling_) {
+      std::make_heap(heap_.begin(), heap_.end());
+      sampling_ = true;
+    }
+    if (!(entry < heap_.front())) return;  // hashes higher than every one kept
+    std::pop_heap(heap_.begin(), heap_.end());
+    heap_.back() = std::move(entry);
+    std::push_heap(heap_.begin(), heap_.end());
+  }
+  // Customers added (the sample's population).
   int64_t offered() const { return offered_; }
   // The sample: everyone in the order added while no more than `capacity` were, else
   // the kept ones in (hash, id) order.
-  std::vector<FitFigures> Take() &&;
+  std::vector<T> Take() && {
+    if (sampling_) std::sort(heap_.begin(), heap_.end());
+    std::vector<T> figures;
+    figures.reserve(heap_.size());
+    for (Entry& e : heap_) figures.push_back(std::move(e.figures));
+    heap_.clear();
+    return figures;
+  }
   // Whether more than `capacity` were added (the sample is a part of them).
   bool sampled() const { return sampling_; }
-
-  // The hash the sample orders customers by.
-  static uint64_t HashOf(std::string_view customer_id);
 
  private:
   struct Entry {
     uint64_t hash = 0;
     std::string id;
-    FitFigures figures;
-    bool operator<(const Entry& o) const {
-      return hash != o.hash ? hash < o.hash : id < o.id;
-    }
+    T figures;
+    bool operator<(const Entry& o) const { return hash != o.hash ? hash < o.hash : id < o.id; }
   };
   const int64_t capacity_;
   int64_t offered_ = 0;
   bool sampling_ = false;
   std::vector<Entry> heap_;  // a max-heap on (hash, id) once sampling
 };
+using FitSample = LowestHashSample<FitFigures>;
 
 // Fits the population models at event time `as_of` over `figures`: FitFiguresOf(state,
 // as_of) of each of one partition's customers with a purchase, in any order.

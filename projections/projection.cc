@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "projections/churn/risk.h"
 #include "projections/churn/rules.h"
 #include "projections/classes.h"
 
@@ -54,6 +55,7 @@ Derived CustomerProjection::OnEvent(guanxi::v1::CustomerState& state,
   ObserveForChurn(churn_, state, event);
   Take(Classify(classification_, context.model, state, event.occurred_at(), position), cause,
        derived);
+  UpdateChurnRisk(churn_, context.model, state, event.occurred_at());
   Evaluate(state, event.occurred_at(), position, context, cause, derived);
   return derived;
 }
@@ -65,6 +67,7 @@ Derived CustomerProjection::OnTime(guanxi::v1::CustomerState& state,
   const std::string cause = absl::StrCat("time:", now.seconds());
   Take(AdvanceTime(relationship_, state, now, position).changes, cause, derived);
   Take(Classify(classification_, context.model, state, now, position), cause, derived);
+  UpdateChurnRisk(churn_, context.model, state, now);
   Evaluate(state, now, position, context, cause, derived);
   return derived;
 }
@@ -75,6 +78,8 @@ Derived CustomerProjection::OnModel(guanxi::v1::CustomerState& state,
   Derived derived;
   const std::string cause = absl::StrCat("model:", now.seconds());
   Take(Classify(classification_, context.model, state, now, position), cause, derived);
+  UpdateChurnRisk(churn_, context.model, state, now);
+  SnapshotForRisk(churn_, state, now);
   Evaluate(state, now, position, context, cause, derived);
   return derived;
 }

@@ -420,6 +420,7 @@ absl::Status ValidateChurn(const guanxi::v1::ChurnConfig& churn) {
       {"churn.critical_points", churn.critical_points(), churn.warning_points(), false, kInf},
       {"churn.resolve_points", churn.resolve_points(), 0, false, churn.watch_points()},
       {"churn.resolve_after_days", churn.resolve_after_days(), 0, false, kMaxDays},
+      {"churn.risk_horizon_days", static_cast<double>(churn.risk_horizon_days()), 1, false, 3650},
   };
   for (const Check& c : checks) {
     const bool above = c.min_exclusive ? c.value > c.min : c.value >= c.min;
@@ -697,6 +698,7 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   churn->set_critical_points(10);
   churn->set_resolve_points(0);
   churn->set_resolve_after_days(30);
+  churn->set_risk_horizon_days(90);
   return config;
 }
 

@@ -12,6 +12,11 @@ guanxi::v1::LogRecord FitModelRecord(const FitRequest& request) {
   if (request.purchasers > static_cast<int64_t>(request.figures.size())) {
     record.mutable_model()->set_sample(static_cast<int64_t>(request.figures.size()));
   }
+  if (auto risk = projections::FitChurnRisk(request.risk_examples, request.risk_horizon_days)) {
+    *record.mutable_model()->mutable_churn_risk() = *std::move(risk);
+  } else if (request.previous_risk) {
+    *record.mutable_model()->mutable_churn_risk() = *request.previous_risk;
+  }
   return record;
 }
 
@@ -29,6 +34,13 @@ guanxi::v1::PendingRefit PendingRefitOf(const FitRequest& request) {
     pending.add_t_x(f.history.t_x);
     pending.add_big_t(f.history.T);
   }
+  for (const projections::RiskExample& e : request.risk_examples) {
+    // Lossless: the features come from CustomerState.risk_snapshot, in floats.
+    for (double f : e.features) pending.add_risk_features(static_cast<float>(f));
+    pending.add_risk_churned(e.churned);
+  }
+  pending.set_risk_horizon_days(request.risk_horizon_days);
+  if (request.previous_risk) *pending.mutable_previous_risk() = *request.previous_risk;
   return pending;
 }
 
@@ -51,6 +63,16 @@ FitRequest FitRequestOf(const guanxi::v1::PendingRefit& pending, int32_t partiti
                  .monetary_minor = pending.monetary_minor(i)},
          .history = {.x = pending.x(i), .t_x = pending.t_x(i), .T = pending.big_t(i)}});
   }
+  request.risk_horizon_days = pending.risk_horizon_days();
+  request.risk_examples.resize(static_cast<size_t>(pending.risk_churned_size()));
+  for (int i = 0; i < pending.risk_churned_size(); ++i) {
+    projections::RiskExample& e = request.risk_examples[static_cast<size_t>(i)];
+    for (int j = 0; j < projections::kRiskFeatures; ++j) {
+      e.features[static_cast<size_t>(j)] = pending.risk_features(i * projections::kRiskFeatures + j);
+    }
+    e.churned = pending.risk_churned(i);
+  }
+  if (pending.has_previous_risk()) request.previous_risk = pending.previous_risk();
   return request;
 }
 

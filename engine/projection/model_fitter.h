@@ -17,6 +17,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "guanxi/v1/config.pb.h"
 #include "guanxi/v1/log.pb.h"
 #include "guanxi/v1/projection.pb.h"
+#include "projections/churn/risk.h"
 #include "projections/population.h"
 
 namespace guanxi::engine {
@@ -53,6 +55,11 @@ struct FitRequest {
   // Deliver is called on the fitter's thread with the record (partitions set).
   uint64_t land_at = 0;
   std::shared_ptr<ModelSink> sink{};
+  // The churn risk's calibration (projections::RiskExampleOf, sampled as `figures` are),
+  // its horizon, and the churn risk model in force, kept when nothing can be calibrated.
+  std::vector<projections::RiskExample> risk_examples{};
+  int32_t risk_horizon_days = 0;
+  std::optional<guanxi::v1::ChurnRiskModel> previous_risk{};
 };
 
 // The model record of a fit (synchronous): what ModelFitter hands to the sink.

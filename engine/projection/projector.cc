@@ -190,17 +190,28 @@ absl::Status PartitionProjector::MaybeRefit() {
                      .as_of = checkpoint_.clock(),
                      .land_at = next_position() + kModelLandingDistance,
                      .sink = options_.models};
-  // A bounded sample of them (the same customers every time), past max_fit_sample.
+  // A bounded sample of them (the same customers every time), past max_fit_sample; and
+  // the churn risk's calibration, the customers whose snapshot is a horizon old.
+  const auto& churn = options_.config.churn();
   projections::FitSample sample(config.max_fit_sample());
+  projections::LowestHashSample<projections::RiskExample> risk(config.max_fit_sample());
   RETURN_IF_ERROR(store_->ForEachState([&](const guanxi::v1::CustomerState& state) {
     ++request.population;
     if (auto figures = projections::FitFiguresOf(state, request.as_of)) {
       sample.Add(state.customer_id(), *figures);
     }
+    if (auto example = projections::RiskExampleOf(churn, state, request.as_of)) {
+      risk.Add(state.customer_id(), *example);
+    }
     return true;
   }));
   if (sample.sampled()) request.purchasers = sample.offered();
   request.figures = std::move(sample).Take();
+  request.risk_examples = std::move(risk).Take();
+  request.risk_horizon_days = churn.risk_horizon_days();
+  if (checkpoint_.has_model() && checkpoint_.model().has_churn_risk()) {
+    request.previous_risk = checkpoint_.model().churn_risk();
+  }
   // Too few to fit anything (FitPopulation would set no model): try again a day later.
   const bool fit = static_cast<int64_t>(request.figures.size()) >= config.min_population();
   // A restart that re-applies the record that made the refit due finds its model in the
@@ -227,7 +238,8 @@ absl::Status PartitionProjector::ResumeRefit() {
   const guanxi::v1::PendingRefit& pending = schedule_.pending();
   const int n = pending.recency_days_size();
   if (pending.frequency_size() != n || pending.monetary_minor_size() != n ||
-      pending.x_size() != n || pending.t_x_size() != n || pending.big_t_size() != n) {
+      pending.x_size() != n || pending.t_x_size() != n || pending.big_t_size() != n ||
+      pending.risk_features_size() != pending.risk_churned_size() * projections::kRiskFeatures) {
     return absl::DataLossError(absl::StrCat("partition ", options_.partition,
                                             ": the pending refit's figure columns differ in "
                                             "length"));

@@ -206,6 +206,45 @@ std::optional<ChurnRiskModel> FitChurnRisk(absl::Span<const RiskExample> example
   return model;
 }
 
+void UpdateChurnRisk(const guanxi::v1::ChurnConfig& churn, const guanxi::v1::ModelRecord* model,
+                     CustomerState& state, const Timestamp& now) {
+  if (model == nullptr || !model->has_churn_risk()) {
+    state.clear_churn_risk();
+    return;
+  }
+  state.set_churn_risk(ChurnRisk(model->churn_risk(), RiskFeaturesOf(churn, state, now)));
+}
+
+void SnapshotForRisk(const guanxi::v1::ChurnConfig& churn, CustomerState& state,
+                     const Timestamp& now) {
+  if (state.has_risk_snapshot() &&
+      now.seconds() - state.risk_snapshot().at().seconds() <
+          int64_t{churn.risk_horizon_days()} * 86400) {
+    return;  // not used yet
+  }
+  // The customer's own time when its events ran ahead of the model's (a record lands
+  // after the one that made it due): the features then hold those events.
+  const Timestamp& at = state.as_of().seconds() > now.seconds() ? state.as_of() : now;
+  guanxi::v1::RiskSnapshot& snapshot = *state.mutable_risk_snapshot();
+  snapshot.clear_features();
+  for (double f : RiskFeaturesOf(churn, state, at)) snapshot.add_features(static_cast<float>(f));
+  *snapshot.mutable_at() = at;
+}
+
+std::optional<RiskExample> RiskExampleOf(const guanxi::v1::ChurnConfig& churn,
+                                         const CustomerState& state, const Timestamp& as_of) {
+  if (!state.has_risk_snapshot()) return std::nullopt;
+  const guanxi::v1::RiskSnapshot& snapshot = state.risk_snapshot();
+  if (snapshot.features_size() != kRiskFeatures ||
+      as_of.seconds() - snapshot.at().seconds() < int64_t{churn.risk_horizon_days()} * 86400) {
+    return std::nullopt;
+  }
+  RiskExample example;
+  for (int j = 0; j < kRiskFeatures; ++j) example.features[j] = snapshot.features(j);
+  example.churned = WentQuiet(state, snapshot.at());
+  return example;
+}
+
 double ChurnRisk(const ChurnRiskModel& model, const RiskFeatures& features) {
   if (model.weights_size() != kRiskFeatures || model.mean_size() != kRiskFeatures ||
       model.scale_size() != kRiskFeatures) {

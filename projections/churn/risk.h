@@ -75,6 +75,26 @@ std::optional<guanxi::v1::ChurnRiskModel> FitChurnRisk(absl::Span<const RiskExam
                                                       int horizon_days,
                                                       int64_t min_examples = 20);
 
+// The churn risk of the customer at `now` by the population model in force
+// (CustomerState.churn_risk): set when `model` holds a churn risk model, cleared when
+// not. Called after the classification (which sets P(alive)) on every event, tick and
+// model record.
+void UpdateChurnRisk(const guanxi::v1::ChurnConfig& churn, const guanxi::v1::ModelRecord* model,
+                     guanxi::v1::CustomerState& state, const google::protobuf::Timestamp& now);
+
+// When a model record is applied (at `now`, its as_of or the customer's later time):
+// takes the customer's features as its calibration snapshot, unless it holds one that no
+// refit has used yet (younger than the horizon). So each customer's snapshot is taken at
+// a model record and used by the first refit a horizon or more later.
+void SnapshotForRisk(const guanxi::v1::ChurnConfig& churn, guanxi::v1::CustomerState& state,
+                     const google::protobuf::Timestamp& now);
+
+// The customer's calibration example for a refit at `as_of`: its snapshot's features and
+// whether it went quiet since, once the snapshot is a horizon old; nullopt before.
+std::optional<RiskExample> RiskExampleOf(const guanxi::v1::ChurnConfig& churn,
+                                         const guanxi::v1::CustomerState& state,
+                                         const google::protobuf::Timestamp& as_of);
+
 // The model's probability, 0..1, for these features; 0 for a model with another number
 // of features than this build's (a record of another version: docs/scoring.md).
 double ChurnRisk(const guanxi::v1::ChurnRiskModel& model, const RiskFeatures& features);

@@ -876,6 +876,7 @@ std::optional<guanxi::v1::ChurnWarning> EvaluateChurn(const ChurnConfig& config,
   warning.set_score(state.overall_score());
   warning.set_stage(state.stage());
   if (context.model != nullptr && context.model->has_bgnbd()) warning.set_p_alive(state.p_alive());
+  if (state.has_churn_risk()) warning.set_churn_risk(state.churn_risk());
   warning.set_partition(context.partition);
   warning.set_position(context.position);
   *warning.mutable_event_time() = context.now;

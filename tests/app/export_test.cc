@@ -189,7 +189,7 @@ TEST_F(ExportTest, CsvHasAHeaderAndOneQuotedRowPerCustomer) {
       "project_support,competitive_preference,feeling,behaviour,stage,stage_since,abc,"
       "rfm_recency,rfm_frequency,rfm_monetary,rfm_segment,transaction_quadrant,value_tier,"
       "potential_tier,loyalty_tier,development_matrix,intent_class,relationship_kind,p_alive,"
-      "expected_purchases_90d,churn_level,churn_reasons");
+      "expected_purchases_90d,churn_risk,churn_level,churn_reasons");
   // The columns are ExportRow's fields, in order.
   ASSERT_EQ(records[0].size(), static_cast<size_t>(v1::ExportRow::descriptor()->field_count()));
   for (size_t c = 0; c < records[0].size(); ++c) {
@@ -219,6 +219,10 @@ TEST_F(ExportTest, CsvHasAHeaderAndOneQuotedRowPerCustomer) {
   EXPECT_EQ(acme["rfm_segment"], "about_to_sleep");
   EXPECT_EQ(acme["development_matrix"], "key_account");
   EXPECT_EQ(std::stod(acme["p_alive"]), state.p_alive());
+  // Its partition's one model record has no churn risk model (nothing was a horizon old
+  // to calibrate on): not known, an empty cell rather than 0.
+  EXPECT_FALSE(state.has_churn_risk());
+  EXPECT_EQ(acme["churn_risk"], "");
   // acme's open episode: raised (watch) when its day-300 silence deadline fell due.
   EXPECT_EQ(acme["churn_level"], "WARNING_LEVEL_WATCH");
   EXPECT_EQ(acme["churn_reasons"], "inactivity");

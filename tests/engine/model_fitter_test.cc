@@ -62,14 +62,48 @@ TEST(ModelFitterTest, AStoredRequestFitsTheSameModel) {
                      .population = 320,
                      .land_at = 4242};
   request.as_of.set_seconds(1'700'000'000);
+  // With a churn risk calibration (features in floats, as snapshots hold them).
+  request.risk_horizon_days = 90;
+  for (int i = 0; i < 200; ++i) {
+    projections::RiskExample e;
+    for (int j = 0; j < projections::kRiskFeatures; ++j) {
+      e.features[static_cast<size_t>(j)] = static_cast<float>((i * 7 + j * 3) % 11) / 4.0f;
+    }
+    e.churned = (i * 7) % 11 > 5;
+    request.risk_examples.push_back(e);
+  }
   v1::PendingRefit stored;
   ASSERT_TRUE(stored.ParseFromString(PendingRefitOf(request).SerializeAsString()));
   const FitRequest restored = FitRequestOf(stored, 2, request.config, nullptr);
   EXPECT_EQ(restored.land_at, 4242u);
   EXPECT_EQ(restored.population, 320);
   ASSERT_EQ(restored.figures.size(), request.figures.size());
-  EXPECT_EQ(FitModelRecord(restored).SerializeAsString(),
-            FitModelRecord(request).SerializeAsString());
+  ASSERT_EQ(restored.risk_examples.size(), request.risk_examples.size());
+  const v1::LogRecord fitted = FitModelRecord(request);
+  ASSERT_TRUE(fitted.model().has_churn_risk());
+  EXPECT_EQ(FitModelRecord(restored).SerializeAsString(), fitted.SerializeAsString());
+}
+
+// A refit with nothing to calibrate the churn risk on keeps the one in force.
+TEST(ModelFitterTest, KeepsTheChurnRiskInForceWithNothingToCalibrate) {
+  FitRequest request{.partition = 1,
+                     .config = DefaultEngineConfig().classification(),
+                     .figures = Figures(100),
+                     .population = 100};
+  EXPECT_FALSE(FitModelRecord(request).model().has_churn_risk());
+  v1::ChurnRiskModel in_force;
+  in_force.set_horizon_days(90);
+  in_force.set_intercept(-1.25);
+  request.previous_risk = in_force;
+  EXPECT_EQ(FitModelRecord(request).model().churn_risk().SerializeAsString(),
+            in_force.SerializeAsString());
+  v1::PendingRefit stored;
+  ASSERT_TRUE(stored.ParseFromString(PendingRefitOf(request).SerializeAsString()));
+  EXPECT_EQ(FitModelRecord(FitRequestOf(stored, 1, request.config, nullptr))
+                .model()
+                .churn_risk()
+                .SerializeAsString(),
+            in_force.SerializeAsString());
 }
 
 // The writer takes models in landing order, and only fitted ones unless it waits.

@@ -620,14 +620,22 @@ v1::ModelRecord RefitAlong(const v1::EngineConfig& config) {
   EXPECT_TRUE(model.has_abc());
   EXPECT_TRUE(model.has_rfm());
   EXPECT_EQ(model.partitions_size(), 1);
-  int classified = 0;
+  int classified = 0, risked = 0, states = 0;
   EXPECT_TRUE(live.store
                   ->ForEachState([&](const v1::CustomerState& s) {
+                    ++states;
                     if (!s.classes().abc().empty()) ++classified;
+                    if (s.has_churn_risk()) {
+                      ++risked;
+                      EXPECT_GE(s.churn_risk(), 0.0);
+                      EXPECT_LE(s.churn_risk(), 1.0);
+                    }
                     return true;
                   })
                   .ok());
   EXPECT_GT(classified, 60);
+  // Once a model holds a churn risk model, every customer has its risk.
+  EXPECT_EQ(risked, model.has_churn_risk() ? states : 0);
   projector->reset();
   live = LiveStore{};
 
@@ -640,6 +648,14 @@ v1::ModelRecord RefitAlong(const v1::EngineConfig& config) {
 TEST(ProjectorTest, RefitsThePopulationModelAsEventTimePasses) {
   const v1::ModelRecord model = RefitAlong(DefaultEngineConfig());
   EXPECT_EQ(model.sample(), 0);  // every customer with a purchase
+  // Two years of refits: the churn risk is calibrated on the customers' snapshots of a
+  // horizon before.
+  ASSERT_TRUE(model.has_churn_risk());
+  EXPECT_EQ(model.churn_risk().horizon_days(), 90);
+  EXPECT_GE(model.churn_risk().examples(), 20);
+  EXPECT_GT(model.churn_risk().churned(), 0);
+  EXPECT_LT(model.churn_risk().churned(), model.churn_risk().examples());
+  EXPECT_TRUE(model.churn_risk().converged());
 }
 
 TEST(ProjectorTest, APartitionPastMaxFitSampleFitsOnABoundedSample) {

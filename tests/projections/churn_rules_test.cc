@@ -97,6 +97,7 @@ ChurnConfig TestConfig() {
   c.set_critical_points(3);
   c.set_resolve_points(0);
   c.set_resolve_after_days(30);
+  c.set_risk_horizon_days(90);
   return c;
 }
 

@@ -423,8 +423,8 @@ FitFigures FiguresNumbered(int64_t n) {
 }
 
 TEST(FitSampleTest, TheHashIsFnv1aOfTheIdBytes) {
-  EXPECT_EQ(FitSample::HashOf(""), 14695981039346656037ull);
-  EXPECT_EQ(FitSample::HashOf("a"), 0xaf63dc4c8601ec8cull);
+  EXPECT_EQ(CustomerHash(""), 14695981039346656037ull);
+  EXPECT_EQ(CustomerHash("a"), 0xaf63dc4c8601ec8cull);
 }
 
 TEST(FitSampleTest, UpToItsCapacityEveryoneInTheOrderAdded) {
@@ -445,7 +445,7 @@ TEST(FitSampleTest, BeyondItTheLowestHashesWhateverTheOrder) {
   std::vector<std::pair<std::pair<uint64_t, std::string>, int64_t>> ranked;
   for (int64_t i : order) {
     const std::string id = absl::StrCat("C-", i);
-    ranked.push_back({{FitSample::HashOf(id), id}, 1000 + i});
+    ranked.push_back({{CustomerHash(id), id}, 1000 + i});
   }
   std::sort(ranked.begin(), ranked.end());
   std::vector<int64_t> expected;

@@ -103,6 +103,8 @@ function figures(state) {
     'div',
     { class: 'figures' },
     figure(t('customer.score'), score(state.overallScore), { 'data-score': state.overallScore }),
+    // Absent while the partition has no churn risk model (not known, not 0).
+    figure(t('customer.churnRisk'), state.churnRisk !== undefined ? number(state.churnRisk, 2) : '—', { 'data-churn-risk': state.churnRisk ?? '' }),
     figure(t('customer.pAlive'), state.pAlive ? number(state.pAlive, 2) : '—'),
     figure(t('customer.expected'), state.expectedPurchases90d ? number(state.expectedPurchases90d, 1) : '—'),
     // Revenue in minor units of the engine's default currency, which the API does not name.
