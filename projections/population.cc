@@ -173,8 +173,13 @@ guanxi::v1::ModelRecord FitPopulation(const guanxi::v1::ClassificationConfig& co
 
 bool RefitDue(const guanxi::v1::ClassificationConfig& config, const guanxi::v1::ModelRecord* last,
               const Timestamp& now) {
-  if (last == nullptr) return true;
-  return now.seconds() - last->as_of().seconds() >= int64_t{config.model_refit_days()} * 86400;
+  return RefitDueSince(config, last == nullptr ? nullptr : &last->as_of(), now);
+}
+
+bool RefitDueSince(const guanxi::v1::ClassificationConfig& config, const Timestamp* last_as_of,
+                   const Timestamp& now) {
+  if (last_as_of == nullptr) return true;
+  return now.seconds() - last_as_of->seconds() >= int64_t{config.model_refit_days()} * 86400;
 }
 
 }  // namespace guanxi::projections

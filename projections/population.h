@@ -202,5 +202,8 @@ guanxi::v1::ModelRecord FitPopulation(const guanxi::v1::ClassificationConfig& co
 // config.model_refit_days days (of 86400 s) after last->as_of().
 bool RefitDue(const guanxi::v1::ClassificationConfig& config, const guanxi::v1::ModelRecord* last,
               const google::protobuf::Timestamp& now);
+// The same, from the as_of of the latest model (nullptr: none).
+bool RefitDueSince(const guanxi::v1::ClassificationConfig& config,
+              const google::protobuf::Timestamp* last_as_of, const google::protobuf::Timestamp& now);
 
 }  // namespace guanxi::projections

@@ -171,10 +171,13 @@ void PartitionProjector::AwaitOutboxRoom(const std::atomic<bool>& stop) {
 }
 
 bool PartitionProjector::RefitWanted() const {
-  if (!options_.models || model_requested_) return false;
+  if (!options_.models) return false;
   if (clock_seconds() < schedule_.next_check_seconds()) return false;
-  const guanxi::v1::ModelRecord* last = checkpoint_.has_model() ? &checkpoint_.model() : nullptr;
-  return projections::RefitDue(options_.config.classification(), last, checkpoint_.clock());
+  const google::protobuf::Timestamp* last =
+      requested_as_of_                ? &*requested_as_of_
+      : checkpoint_.has_model() ? &checkpoint_.model().as_of()
+                                      : nullptr;
+  return projections::RefitDueSince(options_.config.classification(), last, checkpoint_.clock());
 }
 
 absl::Status PartitionProjector::MaybeRefit() {
@@ -218,9 +221,9 @@ absl::Status PartitionProjector::MaybeRefit() {
   // log already, when the run before landed it: applied when reached, not asked again.
   bool logged = false;
   if (fit) {
-    model_requested_ = true;
-    ASSIGN_OR_RETURN(logged, ModelLogged(next_position(), request.land_at + 1));
-    if (!logged) *schedule_.mutable_pending() = PendingRefitOf(request);
+    requested_as_of_ = request.as_of;
+    ASSIGN_OR_RETURN(logged, ModelLogged(next_position(), request.land_at + 1, request.as_of));
+    if (!logged) *schedule_.add_pending() = PendingRefitOf(request);
   }
   // Stored now, not at the next commit: the checkpoint is already past the record that
   // made the refit due (this runs after the commit), and a restart from it must find
@@ -233,31 +236,36 @@ absl::Status PartitionProjector::MaybeRefit() {
 }
 
 absl::Status PartitionProjector::ResumeRefit() {
-  if (!schedule_.has_pending()) return MaybeRefit();
-  model_requested_ = true;
-  const guanxi::v1::PendingRefit& pending = schedule_.pending();
-  const int n = pending.recency_days_size();
-  if (pending.frequency_size() != n || pending.monetary_minor_size() != n ||
-      pending.x_size() != n || pending.t_x_size() != n || pending.big_t_size() != n ||
-      pending.risk_features_size() != pending.risk_churned_size() * projections::kRiskFeatures) {
-    return absl::DataLossError(absl::StrCat("partition ", options_.partition,
-                                            ": the pending refit's figure columns differ in "
-                                            "length"));
+  // Every refit asked for whose model is neither applied nor in the log yet, in order;
+  // then the one a crash may have interrupted the deciding of.
+  for (const guanxi::v1::PendingRefit& pending : schedule_.pending()) {
+    const int n = pending.recency_days_size();
+    if (pending.frequency_size() != n || pending.monetary_minor_size() != n ||
+        pending.x_size() != n || pending.t_x_size() != n || pending.big_t_size() != n ||
+        pending.risk_features_size() != pending.risk_churned_size() * projections::kRiskFeatures) {
+      return absl::DataLossError(absl::StrCat("partition ", options_.partition,
+                                              ": the pending refit's figure columns differ in "
+                                              "length"));
+    }
+    requested_as_of_ = pending.as_of();
+    ASSIGN_OR_RETURN(const bool logged,
+                     ModelLogged(next_position(), pending.land_at() + 1, pending.as_of()));
+    if (!logged) {
+      Request(FitRequestOf(pending, options_.partition, options_.config.classification(),
+                           options_.models));
+    }
   }
-  ASSIGN_OR_RETURN(const bool logged, ModelLogged(next_position(), pending.land_at() + 1));
-  if (!logged) {
-    Request(FitRequestOf(pending, options_.partition, options_.config.classification(),
-                         options_.models));
-  }
-  return absl::OkStatus();
+  return MaybeRefit();
 }
 
-absl::StatusOr<bool> PartitionProjector::ModelLogged(uint64_t from, uint64_t to) const {
+absl::StatusOr<bool> PartitionProjector::ModelLogged(
+    uint64_t from, uint64_t to, const google::protobuf::Timestamp& as_of) const {
   to = std::min(to, log_->next_position());
   bool found = false;
   if (from >= to) return found;
   RETURN_IF_ERROR(log_->ReadRange(from, to, [&](const guanxi::v1::LogRecord& record) {
-    found = record.has_model();
+    found = record.has_model() && record.model().as_of().seconds() == as_of.seconds() &&
+            record.model().as_of().nanos() == as_of.nanos();
     return !found;
   }));
   return found;
@@ -381,9 +389,12 @@ absl::Status PartitionProjector::ApplyModel(const guanxi::v1::LogRecord& record)
   // already done without deriving anything twice (they are classified under this model
   // already), so the store ends the same.
   *checkpoint_.mutable_model() = record.model();
-  model_requested_ = false;
-  if (schedule_.has_pending()) {
-    schedule_.clear_pending();
+  const int64_t as_of = record.model().as_of().seconds();
+  if (requested_as_of_ && requested_as_of_->seconds() <= as_of) requested_as_of_.reset();
+  // Models land in the order asked for: this one is the earliest pending (if it was
+  // pending at all: a log written before models had fixed positions holds others).
+  while (schedule_.pending_size() > 0 && schedule_.pending(0).as_of().seconds() <= as_of) {
+    schedule_.mutable_pending()->erase(schedule_.mutable_pending()->begin());
     schedule_dirty_ = true;  // in the commit below, with the model
   }
   RETURN_IF_ERROR(Commit());

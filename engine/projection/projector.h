@@ -179,8 +179,10 @@ class PartitionProjector {
   // Live, at start: asks again for the model a pending refit awaits (unless it is in the
   // log already), or decides the refit a crash interrupted.
   absl::Status ResumeRefit();
-  // Whether the log holds a model record in [from, to) (one not applied yet).
-  absl::StatusOr<bool> ModelLogged(uint64_t from, uint64_t to) const;
+  // Whether the log holds the model record fitted at `as_of` in [from, to) (one not
+  // applied yet).
+  absl::StatusOr<bool> ModelLogged(uint64_t from, uint64_t to,
+                                   const google::protobuf::Timestamp& as_of) const;
   // Announces the model to the sink and fits it (on the fitter, or inline).
   void Request(FitRequest request);
 
@@ -204,10 +206,11 @@ class PartitionProjector {
   std::set<std::pair<int64_t, std::string>> timers_;
   std::unordered_map<std::string, int64_t> timer_of_;
   std::map<std::string, std::optional<int64_t>> committed_timer_;
-  // A model record was asked for and not yet applied. The refit bookkeeping as stored
-  // (next check, pending refit) and whether it changed since (written at the next
-  // commit).
-  bool model_requested_ = false;
+  // The as_of of the latest model record asked for and not yet applied (refits are due
+  // model_refit_days after it, so they keep their pace in event time however long each
+  // takes to land). The refit bookkeeping as stored (next check, pending refits) and
+  // whether it changed since (written at the next commit).
+  std::optional<google::protobuf::Timestamp> requested_as_of_;
   guanxi::v1::RefitSchedule schedule_;
   bool schedule_dirty_ = false;
   // Traced events applied since the last commit: (customer_id, event_id).
