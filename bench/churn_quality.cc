@@ -96,6 +96,7 @@
 #include "common/random.h"
 #include "connectors/simulator.h"
 #include "engine/config/config.h"
+#include "projections/churn/risk.h"
 #include "projections/churn/rules.h"
 #include "projections/population.h"
 #include "projections/projection.h"
@@ -336,6 +337,11 @@ int Run(const Options& options, std::array<Score, 3>* out = nullptr) {
     }
     guanxi::v1::ModelRecord fitted = projections::FitPopulation(classification, population, clock);
     if (!fitted.has_abc() && !fitted.has_rfm() && !fitted.has_bgnbd()) return;
+    if (auto risk = projections::RefitChurnRisk(
+            engine_config.churn(), population, clock,
+            model && model->has_churn_risk() ? &model->churn_risk() : nullptr)) {
+      *fitted.mutable_churn_risk() = *std::move(risk);
+    }
     fitted.add_partitions(0);
     model = std::move(fitted);
     ++models_applied;

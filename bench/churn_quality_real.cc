@@ -7,7 +7,7 @@
 //
 //   build/release/bench/churn_quality_real [--set=retail,cdnow] [--data=../shared/data]
 //                                          [--config=FILE] [--partitions=8]
-//                                          [--risk-horizon-days=90] [--diagnose=on]
+//                                          [--diagnose=on]
 //
 // The sets (issue 19):
 //   retail  the UCI online-retail orders; cut at the end of 2011-09-09, holdout the
@@ -25,10 +25,11 @@
 //     expected         BG/NBD expected purchases in the holdout, one fit over everyone
 //     expected, split  the same with one fit per partition (--partitions random shares by
 //                      the hash of the id, as the engine's partitions hold them)
-//     churn risk       projections::ChurnRisk, calibrated as the engine calibrates it: on
-//                      the population's features --risk-horizon-days before the cut
-//                      (projections as of then, a population model fitted then) against
-//                      whether each customer went that long with nothing at all
+//     churn risk       CustomerState.churn_risk, calibrated as the engine calibrates it:
+//                      a refit churn.risk_horizon_days (90) before the cut takes every
+//                      customer's snapshot, the refit at the cut fits the risk model on
+//                      them against whether each customer went that long with nothing at
+//                      all, and applies it
 //   and precision / recall of the warnings open at the cut (any level, >= warning,
 //   critical) and of the churn risk at 0.5.
 // --diagnose=on adds, on stderr, the reasons and points at the cut and the risk model's
@@ -150,10 +151,9 @@ double Auc(std::vector<std::pair<double, bool>> rows) {
   return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives);
 }
 
-// The states as of `as_of`, recomputed from the log, each with the population model
-// fitted over all of them then applied as a model record is. Returns the model.
-ModelRecord StatesAsOf(const std::string& work, const guanxi::v1::EngineConfig& config,
-                       int64_t as_of, std::vector<CustomerState>& states) {
+// The states as of `as_of`, recomputed from the log.
+std::vector<CustomerState> StatesAsOf(const std::string& work,
+                                      const guanxi::v1::EngineConfig& config, int64_t as_of) {
   const std::atomic<bool> stop{false};
   std::filesystem::remove_all(work + "/scratch");
   auto view = engine::RebuildAsOf(
@@ -161,15 +161,26 @@ ModelRecord StatesAsOf(const std::string& work, const guanxi::v1::EngineConfig& 
        .config = config},
       At(as_of), stop);
   if (!view.ok()) Fail(view.status());
-  states.clear();
+  std::vector<CustomerState> states;
   auto read = view->store->ForEachState([&](const CustomerState& s) {
     states.push_back(s);
     return true;
   });
   if (!read.ok()) Fail(read);
+  return states;
+}
+
+// A refit at `as_of` over `states`, as the engine's (the population models and the churn
+// risk calibrated on the snapshots a horizon old), applied to each as a model record is
+// (CustomerProjection::OnModel: classes, P(alive), the risk and its snapshot, the rules).
+ModelRecord Refit(const guanxi::v1::EngineConfig& config, std::vector<CustomerState>& states,
+                  int64_t as_of) {
   std::vector<const CustomerState*> all;
   for (const auto& s : states) all.push_back(&s);
-  const ModelRecord model = projections::FitPopulation(config.classification(), all, At(as_of));
+  ModelRecord model = projections::FitPopulation(config.classification(), all, At(as_of));
+  if (auto risk = projections::RefitChurnRisk(config.churn(), all, At(as_of), nullptr)) {
+    *model.mutable_churn_risk() = *std::move(risk);
+  }
   const projections::CustomerProjection projection(config);
   for (auto& s : states) projection.OnModel(s, At(as_of), 0, {.model = &model});
   return model;
@@ -187,7 +198,7 @@ double Expected(const ModelRecord& model, const CustomerState& s, int64_t as_of,
 }
 
 void Run(const DataSet& set, const std::string& data, const guanxi::v1::EngineConfig& config,
-         int partitions, int risk_horizon_days, bool diagnose) {
+         int partitions, bool diagnose) {
   const std::string path = data + "/" + set.file;
   std::fprintf(stderr, "%s: reading %s ...\n", set.name.c_str(), path.c_str());
   auto reader = connectors::LineReader::Open(path);
@@ -223,25 +234,24 @@ void Run(const DataSet& set, const std::string& data, const guanxi::v1::EngineCo
     if (auto s = (*log)->Append(absl::MakeSpan(records), {}); !s.ok()) Fail(s.status());
   }
   std::fprintf(stderr, "%s: %zu events appended; projecting as of the cut and %d days before\n",
-               set.name.c_str(), sink.events.size(), risk_horizon_days);
+               set.name.c_str(), sink.events.size(), config.churn().risk_horizon_days());
 
-  // The churn risk's calibration, as a refit at the cut does it: the features as of
-  // `risk_horizon_days` before, against what each customer did since.
-  const int64_t since = cut - int64_t{risk_horizon_days} * kDay;
-  std::vector<CustomerState> then;
-  StatesAsOf(work, config, since, then);
-  std::vector<CustomerState> now;
-  const ModelRecord model = StatesAsOf(work, config, cut, now);
-  std::map<std::string, const CustomerState*> now_of;
-  for (const auto& s : now) now_of[s.customer_id()] = &s;
-  std::vector<projections::RiskExample> examples;
-  for (const auto& s : then) {
-    const auto later = now_of.find(s.customer_id());
-    if (later == now_of.end()) continue;
-    examples.push_back({.features = projections::RiskFeaturesOf(config.churn(), s, At(since)),
-                        .churned = projections::WentQuiet(*later->second, At(since))});
+  // Two refits, as the engine makes them: one a horizon before the cut (its model record
+  // takes each customer's snapshot), one at the cut, which calibrates the churn risk on
+  // those snapshots against what each customer did since, and applies it.
+  const int64_t since = cut - int64_t{config.churn().risk_horizon_days()} * kDay;
+  std::vector<CustomerState> then = StatesAsOf(work, config, since);
+  Refit(config, then, since);
+  std::map<std::string, const CustomerState*> then_of;
+  for (const auto& s : then) then_of[s.customer_id()] = &s;
+  std::vector<CustomerState> now = StatesAsOf(work, config, cut);
+  for (auto& s : now) {
+    const auto earlier = then_of.find(s.customer_id());
+    if (earlier != then_of.end()) *s.mutable_risk_snapshot() = earlier->second->risk_snapshot();
   }
-  auto risk_model = projections::FitChurnRisk(examples, risk_horizon_days);
+  const ModelRecord model = Refit(config, now, cut);
+  const std::optional<guanxi::v1::ChurnRiskModel> risk_model =
+      model.has_churn_risk() ? std::optional(model.churn_risk()) : std::nullopt;
 
   // One fit per partition: the customers split by the hash of their id.
   std::vector<std::vector<const CustomerState*>> shares(static_cast<size_t>(partitions));
@@ -280,9 +290,7 @@ void Run(const DataSet& set, const std::string& data, const guanxi::v1::EngineCo
     signals["expected, split"].push_back({-expected_split[s.customer_id()], gone});
     double risk = 0;
     if (risk_model) {
-      risk = projections::ChurnRisk(
-          *risk_model,
-          projections::RiskFeaturesOf(config.churn(), s, At(cut)));
+      risk = s.churn_risk();
       signals["churn risk"].push_back({risk, gone});
     }
     const int level = s.churn_episode().warning_id().empty() ? 0 : s.churn_episode().level();
@@ -376,10 +384,9 @@ int Main(int argc, char** argv) {
     return 2;
   }
   const int partitions = std::stoi(Flag(argc, argv, "partitions", "8"));
-  const int horizon = std::stoi(Flag(argc, argv, "risk-horizon-days", "90"));
   const bool diagnose = Flag(argc, argv, "diagnose", "off") == "on";
-  if (partitions < 1 || horizon < 1) {
-    std::fprintf(stderr, "--partitions and --risk-horizon-days must be 1 or more\n");
+  if (partitions < 1) {
+    std::fprintf(stderr, "--partitions must be 1 or more\n");
     return 2;
   }
   const std::vector<DataSet> known = {
@@ -396,7 +403,7 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr, "--set: unknown set \"%s\" (retail, cdnow)\n", name.c_str());
       return 2;
     }
-    Run(*set, data, *config, partitions, horizon, diagnose);
+    Run(*set, data, *config, partitions, diagnose);
   }
   return 0;
 }

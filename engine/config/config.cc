@@ -341,6 +341,7 @@ absl::Status ValidateChurn(const guanxi::v1::ChurnConfig& churn) {
       {"churn.default_rhythm_days", churn.default_rhythm_days(), 0, true, kMaxDays},
       {"churn.min_rhythm_days", churn.min_rhythm_days(), 0, true, kMaxDays},
       {"churn.p_alive_threshold", churn.p_alive_threshold(), 0, false, 1},
+      {"churn.risk_threshold", churn.risk_threshold(), 0, true, 1},
       {"churn.complaint_service_level_days", churn.complaint_service_level_days(), 0, true,
        kMaxDays},
       {"churn.complaint_max_age_days", churn.complaint_max_age_days(),
@@ -381,6 +382,7 @@ absl::Status ValidateChurn(const guanxi::v1::ChurnConfig& churn) {
       {"churn.weights.silence", churn.weights().silence(), 0, false, kInf},
       {"churn.weights.call_sentiment", churn.weights().call_sentiment(), 0, false, kInf},
       {"churn.weights.decline_evidence", churn.weights().decline_evidence(), 0, false, kInf},
+      {"churn.weights.churn_risk", churn.weights().churn_risk(), 0, false, kInf},
       {"churn.evidence.call_sentiment_weight", churn.evidence().call_sentiment_weight(), 0, false,
        kInf},
       {"churn.evidence.call_sentiment_pivot", churn.evidence().call_sentiment_pivot(), -1, false,
@@ -634,6 +636,7 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   churn->set_default_rhythm_days(30);
   churn->set_min_rhythm_days(7);
   churn->set_p_alive_threshold(0.3);
+  churn->set_risk_threshold(0.7);
   churn->set_complaint_service_level_days(14);
   churn->set_complaint_max_age_days(45);
   churn->set_complaint_run_count(4);
@@ -669,6 +672,7 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   weights->set_silence(6);
   weights->set_call_sentiment(3);
   weights->set_decline_evidence(6);
+  weights->set_churn_risk(6);
   auto* evidence = churn->mutable_evidence();
   evidence->set_call_sentiment_weight(3);
   evidence->set_call_sentiment_pivot(0.1);

@@ -114,10 +114,15 @@ std::optional<ChurnRiskModel> FitChurnRisk(absl::Span<const RiskExample> example
   if (n < std::max<int64_t>(min_examples, 2) || churned == 0 || churned == n) return std::nullopt;
 
   constexpr int k = kRiskFeatures;
-  // Standardise: each feature's mean and standard deviation over the examples.
-  std::array<double, k> mean{}, scale{};
+  // Standardise: each feature's mean and standard deviation over the examples; and the
+  // range it covers, to which scoring holds a feature.
+  std::array<double, k> mean{}, scale{}, low = examples[0].features, high = examples[0].features;
   for (const RiskExample& e : examples) {
-    for (int j = 0; j < k; ++j) mean[j] += e.features[j];
+    for (int j = 0; j < k; ++j) {
+      mean[j] += e.features[j];
+      low[j] = std::min(low[j], e.features[j]);
+      high[j] = std::max(high[j], e.features[j]);
+    }
   }
   for (int j = 0; j < k; ++j) mean[j] /= static_cast<double>(n);
   for (const RiskExample& e : examples) {
@@ -200,6 +205,8 @@ std::optional<ChurnRiskModel> FitChurnRisk(absl::Span<const RiskExample> example
     model.add_mean(mean[j]);
     model.add_scale(scale[j]);
     model.add_weights(w[j + 1]);
+    model.add_low(low[j]);
+    model.add_high(high[j]);
   }
   model.set_penalised_log_likelihood(-current);
   model.set_converged(converged);
@@ -245,14 +252,29 @@ std::optional<RiskExample> RiskExampleOf(const guanxi::v1::ChurnConfig& churn,
   return example;
 }
 
+std::optional<ChurnRiskModel> RefitChurnRisk(const guanxi::v1::ChurnConfig& churn,
+                                             absl::Span<const CustomerState* const> population,
+                                             const Timestamp& as_of,
+                                             const ChurnRiskModel* in_force) {
+  std::vector<RiskExample> examples;
+  for (const CustomerState* state : population) {
+    if (auto example = RiskExampleOf(churn, *state, as_of)) examples.push_back(*example);
+  }
+  if (auto fitted = FitChurnRisk(examples, churn.risk_horizon_days())) return fitted;
+  if (in_force != nullptr) return *in_force;
+  return std::nullopt;
+}
+
 double ChurnRisk(const ChurnRiskModel& model, const RiskFeatures& features) {
   if (model.weights_size() != kRiskFeatures || model.mean_size() != kRiskFeatures ||
-      model.scale_size() != kRiskFeatures) {
+      model.scale_size() != kRiskFeatures || model.low_size() != kRiskFeatures ||
+      model.high_size() != kRiskFeatures) {
     return 0;
   }
   double eta = model.intercept();
   for (int j = 0; j < kRiskFeatures; ++j) {
-    eta += model.weights(j) * (features[j] - model.mean(j)) / model.scale(j);
+    const double f = std::clamp(features[j], model.low(j), model.high(j));
+    eta += model.weights(j) * (f - model.mean(j)) / model.scale(j);
   }
   return Sigmoid(eta);
 }

@@ -95,6 +95,15 @@ std::optional<RiskExample> RiskExampleOf(const guanxi::v1::ChurnConfig& churn,
                                          const guanxi::v1::CustomerState& state,
                                          const google::protobuf::Timestamp& as_of);
 
+// A refit's churn risk model over a whole population held in memory (a benchmark, `guanxi
+// model fit`; the engine samples the examples as it does the other figures): calibrated
+// on RiskExampleOf each customer at `as_of`, or `in_force` (nullptr: none) when nothing
+// can be calibrated; nullopt when neither.
+std::optional<guanxi::v1::ChurnRiskModel> RefitChurnRisk(
+    const guanxi::v1::ChurnConfig& churn,
+    absl::Span<const guanxi::v1::CustomerState* const> population,
+    const google::protobuf::Timestamp& as_of, const guanxi::v1::ChurnRiskModel* in_force);
+
 // The model's probability, 0..1, for these features; 0 for a model with another number
 // of features than this build's (a record of another version: docs/scoring.md).
 double ChurnRisk(const guanxi::v1::ChurnRiskModel& model, const RiskFeatures& features);

@@ -498,6 +498,21 @@ std::optional<Finding> LowPAlive(const ChurnConfig& config, const CustomerState&
       severe ? 2.0 : 1.0};
 }
 
+std::optional<Finding> ChurnRiskHigh(const ChurnConfig& config, const CustomerState& state) {
+  if (!state.has_churn_risk()) return std::nullopt;
+  const double risk = state.churn_risk();
+  if (!(risk >= config.risk_threshold())) return std::nullopt;
+  // Severe when the chance of any purchase or contact is severe_factor times smaller.
+  const bool severe = (1 - risk) * config.severe_factor() <= 1 - config.risk_threshold();
+  return Finding{
+      Reason("churn_risk", risk, config.risk_threshold(),
+             absl::StrCat("churn risk ", absl::StrFormat("%.2f", risk),
+                          " (no purchase and no contact in the next ", config.risk_horizon_days(),
+                          " days), at or above ", absl::StrFormat("%.2f", config.risk_threshold()),
+                          severe ? "; severe" : "")),
+      severe ? 2.0 : 1.0};
+}
+
 std::optional<Finding> UnresolvedComplaint(const ChurnConfig& config, const CustomerState& state,
                                            int64_t now) {
   int overdue = 0;
@@ -802,6 +817,7 @@ ChurnAssessment AssessChurn(const ChurnConfig& config, const CustomerState& stat
        w.inactivity() > 0 && !silence ? Inactivity(config, state, now) : std::nullopt},
       {w.silence(), silence},
       {w.low_p_alive(), w.low_p_alive() > 0 ? LowPAlive(config, state, model) : std::nullopt},
+      {w.churn_risk(), w.churn_risk() > 0 ? ChurnRiskHigh(config, state) : std::nullopt},
       {w.unresolved_complaint(),
        w.unresolved_complaint() > 0 ? UnresolvedComplaint(config, state, now) : std::nullopt},
       {w.complaint_run(), w.complaint_run() > 0 ? ComplaintRun(config, state, now) : std::nullopt},

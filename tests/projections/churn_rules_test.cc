@@ -46,6 +46,7 @@ ChurnConfig TestConfig() {
   c.set_default_rhythm_days(30);
   c.set_min_rhythm_days(7);
   c.set_p_alive_threshold(0.3);
+  c.set_risk_threshold(0.8);
   c.set_complaint_service_level_days(14);
   c.set_complaint_max_age_days(90);
   c.set_complaint_run_count(3);
@@ -888,6 +889,31 @@ TEST(ChurnRulesTest, LowPAliveOnlyWithABgNbdModel) {
     ASSERT_EQ(reason.has_value(), tc.holds) << tc.p_alive;
     if (reason) {
       EXPECT_DOUBLE_EQ(reason->observed(), tc.p_alive);
+      EXPECT_DOUBLE_EQ(c.Assess(Day(1)).points, tc.points);
+    }
+  }
+}
+
+TEST(ChurnRulesTest, ChurnRiskOnlyOnceTheRiskIsKnown) {
+  // Threshold 0.8, severe_factor 2: severe once the chance of any purchase or contact,
+  // 1 - risk, is 0.2 / 2 = 0.1 or less.
+  const struct {
+    std::optional<double> risk;
+    bool holds;
+    double points;
+  } cases[] = {{std::nullopt, false, 0}, {0.79, false, 0}, {0.8, true, 1},
+               {0.89, true, 1},          {0.9, true, 2},   {0.99, true, 2}};
+  for (const auto& tc : cases) {
+    Customer c;
+    c.config().mutable_weights()->set_churn_risk(1);
+    c.Observe(Order(0));
+    if (tc.risk) c.state.set_churn_risk(*tc.risk);
+    const auto reason = c.ReasonAt(Day(1), "churn_risk");
+    ASSERT_EQ(reason.has_value(), tc.holds) << tc.risk.value_or(-1);
+    if (reason) {
+      EXPECT_DOUBLE_EQ(reason->observed(), *tc.risk);
+      EXPECT_DOUBLE_EQ(reason->threshold(), 0.8);
+      EXPECT_THAT(reason->description(), HasSubstr("in the next 90 days"));
       EXPECT_DOUBLE_EQ(c.Assess(Day(1)).points, tc.points);
     }
   }

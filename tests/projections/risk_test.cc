@@ -159,5 +159,17 @@ TEST(ChurnRiskTest, AModelOfAnotherFeatureSetGivesNoRisk) {
   EXPECT_EQ(ChurnRisk(model, RiskFeatures{}), 0);
 }
 
+TEST(ChurnRiskTest, HoldsEachFeatureWithinTheRangeTheCalibrationSaw) {
+  const auto model = FitChurnRisk(Planted(2000, 9), 90);
+  ASSERT_TRUE(model.has_value());
+  const int quiet = Index("quiet_days");
+  RiskFeatures edge{}, beyond{};
+  edge[quiet] = model->high(quiet);
+  beyond[quiet] = model->high(quiet) * 100;  // far outside anything it was fitted on
+  EXPECT_EQ(ChurnRisk(*model, beyond), ChurnRisk(*model, edge));
+  EXPECT_LT(model->low(quiet), -2.5);  // N(0, 1) over 2,000 draws
+  EXPECT_GT(model->high(quiet), 2.5);
+}
+
 }  // namespace
 }  // namespace guanxi::projections
