@@ -17,6 +17,7 @@
 #include "engine/projection/replay.h"
 #include "engine/query/json.h"
 #include "google/protobuf/util/time_util.h"
+#include "projections/churn/risk.h"
 #include "projections/population.h"
 
 namespace guanxi::app {
@@ -67,6 +68,11 @@ int RunFit(const Args& args, Io& io) {
   guanxi::v1::ModelRecord model =
       projections::FitPopulation(config->classification(), population, *as_of);
   for (int32_t p : *partitions) model.add_partitions(p);
+  // The churn risk, calibrated on the snapshots the log's model records took a horizon
+  // or more before (none in a log without model records).
+  if (auto risk = projections::RefitChurnRisk(config->churn(), population, *as_of, nullptr)) {
+    *model.mutable_churn_risk() = *std::move(risk);
+  }
 
   if (args.IsSet("json")) {
     const absl::StatusOr<std::string> json = engine::MessageJson(model);
@@ -86,6 +92,14 @@ int RunFit(const Args& args, Io& io) {
         b.converged() ? "converged" : "NOT converged");
   } else {
     io.out << "BG/NBD: not fitted (too few repeat buyers)\n";
+  }
+  if (model.has_churn_risk()) {
+    const auto& r = model.churn_risk();
+    io.out << absl::StrFormat(
+        "churn risk (%d days): calibrated on %d customers, %d of whom went quiet (%s)\n",
+        r.horizon_days(), r.examples(), r.churned(), r.converged() ? "converged" : "NOT converged");
+  } else {
+    io.out << "churn risk: not calibrated (no customer snapshot a horizon old)\n";
   }
   if (model.has_abc()) {
     io.out << absl::StrFormat("ABC: A from %.2f, B from %.2f trailing-12-month revenue\n",
