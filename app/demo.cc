@@ -9,6 +9,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <ostream>
 #include <thread>
@@ -55,6 +56,7 @@ struct Snapshot {
     int level = 0;  // the open warning episode's level (guanxi.v1.WarningLevel), 0: none
     double score = 0;
     double p_alive = 0;
+    std::optional<double> risk;  // CustomerState.churn_risk, when known
     guanxi::v1::LifecycleStage stage{};
     std::string why;
     bool operator<(const AtRisk& o) const {  // the most at risk first
@@ -93,7 +95,9 @@ Snapshot Look(const std::string& data, const std::string& scratch) {
           if (level > 0) ++snap.open_warnings[level];
           if (level > 0 || s.stage() == guanxi::v1::LIFECYCLE_STAGE_AT_RISK ||
               s.stage() == guanxi::v1::LIFECYCLE_STAGE_WINNING_BACK) {
-            mine.push_back({s.customer_id(), level, s.overall_score(), s.p_alive(), s.stage(), ""});
+            mine.push_back({s.customer_id(), level, s.overall_score(), s.p_alive(),
+                            s.has_churn_risk() ? std::optional(s.churn_risk()) : std::nullopt,
+                            s.stage(), ""});
           }
           return true;
         })
@@ -164,9 +168,11 @@ void Render(std::ostream& out, bool terminal, const std::string& web_url, const 
   out << "\n\nmost at risk (highest open warning, then lowest relationship score):\n";
   if (snap.at_risk.empty()) out << "  (none yet)\n";
   for (const auto& r : snap.at_risk) {
-    out << absl::StrFormat("  %-12s %-8s score %5.1f  %-12s P(alive) %.2f  %s\n", r.customer_id,
-                           r.level > 0 ? LevelName(r.level) : "-", r.score, StageName(r.stage),
-                           r.p_alive, r.why.substr(0, 64));
+    out << absl::StrFormat("  %-12s %-8s score %5.1f  %-12s P(alive) %.2f  risk %-4s  %s\n",
+                           r.customer_id, r.level > 0 ? LevelName(r.level) : "-", r.score,
+                           StageName(r.stage), r.p_alive,
+                           r.risk ? absl::StrFormat("%.2f", *r.risk) : std::string("-"),
+                           r.why.substr(0, 64));
   }
   out << "\nchurn warnings as they fire (" << warnings_seen << " so far):\n";
   if (warnings.empty()) out << "  (none yet)\n";
