@@ -27,12 +27,23 @@ double DaysBetween(int64_t from, int64_t to) {
   return std::max(0.0, static_cast<double>(to - from) / kDay);
 }
 
-// Orders in the last 3 calendar months against the 9 months before (a third of them).
-double OrderTrend(const CustomerState& state, const Timestamp& at) {
-  const double recent = static_cast<double>(Trailing(state, at, 3).orders);
-  const double before = static_cast<double>(Trailing(state, at, 12).orders) - recent;
-  return std::log((recent + 0.5) / (before / 3.0 + 0.5));
+// Orders and revenue (major units, net of cancellations, never below 0) in the last 3
+// calendar months against the 9 months before (a third of them).
+struct Trends {
+  double orders = 0, spend = 0;
+};
+Trends TrendsOf(const CustomerState& state, const Timestamp& at) {
+  const TrailingPurchases recent = Trailing(state, at, 3);
+  const TrailingPurchases year = Trailing(state, at, 12);
+  const double orders = static_cast<double>(recent.orders);
+  const double orders_before = static_cast<double>(year.orders - recent.orders);
+  const double spend = std::max(0.0, static_cast<double>(recent.revenue_minor) / 100.0);
+  const double spend_before =
+      std::max(0.0, static_cast<double>(year.revenue_minor - recent.revenue_minor) / 100.0);
+  return {std::log((orders + 0.5) / (orders_before / 3.0 + 0.5)),
+          std::log((spend + 1.0) / (spend_before / 3.0 + 1.0))};
 }
+
 
 double Sigmoid(double z) {
   if (z >= 0) return 1.0 / (1.0 + std::exp(-z));
@@ -86,13 +97,15 @@ RiskFeatures RiskFeaturesOf(const guanxi::v1::ChurnConfig& churn, const Customer
       purchase_days > 0
           ? static_cast<double>(std::max<int64_t>(state.revenue_minor(), 0)) / 100.0 / purchase_days
           : 0.0;
+  const Trends trends = TrendsOf(state, at);
   return {
       std::log1p(DaysBetween(last_contact, now)),
       std::log1p(unbought),
       bought ? std::log1p(unbought / PurchaseRhythmDays(churn, state)) : 0.0,
       std::log1p(purchase_days),
       std::log1p(DaysBetween(first, now)),
-      OrderTrend(state, at),
+      trends.orders,
+      trends.spend,
       std::log1p(per_day),
       state.p_alive(),
       std::log1p(state.expected_purchases_90d()),
@@ -215,7 +228,10 @@ std::optional<ChurnRiskModel> FitChurnRisk(absl::Span<const RiskExample> example
 
 void UpdateChurnRisk(const guanxi::v1::ChurnConfig& churn, const guanxi::v1::ModelRecord* model,
                      CustomerState& state, const Timestamp& now) {
-  if (model == nullptr || !model->has_churn_risk()) {
+  // A model of another feature set (a record written by another release) gives no risk:
+  // not known, rather than a number from mismatched weights.
+  if (model == nullptr || !model->has_churn_risk() ||
+      model->churn_risk().weights_size() != kRiskFeatures) {
     state.clear_churn_risk();
     return;
   }

@@ -7,7 +7,7 @@
 // calibrated on the log itself: the population's features as of some moment S, against
 // whether each customer then went H days with nothing.
 //
-//   RiskFeatures f = RiskFeaturesOf(churn_config, state, at);
+//   RiskFeatures f = RiskFeaturesOf(churn_config, state, at);  // kRiskFeatureNames
 //   std::vector<RiskExample> examples = ...;            // features at S, outcome after S
 //   guanxi::v1::ChurnRiskModel m = FitChurnRisk(examples, horizon_days);
 //   double risk = ChurnRisk(m, RiskFeaturesOf(churn_config, state, now));  // 0..1
@@ -29,7 +29,7 @@
 namespace guanxi::projections {
 
 // The features of the risk model, in this order (docs/scoring.md lists their meanings).
-inline constexpr std::array<std::string_view, 11> kRiskFeatureNames = {
+inline constexpr std::array<std::string_view, 12> kRiskFeatureNames = {
     "quiet_days",          // log(1 + days since the last interaction of any kind)
     "unbought_days",       // log(1 + days since the last purchase, or since the first event)
     "quiet_over_rhythm",   // log(1 + days since the last purchase / the usual gap); 0 unbought
@@ -37,6 +37,8 @@ inline constexpr std::array<std::string_view, 11> kRiskFeatureNames = {
     "age_days",            // log(1 + days since the first event)
     "order_trend",         // log((orders in the last 3 months + 0.5) /
                            //     (orders in the 9 months before / 3 + 0.5))
+    "spend_trend",         // log((revenue in the last 3 months + 1) /
+                           //     (revenue in the 9 months before / 3 + 1)), major units
     "monetary",            // log(1 + revenue per purchase day, in major units)
     "p_alive",             // CustomerState.p_alive (BG/NBD; 0 without a model or a purchase)
     "expected_purchases",  // log(1 + CustomerState.expected_purchases_90d)

@@ -6,6 +6,7 @@
 
 #include "engine/config/config.h"
 #include "gtest/gtest.h"
+#include "projections/relationship.h"
 
 namespace guanxi::projections {
 namespace {
@@ -54,6 +55,27 @@ TEST(RiskFeaturesTest, ReadTheStateAtTheGivenTime) {
   EXPECT_DOUBLE_EQ(f[Index("expected_purchases")], std::log1p(1.5));
   EXPECT_DOUBLE_EQ(f[Index("score")], 0.5);
   EXPECT_DOUBLE_EQ(f[Index("order_trend")], std::log(0.5 / 0.5));  // no months kept
+  EXPECT_DOUBLE_EQ(f[Index("spend_trend")], std::log(1.0 / 1.0));
+}
+
+TEST(RiskFeaturesTest, TrendsSetTheLastThreeMonthsAgainstTheNineBefore) {
+  const auto config = engine::DefaultEngineConfig();
+  CustomerState s;
+  *s.mutable_first_event_at() = Day(0);
+  *s.mutable_last_purchase_at() = Day(300);
+  const int32_t now = MonthOf(Day(300));
+  // 2 orders for 100.00 this month; 6 orders for 900.00 five months before.
+  auto* recent = s.add_purchase_months();
+  recent->set_month(now);
+  recent->set_orders(2);
+  recent->set_revenue_minor(10000);
+  auto* before = s.add_purchase_months();
+  before->set_month(now - 5);
+  before->set_orders(6);
+  before->set_revenue_minor(90000);
+  const RiskFeatures f = RiskFeaturesOf(config.churn(), s, Day(300));
+  EXPECT_DOUBLE_EQ(f[Index("order_trend")], std::log((2 + 0.5) / (6 / 3.0 + 0.5)));
+  EXPECT_DOUBLE_EQ(f[Index("spend_trend")], std::log((100 + 1.0) / (900 / 3.0 + 1.0)));
 }
 
 TEST(RiskFeaturesTest, ACustomerWhoNeverBoughtCountsFromItsFirstEvent) {
