@@ -74,8 +74,10 @@ def describe_warning(w):
     notice = enum_word(warning_pb2.WarningNotice, w.notice, "WARNING_NOTICE_").upper()
     level = enum_word(warning_pb2.WarningLevel, w.level, "WARNING_LEVEL_")
     stage = enum_word(state_pb2.LifecycleStage, w.stage, "LIFECYCLE_STAGE_")
+    # The churn risk only once the engine knows it (an optional field: absent until then).
+    risk = f", risk {w.churn_risk:.2f}" if w.HasField("churn_risk") else ""
     lines = [f"{when(w)}  {notice:<9}  {level:<8}  customer {w.customer_id}: score {w.score:.1f}, "
-             f"stage {stage}, P(alive) {w.p_alive:.2f}  [warning {w.warning_id}]"]
+             f"stage {stage}, P(alive) {w.p_alive:.2f}{risk}  [warning {w.warning_id}]"]
     lines += [f"      - {r.code}: {r.description}" for r in w.reasons]
     return "\n".join(lines)
 

@@ -268,10 +268,12 @@ public final class GuanxiConsumer {
     String level = enumWord(WarningLevel.getDescriptor(), w.getLevelValue(), "WARNING_LEVEL_");
     String stage =
         enumWord(LifecycleStage.getDescriptor(), w.getStageValue(), "LIFECYCLE_STAGE_");
+    // The churn risk only once the engine knows it (an optional field: absent until then).
+    String risk = w.hasChurnRisk() ? ", risk " + fixed(w.getChurnRisk(), 2) : "";
     StringBuilder s = new StringBuilder(String.format(Locale.ROOT,
-        "%s  %-9s  %-8s  customer %s: score %s, stage %s, P(alive) %s  [warning %s]",
+        "%s  %-9s  %-8s  customer %s: score %s, stage %s, P(alive) %s%s  [warning %s]",
         when(w.hasEventTime(), w.getEventTime()), notice, level, w.getCustomerId(),
-        fixed(w.getScore(), 1), stage, fixed(w.getPAlive(), 2), w.getWarningId()));
+        fixed(w.getScore(), 1), stage, fixed(w.getPAlive(), 2), risk, w.getWarningId()));
     for (WarningReason r : w.getReasonsList()) {
       s.append("\n      - ").append(r.getCode()).append(": ").append(r.getDescription());
     }
