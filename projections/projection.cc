@@ -43,19 +43,7 @@ void CustomerProjection::Evaluate(guanxi::v1::CustomerState& state,
                                 .position = position,
                                 .partition = context.partition,
                                 .cause = cause});
-  if (!warning) return;
-  // A warning at level warning or above puts a buying customer at risk: one story.
-  guanxi::v1::RelationshipChange* stage_change = nullptr;
-  for (auto& change : derived.changes) {
-    if (change.has_stage()) stage_change = &change;
-  }
-  if (auto change = FollowWarning(state, *warning, now, position, stage_change)) {
-    std::vector<guanxi::v1::RelationshipChange> changes;
-    changes.push_back(std::move(*change));
-    Take(std::move(changes), cause, derived);
-  }
-  warning->set_stage(state.stage());
-  derived.warnings.push_back(std::move(*warning));
+  if (warning) derived.warnings.push_back(std::move(*warning));
 }
 
 Derived CustomerProjection::OnEvent(guanxi::v1::CustomerState& state,

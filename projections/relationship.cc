@@ -5,11 +5,9 @@
 #include <optional>
 #include <string>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "projections/classes.h"
@@ -596,43 +594,6 @@ std::optional<Timestamp> NextInactivityDeadline(const ProjectionConfig& config,
   deadline.set_seconds(since.seconds() + int64_t{days} * 86400 + (since.nanos() > 0 ? 1 : 0));
   if (!Before(state.as_of(), deadline)) return std::nullopt;  // due already: not a future move
   return deadline;
-}
-
-std::optional<guanxi::v1::RelationshipChange> FollowWarning(
-    CustomerState& state, const guanxi::v1::ChurnWarning& warning, const Timestamp& now,
-    uint64_t position, guanxi::v1::RelationshipChange* stage_change) {
-  if (warning.notice() != guanxi::v1::WARNING_NOTICE_RAISED &&
-      warning.notice() != guanxi::v1::WARNING_NOTICE_ESCALATED) {
-    return std::nullopt;
-  }
-  if (warning.level() < guanxi::v1::WARNING_LEVEL_WARNING) return std::nullopt;
-  const guanxi::v1::LifecycleStage from = state.stage();
-  if (from != guanxi::v1::LIFECYCLE_STAGE_DEEPENING && from != guanxi::v1::LIFECYCLE_STAGE_MAINTAINING &&
-      from != guanxi::v1::LIFECYCLE_STAGE_WINNING_BACK) {
-    return std::nullopt;
-  }
-  std::vector<std::string> codes;
-  for (const auto& r : warning.reasons()) codes.push_back(r.code());
-  const std::string cause = absl::StrCat(
-      "churn warning ",
-      warning.notice() == guanxi::v1::WARNING_NOTICE_RAISED ? "raised" : "escalated",
-      " to level ",
-      absl::AsciiStrToLower(absl::StripPrefix(guanxi::v1::WarningLevel_Name(warning.level()),
-                                              "WARNING_LEVEL_")),
-      ": ", absl::StrJoin(codes, ", "), " (", warning.warning_id(), ")");
-  state.set_stage(guanxi::v1::LIFECYCLE_STAGE_AT_RISK);
-  *state.mutable_stage_since() = now;
-  if (stage_change != nullptr) {
-    guanxi::v1::StageChange& change = *stage_change->mutable_stage();
-    change.set_to(guanxi::v1::LIFECYCLE_STAGE_AT_RISK);
-    change.set_cause(absl::StrCat(change.cause(), "; then ", cause));
-    return std::nullopt;
-  }
-  auto change = NewChange(state, now, position, "stage");
-  change.mutable_stage()->set_from(from);
-  change.mutable_stage()->set_to(guanxi::v1::LIFECYCLE_STAGE_AT_RISK);
-  change.mutable_stage()->set_cause(cause);
-  return change;
 }
 
 int32_t MonthOf(const Timestamp& t) {

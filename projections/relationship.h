@@ -23,7 +23,6 @@
 #include "guanxi/v1/config.pb.h"
 #include "guanxi/v1/events.pb.h"
 #include "guanxi/v1/state.pb.h"
-#include "guanxi/v1/warning.pb.h"
 
 namespace guanxi::projections {
 
@@ -99,18 +98,6 @@ TrailingPurchases Trailing(const guanxi::v1::CustomerState& state,
 // AdvanceTime when event time reaches it.
 std::optional<google::protobuf::Timestamp> NextInactivityDeadline(
     const ProjectionConfig& config, const guanxi::v1::CustomerState& state);
-
-// The lifecycle's rule driven by the churn warnings (docs/scoring.md, "The rules"): a
-// notice that raises or escalates an episode to level warning or above puts a customer
-// in a buying stage (deepening, maintaining, winning back) at risk, the cause naming the
-// warning and its reasons. Call it with each notice of an application, after the rules
-// above. When it moves the stage: amends `stage_change` (the application's own stage
-// change, when it has one: one fact per application) and returns nullopt, or returns a
-// new StageChange fact (`<customer>/<position>/stage`).
-std::optional<guanxi::v1::RelationshipChange> FollowWarning(
-    guanxi::v1::CustomerState& state, const guanxi::v1::ChurnWarning& warning,
-    const google::protobuf::Timestamp& now, uint64_t position,
-    guanxi::v1::RelationshipChange* stage_change);
 
 // The signals `event` carries (the keys of the scoring table), in a fixed order.
 // `grace_days` is ScoringConfig.payment_grace_days.

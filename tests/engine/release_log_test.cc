@@ -42,15 +42,14 @@ const Fixture kBeforeTheRedesign = {
     {{0, 2597, "5023a985a0bcc2ad55169670d77e8eb58086afcfbba23aef00eb1fcaaae3b00e"},
      {1, 1402, "e62f0d684fb96ad5f324c5598dd1f89c26e4aae00271e21564e5fd9e372ca1c1"}}};
 
-// Written by the commit that puts a customer at risk when a churn warning reaches level
-// warning (after the churn risk: CustomerState.risk_snapshot taken at every model record,
-// .churn_risk, twelve features; refits at their pace while a model is on its way), the
-// projections' latest change on purpose: a replay must give its live projections byte
-// for byte.
+// Written by the commit that gave the churn risk its twelve features (CustomerState.
+// risk_snapshot taken at every model record, .churn_risk; refits at their pace while a
+// model is on its way: 8 more model records a partition than before), the projections'
+// latest change on purpose: a replay must give its live projections byte for byte.
 const Fixture kProjectionsAsOfTheLatestChange = {
     GUANXI_SOURCE_DIR "/tests/fixtures/release-churn-risk.tar.gz",
-    {{0, 2607, "9a5bbf7e8d3b4eef1e8948250639f802f7a0b1422319622813a5e4a854a114ac"},
-     {1, 1412, "3110a2cc9cc2053740bb134b129b6cdaadab8004fd37837fbeb04c8dc874c917"}}};
+    {{0, 2607, "090b7282e9201ddcabfa963f5578696a392913ceb4b11992847da372bd8d3d3d"},
+     {1, 1412, "2bc741cd97766b3139d9501188474c0c90abd5ad2a7a0e73b1d8d456b618a1d2"}}};
 
 // The fixture unpacked into `dir` (its `data/`).
 std::string UnpackFixture(const Fixture& fixture, const TempDir& dir) {
