@@ -3,7 +3,7 @@
 //
 // A probe is an event that raises a churn warning the moment it is applied: a champion
 // contact leaving (`champion_left`, 6 points = watch with the defaults, RAISED at once;
-// docs/scoring.md section 6). Every probe has its own customer ("probe-<k>"), so every
+// docs/scoring.md section 6; the `churn_risk` reason is off: LatencyPhase says why). Every probe has its own customer ("probe-<k>"), so every
 // probe opens a new episode. The customer's setup, its first event (the champion
 // joining), is produced about a second of offered load before the probe, in place of a
 // background event (so the offered rate stays what was asked, and probe customers appear
@@ -183,6 +183,11 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
     return absl::InvalidArgumentError("latency: rate and seconds must be > 0, probe_every >= 2");
   }
   guanxi::v1::EngineConfig config = engine::DefaultEngineConfig();
+  // The probe customers do nothing but gain and lose a champion: once the population
+  // holds some of them, the churn risk learns, rightly, that such customers go quiet, and
+  // the `churn_risk` reason would open their episode at the setup, before the probe. The
+  // reason is off here (its risk is still computed on every event: the same work).
+  config.mutable_churn()->mutable_weights()->set_churn_risk(0);
   if (options.model_refit_days > 0) {
     config.mutable_classification()->set_model_refit_days(options.model_refit_days);
   }

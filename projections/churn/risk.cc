@@ -16,6 +16,11 @@ using guanxi::v1::ChurnRiskModel;
 using guanxi::v1::CustomerState;
 
 constexpr double kDay = 86400.0;
+// The columns of the features a customer must not be below the calibration in.
+constexpr int kPurchaseDaysFeature = 3;
+constexpr int kAgeFeature = 4;
+static_assert(kRiskFeatureNames[kPurchaseDaysFeature] == "purchase_days");
+static_assert(kRiskFeatureNames[kAgeFeature] == "age_days");
 // The L2 penalty on the standardised weights: small beside any population that can be
 // fitted (20 or more), enough to make the fit unique when two features coincide (on data
 // with purchases only, quiet_days and unbought_days are one and the same).
@@ -231,11 +236,24 @@ void UpdateChurnRisk(const guanxi::v1::ChurnConfig& churn, const guanxi::v1::Mod
   // A model of another feature set (a record written by another release) gives no risk:
   // not known, rather than a number from mismatched weights.
   if (model == nullptr || !model->has_churn_risk() ||
-      model->churn_risk().weights_size() != kRiskFeatures) {
+      model->churn_risk().weights_size() != kRiskFeatures ||
+      model->churn_risk().low_size() != kRiskFeatures) {
     state.clear_churn_risk();
     return;
   }
-  state.set_churn_risk(ChurnRisk(model->churn_risk(), RiskFeaturesOf(churn, state, now)));
+  const guanxi::v1::ChurnRiskModel& risk = model->churn_risk();
+  const RiskFeatures features = RiskFeaturesOf(churn, state, now);
+  // Not known for a customer younger, or with fewer purchase days, than every customer
+  // the calibration saw: a model fitted on a year-old population does not speak for one
+  // that arrived yesterday (it put brand-new contacts at 0.9).
+  // (With a margin: the calibration's lows come from snapshots kept in floats.)
+  constexpr double kMargin = 1e-6;
+  if (features[kAgeFeature] + kMargin < risk.low(kAgeFeature) ||
+      features[kPurchaseDaysFeature] + kMargin < risk.low(kPurchaseDaysFeature)) {
+    state.clear_churn_risk();
+    return;
+  }
+  state.set_churn_risk(ChurnRisk(risk, features));
 }
 
 void SnapshotForRisk(const guanxi::v1::ChurnConfig& churn, CustomerState& state,
@@ -289,7 +307,7 @@ double ChurnRisk(const ChurnRiskModel& model, const RiskFeatures& features) {
   }
   double eta = model.intercept();
   for (int j = 0; j < kRiskFeatures; ++j) {
-    const double f = std::clamp(features[j], model.low(j), model.high(j));
+    const double f = std::min(std::max(features[j], model.low(j)), model.high(j));
     eta += model.weights(j) * (f - model.mean(j)) / model.scale(j);
   }
   return Sigmoid(eta);

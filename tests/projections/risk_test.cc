@@ -181,6 +181,30 @@ TEST(ChurnRiskTest, AModelOfAnotherFeatureSetGivesNoRisk) {
   EXPECT_EQ(ChurnRisk(model, RiskFeatures{}), 0);
 }
 
+TEST(UpdateChurnRiskTest, NotKnownForACustomerYoungerThanTheCalibrationsCustomers) {
+  const auto config = engine::DefaultEngineConfig();
+  guanxi::v1::ModelRecord model;
+  auto fitted = FitChurnRisk(Planted(500, 4), 90);
+  ASSERT_TRUE(fitted.has_value());
+  // The calibration saw customers 100 days old or more, with at least one purchase day.
+  fitted->set_low(Index("age_days"), std::log1p(100.0));
+  fitted->set_low(Index("purchase_days"), std::log1p(1.0));
+  *model.mutable_churn_risk() = *fitted;
+  CustomerState s;
+  *s.mutable_first_event_at() = Day(0);
+  *s.mutable_last_purchase_at() = Day(0);
+  s.set_purchase_days(1);
+  UpdateChurnRisk(config.churn(), &model, s, Day(99));
+  EXPECT_FALSE(s.has_churn_risk());  // 99 days old
+  UpdateChurnRisk(config.churn(), &model, s, Day(100));
+  EXPECT_TRUE(s.has_churn_risk());
+  s.set_purchase_days(0);  // never bought: fewer purchase days than any of them
+  UpdateChurnRisk(config.churn(), &model, s, Day(100));
+  EXPECT_FALSE(s.has_churn_risk());
+  UpdateChurnRisk(config.churn(), nullptr, s, Day(100));
+  EXPECT_FALSE(s.has_churn_risk());
+}
+
 TEST(ChurnRiskTest, HoldsEachFeatureWithinTheRangeTheCalibrationSaw) {
   const auto model = FitChurnRisk(Planted(2000, 9), 90);
   ASSERT_TRUE(model.has_value());
