@@ -250,8 +250,8 @@ void Run(const DataSet& set, const std::string& data, const guanxi::v1::EngineCo
     if (earlier != then_of.end()) *s.mutable_risk_snapshot() = earlier->second->risk_snapshot();
   }
   const ModelRecord model = Refit(config, now, cut);
-  const std::optional<guanxi::v1::ChurnRiskModel> risk_model =
-      model.has_churn_risk() ? std::optional(model.churn_risk()) : std::nullopt;
+  const guanxi::v1::ChurnRiskModel* risk_model =
+      model.has_churn_risk() ? &model.churn_risk() : nullptr;
 
   // One fit per partition: the customers split by the hash of their id.
   std::vector<std::vector<const CustomerState*>> shares(static_cast<size_t>(partitions));

@@ -12,10 +12,10 @@ guanxi::v1::LogRecord FitModelRecord(const FitRequest& request) {
   if (request.purchasers > static_cast<int64_t>(request.figures.size())) {
     record.mutable_model()->set_sample(static_cast<int64_t>(request.figures.size()));
   }
-  if (auto risk = projections::FitChurnRisk(request.risk_examples, request.risk_horizon_days)) {
+  if (auto risk = projections::CalibrateChurnRisk(
+          request.risk_examples, request.risk_horizon_days,
+          request.previous_risk ? &*request.previous_risk : nullptr)) {
     *record.mutable_model()->mutable_churn_risk() = *std::move(risk);
-  } else if (request.previous_risk) {
-    *record.mutable_model()->mutable_churn_risk() = *request.previous_risk;
   }
   return record;
 }

@@ -173,10 +173,13 @@ void PartitionProjector::AwaitOutboxRoom(const std::atomic<bool>& stop) {
 bool PartitionProjector::RefitWanted() const {
   if (!options_.models) return false;
   if (clock_seconds() < schedule_.next_check_seconds()) return false;
-  const google::protobuf::Timestamp* last =
-      requested_as_of_                ? &*requested_as_of_
-      : checkpoint_.has_model() ? &checkpoint_.model().as_of()
-                                      : nullptr;
+  // Due after the latest model asked for, applied or not (none: the model in force).
+  const google::protobuf::Timestamp* last = nullptr;
+  if (requested_as_of_) {
+    last = &*requested_as_of_;
+  } else if (checkpoint_.has_model()) {
+    last = &checkpoint_.model().as_of();
+  }
   return projections::RefitDueSince(options_.config.classification(), last, checkpoint_.clock());
 }
 

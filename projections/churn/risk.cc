@@ -294,7 +294,12 @@ std::optional<ChurnRiskModel> RefitChurnRisk(const guanxi::v1::ChurnConfig& chur
   for (const CustomerState* state : population) {
     if (auto example = RiskExampleOf(churn, *state, as_of)) examples.push_back(*example);
   }
-  if (auto fitted = FitChurnRisk(examples, churn.risk_horizon_days())) return fitted;
+  return CalibrateChurnRisk(examples, churn.risk_horizon_days(), in_force);
+}
+
+std::optional<ChurnRiskModel> CalibrateChurnRisk(absl::Span<const RiskExample> examples,
+                                                 int horizon_days, const ChurnRiskModel* in_force) {
+  if (auto fitted = FitChurnRisk(examples, horizon_days)) return fitted;
   if (in_force != nullptr) return *in_force;
   return std::nullopt;
 }

@@ -98,10 +98,15 @@ std::optional<RiskExample> RiskExampleOf(const guanxi::v1::ChurnConfig& churn,
                                          const guanxi::v1::CustomerState& state,
                                          const google::protobuf::Timestamp& as_of);
 
-// A refit's churn risk model over a whole population held in memory (a benchmark, `guanxi
-// model fit`; the engine samples the examples as it does the other figures): calibrated
-// on RiskExampleOf each customer at `as_of`, or `in_force` (nullptr: none) when nothing
-// can be calibrated; nullopt when neither.
+// The churn risk model a refit puts in its model record: fitted on `examples`, or
+// `in_force` (nullptr: none) when nothing can be calibrated; nullopt when neither.
+std::optional<guanxi::v1::ChurnRiskModel> CalibrateChurnRisk(
+    absl::Span<const RiskExample> examples, int horizon_days,
+    const guanxi::v1::ChurnRiskModel* in_force);
+
+// The same over a whole population held in memory (a benchmark, `guanxi model fit`; the
+// engine samples the examples as it does the other figures): the examples are
+// RiskExampleOf each customer at `as_of`.
 std::optional<guanxi::v1::ChurnRiskModel> RefitChurnRisk(
     const guanxi::v1::ChurnConfig& churn,
     absl::Span<const guanxi::v1::CustomerState* const> population,
