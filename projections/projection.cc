@@ -6,6 +6,7 @@
 #include "projections/churn/risk.h"
 #include "projections/churn/rules.h"
 #include "projections/classes.h"
+#include "projections/lifecycle.h"
 
 namespace guanxi::projections {
 namespace {
@@ -28,22 +29,31 @@ void Take(std::vector<guanxi::v1::RelationshipChange>&& changes, const std::stri
 }  // namespace
 
 CustomerProjection::CustomerProjection(const guanxi::v1::EngineConfig& config)
-    : relationship_(config.scoring(), config.lifecycle()),
+    : relationship_(config.scoring()),
+      lifecycle_(config.lifecycle()),
       classification_(config.classification()),
       churn_(config.churn()) {}
 
-void CustomerProjection::Evaluate(guanxi::v1::CustomerState& state,
+void CustomerProjection::Conclude(guanxi::v1::CustomerState& state, StageInput input,
                                   const google::protobuf::Timestamp& now, uint64_t position,
                                   const Context& context, const std::string& cause,
                                   Derived& derived) const {
   if (state.dimensions_size() == 0) return;  // no event yet
-  auto warning = EvaluateChurn(churn_, state,
-                               {.model = context.model,
-                                .now = now,
-                                .position = position,
-                                .partition = context.partition,
-                                .cause = cause});
-  if (warning) derived.warnings.push_back(std::move(*warning));
+  std::optional<guanxi::v1::ChurnWarning> warning = EvaluateChurn(churn_, state,
+                                                                  {.model = context.model,
+                                                                   .now = now,
+                                                                   .position = position,
+                                                                   .partition = context.partition,
+                                                                   .cause = cause});
+  input.notice = warning ? &*warning : nullptr;
+  if (auto change = AdvanceStage(lifecycle_, state, input, now, position)) {
+    std::vector<guanxi::v1::RelationshipChange> changes;
+    changes.push_back(std::move(*change));
+    Take(std::move(changes), cause, derived);
+  }
+  if (!warning) return;
+  warning->set_stage(state.stage());  // the notice tells the stage it leaves the customer in
+  derived.warnings.push_back(std::move(*warning));
 }
 
 Derived CustomerProjection::OnEvent(guanxi::v1::CustomerState& state,
@@ -51,12 +61,18 @@ Derived CustomerProjection::OnEvent(guanxi::v1::CustomerState& state,
                                     const Context& context) const {
   Derived derived;
   const std::string cause = absl::StrCat("event:", event.event_id());
-  Take(ApplyEvent(relationship_, state, event, position).changes, cause, derived);
+  const double quiet_days = QuietDays(state, event.occurred_at());  // before the event counts
+  Applied applied = ApplyEvent(relationship_, state, event, position);
+  Take(std::move(applied.changes), cause, derived);
   ObserveForChurn(churn_, state, event);
   Take(Classify(classification_, context.model, state, event.occurred_at(), position), cause,
        derived);
   UpdateChurnRisk(churn_, context.model, state, event.occurred_at());
-  Evaluate(state, event.occurred_at(), position, context, cause, derived);
+  Conclude(state,
+           {.event = &event,
+            .quiet_days = quiet_days,
+            .score_not_lowered = applied.moved.to() >= applied.moved.from()},
+           event.occurred_at(), position, context, cause, derived);
   return derived;
 }
 
@@ -68,7 +84,7 @@ Derived CustomerProjection::OnTime(guanxi::v1::CustomerState& state,
   Take(AdvanceTime(relationship_, state, now, position).changes, cause, derived);
   Take(Classify(classification_, context.model, state, now, position), cause, derived);
   UpdateChurnRisk(churn_, context.model, state, now);
-  Evaluate(state, now, position, context, cause, derived);
+  Conclude(state, {.quiet_days = QuietDays(state, now)}, now, position, context, cause, derived);
   return derived;
 }
 
@@ -80,7 +96,7 @@ Derived CustomerProjection::OnModel(guanxi::v1::CustomerState& state,
   Take(Classify(classification_, context.model, state, now, position), cause, derived);
   UpdateChurnRisk(churn_, context.model, state, now);
   SnapshotForRisk(churn_, state, now);
-  Evaluate(state, now, position, context, cause, derived);
+  Conclude(state, {}, now, position, context, cause, derived);  // no time passes
   return derived;
 }
 
@@ -92,7 +108,7 @@ std::optional<int64_t> CustomerProjection::NextDeadline(
     const int64_t seconds = t->seconds() + (t->nanos() > 0 ? 1 : 0);  // whole seconds, not early
     if (!next || seconds < *next) next = seconds;
   };
-  consider(NextInactivityDeadline(relationship_, state));
+  consider(NextInactivityDeadline(lifecycle_, state));
   consider(NextChurnDeadline(churn_, state));
   return next;
 }

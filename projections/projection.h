@@ -1,7 +1,9 @@
-// One customer's whole projection, applied in a fixed order: the relationship score and
-// lifecycle (relationship.h), the churn rules' evidence (churn/rules.h), the classes
-// (classes.h), then the churn rules' evaluation and warning episode. This is the one entry point the engine's projection workers, replay
-// and the audit tools call, so they cannot disagree about what a record does.
+// One customer's whole projection, applied in a fixed order: the relationship score
+// (relationship.h), the churn rules' evidence (churn/rules.h), the classes (classes.h),
+// the churn risk (churn/risk.h), the churn rules' evaluation and warning episode, then
+// the lifecycle stage, which follows the episode (lifecycle.h). This is the one entry
+// point the engine's projection workers, replay and the audit tools call, so they cannot
+// disagree about what a record does.
 //
 //   CustomerProjection projection(engine_config);   // validated
 //   Derived d = projection.OnEvent(state, event, position, {.model = model});
@@ -29,6 +31,7 @@
 #include "guanxi/v1/models.pb.h"
 #include "guanxi/v1/state.pb.h"
 #include "guanxi/v1/warning.pb.h"
+#include "projections/lifecycle.h"
 #include "projections/relationship.h"
 
 namespace guanxi::projections {
@@ -66,12 +69,14 @@ class CustomerProjection {
   std::optional<int64_t> NextDeadline(const guanxi::v1::CustomerState& state) const;
 
  private:
-  // The churn rules' evaluation at `now`, after everything else is current.
-  void Evaluate(guanxi::v1::CustomerState& state, const google::protobuf::Timestamp& now,
-                uint64_t position, const Context& context, const std::string& cause,
-                Derived& derived) const;
+  // The churn rules' evaluation at `now`, after everything else is current, then the
+  // lifecycle stage, which follows the warning episode (lifecycle.h).
+  void Conclude(guanxi::v1::CustomerState& state, StageInput input,
+                const google::protobuf::Timestamp& now, uint64_t position, const Context& context,
+                const std::string& cause, Derived& derived) const;
 
   ProjectionConfig relationship_;
+  guanxi::v1::LifecycleConfig lifecycle_;
   guanxi::v1::ClassificationConfig classification_;
   guanxi::v1::ChurnConfig churn_;
 };

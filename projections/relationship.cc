@@ -60,31 +60,6 @@ std::optional<double> MeasuredValue(Signal signal, const Event& event) {
   }
 }
 
-// Every event kind except profile updates, contact changes, assessments (our own
-// records) and bare invitations (our action, not the customer's) is an interaction:
-// it resets the inactivity clock.
-bool IsInteraction(const Event& event) {
-  switch (event.payload_case()) {
-    case Event::kProfile:
-    case Event::kContactChange:
-    case Event::kAssessment:
-    case Event::kErasure:
-    case Event::PAYLOAD_NOT_SET:
-      return false;
-    case Event::kActivity:
-      return event.activity().status() != guanxi::v1::PARTICIPATION_STATUS_INVITED;
-    default:
-      return true;
-  }
-}
-
-// The payload's field name ("visit", "order", ...), for causes.
-std::string KindOf(const Event& event) {
-  const auto* oneof = Event::descriptor()->FindOneofByName("payload");
-  const auto* field = Event::GetReflection()->GetOneofFieldDescriptor(event, oneof);
-  return field == nullptr ? "event" : field->name();
-}
-
 double ScoreOf(const guanxi::v1::ScoringConfig& scoring, const DimensionScore& d) {
   return (scoring.prior_weight() * scoring.prior() + d.evidence_weight() * d.evidence_mean()) /
          (scoring.prior_weight() + d.evidence_weight());
@@ -317,219 +292,6 @@ void Bookkeep(CustomerState& state, const Event& event, uint64_t position, int g
   BookkeepClassification(state, event);
 }
 
-// What the lifecycle rules look at besides the state. The rules run in two phases
-// (docs/scoring.md): the time phase (event == nullptr) applies what the passing of time
-// alone implies, exactly as a tick would; the event phase applies what the event
-// implies. In the event phase the event triggers at most one move, and a customer
-// entering winning_back is not promoted by the same event.
-struct StageContext {
-  const Event* event;         // nullptr in the time phase
-  double quiet_days;          // since the last interaction (0 in the event phase)
-  bool score_not_lowered;     // the event's observations did not lower the overall score
-  bool event_used;            // the event has already triggered a move
-  bool entered_winning_back;  // this application entered winning_back
-};
-
-bool IsPurchase(const Event& event) {
-  if (event.has_order()) return event.order().kind() != guanxi::v1::ORDER_KIND_CANCELLATION;
-  if (event.has_contract()) {
-    const auto m = event.contract().milestone();
-    return m == guanxi::v1::CONTRACT_MILESTONE_KIND_SIGNED ||
-           m == guanxi::v1::CONTRACT_MILESTONE_KIND_RENEWED;
-  }
-  return event.has_opportunity() &&
-         event.opportunity().stage() == guanxi::v1::OPPORTUNITY_STAGE_WON;
-}
-
-std::string PurchaseCause(const Event& event) {
-  if (event.has_order()) return absl::StrCat("order ", event.order().order_id());
-  if (event.has_contract()) {
-    return absl::StrCat("contract ", event.contract().contract_id(),
-                        event.contract().milestone() == guanxi::v1::CONTRACT_MILESTONE_KIND_SIGNED
-                            ? " signed"
-                            : " renewed");
-  }
-  return absl::StrCat("opportunity ", event.opportunity().opportunity_id(), " won");
-}
-
-bool IsTermination(const Event& e) {
-  return e.has_contract() &&
-         e.contract().milestone() == guanxi::v1::CONTRACT_MILESTONE_KIND_TERMINATED;
-}
-
-bool IsChampionLeaving(const Event& e) {
-  return e.has_contact_change() &&
-         e.contact_change().change() == guanxi::v1::CONTACT_CHANGE_KIND_LEFT &&
-         e.contact_change().champion();
-}
-
-std::string TerminationCause(const Event& e) {
-  return absl::StrCat("contract ", e.contract().contract_id(),
-                      " terminated, no active contract left");
-}
-
-std::string ChampionCause(const Event& e) {
-  // By id, never by name: a name is personal data (docs/events.md), erased on request,
-  // and a fact derived from it would differ in a replay after the erasure.
-  return absl::StrCat("champion ", e.contact_change().contact_id(), " left");
-}
-
-std::string Score1(double x) { return absl::StrFormat("%.1f", x); }
-
-std::string QuietCause(const StageContext& ctx, int threshold) {
-  return absl::StrCat("no interaction for ", static_cast<int64_t>(std::floor(ctx.quiet_days)),
-                      " days (threshold ", threshold, ")");
-}
-
-struct Move {
-  LifecycleStage to;
-  std::string cause;
-  bool uses_event;  // triggered by the event (rather than by time or the score)
-};
-
-// The first transition the rules allow from the current stage, if any. The rules, in
-// priority order per stage, are those of docs/scoring.md ("Lifecycle").
-std::optional<Move> NextStage(const ProjectionConfig& config, const CustomerState& state,
-                              const StageContext& ctx) {
-  using namespace guanxi::v1;  // NOLINT: the stage names read better unqualified here
-  const auto& lc = config.lifecycle();
-  // The event, while it may still trigger a move.
-  const Event* e = ctx.event_used ? nullptr : ctx.event;
-  const double score = state.overall_score();
-  const bool quiet_lost = ctx.quiet_days >= lc.lost_inactive_days();
-  const bool last_contract_ended =
-      e != nullptr && IsTermination(*e) && state.active_contracts_size() == 0;
-  switch (state.stage()) {
-    case LIFECYCLE_STAGE_UNSPECIFIED:
-      if (ctx.event == nullptr) return std::nullopt;
-      return Move{LIFECYCLE_STAGE_IDENTIFIED, absl::StrCat("first event: ", KindOf(*ctx.event)),
-                  false};
-    case LIFECYCLE_STAGE_IDENTIFIED:
-    case LIFECYCLE_STAGE_ENGAGING:
-      if (quiet_lost)
-        return Move{LIFECYCLE_STAGE_LOST, QuietCause(ctx, lc.lost_inactive_days()), false};
-      if (e != nullptr && IsPurchase(*e)) {
-        return Move{LIFECYCLE_STAGE_DEEPENING, absl::StrCat("first purchase: ", PurchaseCause(*e)),
-                    true};
-      }
-      if (state.stage() == LIFECYCLE_STAGE_IDENTIFIED && e != nullptr && IsInteraction(*e)) {
-        return Move{LIFECYCLE_STAGE_ENGAGING, absl::StrCat("first interaction: ", KindOf(*e)),
-                    true};
-      }
-      return std::nullopt;
-    case LIFECYCLE_STAGE_DEEPENING:
-    case LIFECYCLE_STAGE_MAINTAINING:
-      if (last_contract_ended) return Move{LIFECYCLE_STAGE_AT_RISK, TerminationCause(*e), true};
-      if (e != nullptr && IsChampionLeaving(*e)) {
-        return Move{LIFECYCLE_STAGE_AT_RISK, ChampionCause(*e), true};
-      }
-      if (score < lc.at_risk_score()) {
-        return Move{LIFECYCLE_STAGE_AT_RISK,
-                    absl::StrCat("score ", Score1(score), " below ", Score1(lc.at_risk_score())),
-                    false};
-      }
-      if (ctx.quiet_days >= lc.at_risk_inactive_days()) {
-        return Move{LIFECYCLE_STAGE_AT_RISK, QuietCause(ctx, lc.at_risk_inactive_days()), false};
-      }
-      if (state.stage() == LIFECYCLE_STAGE_DEEPENING) {
-        if (e != nullptr && e->has_contract() && IsPurchase(*e)) {
-          return Move{LIFECYCLE_STAGE_MAINTAINING, PurchaseCause(*e), true};
-        }
-        if (state.orders() >= lc.maintaining_min_orders() && score >= lc.maintaining_score()) {
-          return Move{LIFECYCLE_STAGE_MAINTAINING,
-                      absl::StrCat(state.orders(), " orders (minimum ", lc.maintaining_min_orders(),
-                                   ") and score ", Score1(score), " at or above ",
-                                   Score1(lc.maintaining_score())),
-                      false};
-        }
-      }
-      return std::nullopt;
-    case LIFECYCLE_STAGE_AT_RISK:
-    case LIFECYCLE_STAGE_WINNING_BACK:
-      if (last_contract_ended) return Move{LIFECYCLE_STAGE_LOST, TerminationCause(*e), true};
-      if (quiet_lost)
-        return Move{LIFECYCLE_STAGE_LOST, QuietCause(ctx, lc.lost_inactive_days()), false};
-      if (state.stage() == LIFECYCLE_STAGE_AT_RISK) break;  // the re-engagement rule below
-      if (ctx.event == nullptr || ctx.entered_winning_back) return std::nullopt;
-      if (score >= lc.recovered_score()) {
-        return Move{LIFECYCLE_STAGE_MAINTAINING,
-                    absl::StrCat("score ", Score1(score), " recovered to ",
-                                 Score1(lc.recovered_score()), " or more"),
-                    false};
-      }
-      if (e != nullptr && IsPurchase(*e) && score >= lc.at_risk_score()) {
-        return Move{LIFECYCLE_STAGE_MAINTAINING,
-                    absl::StrCat(PurchaseCause(*e), " with score ", Score1(score), " at or above ",
-                                 Score1(lc.at_risk_score())),
-                    true};
-      }
-      return std::nullopt;
-    case LIFECYCLE_STAGE_LOST:
-      break;  // the re-engagement rule below
-    default:
-      return std::nullopt;
-  }
-  // at_risk and lost: the customer is back in touch by an interaction that did not
-  // lower the score.
-  if (e != nullptr && IsInteraction(*e) && ctx.score_not_lowered) {
-    return Move{LIFECYCLE_STAGE_WINNING_BACK, absl::StrCat("back in contact: ", KindOf(*e)), true};
-  }
-  return std::nullopt;
-}
-
-guanxi::v1::RelationshipChange NewChange(const CustomerState& state, const Timestamp& t,
-                                         uint64_t position, const char* kind) {
-  guanxi::v1::RelationshipChange change;
-  change.set_change_id(absl::StrCat(state.customer_id(), "/", position, "/", kind));
-  change.set_customer_id(state.customer_id());
-  change.set_position(position);
-  *change.mutable_event_time() = t;
-  return change;
-}
-
-double QuietDays(const CustomerState& state, const Timestamp& now) {
-  const Timestamp& since =
-      IsSet(state.last_interaction_at()) ? state.last_interaction_at() : state.first_event_at();
-  return std::max(0.0, DaysBetween(since, now));
-}
-
-// One application's run of the lifecycle rules: the time phase, then (with an event)
-// the event phase, each run to a fixed point; no stage is entered twice. Record() then
-// appends one StageChange fact for the whole move, its causes joined in order.
-class StageRun {
- public:
-  StageRun(const ProjectionConfig& config, CustomerState& state)
-      : config_(config), state_(state), from_(state.stage()), visited_{from_} {}
-
-  void Run(StageContext ctx) {
-    while (auto move = NextStage(config_, state_, ctx)) {
-      if (std::find(visited_.begin(), visited_.end(), move->to) != visited_.end()) break;
-      visited_.push_back(move->to);
-      causes_.push_back(move->cause);
-      state_.set_stage(move->to);
-      ctx.event_used = ctx.event_used || move->uses_event;
-      if (move->to == guanxi::v1::LIFECYCLE_STAGE_WINNING_BACK) ctx.entered_winning_back = true;
-    }
-  }
-
-  void Record(const Timestamp& now, uint64_t position, Applied& applied) {
-    if (causes_.empty()) return;
-    *state_.mutable_stage_since() = now;
-    auto change = NewChange(state_, now, position, "stage");
-    change.mutable_stage()->set_from(from_);
-    change.mutable_stage()->set_to(state_.stage());
-    change.mutable_stage()->set_cause(absl::StrJoin(causes_, "; then "));
-    applied.changes.push_back(std::move(change));
-  }
-
- private:
-  const ProjectionConfig& config_;
-  CustomerState& state_;
-  const LifecycleStage from_;
-  std::vector<LifecycleStage> visited_;
-  std::vector<std::string> causes_;
-};
-
 // The scores before an application.
 struct Snapshot {
   explicit Snapshot(const CustomerState& state)
@@ -569,31 +331,29 @@ void ReportScore(const ProjectionConfig& config, CustomerState& state, const Sna
 
 }  // namespace
 
-std::optional<Timestamp> NextInactivityDeadline(const ProjectionConfig& config,
-                                                const CustomerState& state) {
-  if (state.dimensions_size() == 0) return std::nullopt;
-  int days = 0;
-  switch (state.stage()) {
-    case guanxi::v1::LIFECYCLE_STAGE_DEEPENING:
-    case guanxi::v1::LIFECYCLE_STAGE_MAINTAINING:
-      days = config.lifecycle().at_risk_inactive_days();
-      break;
-    case guanxi::v1::LIFECYCLE_STAGE_IDENTIFIED:
-    case guanxi::v1::LIFECYCLE_STAGE_ENGAGING:
-    case guanxi::v1::LIFECYCLE_STAGE_AT_RISK:
-    case guanxi::v1::LIFECYCLE_STAGE_WINNING_BACK:
-      days = config.lifecycle().lost_inactive_days();
-      break;
+guanxi::v1::RelationshipChange NewChange(const CustomerState& state, const Timestamp& t,
+                                         uint64_t position, const char* kind) {
+  guanxi::v1::RelationshipChange change;
+  change.set_change_id(absl::StrCat(state.customer_id(), "/", position, "/", kind));
+  change.set_customer_id(state.customer_id());
+  change.set_position(position);
+  *change.mutable_event_time() = t;
+  return change;
+}
+
+bool IsInteraction(const Event& event) {
+  switch (event.payload_case()) {
+    case Event::kProfile:
+    case Event::kContactChange:
+    case Event::kAssessment:
+    case Event::kErasure:
+    case Event::PAYLOAD_NOT_SET:
+      return false;
+    case Event::kActivity:
+      return event.activity().status() != guanxi::v1::PARTICIPATION_STATUS_INVITED;
     default:
-      return std::nullopt;
+      return true;
   }
-  const Timestamp& since =
-      IsSet(state.last_interaction_at()) ? state.last_interaction_at() : state.first_event_at();
-  Timestamp deadline;
-  // Whole seconds, rounded up so that the quiet time has reached the threshold.
-  deadline.set_seconds(since.seconds() + int64_t{days} * 86400 + (since.nanos() > 0 ? 1 : 0));
-  if (!Before(state.as_of(), deadline)) return std::nullopt;  // due already: not a future move
-  return deadline;
 }
 
 int32_t MonthOf(const Timestamp& t) {
@@ -614,9 +374,7 @@ TrailingPurchases Trailing(const CustomerState& state, const Timestamp& now, int
   return sum;
 }
 
-ProjectionConfig::ProjectionConfig(const guanxi::v1::ScoringConfig& scoring,
-                                   const guanxi::v1::LifecycleConfig& lifecycle)
-    : scoring_(scoring), lifecycle_(lifecycle) {
+ProjectionConfig::ProjectionConfig(const guanxi::v1::ScoringConfig& scoring) : scoring_(scoring) {
   for (const auto& rule : scoring_.rules()) {
     const auto signal = static_cast<size_t>(rule.signal());
     if (rules_.size() <= signal) rules_.resize(signal + 1);
@@ -763,15 +521,11 @@ Applied ApplyEvent(const ProjectionConfig& config, CustomerState& state, const E
   const Timestamp& t = event.occurred_at();
   if (state.dimensions_size() == 0) Initialize(config, state, event);
   Decay(config, state, t);
-  StageRun stages(config, state);
-  stages.Run({nullptr, QuietDays(state, t), false, false, false});  // as a tick at t would
   const Snapshot before(state);
   ObserveEvent(config, state, event);
   RecomputeOverall(config, state);
   Bookkeep(state, event, position, config.scoring().payment_grace_days());
   ReportScore(config, state, before, t, position, applied);
-  stages.Run({&event, 0, state.overall_score() >= before.overall_score, false, false});
-  stages.Record(t, position, applied);
   return applied;
 }
 
@@ -782,9 +536,6 @@ Applied AdvanceTime(const ProjectionConfig& config, CustomerState& state, const 
   const Snapshot before(state);
   Decay(config, state, now);
   ReportScore(config, state, before, now, position, applied);
-  StageRun stages(config, state);
-  stages.Run({nullptr, QuietDays(state, now), false, false, false});
-  stages.Record(now, position, applied);
   return applied;
 }
 

@@ -1,8 +1,9 @@
 // The relationship projection: the six-dimension relationship score (plus the feeling
-// and behaviour families) and the lifecycle stage of one customer, as a pure function
-// of that customer's events (METHOD.md sections 3 and 4; docs/scoring.md).
+// and behaviour families) and the bookkeeping of one customer (orders, contracts,
+// contacts, complaints...), as a pure function of that customer's events (METHOD.md
+// section 3; docs/scoring.md section 1). The lifecycle stage is lifecycle.h's.
 //
-//   ProjectionConfig config(engine_config.scoring(), engine_config.lifecycle());
+//   ProjectionConfig config(engine_config.scoring());
 //   guanxi::v1::CustomerState state;  // empty for a new customer
 //   Applied applied = ApplyEvent(config, state, event, position);
 //   for (const auto& change : applied.changes) outbox.Add(change);
@@ -11,7 +12,7 @@
 // the events' occurred_at and the `now` of AdvanceTime only. Deterministic: the same
 // config, state bytes and inputs give the same state bytes and the same facts, so a
 // replay from the log (with any restarts, i.e. state round-trips through its bytes, in
-// between) reproduces every score, stage and fact bit for bit.
+// between) reproduces every score and fact bit for bit.
 #pragma once
 
 #include <array>
@@ -26,18 +27,16 @@
 
 namespace guanxi::projections {
 
-// The scoring and lifecycle configuration, indexed for lookup. Immutable once built;
+// The scoring configuration, indexed for lookup. Immutable once built;
 // thread-safe to share. Precondition: the protos passed validation
 // (guanxi::engine::ValidateEngineConfig); an unvalidated config is not checked here.
 class ProjectionConfig {
  public:
   static constexpr int kDimensions = 8;  // guanxi.v1.Dimension 1..8
 
-  ProjectionConfig(const guanxi::v1::ScoringConfig& scoring,
-                   const guanxi::v1::LifecycleConfig& lifecycle);
+  explicit ProjectionConfig(const guanxi::v1::ScoringConfig& scoring);
 
   const guanxi::v1::ScoringConfig& scoring() const { return scoring_; }
-  const guanxi::v1::LifecycleConfig& lifecycle() const { return lifecycle_; }
   // The scoring-table rows for `signal`, in configuration order.
   const std::vector<guanxi::v1::ScoringRule>& Rules(guanxi::v1::Signal signal) const;
   double HalfLifeDays(guanxi::v1::Dimension dimension) const;
@@ -45,7 +44,6 @@ class ProjectionConfig {
 
  private:
   guanxi::v1::ScoringConfig scoring_;
-  guanxi::v1::LifecycleConfig lifecycle_;
   std::vector<std::vector<guanxi::v1::ScoringRule>> rules_;  // by Signal number
   std::array<double, kDimensions + 1> half_life_days_{};     // by Dimension number
   std::array<double, kDimensions + 1> overall_weight_{};
@@ -53,8 +51,7 @@ class ProjectionConfig {
 
 // What one application did.
 struct Applied {
-  // Derived facts, in this order: at most one ScoreChange ("<customer>/<pos>/score"),
-  // then at most one StageChange ("<customer>/<pos>/stage").
+  // Derived facts: at most one ScoreChange ("<customer>/<pos>/score").
   std::vector<guanxi::v1::RelationshipChange> changes;
   // What this application alone moved: overall score before/after and the dimensions
   // whose score changed (before/after), whether or not a ScoreChange fact was emitted.
@@ -65,13 +62,12 @@ struct Applied {
 // for a new customer). Evidence decays up to the event's occurred_at first. A late event
 // (occurred_at before state.as_of()) never moves the clock back: existing evidence is not
 // decayed and its observations enter with the weight already decayed by their age, so the
-// evidence is the same as if it had arrived in order. Lifecycle inactivity is checked
-// against the event's time before the event counts as an interaction.
+// evidence is the same as if it had arrived in order.
 Applied ApplyEvent(const ProjectionConfig& config, guanxi::v1::CustomerState& state,
                    const guanxi::v1::Event& event, uint64_t position);
 
 // Lets event time pass without an event (a tick record at log `position`): decays the
-// evidence to `now` and applies the inactivity transitions. A `now` at or before
+// evidence to `now`. A `now` at or before
 // state.as_of() decays nothing. A state that has seen no event is left unchanged.
 Applied AdvanceTime(const ProjectionConfig& config, guanxi::v1::CustomerState& state,
                     const google::protobuf::Timestamp& now, uint64_t position);
@@ -92,12 +88,16 @@ struct TrailingPurchases {
 TrailingPurchases Trailing(const guanxi::v1::CustomerState& state,
                            const google::protobuf::Timestamp& now, int months);
 
-// The event time at which the passing of time alone next moves the customer's stage
-// (an inactivity threshold of the lifecycle), after state.as_of(); nullopt when no
-// inactivity rule applies to the current stage. The engine arms a timer there and calls
-// AdvanceTime when event time reaches it.
-std::optional<google::protobuf::Timestamp> NextInactivityDeadline(
-    const ProjectionConfig& config, const guanxi::v1::CustomerState& state);
+// Whether `event` is an interaction with the customer (docs/scoring.md section 2): every
+// kind but profile updates, contact changes, assessments (our own records), erasures and
+// bare invitations (our action, not the customer's). An interaction resets the quiet time.
+bool IsInteraction(const guanxi::v1::Event& event);
+
+// A derived fact about the customer at log `position` and event time `t`, its id
+// "<customer>/<position>/<kind>" (CustomerProjection renames it by its cause).
+guanxi::v1::RelationshipChange NewChange(const guanxi::v1::CustomerState& state,
+                                         const google::protobuf::Timestamp& t,
+                                         uint64_t position, const char* kind);
 
 // The signals `event` carries (the keys of the scoring table), in a fixed order.
 // `grace_days` is ScoringConfig.payment_grace_days.

@@ -211,11 +211,14 @@ absl::Status ValidateLifecycle(const guanxi::v1::LifecycleConfig& lifecycle) {
   if (lifecycle.maintaining_min_orders() < 1) {
     return FieldError("lifecycle.maintaining_min_orders", "must be >= 1");
   }
-  if (lifecycle.at_risk_inactive_days() < 1) {
-    return FieldError("lifecycle.at_risk_inactive_days", "must be >= 1");
+  if (lifecycle.at_risk_inactive_days() != 0) {
+    return FieldError("lifecycle.at_risk_inactive_days",
+                      "is no longer used: a customer is at risk while a churn warning at level "
+                      "warning or above is open, and a quiet one gets the warning reason "
+                      "silence (docs/scoring.md section 2); remove the field");
   }
-  if (lifecycle.lost_inactive_days() <= lifecycle.at_risk_inactive_days()) {
-    return FieldError("lifecycle.lost_inactive_days", "must be > lifecycle.at_risk_inactive_days");
+  if (lifecycle.lost_inactive_days() < 1) {
+    return FieldError("lifecycle.lost_inactive_days", "must be >= 1");
   }
   return absl::OkStatus();
 }
@@ -361,6 +364,8 @@ absl::Status ValidateChurn(const guanxi::v1::ChurnConfig& churn) {
       {"churn.renewal_window_days", churn.renewal_window_days(), 0, true, kMaxDays},
       {"churn.renewal_low_score", churn.renewal_low_score(), 0, false, 100},
       {"churn.champion_left_days", churn.champion_left_days(), 0, true, kMaxDays},
+      {"churn.contract_terminated_days", churn.contract_terminated_days(), 0, true, kMaxDays},
+      {"churn.low_score", churn.low_score(), 0, false, 100},
       {"churn.competitor_lean", churn.competitor_lean(), 0, false, 1},
       {"churn.competitor_signal_count", static_cast<double>(churn.competitor_signal_count()), 1,
        false, 64},
@@ -383,6 +388,9 @@ absl::Status ValidateChurn(const guanxi::v1::ChurnConfig& churn) {
       {"churn.weights.call_sentiment", churn.weights().call_sentiment(), 0, false, kInf},
       {"churn.weights.decline_evidence", churn.weights().decline_evidence(), 0, false, kInf},
       {"churn.weights.churn_risk", churn.weights().churn_risk(), 0, false, kInf},
+      {"churn.weights.contract_terminated", churn.weights().contract_terminated(), 0, false,
+       kInf},
+      {"churn.weights.low_score", churn.weights().low_score(), 0, false, kInf},
       {"churn.evidence.call_sentiment_weight", churn.evidence().call_sentiment_weight(), 0, false,
        kInf},
       {"churn.evidence.call_sentiment_pivot", churn.evidence().call_sentiment_pivot(), -1, false,
@@ -564,7 +572,6 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   lifecycle->set_maintaining_score(60);
   lifecycle->set_maintaining_min_orders(3);
   lifecycle->set_at_risk_score(40);
-  lifecycle->set_at_risk_inactive_days(90);
   lifecycle->set_recovered_score(55);
   lifecycle->set_lost_inactive_days(180);
   config.mutable_workers()->set_tick_lag_seconds(3600);
@@ -652,6 +659,8 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   churn->set_renewal_window_days(60);
   churn->set_renewal_low_score(55);
   churn->set_champion_left_days(120);
+  churn->set_contract_terminated_days(120);
+  churn->set_low_score(40);
   churn->set_competitor_lean(0.4);
   churn->set_competitor_signal_count(1);
   churn->set_competitor_window_days(120);
@@ -667,12 +676,14 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   weights->set_score_drop(1);
   weights->set_late_payments(4);
   weights->set_renewal_low_score(6);
-  weights->set_champion_left(6);
+  weights->set_champion_left(7);
   weights->set_competitor_signal(3);
   weights->set_silence(6);
   weights->set_call_sentiment(3);
   weights->set_decline_evidence(6);
   weights->set_churn_risk(6);
+  weights->set_contract_terminated(7);
+  weights->set_low_score(7);
   auto* evidence = churn->mutable_evidence();
   evidence->set_call_sentiment_weight(3);
   evidence->set_call_sentiment_pivot(0.1);

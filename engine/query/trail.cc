@@ -41,18 +41,18 @@ std::optional<Cause> CauseInId(const DerivedFact& f, std::string_view customer) 
 }
 
 // Where one application's facts stand in their fixed order (projections/projection.h:
-// the score move, the stage change, the class changes in the field order of
-// guanxi.v1.Classes, then at most one churn-warning notice); -1 for a fact outside it.
+// the score move, the class changes in the field order of guanxi.v1.Classes, the stage
+// change, then at most one churn-warning notice); -1 for a fact outside it.
 int Rank(const DerivedFact& f) {
-  if (f.has_warning()) return 1000;
+  if (f.has_warning()) return 1001;
   if (!f.has_change()) return -1;
   const auto& c = f.change();
   if (c.has_score()) return 0;
-  if (c.has_stage()) return 1;
+  if (c.has_stage()) return 1000;
   if (c.has_class_change()) {
     const auto* field =
         guanxi::v1::Classes::descriptor()->FindFieldByName(c.class_change().classification());
-    return field == nullptr ? -1 : 2 + field->index();
+    return field == nullptr ? -1 : 1 + field->index();
   }
   return -1;
 }
@@ -181,12 +181,17 @@ absl::StatusOr<Trail> ReadTrail(const ProjectionView& view, std::string_view cus
       size_t end = f;
       while (end < trail.facts.size() && trail.facts[end].first == p) ++end;
       // What derived each fact: what its id names; else (older ids, warning notices) its
-      // neighbours' ids (the timers' facts come before the event's), its time and order.
+      // neighbours' ids (the timers' facts come before the event's; a notice comes last
+      // in its application, right after the facts it derived), its time and order.
       const size_t by_order = EventFactsFrom(trail.facts, f, end, event.event().occurred_at());
+      const size_t begin = f;
       auto cause_of = [&](size_t i) {
         if (auto named = CauseInId(trail.facts[i].second, customer)) return *named;
         if (Before(FactTime(trail.facts[i].second), event.event().occurred_at())) {
           return TrailEntry::CAUSE_TIME;
+        }
+        if (trail.facts[i].second.has_warning() && i > begin) {
+          if (auto before = CauseInId(trail.facts[i - 1].second, customer)) return *before;
         }
         for (size_t j = f; j < end; ++j) {
           if (j != i && CauseInId(trail.facts[j].second, customer) == TrailEntry::CAUSE_EVENT) {

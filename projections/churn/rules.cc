@@ -188,8 +188,21 @@ void SetRenewal(ChurnEvidence& evidence, const std::string& contract, const Time
   *renewals[index].mutable_due_at() = At(due->seconds());
 }
 
-void ObserveContract(ChurnEvidence& evidence, const Event& event) {
+// `active_contracts`: how many contracts are active once the event is applied.
+void ObserveContract(ChurnEvidence& evidence, const Event& event, int active_contracts) {
   const auto& c = event.contract();
+  const int64_t t = event.occurred_at().seconds();
+  const bool later = !IsSet(evidence.contract_terminated_at()) ||
+                     t >= evidence.contract_terminated_at().seconds();
+  if (later && c.milestone() == guanxi::v1::CONTRACT_MILESTONE_KIND_TERMINATED &&
+      active_contracts == 0) {
+    *evidence.mutable_contract_terminated_at() = At(t);
+    evidence.set_contract_terminated(c.contract_id());
+  } else if (later && active_contracts > 0) {
+    // A contract signed or renewed since: the customer holds one again.
+    evidence.clear_contract_terminated_at();
+    evidence.clear_contract_terminated();
+  }
   switch (c.milestone()) {
     case guanxi::v1::CONTRACT_MILESTONE_KIND_RENEWAL_DUE:
       SetRenewal(evidence, c.contract_id(),
@@ -651,6 +664,33 @@ std::optional<Finding> ChampionLeft(const ChurnConfig& config, const CustomerSta
                           Date(evidence.champion_left_at().seconds()), ", no new champion since"))};
 }
 
+std::optional<Finding> ContractTerminated(const ChurnConfig& config, const CustomerState& state,
+                                          int64_t now) {
+  const auto& evidence = state.churn_evidence();
+  if (!IsSet(evidence.contract_terminated_at()) || state.active_contracts_size() > 0) {
+    return std::nullopt;
+  }
+  const int64_t since = now - evidence.contract_terminated_at().seconds();
+  if (since < 0 || since >= Span(config.contract_terminated_days())) return std::nullopt;
+  return Finding{Reason("contract_terminated", Days(since), config.contract_terminated_days(),
+                        absl::StrCat("contract ", evidence.contract_terminated(),
+                                     " terminated on ",
+                                     Date(evidence.contract_terminated_at().seconds()),
+                                     ", no active contract left")),
+                 1.0};
+}
+
+std::optional<Finding> LowScore(const ChurnConfig& config, const CustomerState& state) {
+  const double score = state.overall_score();
+  if (!(score < config.low_score())) return std::nullopt;
+  // A figure that warns when low: severe at the threshold divided by severe_factor.
+  const bool severe = score * config.severe_factor() <= config.low_score();
+  return Finding{Reason("low_score", score, config.low_score(),
+                        absl::StrCat("relationship score ", Num(score), " below ",
+                                     Num(config.low_score()), severe ? "; severe" : "")),
+                 severe ? 2.0 : 1.0};
+}
+
 std::optional<Finding> CompetitorSignals(const ChurnConfig& config, const CustomerState& state,
                                          int64_t now) {
   int n = 0;
@@ -788,7 +828,7 @@ void ObserveForChurn(const ChurnConfig& config, CustomerState& state, const Even
       ObservePayment(config, evidence, event);
       break;
     case Event::kContract:
-      ObserveContract(evidence, event);
+      ObserveContract(evidence, event, state.active_contracts_size());
       break;
     case Event::kContactChange:
       ObserveContact(evidence, event);
@@ -828,6 +868,9 @@ ChurnAssessment AssessChurn(const ChurnConfig& config, const CustomerState& stat
       {w.renewal_low_score(),
        w.renewal_low_score() > 0 ? RenewalLowScore(config, state, now) : std::nullopt},
       {w.champion_left(), w.champion_left() > 0 ? ChampionLeft(config, state, now) : std::nullopt},
+      {w.contract_terminated(),
+       w.contract_terminated() > 0 ? ContractTerminated(config, state, now) : std::nullopt},
+      {w.low_score(), w.low_score() > 0 ? LowScore(config, state) : std::nullopt},
       {w.competitor_signal(),
        w.competitor_signal() > 0 ? CompetitorSignals(config, state, now) : std::nullopt},
       {w.call_sentiment(),
@@ -944,6 +987,10 @@ std::optional<Timestamp> NextChurnDeadline(const ChurnConfig& config, const Cust
   }
   if (IsSet(evidence.champion_left_at())) {
     candidates.push_back(evidence.champion_left_at().seconds() + Span(config.champion_left_days()));
+  }
+  if (IsSet(evidence.contract_terminated_at())) {
+    candidates.push_back(evidence.contract_terminated_at().seconds() +
+                         Span(config.contract_terminated_days()));
   }
   for (const auto& mark : evidence.competitor_signals()) {
     candidates.push_back(mark.at().seconds() + Span(config.competitor_window_days()));

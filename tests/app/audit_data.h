@@ -1,7 +1,7 @@
 // A small data directory with live projections, for the audit-trail and export tests:
 // two partitions, six customers, events of many kinds over 2025, a population model,
-// a tick, and a long quiet spell of "acme" so that its inactivity timer fires at another
-// customer's event. Built as `guanxi run` would leave it: each partition's log opened
+// a tick, and a long quiet spell of "acme" so that its churn warning puts it at risk and
+// a timer of its fires at another customer's event. Built as `guanxi run` would leave it: each partition's log opened
 // with the projection column families and projected by a PartitionProjector with
 // TestConfig(): the defaults with the churn thresholds the scenario was written against
 // (the first churn defaults, before they were tuned for precision on the simulator: with
@@ -12,8 +12,10 @@
 //   0 profile; 3 visit (positive); 20 order o1; 30 complaint c1 (high);
 //   35 c1 resolved (satisfied); 45 contract k1 signed; ... quiet ...; 200 visit;
 //   210 order o2; 300 survey.
-// Its timer (no interaction for 90 days after day 45) is due on day 135 and fires when
-// beta's visit of day 140 moves the partition's clock past it.
+// Its churn warning (inactivity: a watch from the model of day 120, a warning when it
+// turns severe on day 200, just before its visit) puts it at risk on day 200; the order
+// of day 210 ends the reasons, and the resolution 30 days later (day 240) fires when
+// beta's payment of day 250 moves the partition's clock past it: winning back.
 #pragma once
 
 #include <unistd.h>

@@ -202,9 +202,10 @@ TEST_F(AuditTrailTest, ListsTheCustomersEventsInOrderWithTheFactsEachDerived) {
   }
   EXPECT_THAT(r.out, HasSubstr("{\"position\":\"0\",\"event\":{\"eventId\":\"acme/profile\""));
 
-  // Every stage transition, with what caused it: the day-135 deadline of acme's silence
-  // fired at beta's visit of day 140 (time passed), and the day-300 deadline fell due
-  // exactly at acme's own survey, just before the survey was applied.
+  // Every stage transition, with what caused it: the warning that turned severe on day
+  // 200, just before acme's visit (time passed), puts it at risk; the warning's
+  // resolution on day 240 fired at beta's payment of day 250 (time passed) and the survey
+  // of day 300 found the score recovered.
   const std::vector<StageFact> stages = StageFacts(trail);
   std::vector<std::string> transitions;
   for (const auto& s : stages) transitions.push_back(Transition(s));
@@ -214,28 +215,29 @@ TEST_F(AuditTrailTest, ListsTheCustomersEventsInOrderWithTheFactsEachDerived) {
                           "CAUSE_EVENT LIFECYCLE_STAGE_ENGAGING -> LIFECYCLE_STAGE_DEEPENING",
                           "CAUSE_EVENT LIFECYCLE_STAGE_DEEPENING -> LIFECYCLE_STAGE_MAINTAINING",
                           "CAUSE_TIME LIFECYCLE_STAGE_MAINTAINING -> LIFECYCLE_STAGE_AT_RISK",
-                          "CAUSE_EVENT LIFECYCLE_STAGE_AT_RISK -> LIFECYCLE_STAGE_WINNING_BACK",
-                          "CAUSE_EVENT LIFECYCLE_STAGE_WINNING_BACK -> LIFECYCLE_STAGE_MAINTAINING",
-                          "CAUSE_TIME LIFECYCLE_STAGE_MAINTAINING -> LIFECYCLE_STAGE_AT_RISK",
-                          "CAUSE_EVENT LIFECYCLE_STAGE_AT_RISK -> LIFECYCLE_STAGE_WINNING_BACK"));
-  ASSERT_EQ(stages.size(), 9u);
+                          "CAUSE_TIME LIFECYCLE_STAGE_AT_RISK -> LIFECYCLE_STAGE_WINNING_BACK",
+                          "CAUSE_EVENT LIFECYCLE_STAGE_WINNING_BACK -> LIFECYCLE_STAGE_MAINTAINING"));
+  ASSERT_EQ(stages.size(), 7u);
   EXPECT_EQ(stages[2].change.stage().cause(), "first purchase: order o1");
   EXPECT_EQ(stages[3].change.stage().cause(), "contract k1 signed");
-  const StageFact& timer = stages[4];
-  EXPECT_EQ(timer.change.stage().cause(), "no interaction for 90 days (threshold 90)");
-  EXPECT_EQ(timer.change.event_time().seconds(), DayAt(135));
-  // Its position holds no event of acme's: beta's visit.
+  EXPECT_EQ(stages[4].change.stage().cause(),
+            absl::StrCat("churn warning acme/model:", DayAt(120),
+                         " escalated to level warning: inactivity"));
+  EXPECT_EQ(stages[4].change.event_time().seconds(), DayAt(200));
+  const StageFact& timer = stages[5];
+  EXPECT_EQ(timer.change.stage().cause(),
+            absl::StrCat("churn warning acme/model:", DayAt(120), " resolved"));
+  EXPECT_EQ(timer.change.event_time().seconds(), DayAt(240));
+  // Its position holds no event of acme's: beta's payment.
   auto log = engine::EventLog::Open(engine::PartitionDir(data(), 0),
                                     {.mode = engine::OpenMode::kReadOnly});
   ASSERT_TRUE(log.ok()) << log.status();
-  auto beta_visit = (*log)->FindEvent("beta/visit-140");
-  ASSERT_TRUE(beta_visit.ok()) << beta_visit.status();
-  EXPECT_EQ(timer.position, beta_visit->position());
-  EXPECT_EQ(stages[7].change.event_time().seconds(), DayAt(300));
-  EXPECT_EQ(stages[7].position, stages[8].position);
+  auto beta_payment = (*log)->FindEvent("beta/pay-b2");
+  ASSERT_TRUE(beta_payment.ok()) << beta_payment.status();
+  EXPECT_EQ(timer.position, beta_payment->position());
   // Their ids name what derived them.
-  EXPECT_EQ(stages[7].change.change_id(), absl::StrCat("acme/time:", DayAt(300), "/stage"));
-  EXPECT_EQ(stages[8].change.change_id(), "acme/event:acme/survey-300/stage");
+  EXPECT_EQ(timer.change.change_id(), absl::StrCat("acme/time:", DayAt(240), "/stage"));
+  EXPECT_EQ(stages[6].change.change_id(), "acme/event:acme/survey-300/stage");
 
   // Churn-warning notices: acme's episode escalated when its 180-day deadline fell due
   // exactly at its visit of day 200, just before the visit was applied.
@@ -270,7 +272,7 @@ TEST_F(AuditTrailTest, ListsTheCustomersEventsInOrderWithTheFactsEachDerived) {
 
   ASSERT_TRUE(trail.has_state());
   const v1::CustomerState& state = trail.state();
-  EXPECT_EQ(state.stage(), v1::LIFECYCLE_STAGE_WINNING_BACK);
+  EXPECT_EQ(state.stage(), v1::LIFECYCLE_STAGE_MAINTAINING);
   EXPECT_EQ(state.events_applied(), 9u);
   EXPECT_EQ(state.classes().abc(), "B");
   EXPECT_GT(state.p_alive(), 0);
@@ -282,27 +284,30 @@ TEST_F(AuditTrailTest, TextShowsFactsUnderTheirEventAndTimePassed) {
   EXPECT_THAT(r.out,
               HasSubstr("customer acme, partition 0: live projections (19 log records applied)\n"));
   EXPECT_THAT(r.out, HasSubstr("2025-01-21T09:00:00Z  #4  order o1: 1200.00 EUR\n"
+                               "    class intent_class B -> A (converted (order, won opportunity "
+                               "or contract) 0 days ago, within 365)\n"
                                "    stage engaging -> deepening: first purchase: order o1\n"));
   EXPECT_THAT(r.out, HasSubstr("  time passed (the partition's clock moved on: another customer's "
-                               "event at 2025-05-21T09:00:00Z)\n"
-                               "    stage maintaining -> at_risk: no interaction for 90 days "
-                               "(threshold 90)\n"));
+                               "event at 2025-09-08T09:00:00Z)\n"
+                               "    class rfm_recency 5 -> 4 ("));
+  EXPECT_THAT(r.out, HasSubstr("    stage at_risk -> winning_back: churn warning "
+                               "acme/model:1746090000 resolved\n"
+                               "    churn warning resolved, level warning (warning "
+                               "acme/model:1746090000)\n"));
   EXPECT_THAT(r.out, HasSubstr("a new population model came into force (everyone reclassified)\n"
                                "    class abc - -> C ("));
-  // The deadline that fell due at acme's own survey: first the timer, then the survey.
+  // The deadline that fell due at acme's own visit: first the timer, then the visit.
   EXPECT_THAT(r.out, HasSubstr("time passed (the partition's clock moved on: this customer's "
-                               "event at 2025-10-28T09:00:00Z)\n"
-                               "    stage maintaining -> at_risk: no interaction for 90 days "
-                               "(threshold 90)\n"));
+                               "event at 2025-07-20T09:00:00Z)\n"
+                               "    stage maintaining -> at_risk: churn warning "
+                               "acme/model:1746090000 escalated to level warning: inactivity\n"
+                               "    churn warning escalated, level warning: inactivity: "));
   EXPECT_THAT(r.out, HasSubstr("#16  survey: satisfaction 5 on 1..5\n"
                                "    score 55.2 -> 58.7 ("));
-  EXPECT_THAT(r.out, HasSubstr("  stage winning_back since 2025-10-28T09:00:00Z\n"));
+  EXPECT_THAT(r.out, HasSubstr("  stage maintaining since 2025-10-28T09:00:00Z\n"));
   EXPECT_THAT(r.out,
               HasSubstr("  classes: abc B, rfm_recency 3, rfm_frequency 2, rfm_monetary 3, "));
   EXPECT_THAT(r.out, HasSubstr("  P(alive) 0.665, expected purchases in 90 days 0.23\n"));
-  EXPECT_THAT(r.out, HasSubstr("#13  time passed (the partition's clock moved on: this "
-                               "customer's event at 2025-07-20T09:00:00Z)\n"
-                               "    churn warning escalated, level warning: inactivity: "));
   EXPECT_THAT(r.out, HasSubstr("  churn warning: watch open since 2025-10-28T09:00:00Z (warning "
                                "acme/time:"));
 }
@@ -326,7 +331,7 @@ TEST_F(AuditTrailTest, AsOfIsTheCustomerRecomputedFromTheLogUpToThatTime) {
   ASSERT_TRUE(by_hand.has_value());
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(as_of_state, *by_hand))
       << "trail: " << as_of_state.DebugString() << "\nby hand: " << by_hand->DebugString();
-  EXPECT_EQ(as_of_state.stage(), v1::LIFECYCLE_STAGE_AT_RISK);
+  EXPECT_EQ(as_of_state.stage(), v1::LIFECYCLE_STAGE_MAINTAINING);  // a watch only
   EXPECT_EQ(as_of_state.events_applied(), 6u);
 
   // Not the current state read back.

@@ -212,7 +212,7 @@ TEST_F(ExportTest, CsvHasAHeaderAndOneQuotedRowPerCustomer) {
   EXPECT_EQ(acme["partition"], "0");
   EXPECT_EQ(acme["events"], "9");
   EXPECT_EQ(std::stod(acme["overall_score"]), state.overall_score());  // reads back exactly
-  EXPECT_EQ(acme["stage"], "LIFECYCLE_STAGE_WINNING_BACK");
+  EXPECT_EQ(acme["stage"], "LIFECYCLE_STAGE_MAINTAINING");  // its open episode is a watch
   EXPECT_EQ(acme["stage_since"], "2025-10-28T09:00:00Z");
   EXPECT_EQ(acme["abc"], "B");
   EXPECT_EQ(acme["rfm_recency"], "3");
@@ -264,7 +264,7 @@ TEST_F(ExportTest, AsOfExportEqualsTheTrailsAsOfState) {
   ExpectRowIsState(rows[0], as_of);
   EXPECT_EQ(rows[0].events(), 6);  // the events that occurred by then
   EXPECT_EQ(static_cast<uint64_t>(rows[0].events()), as_of.events_applied());
-  EXPECT_EQ(rows[0].stage(), v1::LIFECYCLE_STAGE_AT_RISK);
+  EXPECT_EQ(rows[0].stage(), v1::LIFECYCLE_STAGE_MAINTAINING);  // a watch open, no warning
   const v1::CustomerState live = TrailState(data(), "acme");
   EXPECT_NE(rows[0].overall_score(), live.overall_score());
 }

@@ -82,8 +82,9 @@ TEST(EngineConfigTest, BadValuesNameTheField) {
       {"lifecycle { at_risk_score: 60 recovered_score: 50 }", "lifecycle.recovered_score"},
       {"lifecycle { maintaining_score: -1 }", "lifecycle.maintaining_score"},
       {"lifecycle { maintaining_min_orders: 0 }", "lifecycle.maintaining_min_orders"},
-      {"lifecycle { at_risk_inactive_days: 0 }", "lifecycle.at_risk_inactive_days"},
-      {"lifecycle { lost_inactive_days: 90 }", "lifecycle.lost_inactive_days"},
+      // No longer used (a customer is at risk while a churn warning is open): refused.
+      {"lifecycle { at_risk_inactive_days: 90 }", "lifecycle.at_risk_inactive_days"},
+      {"lifecycle { lost_inactive_days: 0 }", "lifecycle.lost_inactive_days"},
       {"classification { model_refit_days: 0 }", "classification.model_refit_days"},
       {"classification { min_population: -1 }", "classification.min_population"},
       {"classification { abc_a_share: 0 }", "classification.abc_a_share"},

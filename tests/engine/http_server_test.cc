@@ -245,7 +245,9 @@ TEST_F(HttpServerTest, TrailListsTheCustomersEventsAndTheFactsEachDerivedInOrder
   EXPECT_EQ(trail.projected_to(), 11u);  // c0, c2, ..., c18, then late0
   EXPECT_EQ(trail.unprojected_events(), 0u);
   // c2's order at position 1 and what it derived; then, at late0 (position 10, c0's
-  // event), what the inactivity deadlines that event moved the clock past derived.
+  // event), what the deadlines that event moved the clock past derived: silence raises a
+  // watch at 180 days, and escalates to critical at 270, which puts c2 at risk and lost
+  // (180 days without interaction) in one stage change.
   std::vector<std::string> entries;
   for (const v1::TrailEntry& e : trail.entries()) {
     std::string what = e.has_event()            ? "event " + e.event().event_id()
@@ -259,11 +261,10 @@ TEST_F(HttpServerTest, TrailListsTheCustomersEventsAndTheFactsEachDerivedInOrder
   }
   EXPECT_THAT(
       entries,
-      ElementsAre("1 - event e2", "1 CAUSE_EVENT LIFECYCLE_STAGE_DEEPENING",
-                  "1 CAUSE_EVENT class loyalty_tier", "1 CAUSE_EVENT class intent_class",
-                  "1 CAUSE_EVENT class relationship_kind", "10 CAUSE_TIME LIFECYCLE_STAGE_AT_RISK",
-                  "10 CAUSE_TIME LIFECYCLE_STAGE_LOST", "10 CAUSE_TIME warning",
-                  "10 CAUSE_TIME warning"));
+      ElementsAre("1 - event e2", "1 CAUSE_EVENT class loyalty_tier",
+                  "1 CAUSE_EVENT class intent_class", "1 CAUSE_EVENT class relationship_kind",
+                  "1 CAUSE_EVENT LIFECYCLE_STAGE_DEEPENING", "10 CAUSE_TIME warning",
+                  "10 CAUSE_TIME LIFECYCLE_STAGE_LOST", "10 CAUSE_TIME warning"));
   uint64_t last = 0;
   for (const v1::TrailEntry& e : trail.entries()) {
     EXPECT_GE(e.position(), last);
@@ -279,14 +280,14 @@ TEST_F(HttpServerTest, TrailListsTheCustomersEventsAndTheFactsEachDerivedInOrder
   EXPECT_EQ(r->body, *TrailJson(*built) + "\n");
 }
 
-// A trail comes in pages of whole log positions: c2 has 5 entries at position 1 and 4 at
+// A trail comes in pages of whole log positions: c2 has 5 entries at position 1 and 3 at
 // position 10 (above).
 TEST_F(HttpServerTest, TrailPagesNeverSplitAPositionAndTogetherAreTheWholeTrail) {
   auto whole = Get("/v1/customers/c2/trail");
   ASSERT_TRUE(whole);
   ASSERT_EQ(whole->status, 200) << whole->body;
   const v1::Trail all = ParseTrail(whole->body);
-  ASSERT_EQ(all.entries_size(), 9);
+  ASSERT_EQ(all.entries_size(), 8);
   EXPECT_TRUE(all.next_page_token().empty());
 
   // 3 fit no whole position: the first position comes whole all the same.
@@ -308,17 +309,17 @@ TEST_F(HttpServerTest, TrailPagesNeverSplitAPositionAndTogetherAreTheWholeTrail)
   ASSERT_TRUE(second);
   ASSERT_EQ(second->status, 200) << second->body;
   const v1::Trail two = ParseTrail(second->body);
-  ASSERT_EQ(two.entries_size(), 4);
+  ASSERT_EQ(two.entries_size(), 3);
   EXPECT_TRUE(two.next_page_token().empty());
-  for (int i = 0; i < 9; ++i) {
+  for (int i = 0; i < 8; ++i) {
     const v1::TrailEntry& paged = i < 5 ? one.entries(i) : two.entries(i - 5);
     EXPECT_EQ(paged.SerializeAsString(), all.entries(i).SerializeAsString()) << i;
   }
 
   // The last page exactly full has no token; past the end is an empty page.
-  auto nine = Get("/v1/customers/c2/trail?limit=9");
-  ASSERT_TRUE(nine);
-  EXPECT_EQ(nine->body, whole->body);
+  auto eight = Get("/v1/customers/c2/trail?limit=8");
+  ASSERT_TRUE(eight);
+  EXPECT_EQ(eight->body, whole->body);
   auto past = Get("/v1/customers/c2/trail?page_token=10");
   ASSERT_TRUE(past);
   ASSERT_EQ(past->status, 200) << past->body;
@@ -352,10 +353,11 @@ TEST_F(HttpServerTest, TrailPageTokenThatIsNoPagesTokenIsAFourHundred) {
 }
 
 TEST_F(HttpServerTest, TrailAsOfATimeIsThePartitionRecomputedUpToThen) {
-  // 200 days in: c2's deadline (180 days of silence) has passed, but nothing moved the
-  // clock past it in the log (late0 is day 400): it is the as-of time that fires it.
+  // 300 days in: c2's deadlines (silence at 180 days, severe at 270: critical, at risk
+  // and lost) have passed, but nothing moved the clock past them in the log (late0 is day
+  // 400): it is the as-of time that fires them.
   const std::string at = google::protobuf::util::TimeUtil::ToString(
-      google::protobuf::util::TimeUtil::SecondsToTimestamp(kStart + 200 * 86400));
+      google::protobuf::util::TimeUtil::SecondsToTimestamp(kStart + 300 * 86400));
   auto r = Get("/v1/customers/c2/trail?as_of=" + at);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;

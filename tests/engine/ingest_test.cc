@@ -736,7 +736,7 @@ TEST(IngestEngineTest, QuietPartitionGetsATickAndItsTimersFire) {
   ASSERT_TRUE(producer->Produce("guanxi.events", quiet, order("q1", quiet, kStart), 0).ok());
   ASSERT_TRUE(producer->Produce("guanxi.events", busy, order("b1", busy, kStart), 0).ok());
   ASSERT_TRUE(
-      producer->Produce("guanxi.events", busy, order("b2", busy, kStart + 200 * kDay), 0).ok());
+      producer->Produce("guanxi.events", busy, order("b2", busy, kStart + 300 * kDay), 0).ok());
   ASSERT_EQ(producer->Flush(absl::Seconds(30)), 0);
 
   TempDir data;
@@ -746,8 +746,10 @@ TEST(IngestEngineTest, QuietPartitionGetsATickAndItsTimersFire) {
     IngestEngine engine({.brokers = brokers, .data_dir = data.path(), .config = config});
     result = engine.Run(stop);
   });
-  // Watch the relationship changes: the quiet customer goes to at_risk (90 days) and then
-  // lost (180 days) by the passing of time alone.
+  // Watch the relationship changes: by the passing of time alone, the quiet customer's
+  // silence raises a watch at 180 days (6 usual gaps of the default 30 days: the stage
+  // stays) and escalates to critical at 270 (9 gaps): at risk, and lost in the same
+  // moment (180 days or more without interaction).
   FromTheStart listener;
   auto consumer = std::move(*Consumer::Create(brokers, "changes-reader", {}, &listener));
   ASSERT_TRUE(consumer->Subscribe({config.kafka().changes_topic()}).ok());
@@ -771,8 +773,10 @@ TEST(IngestEngineTest, QuietPartitionGetsATickAndItsTimersFire) {
   EXPECT_THAT(quiet_stages,
               ::testing::ElementsAre(
                   "LIFECYCLE_STAGE_DEEPENING: first event: order; then first purchase: order q1",
-                  ::testing::HasSubstr("LIFECYCLE_STAGE_AT_RISK: no interaction for 90 days"),
-                  ::testing::HasSubstr("LIFECYCLE_STAGE_LOST: no interaction for 180 days")));
+                  ::testing::AllOf(
+                      ::testing::StartsWith("LIFECYCLE_STAGE_LOST: churn warning "),
+                      ::testing::HasSubstr("escalated to level critical: silence; then no "
+                                           "interaction for 270 days (threshold 180)"))));
 
   // The quiet partition's log holds the tick that carried the time there.
   auto log = std::move(*EventLog::Open(PartitionDir(data.path(), 0), {}));
@@ -783,7 +787,7 @@ TEST(IngestEngineTest, QuietPartitionGetsATickAndItsTimersFire) {
                                return true;
                              })
                   .ok());
-  EXPECT_THAT(ticks, ::testing::ElementsAre(kStart + 200 * kDay));
+  EXPECT_THAT(ticks, ::testing::ElementsAre(kStart + 300 * kDay));
 }
 
 // A reader (the HTTP API) holds the partitions' stores (PartitionView) while a second

@@ -42,14 +42,14 @@ const Fixture kBeforeTheRedesign = {
     {{0, 2597, "5023a985a0bcc2ad55169670d77e8eb58086afcfbba23aef00eb1fcaaae3b00e"},
      {1, 1402, "e62f0d684fb96ad5f324c5598dd1f89c26e4aae00271e21564e5fd9e372ca1c1"}}};
 
-// Written by the commit that gave the churn risk its twelve features (CustomerState.
-// risk_snapshot taken at every model record, .churn_risk; refits at their pace while a
-// model is on its way: 8 more model records a partition than before), the projections'
+// Written by the commit that made the lifecycle follow the churn warnings (a customer who
+// bought is at risk exactly while a warning at level warning or above is open; the
+// reasons contract_terminated and low_score; champion_left 7 points), the projections'
 // latest change on purpose: a replay must give its live projections byte for byte.
 const Fixture kProjectionsAsOfTheLatestChange = {
-    GUANXI_SOURCE_DIR "/tests/fixtures/release-churn-risk.tar.gz",
-    {{0, 2607, "090b7282e9201ddcabfa963f5578696a392913ceb4b11992847da372bd8d3d3d"},
-     {1, 1412, "2bc741cd97766b3139d9501188474c0c90abd5ad2a7a0e73b1d8d456b618a1d2"}}};
+    GUANXI_SOURCE_DIR "/tests/fixtures/release-stage-follows-warnings.tar.gz",
+    {{0, 2607, "f4e88e4042076ffb9834705dfb08082a668054175c9ed2d72418d1ae0ea067c8"},
+     {1, 1412, "f47065a972c9f7fc9cdd3a0d641a6a8da77e62c526508a805b477ac7e9593484"}}};
 
 // The fixture unpacked into `dir` (its `data/`).
 std::string UnpackFixture(const Fixture& fixture, const TempDir& dir) {

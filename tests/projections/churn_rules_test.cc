@@ -62,6 +62,8 @@ ChurnConfig TestConfig() {
   c.set_renewal_window_days(60);
   c.set_renewal_low_score(55);
   c.set_champion_left_days(120);
+  c.set_contract_terminated_days(120);
+  c.set_low_score(40);
   c.set_competitor_lean(0.3);
   c.set_competitor_signal_count(1);
   c.set_competitor_window_days(90);
@@ -89,6 +91,10 @@ ChurnConfig TestConfig() {
   w->set_champion_left(1);
   w->set_competitor_signal(1);
   w->set_call_sentiment(1);
+  // Off: the other rules' tests set scores and terminate contracts (their own tests
+  // switch them on).
+  w->set_contract_terminated(0);
+  w->set_low_score(0);
   // Off: it adds up events the other rules' hand-computed tests feed (its own tests use
   // EvidenceOnlyConfig).
   w->set_decline_evidence(0);
@@ -107,8 +113,7 @@ class Customer {
  public:
   explicit Customer(ChurnConfig config = TestConfig())
       : config_(std::move(config)),
-        projection_(guanxi::engine::DefaultEngineConfig().scoring(),
-                    guanxi::engine::DefaultEngineConfig().lifecycle()) {}
+        projection_(guanxi::engine::DefaultEngineConfig().scoring()) {}
 
   // Applies the event at the next log position; returns the notice of the evaluation
   // that follows it (at the same position), if any.
@@ -616,6 +621,51 @@ TEST(ChurnRulesTest, ChampionLeftUntilLookbackOrANewChampion) {
   Customer other;
   other.Observe(Champion(5, guanxi::v1::CONTACT_CHANGE_KIND_LEFT, /*champion=*/false));
   EXPECT_THAT(other.Codes(Day(6)), IsEmpty());
+}
+
+TEST(ChurnRulesTest, ContractTerminatedUntilLookbackOrANewContract) {
+  Customer c;
+  c.config().mutable_weights()->set_contract_terminated(1);
+  c.Observe(Contract(0, guanxi::v1::CONTRACT_MILESTONE_KIND_SIGNED));
+  EXPECT_THAT(c.Codes(Day(1)), IsEmpty());
+  c.Observe(Contract(5, guanxi::v1::CONTRACT_MILESTONE_KIND_TERMINATED));
+  ExpectRows(c, "contract_terminated",
+             {{Day(5), true, 0, 1}, {Day(125, -1), true, 120 - 1.0 / kDay, 1},
+              {Day(125), false}});  // no severe form
+  EXPECT_EQ(c.ReasonAt(Day(6), "contract_terminated")->description(),
+            "contract k1 terminated on 2026-01-06, no active contract left");
+  EXPECT_EQ(NextChurnDeadline(c.config(), c.state)->seconds(), Day(125).seconds());
+  c.Observe(Contract(20, guanxi::v1::CONTRACT_MILESTONE_KIND_SIGNED));  // a contract again
+  EXPECT_THAT(c.Codes(Day(21)), IsEmpty());
+  // Terminating one of two contracts leaves one active: no reason.
+  Customer two;
+  two.config().mutable_weights()->set_contract_terminated(1);
+  Event other = Contract(0, guanxi::v1::CONTRACT_MILESTONE_KIND_SIGNED);
+  other.mutable_contract()->set_contract_id("k2");
+  two.Observe(other);
+  two.Observe(Contract(1, guanxi::v1::CONTRACT_MILESTONE_KIND_SIGNED));
+  two.Observe(Contract(5, guanxi::v1::CONTRACT_MILESTONE_KIND_TERMINATED));
+  EXPECT_THAT(two.Codes(Day(6)), IsEmpty());
+}
+
+TEST(ChurnRulesTest, LowScoreBelowTheThresholdAndSevereAtItsFraction) {
+  Customer c;
+  c.config().mutable_weights()->set_low_score(1);
+  c.Observe(Visit(0, guanxi::v1::OUTCOME_NEUTRAL));
+  const struct {
+    double score;
+    bool holds;
+    double points;
+  } cases[] = {{40, false, 0}, {39.9, true, 1}, {20.1, true, 1}, {20, true, 2}};  // 40 / 2
+  for (const auto& tc : cases) {
+    c.state.set_overall_score(tc.score);
+    const auto reason = c.ReasonAt(Day(1), "low_score");
+    ASSERT_EQ(reason.has_value(), tc.holds) << tc.score;
+    EXPECT_DOUBLE_EQ(c.Assess(Day(1)).points, tc.points);
+    if (reason) {
+      EXPECT_DOUBLE_EQ(reason->observed(), tc.score);
+    }
+  }
 }
 
 TEST(ChurnRulesTest, CompetitorSignalsLeaningAwayInTheWindow) {
@@ -1136,7 +1186,7 @@ struct Replay {
 
 Replay RunSimulated(bool round_trip, bool check_deadlines) {
   const auto engine = guanxi::engine::DefaultEngineConfig();
-  const ProjectionConfig projection(engine.scoring(), engine.lifecycle());
+  const ProjectionConfig projection(engine.scoring());
   const ChurnConfig& churn = engine.churn();
   connectors::Simulator sim(connectors::SimulatorOptions{.customers = 100, .days = 400, .seed = 5});
   std::vector<Event> events;

@@ -804,7 +804,7 @@ std::vector<Event> History() {
 
 ProjectionConfig ScoringConfig() {
   const auto engine = guanxi::engine::DefaultEngineConfig();
-  return ProjectionConfig(engine.scoring(), engine.lifecycle());
+  return ProjectionConfig(engine.scoring());
 }
 
 TEST(ClassesBookkeepingTest, EventsFillTheClassificationFields) {

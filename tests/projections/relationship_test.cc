@@ -19,7 +19,6 @@ namespace {
 
 using guanxi::v1::CustomerState;
 using guanxi::v1::Event;
-using guanxi::v1::LifecycleStage;
 using ::testing::ElementsAre;
 
 constexpr int64_t kDay = 86400;
@@ -33,7 +32,7 @@ google::protobuf::Timestamp Day(double day) {
 
 ProjectionConfig DefaultConfig() {
   const auto engine = guanxi::engine::DefaultEngineConfig();
-  return ProjectionConfig(engine.scoring(), engine.lifecycle());
+  return ProjectionConfig(engine.scoring());
 }
 
 Event At(double day, const std::function<void(Event&)>& fill) {
@@ -98,11 +97,10 @@ TEST(ScoringTest, PositiveVisitRaisesAcceptanceByTheComputedAmount) {
   EXPECT_DOUBLE_EQ(applied.moved.dimensions_after(0).score(), 60);
   EXPECT_EQ(applied.moved.dimensions_after(1).dimension(), guanxi::v1::DIMENSION_BEHAVIOUR);
   // 52.2 - 50 >= the step of 2: a fact, with a stable id.
-  ASSERT_EQ(applied.changes.size(), 2u);
+  ASSERT_EQ(applied.changes.size(), 1u);
   EXPECT_EQ(applied.changes[0].change_id(), "c1/7/score");
   EXPECT_DOUBLE_EQ(applied.changes[0].score().from(), 50);
   EXPECT_NEAR(applied.changes[0].score().to(), overall, 1e-12);
-  EXPECT_EQ(applied.changes[1].change_id(), "c1/7/stage");
 }
 
 TEST(ScoringTest, DecayAfterExactlyOneHalfLifeHalvesTheEvidenceWeight) {
@@ -231,203 +229,9 @@ TEST(ScoringTest, SmallMovesAccumulateUntilTheStepIsReached) {
   Event call =
       At(0, [](Event& e) { e.mutable_call()->set_direction(guanxi::v1::CALL_DIRECTION_OUTBOUND); });
   Applied applied = ApplyEvent(config, state, call, 1);
-  EXPECT_EQ(applied.changes.size(), 1u);  // the stage fact only
-  EXPECT_TRUE(applied.changes[0].has_stage());
+  EXPECT_TRUE(applied.changes.empty());
   EXPECT_DOUBLE_EQ(state.reported_score(), 50);
   EXPECT_EQ(applied.moved.dimensions_after_size(), 1);
-}
-
-// --- Lifecycle ------------------------------------------------------------------------
-
-struct StageCase {
-  const char* name;
-  std::vector<Event> history;  // applied first, positions 1..n
-  // Then either an event (position 100) or, when `tick_day` >= 0, AdvanceTime.
-  std::optional<Event> event;
-  double tick_day;
-  LifecycleStage from;
-  LifecycleStage to;
-  std::string cause;
-};
-
-TEST(LifecycleTest, EachTransitionWithItsCause) {
-  using namespace guanxi::v1;  // NOLINT: the table reads better unqualified
-  const std::vector<Event> maintaining = {Visit(0, OUTCOME_POSITIVE), Order(1, "o1"),
-                                          Contract(2, "k1", CONTRACT_MILESTONE_KIND_SIGNED)};
-  const Event champion_left = At(10, [](Event& e) {
-    auto* c = e.mutable_contact_change();
-    c->set_contact_id("p1");
-    c->set_name("Li Wei");
-    c->set_change(CONTACT_CHANGE_KIND_LEFT);
-    c->set_champion(true);
-  });
-  std::vector<StageCase> cases = {
-      {"profile identifies",
-       {},
-       Profile(0),
-       -1,
-       LIFECYCLE_STAGE_UNSPECIFIED,
-       LIFECYCLE_STAGE_IDENTIFIED,
-       "first event: profile"},
-      {"first interaction engages",
-       {Profile(0)},
-       Visit(1, OUTCOME_NEUTRAL),
-       -1,
-       LIFECYCLE_STAGE_IDENTIFIED,
-       LIFECYCLE_STAGE_ENGAGING,
-       "first interaction: visit"},
-      {"a first visit chains both",
-       {},
-       Visit(0, OUTCOME_NEUTRAL),
-       -1,
-       LIFECYCLE_STAGE_UNSPECIFIED,
-       LIFECYCLE_STAGE_ENGAGING,
-       "first event: visit; then first interaction: visit"},
-      {"first order deepens",
-       {Visit(0, OUTCOME_NEUTRAL)},
-       Order(1, "o1"),
-       -1,
-       LIFECYCLE_STAGE_ENGAGING,
-       LIFECYCLE_STAGE_DEEPENING,
-       "first purchase: order o1"},
-      {"contract signed maintains",
-       {Visit(0, OUTCOME_NEUTRAL), Order(1, "o1")},
-       Contract(2, "k1", CONTRACT_MILESTONE_KIND_SIGNED),
-       -1,
-       LIFECYCLE_STAGE_DEEPENING,
-       LIFECYCLE_STAGE_MAINTAINING,
-       "contract k1 signed"},
-      {"inactivity puts at risk", maintaining, std::nullopt, 122, LIFECYCLE_STAGE_MAINTAINING,
-       LIFECYCLE_STAGE_AT_RISK, "no interaction for 120 days (threshold 90)"},
-      {"last contract terminated puts at risk", maintaining,
-       Contract(10, "k1", CONTRACT_MILESTONE_KIND_TERMINATED), -1, LIFECYCLE_STAGE_MAINTAINING,
-       LIFECYCLE_STAGE_AT_RISK, "contract k1 terminated, no active contract left"},
-      {"champion leaving puts at risk", maintaining, champion_left, -1, LIFECYCLE_STAGE_MAINTAINING,
-       LIFECYCLE_STAGE_AT_RISK, "champion p1 left"},  // by id: the name is personal
-      {"prospect quiet is lost",
-       {Profile(0)},
-       std::nullopt,
-       200,
-       LIFECYCLE_STAGE_IDENTIFIED,
-       LIFECYCLE_STAGE_LOST,
-       "no interaction for 200 days (threshold 180)"},
-  };
-  const ProjectionConfig config = DefaultConfig();
-  for (const StageCase& c : cases) {
-    CustomerState state;
-    uint64_t position = 1;
-    for (const Event& e : c.history) ApplyEvent(config, state, e, position++);
-    ASSERT_EQ(state.stage(), c.from) << c.name;
-    Applied applied = c.event ? ApplyEvent(config, state, *c.event, 100)
-                              : AdvanceTime(config, state, Day(c.tick_day), 100);
-    ASSERT_FALSE(applied.changes.empty()) << c.name;
-    const auto& change = applied.changes.back();
-    ASSERT_TRUE(change.has_stage()) << c.name;
-    EXPECT_EQ(change.change_id(), "c1/100/stage") << c.name;
-    EXPECT_EQ(change.stage().from(), c.from) << c.name;
-    EXPECT_EQ(change.stage().to(), c.to) << c.name;
-    EXPECT_EQ(change.stage().cause(), c.cause) << c.name;
-    EXPECT_EQ(state.stage(), c.to) << c.name;
-    EXPECT_EQ(state.stage_since().seconds(), change.event_time().seconds()) << c.name;
-  }
-}
-
-TEST(LifecycleTest, AtRiskWinningBackAndBackToMaintainingOrLost) {
-  using namespace guanxi::v1;  // NOLINT
-  auto engine = guanxi::engine::DefaultEngineConfig();
-  engine.mutable_lifecycle()->set_recovered_score(90);  // so that a purchase is what keeps
-  const ProjectionConfig config(engine.scoring(), engine.lifecycle());
-  auto at_risk = [&] {
-    CustomerState state;
-    ApplyEvent(config, state, Visit(0, OUTCOME_POSITIVE), 1);
-    ApplyEvent(config, state, Order(1, "o1"), 2);
-    ApplyEvent(config, state, Contract(2, "k1", CONTRACT_MILESTONE_KIND_SIGNED), 3);
-    AdvanceTime(config, state, Day(122), 4);
-    EXPECT_EQ(state.stage(), LIFECYCLE_STAGE_AT_RISK);
-    return state;
-  };
-  {  // at_risk -> winning_back -> maintaining
-    CustomerState state = at_risk();
-    Applied back = ApplyEvent(config, state, Visit(130, OUTCOME_POSITIVE), 5);
-    ASSERT_TRUE(back.changes.back().has_stage());
-    EXPECT_EQ(back.changes.back().stage().to(), LIFECYCLE_STAGE_WINNING_BACK);
-    EXPECT_EQ(back.changes.back().stage().cause(), "back in contact: visit");
-    Applied kept = ApplyEvent(config, state, Order(131, "o2"), 6);
-    ASSERT_TRUE(kept.changes.back().has_stage());
-    EXPECT_EQ(kept.changes.back().stage().to(), LIFECYCLE_STAGE_MAINTAINING);
-    EXPECT_THAT(kept.changes.back().stage().cause(),
-                ::testing::MatchesRegex("order o2 with score [0-9.]+ at or above 40.0"));
-  }
-  {  // a negative visit is no win-back; 180 quiet days lose the customer
-    CustomerState state = at_risk();
-    Applied negative = ApplyEvent(config, state, Visit(130, OUTCOME_NEGATIVE), 5);
-    EXPECT_EQ(state.stage(), LIFECYCLE_STAGE_AT_RISK);
-    EXPECT_TRUE(negative.changes.empty() || !negative.changes.back().has_stage());
-    Applied lost = AdvanceTime(config, state, Day(311), 6);
-    ASSERT_FALSE(lost.changes.empty());
-    EXPECT_EQ(lost.changes.back().stage().to(), LIFECYCLE_STAGE_LOST);
-    EXPECT_EQ(lost.changes.back().stage().cause(), "no interaction for 181 days (threshold 180)");
-    // A lost customer who orders again is being won back (not kept by the same order).
-    Applied again = ApplyEvent(config, state, Order(400, "o9"), 7);
-    EXPECT_EQ(again.changes.back().stage().from(), LIFECYCLE_STAGE_LOST);
-    EXPECT_EQ(again.changes.back().stage().to(), LIFECYCLE_STAGE_WINNING_BACK);
-    EXPECT_EQ(again.changes.back().stage().cause(), "back in contact: order");
-  }
-  {  // the last contract terminated while at risk: lost
-    CustomerState state = at_risk();
-    Applied ended =
-        ApplyEvent(config, state, Contract(130, "k1", CONTRACT_MILESTONE_KIND_TERMINATED), 5);
-    EXPECT_EQ(ended.changes.back().stage().to(), LIFECYCLE_STAGE_LOST);
-    EXPECT_EQ(ended.changes.back().stage().cause(),
-              "contract k1 terminated, no active contract left");
-  }
-}
-
-TEST(LifecycleTest, LowScorePutsAtRiskAndRecoveredScoreKeeps) {
-  using namespace guanxi::v1;  // NOLINT
-  auto engine = guanxi::engine::DefaultEngineConfig();
-  engine.mutable_lifecycle()->set_at_risk_score(49);
-  engine.mutable_lifecycle()->set_recovered_score(51);
-  const ProjectionConfig config(engine.scoring(), engine.lifecycle());
-  CustomerState state;
-  ApplyEvent(config, state, Order(0, "o1"), 1);  // deepening, overall above 50
-  ASSERT_EQ(state.stage(), LIFECYCLE_STAGE_DEEPENING);
-  Applied down = ApplyEvent(
-      config, state,
-      At(1, [](Event& e) { e.mutable_complaint()->set_severity(SEVERITY_CRITICAL); }), 2);
-  EXPECT_EQ(state.stage(), LIFECYCLE_STAGE_AT_RISK);
-  EXPECT_THAT(down.changes.back().stage().cause(),
-              ::testing::MatchesRegex("score 4[0-8][.][0-9] below 49[.]0"));
-  // A referral: back in contact (the score is above 51, but the same event does not
-  // also promote); the next positive visit finds the score recovered.
-  auto referral = [](double day) {
-    return At(day, [](Event& e) { e.mutable_referral()->set_referred_customer_id("c2"); });
-  };
-  Applied back = ApplyEvent(config, state, referral(2), 3);
-  EXPECT_EQ(back.changes.back().stage().to(), LIFECYCLE_STAGE_WINNING_BACK);
-  EXPECT_EQ(back.changes.back().stage().cause(), "back in contact: referral");
-  Applied up = ApplyEvent(config, state, Visit(3, OUTCOME_POSITIVE), 4);
-  EXPECT_EQ(up.changes.back().stage().from(), LIFECYCLE_STAGE_WINNING_BACK);
-  EXPECT_EQ(up.changes.back().stage().to(), LIFECYCLE_STAGE_MAINTAINING);
-  EXPECT_THAT(up.changes.back().stage().cause(),
-              ::testing::MatchesRegex("score 5[0-9][.][0-9] recovered to 51[.]0 or more"));
-}
-
-TEST(LifecycleTest, RepeatedOrdersWithAGoodScoreMaintain) {
-  using namespace guanxi::v1;  // NOLINT
-  auto engine = guanxi::engine::DefaultEngineConfig();
-  engine.mutable_lifecycle()->set_maintaining_score(52);
-  const ProjectionConfig config(engine.scoring(), engine.lifecycle());
-  CustomerState state;
-  ApplyEvent(config, state, Order(0, "o1"), 1);
-  ApplyEvent(config, state, Order(1, "o2"), 2);
-  ASSERT_EQ(state.stage(), LIFECYCLE_STAGE_DEEPENING);  // score above 52, but 2 orders
-  Applied third = ApplyEvent(config, state, Order(2, "o3"), 3);
-  ASSERT_TRUE(third.changes.back().has_stage());
-  EXPECT_EQ(third.changes.back().stage().to(), LIFECYCLE_STAGE_MAINTAINING);
-  EXPECT_THAT(third.changes.back().stage().cause(),
-              ::testing::MatchesRegex(
-                  "3 orders [(]minimum 3[)] and score 5[0-9][.][0-9] at or above 52[.]0"));
 }
 
 TEST(ScoringTest, UnreadableMeasuredValuesObserveNothing) {
@@ -443,7 +247,7 @@ TEST(ScoringTest, UnreadableMeasuredValuesObserveNothing) {
              2);
   EXPECT_DOUBLE_EQ(Score(state, guanxi::v1::DIMENSION_COMPETITIVE_PREFERENCE), 50);
   EXPECT_DOUBLE_EQ(Score(state, guanxi::v1::DIMENSION_ACCEPTANCE), 50);
-  EXPECT_EQ(state.stage(), guanxi::v1::LIFECYCLE_STAGE_ENGAGING);  // still an interaction
+  EXPECT_EQ(state.last_interaction_at().seconds(), Day(0).seconds());  // still an interaction
 }
 
 TEST(BookkeepingTest, ContractsComplaintsContactsAndPaymentsAreKept) {
@@ -669,88 +473,6 @@ TEST(DeterminismTest, RestartingThroughSerializedStateChangesNothing) {
     EXPECT_EQ(facts, facts_whole) << "seed " << seed;
     EXPECT_GE(whole.overall_score(), 0);
     EXPECT_LE(whole.overall_score(), 100);
-  }
-}
-
-// The worked example of docs/scoring.md, step by step: after each step, the overall
-// score, the eight dimensions (acceptance, participation, information, guidance, project
-// support, competitive preference, feeling, behaviour) and the facts emitted. The
-// document's numbers are these.
-TEST(WorkedExampleTest, MatchesDocsScoring) {
-  using namespace guanxi::v1;  // NOLINT
-  const ProjectionConfig config = DefaultConfig();
-  struct Row {
-    std::optional<Event> event;  // or a tick at `tick_day`
-    double tick_day;
-    const char* expected;
-  };
-  const Row rows[] = {
-      {Profile(0), 0,
-       "50.00 | 50.0 50.0 50.0 50.0 50.0 50.0 50.0 50.0 | stage UNSPECIFIED -> IDENTIFIED: "
-       "first event: profile"},
-      {Visit(3, OUTCOME_POSITIVE), 0,
-       "52.21 | 60.0 50.0 50.0 50.0 50.0 50.0 50.0 54.0 | score 50.0 -> 52.2 | stage IDENTIFIED "
-       "-> ENGAGING: first interaction: visit"},
-      {At(10,
-          [](Event& e) {
-            e.mutable_activity()->set_kind(ACTIVITY_KIND_CUSTOMER_FORUM);
-            e.mutable_activity()->set_status(PARTICIPATION_STATUS_ATTENDED);
-          }),
-       0, "53.56 | 59.8 63.3 50.0 50.0 50.0 50.0 50.0 53.8"},
-      {Order(20, "o1"), 0,
-       "54.89 | 59.6 63.0 50.0 50.0 50.0 50.0 50.0 62.7 | score 52.2 -> 54.9 | stage ENGAGING "
-       "-> DEEPENING: first purchase: order o1"},
-      {At(30,
-          [](Event& e) {
-            e.mutable_complaint()->set_complaint_id("q1");
-            e.mutable_complaint()->set_severity(SEVERITY_HIGH);
-          }),
-       0, "52.46 | 55.0 62.7 50.0 50.0 50.0 50.0 35.0 62.2 | score 54.9 -> 52.5"},
-      {At(35,
-          [](Event& e) {
-            e.mutable_complaint_resolved()->set_complaint_id("q1");
-            e.mutable_complaint_resolved()->set_customer_satisfied(true);
-          }),
-       0, "53.37 | 55.0 62.5 50.0 50.0 50.0 50.0 44.3 61.9"},
-      {At(40,
-          [](Event& e) {
-            e.mutable_assessment()->set_acceptance(85);
-            e.mutable_assessment()->set_project_support(80);
-          }),
-       0, "60.45 | 76.1 62.3 50.0 50.0 74.0 50.0 44.4 61.6 | score 52.5 -> 60.4"},
-      {Contract(45, "k1", CONTRACT_MILESTONE_KIND_SIGNED), 0,
-       "61.50 | 76.0 62.2 50.0 50.0 75.4 50.0 44.5 67.0 | stage DEEPENING -> MAINTAINING: "
-       "contract k1 signed"},
-      {std::nullopt, 150,
-       "59.90 | 73.9 59.0 50.0 50.0 74.5 50.0 46.5 60.7 | stage MAINTAINING -> AT_RISK: no "
-       "interaction for 105 days (threshold 90)"},
-      {Visit(160, OUTCOME_POSITIVE), 0,
-       "60.09 | 74.4 58.8 50.0 50.0 74.4 50.0 46.7 61.6 | stage AT_RISK -> WINNING_BACK: back in "
-       "contact: visit"},
-      {Order(170, "o2"), 0,
-       "60.83 | 74.2 58.5 50.0 50.0 74.3 50.0 46.8 66.6 | stage WINNING_BACK -> MAINTAINING: "
-       "score 60.8 recovered to 55.0 or more"},
-  };
-  auto stage = [](LifecycleStage s) {
-    return LifecycleStage_Name(s).substr(sizeof("LIFECYCLE_STAGE_") - 1);
-  };
-  CustomerState state;
-  uint64_t position = 0;
-  for (const Row& row : rows) {
-    ++position;
-    const Applied applied = row.event ? ApplyEvent(config, state, *row.event, position)
-                                      : AdvanceTime(config, state, Day(row.tick_day), position);
-    std::string line = absl::StrFormat("%.2f |", state.overall_score());
-    for (const auto& d : state.dimensions())
-      absl::StrAppend(&line, absl::StrFormat(" %.1f", d.score()));
-    for (const auto& c : applied.changes) {
-      absl::StrAppend(
-          &line, c.has_score()
-                     ? absl::StrFormat(" | score %.1f -> %.1f", c.score().from(), c.score().to())
-                     : absl::StrCat(" | stage ", stage(c.stage().from()), " -> ",
-                                    stage(c.stage().to()), ": ", c.stage().cause()));
-    }
-    EXPECT_EQ(line, row.expected) << "step " << position;
   }
 }
 
