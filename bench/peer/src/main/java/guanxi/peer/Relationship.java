@@ -24,16 +24,19 @@ import java.util.Optional;
 
 /**
  * The relationship score and lifecycle stage of one customer: a port to Java of the
- * subset of guanxi's projections/relationship.cc that the peer computes (docs/scoring.md
- * sections 1 and 2), with the same configuration (ScoringConfig, LifecycleConfig of
- * deploy/guanxi.conf.textproto).
+ * subset of guanxi's projections/relationship.cc and projections/lifecycle.cc that the
+ * peer computes (docs/scoring.md sections 1 and 2), with the same configuration
+ * (ScoringConfig, LifecycleConfig of deploy/guanxi.conf.textproto).
  *
  * <p>Ported: the eight dimensions (the six of the relationship plus feeling and
  * behaviour, which the overall score averages too, so the stage rules need them), their
  * half-lives, observations and prior, the overall score, the order count, the active
- * contracts, the last interaction, and every lifecycle rule with its cause text, in
- * guanxi's two phases (what time implies, then what the event implies). Not ported: score
- * change reports, classes, churn evidence and warnings, the other bookkeeping of
+ * contracts, the last interaction, and every lifecycle rule with its cause text that does
+ * not follow the churn warnings, in guanxi's two phases (what time implies, then what the
+ * event implies). Not ported: the rules that put a customer at risk while a churn warning
+ * is open and win them back when it resolves (they need the churn rules: guanxi gives the
+ * same stages as the peer when its churn weights are all 0, bench/peer/no-warnings.textproto),
+ * score change reports, classes, churn evidence and warnings, the other bookkeeping of
  * CustomerState (contacts, complaints, payments, monthly purchases...).
  *
  * <p>Pure and stateless (the configuration is immutable once built): thread-safe. The state
@@ -415,7 +418,7 @@ public final class Relationship {
     return String.format(Locale.ROOT, "%.1f", x);
   }
 
-  /** What the rules look at besides the state (relationship.cc's StageContext). */
+  /** What the rules look at besides the state (lifecycle.cc's Phase and RunContext). */
   private static final class Context {
     final Event event; // null in the time phase
     final double quietDays;
@@ -462,21 +465,8 @@ public final class Relationship {
         return null;
       case LIFECYCLE_STAGE_DEEPENING:
       case LIFECYCLE_STAGE_MAINTAINING:
-        if (lastContractEnded) {
-          return new Move(LifecycleStage.LIFECYCLE_STAGE_AT_RISK, terminationCause(e), true);
-        }
-        if (e != null && isChampionLeaving(e)) {
-          var c = e.getContactChange();
-          return new Move(LifecycleStage.LIFECYCLE_STAGE_AT_RISK,
-              "champion " + (c.getName().isEmpty() ? c.getContactId() : c.getName()) + " left", true);
-        }
-        if (score < lc.getAtRiskScore()) {
-          return new Move(LifecycleStage.LIFECYCLE_STAGE_AT_RISK,
-              "score " + score1(score) + " below " + score1(lc.getAtRiskScore()), false);
-        }
-        if (ctx.quietDays >= lc.getAtRiskInactiveDays()) {
-          return new Move(LifecycleStage.LIFECYCLE_STAGE_AT_RISK, quietCause(ctx, lc.getAtRiskInactiveDays()), false);
-        }
+        // (guanxi: at risk while a churn warning at level warning or above is open; the
+        // peer computes no churn warnings, so the rule never applies here.)
         if (stage == LifecycleStage.LIFECYCLE_STAGE_DEEPENING) {
           if (e != null && e.hasContract() && isPurchase(e)) {
             return new Move(LifecycleStage.LIFECYCLE_STAGE_MAINTAINING, purchaseCause(e), true);
@@ -497,7 +487,10 @@ public final class Relationship {
         if (quietLost) {
           return new Move(LifecycleStage.LIFECYCLE_STAGE_LOST, quietCause(ctx, lc.getLostInactiveDays()), false);
         }
-        if (stage == LifecycleStage.LIFECYCLE_STAGE_AT_RISK) break; // the re-engagement rule below
+        // (guanxi: at risk -> winning back when the churn warning resolves, and winning
+        // back -> at risk when one opens again; never here: the peer has no warnings, so
+        // at risk is never entered.)
+        if (stage == LifecycleStage.LIFECYCLE_STAGE_AT_RISK) return null;
         if (ctx.event == null || ctx.enteredWinningBack) return null;
         if (score >= lc.getRecoveredScore()) {
           return new Move(LifecycleStage.LIFECYCLE_STAGE_MAINTAINING,
@@ -510,15 +503,14 @@ public final class Relationship {
         }
         return null;
       case LIFECYCLE_STAGE_LOST:
-        break; // the re-engagement rule below
+        // Back in touch by an interaction that did not lower the score.
+        if (e != null && isInteraction(e) && ctx.scoreNotLowered) {
+          return new Move(LifecycleStage.LIFECYCLE_STAGE_WINNING_BACK, "back in contact: " + kindOf(e), true);
+        }
+        return null;
       default:
         return null;
     }
-    // at_risk and lost: back in touch by an interaction that did not lower the score.
-    if (e != null && isInteraction(e) && ctx.scoreNotLowered) {
-      return new Move(LifecycleStage.LIFECYCLE_STAGE_WINNING_BACK, "back in contact: " + kindOf(e), true);
-    }
-    return null;
   }
 
   private static String terminationCause(Event e) {
@@ -530,24 +522,23 @@ public final class Relationship {
     return Math.max(0.0, daysBetween(since, now));
   }
 
-  /** One application's run of the rules (relationship.cc's StageRun). */
+  /** One application's run of the rules (lifecycle.cc's StageRun). */
   private final class StageRun {
     private final CustomerState.Builder state;
     private final LifecycleStage from;
-    private final List<LifecycleStage> visited = new ArrayList<>(4);
+    private final List<LifecycleStage> entered = new ArrayList<>(4);
     private final List<String> causes = new ArrayList<>(2);
 
     StageRun(CustomerState.Builder state) {
       this.state = state;
       this.from = state.getStage();
-      visited.add(from);
     }
 
     void run(Context ctx) {
       Move move;
       while ((move = nextStage(state, ctx)) != null) {
-        if (visited.contains(move.to())) break;
-        visited.add(move.to());
+        if (entered.contains(move.to())) break;
+        entered.add(move.to());
         causes.add(move.cause());
         state.setStage(move.to());
         ctx.eventUsed = ctx.eventUsed || move.usesEvent();
@@ -556,7 +547,7 @@ public final class Relationship {
     }
 
     Optional<Change> record(Timestamp now) {
-      if (causes.isEmpty()) return Optional.empty();
+      if (causes.isEmpty() || state.getStage() == from) return Optional.empty();
       state.setStageSince(now);
       return Optional.of(new Change(now, StageChange.newBuilder()
           .setFrom(from)
@@ -577,12 +568,15 @@ public final class Relationship {
     Timestamp t = event.getOccurredAt();
     if (state.getDimensionsCount() == 0) initialize(state, event);
     decay(state, t);
-    StageRun stages = new StageRun(state);
-    stages.run(new Context(null, quietDays(state, t), false)); // as a tick at t would
+    double quiet = quietDays(state, t); // before the event counts
     double before = state.getOverallScore();
     observeEvent(state, event);
     recomputeOverall(state);
     bookkeep(state, event);
+    // As guanxi (projections/lifecycle.cc), the stage moves once the event is applied:
+    // first what the silence before it implies (as a tick at t would), then the event.
+    StageRun stages = new StageRun(state);
+    stages.run(new Context(null, quiet, false));
     stages.run(new Context(event, 0, state.getOverallScore() >= before));
     return stages.record(t);
   }
@@ -604,7 +598,6 @@ public final class Relationship {
     if (state.getDimensionsCount() == 0) return Optional.empty();
     int days;
     switch (state.getStage()) {
-      case LIFECYCLE_STAGE_DEEPENING, LIFECYCLE_STAGE_MAINTAINING -> days = lifecycle.getAtRiskInactiveDays();
       case LIFECYCLE_STAGE_IDENTIFIED, LIFECYCLE_STAGE_ENGAGING, LIFECYCLE_STAGE_AT_RISK,
           LIFECYCLE_STAGE_WINNING_BACK -> days = lifecycle.getLostInactiveDays();
       default -> {
