@@ -65,6 +65,9 @@ struct Snapshot {
   };
   std::vector<AtRisk> at_risk;           // the most at risk first
   std::map<int, int64_t> open_warnings;  // by level
+  // Customers with a warning or a critical open who are not at risk: lost, or prospects
+  // who have not bought (docs/scoring.md section 2: their stage does not follow it).
+  int64_t warned_not_at_risk = 0;
   int64_t clock = 0;                     // the latest event time applied on any partition
 };
 
@@ -93,6 +96,10 @@ Snapshot Look(const std::string& data, const std::string& scratch) {
           if (!s.classes().intent_class().empty()) ++snap.intent[s.classes().intent_class()];
           const int level = s.churn_episode().warning_id().empty() ? 0 : s.churn_episode().level();
           if (level > 0) ++snap.open_warnings[level];
+          if (level >= guanxi::v1::WARNING_LEVEL_WARNING &&
+              s.stage() != guanxi::v1::LIFECYCLE_STAGE_AT_RISK) {
+            ++snap.warned_not_at_risk;
+          }
           if (level > 0 || s.stage() == guanxi::v1::LIFECYCLE_STAGE_AT_RISK ||
               s.stage() == guanxi::v1::LIFECYCLE_STAGE_WINNING_BACK) {
             mine.push_back({s.customer_id(), level, s.overall_score(), s.p_alive(),
@@ -164,6 +171,11 @@ void Render(std::ostream& out, bool terminal, const std::string& web_url, const 
   for (int level = 3; level >= 1; --level) {
     out << "  " << LevelName(level) << " "
         << (snap.open_warnings.count(level) ? snap.open_warnings.at(level) : 0);
+  }
+  // One story: at_risk is every customer who bought with a warning or a critical open.
+  if (snap.warned_not_at_risk > 0) {
+    out << "   (at_risk: those of level warning and critical who bought; "
+        << WithThousands(snap.warned_not_at_risk) << " others are lost or prospects)";
   }
   out << "\n\nmost at risk (highest open warning, then lowest relationship score):\n";
   if (snap.at_risk.empty()) out << "  (none yet)\n";
