@@ -16,6 +16,7 @@
 #include "engine/config/config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/projections/test_events.h"
 #include "projections/projection.h"
 
 namespace guanxi::projections {
@@ -26,46 +27,13 @@ using guanxi::v1::EngineConfig;
 using guanxi::v1::Event;
 using guanxi::v1::LifecycleStage;
 
-constexpr int64_t kDay = 86400;
-constexpr int64_t kBase = 1767225600;  // 2026-01-01T00:00:00Z
+using namespace testing;  // NOLINT: the shared events (test_events.h) read better bare
 
-google::protobuf::Timestamp Day(double day) {
-  google::protobuf::Timestamp t;
-  t.set_seconds(kBase + static_cast<int64_t>(std::llround(day * kDay)));
-  return t;
-}
-
-Event At(double day, const std::function<void(Event&)>& fill) {
-  Event e;
-  e.set_event_id(absl::StrCat("e", day));
-  e.set_customer_id("c1");
-  *e.mutable_occurred_at() = Day(day);
-  fill(e);
-  return e;
-}
-Event Visit(double day, guanxi::v1::Outcome outcome) {
-  return At(day, [&](Event& e) { e.mutable_visit()->set_outcome(outcome); });
-}
-Event Order(double day, const std::string& id) {
-  return At(day, [&](Event& e) {
-    e.mutable_order()->set_order_id(id);
-    e.mutable_order()->set_kind(guanxi::v1::ORDER_KIND_ORDER);
-  });
-}
-Event Contract(double day, const std::string& id, guanxi::v1::ContractMilestoneKind kind) {
-  return At(day, [&](Event& e) {
-    e.mutable_contract()->set_contract_id(id);
-    e.mutable_contract()->set_milestone(kind);
-  });
-}
 Event Signed(double day, const std::string& id) {
   return Contract(day, id, guanxi::v1::CONTRACT_MILESTONE_KIND_SIGNED);
 }
 Event Terminated(double day, const std::string& id) {
   return Contract(day, id, guanxi::v1::CONTRACT_MILESTONE_KIND_TERMINATED);
-}
-Event Profile(double day) {
-  return At(day, [](Event& e) { e.mutable_profile()->set_name("Acme"); });
 }
 Event Champion(double day, guanxi::v1::ContactChangeKind change) {
   return At(day, [change](Event& e) {

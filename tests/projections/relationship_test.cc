@@ -13,6 +13,7 @@
 #include "engine/config/config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/projections/test_events.h"
 
 namespace guanxi::projections {
 namespace {
@@ -21,46 +22,11 @@ using guanxi::v1::CustomerState;
 using guanxi::v1::Event;
 using ::testing::ElementsAre;
 
-constexpr int64_t kDay = 86400;
-constexpr int64_t kBase = 1767225600;  // 2026-01-01T00:00:00Z
-
-google::protobuf::Timestamp Day(double day) {
-  google::protobuf::Timestamp t;
-  t.set_seconds(kBase + static_cast<int64_t>(std::llround(day * kDay)));
-  return t;
-}
+using namespace testing;  // NOLINT: the shared events (test_events.h) read better bare
 
 ProjectionConfig DefaultConfig() {
   const auto engine = guanxi::engine::DefaultEngineConfig();
   return ProjectionConfig(engine.scoring());
-}
-
-Event At(double day, const std::function<void(Event&)>& fill) {
-  Event e;
-  e.set_event_id(absl::StrCat("e", day));
-  e.set_customer_id("c1");
-  *e.mutable_occurred_at() = Day(day);
-  fill(e);
-  return e;
-}
-
-Event Visit(double day, guanxi::v1::Outcome outcome) {
-  return At(day, [&](Event& e) { e.mutable_visit()->set_outcome(outcome); });
-}
-Event Order(double day, const std::string& id) {
-  return At(day, [&](Event& e) {
-    e.mutable_order()->set_order_id(id);
-    e.mutable_order()->set_kind(guanxi::v1::ORDER_KIND_ORDER);
-  });
-}
-Event Contract(double day, const std::string& id, guanxi::v1::ContractMilestoneKind kind) {
-  return At(day, [&](Event& e) {
-    e.mutable_contract()->set_contract_id(id);
-    e.mutable_contract()->set_milestone(kind);
-  });
-}
-Event Profile(double day) {
-  return At(day, [](Event& e) { e.mutable_profile()->set_name("Acme"); });
 }
 
 double Score(const CustomerState& s, guanxi::v1::Dimension d) {
