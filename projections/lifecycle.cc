@@ -266,11 +266,9 @@ class StageRun {
 
 }  // namespace
 
-std::optional<guanxi::v1::RelationshipChange> AdvanceStage(const guanxi::v1::LifecycleConfig& config,
-                                                           CustomerState& state,
-                                                           const StageInput& input,
-                                                           const Timestamp& now,
-                                                           uint64_t position) {
+std::optional<guanxi::v1::RelationshipChange> AdvanceStage(
+    const guanxi::v1::LifecycleConfig& config, CustomerState& state, const StageInput& input,
+    const Timestamp& now, uint64_t position) {
   if (state.dimensions_size() == 0) return std::nullopt;
   StageRun run(config, state, input);
   run.Run({nullptr, input.quiet_days});

@@ -433,12 +433,20 @@ void ObserveCompetitor(const ChurnConfig& config, ChurnEvidence& evidence, const
 
 // --- The rules ---------------------------------------------------------------------
 
-WarningReason Reason(const char* code, double observed, double threshold, std::string description) {
+// Whether an assessment writes its reasons' descriptions. A notice needs them; comparing
+// outcomes (a deadline's search, an evaluation that notifies nothing) does not, and
+// writing them is most of what an assessment costs.
+enum class Text { kOn, kOff };
+
+// `describe()` gives the reason's sentence; called only with Text::kOn.
+template <typename Describe>
+WarningReason Reason(Text text, const char* code, double observed, double threshold,
+                     Describe&& describe) {
   WarningReason reason;
   reason.set_code(code);
   reason.set_observed(observed);
   reason.set_threshold(threshold);
-  reason.set_description(std::move(description));
+  if (text == Text::kOn) reason.set_description(describe());
   return reason;
 }
 
@@ -456,7 +464,9 @@ bool Severe(const ChurnConfig& config, double observed, double threshold) {
 
 Finding Found(const ChurnConfig& config, WarningReason reason) {
   const bool severe = Severe(config, reason.observed(), reason.threshold());
-  if (severe) reason.set_description(absl::StrCat(reason.description(), "; severe"));
+  if (severe && !reason.description().empty()) {
+    reason.set_description(absl::StrCat(reason.description(), "; severe"));
+  }
   return Finding{std::move(reason), severe ? 2.0 : 1.0};
 }
 
@@ -465,7 +475,8 @@ Finding Found(const ChurnConfig& config, WarningReason reason) {
 // (silence): nullopt for a customer who never bought, or when `quiet` is below the
 // threshold.
 std::optional<Finding> QuietFor(const ChurnConfig& config, const CustomerState& state, int64_t now,
-                                const Timestamp& since, const char* code, const char* what) {
+                                const Timestamp& since, const char* code, const char* what,
+                                Text text) {
   if (state.purchase_days() <= 0 || !IsSet(state.last_purchase_at())) return std::nullopt;
   const double rhythm = PurchaseRhythmDays(config, state);
   const int64_t quiet = now - std::max(since.seconds(), state.last_purchase_at().seconds());
@@ -474,60 +485,67 @@ std::optional<Finding> QuietFor(const ChurnConfig& config, const CustomerState& 
   const bool known =
       state.churn_evidence().purchase_days_size() >= config.min_rhythm_purchase_days();
   const bool severe = quiet >= Span(config.severe_factor() * threshold);
-  WarningReason reason =
-      Reason(code, Days(quiet), threshold,
-             absl::StrCat(what, WholeDays(quiet), " days; usual gap ", Num(rhythm), " days",
-                          known ? "" : " (default: too few purchases to tell)", ", warning at ",
-                          Num(config.inactivity_multiple()), "x = ", Num(threshold), " days",
-                          severe ? "; severe" : ""));
+  WarningReason reason = Reason(text, code, Days(quiet), threshold, [&] {
+    return absl::StrCat(what, WholeDays(quiet), " days; usual gap ", Num(rhythm), " days",
+                        known ? "" : " (default: too few purchases to tell)", ", warning at ",
+                        Num(config.inactivity_multiple()), "x = ", Num(threshold), " days",
+                        severe ? "; severe" : "");
+  });
   return Finding{std::move(reason), severe ? 2.0 : 1.0};
 }
 
 // silence: no interaction of any kind (purchases included) for as long as inactivity
 // asks of purchases alone. Supersedes inactivity: a customer who holds it is silent,
 // not merely not buying.
-std::optional<Finding> Silence(const ChurnConfig& config, const CustomerState& state, int64_t now) {
+std::optional<Finding> Silence(const ChurnConfig& config, const CustomerState& state, int64_t now,
+                               Text text) {
   return QuietFor(config, state, now, state.last_interaction_at(), "silence",
-                  "no purchase and no contact of any kind for ");
+                  "no purchase and no contact of any kind for ", text);
 }
 
 std::optional<Finding> Inactivity(const ChurnConfig& config, const CustomerState& state,
-                                  int64_t now) {
-  return QuietFor(config, state, now, state.last_purchase_at(), "inactivity", "no purchase for ");
+                                  int64_t now, Text text) {
+  return QuietFor(config, state, now, state.last_purchase_at(), "inactivity", "no purchase for ",
+                  text);
 }
 
 std::optional<Finding> LowPAlive(const ChurnConfig& config, const CustomerState& state,
-                                 const guanxi::v1::ModelRecord* model) {
+                                 const guanxi::v1::ModelRecord* model, Text text) {
   if (model == nullptr || !model->has_bgnbd() || state.purchase_days() <= 0) return std::nullopt;
   const double p = state.p_alive();
   if (!(p < config.p_alive_threshold())) return std::nullopt;
   // A figure that warns when low: severe at the threshold divided by severe_factor.
   const bool severe = p * config.severe_factor() <= config.p_alive_threshold();
   return Finding{
-      Reason("low_p_alive", p, config.p_alive_threshold(),
-             absl::StrCat("probability of still being an active buyer ", absl::StrFormat("%.2f", p),
-                          " (BG/NBD), below ", absl::StrFormat("%.2f", config.p_alive_threshold()),
-                          severe ? "; severe" : "")),
+      Reason(text, "low_p_alive", p, config.p_alive_threshold(), [&] {
+        return absl::StrCat("probability of still being an active buyer ",
+                            absl::StrFormat("%.2f", p), " (BG/NBD), below ",
+                            absl::StrFormat("%.2f", config.p_alive_threshold()),
+                            severe ? "; severe" : "");
+      }),
       severe ? 2.0 : 1.0};
 }
 
-std::optional<Finding> ChurnRiskHigh(const ChurnConfig& config, const CustomerState& state) {
+std::optional<Finding> ChurnRiskHigh(const ChurnConfig& config, const CustomerState& state,
+                                     Text text) {
   if (!state.has_churn_risk()) return std::nullopt;
   const double risk = state.churn_risk();
   if (!(risk >= config.risk_threshold())) return std::nullopt;
   // Severe when the chance of any purchase or contact is severe_factor times smaller.
   const bool severe = (1 - risk) * config.severe_factor() <= 1 - config.risk_threshold();
   return Finding{
-      Reason("churn_risk", risk, config.risk_threshold(),
-             absl::StrCat("churn risk ", absl::StrFormat("%.2f", risk),
-                          " (no purchase and no contact in the next ", config.risk_horizon_days(),
-                          " days), at or above ", absl::StrFormat("%.2f", config.risk_threshold()),
-                          severe ? "; severe" : "")),
+      Reason(text, "churn_risk", risk, config.risk_threshold(), [&] {
+        return absl::StrCat("churn risk ", absl::StrFormat("%.2f", risk),
+                            " (no purchase and no contact in the next ",
+                            config.risk_horizon_days(), " days), at or above ",
+                            absl::StrFormat("%.2f", config.risk_threshold()),
+                            severe ? "; severe" : "");
+      }),
       severe ? 2.0 : 1.0};
 }
 
 std::optional<Finding> UnresolvedComplaint(const ChurnConfig& config, const CustomerState& state,
-                                           int64_t now) {
+                                           int64_t now, Text text) {
   int overdue = 0;
   const guanxi::v1::ChurnComplaint* oldest = nullptr;
   for (const auto& c : state.churn_evidence().open_complaints()) {
@@ -540,28 +558,29 @@ std::optional<Finding> UnresolvedComplaint(const ChurnConfig& config, const Cust
   if (oldest == nullptr) return std::nullopt;
   return Found(
       config,
-      Reason("unresolved_complaint", overdue, 1,
-             absl::StrCat(overdue, overdue == 1 ? " complaint" : " complaints", " open past the ",
-                          Num0(config.complaint_service_level_days()),
-                          "-day service level; the oldest, ", oldest->complaint_id(), ", for ",
-                          WholeDays(now - oldest->made_at().seconds()), " days")));
+      Reason(text, "unresolved_complaint", overdue, 1, [&] {
+        return absl::StrCat(overdue, overdue == 1 ? " complaint" : " complaints",
+                            " open past the ", Num0(config.complaint_service_level_days()),
+                            "-day service level; the oldest, ", oldest->complaint_id(), ", for ",
+                            WholeDays(now - oldest->made_at().seconds()), " days");
+      }));
 }
 
 std::optional<Finding> ComplaintRun(const ChurnConfig& config, const CustomerState& state,
-                                    int64_t now) {
+                                    int64_t now, Text text) {
   int n = 0;
   for (const auto& t : state.churn_evidence().complaints_made()) {
     if (t.seconds() <= now && now - t.seconds() < Span(config.complaint_run_window_days())) ++n;
   }
   if (n < config.complaint_run_count()) return std::nullopt;
-  return Found(config, Reason("complaint_run", n, config.complaint_run_count(),
-                              absl::StrCat(n, " complaints in the last ",
-                                           Num0(config.complaint_run_window_days()), " days (",
-                                           config.complaint_run_count(), " or more)")));
+  return Found(config, Reason(text, "complaint_run", n, config.complaint_run_count(), [&] {
+    return absl::StrCat(n, " complaints in the last ", Num0(config.complaint_run_window_days()),
+                        " days (", config.complaint_run_count(), " or more)");
+  }));
 }
 
 std::optional<Finding> SatisfactionDrop(const ChurnConfig& config, const CustomerState& state,
-                                        int64_t now) {
+                                        int64_t now, Text text) {
   const auto& marks = state.churn_evidence().satisfaction();
   if (marks.size() < 2) return std::nullopt;
   const ChurnMark& latest = marks[marks.size() - 1];
@@ -581,11 +600,12 @@ std::optional<Finding> SatisfactionDrop(const ChurnConfig& config, const Custome
   if (!(drop >= config.satisfaction_drop())) return std::nullopt;
   return Found(
       config,
-      Reason("satisfaction_drop", drop, config.satisfaction_drop(),
-             absl::StrCat("satisfaction ", Num0(latest.value()), "/100 on ",
-                          Date(latest.at().seconds()), ", down ", Num(drop), " points from ",
-                          Num0(before), " (mean of ", n, n == 1 ? " survey" : " surveys",
-                          " in the ", Num0(config.satisfaction_window_days()), " days before)")));
+      Reason(text, "satisfaction_drop", drop, config.satisfaction_drop(), [&] {
+        return absl::StrCat("satisfaction ", Num0(latest.value()), "/100 on ",
+                            Date(latest.at().seconds()), ", down ", Num(drop), " points from ",
+                            Num0(before), " (mean of ", n, n == 1 ? " survey" : " surveys",
+                            " in the ", Num0(config.satisfaction_window_days()), " days before)");
+      }));
 }
 
 // The first score high still inside the window at `now` (the highest of the window).
@@ -598,20 +618,23 @@ const ChurnMark* WindowHigh(const ChurnConfig& config, const CustomerState& stat
 }
 
 std::optional<Finding> ScoreDrop(const ChurnConfig& config, const CustomerState& state,
-                                 int64_t now) {
+                                 int64_t now, Text text) {
   const ChurnMark* high = WindowHigh(config, state, now);
   if (high == nullptr) return std::nullopt;
   const double drop = high->value() - state.overall_score();
   if (!(drop >= config.score_drop())) return std::nullopt;
   return Found(
       config,
-      Reason("score_drop", drop, config.score_drop(),
-             absl::StrCat("relationship score ", Num(state.overall_score()), ", down ", Num(drop),
-                          " points from ", Num(high->value()), " on ", Date(high->at().seconds()),
-                          " (within ", config.score_drop_window_days(), " days)")));
+      Reason(text, "score_drop", drop, config.score_drop(), [&] {
+        return absl::StrCat("relationship score ", Num(state.overall_score()), ", down ",
+                            Num(drop), " points from ", Num(high->value()), " on ",
+                            Date(high->at().seconds()), " (within ",
+                            config.score_drop_window_days(), " days)");
+      }));
 }
 
-std::optional<Finding> LatePayments(const ChurnConfig& config, const CustomerState& state) {
+std::optional<Finding> LatePayments(const ChurnConfig& config, const CustomerState& state,
+                                    Text text) {
   const auto& payments = state.churn_evidence().payments();
   const int recent = config.late_payment_recent();
   if (payments.size() < recent) return std::nullopt;
@@ -625,14 +648,15 @@ std::optional<Finding> LatePayments(const ChurnConfig& config, const CustomerSta
   const double threshold =
       std::max(config.late_payment_min_days(), base_mean + config.late_payment_increase_days());
   if (!(recent_mean >= threshold)) return std::nullopt;
-  return Found(config, Reason("late_payments", recent_mean, threshold,
-                              absl::StrCat("last ", recent, recent == 1 ? " payment" : " payments",
-                                           " ", Num(recent_mean), " days late on average, up from ",
-                                           Num(base_mean), " (", split - base_from, " before)")));
+  return Found(config, Reason(text, "late_payments", recent_mean, threshold, [&] {
+    return absl::StrCat("last ", recent, recent == 1 ? " payment" : " payments", " ",
+                        Num(recent_mean), " days late on average, up from ", Num(base_mean), " (",
+                        split - base_from, " before)");
+  }));
 }
 
 std::optional<Finding> RenewalLowScore(const ChurnConfig& config, const CustomerState& state,
-                                       int64_t now) {
+                                       int64_t now, Text text) {
   if (!(state.overall_score() < config.renewal_low_score())) return std::nullopt;
   const int64_t window = Span(config.renewal_window_days());
   const guanxi::v1::ChurnRenewal* due = nullptr;
@@ -643,56 +667,64 @@ std::optional<Finding> RenewalLowScore(const ChurnConfig& config, const Customer
   }
   if (due == nullptr) return std::nullopt;
   const int64_t until = due->due_at().seconds() - now;
-  return Finding{Reason(
-      "renewal_low_score", state.overall_score(), config.renewal_low_score(),
-      absl::StrCat("contract ", due->contract_id(), " renewal due ", Date(due->due_at().seconds()),
-                   until >= 0 ? absl::StrCat(" (in ", WholeDays(until), " days)")
-                              : absl::StrCat(" (overdue by ", WholeDays(-until), " days)"),
-                   " with relationship score ", Num(state.overall_score()), " below ",
-                   Num(config.renewal_low_score())))};
+  return Finding{Reason(text, "renewal_low_score", state.overall_score(),
+                        config.renewal_low_score(), [&] {
+                          const std::string when =
+                              until >= 0
+                                  ? absl::StrCat(" (in ", WholeDays(until), " days)")
+                                  : absl::StrCat(" (overdue by ", WholeDays(-until), " days)");
+                          return absl::StrCat("contract ", due->contract_id(), " renewal due ",
+                                              Date(due->due_at().seconds()), when,
+                                              " with relationship score ",
+                                              Num(state.overall_score()), " below ",
+                                              Num(config.renewal_low_score()));
+                        })};
 }
 
 std::optional<Finding> ChampionLeft(const ChurnConfig& config, const CustomerState& state,
-                                    int64_t now) {
+                                    int64_t now, Text text) {
   const auto& evidence = state.churn_evidence();
   if (!IsSet(evidence.champion_left_at())) return std::nullopt;
   const int64_t since = now - evidence.champion_left_at().seconds();
   if (since < 0 || since >= Span(config.champion_left_days())) return std::nullopt;
   return Finding{
-      Reason("champion_left", Days(since), config.champion_left_days(),
-             absl::StrCat("champion ", evidence.champion_left(), " left on ",
-                          Date(evidence.champion_left_at().seconds()), ", no new champion since"))};
+      Reason(text, "champion_left", Days(since), config.champion_left_days(), [&] {
+        return absl::StrCat("champion ", evidence.champion_left(), " left on ",
+                            Date(evidence.champion_left_at().seconds()), ", no new champion since");
+      })};
 }
 
 std::optional<Finding> ContractTerminated(const ChurnConfig& config, const CustomerState& state,
-                                          int64_t now) {
+                                          int64_t now, Text text) {
   const auto& evidence = state.churn_evidence();
   if (!IsSet(evidence.contract_terminated_at()) || state.active_contracts_size() > 0) {
     return std::nullopt;
   }
   const int64_t since = now - evidence.contract_terminated_at().seconds();
   if (since < 0 || since >= Span(config.contract_terminated_days())) return std::nullopt;
-  return Finding{Reason("contract_terminated", Days(since), config.contract_terminated_days(),
-                        absl::StrCat("contract ", evidence.contract_terminated(),
-                                     " terminated on ",
-                                     Date(evidence.contract_terminated_at().seconds()),
-                                     ", no active contract left")),
-                 1.0};
+  return Finding{Reason(text, "contract_terminated", Days(since),
+                        config.contract_terminated_days(), [&] {
+                          return absl::StrCat("contract ", evidence.contract_terminated(),
+                                              " terminated on ",
+                                              Date(evidence.contract_terminated_at().seconds()),
+                                              ", no active contract left");
+                        })};
 }
 
-std::optional<Finding> LowScore(const ChurnConfig& config, const CustomerState& state) {
+std::optional<Finding> LowScore(const ChurnConfig& config, const CustomerState& state, Text text) {
   const double score = state.overall_score();
   if (!(score < config.low_score())) return std::nullopt;
   // A figure that warns when low: severe at the threshold divided by severe_factor.
   const bool severe = score * config.severe_factor() <= config.low_score();
-  return Finding{Reason("low_score", score, config.low_score(),
-                        absl::StrCat("relationship score ", Num(score), " below ",
-                                     Num(config.low_score()), severe ? "; severe" : "")),
-                 severe ? 2.0 : 1.0};
+  WarningReason reason = Reason(text, "low_score", score, config.low_score(), [&] {
+    return absl::StrCat("relationship score ", Num(score), " below ", Num(config.low_score()),
+                        severe ? "; severe" : "");
+  });
+  return Finding{std::move(reason), severe ? 2.0 : 1.0};
 }
 
 std::optional<Finding> CompetitorSignals(const ChurnConfig& config, const CustomerState& state,
-                                         int64_t now) {
+                                         int64_t now, Text text) {
   int n = 0;
   double strongest = 0;
   for (const auto& mark : state.churn_evidence().competitor_signals()) {
@@ -704,15 +736,17 @@ std::optional<Finding> CompetitorSignals(const ChurnConfig& config, const Custom
   }
   if (n < config.competitor_signal_count()) return std::nullopt;
   return Found(config,
-               Reason("competitor_signal", n, config.competitor_signal_count(),
-                      absl::StrCat(n, n == 1 ? " signal" : " signals",
-                                   " leaning to a competitor in the last ",
-                                   Num0(config.competitor_window_days()), " days (strongest lean ",
-                                   absl::StrFormat("%.2f", strongest), ")")));
+               Reason(text, "competitor_signal", n, config.competitor_signal_count(), [&] {
+                 return absl::StrCat(n, n == 1 ? " signal" : " signals",
+                                     " leaning to a competitor in the last ",
+                                     Num0(config.competitor_window_days()),
+                                     " days (strongest lean ", absl::StrFormat("%.2f", strongest),
+                                     ")");
+               }));
 }
 
 std::optional<Finding> CallSentiment(const ChurnConfig& config, const CustomerState& state,
-                                     int64_t now) {
+                                     int64_t now, Text text) {
   int n = 0;
   double sum = 0, lowest = 1;
   for (const auto& mark : state.churn_evidence().call_sentiment()) {
@@ -726,11 +760,12 @@ std::optional<Finding> CallSentiment(const ChurnConfig& config, const CustomerSt
   const double mean = sum / n;
   if (!(mean <= config.call_sentiment_threshold())) return std::nullopt;
   return Finding{
-      Reason("call_sentiment", mean, config.call_sentiment_threshold(),
-             absl::StrCat("mean sentiment ", absl::StrFormat("%+.2f", mean), " over ", n,
-                          " calls in the last ", Num0(config.call_window_days()), " days (lowest ",
-                          absl::StrFormat("%+.2f", lowest), "), at or below ",
-                          absl::StrFormat("%+.2f", config.call_sentiment_threshold())))};
+      Reason(text, "call_sentiment", mean, config.call_sentiment_threshold(), [&] {
+        return absl::StrCat("mean sentiment ", absl::StrFormat("%+.2f", mean), " over ", n,
+                            " calls in the last ", Num0(config.call_window_days()),
+                            " days (lowest ", absl::StrFormat("%+.2f", lowest), "), at or below ",
+                            absl::StrFormat("%+.2f", config.call_sentiment_threshold()));
+      })};
 }
 
 // How the weight of evidence moves from here: "; falling 0.07 a day".
@@ -740,20 +775,22 @@ std::string DriftText(double drift) {
 }
 
 std::optional<Finding> DeclineEvidence(const ChurnConfig& config, const CustomerState& state,
-                                       int64_t now) {
+                                       int64_t now, Text text) {
   const double drift = state.churn_evidence().decline_drift();
   const double threshold = config.evidence().threshold();
   const double value = EvidenceAt(state.churn_evidence(), now);
   if (!(value >= threshold)) return std::nullopt;
-  std::string signs;
-  for (const auto& sign : state.churn_evidence().decline_signs()) {
-    absl::StrAppend(&signs, signs.empty() ? "" : ", ", SignText(sign), " ",
-                    absl::StrFormat("%+.1f", sign.added()), " (", Date(sign.at().seconds()), ")");
-  }
-  return Found(config,
-               Reason("decline_evidence", value, threshold,
-                      absl::StrCat("weight of evidence of a decline ", Num(value), ", at or above ",
-                                   Num(threshold), "; latest signs: ", signs, DriftText(drift))));
+  return Found(config, Reason(text, "decline_evidence", value, threshold, [&] {
+                 std::string signs;
+                 for (const auto& sign : state.churn_evidence().decline_signs()) {
+                   absl::StrAppend(&signs, signs.empty() ? "" : ", ", SignText(sign), " ",
+                                   absl::StrFormat("%+.1f", sign.added()), " (",
+                                   Date(sign.at().seconds()), ")");
+                 }
+                 return absl::StrCat("weight of evidence of a decline ", Num(value),
+                                     ", at or above ", Num(threshold), "; latest signs: ", signs,
+                                     DriftText(drift));
+               }));
 }
 
 WarningLevel LevelOf(const ChurnConfig& config, double points) {
@@ -845,47 +882,62 @@ void ObserveForChurn(const ChurnConfig& config, CustomerState& state, const Even
   if (config.weights().decline_evidence() > 0) ObserveEvidence(config, state, event, clock);
 }
 
-ChurnAssessment AssessChurn(const ChurnConfig& config, const CustomerState& state,
-                            const guanxi::v1::ModelRecord* model, const Timestamp& at) {
-  const int64_t now = at.seconds();
+namespace {
+
+// AssessChurn, with or without the reasons' descriptions.
+ChurnAssessment Assess(const ChurnConfig& config, const CustomerState& state,
+                       const guanxi::v1::ModelRecord* model, int64_t now, Text text) {
   const auto& w = config.weights();
-  const std::optional<Finding> silence =
-      w.silence() > 0 ? Silence(config, state, now) : std::nullopt;
-  const std::pair<double, std::optional<Finding>> findings[] = {
+  std::optional<Finding> silence =
+      w.silence() > 0 ? Silence(config, state, now, text) : std::nullopt;
+  std::pair<double, std::optional<Finding>> findings[] = {
       // silence (when switched on) takes inactivity's place.
       {w.inactivity(),
-       w.inactivity() > 0 && !silence ? Inactivity(config, state, now) : std::nullopt},
-      {w.silence(), silence},
-      {w.low_p_alive(), w.low_p_alive() > 0 ? LowPAlive(config, state, model) : std::nullopt},
-      {w.churn_risk(), w.churn_risk() > 0 ? ChurnRiskHigh(config, state) : std::nullopt},
+       w.inactivity() > 0 && !silence ? Inactivity(config, state, now, text) : std::nullopt},
+      {w.silence(), std::move(silence)},
+      {w.low_p_alive(),
+       w.low_p_alive() > 0 ? LowPAlive(config, state, model, text) : std::nullopt},
+      {w.churn_risk(), w.churn_risk() > 0 ? ChurnRiskHigh(config, state, text) : std::nullopt},
       {w.unresolved_complaint(),
-       w.unresolved_complaint() > 0 ? UnresolvedComplaint(config, state, now) : std::nullopt},
-      {w.complaint_run(), w.complaint_run() > 0 ? ComplaintRun(config, state, now) : std::nullopt},
+       w.unresolved_complaint() > 0 ? UnresolvedComplaint(config, state, now, text)
+                                    : std::nullopt},
+      {w.complaint_run(),
+       w.complaint_run() > 0 ? ComplaintRun(config, state, now, text) : std::nullopt},
       {w.satisfaction_drop(),
-       w.satisfaction_drop() > 0 ? SatisfactionDrop(config, state, now) : std::nullopt},
-      {w.score_drop(), w.score_drop() > 0 ? ScoreDrop(config, state, now) : std::nullopt},
-      {w.late_payments(), w.late_payments() > 0 ? LatePayments(config, state) : std::nullopt},
+       w.satisfaction_drop() > 0 ? SatisfactionDrop(config, state, now, text) : std::nullopt},
+      {w.score_drop(), w.score_drop() > 0 ? ScoreDrop(config, state, now, text) : std::nullopt},
+      {w.late_payments(),
+       w.late_payments() > 0 ? LatePayments(config, state, text) : std::nullopt},
       {w.renewal_low_score(),
-       w.renewal_low_score() > 0 ? RenewalLowScore(config, state, now) : std::nullopt},
-      {w.champion_left(), w.champion_left() > 0 ? ChampionLeft(config, state, now) : std::nullopt},
+       w.renewal_low_score() > 0 ? RenewalLowScore(config, state, now, text) : std::nullopt},
+      {w.champion_left(),
+       w.champion_left() > 0 ? ChampionLeft(config, state, now, text) : std::nullopt},
       {w.contract_terminated(),
-       w.contract_terminated() > 0 ? ContractTerminated(config, state, now) : std::nullopt},
-      {w.low_score(), w.low_score() > 0 ? LowScore(config, state) : std::nullopt},
+       w.contract_terminated() > 0 ? ContractTerminated(config, state, now, text)
+                                   : std::nullopt},
+      {w.low_score(), w.low_score() > 0 ? LowScore(config, state, text) : std::nullopt},
       {w.competitor_signal(),
-       w.competitor_signal() > 0 ? CompetitorSignals(config, state, now) : std::nullopt},
+       w.competitor_signal() > 0 ? CompetitorSignals(config, state, now, text) : std::nullopt},
       {w.call_sentiment(),
-       w.call_sentiment() > 0 ? CallSentiment(config, state, now) : std::nullopt},
+       w.call_sentiment() > 0 ? CallSentiment(config, state, now, text) : std::nullopt},
       {w.decline_evidence(),
-       w.decline_evidence() > 0 ? DeclineEvidence(config, state, now) : std::nullopt},
+       w.decline_evidence() > 0 ? DeclineEvidence(config, state, now, text) : std::nullopt},
   };
   ChurnAssessment assessment;
-  for (const auto& [weight, finding] : findings) {
+  for (auto& [weight, finding] : findings) {
     if (!finding) continue;
     assessment.points += weight * finding->multiplier;
-    assessment.reasons.push_back(finding->reason);
+    assessment.reasons.push_back(std::move(finding->reason));
   }
   assessment.level = LevelOf(config, assessment.points);
   return assessment;
+}
+
+}  // namespace
+
+ChurnAssessment AssessChurn(const ChurnConfig& config, const CustomerState& state,
+                            const guanxi::v1::ModelRecord* model, const Timestamp& at) {
+  return Assess(config, state, model, at.seconds(), Text::kOn);
 }
 
 std::optional<guanxi::v1::ChurnWarning> EvaluateChurn(const ChurnConfig& config,
@@ -893,11 +945,13 @@ std::optional<guanxi::v1::ChurnWarning> EvaluateChurn(const ChurnConfig& config,
                                                       const ChurnContext& context) {
   const int64_t now = std::max(ClockOf(state), context.now.seconds());
   RecordScoreHigh(config, state, now);
-  ChurnAssessment assessment = AssessChurn(config, state, context.model, At(now));
+  // Without the descriptions: most evaluations notify nothing (written below if one does).
+  const ChurnAssessment assessment = Assess(config, state, context.model, now, Text::kOff);
   guanxi::v1::ChurnEpisode& episode = *state.mutable_churn_episode();
   *episode.mutable_evaluated_at() = At(now);
-  const std::optional<Finding> p_alive =
-      config.weights().low_p_alive() > 0 ? LowPAlive(config, state, context.model) : std::nullopt;
+  const std::optional<Finding> p_alive = config.weights().low_p_alive() > 0
+                                             ? LowPAlive(config, state, context.model, Text::kOff)
+                                             : std::nullopt;
   episode.set_p_alive_points(p_alive ? config.weights().low_p_alive() * p_alive->multiplier : 0);
 
   guanxi::v1::WarningNotice notice = guanxi::v1::WARNING_NOTICE_UNSPECIFIED;
@@ -931,7 +985,10 @@ std::optional<guanxi::v1::ChurnWarning> EvaluateChurn(const ChurnConfig& config,
   warning.set_customer_id(state.customer_id());
   warning.set_notice(notice);
   warning.set_level(level);
-  for (auto& reason : assessment.reasons) *warning.add_reasons() = std::move(reason);
+  // The same assessment (the rules read nothing the episode's update changed), described.
+  for (auto& reason : Assess(config, state, context.model, now, Text::kOn).reasons) {
+    *warning.add_reasons() = std::move(reason);
+  }
   warning.set_score(state.overall_score());
   warning.set_stage(state.stage());
   if (context.model != nullptr && context.model->has_bgnbd()) warning.set_p_alive(state.p_alive());
@@ -1019,7 +1076,7 @@ std::optional<Timestamp> NextChurnDeadline(const ChurnConfig& config, const Cust
   // P(alive) does not move with time alone: it counts as at the last evaluation.
   const double p_alive_points = state.churn_episode().p_alive_points();
   auto assess = [&](int64_t at) {
-    ChurnAssessment a = AssessChurn(config, state, nullptr, At(at));
+    ChurnAssessment a = Assess(config, state, nullptr, at, Text::kOff);
     a.points += p_alive_points;
     a.level = LevelOf(config, a.points);
     return a;
