@@ -438,35 +438,52 @@ void ObserveCompetitor(const ChurnConfig& config, ChurnEvidence& evidence, const
 // writing them is most of what an assessment costs.
 enum class Text { kOn, kOff };
 
+// A reason as the rules find it: guanxi.v1.WarningReason's fields, in a plain struct so
+// that an assessment that only compares outcomes builds no message.
+struct Said {
+  const char* code;  // a literal of the rule's
+  double observed;
+  double threshold;
+  std::string description;  // empty with Text::kOff
+};
+
 // `describe()` gives the reason's sentence; called only with Text::kOn.
 template <typename Describe>
-WarningReason Reason(Text text, const char* code, double observed, double threshold,
-                     Describe&& describe) {
-  WarningReason reason;
-  reason.set_code(code);
-  reason.set_observed(observed);
-  reason.set_threshold(threshold);
-  if (text == Text::kOn) reason.set_description(describe());
-  return reason;
+Said Reason(Text text, const char* code, double observed, double threshold, Describe&& describe) {
+  return Said{code, observed, threshold, text == Text::kOn ? describe() : std::string()};
 }
 
 // One rule's finding: the reason and how many times its weight it counts (2 when
 // severe: its figure is ChurnConfig.severe_factor times past the threshold).
 struct Finding {
-  WarningReason reason;
+  Said reason;
   double multiplier = 1;
 };
+
+// An assessment as the rules find it (ChurnAssessment, with its reasons as Said).
+struct Outcome {
+  std::vector<Said> reasons;
+  double points = 0;
+  WarningLevel level = guanxi::v1::WARNING_LEVEL_UNSPECIFIED;
+};
+
+WarningReason ToProto(Said said) {
+  WarningReason reason;
+  reason.set_code(said.code);
+  reason.set_observed(said.observed);
+  reason.set_threshold(said.threshold);
+  reason.set_description(std::move(said.description));
+  return reason;
+}
 
 // For figures that warn when high: severe at severe_factor times the threshold or more.
 bool Severe(const ChurnConfig& config, double observed, double threshold) {
   return observed >= config.severe_factor() * threshold;
 }
 
-Finding Found(const ChurnConfig& config, WarningReason reason) {
-  const bool severe = Severe(config, reason.observed(), reason.threshold());
-  if (severe && !reason.description().empty()) {
-    reason.set_description(absl::StrCat(reason.description(), "; severe"));
-  }
+Finding Found(const ChurnConfig& config, Said reason) {
+  const bool severe = Severe(config, reason.observed, reason.threshold);
+  if (severe && !reason.description.empty()) absl::StrAppend(&reason.description, "; severe");
   return Finding{std::move(reason), severe ? 2.0 : 1.0};
 }
 
@@ -485,7 +502,7 @@ std::optional<Finding> QuietFor(const ChurnConfig& config, const CustomerState& 
   const bool known =
       state.churn_evidence().purchase_days_size() >= config.min_rhythm_purchase_days();
   const bool severe = quiet >= Span(config.severe_factor() * threshold);
-  WarningReason reason = Reason(text, code, Days(quiet), threshold, [&] {
+  Said reason = Reason(text, code, Days(quiet), threshold, [&] {
     return absl::StrCat(what, WholeDays(quiet), " days; usual gap ", Num(rhythm), " days",
                         known ? "" : " (default: too few purchases to tell)", ", warning at ",
                         Num(config.inactivity_multiple()), "x = ", Num(threshold), " days",
@@ -716,7 +733,7 @@ std::optional<Finding> LowScore(const ChurnConfig& config, const CustomerState& 
   if (!(score < config.low_score())) return std::nullopt;
   // A figure that warns when low: severe at the threshold divided by severe_factor.
   const bool severe = score * config.severe_factor() <= config.low_score();
-  WarningReason reason = Reason(text, "low_score", score, config.low_score(), [&] {
+  Said reason = Reason(text, "low_score", score, config.low_score(), [&] {
     return absl::StrCat("relationship score ", Num(score), " below ", Num(config.low_score()),
                         severe ? "; severe" : "");
   });
@@ -816,12 +833,12 @@ void RecordScoreHigh(const ChurnConfig& config, CustomerState& state, int64_t no
 }
 
 // What a deadline compares: which reasons hold, how much they count, and the level.
-bool SameOutcome(const ChurnAssessment& a, const ChurnAssessment& b) {
+bool SameOutcome(const Outcome& a, const Outcome& b) {
   if (a.points != b.points || a.level != b.level || a.reasons.size() != b.reasons.size()) {
     return false;
   }
   for (size_t i = 0; i < a.reasons.size(); ++i) {
-    if (a.reasons[i].code() != b.reasons[i].code()) return false;
+    if (std::string_view(a.reasons[i].code) != b.reasons[i].code) return false;
   }
   return true;
 }
@@ -885,8 +902,8 @@ void ObserveForChurn(const ChurnConfig& config, CustomerState& state, const Even
 namespace {
 
 // AssessChurn, with or without the reasons' descriptions.
-ChurnAssessment Assess(const ChurnConfig& config, const CustomerState& state,
-                       const guanxi::v1::ModelRecord* model, int64_t now, Text text) {
+Outcome Assess(const ChurnConfig& config, const CustomerState& state,
+               const guanxi::v1::ModelRecord* model, int64_t now, Text text) {
   const auto& w = config.weights();
   std::optional<Finding> silence =
       w.silence() > 0 ? Silence(config, state, now, text) : std::nullopt;
@@ -923,21 +940,26 @@ ChurnAssessment Assess(const ChurnConfig& config, const CustomerState& state,
       {w.decline_evidence(),
        w.decline_evidence() > 0 ? DeclineEvidence(config, state, now, text) : std::nullopt},
   };
-  ChurnAssessment assessment;
+  Outcome outcome;
   for (auto& [weight, finding] : findings) {
     if (!finding) continue;
-    assessment.points += weight * finding->multiplier;
-    assessment.reasons.push_back(std::move(finding->reason));
+    outcome.points += weight * finding->multiplier;
+    outcome.reasons.push_back(std::move(finding->reason));
   }
-  assessment.level = LevelOf(config, assessment.points);
-  return assessment;
+  outcome.level = LevelOf(config, outcome.points);
+  return outcome;
 }
 
 }  // namespace
 
 ChurnAssessment AssessChurn(const ChurnConfig& config, const CustomerState& state,
                             const guanxi::v1::ModelRecord* model, const Timestamp& at) {
-  return Assess(config, state, model, at.seconds(), Text::kOn);
+  Outcome outcome = Assess(config, state, model, at.seconds(), Text::kOn);
+  ChurnAssessment assessment;
+  for (Said& said : outcome.reasons) assessment.reasons.push_back(ToProto(std::move(said)));
+  assessment.points = outcome.points;
+  assessment.level = outcome.level;
+  return assessment;
 }
 
 std::optional<guanxi::v1::ChurnWarning> EvaluateChurn(const ChurnConfig& config,
@@ -946,7 +968,7 @@ std::optional<guanxi::v1::ChurnWarning> EvaluateChurn(const ChurnConfig& config,
   const int64_t now = std::max(ClockOf(state), context.now.seconds());
   RecordScoreHigh(config, state, now);
   // Without the descriptions: most evaluations notify nothing (written below if one does).
-  const ChurnAssessment assessment = Assess(config, state, context.model, now, Text::kOff);
+  const Outcome assessment = Assess(config, state, context.model, now, Text::kOff);
   guanxi::v1::ChurnEpisode& episode = *state.mutable_churn_episode();
   *episode.mutable_evaluated_at() = At(now);
   const std::optional<Finding> p_alive = config.weights().low_p_alive() > 0
@@ -986,8 +1008,8 @@ std::optional<guanxi::v1::ChurnWarning> EvaluateChurn(const ChurnConfig& config,
   warning.set_notice(notice);
   warning.set_level(level);
   // The same assessment (the rules read nothing the episode's update changed), described.
-  for (auto& reason : Assess(config, state, context.model, now, Text::kOn).reasons) {
-    *warning.add_reasons() = std::move(reason);
+  for (Said& said : Assess(config, state, context.model, now, Text::kOn).reasons) {
+    *warning.add_reasons() = ToProto(std::move(said));
   }
   warning.set_score(state.overall_score());
   warning.set_stage(state.stage());
@@ -1076,12 +1098,12 @@ std::optional<Timestamp> NextChurnDeadline(const ChurnConfig& config, const Cust
   // P(alive) does not move with time alone: it counts as at the last evaluation.
   const double p_alive_points = state.churn_episode().p_alive_points();
   auto assess = [&](int64_t at) {
-    ChurnAssessment a = Assess(config, state, nullptr, at, Text::kOff);
+    Outcome a = Assess(config, state, nullptr, at, Text::kOff);
     a.points += p_alive_points;
     a.level = LevelOf(config, a.points);
     return a;
   };
-  const ChurnAssessment base = assess(clock);
+  const Outcome base = assess(clock);
   const auto& episode = state.churn_episode();
   std::optional<int64_t> resolution;
   if (!episode.warning_id().empty() && base.points <= config.resolve_points()) {
