@@ -8,8 +8,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/time/civil_time.h"
-#include "absl/time/time.h"
 #include "projections/classes.h"
 #include "projections/readings.h"
 
@@ -357,9 +355,20 @@ bool IsInteraction(const Event& event) {
 }
 
 int32_t MonthOf(const Timestamp& t) {
-  const absl::CivilMonth month =
-      absl::ToCivilMonth(absl::FromUnixSeconds(t.seconds()), absl::UTCTimeZone());
-  return static_cast<int32_t>((month.year() - 1970) * 12 + (month.month() - 1));
+  // The proleptic Gregorian calendar in integer arithmetic (H. Hinnant's civil_from_days):
+  // what absl::ToCivilMonth in UTC gives (tested against it), without a time zone lookup
+  // on the hot path.
+  const int64_t seconds = t.seconds();
+  const int64_t days = seconds / 86400 - (seconds % 86400 < 0 ? 1 : 0);  // floor
+  const int64_t z = days + 719468;  // days since 0000-03-01
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;                                  // [0, 146096]
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);             // [0, 365]
+  const int64_t mp = (5 * doy + 2) / 153;                                  // March = 0
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;                        // 1..12
+  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  return static_cast<int32_t>((year - 1970) * 12 + (month - 1));
 }
 
 TrailingPurchases Trailing(const CustomerState& state, const Timestamp& now, int months) {

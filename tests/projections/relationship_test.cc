@@ -10,6 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "engine/config/config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -214,6 +216,26 @@ TEST(ScoringTest, UnreadableMeasuredValuesObserveNothing) {
   EXPECT_DOUBLE_EQ(Score(state, guanxi::v1::DIMENSION_COMPETITIVE_PREFERENCE), 50);
   EXPECT_DOUBLE_EQ(Score(state, guanxi::v1::DIMENSION_ACCEPTANCE), 50);
   EXPECT_EQ(state.last_interaction_at().seconds(), Day(0).seconds());  // still an interaction
+}
+
+TEST(BookkeepingTest, MonthOfIsTheUtcCalendarMonth) {
+  // Every 7 hours 13 minutes from 1900 to 2200 (both sides of 1970, leap years, the
+  // centuries), and the last and first second of months: as absl's civil time says.
+  auto expected = [](int64_t seconds) {
+    const absl::CivilMonth m =
+        absl::ToCivilMonth(absl::FromUnixSeconds(seconds), absl::UTCTimeZone());
+    return static_cast<int32_t>((m.year() - 1970) * 12 + (m.month() - 1));
+  };
+  google::protobuf::Timestamp t;
+  for (int64_t s = -2208988800; s < 7258118400; s += 7 * 3600 + 13 * 60) {
+    t.set_seconds(s);
+    ASSERT_EQ(MonthOf(t), expected(s)) << s;
+  }
+  for (int64_t s : {int64_t{-1}, int64_t{0}, int64_t{951868799}, int64_t{951868800},
+                    int64_t{951782399}, int64_t{4107542399}, int64_t{4107542400}}) {
+    t.set_seconds(s);
+    EXPECT_EQ(MonthOf(t), expected(s)) << s;
+  }
 }
 
 TEST(BookkeepingTest, ContractsComplaintsContactsAndPaymentsAreKept) {
