@@ -225,6 +225,27 @@ TEST(LifecycleTest, AProspectWithAWarningKeepsItsStageUntilItBuys) {
                                       "warning c1/event:e1 open at level (warning|critical)"));
 }
 
+// A state stored by a version before the stage followed the warnings (2026-12-07) moves
+// at its next application: at risk without a warning at that level -> winning back;
+// maintaining with one open -> at risk.
+TEST(LifecycleTest, AStateStoredUnderTheOldRulesFollowsTheWarningAtItsNextApplication) {
+  {
+    Customer c = Maintaining();
+    c.state.set_stage(guanxi::v1::LIFECYCLE_STAGE_AT_RISK);  // the old 90-day rule's
+    EXPECT_EQ(StageMove(c.Tick(20)),
+              "AT_RISK -> WINNING_BACK: no churn warning at level warning or above open");
+  }
+  {
+    auto config = guanxi::engine::DefaultEngineConfig();
+    config.mutable_churn()->mutable_weights()->set_champion_left(6);
+    Customer c = Maintaining(config);
+    c.Feed(Champion(10, guanxi::v1::CONTACT_CHANGE_KIND_LEFT));  // a watch
+    c.state.mutable_churn_episode()->set_level(guanxi::v1::WARNING_LEVEL_CRITICAL);
+    EXPECT_EQ(StageMove(c.Tick(11)),
+              "MAINTAINING -> AT_RISK: churn warning c1/event:e10 open at level critical");
+  }
+}
+
 // On a simulated stream applied as the engine applies it (every event, and every
 // customer's timer when event time reaches it), after every application: a customer who
 // bought is at risk exactly while a warning at level warning or above is open, every
