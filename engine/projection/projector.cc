@@ -201,16 +201,22 @@ absl::Status PartitionProjector::MaybeRefit() {
   const auto& churn = options_.config.churn();
   projections::FitSample sample(config.max_fit_sample());
   projections::LowestHashSample<projections::RiskExample> risk(config.max_fit_sample());
-  RETURN_IF_ERROR(store_->ForEachState([&](const guanxi::v1::CustomerState& state) {
-    ++request.population;
-    if (auto figures = projections::FitFiguresOf(state, request.as_of)) {
-      sample.Add(state.customer_id(), *figures);
-    }
-    if (auto example = projections::RiskExampleOf(churn, state, request.as_of)) {
-      risk.Add(state.customer_id(), *example);
-    }
-    return true;
-  }));
+  // With nothing dirty (this runs after a commit) a cached state is the stored one: read
+  // from the cache, not parsed again.
+  const bool committed = cache_.dirty() == 0;
+  RETURN_IF_ERROR(store_->ForEachCustomer(
+      [&](const std::string& id) { return committed && cache_.Peek(id) != nullptr; },
+      [&](const std::string& id, const guanxi::v1::CustomerState* stored) {
+        const guanxi::v1::CustomerState& state = stored != nullptr ? *stored : *cache_.Peek(id);
+        ++request.population;
+        if (auto figures = projections::FitFiguresOf(state, request.as_of)) {
+          sample.Add(state.customer_id(), *figures);
+        }
+        if (auto example = projections::RiskExampleOf(churn, state, request.as_of)) {
+          risk.Add(state.customer_id(), *example);
+        }
+        return true;
+      }));
   if (sample.sampled()) request.purchasers = sample.offered();
   request.figures = std::move(sample).Take();
   request.risk_examples = std::move(risk).Take();
@@ -421,15 +427,17 @@ absl::Status PartitionProjector::ApplyModel(const guanxi::v1::LogRecord& record)
     order.clear();
     return Commit();
   };
-  RETURN_IF_ERROR(store_->ForEachState([&](const guanxi::v1::CustomerState& state) {
-    if (cache_.Peek(state.customer_id()) != nullptr) {
-      order.emplace_back(cache_.Find(state.customer_id()), true);
-    } else {
-      order.emplace_back(&uncached.emplace_back(state), false);
-    }
-    if (order.size() >= options_.chunk) status = flush();
-    return status.ok();
-  }));
+  RETURN_IF_ERROR(store_->ForEachCustomer(
+      [&](const std::string& id) { return cache_.Peek(id) != nullptr; },
+      [&](const std::string& id, const guanxi::v1::CustomerState* stored) {
+        if (stored == nullptr) {
+          order.emplace_back(cache_.Find(id), true);
+        } else {
+          order.emplace_back(&uncached.emplace_back(*stored), false);
+        }
+        if (order.size() >= options_.chunk) status = flush();
+        return status.ok();
+      }));
   RETURN_IF_ERROR(status);
   return flush();
 }

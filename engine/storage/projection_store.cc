@@ -261,6 +261,29 @@ absl::Status ProjectionStore::ForEachState(
   return FromRocks(it->status(), "reading customer states");
 }
 
+absl::Status ProjectionStore::ForEachCustomer(
+    const std::function<bool(const std::string&)>& held,
+    const std::function<bool(const std::string&, const guanxi::v1::CustomerState*)>& visit)
+    const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->state));
+  guanxi::v1::CustomerState state;
+  std::string customer;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    customer.assign(it->key().data(), it->key().size());
+    if (held(customer)) {
+      if (!visit(customer, nullptr)) break;
+      continue;
+    }
+    if (!state.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError(
+          absl::StrCat("the state of customer ", customer, " does not parse"));
+    }
+    if (!visit(customer, &state)) break;
+  }
+  return FromRocks(it->status(), "reading customer states");
+}
+
 absl::Status ProjectionStore::ForEachTimer(
     const std::function<bool(int64_t, std::string_view)>& visit) const {
   std::unique_ptr<rocksdb::Iterator> it(

@@ -17,6 +17,7 @@
 #include "engine/partition/model_slots.h"
 #include "engine/projection/replay.h"
 #include "engine/projection/worker.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/event_log_test_util.h"
 
@@ -396,6 +397,42 @@ TEST(ProjectorTest, ResendingEverythingChangesNothing) {
 
 // A reader beside the projector (a query inside `guanxi run`): everything it reads at
 // one snapshot is the store as one commit left it, however much is committed after.
+// A pass over every customer parses only the states its caller does not hold.
+TEST(StoreSnapshotTest, ForEachCustomerParsesOnlyTheStatesNotHeld) {
+  TempDir data;
+  LiveStore live;
+  live.Open(PartitionDir(data.path(), 0));
+  const std::atomic<bool> stop{false};
+  auto projector = PartitionProjector::Create(live.log.get(), live.store.get(),
+                                              {.config = DefaultEngineConfig()});
+  ASSERT_TRUE(projector.ok());
+  std::vector<LogRecord> records = {testing::OrderRecord("e1", "c", kStart),
+                                    testing::OrderRecord("e2", "a", kStart),
+                                    testing::OrderRecord("e3", "b", kStart)};
+  ASSERT_TRUE(live.log->Append(absl::MakeSpan(records), {}).ok());
+  ASSERT_TRUE((*projector)->CatchUp(live.log->next_position(), stop).ok());
+  std::vector<std::string> seen;
+  ASSERT_TRUE(live.store
+                  ->ForEachCustomer([](const std::string& id) { return id == "b"; },
+                                    [&](const std::string& id, const v1::CustomerState* state) {
+                                      seen.push_back(state == nullptr
+                                                         ? id + ": held"
+                                                         : id + ": " + state->customer_id());
+                                      return true;
+                                    })
+                  .ok());
+  EXPECT_THAT(seen, ::testing::ElementsAre("a: a", "b: held", "c: c"));  // in id order
+  seen.clear();
+  ASSERT_TRUE(live.store
+                  ->ForEachCustomer([](const std::string&) { return false; },
+                                    [&](const std::string& id, const v1::CustomerState*) {
+                                      seen.push_back(id);
+                                      return id != "b";  // stops after b
+                                    })
+                  .ok());
+  EXPECT_THAT(seen, ::testing::ElementsAre("a", "b"));
+}
+
 TEST(StoreSnapshotTest, ReadsAtASnapshotAreTheStoreAsOneCommitLeftIt) {
   TempDir data;
   LiveStore live;
