@@ -223,6 +223,20 @@ absl::StatusOr<guanxi::v1::RefitSchedule> ProjectionStore::ReadRefitSchedule() c
   return schedule;
 }
 
+namespace {
+
+// A stored state parsed, or the error that names its customer.
+absl::Status ParseState(std::string_view customer_id, const rocksdb::Slice& value,
+                        guanxi::v1::CustomerState* state) {
+  if (!state->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return absl::DataLossError(
+        absl::StrCat("the state of customer ", Sv(customer_id), " does not parse"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<bool> ProjectionStore::GetState(std::string_view customer_id,
                                                guanxi::v1::CustomerState* state,
                                                const StoreSnapshot* at) const {
@@ -232,53 +246,40 @@ absl::StatusOr<bool> ProjectionStore::GetState(std::string_view customer_id,
                      rocksdb::Slice(customer_id.data(), customer_id.size()), &value);
   if (s.IsNotFound()) return false;
   if (!s.ok()) return FromRocks(s, "reading a customer state");
-  if (!state->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-    return absl::DataLossError(
-        absl::StrCat("the state of customer ", Sv(customer_id), " does not parse"));
-  }
+  RETURN_IF_ERROR(ParseState(customer_id, value, state));
   return true;
 }
 
 absl::Status ProjectionStore::ForEachState(
     const std::function<bool(const guanxi::v1::CustomerState&)>& visit,
     std::optional<std::string_view> after) const {
+  return ForEachCustomer(
+      [](const std::string&) { return false; },
+      [&](const std::string&, const guanxi::v1::CustomerState* state) { return visit(*state); },
+      after);
+}
+
+absl::Status ProjectionStore::ForEachCustomer(
+    const std::function<bool(const std::string&)>& held,
+    const std::function<bool(const std::string&, const guanxi::v1::CustomerState*)>& visit,
+    std::optional<std::string_view> after) const {
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->state));
-  guanxi::v1::CustomerState state;
   if (after) {
     it->Seek(rocksdb::Slice(after->data(), after->size()));
     if (it->Valid() && View(it->key()) == *after) it->Next();
   } else {
     it->SeekToFirst();
   }
-  for (; it->Valid(); it->Next()) {
-    if (!state.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError(
-          absl::StrCat("the state of customer ", Sv(View(it->key())), " does not parse"));
-    }
-    if (!visit(state)) break;
-  }
-  return FromRocks(it->status(), "reading customer states");
-}
-
-absl::Status ProjectionStore::ForEachCustomer(
-    const std::function<bool(const std::string&)>& held,
-    const std::function<bool(const std::string&, const guanxi::v1::CustomerState*)>& visit)
-    const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->state));
   guanxi::v1::CustomerState state;
   std::string customer;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  for (; it->Valid(); it->Next()) {
     customer.assign(it->key().data(), it->key().size());
     if (held(customer)) {
       if (!visit(customer, nullptr)) break;
       continue;
     }
-    if (!state.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError(
-          absl::StrCat("the state of customer ", customer, " does not parse"));
-    }
+    RETURN_IF_ERROR(ParseState(customer, it->value(), &state));
     if (!visit(customer, &state)) break;
   }
   return FromRocks(it->status(), "reading customer states");

@@ -105,14 +105,15 @@ class ProjectionStore {
   // returns false.
   absl::Status ForEachState(const std::function<bool(const guanxi::v1::CustomerState&)>& visit,
                             std::optional<std::string_view> after = std::nullopt) const;
-  // Every customer in customer_id order, until `visit` returns false: `visit(id, state)`
-  // with its stored state parsed, or with nullptr where `held(id)` says the caller holds
-  // that customer's state already (a pass over everyone with most states in memory
-  // parses only the others).
+  // Every customer in customer_id order (those after `after`, if set), until `visit`
+  // returns false: `visit(id, state)` with its stored state parsed, or with nullptr where
+  // `held(id)` says the caller holds that customer's state already (a pass over everyone
+  // with most states in memory parses only the others).
   absl::Status ForEachCustomer(
       const std::function<bool(const std::string& customer_id)>& held,
       const std::function<bool(const std::string& customer_id,
-                               const guanxi::v1::CustomerState* state)>& visit) const;
+                               const guanxi::v1::CustomerState* state)>& visit,
+      std::optional<std::string_view> after = std::nullopt) const;
   // Every armed timer in (deadline, customer_id) order.
   absl::Status ForEachTimer(
       const std::function<bool(int64_t deadline, std::string_view customer_id)>& visit) const;
