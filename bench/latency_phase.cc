@@ -2,9 +2,9 @@
 // fixed offered rate.
 //
 // A probe is an event that raises a churn warning the moment it is applied: a champion
-// contact leaving (`champion_left`, 6 points = watch with the defaults, RAISED at once;
-// docs/scoring.md section 6; the `churn_risk` reason is off: LatencyPhase says why). Every probe has its own customer ("probe-<k>"), so every
-// probe opens a new episode. The customer's setup, its first event (the champion
+// contact leaving (`champion_left`, 7 points = warning with the defaults, RAISED at once;
+// docs/scoring.md section 6; the `churn_risk` reason is off: LatencyPhase says why).
+// Every probe has its own customer ("probe-<k>"), so every probe opens a new episode. The customer's setup, its first event (the champion
 // joining), is produced about a second of offered load before the probe, in place of a
 // background event (so the offered rate stays what was asked, and probe customers appear
 // as the run goes, as new customers do). A probe is matched to the RAISED notice whose

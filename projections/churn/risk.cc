@@ -28,6 +28,13 @@ constexpr double kPenalty = 1.0;
 constexpr int kMaxIterations = 100;
 constexpr double kTolerance = 1e-9;
 
+// Whether `model` has this build's features (a record written by another release may not).
+bool OfThisFeatureSet(const ChurnRiskModel& model) {
+  return model.weights_size() == kRiskFeatures && model.mean_size() == kRiskFeatures &&
+         model.scale_size() == kRiskFeatures && model.low_size() == kRiskFeatures &&
+         model.high_size() == kRiskFeatures;
+}
+
 double DaysBetween(int64_t from, int64_t to) {
   return std::max(0.0, static_cast<double>(to - from) / kDay);
 }
@@ -48,7 +55,6 @@ Trends TrendsOf(const CustomerState& state, const Timestamp& at) {
   return {std::log((orders + 0.5) / (orders_before / 3.0 + 0.5)),
           std::log((spend + 1.0) / (spend_before / 3.0 + 1.0))};
 }
-
 
 double Sigmoid(double z) {
   if (z >= 0) return 1.0 / (1.0 + std::exp(-z));
@@ -235,9 +241,7 @@ void UpdateChurnRisk(const guanxi::v1::ChurnConfig& churn, const guanxi::v1::Mod
                      CustomerState& state, const Timestamp& now) {
   // A model of another feature set (a record written by another release) gives no risk:
   // not known, rather than a number from mismatched weights.
-  if (model == nullptr || !model->has_churn_risk() ||
-      model->churn_risk().weights_size() != kRiskFeatures ||
-      model->churn_risk().low_size() != kRiskFeatures) {
+  if (model == nullptr || !model->has_churn_risk() || !OfThisFeatureSet(model->churn_risk())) {
     state.clear_churn_risk();
     return;
   }
@@ -305,11 +309,7 @@ std::optional<ChurnRiskModel> CalibrateChurnRisk(absl::Span<const RiskExample> e
 }
 
 double ChurnRisk(const ChurnRiskModel& model, const RiskFeatures& features) {
-  if (model.weights_size() != kRiskFeatures || model.mean_size() != kRiskFeatures ||
-      model.scale_size() != kRiskFeatures || model.low_size() != kRiskFeatures ||
-      model.high_size() != kRiskFeatures) {
-    return 0;
-  }
+  if (!OfThisFeatureSet(model)) return 0;
   double eta = model.intercept();
   for (int j = 0; j < kRiskFeatures; ++j) {
     const double f = std::min(std::max(features[j], model.low(j)), model.high(j));

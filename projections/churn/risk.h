@@ -80,8 +80,8 @@ std::optional<guanxi::v1::ChurnRiskModel> FitChurnRisk(absl::Span<const RiskExam
 // The churn risk of the customer at `now` by the population model in force
 // (CustomerState.churn_risk): set when `model` holds a churn risk model, cleared when
 // not, or when the customer is younger or has fewer purchase days than every customer
-// the model was calibrated on (outside what it knows). Called after the classification (which sets P(alive)) on every event, tick and
-// model record.
+// the model was calibrated on (outside what it knows). Called after the classification
+// (which sets P(alive)) on every event, tick and model record.
 void UpdateChurnRisk(const guanxi::v1::ChurnConfig& churn, const guanxi::v1::ModelRecord* model,
                      guanxi::v1::CustomerState& state, const google::protobuf::Timestamp& now);
 
