@@ -395,22 +395,36 @@ TEST(ProjectorTest, ResendingEverythingChangesNothing) {
   EXPECT_EQ(states(), before);
 }
 
-// A reader beside the projector (a query inside `guanxi run`): everything it reads at
-// one snapshot is the store as one commit left it, however much is committed after.
-// A pass over every customer parses only the states its caller does not hold.
-TEST(StoreSnapshotTest, ForEachCustomerParsesOnlyTheStatesNotHeld) {
+// A partition's log and store with a projector at its default config, in a temporary
+// directory.
+struct ProjectedPartition {
+  ProjectedPartition() {
+    live.Open(PartitionDir(data.path(), 0));
+    auto created = PartitionProjector::Create(live.log.get(), live.store.get(),
+                                              {.config = DefaultEngineConfig()});
+    EXPECT_TRUE(created.ok()) << created.status();
+    if (created.ok()) projector = std::move(*created);
+  }
+  // Appends `records` and projects everything appended.
+  void AppendAndProject(std::vector<LogRecord> records) {
+    ASSERT_TRUE(live.log->Append(absl::MakeSpan(records), {}).ok());
+    ASSERT_TRUE(projector->CatchUp(live.log->next_position(), stop).ok());
+  }
+
   TempDir data;
   LiveStore live;
-  live.Open(PartitionDir(data.path(), 0));
+  std::unique_ptr<PartitionProjector> projector;
   const std::atomic<bool> stop{false};
-  auto projector = PartitionProjector::Create(live.log.get(), live.store.get(),
-                                              {.config = DefaultEngineConfig()});
-  ASSERT_TRUE(projector.ok());
-  std::vector<LogRecord> records = {testing::OrderRecord("e1", "c", kStart),
-                                    testing::OrderRecord("e2", "a", kStart),
-                                    testing::OrderRecord("e3", "b", kStart)};
-  ASSERT_TRUE(live.log->Append(absl::MakeSpan(records), {}).ok());
-  ASSERT_TRUE((*projector)->CatchUp(live.log->next_position(), stop).ok());
+};
+
+// A pass over every customer parses only the states its caller does not hold.
+TEST(StoreSnapshotTest, ForEachCustomerParsesOnlyTheStatesNotHeld) {
+  ProjectedPartition partition;
+  ASSERT_NE(partition.projector, nullptr);
+  partition.AppendAndProject({testing::OrderRecord("e1", "c", kStart),
+                              testing::OrderRecord("e2", "a", kStart),
+                              testing::OrderRecord("e3", "b", kStart)});
+  const LiveStore& live = partition.live;
   std::vector<std::string> seen;
   ASSERT_TRUE(live.store
                   ->ForEachCustomer([](const std::string& id) { return id == "b"; },
@@ -433,17 +447,14 @@ TEST(StoreSnapshotTest, ForEachCustomerParsesOnlyTheStatesNotHeld) {
   EXPECT_THAT(seen, ::testing::ElementsAre("a", "b"));
 }
 
+// A reader beside the projector (a query inside `guanxi run`): everything it reads at
+// one snapshot is the store as one commit left it, however much is committed after.
 TEST(StoreSnapshotTest, ReadsAtASnapshotAreTheStoreAsOneCommitLeftIt) {
-  TempDir data;
-  LiveStore live;
-  live.Open(PartitionDir(data.path(), 0));
-  const std::atomic<bool> stop{false};
-  auto projector = PartitionProjector::Create(live.log.get(), live.store.get(),
-                                              {.config = DefaultEngineConfig()});
-  ASSERT_TRUE(projector.ok());
+  ProjectedPartition partition;
+  ASSERT_NE(partition.projector, nullptr);
+  const LiveStore& live = partition.live;
   auto append_and_project = [&](std::vector<LogRecord> records) {
-    ASSERT_TRUE(live.log->Append(absl::MakeSpan(records), {}).ok());
-    ASSERT_TRUE((*projector)->CatchUp(live.log->next_position(), stop).ok());
+    partition.AppendAndProject(std::move(records));
   };
   append_and_project(
       {testing::OrderRecord("e1", "a", kStart), testing::OrderRecord("e2", "b", kStart)});
