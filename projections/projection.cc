@@ -11,19 +11,21 @@
 namespace guanxi::projections {
 namespace {
 
-// Moves `changes` into `derived`, naming each by its cause instead of the log position
-// the pure projections put in its id ("<customer>/<position>/<kind>" ->
+// Moves `change` into `derived`, naming it by its cause instead of the log position the
+// pure projections put in its id ("<customer>/<position>/<kind>" ->
 // "<customer>/<cause>/<kind>"; see CustomerProjection).
+void Take(guanxi::v1::RelationshipChange&& change, const std::string& cause, Derived& derived) {
+  const std::string prefix = absl::StrCat(change.customer_id(), "/", change.position(), "/");
+  if (change.change_id().rfind(prefix, 0) == 0) {
+    change.set_change_id(absl::StrCat(change.customer_id(), "/", cause, "/",
+                                      change.change_id().substr(prefix.size())));
+  }
+  derived.changes.push_back(std::move(change));
+}
+
 void Take(std::vector<guanxi::v1::RelationshipChange>&& changes, const std::string& cause,
           Derived& derived) {
-  for (auto& change : changes) {
-    const std::string prefix = absl::StrCat(change.customer_id(), "/", change.position(), "/");
-    if (change.change_id().rfind(prefix, 0) == 0) {
-      change.set_change_id(
-          absl::StrCat(change.customer_id(), "/", cause, "/", change.change_id().substr(prefix.size())));
-    }
-    derived.changes.push_back(std::move(change));
-  }
+  for (auto& change : changes) Take(std::move(change), cause, derived);
 }
 
 }  // namespace
@@ -47,9 +49,7 @@ void CustomerProjection::Conclude(guanxi::v1::CustomerState& state, StageInput i
                                                                    .cause = cause});
   input.notice = warning ? &*warning : nullptr;
   if (auto change = AdvanceStage(lifecycle_, state, input, now, position)) {
-    std::vector<guanxi::v1::RelationshipChange> changes;
-    changes.push_back(std::move(*change));
-    Take(std::move(changes), cause, derived);
+    Take(std::move(*change), cause, derived);
   }
   if (!warning) return;
   warning->set_stage(state.stage());  // the notice tells the stage it leaves the customer in
