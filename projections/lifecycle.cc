@@ -143,8 +143,8 @@ std::optional<Move> NextStage(const guanxi::v1::LifecycleConfig& lc, const Custo
   const bool quiet_lost = phase.quiet_days >= lc.lost_inactive_days();
   const bool last_contract_ended =
       e != nullptr && IsTermination(*e) && state.active_contracts_size() == 0;
-  // A warning this application raised because of its event counts as the event's move.
   const bool warned = Warned(state);
+  // A warning this application raised because of its event counts as the event's move.
   auto to_at_risk = [&] {
     return Move{LIFECYCLE_STAGE_AT_RISK, WarnedCause(state, run.input.notice),
                 run.input.event != nullptr && Raises(run.input.notice)};
