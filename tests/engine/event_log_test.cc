@@ -245,6 +245,42 @@ TEST(EventLogTest, ExtraColumnFamiliesAreOpenedByALaterOpenThatDoesNotDeclareThe
   EXPECT_EQ(log->next_position(), 2u);
 }
 
+// A batch's writes go in in key order per column family (for the memtable's insert hint),
+// but the writes to one key keep their order: the store ends as the writes in the order
+// they were made would leave it.
+TEST(EventLogTest, WritesInKeyOrderKeepTheOrderOfEachKeysWrites) {
+  TempDir dir;
+  auto log = OpenOrDie(dir.path(), {.extra_column_families = {"state", "timers"}});
+  rocksdb::ColumnFamilyHandle* state = rocks::Access::Family(*log, "state");
+  rocksdb::ColumnFamilyHandle* timers = rocks::Access::Family(*log, "timers");
+  std::vector<rocks::KeyedWrite> writes = {
+      {timers, "t9", "", false}, {state, "c", "1", false}, {state, "a", "1", false},
+      {timers, "t1", "", false}, {state, "a", "", true},   {state, "b", "1", false},
+      {state, "a", "2", false},  {timers, "t9", "", true}, {state, "c", "", true}};
+  rocksdb::WriteBatch batch;
+  ASSERT_TRUE(rocks::AddInKeyOrder(writes, batch).ok());
+  // In key order within a family; the writes of a, c and t9 in the order made.
+  std::vector<std::string> order;
+  for (const rocks::KeyedWrite& w : writes) order.push_back(w.key + (w.erase ? "-" : w.value));
+  const std::vector<std::string> in_state = {"a1", "a-", "a2", "b1", "c1", "c-"};
+  const std::vector<std::string> in_timers = {"t1", "t9", "t9-"};
+  std::vector<std::string> expected = state->GetID() < timers->GetID() ? in_state : in_timers;
+  for (const std::string& w : state->GetID() < timers->GetID() ? in_timers : in_state) {
+    expected.push_back(w);
+  }
+  EXPECT_EQ(order, expected);
+
+  rocksdb::DB* db = rocks::Access::Db(*log);
+  ASSERT_TRUE(db->Write(rocksdb::WriteOptions(), &batch).ok());
+  std::string value;
+  ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), state, "a", &value).ok());
+  EXPECT_EQ(value, "2");
+  ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), state, "b", &value).ok());
+  EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), state, "c", &value).IsNotFound());
+  EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), timers, "t1", &value).ok());
+  EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), timers, "t9", &value).IsNotFound());
+}
+
 TEST(EventLogTest, StoreOfAnotherPartitionIsRefused) {
   TempDir dir;
   { OpenOrDie(dir.path(), {.partition = 3}); }
