@@ -1,5 +1,6 @@
 #include "engine/storage/event_log.h"
 
+#include <algorithm>
 #include <thread>
 #include <vector>
 
@@ -260,15 +261,24 @@ TEST(EventLogTest, WritesInKeyOrderKeepTheOrderOfEachKeysWrites) {
   rocksdb::WriteBatch batch;
   ASSERT_TRUE(rocks::AddInKeyOrder(writes, batch).ok());
   // In key order within a family; the writes of a, c and t9 in the order made.
-  std::vector<std::string> order;
-  for (const rocks::KeyedWrite& w : writes) order.push_back(w.key + (w.erase ? "-" : w.value));
-  const std::vector<std::string> in_state = {"a1", "a-", "a2", "b1", "c1", "c-"};
-  const std::vector<std::string> in_timers = {"t1", "t9", "t9-"};
-  std::vector<std::string> expected = state->GetID() < timers->GetID() ? in_state : in_timers;
-  for (const std::string& w : state->GetID() < timers->GetID() ? in_timers : in_state) {
-    expected.push_back(w);
-  }
-  EXPECT_EQ(order, expected);
+  struct Order : rocksdb::WriteBatch::Handler {
+    std::vector<std::pair<uint32_t, std::string>> writes;
+    rocksdb::Status PutCF(uint32_t family, const rocksdb::Slice& key,
+                          const rocksdb::Slice& value) override {
+      writes.emplace_back(family, key.ToString() + value.ToString());
+      return rocksdb::Status::OK();
+    }
+    rocksdb::Status DeleteCF(uint32_t family, const rocksdb::Slice& key) override {
+      writes.emplace_back(family, key.ToString() + "-");
+      return rocksdb::Status::OK();
+    }
+  } order;
+  ASSERT_TRUE(batch.Iterate(&order).ok());
+  std::vector<std::pair<uint32_t, std::string>> expected;
+  for (const char* w : {"a1", "a-", "a2", "b1", "c1", "c-"}) expected.emplace_back(state->GetID(), w);
+  for (const char* w : {"t1", "t9", "t9-"}) expected.emplace_back(timers->GetID(), w);
+  if (timers->GetID() < state->GetID()) std::rotate(expected.begin(), expected.begin() + 6, expected.end());
+  EXPECT_EQ(order.writes, expected);
 
   rocksdb::DB* db = rocks::Access::Db(*log);
   ASSERT_TRUE(db->Write(rocksdb::WriteOptions(), &batch).ok());
