@@ -47,6 +47,7 @@ absl::StatusOr<std::unique_ptr<PartitionProjector>> PartitionProjector::Create(
     const EventLog* log, ProjectionStore* store, ProjectorOptions options) {
   std::unique_ptr<PartitionProjector> projector(
       new PartitionProjector(log, store, std::move(options)));
+  projector->opened_at_ = log->next_position();
   ASSIGN_OR_RETURN(projector->checkpoint_, store->ReadCheckpoint());
   RETURN_IF_ERROR(projector->LoadTimers());
   if (projector->options_.models) {
@@ -269,7 +270,12 @@ absl::Status PartitionProjector::ResumeRefit() {
 
 absl::StatusOr<bool> PartitionProjector::ModelLogged(
     uint64_t from, uint64_t to, const google::protobuf::Timestamp& as_of) const {
-  to = std::min(to, log_->next_position());
+  // Only a run before this projector can have landed it: this one asks for each as_of
+  // once, and later ones each later (RefitWanted), so what was appended since it opened
+  // holds no model for `as_of` that it did not ask for after this check. Live, the
+  // range is empty and nothing is read (it was a parse of up to kModelLandingDistance
+  // records at each refit).
+  to = std::min(to, opened_at_);
   bool found = false;
   if (from >= to) return found;
   RETURN_IF_ERROR(log_->ReadRange(from, to, [&](const guanxi::v1::LogRecord& record) {

@@ -187,6 +187,8 @@ class PartitionProjector {
   void Request(FitRequest request);
 
   const EventLog* log_;
+  // The log's next position when this projector opened (ModelLogged).
+  uint64_t opened_at_ = 0;
   ProjectionStore* store_;
   ProjectorOptions options_;
   projections::CustomerProjection projection_;

@@ -706,6 +706,61 @@ TEST(ProjectorTest, RefitsThePopulationModelAsEventTimePasses) {
   EXPECT_TRUE(model.churn_risk().converged());
 }
 
+// A projector that asked for a model and stopped before applying it asks again when it
+// reopens, unless the writer landed the model meanwhile: then it applies that one.
+TEST(ProjectorTest, AReopenedProjectorAsksAgainOnlyForAModelNotInTheLog) {
+  for (const bool landed : {false, true}) {
+    SCOPED_TRACE(landed ? "the model landed before the restart" : "the restart came first");
+    TempDir data;
+    const std::string dir = PartitionDir(data.path(), 0);
+    std::vector<LogRecord> stream;
+    for (const LogRecord& r : RandomStream(51, 120)) {
+      if (!r.has_model()) stream.push_back(r);
+    }
+    LiveStore live;
+    live.Open(dir);
+    const std::atomic<bool> stop{false};
+    auto slots = std::make_shared<ModelSlots>();
+    google::protobuf::Timestamp asked_as_of;
+    {
+      auto projector = PartitionProjector::Create(
+          live.log.get(), live.store.get(),
+          {.config = DefaultEngineConfig(), .chunk = 100, .models = slots});
+      ASSERT_TRUE(projector.ok());
+      // Events until the projector asks for its first model (fitted inline).
+      for (size_t i = 0; i < stream.size() && !slots->Earliest(); i += 100) {
+        std::vector<LogRecord> batch(
+            stream.begin() + static_cast<std::ptrdiff_t>(i),
+            stream.begin() + static_cast<std::ptrdiff_t>(std::min(stream.size(), i + 100)));
+        ASSERT_TRUE(live.log->Append(absl::MakeSpan(batch), {}).ok());
+        ASSERT_TRUE((*projector)->CatchUp(live.log->next_position(), stop).ok());
+      }
+      ASSERT_TRUE(slots->Earliest().has_value());
+      std::vector<LogRecord> fitted = slots->TakeFitted();
+      ASSERT_EQ(fitted.size(), 1u);
+      asked_as_of = fitted[0].model().as_of();
+      if (landed) {
+        ASSERT_TRUE(live.log->Append(absl::MakeSpan(fitted), {}).ok());
+      }
+    }
+    auto reopened_slots = std::make_shared<ModelSlots>();
+    auto reopened = PartitionProjector::Create(
+        live.log.get(), live.store.get(),
+        {.config = DefaultEngineConfig(), .chunk = 100, .models = reopened_slots});
+    ASSERT_TRUE(reopened.ok());
+    EXPECT_EQ(reopened_slots->Earliest().has_value(), !landed);
+    if (landed) {
+      ASSERT_TRUE((*reopened)->CatchUp(live.log->next_position(), stop).ok());
+      ASSERT_TRUE((*reopened)->checkpoint().has_model());
+      EXPECT_EQ((*reopened)->checkpoint().model().as_of().seconds(), asked_as_of.seconds());
+    } else {
+      std::vector<LogRecord> again = reopened_slots->TakeFitted();
+      ASSERT_EQ(again.size(), 1u);
+      EXPECT_EQ(again[0].model().as_of().seconds(), asked_as_of.seconds());
+    }
+  }
+}
+
 TEST(ProjectorTest, APartitionPastMaxFitSampleFitsOnABoundedSample) {
   v1::EngineConfig config = DefaultEngineConfig();
   config.mutable_classification()->set_max_fit_sample(config.classification().min_population());
