@@ -527,6 +527,10 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(int brok
   }
   impl->cluster = rd_kafka_mock_cluster_new(impl->rk, brokers);
   if (impl->cluster == nullptr) return absl::InternalError("cannot start the mock cluster");
+  // A group's first rebalance without the broker default's 3-second wait for more members,
+  // as scripts/kafka's brokers and the server.properties Apache Kafka ships for development
+  // have it: an engine starting alone consumes at once.
+  rd_kafka_mock_group_initial_rebalance_delay_ms(impl->cluster, 0);
   return std::unique_ptr<EmbeddedCluster>(new EmbeddedCluster(std::move(impl)));
 }
 
