@@ -71,7 +71,7 @@ Derived CustomerProjection::OnEvent(guanxi::v1::CustomerState& state,
   Conclude(state,
            {.event = &event,
             .quiet_days = quiet_days,
-            .score_not_lowered = applied.moved.to() >= applied.moved.from()},
+            .score_not_lowered = applied.moved.to >= applied.moved.from},
            event.occurred_at(), position, context, cause, derived);
   return derived;
 }

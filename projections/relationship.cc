@@ -1,6 +1,7 @@
 #include "projections/relationship.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -290,30 +291,32 @@ void Bookkeep(CustomerState& state, const Event& event, uint64_t position, int g
   BookkeepClassification(state, event);
 }
 
-// The scores before an application.
+// The scores before an application (by position in state.dimensions()).
 struct Snapshot {
-  explicit Snapshot(const CustomerState& state)
-      : overall_score(state.overall_score()), dimensions(state.dimensions()) {}
+  explicit Snapshot(const CustomerState& state) : overall_score(state.overall_score()) {
+    for (const DimensionScore& d : state.dimensions()) {
+      if (size == scores.size()) break;
+      scores[size++] = d.score();
+    }
+  }
   double overall_score;
-  google::protobuf::RepeatedPtrField<DimensionScore> dimensions;
+  std::array<double, ProjectionConfig::kDimensions> scores{};
+  size_t size = 0;
 };
 
 // Fills applied.moved (this application's own move) and appends a ScoreChange fact when
 // the overall score has moved by the configured step since the last reported one.
 void ReportScore(const ProjectionConfig& config, CustomerState& state, const Snapshot& before,
                  const Timestamp& t, uint64_t position, Applied& applied) {
-  auto diff = [](const google::protobuf::RepeatedPtrField<DimensionScore>& from,
-                 const google::protobuf::RepeatedPtrField<DimensionScore>& to,
-                 guanxi::v1::ScoreChange& out) {
-    for (int i = 0; i < to.size(); ++i) {
-      if (i < from.size() && from[i].score() == to[i].score()) continue;
-      if (i < from.size()) *out.add_dimensions_before() = from[i];
-      *out.add_dimensions_after() = to[i];
-    }
-  };
-  applied.moved.set_from(before.overall_score);
-  applied.moved.set_to(state.overall_score());
-  diff(before.dimensions, state.dimensions(), applied.moved);
+  applied.moved.from = before.overall_score;
+  applied.moved.to = state.overall_score();
+  const auto& now = state.dimensions();
+  for (int i = 0; i < now.size(); ++i) {
+    const size_t at = static_cast<size_t>(i);
+    if (at < before.size && before.scores[at] == now[i].score()) continue;
+    applied.moved.dimensions.push_back(
+        {now[i].dimension(), at < before.size ? before.scores[at] : 0.0, now[i].score()});
+  }
 
   const double step = std::abs(state.overall_score() - state.reported_score());
   if (step == 0 || step < config.scoring().score_change_step()) return;
@@ -321,7 +324,13 @@ void ReportScore(const ProjectionConfig& config, CustomerState& state, const Sna
   auto& score = *change.mutable_score();
   score.set_from(state.reported_score());
   score.set_to(state.overall_score());
-  diff(state.reported_dimensions(), state.dimensions(), score);
+  // The dimensions that moved since the last reported score, with their moves.
+  const auto& reported = state.reported_dimensions();
+  for (int i = 0; i < now.size(); ++i) {
+    if (i < reported.size() && reported[i].score() == now[i].score()) continue;
+    if (i < reported.size()) *score.add_dimensions_before() = reported[i];
+    *score.add_dimensions_after() = now[i];
+  }
   applied.changes.push_back(std::move(change));
   state.set_reported_score(state.overall_score());
   *state.mutable_reported_dimensions() = state.dimensions();

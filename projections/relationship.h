@@ -49,13 +49,25 @@ class ProjectionConfig {
   std::array<double, kDimensions + 1> overall_weight_{};
 };
 
+// What one application alone moved, whether or not a ScoreChange fact was emitted: the
+// overall score before/after and the dimensions whose score changed. Plain numbers (no
+// messages): it is made at every application and read by the stage rules.
+struct ScoreMove {
+  struct Dimension {
+    guanxi::v1::Dimension dimension = guanxi::v1::DIMENSION_UNSPECIFIED;
+    double before = 0;
+    double after = 0;
+  };
+  double from = 0;
+  double to = 0;
+  std::vector<Dimension> dimensions;
+};
+
 // What one application did.
 struct Applied {
   // Derived facts: at most one ScoreChange ("<customer>/<pos>/score").
   std::vector<guanxi::v1::RelationshipChange> changes;
-  // What this application alone moved: overall score before/after and the dimensions
-  // whose score changed (before/after), whether or not a ScoreChange fact was emitted.
-  guanxi::v1::ScoreChange moved;
+  ScoreMove moved;
 };
 
 // Applies the event at log `position` to `state` (the event's customer; an empty state

@@ -59,11 +59,13 @@ TEST(ScoringTest, PositiveVisitRaisesAcceptanceByTheComputedAmount) {
   const double overall = Overall(60, 50, 50, 50, 50, 50, 50, 54);
   EXPECT_NEAR(state.overall_score(), overall, 1e-12);
   // What moved: exactly the two dimensions.
-  ASSERT_EQ(applied.moved.dimensions_after_size(), 2);
-  EXPECT_EQ(applied.moved.dimensions_before(0).dimension(), guanxi::v1::DIMENSION_ACCEPTANCE);
-  EXPECT_DOUBLE_EQ(applied.moved.dimensions_before(0).score(), 50);
-  EXPECT_DOUBLE_EQ(applied.moved.dimensions_after(0).score(), 60);
-  EXPECT_EQ(applied.moved.dimensions_after(1).dimension(), guanxi::v1::DIMENSION_BEHAVIOUR);
+  ASSERT_EQ(applied.moved.dimensions.size(), 2u);
+  EXPECT_EQ(applied.moved.dimensions[0].dimension, guanxi::v1::DIMENSION_ACCEPTANCE);
+  EXPECT_DOUBLE_EQ(applied.moved.dimensions[0].before, 50);
+  EXPECT_DOUBLE_EQ(applied.moved.dimensions[0].after, 60);
+  EXPECT_EQ(applied.moved.dimensions[1].dimension, guanxi::v1::DIMENSION_BEHAVIOUR);
+  EXPECT_DOUBLE_EQ(applied.moved.from, 50);
+  EXPECT_NEAR(applied.moved.to, overall, 1e-12);
   // 52.2 - 50 >= the step of 2: a fact, with a stable id.
   ASSERT_EQ(applied.changes.size(), 1u);
   EXPECT_EQ(applied.changes[0].change_id(), "c1/7/score");
@@ -199,7 +201,7 @@ TEST(ScoringTest, SmallMovesAccumulateUntilTheStepIsReached) {
   Applied applied = ApplyEvent(config, state, call, 1);
   EXPECT_TRUE(applied.changes.empty());
   EXPECT_DOUBLE_EQ(state.reported_score(), 50);
-  EXPECT_EQ(applied.moved.dimensions_after_size(), 1);
+  EXPECT_EQ(applied.moved.dimensions.size(), 1u);
 }
 
 TEST(ScoringTest, UnreadableMeasuredValuesObserveNothing) {
@@ -378,7 +380,10 @@ std::string ApplySteps(const ProjectionConfig& config, CustomerState& state,
                                 ? ApplyEvent(config, state, *steps[i].event, i + 1)
                                 : AdvanceTime(config, state, Day(steps[i].tick_day), i + 1);
     for (const auto& change : applied.changes) facts += change.SerializeAsString();
-    facts += applied.moved.SerializeAsString();
+    absl::StrAppend(&facts, applied.moved.from, ">", applied.moved.to);
+    for (const ScoreMove::Dimension& d : applied.moved.dimensions) {
+      absl::StrAppend(&facts, ";", d.dimension, ":", d.before, ">", d.after);
+    }
   }
   return facts;
 }
