@@ -1775,7 +1775,7 @@ MUTATIONS = [
      "a readiness probe on a path the server does not serve"),
     ("probe", "deploy/prometheus.yml", r"metrics_path: /metrics", "metrics_path: /prometheus",
      "Prometheus scraping a path the server does not serve"),
-    ("packages", "deploy/Dockerfile", r"\n\s+librocksdb7\.8 \\", "",
+    ("packages", "deploy/Dockerfile", r"\n\s+liblz4-1 \\", "",
      "a runtime library package left out"),
     ("packages", "deploy/Dockerfile", r"(\n\s+)libsnappy1v5 \\", r"\1libsnappy1v5 \\\1curl \\",
      "a package the binary does not need"),
