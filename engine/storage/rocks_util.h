@@ -81,8 +81,9 @@ struct KeyedWrite {
 // keep the order they were made in, so the batch leaves the store as it would have in
 // that order. Why: a memtable is a skiplist, and a key that does not land next to the one
 // inserted before it is searched for from the top; with the column families' insert hint
-// (EventLog::Open) a run of ascending keys is inserted near each other, and the batch's
-// keys of one family are such a run (issue #16; bench/README.md has the A/B).
+// (EventLog::Open) each key of an ascending run is searched for from where the one before
+// it went, and the batch's keys of one family are such a run (issue #16; bench/README.md
+// has the A/B).
 inline rocksdb::Status AddInKeyOrder(const std::vector<KeyedWrite>& writes,
                                      rocksdb::WriteBatch& batch) {
   // Sorted by reference (the writes hold strings; moving them costs more than the sort).
@@ -103,7 +104,8 @@ inline rocksdb::Status AddInKeyOrder(const std::vector<KeyedWrite>& writes,
   });
   for (const Ref& r : order) {
     const KeyedWrite& w = writes[r.index];
-    rocksdb::Status s = w.erase ? batch.Delete(w.family, w.key) : batch.Put(w.family, w.key, w.value);
+    rocksdb::Status s =
+        w.erase ? batch.Delete(w.family, w.key) : batch.Put(w.family, w.key, w.value);
     if (!s.ok()) return s;
   }
   return rocksdb::Status::OK();

@@ -275,9 +275,13 @@ TEST(EventLogTest, WritesInKeyOrderKeepTheOrderOfEachKeysWrites) {
   } order;
   ASSERT_TRUE(batch.Iterate(&order).ok());
   std::vector<std::pair<uint32_t, std::string>> expected;
-  for (const char* w : {"a1", "a-", "a2", "b1", "c1", "c-"}) expected.emplace_back(state->GetID(), w);
+  for (const char* w : {"a1", "a-", "a2", "b1", "c1", "c-"}) {
+    expected.emplace_back(state->GetID(), w);
+  }
   for (const char* w : {"t1", "t9", "t9-"}) expected.emplace_back(timers->GetID(), w);
-  if (timers->GetID() < state->GetID()) std::rotate(expected.begin(), expected.begin() + 6, expected.end());
+  if (timers->GetID() < state->GetID()) {  // the families in the order of their ids
+    std::rotate(expected.begin(), expected.begin() + 6, expected.end());
+  }
   EXPECT_EQ(order.writes, expected);
 
   rocksdb::DB* db = rocks::Access::Db(*log);

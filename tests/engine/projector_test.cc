@@ -630,6 +630,16 @@ TEST(SecondaryTest, FollowsAWriterThatAlsoWritesProjections) {
 namespace guanxi::engine {
 namespace {
 
+// The events of a random stream of 120 customers over two years, without its model
+// records: the projector under test asks for its own.
+std::vector<LogRecord> RefitStream() {
+  std::vector<LogRecord> stream;
+  for (const LogRecord& r : RandomStream(51, 120)) {
+    if (!r.has_model()) stream.push_back(r);
+  }
+  return stream;
+}
+
 // A live projector asks for a model record once the partition's population is large
 // enough; applying it classifies every customer, with a fact per class that changed.
 // Feeds a random stream of 120 customers to a projector with `config`, appending the
@@ -638,10 +648,7 @@ namespace {
 v1::ModelRecord RefitAlong(const v1::EngineConfig& config) {
   TempDir data;
   const std::string dir = PartitionDir(data.path(), 0);
-  std::vector<LogRecord> stream;
-  for (const LogRecord& r : RandomStream(51, 120)) {
-    if (!r.has_model()) stream.push_back(r);
-  }
+  const std::vector<LogRecord> stream = RefitStream();
   LiveStore live;
   live.Open(dir);
   auto slots = std::make_shared<ModelSlots>();
@@ -713,10 +720,7 @@ TEST(ProjectorTest, AReopenedProjectorAsksAgainOnlyForAModelNotInTheLog) {
     SCOPED_TRACE(landed ? "the model landed before the restart" : "the restart came first");
     TempDir data;
     const std::string dir = PartitionDir(data.path(), 0);
-    std::vector<LogRecord> stream;
-    for (const LogRecord& r : RandomStream(51, 120)) {
-      if (!r.has_model()) stream.push_back(r);
-    }
+    const std::vector<LogRecord> stream = RefitStream();
     LiveStore live;
     live.Open(dir);
     const std::atomic<bool> stop{false};
