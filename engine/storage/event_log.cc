@@ -515,7 +515,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
       // The families on disk are opened, and those not there yet made after, in one call:
       // an open that makes them itself (create_missing_column_families) makes each with a
       // call that writes the OPTIONS file and parses it back, once per family, which was
-      // most of what opening a fresh store cost (bench/README.md).
+      // most of what opening a fresh store cost (engine/storage/README.md).
       std::vector<rocksdb::ColumnFamilyDescriptor> present, missing;
       std::vector<size_t> order;  // the descriptors' indexes: the present ones, then the rest
       for (size_t pass = 0; pass < 2; ++pass) {
