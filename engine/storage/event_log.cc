@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <numeric>
 #include <system_error>
 #include <unordered_map>
 
@@ -516,17 +517,15 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
       // an open that makes them itself (create_missing_column_families) makes each with a
       // call that writes the OPTIONS file and parses it back, once per family, which was
       // most of what opening a fresh store cost (engine/storage/README.md).
+      std::vector<size_t> order(descriptors.size());  // the families on disk first
+      std::iota(order.begin(), order.end(), size_t{0});
+      const auto first_missing = std::stable_partition(order.begin(), order.end(), [&](size_t i) {
+        return names[i] == rocksdb::kDefaultColumnFamilyName ||
+               std::find(existing.begin(), existing.end(), names[i]) != existing.end();
+      });
       std::vector<rocksdb::ColumnFamilyDescriptor> present, missing;
-      std::vector<size_t> order;  // the descriptors' indexes: the present ones, then the rest
-      for (size_t pass = 0; pass < 2; ++pass) {
-        for (size_t i = 0; i < descriptors.size(); ++i) {
-          const bool on_disk = names[i] == rocksdb::kDefaultColumnFamilyName ||
-                               std::find(existing.begin(), existing.end(), names[i]) !=
-                                   existing.end();
-          if (on_disk != (pass == 0)) continue;
-          (on_disk ? present : missing).push_back(descriptors[i]);
-          order.push_back(i);
-        }
+      for (auto it = order.begin(); it != order.end(); ++it) {
+        (it < first_missing ? present : missing).push_back(descriptors[*it]);
       }
       std::vector<rocksdb::ColumnFamilyHandle*> opened;
       s = rocksdb::DB::Open(rocksdb::Options(db_options, rocksdb::ColumnFamilyOptions()), dir,
@@ -538,9 +537,8 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
         s = raw->CreateColumnFamilies(missing, &made);
         opened.insert(opened.end(), made.begin(), made.end());
       }
-      if (opened.size() != descriptors.size()) {
+      if (!s.ok()) {
         impl->handles = std::move(opened);  // closed with the store
-        if (s.ok()) s = rocksdb::Status::Corruption("a column family was not opened");
         break;
       }
       impl->handles.assign(descriptors.size(), nullptr);
