@@ -36,7 +36,8 @@ PartitionProjector::PartitionProjector(const EventLog* log, ProjectionStore* sto
       cache_(options_.state_cache, options_.config.workers().state_cache_bytes()),
       commit_interval_(options_.commit_interval > std::chrono::milliseconds::zero()
                            ? std::chrono::steady_clock::duration(options_.commit_interval)
-                           : std::chrono::steady_clock::duration::max()) {
+                           : std::chrono::steady_clock::duration::max()),
+      timers_(store, options_.timers_in_memory) {
   if (options_.chunk == 0) {
     options_.chunk = static_cast<size_t>(options_.config.workers().commit_records());
   }
@@ -49,7 +50,9 @@ absl::StatusOr<std::unique_ptr<PartitionProjector>> PartitionProjector::Create(
       new PartitionProjector(log, store, std::move(options)));
   projector->opened_at_ = log->next_position();
   ASSIGN_OR_RETURN(projector->checkpoint_, store->ReadCheckpoint());
-  RETURN_IF_ERROR(projector->LoadTimers());
+  if (!projector->checkpoint_.timers_in_states()) {
+    RETURN_IF_ERROR(projector->MoveTimersIntoStates());
+  }
   if (projector->options_.models) {
     ASSIGN_OR_RETURN(projector->schedule_, store->ReadRefitSchedule());
     RETURN_IF_ERROR(projector->ResumeRefit());
@@ -57,13 +60,25 @@ absl::StatusOr<std::unique_ptr<PartitionProjector>> PartitionProjector::Create(
   return projector;
 }
 
-absl::Status PartitionProjector::LoadTimers() {
-  return store_->ForEachTimer([&](int64_t deadline, std::string_view customer) {
-    std::string id(customer);
-    timers_.emplace(deadline, id);
-    timer_of_[id] = deadline;
-    return true;
-  });
+absl::Status PartitionProjector::MoveTimersIntoStates() {
+  // Rerun from the start if interrupted: it only sets what the timers say.
+  absl::Status status;
+  bool any = false;
+  RETURN_IF_ERROR(store_->ForEachTimer([&](int64_t deadline, std::string_view customer) {
+    any = true;
+    guanxi::v1::CustomerState state;
+    absl::StatusOr<bool> found = store_->GetState(customer, &state);
+    if (!found.ok()) status = found.status();
+    if (!status.ok()) return false;
+    if (!*found) return true;  // nothing to look at when it fires
+    state.set_timer_deadline_seconds(deadline);
+    batch_.PutState(state);
+    if (batch_.writes() >= options_.chunk) status = store_->Commit(batch_);
+    return status.ok();
+  }));
+  RETURN_IF_ERROR(status);
+  checkpoint_.set_timers_in_states(true);  // a new store: written by its first commit
+  return any ? Commit() : absl::OkStatus();
 }
 
 absl::Status PartitionProjector::CatchUp(
@@ -323,14 +338,13 @@ absl::Status PartitionProjector::Apply(const guanxi::v1::LogRecord& record) {
                         static_cast<uint64_t>(options_.config.workers().source_idle_records()),
                         event.source(), event.occurred_at(), position),
           position));
+      ASSIGN_OR_RETURN(guanxi::v1::CustomerState * state, Touch(event.customer_id()));
       // The customer's own timers due by its event fire first, whatever the partition's
       // clock: its story is told in its own event time.
-      for (auto own = timer_of_.find(event.customer_id());
-           own != timer_of_.end() && own->second <= event.occurred_at().seconds();
-           own = timer_of_.find(event.customer_id())) {
-        RETURN_IF_ERROR(FireTimer(own->second, event.customer_id(), position));
+      while (state->has_timer_deadline_seconds() &&
+             state->timer_deadline_seconds() <= event.occurred_at().seconds()) {
+        RETURN_IF_ERROR(FireTimer(state->timer_deadline_seconds(), event.customer_id(), position));
       }
-      ASSIGN_OR_RETURN(guanxi::v1::CustomerState * state, Touch(event.customer_id()));
       Record(*state, projection_.OnEvent(*state, event, position, context), position);
       ++stats_.events;
       if (options_.tracer != nullptr && options_.tracer->Traces(event.customer_id())) {
@@ -378,11 +392,11 @@ absl::Status PartitionProjector::AdvanceClock(const Timestamp& t, uint64_t posit
   *checkpoint_.mutable_clock() = t;
   // A timer is due when its deadline is at or before the clock. Firing re-arms it only
   // strictly after the customer's own clock (NextDeadline), so this ends.
-  while (!timers_.empty() && timers_.begin()->first <= t.seconds()) {
-    const auto [deadline, customer] = *timers_.begin();
-    RETURN_IF_ERROR(FireTimer(deadline, customer, position));
+  for (;;) {
+    ASSIGN_OR_RETURN(const std::optional<TimerQueue::Key> due, timers_.Due(t.seconds()));
+    if (!due) return absl::OkStatus();
+    RETURN_IF_ERROR(FireTimer(due->first, due->second, position));
   }
-  return absl::OkStatus();
 }
 
 absl::Status PartitionProjector::FireTimer(int64_t deadline, const std::string& customer,
@@ -506,28 +520,21 @@ void PartitionProjector::Record(guanxi::v1::CustomerState& state, projections::D
   // always makes progress (NextDeadline promises that; this makes sure).
   std::optional<int64_t> next = projection_.NextDeadline(state);
   if (next && *next < earliest_timer) next = earliest_timer;
-  auto armed = timer_of_.find(customer);
   const std::optional<int64_t> current =
-      armed == timer_of_.end() ? std::nullopt : std::optional<int64_t>(armed->second);
+      state.has_timer_deadline_seconds() ? std::optional(state.timer_deadline_seconds())
+                                         : std::nullopt;
   if (next == current) return;
-  committed_timer_.try_emplace(customer, current);
-  if (current) {
-    timers_.erase({*current, customer});
-    timer_of_.erase(armed);
-  }
+  timers_.Move(customer, current, next);
   if (next) {
-    timers_.emplace(*next, customer);
-    timer_of_[customer] = *next;
+    state.set_timer_deadline_seconds(*next);
+  } else {
+    state.clear_timer_deadline_seconds();
   }
 }
 
 absl::Status PartitionProjector::Commit() {
   cache_.ForEachDirty([&](const guanxi::v1::CustomerState& state) { batch_.PutState(state); });
-  for (const auto& [customer, committed] : committed_timer_) {
-    auto it = timer_of_.find(customer);
-    batch_.MoveTimer(customer, committed,
-                     it == timer_of_.end() ? std::nullopt : std::optional<int64_t>(it->second));
-  }
+  timers_.WriteMoves(batch_);
   batch_.PutCheckpoint(checkpoint_);
   if (schedule_dirty_) batch_.PutRefitSchedule(schedule_);
   RETURN_IF_ERROR(store_->Commit(batch_));
@@ -539,7 +546,7 @@ absl::Status PartitionProjector::Commit() {
   }
   traced_.clear();
   cache_.Committed();
-  committed_timer_.clear();
+  timers_.Committed();
   ++stats_.commits;
   return absl::OkStatus();
 }

@@ -25,10 +25,8 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -40,6 +38,7 @@
 #include "engine/projection/model_fitter.h"
 #include "engine/trace/stage_tracer.h"
 #include "engine/projection/state_cache.h"
+#include "engine/projection/timer_queue.h"
 #include "guanxi/v1/config.pb.h"
 #include "guanxi/v1/log.pb.h"
 #include "guanxi/v1/projection.pb.h"
@@ -84,6 +83,9 @@ struct ProjectorOptions {
   // kept within kModelLandingDistance of it, and then its consumer wait too. 0: no cap
   // (replay, audit: nobody publishes their outbox).
   uint64_t outbox_max_entries = 0;
+  // How many of the earliest timers the projector holds in memory (TimerQueue); tests
+  // make it small to read the rest from the store often.
+  size_t timers_in_memory = TimerQueue::kDefaultWindow;
 };
 
 struct ProjectorStats {
@@ -140,7 +142,9 @@ class PartitionProjector {
 
  private:
   PartitionProjector(const EventLog* log, ProjectionStore* store, ProjectorOptions options);
-  absl::Status LoadTimers();
+  // A store written before the states held their timer's deadline: puts each armed
+  // timer's deadline into its customer's state, and commits (once per store).
+  absl::Status MoveTimersIntoStates();
   absl::Status Apply(const guanxi::v1::LogRecord& record);
   // Applies log records [from, to) read back from the log, until `deadline`; returns the
   // position reached.
@@ -202,12 +206,8 @@ class PartitionProjector {
   // Customers erased since the last commit: purged from the store after it.
   std::vector<std::string> erased_;
   std::chrono::steady_clock::duration commit_interval_;
-  // Armed timers (all of them, mirrored in the store): (deadline, customer) and by
-  // customer; and, for customers whose timer moved since the last commit, the deadline
-  // the store holds.
-  std::set<std::pair<int64_t, std::string>> timers_;
-  std::unordered_map<std::string, int64_t> timer_of_;
-  std::map<std::string, std::optional<int64_t>> committed_timer_;
+  // The armed timers (each customer's deadline is also in its state).
+  TimerQueue timers_;
   // The as_of of the latest model record asked for and not yet applied (refits are due
   // model_refit_days after it, so they keep their pace in event time however long each
   // takes to land). The refit bookkeeping as stored (next check, pending refits) and

@@ -287,10 +287,16 @@ absl::Status ProjectionStore::ForEachCustomer(
 }
 
 absl::Status ProjectionStore::ForEachTimer(
-    const std::function<bool(int64_t, std::string_view)>& visit) const {
+    const std::function<bool(int64_t, std::string_view)>& visit,
+    std::optional<std::pair<int64_t, std::string_view>> from) const {
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->timers));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  if (from) {
+    it->Seek(keys::TimerKey(from->first, from->second));
+  } else {
+    it->SeekToFirst();
+  }
+  for (; it->Valid(); it->Next()) {
     const std::optional<keys::TimerKeyParts> key = keys::ParseTimerKey(View(it->key()));
     if (!key) return absl::DataLossError("a malformed timer key");
     if (!visit(key->deadline, key->customer_id)) break;

@@ -114,9 +114,11 @@ class ProjectionStore {
       const std::function<bool(const std::string& customer_id,
                                const guanxi::v1::CustomerState* state)>& visit,
       std::optional<std::string_view> after = std::nullopt) const;
-  // Every armed timer in (deadline, customer_id) order.
+  // Every armed timer in (deadline, customer_id) order (those at or after `from`, if
+  // set), until `visit` returns false.
   absl::Status ForEachTimer(
-      const std::function<bool(int64_t deadline, std::string_view customer_id)>& visit) const;
+      const std::function<bool(int64_t deadline, std::string_view customer_id)>& visit,
+      std::optional<std::pair<int64_t, std::string_view>> from = std::nullopt) const;
   // The customer's facts derived at log position `from` or later, in (position, index)
   // order (a seek: the facts before `from` are not read).
   absl::Status ForEachFact(

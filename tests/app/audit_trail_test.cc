@@ -159,6 +159,7 @@ std::optional<v1::CustomerState> RecomputeByHand(const std::string& data, int32_
                   .ok());
   advance(as_of, end);
   if (!has_state) return std::nullopt;
+  if (armed) state.set_timer_deadline_seconds(*armed);  // the engine keeps it in the state
   return state;
 }
 

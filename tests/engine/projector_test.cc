@@ -216,12 +216,15 @@ TEST_P(ProjectorPropertyTest, LiveWithRestartsEqualsReplay) {
   // Odd seeds: a state cache far smaller than the partition's customers, so states are
   // evicted and loaded again between commits.
   auto budget = std::make_shared<StateCacheBudget>(seed % 2 == 1 ? 4096 : int64_t{64} << 20);
+  // Live holds 1 to 4 timers in memory and reads the others from the store as they come
+  // due (TimerQueue); the replay below holds them all.
   auto make_projector = [&] {
     auto p = PartitionProjector::Create(live.log.get(), live.store.get(),
                                         {.partition = 0,
                                          .config = DefaultEngineConfig(),
                                          .chunk = static_cast<size_t>(uniform(1, 300)),
-                                         .state_cache = budget});
+                                         .state_cache = budget,
+                                         .timers_in_memory = static_cast<size_t>(uniform(1, 4))});
     EXPECT_TRUE(p.ok()) << p.status();
     return std::move(*p);
   };

@@ -9,9 +9,11 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "engine/config/config.h"
+#include "engine/projection/projector.h"
 #include "engine/projection/replay.h"
 #include "engine/storage/data_dir.h"
 #include "engine/storage/event_log.h"
+#include "engine/storage/projection_store.h"
 #include "gtest/gtest.h"
 #include "tests/engine/event_log_test_util.h"
 
@@ -84,11 +86,41 @@ TEST(ReleaseLogTest, TheLogOfTheEarlierReleaseVerifiesWithItsChainUnchanged) {
   ExpectVerifiesWithItsChainUnchanged(kProjectionsAsOfTheLatestChange);
 }
 
+// How many of the partition's customer states hold their timer's deadline.
+int StatesWithTheirTimer(const ProjectionStore& store) {
+  int n = 0;
+  EXPECT_TRUE(store
+                  .ForEachState([&](const guanxi::v1::CustomerState& s) {
+                    n += s.has_timer_deadline_seconds() ? 1 : 0;
+                    return true;
+                  })
+                  .ok());
+  return n;
+}
+
+// The fixture's stores predate CustomerState.timer_deadline_seconds: the first projector
+// of this build to open one moves each armed timer's deadline into its customer's state.
+// Then a replay gives the live projections byte for byte: the move changed nothing else.
 TEST(ReleaseLogTest, ReplayingTheEarlierReleasesLogGivesItsLiveProjectionsByteForByte) {
   TempDir dir;
   const std::string data = UnpackFixture(kProjectionsAsOfTheLatestChange, dir);
   const std::atomic<bool> stop{false};
   for (const PartitionFacts& expected : kProjectionsAsOfTheLatestChange.partitions) {
+    {
+      EventLogOptions options;
+      options.extra_column_families = ProjectionStore::ColumnFamilies();
+      auto log = EventLog::Open(PartitionDir(data, expected.partition), options);
+      ASSERT_TRUE(log.ok()) << log.status();
+      auto store = ProjectionStore::Attach(log->get());
+      ASSERT_TRUE(store.ok()) << store.status();
+      EXPECT_EQ(StatesWithTheirTimer(**store), 0);
+      auto projector = PartitionProjector::Create(
+          log->get(), store->get(),
+          {.partition = expected.partition, .config = DefaultEngineConfig()});
+      ASSERT_TRUE(projector.ok()) << projector.status();
+      EXPECT_GT(StatesWithTheirTimer(**store), 0);
+      EXPECT_TRUE((*projector)->checkpoint().timers_in_states());
+    }
     TempDir scratch;
     auto replay = ReplayPartition({.data_dir = data,
                                    .partition = expected.partition,
