@@ -81,7 +81,7 @@ absl::StatusOr<Result> MemoryPhase(const MemoryOptions& options) {
   }
   Put(r, "customer_states_after", states);
   std::cerr << "memory: guanxi run peak RSS "
-            << Fixed(static_cast<double>(child.max_rss_bytes) / (1024.0 * 1024.0), 0)
+            << Fixed(static_cast<double>(child.peak_rss_bytes) / (1024.0 * 1024.0), 0)
             << " MiB with " << Thousands(states) << " customer states; "
             << Fixed(child.wall_seconds, 1) << " s\n";
   return r;
