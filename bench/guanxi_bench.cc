@@ -27,6 +27,7 @@
 #include "app/cli.h"
 #include "bench/bench_util.h"
 #include "bench/phases.h"
+#include "common/allocator.h"
 #include "common/scratch_dir.h"
 
 namespace guanxi::bench {
@@ -1074,6 +1075,7 @@ Command CallgrindCommand() {
 
 int main(int argc, char** argv) {
   using namespace guanxi;
+  MapLargeAllocations();  // as the guanxi binary: the engine runs in this process
   app::Io io{std::cout, std::cerr};
   app::Command root{.name = "guanxi_bench",
                     .summary = "the engine measured against the machine's own limits",
