@@ -410,13 +410,22 @@ std::vector<KafkaMessage> Consumer::Poll(size_t max_messages, absl::Duration tim
 absl::StatusOr<std::pair<int64_t, int64_t>> Consumer::QueryWatermarks(const std::string& topic,
                                                                       int32_t partition,
                                                                       absl::Duration timeout) {
-  int64_t low = 0, high = 0;
-  const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-      impl_->rk, topic.c_str(), partition, &low, &high, Millis(timeout));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return FromKafka(err, absl::StrCat("watermarks of ", topic, "[", partition, "]"));
+  // librdkafka asks the partition's leader once; while a leader is being elected (a
+  // topic just created, a broker restarting) it answers "not leader" or "leader not
+  // available". Those pass: asked again, a little later each time, until the timeout.
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Duration backoff = absl::Milliseconds(50);
+  for (;;) {
+    int64_t low = 0, high = 0;
+    const absl::Duration left = std::max(deadline - absl::Now(), absl::Milliseconds(1));
+    const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        impl_->rk, topic.c_str(), partition, &low, &high, Millis(left));
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return std::make_pair(low, high);
+    absl::Status status = FromKafka(err, absl::StrCat("watermarks of ", topic, "[", partition, "]"));
+    if (!absl::IsUnavailable(status) || absl::Now() + backoff >= deadline) return status;
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(1));
   }
-  return std::make_pair(low, high);
 }
 
 absl::StatusOr<int32_t> Consumer::PartitionCount(const std::string& topic,

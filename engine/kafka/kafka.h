@@ -127,7 +127,9 @@ class Consumer {
   // here. A consumer-level error (e.g. an offset below the log start with
   // auto.offset.reset=error) comes back as a message with `error` set.
   std::vector<KafkaMessage> Poll(size_t max_messages, absl::Duration timeout);
-  // (log start offset, high watermark) as the partition leader reports them.
+  // (log start offset, high watermark) as the partition leader reports them. Answers
+  // that pass (no leader yet, not the leader: an election under way) are asked again
+  // until `timeout`.
   absl::StatusOr<std::pair<int64_t, int64_t>> QueryWatermarks(const std::string& topic,
                                                               int32_t partition,
                                                               absl::Duration timeout);

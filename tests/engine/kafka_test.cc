@@ -115,6 +115,26 @@ TEST(KafkaTest, RoundTripEveryMessageOnceInPartitionOrderWithKeysKeptTogether) {
   (*consumer)->Close();
 }
 
+// A partition whose leader has just changed (an election: a broker restarting, a topic
+// just created) is answered for by a broker that is no longer, or not yet, its leader:
+// "not leader". The engine asks for watermarks when a partition is assigned, and stopped
+// on that answer; asked again once the client has looked the leader up, it gets them.
+TEST(KafkaTest, WatermarksAreAskedAgainWhenTheLeaderHasMoved) {
+  Fixture f(1);
+  ASSERT_TRUE(f.cluster->SetPartitionLeader(kTopic, 0, 1).ok());
+  f.Produce(10);
+  auto consumer = Consumer::Create(f.cluster->bootstrap_servers(), "g-marks", {}, nullptr);
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  auto before = (*consumer)->QueryWatermarks(kTopic, 0, absl::Seconds(10));  // leader: 1
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_TRUE(f.cluster->SetPartitionLeader(kTopic, 0, 2).ok());  // the client still says 1
+  auto marks = (*consumer)->QueryWatermarks(kTopic, 0, absl::Seconds(10));
+  ASSERT_TRUE(marks.ok()) << marks.status();
+  EXPECT_EQ(marks->first, 0);
+  EXPECT_EQ(marks->second, 10);
+  (*consumer)->Close();
+}
+
 // The request of `guanxi erase` and of the HTTP API's erase endpoint: acknowledged, keyed
 // by the customer, in the customer's partition (so after their earlier events).
 TEST(KafkaTest, AnErasureRequestLandsKeyedByItsCustomerInItsCustomersPartition) {
