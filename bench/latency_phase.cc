@@ -27,6 +27,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "app/progress.h"
 #include "bench/phases.h"
 #include "bench/workload.h"
@@ -176,6 +178,41 @@ class ProbeTracer final : public engine::StageTracer {
   const int64_t probes_;
 };
 
+// On a shared cluster (options.brokers): the run's own topics and consumer group, named
+// after it, created, and visible in the cluster's metadata before anyone uses them (the
+// engine looks its topic up once at start and stops when it is not there yet).
+absl::Status UseOwnTopics(const LatencyOptions& options, guanxi::v1::KafkaConfig& kafka) {
+  const std::string run = absl::StrCat(".bench-", absl::ToUnixSeconds(absl::Now()), "-", getpid());
+  kafka.set_brokers(options.brokers);
+  for (std::string* name :
+       {kafka.mutable_group_id(), kafka.mutable_events_topic(), kafka.mutable_warnings_topic(),
+        kafka.mutable_changes_topic(), kafka.mutable_dead_letters_topic(),
+        kafka.mutable_instances_topic()}) {
+    name->append(run);
+  }
+  RETURN_IF_ERROR(engine::CreateGuanxiTopics(kafka, options.partitions,
+                                             options.replication_factor, absl::Seconds(60)));
+  ASSIGN_OR_RETURN(auto consumer, engine::Consumer::Create(options.brokers, kafka.group_id(),
+                                                           engine::PropertiesOf(kafka), nullptr));
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  for (const engine::TopicSpec& topic :
+       engine::GuanxiTopics(kafka, options.partitions, options.replication_factor)) {
+    for (;;) {
+      absl::StatusOr<int32_t> count = consumer->PartitionCount(topic.name, absl::Seconds(10));
+      if (count.ok() && *count == topic.partitions) break;
+      if (Clock::now() > deadline) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("latency: topic ", topic.name, " created on ", options.brokers,
+                         " but not in its metadata after 60 s",
+                         count.ok() ? "" : absl::StrCat(": ", count.status().message())));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the cluster's pace
+    }
+  }
+  consumer->Close();
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
@@ -196,7 +233,6 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
     property->set_name(name);
     property->set_value(value);
   }
-  const std::string& topic = config.kafka().events_topic();
   const int64_t offered = static_cast<int64_t>(std::ceil(options.rate * options.seconds));
   const int64_t probes = offered / options.probe_every;
   // Probe k's setup goes out `lead` probes (about kSetupLeadSeconds) before it: in the
@@ -219,9 +255,25 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
                                      occurred.push_back(e.occurred_at().seconds());
                                    }));
 
-  ASSIGN_OR_RETURN(auto cluster, engine::EmbeddedCluster::Start(3));
-  RETURN_IF_ERROR(engine::CreateGuanxiTopics(*cluster, config.kafka(), options.partitions));
-  const std::string brokers = cluster->bootstrap_servers();
+  // The observed topic by its role: on a cluster the run's topics have names of their own.
+  const bool on_warnings = options.observe_topic == config.kafka().warnings_topic();
+  if (!on_warnings && options.observe_topic != config.kafka().changes_topic()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("latency: the observed topic must be ", config.kafka().warnings_topic(),
+                     " or ", config.kafka().changes_topic(), ", not ", options.observe_topic));
+  }
+  std::unique_ptr<engine::EmbeddedCluster> cluster;
+  std::string brokers = options.brokers;
+  if (brokers.empty()) {
+    ASSIGN_OR_RETURN(cluster, engine::EmbeddedCluster::Start(3));
+    RETURN_IF_ERROR(engine::CreateGuanxiTopics(*cluster, config.kafka(), options.partitions));
+    brokers = cluster->bootstrap_servers();
+  } else {
+    RETURN_IF_ERROR(UseOwnTopics(options, *config.mutable_kafka()));
+  }
+  const std::string& topic = config.kafka().events_topic();
+  const std::string& observe_topic =
+      on_warnings ? config.kafka().warnings_topic() : config.kafka().changes_topic();
 
   // The engine, live (not until caught up), in this process.
   std::error_code ec;
@@ -246,12 +298,6 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
 
   // The observer: for each probe, the first message on the topic that names the probe
   // event as its cause (on the warnings topic: the RAISED notice of the probe's episode).
-  const bool on_warnings = options.observe_topic == config.kafka().warnings_topic();
-  if (!on_warnings && options.observe_topic != config.kafka().changes_topic()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("latency: the observed topic must be ", config.kafka().warnings_topic(),
-                     " or ", config.kafka().changes_topic(), ", not ", options.observe_topic));
-  }
   std::vector<std::atomic<int64_t>> sent(static_cast<size_t>(probes + 1));
   std::vector<std::atomic<int64_t>> arrived(static_cast<size_t>(probes + 1));
   std::atomic<int64_t> observed{0};
@@ -278,10 +324,10 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
       observer_status = std::move(s);
       observer_failed = true;
     };
-    auto consumer = engine::Consumer::Create(brokers, "guanxi-bench-latency",
+    auto consumer = engine::Consumer::Create(brokers, config.kafka().group_id() + "-observer",
                                              {{"fetch.wait.max.ms", "10"}}, &listener);
     if (!consumer.ok()) return fail(consumer.status());
-    if (auto s = (*consumer)->Subscribe({options.observe_topic}); !s.ok()) return fail(s);
+    if (auto s = (*consumer)->Subscribe({observe_topic}); !s.ok()) return fail(s);
     guanxi::v1::ChurnWarning warning;
     guanxi::v1::RelationshipChange change;
     while (!observer_stop.load()) {
@@ -367,10 +413,12 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
     while (appended() < setup_events && Clock::now() < deadline && !observer_failed.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    if (appended() < setup_events) {
-      return finish(absl::DeadlineExceededError(absl::StrCat("latency: the engine appended ",
-                                                             appended(), " of the ", setup_events,
-                                                             " probe setup events within 120 s")));
+    if (const int64_t got = appended(); got < setup_events) {
+      (void)finish(absl::OkStatus());  // the engine's own status, once it has stopped
+      return absl::DeadlineExceededError(absl::StrCat(
+          "latency: the engine appended ", got, " of the ", setup_events,
+          " probe setup events within 120 s",
+          engine_status.ok() ? "" : absl::StrCat(" (the engine: ", engine_status.message(), ")")));
     }
   }
   sent[0] = NanosSince(base);
@@ -389,7 +437,7 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
       const bool failed = observer_failed.load();
       return finish(absl::DeadlineExceededError(absl::StrCat(
           "the warm-up probe's ", on_warnings ? "RAISED warning" : "change", " did not appear on ",
-          options.observe_topic, " within 120 s",
+          observe_topic, " within 120 s",
           failed ? absl::StrCat(" (observer: ", observer_status.message(), ")") : "")));
     }
   }
@@ -516,7 +564,11 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
       Put(one, "p99_ms", Percentile(spans[i], 0.99));
     }
   }
-  Put(r, "observe_topic", options.observe_topic);
+  Put(r, "observe_topic", observe_topic);
+  Put(r, "broker", options.brokers.empty()
+                       ? std::string("librdkafka's mock cluster in this process, 3 brokers")
+                       : absl::StrCat("a Kafka cluster at ", options.brokers,
+                                      ", replication factor ", options.replication_factor));
   Put(r, "probe",
       on_warnings ? "a champion contact leaving a probe customer (champion_left): the RAISED "
                     "notice whose warning_id names the probe event"

@@ -68,6 +68,12 @@ struct LatencyOptions {
   // Extra librdkafka properties for the engine's clients (KafkaConfig.properties: its
   // consumer, outbox producer and dead-letter producer alike), e.g. {"linger.ms", "0"}.
   std::vector<std::pair<std::string, std::string>> engine_properties{};
+  // A Kafka cluster to run on (bootstrap servers; PLAINTEXT). Empty: librdkafka's mock
+  // cluster in this process (three brokers). On a cluster the phase makes topics and
+  // consumer groups of its own, named after the run ("<name>.bench-<unix time>-<pid>"),
+  // so runs on one cluster never read each other's messages.
+  std::string brokers{};
+  int replication_factor = 1;  // of those topics
 };
 absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options);
 
