@@ -421,7 +421,8 @@ absl::StatusOr<std::pair<int64_t, int64_t>> Consumer::QueryWatermarks(const std:
     const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
         impl_->rk, topic.c_str(), partition, &low, &high, Millis(left));
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return std::make_pair(low, high);
-    absl::Status status = FromKafka(err, absl::StrCat("watermarks of ", topic, "[", partition, "]"));
+    absl::Status status =
+        FromKafka(err, absl::StrCat("watermarks of ", topic, "[", partition, "]"));
     if (!absl::IsUnavailable(status) || absl::Now() + backoff >= deadline) return status;
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(1));
