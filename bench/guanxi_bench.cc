@@ -157,11 +157,11 @@ std::string Ms(double ms) {
   return Thousands(std::llround(ms));
 }
 
-// The broker a latency phase ran on, as the phase describes it (runs before the phase
-// said so were on librdkafka's mock cluster).
+// The broker a latency phase ran on, as the phase describes it (results written before
+// the phase said so were all on the mock cluster).
 std::string BrokerOf(const Result& latency) {
   const std::string broker = String(latency, "broker");
-  return broker.empty() ? "librdkafka's mock cluster in this process, 3 brokers" : broker;
+  return broker.empty() ? kEmbeddedBrokerDescription : broker;
 }
 
 // "p50 / p99 / p999" of a latency phase's result.

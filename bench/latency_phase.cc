@@ -566,7 +566,7 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
   }
   Put(r, "observe_topic", observe_topic);
   Put(r, "broker", options.brokers.empty()
-                       ? std::string("librdkafka's mock cluster in this process, 3 brokers")
+                       ? std::string(kEmbeddedBrokerDescription)
                        : absl::StrCat("a Kafka cluster at ", options.brokers,
                                       ", replication factor ", options.replication_factor));
   Put(r, "probe",

@@ -75,6 +75,9 @@ struct LatencyOptions {
   std::string brokers{};
   int replication_factor = 1;  // of those topics
 };
+// The phase's result names its broker ("broker"); this one when `brokers` is empty.
+inline constexpr char kEmbeddedBrokerDescription[] =
+    "librdkafka's mock cluster in this process, 3 brokers";
 absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options);
 
 // 5: a population of `customers` (two events each) produced to a broker in this
