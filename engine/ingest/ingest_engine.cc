@@ -240,12 +240,16 @@ absl::Status IngestEngine::ServeQuietPartitions(const std::set<int32_t>& polled)
       totals_.models += *models;
     }
     // A tick when everything is applied, and event time on this instance has moved on
-    // by more than the lag.
+    // by more than the lag; or at the partition's own time, when a model is still
+    // reclassifying its customers a few a record (the tick finishes that: with no input
+    // there is time for it).
     const uint64_t head = p.log_records();
     if (head == 0 || p.applied() < head) return;
-    if (instance_clock - p.clock_seconds() <= lag) return;
+    const bool behind = instance_clock - p.clock_seconds() > lag;
+    if (!behind && !p.reclassifying()) return;
     std::vector<guanxi::v1::LogRecord> tick(1);
-    tick[0].mutable_tick()->mutable_event_time()->set_seconds(instance_clock);
+    tick[0].mutable_tick()->mutable_event_time()->set_seconds(behind ? instance_clock
+                                                                     : p.clock_seconds());
     absl::StatusOr<int64_t> models = p.AppendTicks(std::move(tick));
     if (!models.ok()) {
       status = models.status();
@@ -321,7 +325,25 @@ absl::Status IngestEngine::DrainWorkers() {
     });
     RETURN_IF_ERROR(status);
     totals_.models += models;
-    if (models == 0) break;
+    if (models > 0) continue;
+    // And no model still reclassifying its partition a few customers a record: a tick
+    // at the partition's time finishes that (at the end of the input, so two backfills
+    // of one topic put it at the same place).
+    int64_t ticks = 0;
+    partitions_.ForEach([&](Partition& p) {
+      if (!status.ok() || !p.reclassifying()) return;
+      std::vector<guanxi::v1::LogRecord> tick(1);
+      tick[0].mutable_tick()->mutable_event_time()->set_seconds(p.clock_seconds());
+      absl::StatusOr<int64_t> landed = p.AppendTicks(std::move(tick));
+      if (landed.ok()) {
+        ++ticks;
+      } else {
+        status = landed.status();
+      }
+    });
+    RETURN_IF_ERROR(status);
+    totals_.ticks += ticks;
+    if (ticks == 0) break;
   }
   // And what they derived is out.
   publisher_->Notify();

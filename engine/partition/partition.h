@@ -8,6 +8,7 @@
 //   ASSIGN_OR_RETURN(IngestStats s, partition->Ingest(messages));  // decode, dead-letter, append
 //   RETURN_IF_ERROR(partition->AppendTicks(std::move(ticks)));      // live, quiet
 //   ASSIGN_OR_RETURN(int64_t models, partition->LandModels(/*wait=*/true));  // out of input
+//   if (partition->reclassifying()) partition->AppendTicks(...);  // out of input, all applied
 //   RETURN_IF_ERROR(partition->Stop());        // the worker stops at a commit
 //
 // Its outbox is published by the engine's one OutboxPublisher, which holds the store on
@@ -108,6 +109,9 @@ class Partition {
   uint64_t applied() const { return worker_->applied(); }
   int64_t clock_seconds() const { return worker_->clock_seconds(); }
   bool outbox_full() const { return worker_->waiting_for_outbox(); }
+  // Whether the model in force is still reclassifying the customers a few a record; a
+  // tick finishes that (the engine appends one when the partition is out of input).
+  bool reclassifying() const { return worker_->reclassifying(); }
   absl::Status worker_status() const { return worker_->status(); }
   // Waits until the projections applied everything below `position`, or `timeout`.
   bool WaitApplied(uint64_t position, absl::Duration timeout) const {

@@ -9,6 +9,7 @@ guanxi::v1::LogRecord FitModelRecord(const FitRequest& request) {
   *record.mutable_model() = projections::FitPopulation(request.config, request.figures,
                                                        request.population, request.as_of);
   record.mutable_model()->add_partitions(request.partition);
+  record.mutable_model()->set_reclassify_per_record(kReclassifyPerRecord);
   if (request.purchasers > static_cast<int64_t>(request.figures.size())) {
     record.mutable_model()->set_sample(static_cast<int64_t>(request.figures.size()));
   }

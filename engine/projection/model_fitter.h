@@ -62,7 +62,15 @@ struct FitRequest {
   std::optional<guanxi::v1::ChurnRiskModel> previous_risk{};
 };
 
-// The model record of a fit (synchronous): what ModelFitter hands to the sink.
+// How many customers a model record reclassifies after each record applied
+// (ModelRecord.reclassify_per_record), so that no record waits for a whole partition:
+// about half a millisecond of work (some 16 microseconds a customer on the benchmark
+// machine), where reclassifying 600,000 customers at once stalled the partition for ten
+// seconds. A pass over 800 customers then ends 25 records after its model.
+inline constexpr uint32_t kReclassifyPerRecord = 32;
+
+// The model record of a fit (synchronous): what ModelFitter hands to the sink. It
+// reclassifies kReclassifyPerRecord customers a record.
 guanxi::v1::LogRecord FitModelRecord(const FitRequest& request);
 
 // A request's input as stored with the refit bookkeeping, and back.

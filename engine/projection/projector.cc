@@ -19,6 +19,11 @@ bool Before(const Timestamp& a, const Timestamp& b) {
   return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
 }
 
+// Whether the customer was reclassified under the model at `model_position` already.
+bool ReclassifiedUnder(const guanxi::v1::CustomerState& state, uint64_t model_position) {
+  return state.has_reclassified_under() && state.reclassified_under() == model_position;
+}
+
 Timestamp AtSeconds(int64_t seconds) {
   Timestamp t;
   t.set_seconds(seconds);
@@ -53,6 +58,12 @@ absl::StatusOr<std::unique_ptr<PartitionProjector>> PartitionProjector::Create(
   if (!projector->checkpoint_.timers_in_states()) {
     RETURN_IF_ERROR(projector->MoveTimersIntoStates());
   }
+  if (projector->checkpoint_.reclassify().finishing()) {
+    // It stopped on the way through a pass it was finishing before the next record.
+    RETURN_IF_ERROR(projector->FinishReclassifying());
+    RETURN_IF_ERROR(projector->Commit());
+  }
+  projector->reclassifying_ = projector->Reclassifying();
   if (projector->options_.models) {
     ASSIGN_OR_RETURN(projector->schedule_, store->ReadRefitSchedule());
     RETURN_IF_ERROR(projector->ResumeRefit());
@@ -105,7 +116,7 @@ absl::Status PartitionProjector::CatchUp(
              appended->front().position() == next_position()) {
         RETURN_IF_ERROR(Apply(appended->front()));
         appended->pop_front();
-        if (RefitWanted() || OutboxFull()) break;
+        if (CommitWanted()) break;
         if ((++n & 63) == 0) {
           if (decided) decided(next_position());
           if (std::chrono::steady_clock::now() >= deadline) break;
@@ -144,7 +155,7 @@ absl::StatusOr<uint64_t> PartitionProjector::ApplyFromLog(
     ++expected;
     ++stats_.read_from_log;
     if (!applied.ok()) return false;
-    if (RefitWanted() || OutboxFull()) {
+    if (CommitWanted()) {
       stopped_early = true;
       return false;
     }
@@ -163,6 +174,10 @@ absl::StatusOr<uint64_t> PartitionProjector::ApplyFromLog(
                                             expected, "..", to - 1, " are missing"));
   }
   return expected;
+}
+
+bool PartitionProjector::CommitWanted() const {
+  return RefitWanted() || OutboxFull() || cache_.dirty() >= options_.chunk;
 }
 
 bool PartitionProjector::OutboxFull() const {
@@ -366,6 +381,7 @@ absl::Status PartitionProjector::Apply(const guanxi::v1::LogRecord& record) {
   }
   checkpoint_.set_next_position(position + 1);
   ++stats_.records;
+  if (Reclassifying()) RETURN_IF_ERROR(ContinueReclassifying(record));
   return absl::OkStatus();
 }
 
@@ -384,6 +400,8 @@ bool PartitionProjector::After(const guanxi::v1::LogRecord& record) const {
 
 absl::Status PartitionProjector::FinishAt(const Timestamp& t) {
   RETURN_IF_ERROR(AdvanceClock(t, next_position()));
+  // An as-of view shows everyone under the model in force then.
+  if (Reclassifying()) RETURN_IF_ERROR(FinishReclassifying());
   return Commit();
 }
 
@@ -404,7 +422,14 @@ absl::Status PartitionProjector::FireTimer(int64_t deadline, const std::string& 
   const projections::Context context{.model = checkpoint_.has_model() ? &checkpoint_.model()
                                                                       : nullptr,
                                      .partition = options_.partition};
-  ASSIGN_OR_RETURN(guanxi::v1::CustomerState * state, Touch(customer));
+  bool reclassified = false;
+  ASSIGN_OR_RETURN(guanxi::v1::CustomerState * state, Touch(customer, &reclassified));
+  // Reclassifying the customer first re-armed the timer: it fires when due, at its
+  // new deadline (the clock's loop finds it there).
+  if (reclassified && (!state->has_timer_deadline_seconds() ||
+                       state->timer_deadline_seconds() != deadline)) {
+    return absl::OkStatus();
+  }
   Record(*state, projection_.OnTime(*state, AtSeconds(deadline), position, context), position,
          deadline + 1);
   ++stats_.timers;
@@ -412,11 +437,13 @@ absl::Status PartitionProjector::FireTimer(int64_t deadline, const std::string& 
 }
 
 absl::Status PartitionProjector::ApplyModel(const guanxi::v1::LogRecord& record) {
-  // Everyone is reclassified under the new model, at its as_of, in customer order.
-  // States are read from the store, so the pending batch goes first; the pass commits
-  // every `chunk` customers. If it is interrupted, the rerun reclassifies the customers
-  // already done without deriving anything twice (they are classified under this model
-  // already), so the store ends the same.
+  const uint64_t position = record.position();
+  // The pass of the model before, if still going, ends first: its customers are
+  // reclassified under it before this one comes into force. (A pass of this model
+  // itself is one a restart interrupted: it starts again.)
+  if (Reclassifying() && checkpoint_.reclassify().model_position() != position) {
+    RETURN_IF_ERROR(FinishReclassifying());
+  }
   *checkpoint_.mutable_model() = record.model();
   const int64_t as_of = record.model().as_of().seconds();
   if (requested_as_of_ && requested_as_of_->seconds() <= as_of) requested_as_of_.reset();
@@ -426,40 +453,102 @@ absl::Status PartitionProjector::ApplyModel(const guanxi::v1::LogRecord& record)
     schedule_.mutable_pending()->erase(schedule_.mutable_pending()->begin());
     schedule_dirty_ = true;  // in the commit below, with the model
   }
+  if (record.model().reclassify_per_record() > 0) {
+    // A few customers after each record from this one on (ContinueReclassifying).
+    checkpoint_.mutable_reclassify()->set_model_position(position);
+  }
+  // Everyone is reclassified from the store, so the pending batch goes first (a
+  // customer new since the last commit is in the store then).
   RETURN_IF_ERROR(Commit());
-  const projections::Context context{.model = &checkpoint_.model(),
-                                     .partition = options_.partition};
-  const uint64_t position = record.position();
+  if (Reclassifying()) return absl::OkStatus();
+  // Everyone now, in customer order, committing every `chunk` customers. If it is
+  // interrupted, the rerun reclassifies the customers already done without deriving
+  // anything twice (they are classified under this model already), so the store ends
+  // the same.
+  RETURN_IF_ERROR(ReclassifyCustomers(position, "", SIZE_MAX, /*marked=*/false, options_.chunk)
+                      .status());
+  return Commit();
+}
+
+absl::Status PartitionProjector::ContinueReclassifying(const guanxi::v1::LogRecord& record) {
+  // A tick says the partition is quiet (or the engine finishes a backfill); once the
+  // next refit is due, its figures must be the reclassified ones. Both are in the log,
+  // so a replay finishes where the live projector did.
+  if (record.has_tick() ||
+      projections::RefitDueSince(options_.config.classification(), &checkpoint_.model().as_of(),
+                                 checkpoint_.clock())) {
+    return FinishReclassifying();
+  }
+  guanxi::v1::ReclassifyPass& pass = *checkpoint_.mutable_reclassify();
+  ASSIGN_OR_RETURN(const std::optional<std::string> last,
+                   ReclassifyCustomers(pass.model_position(), pass.after(),
+                                       checkpoint_.model().reclassify_per_record(),
+                                       /*marked=*/true, /*commit_every=*/0));
+  if (last) {
+    pass.set_after(*last);
+  } else {
+    checkpoint_.clear_reclassify();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PartitionProjector::FinishReclassifying() {
+  guanxi::v1::ReclassifyPass& pass = *checkpoint_.mutable_reclassify();
+  pass.set_finishing(true);  // in every commit on the way
+  RETURN_IF_ERROR(ReclassifyCustomers(pass.model_position(), pass.after(), SIZE_MAX,
+                                      /*marked=*/true, options_.chunk)
+                      .status());
+  checkpoint_.clear_reclassify();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::string>> PartitionProjector::ReclassifyCustomers(
+    uint64_t model_position, std::string after, size_t limit, bool marked,
+    size_t commit_every) {
+  // A state in the cache is the one to change (the store holds it as of the last
+  // commit, or not at all); the others are read from the store and cached cold, so a
+  // pass does not push the partition's active customers out of the cache.
+  std::optional<std::string> last;
+  size_t visited = 0;
+  size_t since_commit = 0;
+  bool more = false;
   absl::Status status;
-  // A state in the cache is the one to change (the store holds the same, committed);
-  // the others are changed as read and written back without entering the cache, so a
-  // model does not flush the cache of the partition's active customers.
-  std::vector<guanxi::v1::CustomerState> uncached;
-  uncached.reserve(options_.chunk);  // no reallocation: `order` points into it
-  std::vector<std::pair<guanxi::v1::CustomerState*, bool>> order;  // (state, cached)
-  auto flush = [&]() -> absl::Status {
-    for (auto [state, is_cached] : order) {
-      Record(*state, projection_.OnModel(*state, record.model().as_of(), position, context),
-             position);
-      if (!is_cached) batch_.PutState(*state);
-    }
-    uncached.clear();
-    order.clear();
-    return Commit();
-  };
   RETURN_IF_ERROR(store_->ForEachCustomer(
       [&](const std::string& id) { return cache_.Peek(id) != nullptr; },
       [&](const std::string& id, const guanxi::v1::CustomerState* stored) {
-        if (stored == nullptr) {
-          order.emplace_back(cache_.Find(id), true);
-        } else {
-          order.emplace_back(&uncached.emplace_back(*stored), false);
+        if (visited == limit) {
+          more = true;
+          return false;
         }
-        if (order.size() >= options_.chunk) status = flush();
+        ++visited;
+        last = id;
+        const guanxi::v1::CustomerState& current = stored != nullptr ? *stored : *cache_.Peek(id);
+        if (marked && ReclassifiedUnder(current, model_position)) return true;
+        guanxi::v1::CustomerState* state =
+            stored != nullptr ? cache_.InsertCold(id, *stored) : cache_.Find(id);
+        ReclassifyCustomer(*state, model_position, marked);
+        if (commit_every > 0 && ++since_commit >= commit_every) {
+          since_commit = 0;
+          if (marked) checkpoint_.mutable_reclassify()->set_after(id);
+          status = Commit();
+        }
         return status.ok();
-      }));
+      },
+      after.empty() ? std::nullopt : std::optional<std::string_view>(after)));
   RETURN_IF_ERROR(status);
-  return flush();
+  if (!more) return std::nullopt;
+  return last;
+}
+
+void PartitionProjector::ReclassifyCustomer(guanxi::v1::CustomerState& state,
+                                            uint64_t model_position, bool marked) {
+  const projections::Context context{.model = &checkpoint_.model(),
+                                     .partition = options_.partition};
+  Record(state,
+         projection_.OnModel(state, checkpoint_.model().as_of(), model_position, context),
+         model_position);
+  if (marked) state.set_reclassified_under(model_position);
+  ++stats_.reclassified;
 }
 
 absl::Status PartitionProjector::ApplyErasure(const guanxi::v1::Event& event) {
@@ -479,16 +568,38 @@ absl::Status PartitionProjector::ApplyErasure(const guanxi::v1::Event& event) {
 }
 
 absl::StatusOr<guanxi::v1::CustomerState*> PartitionProjector::Touch(
-    const std::string& customer_id) {
-  if (guanxi::v1::CustomerState* cached = cache_.Find(customer_id)) return cached;
-  guanxi::v1::CustomerState state;
-  RETURN_IF_ERROR(store_->GetState(customer_id, &state).status());
-  return cache_.Insert(customer_id, std::move(state));
+    const std::string& customer_id, bool* reclassified) {
+  guanxi::v1::CustomerState* state = cache_.Find(customer_id);
+  bool known = state != nullptr;
+  if (state == nullptr) {
+    guanxi::v1::CustomerState stored;
+    ASSIGN_OR_RETURN(known, store_->GetState(customer_id, &stored));
+    state = cache_.Insert(customer_id, std::move(stored));
+  }
+  if (Reclassifying()) {
+    // Before it changes, a customer the pass has not reached yet is reclassified (as
+    // the pass would have, from the state as of the model); a new one has nothing to
+    // reclassify.
+    const uint64_t model_position = checkpoint_.reclassify().model_position();
+    if (!known) {
+      state->set_reclassified_under(model_position);
+    } else if (!ReclassifiedUnder(*state, model_position)) {
+      ReclassifyCustomer(*state, model_position, /*marked=*/true);
+      if (reclassified != nullptr) *reclassified = true;
+    }
+  }
+  return state;
 }
 
 void PartitionProjector::Record(guanxi::v1::CustomerState& state, projections::Derived derived,
                                 uint64_t position, int64_t earliest_timer) {
   const std::string& customer = state.customer_id();
+  // Numbered per (customer, position): from the record's count, or from 0 for the facts
+  // of a model's reclassification after its record (a customer is reclassified once).
+  uint32_t elsewhere = 0;
+  auto next_index = [&]() -> uint32_t {
+    return position == fact_position_ ? fact_index_[customer]++ : elsewhere++;
+  };
   for (guanxi::v1::RelationshipChange& change : derived.changes) {
     guanxi::v1::OutboxEntry entry;
     entry.set_topic(guanxi::v1::OutboxEntry::TOPIC_RELATIONSHIP_CHANGES);
@@ -498,7 +609,7 @@ void PartitionProjector::Record(guanxi::v1::CustomerState& state, projections::D
     checkpoint_.set_next_outbox_sequence(checkpoint_.next_outbox_sequence() + 1);
     guanxi::v1::DerivedFact fact;
     *fact.mutable_change() = std::move(change);
-    batch_.AddFact(customer, position, fact_index_[customer]++, fact);
+    batch_.AddFact(customer, position, next_index(), fact);
     ++stats_.facts;
   }
   for (guanxi::v1::ChurnWarning& warning : derived.warnings) {
@@ -508,7 +619,7 @@ void PartitionProjector::Record(guanxi::v1::CustomerState& state, projections::D
     entry.set_value(warning.SerializeAsString());
     batch_.AddOutbox(checkpoint_.next_outbox_sequence(), entry);
     checkpoint_.set_next_outbox_sequence(checkpoint_.next_outbox_sequence() + 1);
-    const uint32_t index = fact_index_[customer]++;
+    const uint32_t index = next_index();
     batch_.AddWarning(warning, position, index);
     guanxi::v1::DerivedFact fact;
     *fact.mutable_warning() = std::move(warning);
@@ -547,6 +658,7 @@ absl::Status PartitionProjector::Commit() {
   traced_.clear();
   cache_.Committed();
   timers_.Committed();
+  reclassifying_ = Reclassifying();
   ++stats_.commits;
   return absl::OkStatus();
 }

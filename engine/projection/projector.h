@@ -17,6 +17,13 @@
 // before the record that advanced the clock is applied; and before an event is applied,
 // its customer's own timers due by the event's time fire, whatever the clock.
 //
+// Models: a model record comes into force at its position, and every customer of the
+// partition is reclassified under it: all at once there (a record without
+// reclassify_per_record, as every log before it held), or a few customers after each
+// record from there on, in customer-id order, where a customer about to change (an event,
+// a timer) is reclassified first; a tick, the next model record or the next refit's due
+// time finishes the pass (docs/architecture.md, "Reclassifying a partition").
+//
 // Thread-compatible: one thread per projector. The log may be appended to meanwhile.
 #pragma once
 
@@ -96,6 +103,7 @@ struct ProjectorStats {
   uint64_t warnings = 0;  // churn-warning notices
   uint64_t commits = 0;
   uint64_t read_from_log = 0;  // records read back from the log (not handed over in memory)
+  uint64_t reclassified = 0;   // customers reclassified under a new model
 };
 
 class PartitionProjector {
@@ -139,6 +147,10 @@ class PartitionProjector {
   const StateCache& state_cache() const { return cache_; }
   // Whether CatchUp waits for the outbox to drain below its cap. Thread-safe.
   bool waiting_for_outbox() const { return waiting_for_outbox_.load(); }
+  // Whether, as of the last commit, the model in force was still reclassifying the
+  // customers a few at a time (a tick finishes it: Partition::FinishReclassifying).
+  // Thread-safe.
+  bool reclassifying() const { return reclassifying_.load(); }
 
  private:
   PartitionProjector(const EventLog* log, ProjectionStore* store, ProjectorOptions options);
@@ -154,6 +166,25 @@ class PartitionProjector {
   // Whether the record's event time is after options_.until.
   bool After(const guanxi::v1::LogRecord& record) const;
   absl::Status ApplyModel(const guanxi::v1::LogRecord& record);
+  // Whether the model in force is reclassifying the customers a few at a time.
+  bool Reclassifying() const { return checkpoint_.has_reclassify(); }
+  // After each record while Reclassifying(): the next reclassify_per_record customers, or
+  // all the others after a tick or once the next refit is due.
+  absl::Status ContinueReclassifying(const guanxi::v1::LogRecord& record);
+  // Reclassifies the rest of the pass now (committing as it goes: a projector that stops
+  // on the way finishes it when it opens), and ends it.
+  absl::Status FinishReclassifying();
+  // Reclassifies under the model in force, at log position `model_position`, the
+  // customers after `after` in id order (all, or `limit` visited), skipping those done
+  // already when `marked` (and marking the others). With commit_every > 0, commits every
+  // that many customers, first setting the pass's cursor when `marked`. Returns the last
+  // customer visited, or nullopt when it reached the end.
+  absl::StatusOr<std::optional<std::string>> ReclassifyCustomers(uint64_t model_position,
+                                                                 std::string after,
+                                                                 size_t limit, bool marked,
+                                                                 size_t commit_every);
+  // OnModel for one customer, facts at `model_position`; marks it when `marked`.
+  void ReclassifyCustomer(guanxi::v1::CustomerState& state, uint64_t model_position, bool marked);
   // An erasure (Erasure event): clears the personal fields of the customer's state
   // (none if the customer has no state); no score, stage, class or clock moves. The
   // store is purged of the earlier versions after the next commit (PurgeErased).
@@ -164,13 +195,18 @@ class PartitionProjector {
   // position `position`.
   absl::Status FireTimer(int64_t deadline, const std::string& customer, uint64_t position);
   // The customer's state as of the pending batch (loaded from the store on a cache miss),
-  // to be changed: it is written back at the next commit.
-  absl::StatusOr<guanxi::v1::CustomerState*> Touch(const std::string& customer_id);
+  // to be changed: it is written back at the next commit. While a model's pass is going,
+  // a customer it has not reached yet is reclassified first (`reclassified` says so).
+  absl::StatusOr<guanxi::v1::CustomerState*> Touch(const std::string& customer_id,
+                                                   bool* reclassified = nullptr);
   // Records what one application derived and re-arms the customer's timer (not before
-  // `earliest_timer`, Unix seconds).
+  // `earliest_timer`, Unix seconds). Facts are numbered per (customer, position).
   void Record(guanxi::v1::CustomerState& state, projections::Derived derived, uint64_t position,
               int64_t earliest_timer = INT64_MIN);
   absl::Status Commit();
+  // Whether CatchUp commits before the next record: a refit is due, the outbox is full,
+  // or a chunk's worth of states is dirty (a pass adds states to what records change).
+  bool CommitWanted() const;
   // Whether the outbox holds outbox_max_entries or more (never without a cap).
   bool OutboxFull() const;
   // While OutboxFull() and not `stop`: waits (waiting_for_outbox()).
@@ -221,6 +257,7 @@ class PartitionProjector {
   uint64_t fact_position_ = 0;
   std::unordered_map<std::string, uint32_t> fact_index_;
   std::atomic<bool> waiting_for_outbox_{false};
+  std::atomic<bool> reclassifying_{false};
 };
 
 }  // namespace guanxi::engine

@@ -47,17 +47,27 @@ guanxi::v1::CustomerState* StateCache::Find(const std::string& customer_id) {
 
 guanxi::v1::CustomerState* StateCache::Insert(const std::string& customer_id,
                                               guanxi::v1::CustomerState state) {
+  return Put(customer_id, std::move(state), /*recent=*/true);
+}
+
+guanxi::v1::CustomerState* StateCache::InsertCold(const std::string& customer_id,
+                                                  guanxi::v1::CustomerState state) {
+  return Put(customer_id, std::move(state), /*recent=*/false);
+}
+
+guanxi::v1::CustomerState* StateCache::Put(const std::string& customer_id,
+                                           guanxi::v1::CustomerState state, bool recent) {
   auto [it, inserted] = entries_.try_emplace(customer_id);
   Entry& entry = it->second;
   entry.state = std::move(state);
+  const auto at = recent ? lru_.begin() : lru_.end();
   if (inserted) {
-    lru_.push_front(customer_id);
-    entry.lru = lru_.begin();
+    entry.lru = lru_.insert(at, customer_id);
     // Charged its real size at the commit that writes it.
     entry.charge = ChargeOf(customer_id, 0);
     Charge(entry.charge);
   } else {
-    lru_.splice(lru_.begin(), lru_, entry.lru);
+    lru_.splice(at, lru_, entry.lru);
   }
   MarkDirty(entry);
   return &entry.state;

@@ -72,6 +72,10 @@ class StateCache {
   // Caches `state` (as loaded from the store, or new) dirty, and returns it.
   guanxi::v1::CustomerState* Insert(const std::string& customer_id,
                                     guanxi::v1::CustomerState state);
+  // As Insert, but least recently used: after the commit that writes it, it is the first
+  // evicted (a pass over the whole population does not push the active customers out).
+  guanxi::v1::CustomerState* InsertCold(const std::string& customer_id,
+                                        guanxi::v1::CustomerState state);
   // The state if cached, without marking it (for readers of a committed state).
   const guanxi::v1::CustomerState* Peek(const std::string& customer_id) const;
 
@@ -100,6 +104,8 @@ class StateCache {
   };
   static int64_t ChargeOf(const std::string& customer_id, size_t serialized_bytes);
   void MarkDirty(Entry& entry);
+  guanxi::v1::CustomerState* Put(const std::string& customer_id, guanxi::v1::CustomerState state,
+                                 bool recent);
   void Charge(int64_t delta);
 
   std::shared_ptr<StateCacheBudget> budget_;

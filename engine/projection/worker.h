@@ -61,6 +61,9 @@ class ProjectionWorker {
   int64_t clock_seconds() const { return clock_.load(); }
   // Whether the projector waits for its outbox to drain (ProjectorOptions::outbox_max_entries).
   bool waiting_for_outbox() const { return projector_->waiting_for_outbox(); }
+  // Whether, as far as committed, a model is still reclassifying the partition a few
+  // customers a record (PartitionProjector::reclassifying).
+  bool reclassifying() const { return projector_->reclassifying(); }
   // Waits until applied() >= position, the worker failed or stopped, or `timeout`.
   // True when the position was reached.
   bool WaitFor(uint64_t position, absl::Duration timeout) const;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/config/config.h"
 #include "engine/storage/data_dir.h"
@@ -149,7 +150,14 @@ std::vector<LogRecord> RandomStream(uint64_t seed, int customers) {
       stream.push_back(tick);
     }
     if (uniform(0, 19) == 0) stream.push_back(records[i]);  // a re-send
-    if (stream.size() % 700 == 0) stream.push_back(ModelAt(latest));
+    if (stream.size() % 700 == 0) {
+      // Every other model reclassifies a few customers a record (1 to 3), the others
+      // everyone at once, as the logs before reclassify_per_record hold.
+      LogRecord model = ModelAt(latest);
+      model.mutable_model()->set_reclassify_per_record(
+          static_cast<uint32_t>((stream.size() / 700) % 2 == 0 ? (stream.size() / 1400) % 3 + 1 : 0));
+      stream.push_back(model);
+    }
   }
   // A final tick far ahead: every quiet customer's timers fire.
   LogRecord last;
@@ -283,6 +291,7 @@ TEST_P(ProjectorPropertyTest, LiveWithRestartsEqualsReplay) {
   EXPECT_GT(replay.stats.timers, 0u);
   EXPECT_GT(replay.stats.facts, replay.stats.events / 10);
   EXPECT_GT(replay.stats.warnings, 0u);  // churn-warning notices are replayed too
+  EXPECT_GT(replay.stats.reclassified, 0u);
 
   live.Open(dir);
   const auto stages = Stages(*live.store);
@@ -775,6 +784,133 @@ TEST(ProjectorTest, APartitionPastMaxFitSampleFitsOnABoundedSample) {
   EXPECT_EQ(model.sample(), config.classification().max_fit_sample());
   EXPECT_GT(model.population(), model.sample());
   EXPECT_EQ(model.bgnbd().customers(), model.sample());
+}
+
+// The customers' states (the pass's marks left out) and facts, for comparing stores.
+std::map<std::string, std::string> StatesAndFacts(const ProjectionStore& store) {
+  std::map<std::string, std::string> all;
+  EXPECT_TRUE(store
+                  .ForEachState([&](const v1::CustomerState& stored) {
+                    v1::CustomerState s = stored;
+                    s.clear_reclassified_under();
+                    std::string& text = all[s.customer_id()];
+                    text = s.SerializeAsString();
+                    EXPECT_TRUE(store
+                                    .ForEachFact(s.customer_id(),
+                                                 [&](uint64_t position, const v1::DerivedFact& f) {
+                                                   absl::StrAppend(&text, "|", position, ":",
+                                                                   f.SerializeAsString());
+                                                   return true;
+                                                 })
+                                    .ok());
+                    return true;
+                  })
+                  .ok());
+  return all;
+}
+
+// Ten customers with an order, a model at position 10 reclassifying `per_record` a
+// record, then visits of c8, c0, c1, c2, c3 and c4 the next day.
+std::vector<LogRecord> TenCustomersAndAModel(uint32_t per_record) {
+  std::vector<LogRecord> records;
+  for (int c = 0; c < 10; ++c) {
+    records.push_back(
+        testing::OrderRecord(absl::StrCat("o", c), absl::StrCat("c", c), kStart + c));
+  }
+  LogRecord model = ModelAt(kStart + 3600);
+  model.mutable_model()->set_reclassify_per_record(per_record);
+  records.push_back(model);
+  for (const char* c : {"c8", "c0", "c1", "c2", "c3", "c4"}) records.push_back(VisitBy("test", c, 1));
+  return records;
+}
+
+// Issue 16: a model record reclassified every customer of its partition before the next
+// record (ten seconds at 600,000 customers); now a few after each record, and a
+// customer about to change before its turn first.
+TEST(ProjectorTest, AModelReclassifiesAFewCustomersAfterEachRecord) {
+  ProjectedPartition p;
+  ASSERT_NE(p.projector, nullptr);
+  std::vector<LogRecord> records = TenCustomersAndAModel(3);
+  ASSERT_TRUE(p.live.log->Append(absl::MakeSpan(records), {}).ok());
+  auto marked = [&] {
+    std::vector<std::string> ids;
+    EXPECT_TRUE(p.live.store
+                    ->ForEachState([&](const v1::CustomerState& s) {
+                      if (s.has_reclassified_under()) {
+                        EXPECT_EQ(s.reclassified_under(), 10u) << s.customer_id();
+                        ids.push_back(s.customer_id());
+                      }
+                      return true;
+                    })
+                    .ok());
+    return ids;
+  };
+  using ::testing::ElementsAre;
+  ASSERT_TRUE(p.projector->CatchUp(11, p.stop).ok());  // the model, and the first three
+  EXPECT_EQ(p.projector->checkpoint().reclassify().after(), "c2");
+  EXPECT_THAT(marked(), ElementsAre("c0", "c1", "c2"));
+  ASSERT_TRUE(p.projector->CatchUp(12, p.stop).ok());  // c8 visits: c8 first, then c3..c5
+  EXPECT_THAT(marked(), ElementsAre("c0", "c1", "c2", "c3", "c4", "c5", "c8"));
+  ASSERT_TRUE(p.projector->CatchUp(13, p.stop).ok());  // c6, c7 and c8 (done) visited
+  EXPECT_EQ(p.projector->checkpoint().reclassify().after(), "c8");
+  EXPECT_TRUE(p.projector->reclassifying());
+  ASSERT_TRUE(p.projector->CatchUp(14, p.stop).ok());  // c9, and the end
+  EXPECT_FALSE(p.projector->checkpoint().has_reclassify());
+  EXPECT_FALSE(p.projector->reclassifying());
+  EXPECT_EQ(marked().size(), 10u);
+  EXPECT_EQ(p.projector->stats().reclassified, 10u);
+  // c8's classes changed under the model at the model's position, before its visit.
+  std::vector<uint64_t> positions;
+  ASSERT_TRUE(p.live.store
+                  ->ForEachFact("c8",
+                                [&](uint64_t position, const v1::DerivedFact& f) {
+                                  if (f.has_change() &&
+                                      absl::StrContains(f.change().change_id(), "/model:")) {
+                                    positions.push_back(position);
+                                  }
+                                  return true;
+                                })
+                  .ok());
+  EXPECT_THAT(positions, ::testing::Each(10u));
+  EXPECT_FALSE(positions.empty());
+  ASSERT_TRUE(p.projector->CatchUp(p.live.log->next_position(), p.stop).ok());
+  p.projector.reset();
+  p.live = LiveStore{};
+  TempDir scratch;
+  const ReplayResult replay = Replay(p.data.path(), scratch.path());
+  EXPECT_TRUE(replay.differences.empty()) << replay.differences.front();
+}
+
+// Where no timer falls due on the way, a pass a few customers at a time ends with the
+// states and facts of reclassifying everyone at the model's record.
+TEST(ProjectorTest, APassAFewAtATimeEndsWhereEveryoneAtOnceWould) {
+  std::map<std::string, std::string> ends[2];
+  for (uint32_t per_record : {0u, 2u}) {
+    ProjectedPartition p;
+    ASSERT_NE(p.projector, nullptr);
+    p.AppendAndProject(TenCustomersAndAModel(per_record));
+    EXPECT_FALSE(p.projector->checkpoint().has_reclassify());
+    EXPECT_EQ(p.projector->stats().reclassified, 10u);
+    ends[per_record == 0 ? 0 : 1] = StatesAndFacts(*p.live.store);
+  }
+  EXPECT_EQ(ends[0].size(), 10u);
+  EXPECT_EQ(ends[0], ends[1]);
+}
+
+// A tick (the partition is quiet) finishes the pass at once.
+TEST(ProjectorTest, ATickFinishesAPass) {
+  ProjectedPartition p;
+  ASSERT_NE(p.projector, nullptr);
+  std::vector<LogRecord> records = TenCustomersAndAModel(1);
+  records.resize(11);  // the orders and the model
+  p.AppendAndProject(records);
+  EXPECT_EQ(p.projector->stats().reclassified, 1u);
+  EXPECT_TRUE(p.projector->reclassifying());
+  LogRecord tick;
+  tick.mutable_tick()->mutable_event_time()->set_seconds(kStart + 3600);
+  p.AppendAndProject({tick});
+  EXPECT_EQ(p.projector->stats().reclassified, 10u);
+  EXPECT_FALSE(p.projector->reclassifying());
 }
 
 }  // namespace

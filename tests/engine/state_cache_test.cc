@@ -72,6 +72,25 @@ TEST(StateCacheTest, EvictsTheLeastRecentlyUsedFirst) {
   EXPECT_LE(budget->used(), budget->limit());
 }
 
+// A state put in cold (a reclassification pass) goes before the customers in use.
+TEST(StateCacheTest, AStateInsertedColdIsEvictedFirst) {
+  const int64_t one = StateCache::kEntryOverheadBytes + 2 +
+                      StateCache::kParsedBytesPerSerializedByte *
+                          static_cast<int64_t>(StateOf("a").ByteSizeLong());
+  auto budget = std::make_shared<StateCacheBudget>(2 * one);
+  StateCache cache(budget);
+  for (const char* id : {"a", "b"}) {
+    cache.Insert(id, StateOf(id));
+    Commit(cache);
+  }
+  cache.InsertCold("c", StateOf("c"))->set_events_applied(1);
+  EXPECT_EQ(cache.dirty(), 1u);
+  Commit(cache);
+  EXPECT_EQ(cache.Peek("c"), nullptr);  // with Insert, "a" would have gone
+  EXPECT_NE(cache.Peek("a"), nullptr);
+  EXPECT_NE(cache.Peek("b"), nullptr);
+}
+
 // A busy cache uses what the others leave of the budget; one under its share keeps it.
 TEST(StateCacheTest, CachesSharingABudgetStayWithinIt) {
   auto budget = std::make_shared<StateCacheBudget>(4000);
