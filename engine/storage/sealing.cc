@@ -21,6 +21,19 @@ struct CtxFree {
 };
 using Ctx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
 
+// AES-256-GCM fetched once, and a cipher context per thread that every Init resets:
+// EVP_aes_256_gcm() with a new context each time fetched the algorithm from the
+// provider and built its context again on every seal and open.
+const EVP_CIPHER* Aes256Gcm() {
+  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  return cipher;
+}
+
+EVP_CIPHER_CTX* ThreadContext() {
+  thread_local const Ctx ctx(EVP_CIPHER_CTX_new());
+  return ctx.get();
+}
+
 const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
@@ -51,20 +64,20 @@ absl::StatusOr<std::string> Seal(const CustomerKey& key, std::string_view plaint
   auto* nonce = reinterpret_cast<unsigned char*>(out.data() + kHeaderBytes);
   auto* cipher = nonce + kNonceBytes;
   if (RAND_bytes(nonce, kNonceBytes) != 1) return absl::InternalError("RAND_bytes failed");
-  Ctx ctx(EVP_CIPHER_CTX_new());
+  EVP_CIPHER_CTX* const ctx = ThreadContext();
   int n = 0;
   int total = 0;
   const bool ok =
-      ctx != nullptr &&
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.bytes.data(), nonce) == 1 &&
-      EVP_EncryptUpdate(ctx.get(), nullptr, &n, Bytes(header), kHeaderBytes) == 1 &&
-      EVP_EncryptUpdate(ctx.get(), nullptr, &n, Bytes(context), static_cast<int>(context.size())) ==
+      ctx != nullptr && Aes256Gcm() != nullptr &&
+      EVP_EncryptInit_ex2(ctx, Aes256Gcm(), key.bytes.data(), nonce, nullptr) == 1 &&
+      EVP_EncryptUpdate(ctx, nullptr, &n, Bytes(header), kHeaderBytes) == 1 &&
+      EVP_EncryptUpdate(ctx, nullptr, &n, Bytes(context), static_cast<int>(context.size())) ==
           1 &&
-      EVP_EncryptUpdate(ctx.get(), cipher, &n, Bytes(plaintext),
-                        static_cast<int>(plaintext.size())) == 1 &&
-      (total = n, EVP_EncryptFinal_ex(ctx.get(), cipher + total, &n) == 1) &&
+      EVP_EncryptUpdate(ctx, cipher, &n, Bytes(plaintext), static_cast<int>(plaintext.size())) ==
+          1 &&
+      (total = n, EVP_EncryptFinal_ex(ctx, cipher + total, &n) == 1) &&
       (total += n, total == static_cast<int>(plaintext.size())) &&
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes, cipher + total) == 1;
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagBytes, cipher + total) == 1;
   if (!ok) return absl::InternalError("OpenSSL's AES-256-GCM failed to seal");
   return out;
 }
@@ -93,20 +106,22 @@ absl::StatusOr<std::string> Unseal(const CustomerKey& key, std::string_view seal
   std::string tag(sealed.substr(sealed.size() - kTagBytes));
   std::string out(static_cast<size_t>(cipher_bytes), '\0');
   auto* plain = reinterpret_cast<unsigned char*>(out.data());
-  Ctx ctx(EVP_CIPHER_CTX_new());
-  if (ctx == nullptr) return absl::InternalError("OpenSSL could not make a cipher context");
+  EVP_CIPHER_CTX* const ctx = ThreadContext();
+  if (ctx == nullptr || Aes256Gcm() == nullptr) {
+    return absl::InternalError("OpenSSL could not make an AES-256-GCM context");
+  }
   int n = 0;
   int total = 0;
   const bool set_up =
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.bytes.data(), nonce) == 1 &&
-      EVP_DecryptUpdate(ctx.get(), nullptr, &n, Bytes(header), kHeaderBytes) == 1 &&
-      EVP_DecryptUpdate(ctx.get(), nullptr, &n, Bytes(context), static_cast<int>(context.size())) ==
+      EVP_DecryptInit_ex2(ctx, Aes256Gcm(), key.bytes.data(), nonce, nullptr) == 1 &&
+      EVP_DecryptUpdate(ctx, nullptr, &n, Bytes(header), kHeaderBytes) == 1 &&
+      EVP_DecryptUpdate(ctx, nullptr, &n, Bytes(context), static_cast<int>(context.size())) ==
           1 &&
-      EVP_DecryptUpdate(ctx.get(), plain, &n, cipher, cipher_bytes) == 1;
+      EVP_DecryptUpdate(ctx, plain, &n, cipher, cipher_bytes) == 1;
   if (!set_up) return absl::InternalError("OpenSSL's AES-256-GCM failed to open");
   total = n;
-  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) != 1 ||
-      EVP_DecryptFinal_ex(ctx.get(), plain + total, &n) != 1) {
+  if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) != 1 ||
+      EVP_DecryptFinal_ex(ctx, plain + total, &n) != 1) {
     return absl::DataLossError(
         "sealed personal data does not authenticate (altered, or sealed under another key)");
   }
