@@ -96,10 +96,11 @@ absl::StatusOr<Result> MemoryPhase(const MemoryOptions& options);
 // without Kafka (PartitionIngestor::Process in batches of `batch`: decode, validate,
 // EventLog::Append) and a PartitionProjector catching up after every batch, on one
 // thread, one partition. Everything between the start and the end of
-// RunCostWorkload is what callgrind counts. The population-model refits take most of
-// the instructions (85-90%), and what they cost per event depends on the population
-// (sized to `events`: the simulator's year) and on how the fits converge on it, so
-// instructions per event compare only between runs of the same size.
+// RunCostWorkload is what callgrind counts. The population-model refits (gathering the
+// figures, fitting, reclassifying) take about a sixth of the instructions (16% at
+// 6ea51bb), and what they cost per event depends on the population (sized to `events`:
+// the simulator's year) and on how the fits converge on it, so instructions per event
+// compare only between runs of the same size.
 struct CostOptions {
   int64_t events = 5'000;
   size_t batch = 500;

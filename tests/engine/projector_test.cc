@@ -913,5 +913,39 @@ TEST(ProjectorTest, ATickFinishesAPass) {
   EXPECT_FALSE(p.projector->reclassifying());
 }
 
+// A projector that stopped while finishing a pass (its commits on the way say
+// `finishing`) finishes it when it opens, before applying anything else.
+TEST(ProjectorTest, APassStoppedWhileFinishingIsFinishedAtOpen) {
+  ProjectedPartition p;
+  ASSERT_NE(p.projector, nullptr);
+  std::vector<LogRecord> records = TenCustomersAndAModel(1);
+  records.resize(11);  // the orders and the model: c0 done after it
+  p.AppendAndProject(records);
+  v1::ProjectionCheckpoint checkpoint = p.projector->checkpoint();
+  ASSERT_EQ(checkpoint.reclassify().after(), "c0");
+  p.projector.reset();
+  // As its first commit on the way would have left it.
+  checkpoint.mutable_reclassify()->set_finishing(true);
+  ProjectionStore::Batch batch;
+  batch.PutCheckpoint(checkpoint);
+  ASSERT_TRUE(p.live.store->Commit(batch).ok());
+  auto reopened = PartitionProjector::Create(p.live.log.get(), p.live.store.get(),
+                                             {.config = DefaultEngineConfig()});
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->stats().reclassified, 9u);
+  EXPECT_FALSE((*reopened)->checkpoint().has_reclassify());
+  EXPECT_FALSE((*reopened)->reclassifying());
+  int marked = 0;
+  ASSERT_TRUE(p.live.store
+                  ->ForEachState([&](const v1::CustomerState& s) {
+                    marked += s.reclassified_under() == 10u ? 1 : 0;
+                    return true;
+                  })
+                  .ok());
+  EXPECT_EQ(marked, 10);
+  ASSERT_TRUE(p.live.store->ReadCheckpoint().ok());
+  EXPECT_FALSE(p.live.store->ReadCheckpoint()->has_reclassify());
+}
+
 }  // namespace
 }  // namespace guanxi::engine
