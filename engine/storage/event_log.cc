@@ -1,8 +1,6 @@
 #include "engine/storage/event_log.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -23,6 +21,7 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "engine/storage/data_dir.h"
+#include "engine/storage/digest.h"
 #include "engine/storage/keys.h"
 #include "engine/storage/personal_fields.h"
 #include "engine/storage/rocks_util.h"
@@ -404,25 +403,7 @@ SharedStorage::~SharedStorage() = default;
 EventLog::EventLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 EventLog::~EventLog() = default;
 
-Hash EventLog::HashOf(std::string_view stored_value) {
-  // The digest fetched once and a context per thread: OpenSSL 3's one-shot SHA256()
-  // fetches the algorithm by name on every call (about 4,000 instructions a record).
-  struct CtxFree {
-    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-  };
-  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  thread_local const std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
-  Hash h;
-  unsigned int n = 0;
-  if (sha256 == nullptr || ctx == nullptr || EVP_DigestInit_ex2(ctx.get(), sha256, nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), stored_value.data(), stored_value.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), h.data(), &n) != 1 || n != h.size()) {
-    // The one-shot, the same digest.
-    SHA256(reinterpret_cast<const unsigned char*>(stored_value.data()), stored_value.size(),
-           h.data());
-  }
-  return h;
-}
+Hash EventLog::HashOf(std::string_view stored_value) { return Sha256(stored_value); }
 
 absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
                                                          const EventLogOptions& options) {
