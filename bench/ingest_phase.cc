@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "app/progress.h"
 #include "bench/consume_limits.h"
+#include "bench/own_topics.h"
 #include "bench/phases.h"
 #include "bench/workload.h"
 #include "common/status_macros.h"
@@ -279,6 +280,38 @@ absl::StatusOr<Result> IngestPhase(const IngestOptions& options) {
               << " events/s\n";
     Put(r, "ingest_refits_off", diag);
   }
+  return r;
+}
+
+absl::StatusOr<Result> KafkaIngestPhase(const IngestOptions& options, const std::string& brokers) {
+  Result r;
+  guanxi::v1::EngineConfig config = engine::DefaultEngineConfig();
+  RETURN_IF_ERROR(UseOwnTopics(brokers, options.partitions, 1, *config.mutable_kafka()));
+  Messages messages;
+  ASSIGN_OR_RETURN(const StreamFacts facts,
+                   SimulatedStream(options.events, options.seed, Into(messages)));
+  Put(r, "input", facts.description);
+  Put(r, "broker", absl::StrCat("a Kafka cluster at ", brokers, ", replication factor 1"));
+  ASSIGN_OR_RETURN(const ProduceReport produced,
+                   ProduceAndProve(brokers, config.kafka().events_topic(), options.partitions,
+                                   messages, "produce (Kafka)"));
+  Put(r, "produce", produced.ToResult());
+  if (!produced.complete) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the Kafka cluster at ", brokers, " holds ", produced.produced, " messages of ",
+        messages.size(), " produced"));
+  }
+  const int64_t n = static_cast<int64_t>(messages.size());
+  messages = Messages();
+  ASSIGN_OR_RETURN(Result ingest, RunEngine(brokers, options.data_dir, config, n, options.max_batch,
+                                            "ingest on Kafka (guanxi run, in process)"));
+  std::cerr << "ingest on Kafka: " << Thousands(n) << " events in "
+            << Fixed(Number(ingest, "wall_seconds"), 1) << " s = "
+            << Thousands(static_cast<int64_t>(Number(ingest, "events_per_second")))
+            << " events/s\n";
+  Put(r, "ingest", ingest);
+  std::error_code ec;
+  std::filesystem::remove_all(options.data_dir, ec);
   return r;
 }
 

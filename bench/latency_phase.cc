@@ -30,6 +30,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "app/progress.h"
+#include "bench/own_topics.h"
 #include "bench/phases.h"
 #include "bench/workload.h"
 #include "common/status_macros.h"
@@ -178,41 +179,6 @@ class ProbeTracer final : public engine::StageTracer {
   const int64_t probes_;
 };
 
-// On a shared cluster (options.brokers): the run's own topics and consumer group, named
-// after it, created, and visible in the cluster's metadata before anyone uses them (the
-// engine looks its topic up once at start and stops when it is not there yet).
-absl::Status UseOwnTopics(const LatencyOptions& options, guanxi::v1::KafkaConfig& kafka) {
-  const std::string run = absl::StrCat(".bench-", absl::ToUnixSeconds(absl::Now()), "-", getpid());
-  kafka.set_brokers(options.brokers);
-  for (std::string* name :
-       {kafka.mutable_group_id(), kafka.mutable_events_topic(), kafka.mutable_warnings_topic(),
-        kafka.mutable_changes_topic(), kafka.mutable_dead_letters_topic(),
-        kafka.mutable_instances_topic()}) {
-    name->append(run);
-  }
-  RETURN_IF_ERROR(engine::CreateGuanxiTopics(kafka, options.partitions,
-                                             options.replication_factor, absl::Seconds(60)));
-  ASSIGN_OR_RETURN(auto consumer, engine::Consumer::Create(options.brokers, kafka.group_id(),
-                                                           engine::PropertiesOf(kafka), nullptr));
-  const auto deadline = Clock::now() + std::chrono::seconds(60);
-  for (const engine::TopicSpec& topic :
-       engine::GuanxiTopics(kafka, options.partitions, options.replication_factor)) {
-    for (;;) {
-      absl::StatusOr<int32_t> count = consumer->PartitionCount(topic.name, absl::Seconds(10));
-      if (count.ok() && *count == topic.partitions) break;
-      if (Clock::now() > deadline) {
-        return absl::DeadlineExceededError(
-            absl::StrCat("latency: topic ", topic.name, " created on ", options.brokers,
-                         " but not in its metadata after 60 s",
-                         count.ok() ? "" : absl::StrCat(": ", count.status().message())));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the cluster's pace
-    }
-  }
-  consumer->Close();
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
@@ -269,7 +235,8 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
     RETURN_IF_ERROR(engine::CreateGuanxiTopics(*cluster, config.kafka(), options.partitions));
     brokers = cluster->bootstrap_servers();
   } else {
-    RETURN_IF_ERROR(UseOwnTopics(options, *config.mutable_kafka()));
+    RETURN_IF_ERROR(UseOwnTopics(options.brokers, options.partitions, options.replication_factor,
+                                 *config.mutable_kafka()));
   }
   const std::string& topic = config.kafka().events_topic();
   const std::string& observe_topic =

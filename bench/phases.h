@@ -30,6 +30,12 @@ struct IngestOptions {
   bool diagnose_refits = false;
 };
 absl::StatusOr<Result> IngestPhase(const IngestOptions& options);
+// 2 on an Apache Kafka cluster at `brokers`: the same events produced to topics of the
+// run's own there (UseOwnTopics, one replica), then ingested by the engine in this
+// process until caught up. Where the broker shares the machine's cores with the engine,
+// its rate is lower than IngestPhase's (whose broker is librdkafka's mock, in process):
+// the latency phases on that cluster offer half of this one.
+absl::StatusOr<Result> KafkaIngestPhase(const IngestOptions& options, const std::string& brokers);
 
 // 1: RocksDB's own write limit: /usr/bin/db_bench fillseq, WAL on, sync off, lz4.
 struct DbBenchOptions {
