@@ -480,6 +480,12 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
   std::vector<double> window_p50, window_p99;
   const double window_seconds = 5;
   std::vector<std::vector<double>> windows;
+  // The 5-second window of offered load probe j was sent in.
+  auto window_of = [&](int64_t j) {
+    const double at = static_cast<double>(sent[static_cast<size_t>(j)].load()) / 1e9 -
+                      std::chrono::duration<double>(start - base).count();
+    return static_cast<size_t>(std::max(0.0, at) / window_seconds);
+  };
   int64_t missing = 0;
   for (int64_t j = 1; j <= k; ++j) {
     const int64_t a = arrived[static_cast<size_t>(j)].load();
@@ -490,9 +496,7 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
     }
     const double ms = static_cast<double>(a - s) / 1e6;
     all.push_back(ms);
-    const double at =
-        static_cast<double>(s) / 1e9 - std::chrono::duration<double>(start - base).count();
-    const size_t w = static_cast<size_t>(std::max(0.0, at) / window_seconds);
+    const size_t w = window_of(j);
     if (windows.size() <= w) windows.resize(w + 1);
     windows[w].push_back(ms);
   }
@@ -504,7 +508,7 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
 
   Result r = Summary(all);
   // Where the milliseconds go: each stage's time after the one before, over the probes
-  // that reached every stage.
+  // that reached every stage; and its p99 by window, to name the stage of a slow window.
   {
     using Stage = engine::StageTracer::Stage;
     const std::pair<const char*, std::optional<Stage>> stages[] = {
@@ -512,14 +516,20 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
         {"appended_to_projected", Stage::kProjected}, {"projected_to_committed", Stage::kCommitted},
         {"committed_to_published", Stage::kPublished}, {"published_to_observed", std::nullopt}};
     std::vector<std::vector<double>> spans(std::size(stages));
+    // [stage][window]
+    std::vector<std::vector<std::vector<double>>> by_window(
+        std::size(stages), std::vector<std::vector<double>>(windows.size()));
     for (int64_t j = 1; j <= k; ++j) {
       std::vector<int64_t> times = {sent[static_cast<size_t>(j)].load()};
       for (const auto& [name, stage] : stages) {
         times.push_back(stage ? tracer.at(*stage, j) : arrived[static_cast<size_t>(j)].load());
       }
       if (std::find(times.begin(), times.end(), 0) != times.end()) continue;
+      const size_t w = window_of(j);
       for (size_t i = 0; i < std::size(stages); ++i) {
-        spans[i].push_back(static_cast<double>(times[i + 1] - times[i]) / 1e6);
+        const double ms = static_cast<double>(times[i + 1] - times[i]) / 1e6;
+        spans[i].push_back(ms);
+        if (w < windows.size()) by_window[i][w].push_back(ms);
       }
     }
     Result& by_stage = Child(r, "stages");
@@ -529,6 +539,12 @@ absl::StatusOr<Result> LatencyPhase(const LatencyOptions& options) {
       Put(one, "samples", static_cast<int64_t>(spans[i].size()));
       Put(one, "p50_ms", Percentile(spans[i], 0.5));
       Put(one, "p99_ms", Percentile(spans[i], 0.99));
+      std::vector<double> window_p99_of_stage;
+      for (auto& w : by_window[i]) {
+        std::sort(w.begin(), w.end());
+        window_p99_of_stage.push_back(Percentile(w, 0.99));
+      }
+      Put(one, "window_p99_ms", window_p99_of_stage);
     }
   }
   Put(r, "observe_topic", observe_topic);
