@@ -20,6 +20,13 @@ void Commit(StateCache& cache) {
   cache.Committed();
 }
 
+// What a cache charges for one of the states above (a one-letter id).
+int64_t ChargeOfOne() {
+  return StateCache::kEntryOverheadBytes + 2 +
+         StateCache::kParsedBytesPerSerializedByte *
+             static_cast<int64_t>(StateOf("a").ByteSizeLong());
+}
+
 TEST(StateCacheTest, FindReturnsTheInsertedStateAndMarksItDirty) {
   StateCache cache(nullptr);
   EXPECT_EQ(cache.Find("a"), nullptr);
@@ -51,9 +58,7 @@ TEST(StateCacheTest, DirtyStatesAreVisitedOnceAndNeverEvicted) {
 }
 
 TEST(StateCacheTest, EvictsTheLeastRecentlyUsedFirst) {
-  const int64_t one = StateCache::kEntryOverheadBytes + 2 +
-                      StateCache::kParsedBytesPerSerializedByte *
-                          static_cast<int64_t>(StateOf("a").ByteSizeLong());
+  const int64_t one = ChargeOfOne();
   auto budget = std::make_shared<StateCacheBudget>(2 * one);
   StateCache cache(budget);
   for (const char* id : {"a", "b", "c"}) {
@@ -74,9 +79,7 @@ TEST(StateCacheTest, EvictsTheLeastRecentlyUsedFirst) {
 
 // A state put in cold (a reclassification pass) goes before the customers in use.
 TEST(StateCacheTest, AStateInsertedColdIsEvictedFirst) {
-  const int64_t one = StateCache::kEntryOverheadBytes + 2 +
-                      StateCache::kParsedBytesPerSerializedByte *
-                          static_cast<int64_t>(StateOf("a").ByteSizeLong());
+  const int64_t one = ChargeOfOne();
   auto budget = std::make_shared<StateCacheBudget>(2 * one);
   StateCache cache(budget);
   for (const char* id : {"a", "b"}) {
