@@ -248,9 +248,9 @@ absl::Status IngestEngine::ServeQuietPartitions(const std::set<int32_t>& polled)
     const bool behind = instance_clock - p.clock_seconds() > lag;
     if (!behind && !p.reclassifying()) return;
     std::vector<guanxi::v1::LogRecord> tick(1);
-    tick[0].mutable_tick()->mutable_event_time()->set_seconds(behind ? instance_clock
-                                                                     : p.clock_seconds());
-    absl::StatusOr<int64_t> models = p.AppendTicks(std::move(tick));
+    tick[0].mutable_tick()->mutable_event_time()->set_seconds(instance_clock);
+    absl::StatusOr<int64_t> models =
+        behind ? p.AppendTicks(std::move(tick)) : p.FinishReclassifying();
     if (!models.ok()) {
       status = models.status();
       return;
@@ -332,9 +332,7 @@ absl::Status IngestEngine::DrainWorkers() {
     int64_t ticks = 0;
     partitions_.ForEach([&](Partition& p) {
       if (!status.ok() || !p.reclassifying()) return;
-      std::vector<guanxi::v1::LogRecord> tick(1);
-      tick[0].mutable_tick()->mutable_event_time()->set_seconds(p.clock_seconds());
-      absl::StatusOr<int64_t> landed = p.AppendTicks(std::move(tick));
+      absl::StatusOr<int64_t> landed = p.FinishReclassifying();
       if (landed.ok()) {
         ++ticks;
       } else {

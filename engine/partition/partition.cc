@@ -145,6 +145,12 @@ absl::StatusOr<int64_t> Partition::AppendTicks(std::vector<guanxi::v1::LogRecord
   return models;
 }
 
+absl::StatusOr<int64_t> Partition::FinishReclassifying() {
+  std::vector<guanxi::v1::LogRecord> tick(1);
+  tick[0].mutable_tick()->mutable_event_time()->set_seconds(clock_seconds());
+  return AppendTicks(std::move(tick));
+}
+
 absl::StatusOr<int64_t> Partition::LandModels(bool wait) {
   std::vector<guanxi::v1::LogRecord> models;
   if (wait) {

@@ -8,7 +8,7 @@
 //   ASSIGN_OR_RETURN(IngestStats s, partition->Ingest(messages));  // decode, dead-letter, append
 //   RETURN_IF_ERROR(partition->AppendTicks(std::move(ticks)));      // live, quiet
 //   ASSIGN_OR_RETURN(int64_t models, partition->LandModels(/*wait=*/true));  // out of input
-//   if (partition->reclassifying()) partition->AppendTicks(...);  // out of input, all applied
+//   if (partition->reclassifying()) partition->FinishReclassifying();  // out of input
 //   RETURN_IF_ERROR(partition->Stop());        // the worker stops at a commit
 //
 // Its outbox is published by the engine's one OutboxPublisher, which holds the store on
@@ -95,6 +95,10 @@ class Partition {
   // live partition at the broker's high watermark). With `wait`, waits for their fits
   // and appends them all; otherwise only those fitted, in order. How many were appended.
   absl::StatusOr<int64_t> LandModels(bool wait);
+  // For a partition out of input whose model in force is still reclassifying its
+  // customers a few a record (reclassifying()): appends a tick at the partition's own
+  // time (no time passes), which finishes that. How many models landed before it.
+  absl::StatusOr<int64_t> FinishReclassifying();
   // Whether a model is asked for and not appended yet.
   bool models_pending() const { return slots_->Earliest().has_value(); }
   // Stops the worker at its next commit; the first error it met.

@@ -12,7 +12,8 @@
 // the ciphertext, the 16-byte tag. The version and id are authenticated with the
 // additional data (`context`), which is not stored: opening with another context fails,
 // so sealed bytes moved to another customer or position do not open.
-// Thread-safe (no shared state; OpenSSL 3's EVP and RAND are thread-safe).
+// Thread-safe (the cipher fetched once, a cipher context per thread; OpenSSL 3's RAND is
+// thread-safe).
 #pragma once
 
 #include <array>

@@ -79,8 +79,13 @@ TEST(BackfillModelsTest, EveryPartitionOfARealBackfillHasItsModelsAndEveryCustom
     auto store = std::move(*ProjectionStore::Attach(log.get()));
     int models = 0;
     int64_t first_event = 0;
+    uint64_t last_model = 0;
     ASSERT_TRUE(log->ReadRange(0, UINT64_MAX, [&](const v1::LogRecord& r) {
-                     if (r.has_model()) ++models;
+                     if (r.has_model()) {
+                       ++models;
+                       last_model = r.position();
+                       EXPECT_GT(r.model().reclassify_per_record(), 0u);
+                     }
                      if (r.has_event() && first_event == 0) {
                        first_event = r.event().occurred_at().seconds();
                      }
@@ -99,9 +104,12 @@ TEST(BackfillModelsTest, EveryPartitionOfARealBackfillHasItsModelsAndEveryCustom
     EXPECT_TRUE(model.has_bgnbd()) << "partition " << p;
     ASSERT_TRUE(model.has_churn_risk()) << "partition " << p;
     EXPECT_GE(model.churn_risk().examples(), 20) << "partition " << p;
+    // Everyone reclassified under the last model: the backfill's end finished its pass.
+    EXPECT_FALSE(checkpoint->has_reclassify()) << "partition " << p;
     ASSERT_TRUE(store
                     ->ForEachState([&](const v1::CustomerState& s) {
                       ++customers;
+                      EXPECT_EQ(s.reclassified_under(), last_model) << s.customer_id();
                       if (s.purchase_days() > 0) {
                         EXPECT_GT(s.p_alive(), 0) << s.customer_id();
                       }
