@@ -790,6 +790,91 @@ TEST(IngestEngineTest, QuietPartitionGetsATickAndItsTimersFire) {
   EXPECT_THAT(ticks, ::testing::ElementsAre(kStart + 300 * kDay));
 }
 
+// Live, a partition out of input whose model is still reclassifying its customers a few a
+// record gets a tick at its own time (the clock does not move), which finishes the pass
+// (docs/architecture.md, "Reclassifying a partition").
+TEST(IngestEngineTest, AQuietPartitionFinishesItsModelsReclassification) {
+  auto cluster = std::move(*EmbeddedCluster::Start(1));
+  v1::EngineConfig config = DefaultEngineConfig();
+  ASSERT_TRUE(CreateGuanxiTopics(*cluster, config.kafka(), 1).ok());
+  const std::string brokers = cluster->bootstrap_servers();
+  auto producer = std::move(*Producer::Create(brokers, {}, nullptr));
+  // 300 customers, an order every 3 days each over 33 days, in event-time order: one
+  // partition, so no tick comes from another partition's clock. The first model is asked
+  // for at the start; the second at day 30, with fewer records left than a model's landing
+  // distance, so it lands at the log's end once the partition is quiet, its pass going.
+  constexpr int64_t kDay = 86400, kStart = 1'700'000'000;
+  for (int day = 0; day < 33; ++day) {
+    for (int c = day % 3; c < 300; c += 3) {
+      v1::Event e;
+      e.set_event_id(absl::StrCat("o", day, "-", c));
+      e.set_customer_id(absl::StrCat("c", c));
+      e.mutable_occurred_at()->set_seconds(kStart + day * kDay + c);
+      e.mutable_order()->set_order_id(e.event_id());
+      e.mutable_order()->mutable_amount()->set_minor_units(10000 + c * 100);
+      ASSERT_TRUE(
+          producer->Produce("guanxi.events", e.customer_id(), e.SerializeAsString(), 0).ok());
+    }
+  }
+  ASSERT_EQ(producer->Flush(absl::Seconds(60)), 0);
+
+  TempDir data;
+  IngestEngine engine({.brokers = brokers, .data_dir = data.path(), .config = config});
+  std::atomic<bool> stop{false}, ended{false};
+  absl::Status result;
+  std::thread runner([&] {
+    result = engine.Run(stop);
+    ended = true;
+  });
+  absl::Cleanup join_runner = [&] {
+    stop = true;
+    runner.join();
+  };
+  // Both models in, a tick appended, everything projected.
+  auto done = [&] {
+    const EngineStatus status = engine.Status();
+    return status.totals.models >= 2 && status.totals.ticks >= 1 &&
+           status.partitions.size() == 1 &&
+           status.partitions[0].projected == status.partitions[0].log_records;
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  while (!ended && absl::Now() < deadline && !done()) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_FALSE(ended) << result;
+  ASSERT_TRUE(done());
+
+  std::vector<PartitionView> views = engine.Partitions();
+  ASSERT_EQ(views.size(), 1u);
+  uint64_t last_model = 0, tick_at = 0;
+  int64_t tick_seconds = 0;
+  ASSERT_TRUE(views[0]
+                  .log
+                  ->ReadRange(0, views[0].log->next_position(),
+                              [&](const v1::LogRecord& r) {
+                                if (r.has_model()) last_model = r.position();
+                                if (r.has_tick()) {
+                                  tick_at = r.position();
+                                  tick_seconds = r.tick().event_time().seconds();
+                                }
+                                return true;
+                              })
+                  .ok());
+  EXPECT_GT(tick_at, last_model);
+  auto checkpoint = views[0].store->ReadCheckpoint();
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  EXPECT_EQ(tick_seconds, checkpoint->clock().seconds());  // the partition's own time
+  EXPECT_FALSE(checkpoint->has_reclassify());
+  int customers = 0;
+  ASSERT_TRUE(views[0]
+                  .store
+                  ->ForEachState([&](const v1::CustomerState& state) {
+                    ++customers;
+                    EXPECT_EQ(state.reclassified_under(), last_model) << state.customer_id();
+                    return !HasFailure();
+                  })
+                  .ok());
+  EXPECT_EQ(customers, 300);
+}
+
 // A reader (the HTTP API) holds the partitions' stores (PartitionView) while a second
 // member joins the group and leaves again: each eager rebalance revokes the engine's
 // partitions and hands them back to it, so it re-acquires a store the reader still holds
