@@ -283,7 +283,8 @@ void IngestEngine::PublishStatus() {
                        .next_offset = p.next_offset(),
                        .log_records = p.log_records(),
                        .projected = p.applied(),
-                       .outbox_full = p.outbox_full()};
+                       .outbox_full = p.outbox_full(),
+                       .reclassifying = p.reclassifying()};
     if (consumer_) {
       ps.high_watermark =
           consumer_->CachedHighWatermark(options_.config.kafka().events_topic(), p.partition())

@@ -55,6 +55,10 @@ struct PartitionStatus {
   // Its projector waits for the outbox to drain below workers.outbox_max_entries (the
   // broker does not take what it holds); its ingestion pauses meanwhile.
   bool outbox_full = false;
+  // The model in force is still reclassifying its customers a few a record: until it
+  // is done, some customers' classes are the previous model's (docs/architecture.md,
+  // "Reclassifying a partition").
+  bool reclassifying = false;
 };
 
 struct EngineStatus {

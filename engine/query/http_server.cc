@@ -833,6 +833,13 @@ struct HttpServer::Impl {
       absl::StrAppend(&out, "guanxi_outbox_full{partition=\"", p.partition, "\"} ",
                       p.outbox_full ? 1 : 0, "\n");
     }
+    metric("guanxi_partition_reclassifying", "gauge",
+           "1 while the population model in force is still reclassifying a partition's "
+           "customers a few a record (some still show the previous model's classes).");
+    for (const auto& p : status.partitions) {
+      absl::StrAppend(&out, "guanxi_partition_reclassifying{partition=\"", p.partition, "\"} ",
+                      p.reclassifying ? 1 : 0, "\n");
+    }
     res.set_content(out, "text/plain; version=0.0.4");
   }
 };

@@ -140,7 +140,8 @@ class HttpServerTest : public ::testing::Test {
     }
     status_.assigned = true;
     status_.totals.appended = 22;
-    status_.partitions.push_back({.partition = 0, .next_offset = 5, .high_watermark = 9});
+    status_.partitions.push_back(
+        {.partition = 0, .next_offset = 5, .high_watermark = 9, .reclassifying = true});
     status_.batch_latency_buckets = std::vector<uint64_t>(std::size(kBatchLatencyBounds) + 1, 3);
     status_.outbox.unacknowledged = 7;
     status_.outbox.failed_rounds = 2;
@@ -880,6 +881,8 @@ TEST_F(HttpServerTest, MetricsInPrometheusTextFormat) {
   // The outbox was never published here: every derived change is still waiting.
   EXPECT_THAT(r->body, ::testing::ContainsRegex("guanxi_outbox_depth\\{partition=\"0\"\\} [1-9]"));
   EXPECT_THAT(r->body, ::testing::HasSubstr("guanxi_outbox_full{partition=\"0\"} 0"));
+  EXPECT_THAT(r->body, ::testing::HasSubstr("# TYPE guanxi_partition_reclassifying gauge\n"));
+  EXPECT_THAT(r->body, ::testing::HasSubstr("guanxi_partition_reclassifying{partition=\"0\"} 1"));
 }
 
 // The two roles: the read token reads, the admin token reads and calls admin endpoints
