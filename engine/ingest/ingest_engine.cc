@@ -247,10 +247,8 @@ absl::Status IngestEngine::ServeQuietPartitions(const std::set<int32_t>& polled)
     if (head == 0 || p.applied() < head) return;
     const bool behind = instance_clock - p.clock_seconds() > lag;
     if (!behind && !p.reclassifying()) return;
-    std::vector<guanxi::v1::LogRecord> tick(1);
-    tick[0].mutable_tick()->mutable_event_time()->set_seconds(instance_clock);
     absl::StatusOr<int64_t> models =
-        behind ? p.AppendTicks(std::move(tick)) : p.FinishReclassifying();
+        behind ? p.AppendTick(instance_clock) : p.FinishReclassifying();
     if (!models.ok()) {
       status = models.status();
       return;

@@ -136,20 +136,17 @@ absl::Status Partition::AwaitDecided(uint64_t position) const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> Partition::AppendTicks(std::vector<guanxi::v1::LogRecord> ticks) {
+absl::StatusOr<int64_t> Partition::AppendTick(int64_t event_time_seconds) {
   int64_t models = 0;
-  if (ticks.empty()) return models;
-  ASSIGN_OR_RETURN(const uint64_t room, Room(ticks.size(), models, /*wait=*/true));
-  if (room < ticks.size()) ticks.resize(room);  // the rest would pass a model's position
-  RETURN_IF_ERROR(AppendEngineRecords(std::move(ticks)).status());
+  // Room for one record: always (it lands the models due at the head first).
+  RETURN_IF_ERROR(Room(1, models, /*wait=*/true).status());
+  std::vector<guanxi::v1::LogRecord> tick(1);
+  tick[0].mutable_tick()->mutable_event_time()->set_seconds(event_time_seconds);
+  RETURN_IF_ERROR(AppendEngineRecords(std::move(tick)).status());
   return models;
 }
 
-absl::StatusOr<int64_t> Partition::FinishReclassifying() {
-  std::vector<guanxi::v1::LogRecord> tick(1);
-  tick[0].mutable_tick()->mutable_event_time()->set_seconds(clock_seconds());
-  return AppendTicks(std::move(tick));
-}
+absl::StatusOr<int64_t> Partition::FinishReclassifying() { return AppendTick(clock_seconds()); }
 
 absl::StatusOr<int64_t> Partition::LandModels(bool wait) {
   std::vector<guanxi::v1::LogRecord> models;

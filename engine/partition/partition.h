@@ -6,7 +6,7 @@
 //
 //   ASSIGN_OR_RETURN(auto partition, Partition::Start(store, options));
 //   ASSIGN_OR_RETURN(IngestStats s, partition->Ingest(messages));  // decode, dead-letter, append
-//   RETURN_IF_ERROR(partition->AppendTicks(std::move(ticks)));      // live, quiet
+//   RETURN_IF_ERROR(partition->AppendTick(seconds).status());       // live, quiet
 //   ASSIGN_OR_RETURN(int64_t models, partition->LandModels(/*wait=*/true));  // out of input
 //   if (partition->reclassifying()) partition->FinishReclassifying();  // out of input
 //   RETURN_IF_ERROR(partition->Stop());        // the worker stops at a commit
@@ -19,7 +19,7 @@
 // stays at most kModelLandingDistance records ahead of what the projector applied, so
 // it knows every model due within what it appends. So the same input gives the same log.
 //
-// Thread-compatible: Ingest, AppendTicks, LandModels and Stop on one thread (the partition's
+// Thread-compatible: Ingest, AppendTick, LandModels and Stop on one thread (the partition's
 // writer: the polling thread); the accessors marked so are thread-safe.
 #pragma once
 
@@ -87,9 +87,9 @@ class Partition {
   absl::StatusOr<IngestStats> Drain();
   // Messages offered and not yet appended.
   size_t backlog() const { return inbox_.size(); }
-  // Appends ticks (records the engine adds itself) and hands them to the worker; how
-  // many models landed before them.
-  absl::StatusOr<int64_t> AppendTicks(std::vector<guanxi::v1::LogRecord> ticks);
+  // Appends a tick at `event_time_seconds` (a record the engine adds itself) and hands
+  // it to the worker; how many models landed before it.
+  absl::StatusOr<int64_t> AppendTick(int64_t event_time_seconds);
   // Appends, at the log's end, the models asked for whose position the log has not
   // reached: when the partition has no more input for now (the end of a backfill, or a
   // live partition at the broker's high watermark). With `wait`, waits for their fits

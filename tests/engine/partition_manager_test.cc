@@ -120,9 +120,7 @@ TEST_F(PartitionManagerTest, EngineRecordsAreAppendedAndProjected) {
   auto p = manager.Open(Options(1));
   ASSERT_TRUE(p.ok()) << p.status();
   Ingest(**p, 0, 10);
-  std::vector<v1::LogRecord> tick(1);
-  tick[0].mutable_tick()->mutable_event_time()->set_seconds(1'800'000'000);
-  ASSERT_TRUE((*p)->AppendTicks(std::move(tick)).ok());
+  ASSERT_TRUE((*p)->AppendTick(1'800'000'000).ok());
   ASSERT_TRUE((*p)->WaitApplied(11, absl::Seconds(30)));
   EXPECT_EQ((*p)->log_records(), 11u);
   EXPECT_EQ((*p)->clock_seconds(), 1'800'000'000);
