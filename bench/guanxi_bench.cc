@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -438,49 +439,44 @@ std::vector<Row> BuildRows(const Result& phases, Result& rows_json) {
   } else {
     failed("4", "latency produced -> warning, p50/p99/p999", "latency", "latency");
   }
-  const Result& diag_embedded = Object(phases, "latency_embedded_broker");
-  if (Number(diag_embedded, "samples") > 0) {
-    add({"4", "  (diagnostic: librdkafka's mock broker)", Percentiles(diag_embedded), "", "",
-         absl::StrFormat("the same offered load on %s, the broker of the runs before "
-                         "2026-12-07; %d probes missing",
-                         BrokerOf(diag_embedded),
-                         static_cast<int>(Number(diag_embedded, "probes_missing")))},
-        "diagnostic_latency_embedded_broker", Number(diag_embedded, "p99_ms"), "ms (p99)",
-        std::nullopt);
-    rows.back().against = absl::StrCat("p99 ", Ms(Number(diag_embedded, "p99_ms")), " ms");
-  }
-  const Result& diag_before = Object(phases, "latency_in_process_half_load");
-  if (Number(diag_before, "samples") > 0) {
-    add({"4", "  (diagnostic: at half the in-process rate)", Percentiles(diag_before), "", "",
-         absl::StrFormat("%s events/s on the same Kafka node: half the ingest phase's rate "
-                         "(its broker in process), the load of the runs before 2026-12-07; "
-                         "%d probes missing",
-                         Thousands(static_cast<int64_t>(Number(diag_before, "offered_rate_achieved"))),
-                         static_cast<int>(Number(diag_before, "probes_missing")))},
-        "diagnostic_latency_in_process_half_load", Number(diag_before, "p99_ms"), "ms (p99)",
-        std::nullopt);
-    rows.back().against = absl::StrCat("p99 ", Ms(Number(diag_before, "p99_ms")), " ms");
-  }
-  const Result& diag_lat = Object(phases, "latency_refits_off");
-  if (Number(diag_lat, "samples") > 0) {
-    add({"4", "  (diagnostic: model refits off)", Percentiles(diag_lat), "", "",
-         absl::StrFormat("the same offered load (%s events/s), model_refit_days = 3650; %d "
-                         "probes missing",
-                         Thousands(static_cast<int64_t>(Number(diag_lat, "offered_rate_achieved"))),
-                         static_cast<int>(Number(diag_lat, "probes_missing")))},
-        "diagnostic_latency_refits_off", Number(diag_lat, "p99_ms"), "ms (p99)", std::nullopt);
-    rows.back().against = absl::StrCat("p99 ", Ms(Number(diag_lat, "p99_ms")), " ms");
-  }
-  const Result& diag_fetch = Object(phases, "latency_refits_off_fetch_wait_5");
-  if (Number(diag_fetch, "samples") > 0) {
-    add({"4", "  (diagnostic: + fetch.wait.max.ms=5)", Percentiles(diag_fetch), "", "",
-         absl::StrFormat("as the previous row, with the engine's consumer at fetch.wait.max.ms "
-                         "= 5 instead of its default 50; %d probes missing",
-                         static_cast<int>(Number(diag_fetch, "probes_missing")))},
-        "diagnostic_latency_refits_off_fetch_wait_5", Number(diag_fetch, "p99_ms"), "ms (p99)",
-        std::nullopt);
-    rows.back().against = absl::StrCat("p99 ", Ms(Number(diag_fetch, "p99_ms")), " ms");
-  }
+  // A diagnostic latency run: its percentiles, what it changed (`what`, given the run),
+  // and its p99, under the JSON key diagnostic_<phase>.
+  auto diagnostic_latency = [&](const char* phase, const char* label,
+                                const std::function<std::string(const Result&)>& what) {
+    const Result& diag = Object(phases, phase);
+    if (Number(diag, "samples") <= 0) return;
+    add({"4", label, Percentiles(diag), "", "",
+         absl::StrFormat("%s; %d probes missing", what(diag),
+                         static_cast<int>(Number(diag, "probes_missing")))},
+        absl::StrCat("diagnostic_", phase), Number(diag, "p99_ms"), "ms (p99)", std::nullopt);
+    rows.back().against = absl::StrCat("p99 ", Ms(Number(diag, "p99_ms")), " ms");
+  };
+  auto offered = [](const Result& diag) {
+    return Thousands(static_cast<int64_t>(Number(diag, "offered_rate_achieved")));
+  };
+  diagnostic_latency("latency_embedded_broker", "  (diagnostic: librdkafka's mock broker)",
+                     [](const Result& diag) {
+                       return absl::StrCat("the same offered load on ", BrokerOf(diag),
+                                           ", the broker of the runs before 2026-12-07");
+                     });
+  diagnostic_latency("latency_in_process_half_load", "  (diagnostic: at half the in-process rate)",
+                     [&](const Result& diag) {
+                       return absl::StrCat(offered(diag),
+                                           " events/s on the same Kafka node: half the ingest "
+                                           "phase's rate (its broker in process), the load of "
+                                           "the runs before 2026-12-07");
+                     });
+  diagnostic_latency("latency_refits_off", "  (diagnostic: model refits off)",
+                     [&](const Result& diag) {
+                       return absl::StrCat("the same offered load (", offered(diag),
+                                           " events/s), model_refit_days = 3650");
+                     });
+  diagnostic_latency("latency_refits_off_fetch_wait_5", "  (diagnostic: + fetch.wait.max.ms=5)",
+                     [](const Result&) {
+                       return std::string(
+                           "as the previous row, with the engine's consumer at "
+                           "fetch.wait.max.ms = 5 instead of its default 50");
+                     });
 
   // 5. Memory.
   const Result& mem = Object(phases, "memory");
