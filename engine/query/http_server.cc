@@ -826,20 +826,22 @@ struct HttpServer::Impl {
       absl::StrAppend(&out, "guanxi_outbox_depth{partition=\"", view.partition, "\"} ", depth,
                       "\n");
     }
-    metric("guanxi_outbox_full", "gauge",
-           "1 while a partition's outbox holds workers.outbox_max_entries messages the broker "
-           "has not taken: its projections wait, and its ingestion pauses, until it does.");
-    for (const auto& p : status.partitions) {
-      absl::StrAppend(&out, "guanxi_outbox_full{partition=\"", p.partition, "\"} ",
-                      p.outbox_full ? 1 : 0, "\n");
-    }
-    metric("guanxi_partition_reclassifying", "gauge",
-           "1 while the population model in force is still reclassifying a partition's "
-           "customers a few a record (some still show the previous model's classes).");
-    for (const auto& p : status.partitions) {
-      absl::StrAppend(&out, "guanxi_partition_reclassifying{partition=\"", p.partition, "\"} ",
-                      p.reclassifying ? 1 : 0, "\n");
-    }
+    // A 0/1 gauge a partition.
+    auto partition_flag = [&](const char* name, const char* help, bool PartitionStatus::*flag) {
+      metric(name, "gauge", help);
+      for (const auto& p : status.partitions) {
+        absl::StrAppend(&out, name, "{partition=\"", p.partition, "\"} ", p.*flag ? 1 : 0, "\n");
+      }
+    };
+    partition_flag("guanxi_outbox_full",
+                   "1 while a partition's outbox holds workers.outbox_max_entries messages the "
+                   "broker has not taken: its projections wait, and its ingestion pauses, until "
+                   "it does.",
+                   &PartitionStatus::outbox_full);
+    partition_flag("guanxi_partition_reclassifying",
+                   "1 while the population model in force is still reclassifying a partition's "
+                   "customers a few a record (some still show the previous model's classes).",
+                   &PartitionStatus::reclassifying);
     res.set_content(out, "text/plain; version=0.0.4");
   }
 };
