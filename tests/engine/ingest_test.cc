@@ -9,7 +9,6 @@
 
 #include <zlib.h>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "engine/config/config.h"
 #include "engine/ingest/ingest_engine.h"
@@ -466,17 +465,10 @@ std::map<int32_t, std::vector<std::string>> LogsOf(const std::string& data_dir) 
 // record that made it due, or at the end of the input), and project the same. And a
 // backfill leaves what live running would: every model asked for is appended and
 // applied before --until-caught-up returns.
-TEST(IngestEngineTest, TwoBackfillsOfOneTopicBuildTheSameLogsModelsIncluded) {
-  auto cluster = std::move(*EmbeddedCluster::Start(1));
-  v1::EngineConfig config = DefaultEngineConfig();
-  config.mutable_classification()->set_model_refit_days(7);
-  ASSERT_TRUE(CreateGuanxiTopics(*cluster, config.kafka(), 2).ok());
-  const std::string brokers = cluster->bootstrap_servers();
-  auto producer = std::move(*Producer::Create(brokers, {}, nullptr));
-  // 300 customers, an order every 3 days each over 120 days, in event-time order: about
-  // 6,000 records per partition, 50 a day, a refit due every week of event time (and
-  // landing about 20 days of records later).
-  for (int day = 0; day < 120; ++day) {
+// 300 customers, an order every 3 days each over `days` days, in event-time order: 100
+// a day, customer c's on days c, c + 3, ... (mod 3) at 1.7e9 s + day + c seconds.
+void ProduceOrders(Producer& producer, int days) {
+  for (int day = 0; day < days; ++day) {
     for (int c = day % 3; c < 300; c += 3) {
       v1::Event e;
       e.set_event_id(absl::StrCat("o", day, "-", c));
@@ -487,10 +479,56 @@ TEST(IngestEngineTest, TwoBackfillsOfOneTopicBuildTheSameLogsModelsIncluded) {
       e.mutable_order()->mutable_amount()->set_currency("CNY");
       e.mutable_order()->mutable_amount()->set_minor_units(10000 + c * 100);
       ASSERT_TRUE(
-          producer->Produce("guanxi.events", e.customer_id(), e.SerializeAsString(), 0).ok());
+          producer.Produce("guanxi.events", e.customer_id(), e.SerializeAsString(), 0).ok());
     }
   }
-  ASSERT_EQ(producer->Flush(absl::Seconds(60)), 0);
+  ASSERT_EQ(producer.Flush(absl::Seconds(60)), 0);
+}
+
+// An engine running live on a thread of its own, stopped and joined on every way out
+// (failed assertions included).
+class RunningEngine {
+ public:
+  explicit RunningEngine(IngestEngineOptions options)
+      : engine_(std::move(options)), runner_([this] {
+          result_ = engine_.Run(stop_);
+          ended_ = true;
+        }) {}
+  ~RunningEngine() { Stop(); }
+  RunningEngine(const RunningEngine&) = delete;
+  RunningEngine& operator=(const RunningEngine&) = delete;
+
+  IngestEngine& engine() { return engine_; }
+  // Whether Run returned by itself; then result() is its status.
+  bool ended() const { return ended_.load(); }
+  const absl::Status& result() const { return result_; }
+  // Stops the engine and waits for Run to return; its status.
+  const absl::Status& Stop() {
+    stop_ = true;
+    if (runner_.joinable()) runner_.join();
+    return result_;
+  }
+
+ private:
+  IngestEngine engine_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> ended_{false};
+  absl::Status result_;
+  std::thread runner_;  // last: it starts once the rest is there
+};
+
+TEST(IngestEngineTest, TwoBackfillsOfOneTopicBuildTheSameLogsModelsIncluded) {
+  auto cluster = std::move(*EmbeddedCluster::Start(1));
+  v1::EngineConfig config = DefaultEngineConfig();
+  config.mutable_classification()->set_model_refit_days(7);
+  ASSERT_TRUE(CreateGuanxiTopics(*cluster, config.kafka(), 2).ok());
+  const std::string brokers = cluster->bootstrap_servers();
+  // 300 customers, an order every 3 days each over 120 days: about 6,000 records per
+  // partition, 50 a day, a refit due every week of event time (and landing about 20 days
+  // of records later).
+  auto producer = std::move(*Producer::Create(brokers, {}, nullptr));
+  ProduceOrders(*producer, 120);
+  if (HasFatalFailure()) return;
 
   TempDir first;
   {
@@ -798,38 +836,17 @@ TEST(IngestEngineTest, AQuietPartitionFinishesItsModelsReclassification) {
   v1::EngineConfig config = DefaultEngineConfig();
   ASSERT_TRUE(CreateGuanxiTopics(*cluster, config.kafka(), 1).ok());
   const std::string brokers = cluster->bootstrap_servers();
+  // 300 customers, an order every 3 days each over 33 days, on one partition, so no tick
+  // comes from another partition's clock. The first model is asked for at the start; the
+  // second at day 30, with fewer records left than a model's landing distance, so it lands
+  // at the log's end once the partition is quiet, its pass going.
   auto producer = std::move(*Producer::Create(brokers, {}, nullptr));
-  // 300 customers, an order every 3 days each over 33 days, in event-time order: one
-  // partition, so no tick comes from another partition's clock. The first model is asked
-  // for at the start; the second at day 30, with fewer records left than a model's landing
-  // distance, so it lands at the log's end once the partition is quiet, its pass going.
-  constexpr int64_t kDay = 86400, kStart = 1'700'000'000;
-  for (int day = 0; day < 33; ++day) {
-    for (int c = day % 3; c < 300; c += 3) {
-      v1::Event e;
-      e.set_event_id(absl::StrCat("o", day, "-", c));
-      e.set_customer_id(absl::StrCat("c", c));
-      e.mutable_occurred_at()->set_seconds(kStart + day * kDay + c);
-      e.mutable_order()->set_order_id(e.event_id());
-      e.mutable_order()->mutable_amount()->set_minor_units(10000 + c * 100);
-      ASSERT_TRUE(
-          producer->Produce("guanxi.events", e.customer_id(), e.SerializeAsString(), 0).ok());
-    }
-  }
-  ASSERT_EQ(producer->Flush(absl::Seconds(60)), 0);
+  ProduceOrders(*producer, 33);
+  if (HasFatalFailure()) return;
 
   TempDir data;
-  IngestEngine engine({.brokers = brokers, .data_dir = data.path(), .config = config});
-  std::atomic<bool> stop{false}, ended{false};
-  absl::Status result;
-  std::thread runner([&] {
-    result = engine.Run(stop);
-    ended = true;
-  });
-  absl::Cleanup join_runner = [&] {
-    stop = true;
-    runner.join();
-  };
+  RunningEngine running({.brokers = brokers, .data_dir = data.path(), .config = config});
+  IngestEngine& engine = running.engine();
   // Both models in, a tick appended, everything projected.
   auto done = [&] {
     const EngineStatus status = engine.Status();
@@ -838,8 +855,10 @@ TEST(IngestEngineTest, AQuietPartitionFinishesItsModelsReclassification) {
            status.partitions[0].projected == status.partitions[0].log_records;
   };
   const absl::Time deadline = absl::Now() + absl::Seconds(120);
-  while (!ended && absl::Now() < deadline && !done()) absl::SleepFor(absl::Milliseconds(10));
-  ASSERT_FALSE(ended) << result;
+  while (!running.ended() && absl::Now() < deadline && !done()) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_FALSE(running.ended()) << running.result();
   ASSERT_TRUE(done());
 
   std::vector<PartitionView> views = engine.Partitions();
@@ -907,17 +926,8 @@ TEST(IngestEngineTest, ReassignmentWhileAReaderHoldsTheStoreKeepsIngesting) {
   };
 
   TempDir data;
-  IngestEngine engine({.brokers = brokers, .data_dir = data.path(), .config = config});
-  std::atomic<bool> stop{false}, ended{false};
-  absl::Status result;
-  std::thread runner([&] {
-    result = engine.Run(stop);
-    ended = true;
-  });
-  absl::Cleanup join_runner = [&] {  // on every way out, failed assertions included
-    stop = true;
-    runner.join();
-  };
+  RunningEngine running({.brokers = brokers, .data_dir = data.path(), .config = config});
+  IngestEngine& engine = running.engine();
   // The engine owns `partitions` partitions, has consumed every message produced to
   // them, and has projected everything it appended.
   auto caught_up = [&](size_t partitions) {
@@ -931,14 +941,14 @@ TEST(IngestEngineTest, ReassignmentWhileAReaderHoldsTheStoreKeepsIngesting) {
   const absl::Time deadline = absl::Now() + absl::Seconds(120);
   // Waits for `condition`, calling `serve` between checks, until Run ends or the deadline.
   auto wait_for = [&](const std::function<bool()>& condition, const std::function<void()>& serve) {
-    while (!ended && absl::Now() < deadline && !condition()) serve();
+    while (!running.ended() && absl::Now() < deadline && !condition()) serve();
   };
   auto pause = [] { absl::SleepFor(absl::Milliseconds(10)); };
 
   produce(200);
   ASSERT_EQ(produced.size(), 2u) << "the customers' keys should reach both partitions";
   wait_for([&] { return caught_up(2); }, pause);
-  ASSERT_FALSE(ended) << result;
+  ASSERT_FALSE(running.ended()) << running.result();
   ASSERT_TRUE(caught_up(2));
   std::vector<PartitionView> views = engine.Partitions();  // held as a slow reader would
   ASSERT_EQ(views.size(), 2u);
@@ -959,7 +969,7 @@ TEST(IngestEngineTest, ReassignmentWhileAReaderHoldsTheStoreKeepsIngesting) {
   ASSERT_TRUE(other->Subscribe({topic}).ok());
   auto serve_other = [&] { other->Poll(100, absl::Milliseconds(20)); };
   wait_for([&] { return member.assigned.size() == 1 && caught_up(1); }, serve_other);
-  ASSERT_FALSE(ended) << "Run ended at the re-assignment: " << result;
+  ASSERT_FALSE(running.ended()) << "Run ended at the re-assignment: " << running.result();
   ASSERT_TRUE(caught_up(1));
   const int32_t kept = engine.Status().partitions[0].partition;
   EXPECT_EQ(member.assigned.count(kept), 0u);
@@ -967,14 +977,14 @@ TEST(IngestEngineTest, ReassignmentWhileAReaderHoldsTheStoreKeepsIngesting) {
   produce(200);
   ASSERT_GT(produced[kept], before);
   wait_for([&] { return caught_up(1); }, serve_other);
-  ASSERT_FALSE(ended) << result;
+  ASSERT_FALSE(running.ended()) << running.result();
   EXPECT_TRUE(caught_up(1)) << "the engine stopped ingesting partition " << kept;
 
   // The member leaves: both partitions are revoked and given back to the engine.
   other->Close();
   produce(100);
   wait_for([&] { return caught_up(2); }, pause);
-  ASSERT_FALSE(ended) << result;
+  ASSERT_FALSE(running.ended()) << running.result();
   EXPECT_TRUE(caught_up(2));
   EXPECT_EQ(engine.Status().totals.messages, next_id);  // the member committed nothing
 
@@ -984,7 +994,7 @@ TEST(IngestEngineTest, ReassignmentWhileAReaderHoldsTheStoreKeepsIngesting) {
     EXPECT_GT(view.log->next_position(), 0u);
   }
   views.clear();
-  std::move(join_runner).Invoke();
+  const absl::Status result = running.Stop();
   EXPECT_TRUE(result.ok()) << result;
 }
 
