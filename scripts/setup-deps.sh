@@ -20,6 +20,8 @@ build_packages=(
   # it links these.
   curl ca-certificates libssl-dev zlib1g-dev libzstd-dev liblz4-dev
   libcpp-httplib-dev
+  # The allocator of the guanxi executables (CMakeLists.txt, GUANXI_JEMALLOC).
+  libjemalloc-dev
 )
 
 # The web view (web/) is bundled by esbuild from the npm registry (scripts/web): Node.js
