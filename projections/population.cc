@@ -110,7 +110,8 @@ std::optional<FitFigures> FitFiguresOf(const CustomerState& state, const Timesta
 
 guanxi::v1::ModelRecord FitPopulation(const guanxi::v1::ClassificationConfig& config,
                                       absl::Span<const FitFigures> figures,
-                                      int64_t population_size, const Timestamp& as_of) {
+                                      int64_t population_size, const Timestamp& as_of,
+                                      const guanxi::v1::BgNbdModel* previous) {
   guanxi::v1::ModelRecord model;
   *model.mutable_as_of() = as_of;
   model.set_population(population_size);
@@ -143,10 +144,16 @@ guanxi::v1::ModelRecord FitPopulation(const guanxi::v1::ClassificationConfig& co
   // Sorted by (x, t_x, T): the fit's sums do not depend on the order of `figures`.
   const std::vector<HistoryGroup> groups = GroupHistories(histories);
   // A population without visible dropouts has a flat likelihood (a, b -> infinity), on
-  // which BFGS would spend its whole default budget of 2000 iterations per start; a
-  // refit runs inside the projection worker, so it gets 300 (a well-posed fit, CDNOW's
-  // for one, converges in far fewer) and an uncertified fit is kept as converged=false.
-  const absl::StatusOr<BgNbdFit> fit = FitBgNbd(groups, {.max_iterations = 300});
+  // which BFGS would spend its whole default budget of 2000 iterations per start; the
+  // fitter serves every partition one fit at a time, so a fit gets 300 (a well-posed
+  // one, CDNOW's for one, converges in far fewer) and an uncertified fit is kept as
+  // converged=false.
+  BgNbdFitOptions options{.max_iterations = 300};
+  if (previous != nullptr) {
+    options.start = BgNbdParams{
+        .r = previous->r(), .alpha = previous->alpha(), .a = previous->a(), .b = previous->b()};
+  }
+  const absl::StatusOr<BgNbdFit> fit = FitBgNbd(groups, options);
   if (!fit.ok() || !ValidateParams(fit->params).ok()) return model;
   auto& bgnbd = *model.mutable_bgnbd();
   bgnbd.set_r(fit->params.r);

@@ -184,11 +184,14 @@ using FitSample = LowestHashSample<FitFigures>;
 //   that the floating-point sums do not depend on the input order. bgnbd.customers is
 //   the number of customers, not of groups. Unset with fewer than
 //   config.bgnbd_min_repeat_buyers repeat buyers (x > 0) or when the fit fails; a fit
-//   that did not certify convergence is kept, with converged = false.
+//   that did not certify convergence is kept, with converged = false. `previous` (the
+//   BG/NBD model in force, if any) is where the fit starts (BgNbdFitOptions::start):
+//   the same optimum, to the fit's tolerance, in a fraction of the iterations.
 guanxi::v1::ModelRecord FitPopulation(const guanxi::v1::ClassificationConfig& config,
                                       absl::Span<const FitFigures> figures,
                                       int64_t population_size,
-                                      const google::protobuf::Timestamp& as_of);
+                                      const google::protobuf::Timestamp& as_of,
+                                      const guanxi::v1::BgNbdModel* previous = nullptr);
 
 // The same over `population` (one partition's customers, each state holding its
 // customer's events up to `as_of`, none later): FitPopulation over their FitFiguresOf,

@@ -6,8 +6,9 @@ namespace guanxi::engine {
 
 guanxi::v1::LogRecord FitModelRecord(const FitRequest& request) {
   guanxi::v1::LogRecord record;
-  *record.mutable_model() = projections::FitPopulation(request.config, request.figures,
-                                                       request.population, request.as_of);
+  *record.mutable_model() = projections::FitPopulation(
+      request.config, request.figures, request.population, request.as_of,
+      request.previous_bgnbd ? &*request.previous_bgnbd : nullptr);
   record.mutable_model()->add_partitions(request.partition);
   record.mutable_model()->set_reclassify_per_record(kReclassifyPerRecord);
   if (request.purchasers > static_cast<int64_t>(request.figures.size())) {
@@ -42,6 +43,7 @@ guanxi::v1::PendingRefit PendingRefitOf(const FitRequest& request) {
   }
   pending.set_risk_horizon_days(request.risk_horizon_days);
   if (request.previous_risk) *pending.mutable_previous_risk() = *request.previous_risk;
+  if (request.previous_bgnbd) *pending.mutable_previous_bgnbd() = *request.previous_bgnbd;
   return pending;
 }
 
@@ -74,6 +76,7 @@ FitRequest FitRequestOf(const guanxi::v1::PendingRefit& pending, int32_t partiti
     e.churned = pending.risk_churned(i);
   }
   if (pending.has_previous_risk()) request.previous_risk = pending.previous_risk();
+  if (pending.has_previous_bgnbd()) request.previous_bgnbd = pending.previous_bgnbd();
   return request;
 }
 

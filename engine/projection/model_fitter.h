@@ -60,6 +60,8 @@ struct FitRequest {
   std::vector<projections::RiskExample> risk_examples{};
   int32_t risk_horizon_days = 0;
   std::optional<guanxi::v1::ChurnRiskModel> previous_risk{};
+  // The BG/NBD model in force, if it converged: where the fit starts (FitPopulation).
+  std::optional<guanxi::v1::BgNbdModel> previous_bgnbd{};
 };
 
 // How many customers a model record reclassifies after each record applied

@@ -255,6 +255,11 @@ absl::Status PartitionProjector::MaybeRefit() {
   if (checkpoint_.has_model() && checkpoint_.model().has_churn_risk()) {
     request.previous_risk = checkpoint_.model().churn_risk();
   }
+  // Only a certified fit as the start: from an uncertified one (a flat likelihood) BFGS
+  // would not converge either, and the fixed start points would follow it.
+  if (checkpoint_.has_model() && checkpoint_.model().bgnbd().converged()) {
+    request.previous_bgnbd = checkpoint_.model().bgnbd();
+  }
   // Too few to fit anything (FitPopulation would set no model): try again a day later.
   const bool fit = static_cast<int64_t>(request.figures.size()) >= config.min_population();
   // A restart that re-applies the record that made the refit due finds its model in the

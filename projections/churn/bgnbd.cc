@@ -395,13 +395,24 @@ absl::StatusOr<BgNbdFit> FitValidGroups(absl::Span<const HistoryGroup> groups,
   constexpr std::array<std::array<double, 3>, 3> kStarts = {
       {{1.0, 1.0, 1.0}, {0.5, 0.5, 4.0}, {2.0, 2.0, 0.5}}};  // {r, a, b}
   MinimizeResult best{{}, kInf, 0, false};
-  for (const auto& [r, a, b] : kStarts) {
-    const Vec4 start = {std::log(r), std::log(r / rate), std::log(a), std::log(b)};
-    const MinimizeResult res = MinimizeBfgs(data, start, options);
+  int starts = 0;
+  auto consider = [&](const MinimizeResult& res) {
+    ++starts;
     // Prefer converged starts; among equals, the lower objective.
     if ((res.converged && !best.converged) ||
         (res.converged == best.converged && res.objective < best.objective)) {
       best = res;
+    }
+  };
+  if (options.start && ValidateParams(*options.start).ok()) {
+    const BgNbdParams& p = *options.start;
+    consider(MinimizeBfgs(data, {std::log(p.r), std::log(p.alpha), std::log(p.a), std::log(p.b)},
+                          options));
+  }
+  if (!best.converged) {  // from no given start, or not from it
+    for (const auto& [r, a, b] : kStarts) {
+      const Vec4 start = {std::log(r), std::log(r / rate), std::log(a), std::log(b)};
+      consider(MinimizeBfgs(data, start, options));
     }
   }
   if (best.objective == kInf) {
@@ -411,6 +422,7 @@ absl::StatusOr<BgNbdFit> FitValidGroups(absl::Span<const HistoryGroup> groups,
   fit.params = ParamsFromLog(best.log_params);
   fit.log_likelihood = BgNbdLogLikelihood(fit.params, groups);
   fit.iterations = best.iterations;
+  fit.starts = starts;
   fit.converged = best.converged;
   fit.customers = static_cast<int>(customers);
   return fit;

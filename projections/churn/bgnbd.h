@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -64,12 +65,19 @@ struct BgNbdFitOptions {
   // log b) must fall to this. 1e-10 is about as far as double rounding of a
   // sum over thousands of customers lets the gradient go; do not go lower.
   double tolerance = 1e-10;
+  // A start point tried before the fixed ones, e.g. the previous fit of a population
+  // that has changed a little since: when BFGS converges from it, the fixed start points
+  // are not tried (a refit then costs a few iterations instead of three starts' worth);
+  // otherwise they are, and the best of all wins. Ignored unless every parameter is
+  // finite and > 0.
+  std::optional<BgNbdParams> start = std::nullopt;
 };
 
 struct BgNbdFit {
   BgNbdParams params;
   double log_likelihood = 0.0;  // Sum over customers, at `params`.
   int iterations = 0;           // BFGS iterations of the start that won.
+  int starts = 0;               // Start points BFGS ran from (options.start included).
   // True iff the gradient criterion of BgNbdFitOptions::tolerance was met.
   // False means the best point found is returned but is not certified to be a
   // stationary point (iteration cap hit or the line search stalled); callers
@@ -109,8 +117,9 @@ std::array<double, 4> BgNbdLogLikelihoodGradient(const BgNbdParams& params,
                                                  absl::Span<const HistoryGroup> groups);
 
 // Maximum-likelihood fit. Deterministic: BFGS with the analytic gradient in
-// log-parameter space from a fixed set of start points (scaled by the data's
-// mean x and T), keeping the best. Errors:
+// log-parameter space from options.start, if given, and unless it converges from a
+// fixed set of start points (scaled by the data's mean x and T), keeping the best.
+// Errors:
 //   InvalidArgument: empty input, or an invalid history ("histories[i]: ...").
 //   FailedPrecondition: no history has x > 0 (no finite maximiser).
 //   Internal: no start point produced a finite log-likelihood.

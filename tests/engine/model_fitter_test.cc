@@ -72,9 +72,15 @@ TEST(ModelFitterTest, AStoredRequestFitsTheSameModel) {
     e.churned = (i * 7) % 11 > 5;
     request.risk_examples.push_back(e);
   }
+  // Started from the BG/NBD model in force.
+  request.previous_bgnbd = FitModelRecord(request).model().bgnbd();
+  ASSERT_TRUE(request.previous_bgnbd->converged());
   v1::PendingRefit stored;
   ASSERT_TRUE(stored.ParseFromString(PendingRefitOf(request).SerializeAsString()));
   const FitRequest restored = FitRequestOf(stored, 2, request.config, nullptr);
+  ASSERT_TRUE(restored.previous_bgnbd.has_value());
+  EXPECT_EQ(restored.previous_bgnbd->SerializeAsString(),
+            request.previous_bgnbd->SerializeAsString());
   EXPECT_EQ(restored.land_at, 4242u);
   EXPECT_EQ(restored.population, 320);
   ASSERT_EQ(restored.figures.size(), request.figures.size());

@@ -236,6 +236,36 @@ TEST_F(CdnowTest, GroupedFitEqualsTheUngroupedFitAndThePaper) {
   EXPECT_NEAR(grouped->log_likelihood, kPaperLogLikelihood, 0.1);
 }
 
+// A refit starts from the model in force (BgNbdFitOptions::start): from a month-old
+// model near today's optimum it converges to the same optimum from that one start, in
+// fewer iterations, and the fixed start points are not tried.
+TEST_F(CdnowTest, AFitFromThePreviousModelFindsTheSameOptimumFromOneStart) {
+  const std::vector<HistoryGroup> groups = GroupHistories(Data().histories);
+  const absl::StatusOr<BgNbdFit> cold = FitBgNbd(groups);
+  ASSERT_TRUE(cold.ok()) << cold.status();
+  EXPECT_EQ(cold->starts, 3);
+  const BgNbdParams previous{.r = cold->params.r * 1.1,
+                             .alpha = cold->params.alpha * 0.9,
+                             .a = cold->params.a * 1.2,
+                             .b = cold->params.b * 0.8};
+  const absl::StatusOr<BgNbdFit> warm = FitBgNbd(groups, {.start = previous});
+  ASSERT_TRUE(warm.ok()) << warm.status();
+  EXPECT_TRUE(warm->converged);
+  EXPECT_EQ(warm->starts, 1);
+  EXPECT_LT(warm->iterations, cold->iterations);
+  EXPECT_NEAR(warm->log_likelihood, cold->log_likelihood, 1e-9 * std::abs(cold->log_likelihood));
+  EXPECT_NEAR(warm->params.r, cold->params.r, 1e-6 * cold->params.r);
+  EXPECT_NEAR(warm->params.alpha, cold->params.alpha, 1e-6 * cold->params.alpha);
+  EXPECT_NEAR(warm->params.a, cold->params.a, 1e-6 * cold->params.a);
+  EXPECT_NEAR(warm->params.b, cold->params.b, 1e-6 * cold->params.b);
+  // A start that is no model (a parameter of 0) is not tried.
+  const absl::StatusOr<BgNbdFit> invalid =
+      FitBgNbd(groups, {.start = BgNbdParams{.r = 0, .alpha = 1, .a = 1, .b = 1}});
+  ASSERT_TRUE(invalid.ok()) << invalid.status();
+  EXPECT_EQ(invalid->starts, 3);
+  EXPECT_EQ(invalid->log_likelihood, cold->log_likelihood);
+}
+
 // ---------------------------------------------------------------------------
 // Table tests.
 
@@ -680,6 +710,13 @@ TEST(FitBgNbdTest, IterationCapReportsNotConverged) {
   EXPECT_FALSE(fit->converged);
   EXPECT_EQ(fit->iterations, 1);
   EXPECT_TRUE(std::isfinite(fit->log_likelihood));
+  // A given start that does not converge is followed by the fixed ones, the best kept.
+  const absl::StatusOr<BgNbdFit> started = FitBgNbd(
+      hs, {.max_iterations = 1, .start = BgNbdParams{.r = 1, .alpha = 1, .a = 1, .b = 1}});
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_FALSE(started->converged);
+  EXPECT_EQ(started->starts, 4);
+  EXPECT_GE(started->log_likelihood, fit->log_likelihood);
 }
 
 }  // namespace
