@@ -16,6 +16,7 @@
 #include "engine/storage/event_log.h"
 #include "engine/storage/projection_store.h"
 #include "engine/projection/projector.h"
+#include "engine/projection/replay.h"
 
 namespace guanxi::bench {
 namespace {
@@ -40,17 +41,10 @@ absl::StatusOr<Rebuilt> Rebuild(const std::string& data_dir, int32_t partition,
   std::error_code ec;
   std::filesystem::remove_all(scratch, ec);
   const auto opening = Clock::now();
-  engine::EventLogOptions live_options{.mode = engine::OpenMode::kSecondary,
-                                       .secondary_dir = absl::StrCat(scratch, "/secondary")};
-  live_options.extra_column_families = engine::ProjectionStore::ColumnFamilies();
-  ASSIGN_OR_RETURN(auto live,
-                   engine::EventLog::Open(engine::PartitionDir(data_dir, partition), live_options));
+  ASSIGN_OR_RETURN(auto live, engine::OpenLiveSecondary(data_dir, partition, scratch));
   ASSIGN_OR_RETURN(auto live_store, engine::ProjectionStore::Attach(live.get()));
   ASSIGN_OR_RETURN(const auto checkpoint, live_store->ReadCheckpoint());
-  engine::EventLogOptions fresh_options;
-  fresh_options.extra_column_families = engine::ProjectionStore::ColumnFamilies();
-  ASSIGN_OR_RETURN(auto fresh,
-                   engine::EventLog::Open(absl::StrCat(scratch, "/fresh"), fresh_options));
+  ASSIGN_OR_RETURN(auto fresh, engine::OpenReplayStore(scratch));
   ASSIGN_OR_RETURN(auto fresh_store, engine::ProjectionStore::Attach(fresh.get()));
   ASSIGN_OR_RETURN(auto projector,
                    engine::PartitionProjector::Create(

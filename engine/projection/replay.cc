@@ -7,30 +7,29 @@
 
 namespace guanxi::engine {
 
-namespace {
-
-absl::StatusOr<std::unique_ptr<EventLog>> OpenSecondary(const ReplayOptions& options) {
+absl::StatusOr<std::unique_ptr<EventLog>> OpenLiveSecondary(const std::string& data_dir,
+                                                            int32_t partition,
+                                                            const std::string& scratch_dir) {
   EventLogOptions live_options{.mode = OpenMode::kSecondary,
-                               .secondary_dir = absl::StrCat(options.scratch_dir, "/secondary")};
+                               .secondary_dir = absl::StrCat(scratch_dir, "/secondary")};
   live_options.extra_column_families = ProjectionStore::ColumnFamilies();
-  return EventLog::Open(PartitionDir(options.data_dir, options.partition), live_options);
+  return EventLog::Open(PartitionDir(data_dir, partition), live_options);
 }
 
-absl::StatusOr<std::unique_ptr<EventLog>> OpenFresh(const ReplayOptions& options) {
-  EventLogOptions fresh_options;
+absl::StatusOr<std::unique_ptr<EventLog>> OpenReplayStore(const std::string& scratch_dir) {
+  EventLogOptions fresh_options{.write_ahead_log = false};
   fresh_options.extra_column_families = ProjectionStore::ColumnFamilies();
-  return EventLog::Open(absl::StrCat(options.scratch_dir, "/fresh"), fresh_options);
+  return EventLog::Open(absl::StrCat(scratch_dir, "/fresh"), fresh_options);
 }
-
-}  // namespace
 
 absl::StatusOr<AsOfView> RebuildAsOf(const ReplayOptions& options,
                                      const google::protobuf::Timestamp& as_of,
                                      const std::atomic<bool>& stop,
                                      const std::function<void(uint64_t, uint64_t)>& progress) {
   AsOfView view;
-  ASSIGN_OR_RETURN(view.log, OpenSecondary(options));
-  ASSIGN_OR_RETURN(view.fresh, OpenFresh(options));
+  ASSIGN_OR_RETURN(view.log,
+                   OpenLiveSecondary(options.data_dir, options.partition, options.scratch_dir));
+  ASSIGN_OR_RETURN(view.fresh, OpenReplayStore(options.scratch_dir));
   ASSIGN_OR_RETURN(view.store, ProjectionStore::Attach(view.fresh.get()));
   ASSIGN_OR_RETURN(auto projector, PartitionProjector::Create(view.log.get(), view.store.get(),
                                                               {.partition = options.partition,
@@ -51,7 +50,8 @@ absl::StatusOr<ReplayResult> ReplayPartition(
     const std::function<void(uint64_t, uint64_t)>& progress) {
   ReplayResult result;
   result.partition = options.partition;
-  ASSIGN_OR_RETURN(auto live, OpenSecondary(options));
+  ASSIGN_OR_RETURN(auto live,
+                   OpenLiveSecondary(options.data_dir, options.partition, options.scratch_dir));
   result.log_records = live->next_position();
 
   std::unique_ptr<ProjectionStore> live_store;
@@ -63,7 +63,7 @@ absl::StatusOr<ReplayResult> ReplayPartition(
     target = std::min(target, checkpoint.next_position());
   }
 
-  ASSIGN_OR_RETURN(auto fresh, OpenFresh(options));
+  ASSIGN_OR_RETURN(auto fresh, OpenReplayStore(options.scratch_dir));
   ASSIGN_OR_RETURN(auto fresh_store, ProjectionStore::Attach(fresh.get()));
   ASSIGN_OR_RETURN(auto projector,
                    PartitionProjector::Create(live.get(), fresh_store.get(),

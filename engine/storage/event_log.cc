@@ -727,8 +727,7 @@ absl::StatusOr<AppendResult> EventLog::Append(absl::Span<guanxi::v1::LogRecord> 
   }
   batch.Put(d.meta, kHeadKey, keys::HeadValue(next, head));
 
-  rocksdb::WriteOptions write_options;
-  write_options.sync = d.options.sync;
+  const rocksdb::WriteOptions write_options = rocks::Access::WriteOptions(*this);
   AwaitWriteBufferRoom();
   if (rocksdb::Status s = d.db->Write(write_options, &batch); !s.ok()) {
     return d.WriteError(s, "appending");
@@ -976,8 +975,6 @@ absl::Status VerifyResult::ToStatus() const {
           : absl::StrCat("the event log is damaged: ", reason));
 }
 
-bool EventLog::sync() const { return impl_->options.sync; }
-
 namespace rocks {
 
 rocksdb::ColumnFamilyHandle* Access::Family(const EventLog& log, std::string_view name) {
@@ -995,6 +992,13 @@ std::vector<rocksdb::ColumnFamilyHandle*> Access::Families(const EventLog& log) 
 
 bool Access::Writable(const EventLog& log) {
   return log.impl_->options.mode == OpenMode::kReadWrite;
+}
+
+rocksdb::WriteOptions Access::WriteOptions(const EventLog& log) {
+  rocksdb::WriteOptions options;
+  options.sync = log.impl_->options.sync;
+  options.disableWAL = !log.impl_->options.write_ahead_log;
+  return options;
 }
 
 absl::Status Access::WriteError(const EventLog& log, const rocksdb::Status& s,

@@ -68,6 +68,11 @@ struct EventLogOptions {
   // kSecondary only: a directory of the reader's own (RocksDB keeps its info log there).
   std::string secondary_dir{};
   bool sync = false;
+  // false: every write to the database (appends, the projection store's commits) skips
+  // RocksDB's write-ahead log, and what is not flushed yet dies with the process. For a
+  // scratch store nothing reads after a crash: replay's and the audit's rebuilds, which
+  // wrote their whole projection store through the log for nothing (docs/storage.md).
+  bool write_ahead_log = true;
   // Shared across every partition's store of one process; null = a private block cache
   // of 32 MiB and no write-buffer budget.
   std::shared_ptr<const SharedStorage> shared{};
@@ -182,10 +187,6 @@ class EventLog {
   // written. FailedPrecondition on a log not opened kReadWrite.
   absl::StatusOr<AppendResult> Append(absl::Span<guanxi::v1::LogRecord> records,
                                       absl::Span<const SourceOffset> offsets);
-
-  // Whether writes are synced (EventLogOptions::sync); other stores sharing the
-  // database follow it.
-  bool sync() const;
 
   // The position the next appended record will get (= number of records).
   uint64_t next_position() const;

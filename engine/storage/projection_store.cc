@@ -188,8 +188,7 @@ absl::Status ProjectionStore::Commit(Batch& batch) {
   }
   rocksdb::WriteBatch wb;
   RETURN_IF_ERROR(FromRocks(rocks::AddInKeyOrder(writes, wb), "building a projection batch"));
-  rocksdb::WriteOptions options;
-  options.sync = impl_->log->sync();
+  const rocksdb::WriteOptions options = rocks::Access::WriteOptions(*impl_->log);
   batch.Clear();
   RETURN_IF_ERROR(impl_->log->CheckWritable());
   impl_->log->AwaitWriteBufferRoom();
@@ -358,8 +357,7 @@ absl::Status ProjectionStore::ReadOutbox(
 
 absl::Status ProjectionStore::DeleteOutbox(uint64_t from_sequence, uint64_t to_sequence) {
   if (from_sequence >= to_sequence) return absl::OkStatus();
-  rocksdb::WriteOptions options;
-  options.sync = impl_->log->sync();
+  const rocksdb::WriteOptions options = rocks::Access::WriteOptions(*impl_->log);
   RETURN_IF_ERROR(impl_->log->CheckWritable());
   // The one DeleteRange of the store: its family has no memtable insert hint
   // (EventLog::Open says why); a range deletion elsewhere must keep it so.

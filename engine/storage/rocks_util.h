@@ -46,6 +46,9 @@ struct Access {
   static std::vector<rocksdb::ColumnFamilyHandle*> Families(const EventLog& log);
   // Whether the log was opened kReadWrite (so the store may be flushed and compacted).
   static bool Writable(const EventLog& log);
+  // How every store sharing the database writes: synced or not (EventLogOptions::sync),
+  // through the write-ahead log or not (EventLogOptions::write_ahead_log).
+  static rocksdb::WriteOptions WriteOptions(const EventLog& log);
   // A failed write to the log's store as an absl::Status (FromRocks); a full disk as
   // ResourceExhausted naming the store's directory and its free space.
   static absl::Status WriteError(const EventLog& log, const rocksdb::Status& s,

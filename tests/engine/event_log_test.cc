@@ -1,6 +1,7 @@
 #include "engine/storage/event_log.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -145,6 +146,33 @@ TEST(EventLogTest, ReopenKeepsRecordsHeadAndOffsets) {
   EXPECT_TRUE(result->outcomes[0].duplicate);  // the dedup index survived too
   EXPECT_EQ(result->outcomes[1].position, 2u);
   EXPECT_TRUE(log->Verify()->ok);
+}
+
+// The total size of the write-ahead log files in a store's directory.
+uintmax_t WalBytes(const std::string& dir) {
+  uintmax_t bytes = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".log") bytes += entry.file_size();
+  }
+  return bytes;
+}
+
+// A scratch store (write_ahead_log = false) writes nothing to RocksDB's write-ahead log;
+// a store by default does.
+TEST(EventLogTest, AStoreWithoutAWriteAheadLogWritesNoneOfIt) {
+  for (const bool wal : {true, false}) {
+    TempDir dir;
+    auto log = OpenOrDie(dir.path(), {.write_ahead_log = wal});
+    const uintmax_t before = WalBytes(dir.path());
+    std::vector<v1::LogRecord> batch = {OrderRecord("e0", "a", 10), OrderRecord("e1", "b", 11)};
+    ASSERT_TRUE(log->Append(absl::MakeSpan(batch), {}).ok());
+    EXPECT_EQ(Ids(*log, 0, 2), (std::vector<std::string>{"e0", "e1"}));
+    if (wal) {
+      EXPECT_GT(WalBytes(dir.path()), before);
+    } else {
+      EXPECT_EQ(WalBytes(dir.path()), before);
+    }
+  }
 }
 
 TEST(EventLogTest, BadRecordsNameTheFieldAndWriteNothing) {
