@@ -17,7 +17,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> OpenLiveSecondary(const std::string& d
 }
 
 absl::StatusOr<std::unique_ptr<EventLog>> OpenReplayStore(const std::string& scratch_dir) {
-  EventLogOptions fresh_options{.write_ahead_log = false};
+  EventLogOptions fresh_options{.scratch = true};
   fresh_options.extra_column_families = ProjectionStore::ColumnFamilies();
   return EventLog::Open(absl::StrCat(scratch_dir, "/fresh"), fresh_options);
 }

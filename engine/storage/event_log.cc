@@ -479,7 +479,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
       cf.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(0));
     }
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-    cf.compression = lz4 ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
+    cf.compression = lz4 && !options.scratch ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
     return cf;
   };
   // The log's own families, then the declared extra ones, then any others on disk.
@@ -997,7 +997,7 @@ bool Access::Writable(const EventLog& log) {
 rocksdb::WriteOptions Access::WriteOptions(const EventLog& log) {
   rocksdb::WriteOptions options;
   options.sync = log.impl_->options.sync;
-  options.disableWAL = !log.impl_->options.write_ahead_log;
+  options.disableWAL = log.impl_->options.scratch;
   return options;
 }
 

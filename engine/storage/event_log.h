@@ -68,11 +68,12 @@ struct EventLogOptions {
   // kSecondary only: a directory of the reader's own (RocksDB keeps its info log there).
   std::string secondary_dir{};
   bool sync = false;
-  // false: every write to the database (appends, the projection store's commits) skips
-  // RocksDB's write-ahead log, and what is not flushed yet dies with the process. For a
-  // scratch store nothing reads after a crash: replay's and the audit's rebuilds, which
-  // wrote their whole projection store through the log for nothing (docs/storage.md).
-  bool write_ahead_log = true;
+  // A store thrown away after use, which nothing reads after a crash (replay's and the
+  // audit's rebuilds: engine::OpenReplayStore): every write to the database (appends,
+  // the projection store's commits) skips RocksDB's write-ahead log, what is not flushed
+  // yet dies with the process, and the files flushed are not compressed. Those rebuilds
+  // spent a tenth of their time writing the log and compressing (docs/storage.md).
+  bool scratch = false;
   // Shared across every partition's store of one process; null = a private block cache
   // of 32 MiB and no write-buffer budget.
   std::shared_ptr<const SharedStorage> shared{};

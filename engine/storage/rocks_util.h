@@ -47,7 +47,7 @@ struct Access {
   // Whether the log was opened kReadWrite (so the store may be flushed and compacted).
   static bool Writable(const EventLog& log);
   // How every store sharing the database writes: synced or not (EventLogOptions::sync),
-  // through the write-ahead log or not (EventLogOptions::write_ahead_log).
+  // through the write-ahead log unless a scratch store (EventLogOptions::scratch).
   static rocksdb::WriteOptions WriteOptions(const EventLog& log);
   // A failed write to the log's store as an absl::Status (FromRocks); a full disk as
   // ResourceExhausted naming the store's directory and its free space.

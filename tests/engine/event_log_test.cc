@@ -157,12 +157,11 @@ uintmax_t WalBytes(const std::string& dir) {
   return bytes;
 }
 
-// A scratch store (write_ahead_log = false) writes nothing to RocksDB's write-ahead log;
-// a store by default does.
-TEST(EventLogTest, AStoreWithoutAWriteAheadLogWritesNoneOfIt) {
+// A scratch store writes nothing to RocksDB's write-ahead log; a store by default does.
+TEST(EventLogTest, AScratchStoreWritesNoWriteAheadLog) {
   for (const bool wal : {true, false}) {
     TempDir dir;
-    auto log = OpenOrDie(dir.path(), {.write_ahead_log = wal});
+    auto log = OpenOrDie(dir.path(), {.scratch = !wal});
     const uintmax_t before = WalBytes(dir.path());
     std::vector<v1::LogRecord> batch = {OrderRecord("e0", "a", 10), OrderRecord("e1", "b", 11)};
     ASSERT_TRUE(log->Append(absl::MakeSpan(batch), {}).ok());
