@@ -1,9 +1,9 @@
 // The process's allocator policy. Called first thing in main, before any thread starts.
 //
 // The guanxi executables are linked with jemalloc (CMakeLists.txt, GUANXI_JEMALLOC; the
-// target guanxi_allocator defines GUANXI_JEMALLOC), which needs nothing here: its
-// defaults held the memory benchmark's peak RSS at 918 MiB (docs/storage.md, "The memory
-// budget"). Without it (a build with -DGUANXI_JEMALLOC=OFF), glibc's malloc is tuned below.
+// target guanxi_allocator defines GUANXI_JEMALLOC), which needs nothing here: with its
+// defaults the memory benchmark's peak RSS was 918 to 963 MiB (docs/storage.md, "The
+// memory budget"). Without it (a build with -DGUANXI_JEMALLOC=OFF), glibc's malloc is tuned below.
 #pragma once
 
 #if defined(__GLIBC__) && !defined(GUANXI_JEMALLOC)

@@ -46,8 +46,8 @@ struct ReplayResult {
 // The two stores of a replay, for those that run its steps themselves (the benchmark's
 // replay phase): the partition's live log, opened as a RocksDB secondary with its
 // reader's files under `scratch_dir`/secondary, and the fresh store the projections are
-// rebuilt in, `scratch_dir`/fresh. The fresh store writes without a write-ahead log: it
-// is compared or read, then thrown away, and nothing reads it after a crash.
+// rebuilt in, `scratch_dir`/fresh: a scratch store (EventLogOptions::scratch, no
+// write-ahead log), compared or read, then thrown away; nothing reads it after a crash.
 absl::StatusOr<std::unique_ptr<EventLog>> OpenLiveSecondary(const std::string& data_dir,
                                                             int32_t partition,
                                                             const std::string& scratch_dir);
