@@ -1126,6 +1126,29 @@ TEST(ChurnEpisodeTest, LateEventNeverMovesTheClockBack) {
 
 // --- Deadlines ---------------------------------------------------------------------------
 
+// A state can hold evidence dated after its clock (the later of as_of and the last
+// evaluation; a state is any stored message). Its rule holds from that date on, and the
+// deadline is the first candidate time at which the whole assessment differs, whichever
+// rule the candidate came from: here a renewal's (whose rule never holds) inside the
+// window of a champion who left after the clock.
+TEST(ChurnDeadlineTest, EvidenceDatedAfterTheClockCountsAtTheNextCandidateOfAnyRule) {
+  Customer c;
+  c.config().set_renewal_low_score(0);
+  c.config().set_score_drop_window_days(365);  // the score's high is no candidate before 365
+  c.Feed(Visit(0, guanxi::v1::OUTCOME_POSITIVE));
+  auto& evidence = *c.state.mutable_churn_evidence();
+  auto* renewal = evidence.add_renewals();
+  renewal->set_contract_id("k1");
+  *renewal->mutable_due_at() = Day(160);  // candidates at 100 and 220
+  evidence.set_champion_left("Li Wei");
+  *evidence.mutable_champion_left_at() = Day(20);  // holds over [20, 140)
+  EXPECT_THAT(c.Codes(Day(0)), IsEmpty());
+  EXPECT_THAT(c.Codes(Day(100)), ElementsAre("champion_left"));
+  const auto deadline = NextChurnDeadline(c.config(), c.state);
+  ASSERT_TRUE(deadline);
+  EXPECT_EQ(deadline->seconds(), Day(100).seconds());
+}
+
 TEST(ChurnDeadlineTest, EachRuleItsOwnDeadline) {
   {
     Customer c;
