@@ -11,13 +11,16 @@
 //
 // A pipeline, not rounds: the thread produces what each outbox holds as soon as it is
 // committed, up to `kWindow` unacknowledged entries per partition, and serves the
-// broker's acknowledgements as they come; an entry is deleted from the outbox once it
-// and every entry before it of its partition are acknowledged. No partition waits for
-// another's acknowledgements, and no entry waits for a round to finish (a round-based
-// publisher was most of the p99 from event to warning: bench/README.md).
+// broker's acknowledgements as they come; entries are deleted from the outbox once they
+// and every entry before them of their partition are acknowledged (a commit's entries
+// share one key, deleted with the last of them: ProjectionStore::Batch::AddOutbox). No
+// partition waits for another's acknowledgements, and no entry waits for a round to
+// finish (a round-based publisher was most of the p99 from event to warning:
+// bench/README.md).
 //
 // A crash, or a failed delivery, between producing and deleting produces those entries
-// again (after a failure: from the first failed entry of the partition, a second later):
+// again (after a failure: from the first failed entry of the partition, a second later;
+// after a crash, with the acknowledged entries that share their key):
 // delivery is at least once, and every value carries a stable id (ChurnWarning.warning_id
 // with its notice, RelationshipChange.change_id) to deduplicate on (docs/consumers.md).
 // Per customer, order is kept: one key goes to one Kafka partition, and the idempotent

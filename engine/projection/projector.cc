@@ -610,7 +610,7 @@ void PartitionProjector::Record(guanxi::v1::CustomerState& state, projections::D
     entry.set_topic(guanxi::v1::OutboxEntry::TOPIC_RELATIONSHIP_CHANGES);
     entry.set_key(customer);
     entry.set_value(change.SerializeAsString());
-    batch_.AddOutbox(checkpoint_.next_outbox_sequence(), entry);
+    batch_.AddOutbox(checkpoint_.next_outbox_sequence(), std::move(entry));
     checkpoint_.set_next_outbox_sequence(checkpoint_.next_outbox_sequence() + 1);
     guanxi::v1::DerivedFact fact;
     *fact.mutable_change() = std::move(change);
@@ -622,7 +622,7 @@ void PartitionProjector::Record(guanxi::v1::CustomerState& state, projections::D
     entry.set_topic(guanxi::v1::OutboxEntry::TOPIC_CHURN_WARNINGS);
     entry.set_key(customer);
     entry.set_value(warning.SerializeAsString());
-    batch_.AddOutbox(checkpoint_.next_outbox_sequence(), entry);
+    batch_.AddOutbox(checkpoint_.next_outbox_sequence(), std::move(entry));
     checkpoint_.set_next_outbox_sequence(checkpoint_.next_outbox_sequence() + 1);
     const uint32_t index = next_index();
     batch_.AddWarning(warning, position, index);

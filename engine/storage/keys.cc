@@ -144,4 +144,16 @@ std::string WarningsFrom(int64_t event_time_seconds) {
 
 std::string SequenceKey(uint64_t sequence) { return PositionKey(sequence); }
 
+std::string OutboxChunkKey(uint64_t last_sequence) {
+  std::string key = SequenceKey(last_sequence);
+  key.push_back('\x01');
+  return key;
+}
+
+std::optional<OutboxKeyParts> ParseOutboxKey(std::string_view key) {
+  if (key.size() == 8) return OutboxKeyParts{GetBigEndian64(key.data()), false};
+  if (key.size() == 9 && key[8] == '\x01') return OutboxKeyParts{GetBigEndian64(key.data()), true};
+  return std::nullopt;
+}
+
 }  // namespace guanxi::engine::keys

@@ -29,7 +29,7 @@ inline constexpr char kCustomerKeysCf[] = "customer_keys";
 inline constexpr char kStateCf[] = "state";            // customer_id -> CustomerState
 inline constexpr char kTimersCf[] = "timers";          // TimerKey -> ""
 inline constexpr char kFactsCf[] = "facts";            // FactKey -> DerivedFact
-inline constexpr char kOutboxCf[] = "outbox";          // SequenceKey -> OutboxEntry
+inline constexpr char kOutboxCf[] = "outbox";          // OutboxChunkKey -> OutboxChunk
 inline constexpr char kProjectionCf[] = "projection";  // kCheckpointKey, kRefitScheduleKey
 inline constexpr char kWarningsCf[] = "warnings";      // WarningKey -> ChurnWarning
 
@@ -88,7 +88,17 @@ std::string WarningKey(int64_t event_time_seconds, std::string_view customer_id,
 // Where the warnings of event time `event_time_seconds` and later start.
 std::string WarningsFrom(int64_t event_time_seconds);
 
-// outbox: the 8-byte sequence.
+// outbox: a chunk (OutboxChunk, one commit's entries) under the 8-byte sequence of its
+// last entry followed by one byte, 0x01. A key of the 8-byte sequence alone holds one
+// OutboxEntry, as stores written before chunks have them. Both sort by last sequence, so
+// a seek to SequenceKey(s) finds the chunk holding entry s (or the first after it), and
+// the keys below SequenceKey(s) are the chunks whose entries all come before s.
 std::string SequenceKey(uint64_t sequence);
+std::string OutboxChunkKey(uint64_t last_sequence);
+struct OutboxKeyParts {
+  uint64_t last_sequence = 0;
+  bool chunk = false;  // false: a single OutboxEntry (the layout before chunks)
+};
+std::optional<OutboxKeyParts> ParseOutboxKey(std::string_view key);
 
 }  // namespace guanxi::engine::keys

@@ -77,6 +77,17 @@ struct ProjectionStore::Batch::Impl {
     bool erase = false;
   };
   std::vector<Op> ops;
+  // The outbox entries added since the last chunk was closed: consecutive sequences,
+  // the last `outbox_last`.
+  guanxi::v1::OutboxChunk outbox;
+  uint64_t outbox_last = 0;
+
+  // Adds the open chunk (if any) to `ops`, under its last entry's sequence.
+  void CloseOutboxChunk() {
+    if (outbox.entries().empty()) return;
+    ops.push_back({3, keys::OutboxChunkKey(outbox_last), outbox.SerializeAsString(), false});
+    outbox.Clear();
+  }
 };
 
 ProjectionStore::Batch::Batch() : impl_(std::make_unique<Impl>()) {}
@@ -84,6 +95,7 @@ ProjectionStore::Batch::~Batch() = default;
 
 void ProjectionStore::Batch::Clear() {
   impl_->ops.clear();
+  impl_->outbox.Clear();
   writes_ = 0;
 }
 
@@ -112,8 +124,12 @@ void ProjectionStore::Batch::AddFact(std::string_view customer_id, uint64_t posi
   ++writes_;
 }
 
-void ProjectionStore::Batch::AddOutbox(uint64_t sequence, const guanxi::v1::OutboxEntry& entry) {
-  impl_->ops.push_back({3, SequenceKey(sequence), entry.SerializeAsString(), false});
+void ProjectionStore::Batch::AddOutbox(uint64_t sequence, guanxi::v1::OutboxEntry entry) {
+  if (!impl_->outbox.entries().empty() && sequence != impl_->outbox_last + 1) {
+    impl_->CloseOutboxChunk();
+  }
+  *impl_->outbox.add_entries() = std::move(entry);
+  impl_->outbox_last = sequence;
   ++writes_;
 }
 
@@ -181,6 +197,7 @@ ProjectionStore::~ProjectionStore() = default;
 absl::Status ProjectionStore::Commit(Batch& batch) {
   rocksdb::ColumnFamilyHandle* const families[] = {
       impl_->state, impl_->timers, impl_->facts, impl_->outbox, impl_->projection, impl_->warnings};
+  batch.impl_->CloseOutboxChunk();
   std::vector<rocks::KeyedWrite> writes;
   writes.reserve(batch.impl_->ops.size());
   for (auto& op : batch.impl_->ops) {
@@ -344,13 +361,29 @@ absl::Status ProjectionStore::ReadOutbox(
     std::vector<std::pair<uint64_t, guanxi::v1::OutboxEntry>>* out) const {
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->outbox));
+  guanxi::v1::OutboxChunk chunk;
   for (it->Seek(SequenceKey(from_sequence)); it->Valid() && out->size() < max; it->Next()) {
-    if (it->key().size() != 8) return absl::DataLossError("a malformed outbox key");
-    guanxi::v1::OutboxEntry entry;
-    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError("an outbox entry does not parse");
+    const std::optional<keys::OutboxKeyParts> key = keys::ParseOutboxKey(View(it->key()));
+    if (!key) return absl::DataLossError("a malformed outbox key");
+    const int size = static_cast<int>(it->value().size());
+    chunk.Clear();
+    if (key->chunk ? !chunk.ParseFromArray(it->value().data(), size)
+                   : !chunk.add_entries()->ParseFromArray(it->value().data(), size)) {
+      return absl::DataLossError(
+          absl::StrCat("the outbox chunk ending at ", key->last_sequence, " does not parse"));
     }
-    out->emplace_back(keys::GetBigEndian64(it->key().data()), std::move(entry));
+    if (chunk.entries().empty() ||
+        static_cast<uint64_t>(chunk.entries_size()) > key->last_sequence + 1) {
+      return absl::DataLossError(absl::StrCat("the outbox chunk ending at ", key->last_sequence,
+                                              " holds ", chunk.entries_size(), " entries"));
+    }
+    uint64_t sequence = key->last_sequence + 1 - chunk.entries_size();
+    for (guanxi::v1::OutboxEntry& entry : *chunk.mutable_entries()) {
+      if (sequence >= from_sequence && out->size() < max) {
+        out->emplace_back(sequence, std::move(entry));
+      }
+      ++sequence;
+    }
   }
   return FromRocks(it->status(), "reading the outbox");
 }

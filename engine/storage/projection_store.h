@@ -59,7 +59,8 @@ class ProjectionStore {
     // Facts of one customer are kept in (position, index) order.
     void AddFact(std::string_view customer_id, uint64_t position, uint32_t index,
                  const guanxi::v1::DerivedFact& fact);
-    void AddOutbox(uint64_t sequence, const guanxi::v1::OutboxEntry& entry);
+    // Entries of consecutive sequences share one key (keys::OutboxChunkKey).
+    void AddOutbox(uint64_t sequence, guanxi::v1::OutboxEntry entry);
     // Indexes a churn-warning notice by its event time (ForEachWarningSince).
     void AddWarning(const guanxi::v1::ChurnWarning& warning, uint64_t position, uint32_t index);
     void PutCheckpoint(const guanxi::v1::ProjectionCheckpoint& checkpoint);

@@ -23,6 +23,22 @@ TEST(KeysTest, PositionsSortAsNumbers) {
   EXPECT_EQ(SequenceKey(42), PositionKey(42));
 }
 
+TEST(KeysTest, AnOutboxChunkSortsByItsLastSequenceBesideSingleEntries) {
+  EXPECT_LT(SequenceKey(41), OutboxChunkKey(41));
+  EXPECT_LT(OutboxChunkKey(41), SequenceKey(42));
+  EXPECT_LT(OutboxChunkKey(255), OutboxChunkKey(256));
+  auto chunk = ParseOutboxKey(OutboxChunkKey(42));
+  ASSERT_TRUE(chunk.has_value());
+  EXPECT_EQ(chunk->last_sequence, 42u);
+  EXPECT_TRUE(chunk->chunk);
+  auto single = ParseOutboxKey(SequenceKey(7));
+  ASSERT_TRUE(single.has_value());
+  EXPECT_EQ(single->last_sequence, 7u);
+  EXPECT_FALSE(single->chunk);
+  EXPECT_FALSE(ParseOutboxKey(SequenceKey(7) + "x").has_value());
+  EXPECT_FALSE(ParseOutboxKey("short").has_value());
+}
+
 TEST(KeysTest, OneCustomersStreamNeverRunsIntoAnothers) {
   // Without the length prefix "a" at a high position would sort inside "ab"'s keys.
   const std::string a = StreamKey("a", ~uint64_t{0});
