@@ -2,8 +2,12 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 
+#include <atomic>
+#include <cstring>
 #include <memory>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "engine/storage/keys.h"
@@ -32,6 +36,39 @@ const EVP_CIPHER* Aes256Gcm() {
 EVP_CIPHER_CTX* ThreadContext() {
   thread_local const Ctx ctx(EVP_CIPHER_CTX_new());
   return ctx.get();
+}
+
+// Nonces are drawn from OpenSSL's generator 4 KiB at a time, per thread, and each byte
+// is used once: a RAND_bytes call per seal cost more than the encryption (about 3,300
+// instructions of the 5,300 a seal took, callgrind on the cost workload). The nonces
+// are as random as before (the same generator's output; they are stored in the clear
+// anyway). A fork would leave the child the parent's unused bytes, so a fork empties
+// every thread's pool (the child's next seal draws afresh).
+std::atomic<uint64_t> fork_generation{0};
+
+bool TakeNonce(unsigned char* out) {
+  static std::once_flag registered;
+  std::call_once(registered, [] {
+    pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
+  });
+  struct Pool {
+    unsigned char bytes[4096];
+    size_t used = sizeof(bytes);
+    uint64_t generation = 0;
+  };
+  thread_local Pool pool;
+  const uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+  if (pool.generation != generation) {
+    pool.used = sizeof(pool.bytes);
+    pool.generation = generation;
+  }
+  if (pool.used + kNonceBytes > sizeof(pool.bytes)) {
+    if (RAND_bytes(pool.bytes, static_cast<int>(sizeof(pool.bytes))) != 1) return false;
+    pool.used = 0;
+  }
+  std::memcpy(out, pool.bytes + pool.used, kNonceBytes);
+  pool.used += kNonceBytes;
+  return true;
 }
 
 const unsigned char* Bytes(std::string_view s) {
@@ -63,7 +100,7 @@ absl::StatusOr<std::string> Seal(const CustomerKey& key, std::string_view plaint
   const std::string_view header(out.data(), kHeaderBytes);
   auto* nonce = reinterpret_cast<unsigned char*>(out.data() + kHeaderBytes);
   auto* cipher = nonce + kNonceBytes;
-  if (RAND_bytes(nonce, kNonceBytes) != 1) return absl::InternalError("RAND_bytes failed");
+  if (!TakeNonce(nonce)) return absl::InternalError("RAND_bytes failed");
   EVP_CIPHER_CTX* const ctx = ThreadContext();
   int n = 0;
   int total = 0;

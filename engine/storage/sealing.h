@@ -12,8 +12,8 @@
 // the ciphertext, the 16-byte tag. The version and id are authenticated with the
 // additional data (`context`), which is not stored: opening with another context fails,
 // so sealed bytes moved to another customer or position do not open.
-// Thread-safe (the cipher fetched once, a cipher context per thread; OpenSSL 3's RAND is
-// thread-safe).
+// Thread-safe (the cipher fetched once, a cipher context per thread, and per thread a
+// pool of OpenSSL RAND output that nonces are taken from, each byte once).
 #pragma once
 
 #include <array>

@@ -2,7 +2,11 @@
 // event log's one read path for sealed records (event_log.h): personal data is stored
 // sealed, read back restored, read back empty once the customer's key is deleted, and a
 // record whose sealed bytes were altered is DataLoss naming its partition and position.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -57,6 +61,48 @@ TEST(SealingTest, OpensWhatItSealedAndNothingElse) {
   }
   EXPECT_EQ(Unseal(*key, sealed->substr(0, 10), SealingContext("C-1", 7)).status().code(),
             absl::StatusCode::kDataLoss);
+}
+
+// The 12-byte nonce of sealed bytes (after the version and the key id).
+std::string NonceOf(const std::string& sealed) { return sealed.substr(1 + 8, 12); }
+
+// Nonces come from a per-thread pool of generator output: across many seals (the pool
+// refilled several times) none repeats.
+TEST(SealingTest, NoNonceRepeatsAcrossPoolRefills) {
+  auto key = NewCustomerKey(1);
+  ASSERT_TRUE(key.ok());
+  std::set<std::string> nonces;
+  for (int i = 0; i < 2000; ++i) {
+    auto sealed = Seal(*key, "x", SealingContext("C-1", static_cast<uint64_t>(i)));
+    ASSERT_TRUE(sealed.ok()) << sealed.status();
+    EXPECT_TRUE(nonces.insert(NonceOf(*sealed)).second) << "seal " << i;
+  }
+}
+
+// A forked child must not hand out the parent's pooled nonces again.
+TEST(SealingTest, AForkedChildDrawsNoncesOfItsOwn) {
+  auto key = NewCustomerKey(1);
+  ASSERT_TRUE(key.ok());
+  ASSERT_TRUE(Seal(*key, "x", SealingContext("C-1", 0)).ok());  // the pool is filled
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto sealed = Seal(*key, "x", SealingContext("C-1", 1));
+    const std::string nonce = sealed.ok() ? NonceOf(*sealed) : std::string(12, '\0');
+    _exit(write(fds[1], nonce.data(), nonce.size()) == 12 ? 0 : 1);
+  }
+  close(fds[1]);
+  auto sealed = Seal(*key, "x", SealingContext("C-1", 1));
+  ASSERT_TRUE(sealed.ok());
+  std::string from_child(12, '\0');
+  ASSERT_EQ(read(fds[0], from_child.data(), from_child.size()), 12);
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_NE(from_child, NonceOf(*sealed));
 }
 
 guanxi::v1::Event Complaint(const std::string& id, const std::string& customer) {
