@@ -60,12 +60,18 @@ const PersonalFields& FindPersonalFields(const Descriptor* type, PersonalFieldsB
 }
 
 const PersonalFields& PersonalFieldsOf(const Descriptor* type) {
+  // What this thread has asked for before, without the lock (every append asks for each
+  // type of its events, several times).
+  thread_local std::unordered_map<const Descriptor*, const PersonalFields*> seen;
+  if (auto it = seen.find(type); it != seen.end()) return *it->second;
   static absl::Mutex mu(absl::kConstInit);
   // Never destroyed (any thread may read an entry until the process ends); an entry, once
   // made under `mu`, never changes.
   static auto* known = new PersonalFieldsByType();
   absl::MutexLock lock(&mu);
-  return FindPersonalFields(type, *known);
+  const PersonalFields& fields = FindPersonalFields(type, *known);
+  seen.emplace(type, &fields);
+  return fields;
 }
 
 // Moves the personal fields set in `from`, and the singular messages leading to them,
