@@ -605,16 +605,16 @@ void PartitionProjector::Record(guanxi::v1::CustomerState& state, projections::D
   auto next_index = [&]() -> uint32_t {
     return position == fact_position_ ? fact_index_[customer]++ : elsewhere++;
   };
-  for (guanxi::v1::RelationshipChange& change : derived.changes) {
+  for (const guanxi::v1::RelationshipChange& change : derived.changes) {
+    // Serialized once, for the fact and the outbox.
+    std::string serialized = change.SerializeAsString();
+    batch_.AddChangeFact(customer, position, next_index(), serialized);
     guanxi::v1::OutboxEntry entry;
     entry.set_topic(guanxi::v1::OutboxEntry::TOPIC_RELATIONSHIP_CHANGES);
     entry.set_key(customer);
-    entry.set_value(change.SerializeAsString());
+    entry.set_value(std::move(serialized));
     batch_.AddOutbox(checkpoint_.next_outbox_sequence(), std::move(entry));
     checkpoint_.set_next_outbox_sequence(checkpoint_.next_outbox_sequence() + 1);
-    guanxi::v1::DerivedFact fact;
-    *fact.mutable_change() = std::move(change);
-    batch_.AddFact(customer, position, next_index(), fact);
     ++stats_.facts;
   }
   for (guanxi::v1::ChurnWarning& warning : derived.warnings) {

@@ -124,6 +124,22 @@ void ProjectionStore::Batch::AddFact(std::string_view customer_id, uint64_t posi
   ++writes_;
 }
 
+void ProjectionStore::Batch::AddChangeFact(std::string_view customer_id, uint64_t position,
+                                           uint32_t index, std::string_view serialized_change) {
+  // A message with one field set serializes as that field: its tag, the length, the
+  // bytes (protobuf's wire format for a length-delimited field).
+  std::string value;
+  value.reserve(1 + 5 + serialized_change.size());
+  uint8_t head[1 + 5];
+  head[0] = static_cast<uint8_t>((guanxi::v1::DerivedFact::kChangeFieldNumber << 3) | 2);
+  const uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(serialized_change.size()), head + 1);
+  value.append(reinterpret_cast<const char*>(head), static_cast<size_t>(end - head));
+  value.append(serialized_change);
+  impl_->ops.push_back({2, keys::FactKey(customer_id, position, index), std::move(value), false});
+  ++writes_;
+}
+
 void ProjectionStore::Batch::AddOutbox(uint64_t sequence, guanxi::v1::OutboxEntry entry) {
   if (!impl_->outbox.entries().empty() && sequence != impl_->outbox_last + 1) {
     impl_->CloseOutboxChunk();

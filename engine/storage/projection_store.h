@@ -59,6 +59,11 @@ class ProjectionStore {
     // Facts of one customer are kept in (position, index) order.
     void AddFact(std::string_view customer_id, uint64_t position, uint32_t index,
                  const guanxi::v1::DerivedFact& fact);
+    // The fact of a relationship change given serialized (the same bytes as AddFact of a
+    // DerivedFact holding it, without serializing the change again: the caller has its
+    // bytes for the outbox).
+    void AddChangeFact(std::string_view customer_id, uint64_t position, uint32_t index,
+                       std::string_view serialized_change);
     // Entries of consecutive sequences share one key (keys::OutboxChunkKey).
     void AddOutbox(uint64_t sequence, guanxi::v1::OutboxEntry entry);
     // Indexes a churn-warning notice by its event time (ForEachWarningSince).

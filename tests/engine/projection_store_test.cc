@@ -1,7 +1,8 @@
-// The outbox's storage (ProjectionStore::AddOutbox, ReadOutbox, DeleteOutbox): one key a
-// commit, entries read back one by one, chunks deleted once all their entries are, and
-// the one-key-an-entry layout of older stores still read. Through RocksDB itself to see
-// the keys, as the corruption tests do.
+// How the projection store lays its writes out, seen through RocksDB itself (as the
+// corruption tests do): the outbox (ProjectionStore::AddOutbox, ReadOutbox, DeleteOutbox)
+// takes one key a commit, its entries read back one by one, a chunk deleted once all its
+// entries are, and the one-key-an-entry layout of older stores still read; a change's
+// fact given serialized is stored as the DerivedFact holding it.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -61,10 +62,10 @@ struct Store {
   std::unique_ptr<ProjectionStore> projections;
 };
 
-// The store's `outbox` family through plain RocksDB (the store closed meanwhile).
-class RawOutbox {
+// A family of the store through plain RocksDB (the store closed meanwhile).
+class RawFamily {
  public:
-  explicit RawOutbox(const std::string& dir) {
+  explicit RawFamily(const std::string& dir, const std::string& family = keys::kOutboxCf) {
     std::vector<std::string> names;
     EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), dir, &names).ok());
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
@@ -73,22 +74,28 @@ class RawOutbox {
     EXPECT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir, families, &handles_, &db).ok());
     db_.reset(db);
     for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == keys::kOutboxCf) outbox_ = handles_[i];
+      if (names[i] == family) family_ = handles_[i];
     }
-    EXPECT_NE(outbox_, nullptr);
+    EXPECT_NE(family_, nullptr);
   }
-  ~RawOutbox() {
+  ~RawFamily() {
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
   }
   std::vector<std::string> Keys() {
     std::vector<std::string> out;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), outbox_));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family_));
     for (it->SeekToFirst(); it->Valid(); it->Next()) out.push_back(it->key().ToString());
+    return out;
+  }
+  std::vector<std::string> Values() {
+    std::vector<std::string> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family_));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) out.push_back(it->value().ToString());
     return out;
   }
   // An entry as a store written before chunks held it: its own key, a bare OutboxEntry.
   void PutSingle(uint64_t sequence) {
-    ASSERT_TRUE(db_->Put(rocksdb::WriteOptions(), outbox_, keys::SequenceKey(sequence),
+    ASSERT_TRUE(db_->Put(rocksdb::WriteOptions(), family_, keys::SequenceKey(sequence),
                          Entry(sequence).SerializeAsString())
                     .ok());
   }
@@ -96,7 +103,7 @@ class RawOutbox {
  private:
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  rocksdb::ColumnFamilyHandle* outbox_ = nullptr;
+  rocksdb::ColumnFamilyHandle* family_ = nullptr;
 };
 
 TEST(OutboxStoreTest, ACommitsEntriesShareOneKeyAndReadBackOneByOne) {
@@ -110,7 +117,7 @@ TEST(OutboxStoreTest, ACommitsEntriesShareOneKeyAndReadBackOneByOne) {
     EXPECT_EQ(store.Read(9), (std::vector<uint64_t>{9}));
     EXPECT_TRUE(store.Read(10).empty());
   }
-  EXPECT_EQ(RawOutbox(dir.path()).Keys(),
+  EXPECT_EQ(RawFamily(dir.path()).Keys(),
             (std::vector<std::string>{keys::OutboxChunkKey(4), keys::OutboxChunkKey(9)}));
 }
 
@@ -134,7 +141,7 @@ TEST(OutboxStoreTest, EntriesOfAStoreWrittenBeforeChunksAreReadAndDeletedWithThe
   TempDir dir;
   { Store store(dir.path()); }  // makes the families
   {
-    RawOutbox raw(dir.path());
+    RawFamily raw(dir.path());
     for (uint64_t sequence = 0; sequence < 3; ++sequence) raw.PutSingle(sequence);
   }
   Store store(dir.path());
@@ -156,8 +163,40 @@ TEST(OutboxStoreTest, AGapInSequencesStartsANewChunk) {
     ASSERT_TRUE(store.projections->Commit(batch).ok());
     EXPECT_EQ(store.Read(0), (std::vector<uint64_t>{0, 1, 5, 6}));
   }
-  EXPECT_EQ(RawOutbox(dir.path()).Keys(),
+  EXPECT_EQ(RawFamily(dir.path()).Keys(),
             (std::vector<std::string>{keys::OutboxChunkKey(1), keys::OutboxChunkKey(6)}));
+}
+
+TEST(ProjectionStoreTest, AChangeGivenSerializedIsStoredAsTheFactHoldingIt) {
+  TempDir dir;
+  v1::RelationshipChange change;
+  change.set_change_id("c1/7/0");
+  change.set_customer_id("c1");
+  change.set_position(7);
+  change.mutable_score()->set_from(61.5);
+  change.mutable_score()->set_to(58.25);
+  v1::DerivedFact fact;
+  *fact.mutable_change() = change;
+  {
+    Store store(dir.path());
+    ProjectionStore::Batch batch;
+    batch.AddChangeFact("c1", 7, 0, change.SerializeAsString());
+    batch.AddFact("c1", 7, 1, fact);
+    ASSERT_TRUE(store.projections->Commit(batch).ok());
+    std::vector<std::string> read;
+    ASSERT_TRUE(store.projections
+                    ->ForEachFact("c1", [&](uint64_t position, const v1::DerivedFact& f) {
+                      EXPECT_EQ(position, 7u);
+                      read.push_back(f.change().change_id());
+                      return true;
+                    })
+                    .ok());
+    EXPECT_EQ(read, (std::vector<std::string>{"c1/7/0", "c1/7/0"}));
+  }
+  const std::vector<std::string> values = RawFamily(dir.path(), keys::kFactsCf).Values();
+  ASSERT_EQ(values.size(), 2u);
+  EXPECT_EQ(values[0], fact.SerializeAsString());
+  EXPECT_EQ(values[0], values[1]);
 }
 
 }  // namespace
