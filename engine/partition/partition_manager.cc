@@ -68,7 +68,7 @@ absl::Status PartitionManager::Close(int32_t partition) {
   auto it = owned_.find(partition);
   if (it == owned_.end()) return absl::OkStatus();
   absl::Status status = it->second->Stop();
-  Shelve(*it->second);
+  SetDown(*it->second);
   owned_.erase(it);
   CloseReleased();
   return status;
@@ -77,11 +77,18 @@ absl::Status PartitionManager::Close(int32_t partition) {
 void PartitionManager::CloseAll() {
   for (auto& [partition, p] : owned_) {
     p->Stop().IgnoreError();
-    Shelve(*p);
+    SetDown(*p);
   }
   owned_.clear();
   PublishViews();
   CloseReleased();
+}
+
+void PartitionManager::SetDown(const Partition& partition) {
+  if (auto store = stores_.find(partition.partition()); store != stores_.end()) {
+    store->second->log->Flush().IgnoreError();  // the log stays: replayed at the next open
+  }
+  Shelve(partition);
 }
 
 void PartitionManager::Shelve(const Partition& partition) {

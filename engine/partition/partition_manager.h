@@ -14,7 +14,9 @@
 // while readers hold a store"). Stores are closed only here (CloseReleased), when the
 // manager's own reference is the last one.
 //
-// With storage.snapshot_dir set, a partition released (Close, CloseAll) leaves a snapshot
+// A partition released (Close, CloseAll) has its store flushed, so that its next open (a
+// restart, `guanxi replay`, an audit, a snapshot) reads files and replays no write-ahead
+// log into memtables. With storage.snapshot_dir set, it also leaves a snapshot
 // of its store on that shelf, and a partition opened without a store here starts from
 // the shelf's newest snapshot of it (SnapshotShelf): a partition that moves between
 // instances brings its state.
@@ -82,6 +84,10 @@ class PartitionManager {
   // The partition's store: the one still open (a revoked partition's store a reader held
   // on to), or else opened now.
   absl::StatusOr<std::shared_ptr<PartitionStore>> AcquireStore(int32_t partition);
+  // A stopped partition's store made ready to close or to move: flushed (a failed flush
+  // loses nothing: the write-ahead log stays and is replayed at the next open), then
+  // shelved.
+  void SetDown(const Partition& partition);
   // Puts a snapshot of the stopped partition's store on the shelf, if there is one. A
   // failure is counted (snapshot_stats), not fatal: the next owner starts from an older
   // snapshot, or from offset 0.

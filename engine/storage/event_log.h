@@ -234,7 +234,7 @@ class EventLog {
   // could not run. Reads one snapshot, so it may run beside Append.
   absl::StatusOr<VerifyResult> Verify() const;
 
-  // Flushes memtables to SST files (tests, checkpoints).
+  // Flushes memtables to SST files (tests, checkpoints, a partition set down).
   absl::Status Flush();
 
   // Writes a consistent copy of the whole store (the log and every column family

@@ -1,5 +1,6 @@
 #include "engine/partition/partition_manager.h"
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -113,6 +114,34 @@ TEST_F(PartitionManagerTest, ARevokedStoreStaysOpenWhileAViewHoldsItAndIsTakenBa
   held.clear();
   manager.CloseReleased();
   EXPECT_TRUE(Lockable(0));
+}
+
+// Bytes in the store's write-ahead log files (what its next open replays).
+uintmax_t WalBytes(const std::string& dir) {
+  uintmax_t bytes = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".log") bytes += entry.file_size();
+  }
+  return bytes;
+}
+
+// A partition closed cleanly (a revocation, the engine stopping) is flushed: its store
+// leaves nothing in a write-ahead log for the next open to replay.
+TEST_F(PartitionManagerTest, AClosedPartitionLeavesNoWriteAheadLogToReplay) {
+  const std::string dir = PartitionDir(data_.path(), 3);
+  {
+    PartitionManager manager(data_.path(), DefaultEngineConfig().storage());
+    auto p = manager.Open(Options(3));
+    ASSERT_TRUE(p.ok()) << p.status();
+    Ingest(**p, 0, 40);
+    EXPECT_GT(WalBytes(dir), 0u);  // appends and commits went through the log
+    ASSERT_TRUE(manager.Close(3).ok());
+    EXPECT_EQ(WalBytes(dir), 0u);
+  }
+  // And what was flushed is all there.
+  auto log = EventLog::Open(dir, {.mode = OpenMode::kReadOnly});
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ((*log)->next_position(), 40u);
 }
 
 TEST_F(PartitionManagerTest, EngineRecordsAreAppendedAndProjected) {
