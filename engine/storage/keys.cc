@@ -51,7 +51,7 @@ std::string PositionKey(uint64_t position) {
 
 std::string CustomerPrefix(std::string_view customer_id) {
   std::string key;
-  key.reserve(4 + customer_id.size() + kFactSuffixSize);
+  key.reserve(4 + customer_id.size() + 8 + 4 + 1);  // room for a fact group key's suffix
   PutBigEndian32(key, static_cast<uint32_t>(customer_id.size()));
   key.append(customer_id);
   return key;
@@ -127,8 +127,23 @@ std::string FactKey(std::string_view customer_id, uint64_t position, uint32_t in
   return key;
 }
 
-uint64_t FactPosition(std::string_view key, size_t prefix_size) {
-  return GetBigEndian64(key.data() + prefix_size);
+std::string FactGroupKey(std::string_view customer_id, uint64_t position, uint32_t first_index) {
+  std::string key = FactKey(customer_id, position, first_index);
+  key.push_back('\x01');
+  return key;
+}
+
+std::optional<FactKeyParts> ParseFactKey(std::string_view key) {
+  if (key.size() < 4) return std::nullopt;
+  const size_t id_size = GetBigEndian32(key.data());
+  if (key.size() - 4 < id_size) return std::nullopt;
+  const size_t suffix = key.size() - 4 - id_size;
+  if (suffix != 12 && !(suffix == 13 && key.back() == '\x01')) return std::nullopt;
+  const char* p = key.data() + 4 + id_size;
+  return FactKeyParts{.customer_id = key.substr(4, id_size),
+                      .position = GetBigEndian64(p),
+                      .index = GetBigEndian32(p + 8),
+                      .group = suffix == 13};
 }
 
 std::string WarningKey(int64_t event_time_seconds, std::string_view customer_id,

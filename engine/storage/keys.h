@@ -28,7 +28,7 @@ inline constexpr char kCustomerKeysCf[] = "customer_keys";
 // Column families of the projections.
 inline constexpr char kStateCf[] = "state";            // customer_id -> CustomerState
 inline constexpr char kTimersCf[] = "timers";          // TimerKey -> ""
-inline constexpr char kFactsCf[] = "facts";            // FactKey -> DerivedFact
+inline constexpr char kFactsCf[] = "facts";            // FactGroupKey -> DerivedFacts
 inline constexpr char kOutboxCf[] = "outbox";          // OutboxChunkKey -> OutboxChunk
 inline constexpr char kProjectionCf[] = "projection";  // kCheckpointKey, kRefitScheduleKey
 inline constexpr char kWarningsCf[] = "warnings";      // WarningKey -> ChurnWarning
@@ -76,11 +76,19 @@ struct TimerKeyParts {
 std::optional<TimerKeyParts> ParseTimerKey(std::string_view key);
 
 // facts: CustomerPrefix + 8-byte log position + 4-byte index within what the record
-// derived.
+// derived (FactKey: one DerivedFact, as stores written before groups hold them), or the
+// same with one more byte, 0x01 (FactGroupKey: DerivedFacts, the facts from that index on
+// that one application derived). A fact is named by its FactKey either way (the warnings
+// index, Compare).
 std::string FactKey(std::string_view customer_id, uint64_t position, uint32_t index);
-inline constexpr size_t kFactSuffixSize = 12;
-// The log position of a fact key that starts with `prefix` (of CustomerPrefix).
-uint64_t FactPosition(std::string_view key, size_t prefix_size);
+std::string FactGroupKey(std::string_view customer_id, uint64_t position, uint32_t first_index);
+struct FactKeyParts {
+  std::string_view customer_id;
+  uint64_t position = 0;
+  uint32_t index = 0;  // of the first fact of a group
+  bool group = false;
+};
+std::optional<FactKeyParts> ParseFactKey(std::string_view key);
 
 // warnings: 8-byte offset-binary event time (seconds), then the fact key.
 std::string WarningKey(int64_t event_time_seconds, std::string_view customer_id,

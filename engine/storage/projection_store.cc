@@ -45,6 +45,91 @@ using rocks::FromRocks;
 using rocks::ReadOptionsAt;
 using rocks::View;
 
+// Protobuf's wire format of a length-delimited field up to its bytes: the tag, the length.
+void AppendLengthDelimited(std::string& out, int field_number, size_t size) {
+  uint8_t head[5 + 5];
+  uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(field_number) << 3 | 2, head);
+  end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size),
+                                                                      end);
+  out.append(reinterpret_cast<const char*>(head), static_cast<size_t>(end - head));
+}
+
+// The facts family fact by fact, whichever way they are stored: a group (DerivedFacts
+// under FactGroupKey) yields each of its facts under the FactKey it would have alone, so
+// stores written with and without groups read alike (ForEachFact) and compare equal
+// (Compare). value() is the fact's serialized DerivedFact.
+class FactCursor {
+ public:
+  explicit FactCursor(std::unique_ptr<rocksdb::Iterator> it) : it_(std::move(it)) {}
+  void Seek(std::string_view key) {
+    it_->Seek(rocksdb::Slice(key.data(), key.size()));
+    Load();
+  }
+  void SeekToFirst() {
+    it_->SeekToFirst();
+    Load();
+  }
+  bool Valid() const { return next_ < facts_.size(); }
+  const std::string& key() const { return key_; }
+  uint64_t position() const { return position_; }
+  std::string_view value() const { return facts_[next_]; }
+  void Next() {
+    if (++next_ < facts_.size()) {
+      key_ = keys::FactKey(customer_, position_, index_ + static_cast<uint32_t>(next_));
+      return;
+    }
+    it_->Next();
+    Load();
+  }
+  absl::Status status() const { return status_.ok() ? FromRocks(it_->status(), "reading facts") : status_; }
+
+ private:
+  // The facts of the entry the iterator is at (none at the end or on damage: status()).
+  void Load() {
+    facts_.clear();
+    next_ = 0;
+    if (!it_->Valid() || !status_.ok()) return;
+    const std::optional<keys::FactKeyParts> parts = keys::ParseFactKey(View(it_->key()));
+    if (!parts) {
+      status_ = absl::DataLossError("a malformed fact key");
+      return;
+    }
+    customer_ = std::string(parts->customer_id);
+    position_ = parts->position;
+    index_ = parts->index;
+    const std::string_view value = View(it_->value());
+    if (!parts->group) {
+      facts_.push_back(value);
+    } else {
+      google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(value.data()),
+                                                static_cast<int>(value.size()));
+      uint32_t size = 0;
+      while (in.CurrentPosition() < static_cast<int>(value.size())) {
+        if (in.ReadTag() != (guanxi::v1::DerivedFacts::kFactsFieldNumber << 3 | 2) ||
+            !in.ReadVarint32(&size) || !in.Skip(static_cast<int>(size))) {
+          facts_.clear();
+          status_ = absl::DataLossError(absl::StrCat("the facts of customer ", customer_,
+                                                     " at position ", position_,
+                                                     " do not parse"));
+          return;
+        }
+        facts_.push_back(value.substr(static_cast<size_t>(in.CurrentPosition()) - size, size));
+      }
+    }
+    key_ = keys::FactKey(customer_, position_, index_);
+  }
+
+  std::unique_ptr<rocksdb::Iterator> it_;
+  absl::Status status_;
+  std::string customer_;
+  uint64_t position_ = 0;
+  uint32_t index_ = 0;
+  std::vector<std::string_view> facts_;
+  size_t next_ = 0;
+  std::string key_;
+};
+
 std::string Hex(std::string_view bytes) {
   std::string out;
   for (unsigned char c : bytes) absl::StrAppendFormat(&out, "%02x", c);
@@ -77,10 +162,35 @@ struct ProjectionStore::Batch::Impl {
     bool erase = false;
   };
   std::vector<Op> ops;
+  // The open group of facts: ops[facts_op] holds those of (customer, position) with the
+  // FactKey prefix `facts_of`, up to index facts_next - 1.
+  size_t facts_op = SIZE_MAX;
+  std::string facts_of;
+  uint32_t facts_next = 0;
   // The outbox entries added since the last chunk was closed: consecutive sequences,
   // the last `outbox_last`.
   guanxi::v1::OutboxChunk outbox;
   uint64_t outbox_last = 0;
+
+  // Adds a fact given as a serialized DerivedFact (`head`, then `body`, as one message) to
+  // the open group when it continues it, else to a new group.
+  void AddFact(std::string_view customer_id, uint64_t position, uint32_t index,
+               std::string_view head, std::string_view body) {
+    std::string key = keys::FactKey(customer_id, position, index);
+    const std::string_view of(key.data(), key.size() - 4);  // without the index
+    if (facts_op == SIZE_MAX || index != facts_next || of != facts_of) {
+      facts_of = std::string(of);
+      ops.push_back({2, keys::FactGroupKey(customer_id, position, index), {}, false});
+      facts_op = ops.size() - 1;
+    }
+    // An element of DerivedFacts.facts: the field's tag, the length, the bytes.
+    std::string& value = ops[facts_op].value;
+    AppendLengthDelimited(value, guanxi::v1::DerivedFacts::kFactsFieldNumber,
+                          head.size() + body.size());
+    value.append(head);
+    value.append(body);
+    facts_next = index + 1;
+  }
 
   // Adds the open chunk (if any) to `ops`, under its last entry's sequence.
   void CloseOutboxChunk() {
@@ -95,6 +205,7 @@ ProjectionStore::Batch::~Batch() = default;
 
 void ProjectionStore::Batch::Clear() {
   impl_->ops.clear();
+  impl_->facts_op = SIZE_MAX;
   impl_->outbox.Clear();
   writes_ = 0;
 }
@@ -119,24 +230,18 @@ void ProjectionStore::Batch::MoveTimer(std::string_view customer_id,
 
 void ProjectionStore::Batch::AddFact(std::string_view customer_id, uint64_t position,
                                      uint32_t index, const guanxi::v1::DerivedFact& fact) {
-  impl_->ops.push_back(
-      {2, keys::FactKey(customer_id, position, index), fact.SerializeAsString(), false});
+  impl_->AddFact(customer_id, position, index, fact.SerializeAsString(), {});
   ++writes_;
 }
 
 void ProjectionStore::Batch::AddChangeFact(std::string_view customer_id, uint64_t position,
                                            uint32_t index, std::string_view serialized_change) {
   // A message with one field set serializes as that field: its tag, the length, the
-  // bytes (protobuf's wire format for a length-delimited field).
-  std::string value;
-  value.reserve(1 + 5 + serialized_change.size());
-  uint8_t head[1 + 5];
-  head[0] = static_cast<uint8_t>((guanxi::v1::DerivedFact::kChangeFieldNumber << 3) | 2);
-  const uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
-      static_cast<uint32_t>(serialized_change.size()), head + 1);
-  value.append(reinterpret_cast<const char*>(head), static_cast<size_t>(end - head));
-  value.append(serialized_change);
-  impl_->ops.push_back({2, keys::FactKey(customer_id, position, index), std::move(value), false});
+  // bytes.
+  std::string head;
+  AppendLengthDelimited(head, guanxi::v1::DerivedFact::kChangeFieldNumber,
+                        serialized_change.size());
+  impl_->AddFact(customer_id, position, index, head, serialized_change);
   ++writes_;
 }
 
@@ -341,21 +446,19 @@ absl::Status ProjectionStore::ForEachFact(
     const std::function<bool(uint64_t, const guanxi::v1::DerivedFact&)>& visit,
     const StoreSnapshot* at, uint64_t from) const {
   const std::string prefix = keys::CustomerPrefix(customer_id);
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ReadOptionsAt(at), impl_->facts));
+  FactCursor facts(
+      std::unique_ptr<rocksdb::Iterator>(impl_->db->NewIterator(ReadOptionsAt(at), impl_->facts)));
   guanxi::v1::DerivedFact fact;
-  for (it->Seek(keys::FactKey(customer_id, from, 0)); it->Valid(); it->Next()) {
-    const std::string_view key = View(it->key());
-    if (key.substr(0, prefix.size()) != prefix) break;
-    if (key.size() != prefix.size() + keys::kFactSuffixSize) {
-      return absl::DataLossError("a malformed fact key");
-    }
-    if (!fact.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+  for (facts.Seek(keys::FactKey(customer_id, from, 0)); facts.Valid(); facts.Next()) {
+    if (!facts.key().starts_with(prefix)) break;
+    const std::string_view bytes = facts.value();
+    if (!fact.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
       return absl::DataLossError(
           absl::StrCat("a fact of customer ", Sv(customer_id), " does not parse"));
     }
-    if (!visit(keys::FactPosition(key, prefix.size()), fact)) break;
+    if (!visit(facts.position(), fact)) break;
   }
-  return FromRocks(it->status(), "reading facts");
+  return facts.status();
 }
 
 absl::Status ProjectionStore::ForEachWarningSince(
@@ -433,6 +536,65 @@ bool ProjectionStore::AwaitOutboxStart(uint64_t sequence, absl::Duration timeout
   return impl_->outbox_mu.AwaitWithTimeout(absl::Condition(&reached), timeout);
 }
 
+namespace {
+
+// A family's entries as stored (every family but the facts, which FactCursor reads).
+class EntryCursor {
+ public:
+  explicit EntryCursor(std::unique_ptr<rocksdb::Iterator> it) : it_(std::move(it)) {}
+  void SeekToFirst() { it_->SeekToFirst(); }
+  bool Valid() const { return it_->Valid(); }
+  std::string_view key() const { return View(it_->key()); }
+  std::string_view value() const { return View(it_->value()); }
+  void Next() { it_->Next(); }
+  absl::Status status() const { return FromRocks(it_->status(), "comparing stores"); }
+
+ private:
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+// Up to `max_differences` in `differences`: the keys of one family only one store has,
+// and those whose values differ.
+template <typename Cursor>
+absl::Status CompareFamily(const std::string& family, Cursor& x, Cursor& y,
+                           size_t max_differences, std::vector<std::string>& differences) {
+  auto key_of = [&](const Cursor& it) {
+    // States are keyed by readable customer ids; show the binary keys in hex.
+    const std::string_view key = it.key();
+    return family == kStateCf ? std::string(key) : Hex(key);
+  };
+  // The refit bookkeeping is the live requester's, not a projection: a replay has none.
+  auto skip = [&](Cursor& it) {
+    if (it.Valid() && family == kProjectionCf && it.key() == kRefitScheduleKey) it.Next();
+  };
+  x.SeekToFirst();
+  y.SeekToFirst();
+  skip(x);
+  skip(y);
+  while ((x.Valid() || y.Valid()) && differences.size() < max_differences) {
+    const int order = !x.Valid() ? 1 : !y.Valid() ? -1 : std::string_view(x.key()).compare(y.key());
+    if (order < 0) {
+      differences.push_back(absl::StrCat(family, " ", key_of(x), ": only in the first"));
+      x.Next();
+    } else if (order > 0) {
+      differences.push_back(absl::StrCat(family, " ", key_of(y), ": only in the second"));
+      y.Next();
+    } else {
+      if (x.value() != y.value()) {
+        differences.push_back(absl::StrCat(family, " ", key_of(x), ": values differ"));
+      }
+      x.Next();
+      y.Next();
+    }
+    skip(x);
+    skip(y);
+  }
+  RETURN_IF_ERROR(x.status());
+  return y.status();
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<std::string>> ProjectionStore::Compare(const ProjectionStore& a,
                                                                   const ProjectionStore& b,
                                                                   size_t max_differences) {
@@ -444,48 +606,19 @@ absl::StatusOr<std::vector<std::string>> ProjectionStore::Compare(const Projecti
        {kWarningsCf, &Impl::warnings},
        {kProjectionCf, &Impl::projection}};
   for (const auto& [name, member] : families) {
-    std::unique_ptr<rocksdb::Iterator> x(
-        a.impl_->db->NewIterator(rocksdb::ReadOptions(), a.impl_.get()->*member));
-    std::unique_ptr<rocksdb::Iterator> y(
-        b.impl_->db->NewIterator(rocksdb::ReadOptions(), b.impl_.get()->*member));
-    x->SeekToFirst();
-    y->SeekToFirst();
-    // A copy for the lambdas: clang 14 cannot capture a structured binding.
+    auto iterator = [&, member = member](const ProjectionStore& store) {
+      return std::unique_ptr<rocksdb::Iterator>(
+          store.impl_->db->NewIterator(rocksdb::ReadOptions(), store.impl_.get()->*member));
+    };
     const std::string family(name);
-    auto key_of = [&](rocksdb::Iterator& it) {
-      // States and facts are keyed by readable customer ids; show timers' and facts'
-      // binary parts in hex.
-      const std::string_view key = View(it.key());
-      return family == kStateCf ? std::string(key) : Hex(key);
-    };
-    // The refit bookkeeping is the live requester's, not a projection: a replay has none.
-    auto skip = [&](rocksdb::Iterator& it) {
-      if (it.Valid() && family == kProjectionCf && View(it.key()) == kRefitScheduleKey) {
-        it.Next();
-      }
-    };
-    skip(*x);
-    skip(*y);
-    while ((x->Valid() || y->Valid()) && differences.size() < max_differences) {
-      const int order = !x->Valid() ? 1 : !y->Valid() ? -1 : x->key().compare(y->key());
-      if (order < 0) {
-        differences.push_back(absl::StrCat(name, " ", key_of(*x), ": only in the first"));
-        x->Next();
-      } else if (order > 0) {
-        differences.push_back(absl::StrCat(name, " ", key_of(*y), ": only in the second"));
-        y->Next();
-      } else {
-        if (x->value() != y->value()) {
-          differences.push_back(absl::StrCat(name, " ", key_of(*x), ": values differ"));
-        }
-        x->Next();
-        y->Next();
-      }
-      skip(*x);
-      skip(*y);
+    if (family == kFactsCf) {
+      // Fact by fact: a store written before facts were grouped compares equal.
+      FactCursor x(iterator(a)), y(iterator(b));
+      RETURN_IF_ERROR(CompareFamily(family, x, y, max_differences, differences));
+    } else {
+      EntryCursor x(iterator(a)), y(iterator(b));
+      RETURN_IF_ERROR(CompareFamily(family, x, y, max_differences, differences));
     }
-    RETURN_IF_ERROR(FromRocks(x->status(), "comparing stores"));
-    RETURN_IF_ERROR(FromRocks(y->status(), "comparing stores"));
   }
   return differences;
 }

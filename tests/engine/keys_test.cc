@@ -81,8 +81,23 @@ TEST(KeysTest, HeadValueRoundTripsAndRejectsAWrongSize) {
 TEST(KeysTest, FactsAndWarningsSortByCustomerPositionIndexAndByTime) {
   const std::string prefix = CustomerPrefix("c");
   const std::string fact = FactKey("c", 77, 2);
-  EXPECT_EQ(fact.size(), prefix.size() + kFactSuffixSize);
-  EXPECT_EQ(FactPosition(fact, prefix.size()), 77u);
+  EXPECT_TRUE(fact.starts_with(prefix));
+  auto parts = ParseFactKey(fact);
+  ASSERT_TRUE(parts.has_value());
+  EXPECT_EQ(parts->customer_id, "c");
+  EXPECT_EQ(parts->position, 77u);
+  EXPECT_EQ(parts->index, 2u);
+  EXPECT_FALSE(parts->group);
+  auto group = ParseFactKey(FactGroupKey("c", 77, 2));
+  ASSERT_TRUE(group.has_value());
+  EXPECT_EQ(group->position, 77u);
+  EXPECT_EQ(group->index, 2u);
+  EXPECT_TRUE(group->group);
+  EXPECT_FALSE(ParseFactKey(fact + "x").has_value());
+  EXPECT_FALSE(ParseFactKey(fact.substr(0, fact.size() - 1)).has_value());
+  // A group sorts where its first fact would, before the next index.
+  EXPECT_LT(FactKey("c", 77, 2), FactGroupKey("c", 77, 2));
+  EXPECT_LT(FactGroupKey("c", 77, 2), FactKey("c", 77, 3));
   EXPECT_LT(FactKey("c", 77, 2), FactKey("c", 77, 3));
   EXPECT_LT(FactKey("c", 77, 9), FactKey("c", 78, 0));
   EXPECT_LT(WarningKey(-10, "z", 9, 0), WarningKey(5, "a", 0, 0));

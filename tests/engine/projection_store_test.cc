@@ -1,8 +1,8 @@
 // How the projection store lays its writes out, seen through RocksDB itself (as the
 // corruption tests do): the outbox (ProjectionStore::AddOutbox, ReadOutbox, DeleteOutbox)
 // takes one key a commit, its entries read back one by one, a chunk deleted once all its
-// entries are, and the one-key-an-entry layout of older stores still read; a change's
-// fact given serialized is stored as the DerivedFact holding it.
+// entries are, and the one-key-an-entry layout of older stores still read; the facts of
+// one application share a key, and facts stored one a key read and compare alike.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -13,6 +13,7 @@
 #include "engine/storage/event_log.h"
 #include "engine/storage/keys.h"
 #include "engine/storage/projection_store.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "tests/engine/event_log_test_util.h"
@@ -93,12 +94,11 @@ class RawFamily {
     for (it->SeekToFirst(); it->Valid(); it->Next()) out.push_back(it->value().ToString());
     return out;
   }
-  // An entry as a store written before chunks held it: its own key, a bare OutboxEntry.
-  void PutSingle(uint64_t sequence) {
-    ASSERT_TRUE(db_->Put(rocksdb::WriteOptions(), family_, keys::SequenceKey(sequence),
-                         Entry(sequence).SerializeAsString())
-                    .ok());
+  void Put(const std::string& key, const std::string& value) {
+    ASSERT_TRUE(db_->Put(rocksdb::WriteOptions(), family_, key, value).ok());
   }
+  // An entry as a store written before chunks held it: its own key, a bare OutboxEntry.
+  void PutSingle(uint64_t sequence) { Put(keys::SequenceKey(sequence), Entry(sequence).SerializeAsString()); }
 
  private:
   std::unique_ptr<rocksdb::DB> db_;
@@ -167,36 +167,86 @@ TEST(OutboxStoreTest, AGapInSequencesStartsANewChunk) {
             (std::vector<std::string>{keys::OutboxChunkKey(1), keys::OutboxChunkKey(6)}));
 }
 
-TEST(ProjectionStoreTest, AChangeGivenSerializedIsStoredAsTheFactHoldingIt) {
-  TempDir dir;
-  v1::RelationshipChange change;
-  change.set_change_id("c1/7/0");
+v1::DerivedFact ChangeFact(const std::string& id) {
+  v1::DerivedFact fact;
+  v1::RelationshipChange& change = *fact.mutable_change();
+  change.set_change_id(id);
   change.set_customer_id("c1");
   change.set_position(7);
   change.mutable_score()->set_from(61.5);
   change.mutable_score()->set_to(58.25);
-  v1::DerivedFact fact;
-  *fact.mutable_change() = change;
+  return fact;
+}
+
+// The change ids ForEachFact gives for c1, with their positions.
+std::vector<std::string> FactsOf(const ProjectionStore& store) {
+  std::vector<std::string> read;
+  EXPECT_TRUE(store
+                  .ForEachFact("c1",
+                               [&](uint64_t position, const v1::DerivedFact& f) {
+                                 read.push_back(absl::StrCat(position, ":", f.change().change_id()));
+                                 return true;
+                               })
+                  .ok());
+  return read;
+}
+
+// The facts one application derived for a customer share one key, whichever way each
+// was added (a change given serialized is stored as the DerivedFact holding it); an
+// index that does not follow, or another position, starts another key.
+TEST(ProjectionStoreTest, TheFactsOfOneApplicationShareOneKey) {
+  TempDir dir;
   {
     Store store(dir.path());
     ProjectionStore::Batch batch;
-    batch.AddChangeFact("c1", 7, 0, change.SerializeAsString());
-    batch.AddFact("c1", 7, 1, fact);
+    batch.AddChangeFact("c1", 7, 0, ChangeFact("a").change().SerializeAsString());
+    batch.AddFact("c1", 7, 1, ChangeFact("b"));
+    batch.AddFact("c1", 7, 3, ChangeFact("d"));  // a gap: another key
+    batch.AddFact("c1", 9, 0, ChangeFact("e"));  // another position
     ASSERT_TRUE(store.projections->Commit(batch).ok());
-    std::vector<std::string> read;
-    ASSERT_TRUE(store.projections
-                    ->ForEachFact("c1", [&](uint64_t position, const v1::DerivedFact& f) {
-                      EXPECT_EQ(position, 7u);
-                      read.push_back(f.change().change_id());
-                      return true;
-                    })
-                    .ok());
-    EXPECT_EQ(read, (std::vector<std::string>{"c1/7/0", "c1/7/0"}));
+    EXPECT_EQ(FactsOf(*store.projections),
+              (std::vector<std::string>{"7:a", "7:b", "7:d", "9:e"}));
   }
-  const std::vector<std::string> values = RawFamily(dir.path(), keys::kFactsCf).Values();
-  ASSERT_EQ(values.size(), 2u);
-  EXPECT_EQ(values[0], fact.SerializeAsString());
-  EXPECT_EQ(values[0], values[1]);
+  RawFamily raw(dir.path(), keys::kFactsCf);
+  EXPECT_EQ(raw.Keys(), (std::vector<std::string>{keys::FactGroupKey("c1", 7, 0),
+                                                  keys::FactGroupKey("c1", 7, 3),
+                                                  keys::FactGroupKey("c1", 9, 0)}));
+  v1::DerivedFacts first;
+  *first.add_facts() = ChangeFact("a");
+  *first.add_facts() = ChangeFact("b");
+  EXPECT_EQ(raw.Values()[0], first.SerializeAsString());
+}
+
+// A store written before facts were grouped (one DerivedFact a key) reads the same, and
+// compares equal to one holding the same facts in groups (a replay of an old log).
+TEST(ProjectionStoreTest, FactsStoredOneAKeyReadAndCompareAsGroupedOnes) {
+  TempDir old_dir, new_dir;
+  { Store store(old_dir.path()); }
+  {
+    RawFamily raw(old_dir.path(), keys::kFactsCf);
+    raw.Put(keys::FactKey("c1", 7, 0), ChangeFact("a").SerializeAsString());
+    raw.Put(keys::FactKey("c1", 7, 1), ChangeFact("b").SerializeAsString());
+  }
+  Store old_store(old_dir.path());
+  Store new_store(new_dir.path());
+  ProjectionStore::Batch batch;
+  batch.AddFact("c1", 7, 0, ChangeFact("a"));
+  batch.AddFact("c1", 7, 1, ChangeFact("b"));
+  ASSERT_TRUE(new_store.projections->Commit(batch).ok());
+  EXPECT_EQ(FactsOf(*old_store.projections), (std::vector<std::string>{"7:a", "7:b"}));
+  EXPECT_EQ(FactsOf(*new_store.projections), (std::vector<std::string>{"7:a", "7:b"}));
+  auto same = ProjectionStore::Compare(*old_store.projections, *new_store.projections, 5);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_TRUE(same->empty()) << (*same)[0];
+
+  // A fact that differs is named by its own key, inside a group too.
+  ProjectionStore::Batch more;
+  more.AddFact("c1", 7, 2, ChangeFact("c"));
+  ASSERT_TRUE(new_store.projections->Commit(more).ok());
+  auto differ = ProjectionStore::Compare(*old_store.projections, *new_store.projections, 5);
+  ASSERT_TRUE(differ.ok()) << differ.status();
+  ASSERT_EQ(differ->size(), 1u);
+  EXPECT_THAT((*differ)[0], ::testing::HasSubstr("only in the second"));
 }
 
 }  // namespace
