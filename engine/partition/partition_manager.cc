@@ -85,17 +85,12 @@ void PartitionManager::CloseAll() {
 }
 
 void PartitionManager::SetDown(const Partition& partition) {
-  if (auto store = stores_.find(partition.partition()); store != stores_.end()) {
-    store->second->log->Flush().IgnoreError();  // the log stays: replayed at the next open
-  }
-  Shelve(partition);
-}
-
-void PartitionManager::Shelve(const Partition& partition) {
-  if (shelf_ == nullptr || partition.next_offset() < 0) return;  // nothing consumed
   auto store = stores_.find(partition.partition());
   if (store == stores_.end()) return;
-  shelf_->Take(*store->second->log, partition.partition(), partition.next_offset())
+  EventLog& log = *store->second->log;
+  log.Flush().IgnoreError();  // the log stays: replayed at the next open
+  if (shelf_ == nullptr || partition.next_offset() < 0) return;  // nothing consumed
+  shelf_->Take(log, partition.partition(), partition.next_offset())
       .IgnoreError();  // counted by the shelf
 }
 

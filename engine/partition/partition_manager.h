@@ -85,13 +85,10 @@ class PartitionManager {
   // on to), or else opened now.
   absl::StatusOr<std::shared_ptr<PartitionStore>> AcquireStore(int32_t partition);
   // A stopped partition's store made ready to close or to move: flushed (a failed flush
-  // loses nothing: the write-ahead log stays and is replayed at the next open), then
-  // shelved.
+  // loses nothing: the write-ahead log stays and is replayed at the next open), then a
+  // snapshot of it put on the shelf, if there is one. A failed snapshot is counted
+  // (snapshot_stats), not fatal: the next owner starts from an older one, or from offset 0.
   void SetDown(const Partition& partition);
-  // Puts a snapshot of the stopped partition's store on the shelf, if there is one. A
-  // failure is counted (snapshot_stats), not fatal: the next owner starts from an older
-  // snapshot, or from offset 0.
-  void Shelve(const Partition& partition);
 
   const std::string data_dir_;
   const guanxi::v1::StorageConfig storage_config_;

@@ -162,10 +162,9 @@ struct ProjectionStore::Batch::Impl {
     bool erase = false;
   };
   std::vector<Op> ops;
-  // The open group of facts: ops[facts_op] holds those of (customer, position) with the
-  // FactKey prefix `facts_of`, up to index facts_next - 1.
+  // The open group of facts: ops[facts_op] holds those of its key's customer and
+  // position, up to index facts_next - 1.
   size_t facts_op = SIZE_MAX;
-  std::string facts_of;
   uint32_t facts_next = 0;
   // The outbox entries added since the last chunk was closed: consecutive sequences,
   // the last `outbox_last`.
@@ -176,11 +175,14 @@ struct ProjectionStore::Batch::Impl {
   // the open group when it continues it, else to a new group.
   void AddFact(std::string_view customer_id, uint64_t position, uint32_t index,
                std::string_view head, std::string_view body) {
-    std::string key = keys::FactKey(customer_id, position, index);
-    const std::string_view of(key.data(), key.size() - 4);  // without the index
-    if (facts_op == SIZE_MAX || index != facts_next || of != facts_of) {
-      facts_of = std::string(of);
-      ops.push_back({2, keys::FactGroupKey(customer_id, position, index), {}, false});
+    // The customer and position are the group key's bytes before the index and 0x01.
+    constexpr size_t kIndexAndMark = 4 + 1;
+    std::string key = keys::FactGroupKey(customer_id, position, index);
+    const std::string_view of(key.data(), key.size() - kIndexAndMark);
+    if (facts_op == SIZE_MAX || index != facts_next ||
+        !std::string_view(ops[facts_op].key).starts_with(of) ||
+        ops[facts_op].key.size() != key.size()) {
+      ops.push_back({2, std::move(key), {}, false});
       facts_op = ops.size() - 1;
     }
     // An element of DerivedFacts.facts: the field's tag, the length, the bytes.
