@@ -1,7 +1,6 @@
 #include "engine/storage/event_log.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -16,6 +15,7 @@ namespace {
 
 using ::guanxi::engine::testing::OrderRecord;
 using ::guanxi::engine::testing::TempDir;
+using ::guanxi::engine::testing::WalBytes;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -146,15 +146,6 @@ TEST(EventLogTest, ReopenKeepsRecordsHeadAndOffsets) {
   EXPECT_TRUE(result->outcomes[0].duplicate);  // the dedup index survived too
   EXPECT_EQ(result->outcomes[1].position, 2u);
   EXPECT_TRUE(log->Verify()->ok);
-}
-
-// The total size of the write-ahead log files in a store's directory.
-uintmax_t WalBytes(const std::string& dir) {
-  uintmax_t bytes = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().extension() == ".log") bytes += entry.file_size();
-  }
-  return bytes;
 }
 
 // A scratch store writes nothing to RocksDB's write-ahead log; a store by default does.

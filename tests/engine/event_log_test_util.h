@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -42,6 +43,16 @@ inline guanxi::v1::LogRecord OrderRecord(const std::string& event_id, const std:
   r.mutable_source()->set_partition(partition);
   r.mutable_source()->set_offset(offset);
   return r;
+}
+
+// The total size of the write-ahead log files in a store's directory (what its next open
+// replays).
+inline uintmax_t WalBytes(const std::string& dir) {
+  uintmax_t bytes = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".log") bytes += entry.file_size();
+  }
+  return bytes;
 }
 
 }  // namespace guanxi::engine::testing

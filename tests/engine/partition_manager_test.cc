@@ -1,6 +1,5 @@
 #include "engine/partition/partition_manager.h"
 
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -13,6 +12,7 @@ namespace guanxi::engine {
 namespace {
 
 using ::guanxi::engine::testing::TempDir;
+using ::guanxi::engine::testing::WalBytes;
 
 class NoSideOutput final : public SideOutput {
  public:
@@ -114,15 +114,6 @@ TEST_F(PartitionManagerTest, ARevokedStoreStaysOpenWhileAViewHoldsItAndIsTakenBa
   held.clear();
   manager.CloseReleased();
   EXPECT_TRUE(Lockable(0));
-}
-
-// Bytes in the store's write-ahead log files (what its next open replays).
-uintmax_t WalBytes(const std::string& dir) {
-  uintmax_t bytes = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().extension() == ".log") bytes += entry.file_size();
-  }
-  return bytes;
 }
 
 // A partition closed cleanly (a revocation, the engine stopping) is flushed: its store
