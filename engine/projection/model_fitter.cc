@@ -1,8 +1,18 @@
 #include "engine/projection/model_fitter.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace guanxi::engine {
+
+uint32_t ReclassifyPerRecord(int64_t population, uint64_t interval_records) {
+  const uint64_t half = interval_records / 2;
+  if (half == 0) return kMaxReclassifyPerRecord;
+  const uint64_t customers = static_cast<uint64_t>(std::max<int64_t>(population, 0));
+  const uint64_t per_record = (customers + half - 1) / half;  // rounded up
+  return static_cast<uint32_t>(
+      std::clamp<uint64_t>(per_record, 1, kMaxReclassifyPerRecord));
+}
 
 guanxi::v1::LogRecord FitModelRecord(const FitRequest& request) {
   guanxi::v1::LogRecord record;
@@ -10,7 +20,8 @@ guanxi::v1::LogRecord FitModelRecord(const FitRequest& request) {
       request.config, request.figures, request.population, request.as_of,
       request.previous_bgnbd ? &*request.previous_bgnbd : nullptr);
   record.mutable_model()->add_partitions(request.partition);
-  record.mutable_model()->set_reclassify_per_record(kReclassifyPerRecord);
+  record.mutable_model()->set_reclassify_per_record(
+      ReclassifyPerRecord(request.population, request.interval_records));
   if (request.purchasers > static_cast<int64_t>(request.figures.size())) {
     record.mutable_model()->set_sample(static_cast<int64_t>(request.figures.size()));
   }
@@ -44,6 +55,7 @@ guanxi::v1::PendingRefit PendingRefitOf(const FitRequest& request) {
   pending.set_risk_horizon_days(request.risk_horizon_days);
   if (request.previous_risk) *pending.mutable_previous_risk() = *request.previous_risk;
   if (request.previous_bgnbd) *pending.mutable_previous_bgnbd() = *request.previous_bgnbd;
+  pending.set_interval_records(request.interval_records);
   return pending;
 }
 
@@ -56,7 +68,8 @@ FitRequest FitRequestOf(const guanxi::v1::PendingRefit& pending, int32_t partiti
                      .purchasers = pending.purchasers(),
                      .as_of = pending.as_of(),
                      .land_at = pending.land_at(),
-                     .sink = std::move(sink)};
+                     .sink = std::move(sink),
+                     .interval_records = pending.interval_records()};
   const int n = pending.recency_days_size();
   request.figures.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {

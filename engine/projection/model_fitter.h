@@ -62,17 +62,26 @@ struct FitRequest {
   std::optional<guanxi::v1::ChurnRiskModel> previous_risk{};
   // The BG/NBD model in force, if it converged: where the fit starts (FitPopulation).
   std::optional<guanxi::v1::BgNbdModel> previous_bgnbd{};
+  // The records applied since the refit before was due (RefitSchedule.last_due_position):
+  // what paces the model's reclassification (ReclassifyPerRecord). 0: not known.
+  uint64_t interval_records = 0;
 };
 
 // How many customers a model record reclassifies after each record applied
 // (ModelRecord.reclassify_per_record), so that no record waits for a whole partition:
-// about half a millisecond of work (some 16 microseconds a customer on the benchmark
-// machine), where reclassifying 600,000 customers at once stalled the partition for ten
-// seconds. A pass over 800 customers then ends 25 records after its model.
-inline constexpr uint32_t kReclassifyPerRecord = 32;
+// enough to finish the pass within half as many records as the partition applied in the
+// refit interval before (`interval_records`), at least 1 and at most
+// kMaxReclassifyPerRecord (about half a millisecond of work, some 16 microseconds a
+// customer on the benchmark machine; 0 interval records: that most). Paced to the
+// partition's own traffic, the pass costs each record little where every partition
+// reclassifying 32 a record at once took the cores from the events (docs/architecture.md,
+// "Reclassifying a partition"); a pass that would need more than the most per record
+// ends at the next refit's due time or when the partition is quiet, as before.
+inline constexpr uint32_t kMaxReclassifyPerRecord = 32;
+uint32_t ReclassifyPerRecord(int64_t population, uint64_t interval_records);
 
 // The model record of a fit (synchronous): what ModelFitter hands to the sink. It
-// reclassifies kReclassifyPerRecord customers a record.
+// reclassifies ReclassifyPerRecord(population, interval_records) customers a record.
 guanxi::v1::LogRecord FitModelRecord(const FitRequest& request);
 
 // A request's input as stored with the refit bookkeeping, and back.

@@ -266,6 +266,10 @@ absl::Status PartitionProjector::MaybeRefit() {
   // log already, when the run before landed it: applied when reached, not asked again.
   bool logged = false;
   if (fit) {
+    // The records since the refit before was due pace this model's reclassification.
+    const uint64_t since = schedule_.last_due_position();
+    request.interval_records = next_position() > since ? next_position() - since : 0;
+    schedule_.set_last_due_position(next_position());
     requested_as_of_ = request.as_of;
     ASSIGN_OR_RETURN(logged, ModelLogged(next_position(), request.land_at + 1, request.as_of));
     if (!logged) *schedule_.add_pending() = PendingRefitOf(request);

@@ -60,7 +60,8 @@ TEST(ModelFitterTest, AStoredRequestFitsTheSameModel) {
                      .config = DefaultEngineConfig().classification(),
                      .figures = Figures(300),
                      .population = 320,
-                     .land_at = 4242};
+                     .land_at = 4242,
+                     .interval_records = 100};
   request.as_of.set_seconds(1'700'000'000);
   // With a churn risk calibration (features in floats, as snapshots hold them).
   request.risk_horizon_days = 90;
@@ -83,11 +84,32 @@ TEST(ModelFitterTest, AStoredRequestFitsTheSameModel) {
             request.previous_bgnbd->SerializeAsString());
   EXPECT_EQ(restored.land_at, 4242u);
   EXPECT_EQ(restored.population, 320);
+  EXPECT_EQ(restored.interval_records, 100u);
   ASSERT_EQ(restored.figures.size(), request.figures.size());
   ASSERT_EQ(restored.risk_examples.size(), request.risk_examples.size());
   const v1::LogRecord fitted = FitModelRecord(request);
   ASSERT_TRUE(fitted.model().has_churn_risk());
+  EXPECT_EQ(fitted.model().reclassify_per_record(), 7u);  // 320 customers in 50 records
   EXPECT_EQ(FitModelRecord(restored).SerializeAsString(), fitted.SerializeAsString());
+}
+
+// A model's pass over its partition ends within half the records of the refit interval
+// before it, from 1 to kMaxReclassifyPerRecord customers a record.
+TEST(ModelFitterTest, PacesTheReclassificationToThePartitionsTraffic) {
+  EXPECT_EQ(ReclassifyPerRecord(900, 4'500), 1u);     // 900 customers in 2,250 records
+  EXPECT_EQ(ReclassifyPerRecord(900, 1'800), 1u);     // exactly in 900
+  EXPECT_EQ(ReclassifyPerRecord(901, 1'800), 2u);     // rounded up, not past half
+  EXPECT_EQ(ReclassifyPerRecord(600'000, 1'000'000), 2u);
+  EXPECT_EQ(ReclassifyPerRecord(600'000, 20'000), kMaxReclassifyPerRecord);  // capped
+  EXPECT_EQ(ReclassifyPerRecord(0, 1'000), 1u);
+  EXPECT_EQ(ReclassifyPerRecord(900, 0), kMaxReclassifyPerRecord);  // not known
+  EXPECT_EQ(ReclassifyPerRecord(900, 1), kMaxReclassifyPerRecord);
+  FitRequest request{.config = DefaultEngineConfig().classification(),
+                     .figures = Figures(100),
+                     .population = 100};
+  EXPECT_EQ(FitModelRecord(request).model().reclassify_per_record(), kMaxReclassifyPerRecord);
+  request.interval_records = 2'000;
+  EXPECT_EQ(FitModelRecord(request).model().reclassify_per_record(), 1u);
 }
 
 // A refit with nothing to calibrate the churn risk on keeps the one in force.

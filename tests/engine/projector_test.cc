@@ -16,6 +16,7 @@
 #include "engine/storage/data_dir.h"
 #include "engine/storage/projection_store.h"
 #include "engine/partition/model_slots.h"
+#include "engine/projection/model_fitter.h"
 #include "engine/projection/replay.h"
 #include "engine/projection/worker.h"
 #include "gmock/gmock.h"
@@ -670,16 +671,31 @@ v1::ModelRecord RefitAlong(const v1::EngineConfig& config) {
   EXPECT_TRUE(projector.ok());
   if (!projector.ok()) return {};
   uint64_t models = 0;
+  std::vector<LogRecord> requested;
+  // Where the last model asked for became due: within [due_from, due_to).
+  uint64_t due_from = 0, due_to = 1;
   for (size_t i = 0; i < stream.size(); i += 100) {
     std::vector<LogRecord> batch(
         stream.begin() + static_cast<std::ptrdiff_t>(i),
         stream.begin() + static_cast<std::ptrdiff_t>(std::min(stream.size(), i + 100)));
     // The writer's part: append the fitted models, then the next events.
-    std::vector<LogRecord> requested = slots->TakeFitted();
     for (LogRecord& m : requested) batch.insert(batch.begin(), m);
     models += requested.size();
+    const uint64_t from = live.log->next_position();
     EXPECT_TRUE(live.log->Append(absl::MakeSpan(batch), {}).ok());
     EXPECT_TRUE((*projector)->CatchUp(live.log->next_position(), stop).ok());
+    requested = slots->TakeFitted();
+    for (const LogRecord& m : requested) {
+      // Its pass paced to the records since the refit before was due (the first: since
+      // position 0), known here within a batch at either end.
+      const uint64_t to = live.log->next_position();
+      const int64_t population = m.model().population();
+      EXPECT_GE(m.model().reclassify_per_record(), ReclassifyPerRecord(population, to - due_from));
+      EXPECT_LE(m.model().reclassify_per_record(),
+                ReclassifyPerRecord(population, from > due_to ? from - due_to : 0));
+      due_from = from;
+      due_to = to;
+    }
   }
   EXPECT_GE(models, 2u);  // about monthly over the stream's two years
   EXPECT_TRUE((*projector)->checkpoint().has_model());
