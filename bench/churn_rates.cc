@@ -57,6 +57,14 @@ std::vector<std::string> KindsOf(const guanxi::v1::Event& e) {
       return {absl::StrFormat("survey satisfaction %.0f", e.survey().satisfaction())};
     case Event::kActivity:
       return {"activity " + guanxi::v1::ParticipationStatus_Name(e.activity().status())};
+    case Event::kAssessment: {
+      // The mean of the six dimensions (the simulator rates all of them), in bins of 10.
+      const auto& a = e.assessment();
+      const double mean = (a.acceptance() + a.participation() + a.information() + a.guidance() +
+                           a.project_support() + a.competitive_preference()) /
+                          6;
+      return {"assessment", Bin(mean, 10, "assessment mean %.0f")};
+    }
     case Event::kContactChange:
       if (e.contact_change().change() == guanxi::v1::CONTACT_CHANGE_KIND_LEFT) {
         return {"champion left"};

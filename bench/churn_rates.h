@@ -8,7 +8,8 @@
 // (default 0.5); "late" the rest of it up to the churn date (events after it are left
 // out). Each row is a kind of event (a call, a call in a sentiment bin of 0.2, an
 // unresolved call, a complaint of a severity, a competitor signal in a lean bin, a
-// payment in a lateness bin of 5 days, ...) with its rate per customer-day in normal
+// payment in a lateness bin of 5 days, an assessment in a bin of 10 of its mean, ...)
+// with its rate per customer-day in normal
 // times and early in a decline, the count early, and log(rate in phase / normal rate)
 // for the early and the late phase: the log-likelihood ratio of such an event, the
 // figure decline_evidence adds for it (before what the rates take away between events).

@@ -424,6 +424,18 @@ absl::Status ValidateChurn(const guanxi::v1::ChurnConfig& churn) {
        false, 1},
       {"churn.evidence.call_sentiment_prior_calls", churn.evidence().call_sentiment_prior_calls(),
        0, false, kInf},
+      {"churn.evidence.late_payment_weight", churn.evidence().late_payment_weight(), 0, false,
+       kInf},
+      {"churn.evidence.late_payment_pivot", churn.evidence().late_payment_pivot(), -kMaxDays,
+       false, kMaxDays},
+      {"churn.evidence.late_payment_floor", churn.evidence().late_payment_floor(), 0, false, kInf},
+      {"churn.evidence.late_payment_cap", churn.evidence().late_payment_cap(), 0, false, kInf},
+      {"churn.evidence.late_payment_prior_payments",
+       churn.evidence().late_payment_prior_payments(), 0, false, kInf},
+      {"churn.evidence.assessment_weight", churn.evidence().assessment_weight(), 0, false, kInf},
+      {"churn.evidence.assessment_pivot", churn.evidence().assessment_pivot(), -1, false, 1},
+      {"churn.evidence.assessment_baseline", churn.evidence().assessment_baseline(), 0, false, 1},
+      {"churn.evidence.assessment_prior", churn.evidence().assessment_prior(), 0, false, kInf},
       {"churn.severe_factor", churn.severe_factor(), 1, false, 1000},
       {"churn.watch_points", churn.watch_points(), 0, true, kInf},
       {"churn.warning_points", churn.warning_points(), churn.watch_points(), false, kInf},
@@ -689,10 +701,10 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   evidence->set_call_sentiment_pivot(0.1);
   evidence->set_complaint(0);
   evidence->set_competitor_signal(0);
-  evidence->set_late_payment(1);
+  evidence->set_late_payment(0);
   evidence->set_negative_visit(0.5);
-  evidence->set_decay_per_day(0.02);
-  evidence->set_threshold(4);
+  evidence->set_decay_per_day(0.03);
+  evidence->set_threshold(3.75);
   evidence->set_complaint_rate_ratio(3);
   evidence->set_call_rate_ratio(1.5);
   evidence->set_competitor_rate_ratio(2);
@@ -707,6 +719,15 @@ guanxi::v1::EngineConfig DefaultEngineConfig() {
   evidence->set_unresolved_call_shift(0.15);
   evidence->set_call_sentiment_baseline(0.35);
   evidence->set_call_sentiment_prior_calls(5);
+  evidence->set_late_payment_weight(0.2);
+  evidence->set_late_payment_pivot(2);
+  evidence->set_late_payment_floor(1);
+  evidence->set_late_payment_cap(4);
+  evidence->set_late_payment_prior_payments(3);
+  evidence->set_assessment_weight(40);
+  evidence->set_assessment_pivot(0.05);
+  evidence->set_assessment_baseline(0.6);
+  evidence->set_assessment_prior(1);
   churn->set_severe_factor(1.5);
   churn->set_watch_points(6);
   churn->set_warning_points(7);

@@ -164,8 +164,41 @@ void ObserveSurvey(const ChurnConfig& config, ChurnEvidence& evidence, const Eve
 void ObservePayment(const ChurnConfig& config, ChurnEvidence& evidence, const Event& event) {
   const std::optional<PaymentLateness> late = LatenessOf(event);
   if (!late) return;
+  if (config.evidence().late_payment_weight() > 0) {
+    evidence.set_timed_payments(evidence.timed_payments() + 1);
+    evidence.set_days_late_sum(evidence.days_late_sum() + static_cast<double>(late->days_late));
+  }
   InsertByTime(*evidence.mutable_payments(), Mark(late->paid, static_cast<double>(late->days_late)),
                config.late_payment_recent() + config.late_payment_baseline());
+}
+
+// The mean of an assessment's rated dimensions (each clamped to 0..100), rescaled to
+// 0..1; nullopt when none is rated.
+std::optional<double> AssessmentMeanOf(const Event& event) {
+  const auto& a = event.assessment();
+  const std::pair<bool, double> dimensions[] = {
+      {a.has_acceptance(), a.acceptance()},
+      {a.has_participation(), a.participation()},
+      {a.has_information(), a.information()},
+      {a.has_guidance(), a.guidance()},
+      {a.has_project_support(), a.project_support()},
+      {a.has_competitive_preference(), a.competitive_preference()}};
+  double sum = 0;
+  int n = 0;
+  for (const auto& [rated, value] : dimensions) {
+    if (!rated || !std::isfinite(value)) continue;
+    sum += std::clamp(value, 0.0, 100.0);
+    ++n;
+  }
+  if (n == 0) return std::nullopt;
+  return sum / n / 100;
+}
+
+void ObserveAssessment(ChurnEvidence& evidence, const Event& event) {
+  const std::optional<double> mean = AssessmentMeanOf(event);
+  if (!mean) return;
+  evidence.set_assessments(evidence.assessments() + 1);
+  evidence.set_assessment_sum(evidence.assessment_sum() + *mean);
 }
 
 void SetRenewal(ChurnEvidence& evidence, const std::string& contract, const Timestamp* due) {
@@ -263,6 +296,7 @@ struct Sign {
   double added = 0;
   guanxi::v1::ChurnSignKind kind = guanxi::v1::CHURN_SIGN_KIND_UNSPECIFIED;
   double figure = 0;
+  double usual = 0;  // ChurnSign.usual
 };
 
 // A configured rate ratio: 0 (unset) is 1, no term.
@@ -298,6 +332,39 @@ double PivotOf(const ChurnConfig& config, const ChurnEvidence& evidence, double 
   const double mean =
       (evidence.sentiment_sum() - sentiment + k * e.call_sentiment_baseline()) / (n + k);
   return e.call_sentiment_pivot() + (mean - e.call_sentiment_baseline());
+}
+
+// What a payment `days_late` says: late_payment when late enough, and its lateness
+// against the customer's own punctuality (DeclineEvidenceConfig.late_payment_weight).
+// `evidence` already counts it.
+Sign PaymentOf(const ChurnConfig& config, const ChurnEvidence& evidence, double days_late) {
+  const auto& e = config.evidence();
+  const double fixed = days_late >= config.late_payment_min_days() ? e.late_payment() : 0;
+  if (e.late_payment_weight() == 0) {
+    if (fixed == 0) return {};
+    return {fixed, guanxi::v1::CHURN_SIGN_KIND_LATE_PAYMENT, days_late};
+  }
+  const double n = static_cast<double>(evidence.timed_payments() - 1);
+  const double k = e.late_payment_prior_payments();
+  const double usual = n + k > 0 ? (evidence.days_late_sum() - days_late) / (n + k) : 0;
+  const double graded =
+      std::clamp(e.late_payment_weight() * (days_late - usual - e.late_payment_pivot()),
+                 -e.late_payment_floor(), e.late_payment_cap());
+  return {fixed + graded, guanxi::v1::CHURN_SIGN_KIND_PAYMENT, days_late, usual};
+}
+
+// What an assessment of mean `mean` (0..1) says against the customer's own
+// (DeclineEvidenceConfig.assessment_weight); `evidence` already counts it.
+Sign AssessmentOf(const ChurnConfig& config, const ChurnEvidence& evidence, double mean) {
+  const auto& e = config.evidence();
+  if (e.assessment_weight() == 0) return {};
+  const double n = static_cast<double>(evidence.assessments() - 1);
+  const double k = e.assessment_prior();
+  const double usual =
+      n + k > 0 ? (evidence.assessment_sum() - mean + k * e.assessment_baseline()) / (n + k)
+                : e.assessment_baseline();
+  return {e.assessment_weight() * (usual - mean - e.assessment_pivot()),
+          guanxi::v1::CHURN_SIGN_KIND_ASSESSMENT, 100 * mean, 100 * usual};
 }
 
 Sign SignOf(const ChurnConfig& config, const ChurnEvidence& evidence, const Event& event) {
@@ -337,9 +404,13 @@ Sign SignOf(const ChurnConfig& config, const ChurnEvidence& evidence, const Even
     }
     case Event::kPayment: {
       const std::optional<PaymentLateness> late = LatenessOf(event);
-      if (!late || static_cast<double>(late->days_late) < config.late_payment_min_days()) return {};
-      return {e.late_payment(), guanxi::v1::CHURN_SIGN_KIND_LATE_PAYMENT,
-              static_cast<double>(late->days_late)};
+      if (!late) return {};
+      return PaymentOf(config, evidence, static_cast<double>(late->days_late));
+    }
+    case Event::kAssessment: {
+      const std::optional<double> mean = AssessmentMeanOf(event);
+      if (!mean) return {};
+      return AssessmentOf(config, evidence, *mean);
     }
     case Event::kVisit:
       if (event.visit().outcome() != guanxi::v1::OUTCOME_NEGATIVE) return {};
@@ -368,7 +439,8 @@ double DriftOf(const ChurnConfig& config, const CustomerState& state, int64_t cl
          term(e.purchase_rate_ratio(), state.purchase_days());
 }
 
-// A stored sign as people read it: "call sentiment -0.40", "payment 12 days late".
+// A stored sign as people read it: "call sentiment -0.40", "payment 12 days late",
+// "payment 9 days late (usually 1.2)", "assessment 48/100 (usually 61)".
 std::string SignText(const guanxi::v1::ChurnSign& sign) {
   switch (sign.kind()) {
     case guanxi::v1::CHURN_SIGN_KIND_CALL_SENTIMENT:
@@ -385,6 +457,15 @@ std::string SignText(const guanxi::v1::ChurnSign& sign) {
       return absl::StrFormat("competitor signal lean %+.2f", sign.figure());
     case guanxi::v1::CHURN_SIGN_KIND_LATE_PAYMENT:
       return absl::StrFormat("payment %.0f days late", sign.figure());
+    case guanxi::v1::CHURN_SIGN_KIND_PAYMENT: {
+      const std::string paid = sign.figure() == 0   ? std::string("payment on time")
+                               : sign.figure() == 1 ? std::string("payment 1 day late")
+                                                    : absl::StrFormat("payment %.0f days late",
+                                                                      sign.figure());
+      return absl::StrCat(paid, absl::StrFormat(" (usually %.1f)", sign.usual()));
+    }
+    case guanxi::v1::CHURN_SIGN_KIND_ASSESSMENT:
+      return absl::StrFormat("assessment %.0f/100 (usually %.0f)", sign.figure(), sign.usual());
     case guanxi::v1::CHURN_SIGN_KIND_NEGATIVE_VISIT:
       return "negative visit";
     case guanxi::v1::CHURN_SIGN_KIND_PURCHASE:
@@ -418,6 +499,7 @@ void ObserveEvidence(const ChurnConfig& config, CustomerState& state, const Even
   added.set_kind(sign.kind);
   added.set_added(sign.added);
   added.set_figure(sign.figure);
+  added.set_usual(sign.usual);
   if (signs.size() > kMaxSigns) signs.DeleteSubrange(0, signs.size() - kMaxSigns);
 }
 
@@ -892,6 +974,9 @@ void ObserveForChurn(const ChurnConfig& config, CustomerState& state, const Even
       break;
     case Event::kCall:
       ObserveCall(config, evidence, event, clock);
+      break;
+    case Event::kAssessment:
+      if (config.evidence().assessment_weight() > 0) ObserveAssessment(evidence, event);
       break;
     default:
       break;

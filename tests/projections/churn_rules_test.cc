@@ -235,6 +235,19 @@ Event Visit(double day, guanxi::v1::Outcome outcome) {
   e.mutable_visit()->set_outcome(outcome);
   return e;
 }
+// An assessment rating every dimension `value` (0..100).
+Event Assessment(double day, double value) {
+  Event e = At(day);
+  auto* a = e.mutable_assessment();
+  a->set_assessor("am-1");
+  a->set_acceptance(value);
+  a->set_participation(value);
+  a->set_information(value);
+  a->set_guidance(value);
+  a->set_project_support(value);
+  a->set_competitive_preference(value);
+  return e;
+}
 Event Competitor(double day, double lean) {
   Event e = At(day);
   e.mutable_competitor_signal()->set_competitor("Acme");
@@ -306,6 +319,16 @@ TEST(ChurnConfigTest, BadValuesNameTheField) {
        "churn.evidence.call_sentiment_baseline"},
       {"churn { evidence { call_sentiment_prior_calls: -1 } }",
        "churn.evidence.call_sentiment_prior_calls"},
+      {"churn { evidence { late_payment_weight: -0.1 } }", "churn.evidence.late_payment_weight"},
+      {"churn { evidence { late_payment_pivot: nan } }", "churn.evidence.late_payment_pivot"},
+      {"churn { evidence { late_payment_floor: -1 } }", "churn.evidence.late_payment_floor"},
+      {"churn { evidence { late_payment_cap: -1 } }", "churn.evidence.late_payment_cap"},
+      {"churn { evidence { late_payment_prior_payments: -1 } }",
+       "churn.evidence.late_payment_prior_payments"},
+      {"churn { evidence { assessment_weight: inf } }", "churn.evidence.assessment_weight"},
+      {"churn { evidence { assessment_pivot: 1.5 } }", "churn.evidence.assessment_pivot"},
+      {"churn { evidence { assessment_baseline: -0.1 } }", "churn.evidence.assessment_baseline"},
+      {"churn { evidence { assessment_prior: -1 } }", "churn.evidence.assessment_prior"},
   };
   for (const auto& [text, field] : cases) {
     auto config = guanxi::engine::ParseEngineConfig(text, "c");
@@ -916,6 +939,106 @@ TEST(ChurnRulesTest, DeclineEvidenceReadsTheMarksOfEachEvent) {
               HasSubstr("critical complaint +2.5 (2026-01-02), complaint resolved, customer not "
                         "satisfied +0.8 (2026-01-03), survey satisfaction 50/100 +1.0 "
                         "(2026-01-04), survey satisfaction 100/100 -1.0 (2026-01-05)"));
+}
+
+TEST(ChurnRulesTest, DeclineEvidenceGradesAPaymentAgainstTheCustomersOwnPunctuality) {
+  ChurnConfig config = RatesOnlyConfig();
+  auto* e = config.mutable_evidence();
+  e->set_late_payment(0.5);  // besides, at late_payment_min_days (10) or more
+  e->set_late_payment_weight(0.5);
+  e->set_late_payment_pivot(2);
+  e->set_late_payment_floor(1);
+  e->set_late_payment_cap(3);
+  e->set_late_payment_prior_payments(2);
+  Customer c(config);
+  // The first payment is read against 2 payments' worth of on time: 0.5 x (4 - 0 - 2).
+  c.Observe(Payment(0, 4));
+  EXPECT_DOUBLE_EQ(EvidenceOf(c), 1);
+  // Usual (4 + 0) / 3: 0.5 x (6 - 4/3 - 2) = 1.33.
+  c.Observe(Payment(1, 6));
+  EXPECT_NEAR(EvidenceOf(c), 1 + 0.5 * (6 - 4.0 / 3 - 2), 1e-12);
+  // A payment on time takes away at most the floor: 0.5 x (0 - 10/4 - 2) = -2.25 -> -1.
+  c.Observe(Payment(2, 0));
+  EXPECT_NEAR(EvidenceOf(c), 1.333333333333333, 1e-12);
+  // Very late: at most the cap (3), plus late_payment (0.5) at 10 days or more.
+  c.Observe(Payment(30, 25));
+  EXPECT_NEAR(EvidenceOf(c), 4.833333333333333, 1e-12);
+  EXPECT_EQ(c.state.churn_evidence().timed_payments(), 4);
+  EXPECT_DOUBLE_EQ(c.state.churn_evidence().days_late_sum(), 35);
+  EXPECT_THAT(c.ReasonAt(Day(30), "decline_evidence")->description(),
+              HasSubstr("latest signs: payment 4 days late (usually 0.0) +1.0 (2026-01-01), "
+                        "payment 6 days late (usually 1.3) +1.3 (2026-01-02), payment on time "
+                        "(usually 2.5) -1.0 (2026-01-03), payment 25 days late (usually 2.0) "
+                        "+3.5 (2026-01-31)"));
+  // A payment without a due date is not read.
+  Event undated = Payment(31, 40);
+  undated.mutable_payment()->clear_due_at();
+  c.Observe(undated);
+  EXPECT_EQ(c.state.churn_evidence().timed_payments(), 4);
+
+  // A customer who always pays 12 days late: its twelfth payment so is no sign, while
+  // the same payment from a punctual customer is.
+  Customer habit(config);
+  for (int i = 0; i < 11; ++i) habit.Observe(Payment(i, 12));
+  const double before = EvidenceOf(habit);
+  habit.Observe(Payment(11, 12));  // usual 132 / 13 = 10.2: 0.5 x (12 - 10.2 - 2) < 0
+  EXPECT_LT(EvidenceOf(habit), before + 0.5);
+  Customer punctual(config);
+  for (int i = 0; i < 11; ++i) punctual.Observe(Payment(i, 0));
+  punctual.Observe(Payment(11, 12));  // 0.5 (late_payment) + min(3, 0.5 x 10)
+  EXPECT_DOUBLE_EQ(EvidenceOf(punctual), 3.5);
+
+  // Without late_payment_weight, only late_payment counts, at late_payment_min_days.
+  ChurnConfig fixed_only = config;
+  fixed_only.mutable_evidence()->set_late_payment_weight(0);
+  Customer fixed(fixed_only);
+  fixed.Observe(Payment(0, 9));
+  EXPECT_DOUBLE_EQ(EvidenceOf(fixed), 0);
+  fixed.Observe(Payment(1, 10));
+  EXPECT_DOUBLE_EQ(EvidenceOf(fixed), 0.5);
+  EXPECT_EQ(fixed.state.churn_evidence().timed_payments(), 0);  // not counted either
+  EXPECT_FALSE(fixed.ReasonAt(Day(1), "decline_evidence"));
+  fixed.config().mutable_evidence()->set_threshold(0.5);
+  EXPECT_THAT(fixed.ReasonAt(Day(1), "decline_evidence")->description(),
+              HasSubstr("latest signs: payment 10 days late +0.5 (2026-01-02)"));
+}
+
+TEST(ChurnRulesTest, DeclineEvidenceReadsAnAssessmentAgainstTheCustomersOwn) {
+  ChurnConfig config = RatesOnlyConfig();
+  auto* e = config.mutable_evidence();
+  e->set_assessment_weight(40);
+  e->set_assessment_pivot(0.05);
+  e->set_assessment_baseline(0.6);
+  e->set_assessment_prior(1);
+  Customer c(config);
+  // The first one against the baseline alone: 40 x (0.6 - 0.45 - 0.05) = 4.
+  c.Observe(Assessment(0, 45));
+  EXPECT_NEAR(EvidenceOf(c), 4, 1e-12);
+  // Then against (0.6 + 0.45) / 2 = 0.525: a 70 takes 40 x (0.525 - 0.7 - 0.05) = 9 away.
+  c.Observe(Assessment(91, 70));
+  EXPECT_DOUBLE_EQ(EvidenceOf(c), 0);
+  // Usual (0.6 + 0.45 + 0.7) / 3 = 0.583: a fall to 40 adds 40 x (0.583 - 0.4 - 0.05).
+  c.Observe(Assessment(182, 40));
+  EXPECT_NEAR(EvidenceOf(c), 40 * (1.75 / 3 - 0.45), 1e-12);
+  EXPECT_THAT(c.ReasonAt(Day(182), "decline_evidence")->description(),
+              HasSubstr("latest signs: assessment 40/100 (usually 58) +5.3 (2026-07-02)"));
+  // Only rated dimensions count, each within 0..100; with none rated, nothing is read.
+  Event partial = At(183);
+  partial.mutable_assessment()->set_acceptance(250);
+  partial.mutable_assessment()->set_guidance(0);  // mean 50
+  Event unrated = At(184);
+  unrated.mutable_assessment()->set_assessor("am-1");
+  c.Observe(partial);
+  c.Observe(unrated);
+  EXPECT_EQ(c.state.churn_evidence().assessments(), 4);
+  EXPECT_NEAR(c.state.churn_evidence().assessment_sum(), 0.45 + 0.7 + 0.4 + 0.5, 1e-12);
+  // With assessment_weight 0 they are neither read nor counted.
+  ChurnConfig off = config;
+  off.mutable_evidence()->set_assessment_weight(0);
+  Customer unread(off);
+  unread.Observe(Assessment(0, 10));
+  EXPECT_DOUBLE_EQ(EvidenceOf(unread), 0);
+  EXPECT_EQ(unread.state.churn_evidence().assessments(), 0);
 }
 
 TEST(ChurnRulesTest, LowPAliveOnlyWithABgNbdModel) {
