@@ -517,22 +517,27 @@ absl::StatusOr<std::optional<std::string>> PartitionProjector::ReclassifyCustome
   // A state in the cache is the one to change (the store holds it as of the last
   // commit, or not at all); the others are read from the store and cached cold, so a
   // pass does not push the partition's active customers out of the cache.
+  //
+  // Only the customers reclassified here count towards `limit` and move `last`: which
+  // customers new since the model (marked when they came) the store holds yet depends on
+  // when the commits fell, which a replay does not repeat; the ones to reclassify were
+  // all committed before the model came into force (ApplyModel), so they do not.
   std::optional<std::string> last;
-  size_t visited = 0;
+  size_t reclassified = 0;
   size_t since_commit = 0;
   bool more = false;
   absl::Status status;
   RETURN_IF_ERROR(store_->ForEachCustomer(
       [&](const std::string& id) { return cache_.Peek(id) != nullptr; },
       [&](const std::string& id, const guanxi::v1::CustomerState* stored) {
-        if (visited == limit) {
+        const guanxi::v1::CustomerState& current = stored != nullptr ? *stored : *cache_.Peek(id);
+        if (marked && ReclassifiedUnder(current, model_position)) return true;
+        if (reclassified == limit) {
           more = true;
           return false;
         }
-        ++visited;
+        ++reclassified;
         last = id;
-        const guanxi::v1::CustomerState& current = stored != nullptr ? *stored : *cache_.Peek(id);
-        if (marked && ReclassifiedUnder(current, model_position)) return true;
         guanxi::v1::CustomerState* state =
             stored != nullptr ? cache_.InsertCold(id, *stored) : cache_.Find(id);
         ReclassifyCustomer(*state, model_position, marked);
