@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace guanxi::projections {
 namespace {
@@ -36,6 +37,24 @@ std::optional<double> LeanOf(const guanxi::v1::Event& event) {
   const double lean = event.competitor_signal().lean();
   if (!std::isfinite(lean)) return std::nullopt;
   return std::clamp(lean, -1.0, 1.0);
+}
+
+std::array<std::optional<double>, 6> AssessmentRatingsOf(const guanxi::v1::Event& event) {
+  const auto& a = event.assessment();
+  const std::pair<bool, double> rated[] = {
+      {a.has_acceptance(), a.acceptance()},
+      {a.has_participation(), a.participation()},
+      {a.has_information(), a.information()},
+      {a.has_guidance(), a.guidance()},
+      {a.has_project_support(), a.project_support()},
+      {a.has_competitive_preference(), a.competitive_preference()}};
+  std::array<std::optional<double>, 6> ratings;
+  for (size_t i = 0; i < ratings.size(); ++i) {
+    if (rated[i].first && std::isfinite(rated[i].second)) {
+      ratings[i] = std::clamp(rated[i].second, 0.0, 100.0);
+    }
+  }
+  return ratings;
 }
 
 }  // namespace guanxi::projections

@@ -4,6 +4,7 @@
 // against what an older log holds.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 
@@ -34,5 +35,10 @@ std::optional<double> SentimentOf(const guanxi::v1::Event& event);
 // A competitor signal's lean within -1..1 (as docs/events.md has it, so one wild figure
 // is no verdict); nullopt when it is no number.
 std::optional<double> LeanOf(const guanxi::v1::Event& event);
+
+// An account manager's assessment: each of its six dimensions (acceptance,
+// participation, information, guidance, project support, competitive preference, in
+// that order) within 0..100; nullopt for one not rated (or no number).
+std::array<std::optional<double>, 6> AssessmentRatingsOf(const guanxi::v1::Event& event);
 
 }  // namespace guanxi::projections

@@ -120,17 +120,10 @@ void Observe(const ProjectionConfig& config, CustomerState& state, Dimension dim
 void ObserveEvent(const ProjectionConfig& config, CustomerState& state, const Event& event) {
   const Timestamp& t = event.occurred_at();
   if (event.has_assessment()) {
-    const auto& a = event.assessment();
-    const std::pair<bool, double> ratings[] = {
-        {a.has_acceptance(), a.acceptance()},
-        {a.has_participation(), a.participation()},
-        {a.has_information(), a.information()},
-        {a.has_guidance(), a.guidance()},
-        {a.has_project_support(), a.project_support()},
-        {a.has_competitive_preference(), a.competitive_preference()}};
-    for (int i = 0; i < 6; ++i) {
-      if (!ratings[i].first || !std::isfinite(ratings[i].second)) continue;
-      Observe(config, state, static_cast<Dimension>(i + 1), Clamp100(ratings[i].second),
+    const std::array<std::optional<double>, 6> ratings = AssessmentRatingsOf(event);
+    for (size_t i = 0; i < ratings.size(); ++i) {
+      if (!ratings[i]) continue;
+      Observe(config, state, static_cast<Dimension>(i + 1), *ratings[i],
               config.scoring().assessment_weight(), t);
     }
     return;

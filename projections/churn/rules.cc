@@ -175,19 +175,11 @@ void ObservePayment(const ChurnConfig& config, ChurnEvidence& evidence, const Ev
 // The mean of an assessment's rated dimensions (each clamped to 0..100), rescaled to
 // 0..1; nullopt when none is rated.
 std::optional<double> AssessmentMeanOf(const Event& event) {
-  const auto& a = event.assessment();
-  const std::pair<bool, double> dimensions[] = {
-      {a.has_acceptance(), a.acceptance()},
-      {a.has_participation(), a.participation()},
-      {a.has_information(), a.information()},
-      {a.has_guidance(), a.guidance()},
-      {a.has_project_support(), a.project_support()},
-      {a.has_competitive_preference(), a.competitive_preference()}};
   double sum = 0;
   int n = 0;
-  for (const auto& [rated, value] : dimensions) {
-    if (!rated || !std::isfinite(value)) continue;
-    sum += std::clamp(value, 0.0, 100.0);
+  for (const std::optional<double>& rating : AssessmentRatingsOf(event)) {
+    if (!rating) continue;
+    sum += *rating;
     ++n;
   }
   if (n == 0) return std::nullopt;
