@@ -98,6 +98,33 @@ int StatesWithTheirTimer(const ProjectionStore& store) {
   return n;
 }
 
+// A fixture partition opened by a projector of this build: how many states held their
+// timer before it opened and after, and whether its checkpoint keeps timers in the states.
+struct OpenedByAProjector {
+  int states_with_their_timer_before = -1;
+  int states_with_their_timer_after = -1;
+  bool timers_in_states = false;
+};
+OpenedByAProjector OpenWithAProjector(const std::string& data, int32_t partition) {
+  OpenedByAProjector opened;
+  EventLogOptions options;
+  options.extra_column_families = ProjectionStore::ColumnFamilies();
+  auto log = EventLog::Open(PartitionDir(data, partition), options);
+  EXPECT_TRUE(log.ok()) << log.status();
+  if (!log.ok()) return opened;
+  auto store = ProjectionStore::Attach(log->get());
+  EXPECT_TRUE(store.ok()) << store.status();
+  if (!store.ok()) return opened;
+  opened.states_with_their_timer_before = StatesWithTheirTimer(**store);
+  auto projector = PartitionProjector::Create(
+      log->get(), store->get(), {.partition = partition, .config = DefaultEngineConfig()});
+  EXPECT_TRUE(projector.ok()) << projector.status();
+  if (!projector.ok()) return opened;
+  opened.states_with_their_timer_after = StatesWithTheirTimer(**store);
+  opened.timers_in_states = (*projector)->checkpoint().timers_in_states();
+  return opened;
+}
+
 // The oldest fixture's stores predate CustomerState.timer_deadline_seconds: the first
 // projector of this build to open one moves each armed timer's deadline into its
 // customer's state (4fdbfed).
@@ -105,19 +132,10 @@ TEST(ReleaseLogTest, TheFirstProjectorMovesAnOlderStoresTimersIntoTheStates) {
   TempDir dir;
   const std::string data = UnpackFixture(kBeforeTheRedesign, dir);
   for (const PartitionFacts& expected : kBeforeTheRedesign.partitions) {
-    EventLogOptions options;
-    options.extra_column_families = ProjectionStore::ColumnFamilies();
-    auto log = EventLog::Open(PartitionDir(data, expected.partition), options);
-    ASSERT_TRUE(log.ok()) << log.status();
-    auto store = ProjectionStore::Attach(log->get());
-    ASSERT_TRUE(store.ok()) << store.status();
-    EXPECT_EQ(StatesWithTheirTimer(**store), 0);
-    auto projector = PartitionProjector::Create(
-        log->get(), store->get(),
-        {.partition = expected.partition, .config = DefaultEngineConfig()});
-    ASSERT_TRUE(projector.ok()) << projector.status();
-    EXPECT_GT(StatesWithTheirTimer(**store), 0);
-    EXPECT_TRUE((*projector)->checkpoint().timers_in_states());
+    const OpenedByAProjector opened = OpenWithAProjector(data, expected.partition);
+    EXPECT_EQ(opened.states_with_their_timer_before, 0);
+    EXPECT_GT(opened.states_with_their_timer_after, 0);
+    EXPECT_TRUE(opened.timers_in_states);
   }
 }
 
@@ -129,18 +147,9 @@ TEST(ReleaseLogTest, ReplayingTheEarlierReleasesLogGivesItsLiveProjectionsByteFo
   const std::atomic<bool> stop{false};
   for (const PartitionFacts& expected : kProjectionsAsOfTheLatestChange.partitions) {
     {
-      EventLogOptions options;
-      options.extra_column_families = ProjectionStore::ColumnFamilies();
-      auto log = EventLog::Open(PartitionDir(data, expected.partition), options);
-      ASSERT_TRUE(log.ok()) << log.status();
-      auto store = ProjectionStore::Attach(log->get());
-      ASSERT_TRUE(store.ok()) << store.status();
-      EXPECT_GT(StatesWithTheirTimer(**store), 0);
-      auto projector = PartitionProjector::Create(
-          log->get(), store->get(),
-          {.partition = expected.partition, .config = DefaultEngineConfig()});
-      ASSERT_TRUE(projector.ok()) << projector.status();
-      EXPECT_TRUE((*projector)->checkpoint().timers_in_states());
+      const OpenedByAProjector opened = OpenWithAProjector(data, expected.partition);
+      EXPECT_GT(opened.states_with_their_timer_before, 0);
+      EXPECT_TRUE(opened.timers_in_states);
     }
     TempDir scratch;
     auto replay = ReplayPartition({.data_dir = data,
