@@ -162,9 +162,11 @@ struct ProjectionStore::Batch::Impl {
     bool erase = false;
   };
   std::vector<Op> ops;
-  // The open group of facts: ops[facts_op] holds those of its key's customer and
-  // position, up to index facts_next - 1.
+  // The open group of facts: ops[facts_op] holds those of customer facts_customer at
+  // facts_position, up to index facts_next - 1.
   size_t facts_op = SIZE_MAX;
+  std::string facts_customer;
+  uint64_t facts_position = 0;
   uint32_t facts_next = 0;
   // The outbox entries added since the last chunk was closed: consecutive sequences,
   // the last `outbox_last`.
@@ -175,15 +177,12 @@ struct ProjectionStore::Batch::Impl {
   // the open group when it continues it, else to a new group.
   void AddFact(std::string_view customer_id, uint64_t position, uint32_t index,
                std::string_view head, std::string_view body) {
-    // The customer and position are the group key's bytes before the index and 0x01.
-    constexpr size_t kIndexAndMark = 4 + 1;
-    std::string key = keys::FactGroupKey(customer_id, position, index);
-    const std::string_view of(key.data(), key.size() - kIndexAndMark);
-    if (facts_op == SIZE_MAX || index != facts_next ||
-        !std::string_view(ops[facts_op].key).starts_with(of) ||
-        ops[facts_op].key.size() != key.size()) {
-      ops.push_back({2, std::move(key), {}, false});
+    if (facts_op == SIZE_MAX || index != facts_next || position != facts_position ||
+        customer_id != facts_customer) {
+      ops.push_back({2, keys::FactGroupKey(customer_id, position, index), {}, false});
       facts_op = ops.size() - 1;
+      facts_customer.assign(customer_id);
+      facts_position = position;
     }
     // An element of DerivedFacts.facts: the field's tag, the length, the bytes.
     std::string& value = ops[facts_op].value;
