@@ -1,7 +1,10 @@
 #include "projections/churn/rules.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -906,17 +909,6 @@ void RecordScoreHigh(const ChurnConfig& config, CustomerState& state, int64_t no
   *highs.Add() = Mark(day * kDay, score);
 }
 
-// What a deadline compares: which reasons hold, how much they count, and the level.
-bool SameOutcome(const Outcome& a, const Outcome& b) {
-  if (a.points != b.points || a.level != b.level || a.reasons.size() != b.reasons.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.reasons.size(); ++i) {
-    if (std::string_view(a.reasons[i].code) != b.reasons[i].code) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 double PurchaseRhythmDays(const ChurnConfig& config, const CustomerState& state) {
@@ -978,50 +970,127 @@ void ObserveForChurn(const ChurnConfig& config, CustomerState& state, const Even
 
 namespace {
 
+// The rules, in the order their reasons are listed.
+enum Rule : int {
+  kInactivity,
+  kSilence,
+  kLowPAlive,
+  kChurnRisk,
+  kUnresolvedComplaint,
+  kComplaintRun,
+  kSatisfactionDrop,
+  kScoreDrop,
+  kLatePayments,
+  kRenewalLowScore,
+  kChampionLeft,
+  kContractTerminated,
+  kLowScore,
+  kCompetitorSignal,
+  kCallSentiment,
+  kDeclineEvidence,
+  kRules,
+};
+
+// A set of rules, as bits by Rule.
+using Rules = uint32_t;
+constexpr Rules Bit(Rule rule) { return Rules{1} << rule; }
+// Silence and inactivity are found together: silence, when it holds, takes
+// inactivity's place.
+constexpr Rules kQuiet = Bit(kInactivity) | Bit(kSilence);
+
+double WeightOf(const guanxi::v1::ChurnReasonWeights& w, Rule rule) {
+  switch (rule) {
+    case kInactivity: return w.inactivity();
+    case kSilence: return w.silence();
+    case kLowPAlive: return w.low_p_alive();
+    case kChurnRisk: return w.churn_risk();
+    case kUnresolvedComplaint: return w.unresolved_complaint();
+    case kComplaintRun: return w.complaint_run();
+    case kSatisfactionDrop: return w.satisfaction_drop();
+    case kScoreDrop: return w.score_drop();
+    case kLatePayments: return w.late_payments();
+    case kRenewalLowScore: return w.renewal_low_score();
+    case kChampionLeft: return w.champion_left();
+    case kContractTerminated: return w.contract_terminated();
+    case kLowScore: return w.low_score();
+    case kCompetitorSignal: return w.competitor_signal();
+    case kCallSentiment: return w.call_sentiment();
+    case kDeclineEvidence: return w.decline_evidence();
+    case kRules: break;
+  }
+  return 0;
+}
+
+// What each rule finds at one moment, by Rule (nullopt: it does not hold, or its
+// weight is 0).
+using Findings = std::array<std::optional<Finding>, kRules>;
+
+// Finds the rules of `which` at `now` into `findings`, leaving the others as they are.
+void Find(const ChurnConfig& config, const CustomerState& state,
+          const guanxi::v1::ModelRecord* model, int64_t now, Text text, Rules which,
+          Findings& findings) {
+  const auto& w = config.weights();
+  auto find = [&](Rule rule, auto&& finder) {
+    if (which & Bit(rule)) findings[rule] = WeightOf(w, rule) > 0 ? finder() : std::nullopt;
+  };
+  if (which & kQuiet) {
+    findings[kSilence] = w.silence() > 0 ? Silence(config, state, now, text) : std::nullopt;
+    findings[kInactivity] = w.inactivity() > 0 && !findings[kSilence]
+                                ? Inactivity(config, state, now, text)
+                                : std::nullopt;
+  }
+  find(kLowPAlive, [&] { return LowPAlive(config, state, model, text); });
+  find(kChurnRisk, [&] { return ChurnRiskHigh(config, state, text); });
+  find(kUnresolvedComplaint, [&] { return UnresolvedComplaint(config, state, now, text); });
+  find(kComplaintRun, [&] { return ComplaintRun(config, state, now, text); });
+  find(kSatisfactionDrop, [&] { return SatisfactionDrop(config, state, now, text); });
+  find(kScoreDrop, [&] { return ScoreDrop(config, state, now, text); });
+  find(kLatePayments, [&] { return LatePayments(config, state, text); });
+  find(kRenewalLowScore, [&] { return RenewalLowScore(config, state, now, text); });
+  find(kChampionLeft, [&] { return ChampionLeft(config, state, now, text); });
+  find(kContractTerminated, [&] { return ContractTerminated(config, state, now, text); });
+  find(kLowScore, [&] { return LowScore(config, state, text); });
+  find(kCompetitorSignal, [&] { return CompetitorSignals(config, state, now, text); });
+  find(kCallSentiment, [&] { return CallSentiment(config, state, now, text); });
+  find(kDeclineEvidence, [&] { return DeclineEvidence(config, state, now, text); });
+}
+
+// The points the findings add up to, in the order of the rules (the order decides the
+// last bit of a sum, and so a deadline's comparison).
+double PointsOf(const ChurnConfig& config, const Findings& findings) {
+  double points = 0;
+  for (int rule = 0; rule < kRules; ++rule) {
+    if (findings[rule]) {
+      points += WeightOf(config.weights(), static_cast<Rule>(rule)) * findings[rule]->multiplier;
+    }
+  }
+  return points;
+}
+
+// Whether the state holds evidence dated after `clock` that a rule counts only from its
+// date on (a champion who left, a terminated contract, a complaint made, a competitor
+// signal, a call).
+bool EvidenceAfter(const CustomerState& state, int64_t clock) {
+  const ChurnEvidence& evidence = state.churn_evidence();
+  auto after = [&](const Timestamp& t) { return t.seconds() > clock; };
+  auto any_after = [&](const auto& marks) {
+    return std::any_of(marks.begin(), marks.end(), [&](const ChurnMark& m) { return after(m.at()); });
+  };
+  return after(evidence.champion_left_at()) || after(evidence.contract_terminated_at()) ||
+         std::any_of(evidence.complaints_made().begin(), evidence.complaints_made().end(),
+                     after) ||
+         any_after(evidence.competitor_signals()) || any_after(evidence.call_sentiment());
+}
+
 // AssessChurn, with or without the reasons' descriptions.
 Outcome Assess(const ChurnConfig& config, const CustomerState& state,
                const guanxi::v1::ModelRecord* model, int64_t now, Text text) {
-  const auto& w = config.weights();
-  std::optional<Finding> silence =
-      w.silence() > 0 ? Silence(config, state, now, text) : std::nullopt;
-  std::pair<double, std::optional<Finding>> findings[] = {
-      // silence (when switched on) takes inactivity's place.
-      {w.inactivity(),
-       w.inactivity() > 0 && !silence ? Inactivity(config, state, now, text) : std::nullopt},
-      {w.silence(), std::move(silence)},
-      {w.low_p_alive(),
-       w.low_p_alive() > 0 ? LowPAlive(config, state, model, text) : std::nullopt},
-      {w.churn_risk(), w.churn_risk() > 0 ? ChurnRiskHigh(config, state, text) : std::nullopt},
-      {w.unresolved_complaint(),
-       w.unresolved_complaint() > 0 ? UnresolvedComplaint(config, state, now, text)
-                                    : std::nullopt},
-      {w.complaint_run(),
-       w.complaint_run() > 0 ? ComplaintRun(config, state, now, text) : std::nullopt},
-      {w.satisfaction_drop(),
-       w.satisfaction_drop() > 0 ? SatisfactionDrop(config, state, now, text) : std::nullopt},
-      {w.score_drop(), w.score_drop() > 0 ? ScoreDrop(config, state, now, text) : std::nullopt},
-      {w.late_payments(),
-       w.late_payments() > 0 ? LatePayments(config, state, text) : std::nullopt},
-      {w.renewal_low_score(),
-       w.renewal_low_score() > 0 ? RenewalLowScore(config, state, now, text) : std::nullopt},
-      {w.champion_left(),
-       w.champion_left() > 0 ? ChampionLeft(config, state, now, text) : std::nullopt},
-      {w.contract_terminated(),
-       w.contract_terminated() > 0 ? ContractTerminated(config, state, now, text)
-                                   : std::nullopt},
-      {w.low_score(), w.low_score() > 0 ? LowScore(config, state, text) : std::nullopt},
-      {w.competitor_signal(),
-       w.competitor_signal() > 0 ? CompetitorSignals(config, state, now, text) : std::nullopt},
-      {w.call_sentiment(),
-       w.call_sentiment() > 0 ? CallSentiment(config, state, now, text) : std::nullopt},
-      {w.decline_evidence(),
-       w.decline_evidence() > 0 ? DeclineEvidence(config, state, now, text) : std::nullopt},
-  };
+  Findings findings;
+  Find(config, state, model, now, text, ~Rules{0}, findings);
   Outcome outcome;
-  for (auto& [weight, finding] : findings) {
-    if (!finding) continue;
-    outcome.points += weight * finding->multiplier;
-    outcome.reasons.push_back(std::move(finding->reason));
+  outcome.points = PointsOf(config, findings);
+  for (auto& finding : findings) {
+    if (finding) outcome.reasons.push_back(std::move(finding->reason));
   }
   outcome.level = LevelOf(config, outcome.points);
   return outcome;
@@ -1109,50 +1178,57 @@ std::optional<guanxi::v1::ChurnWarning> EvaluateChurn(const ChurnConfig& config,
 std::optional<Timestamp> NextChurnDeadline(const ChurnConfig& config, const CustomerState& state) {
   const int64_t clock = ClockOf(state);
   const ChurnEvidence& evidence = state.churn_evidence();
-  std::vector<int64_t> candidates;
+  // Each moment a rule can start or stop holding, with the rules that can (Rules).
+  std::vector<std::pair<int64_t, Rules>> candidates;
+  auto candidate = [&](int64_t at, Rules rules) { candidates.emplace_back(at, rules); };
   if (state.purchase_days() > 0 && IsSet(state.last_purchase_at())) {
     // The same arithmetic as QuietFor: (severe_factor x (multiple x rhythm)) can differ
     // from ((severe_factor x multiple) x rhythm) in the last bit, and so by a second.
     const double threshold = config.inactivity_multiple() * PurchaseRhythmDays(config, state);
     const int64_t last = state.last_purchase_at().seconds();
-    candidates.push_back(last + Span(threshold));
-    candidates.push_back(last + Span(config.severe_factor() * threshold));
+    candidate(last + Span(threshold), kQuiet);
+    candidate(last + Span(config.severe_factor() * threshold), kQuiet);
     if (IsSet(state.last_interaction_at())) {
       const int64_t contact = std::max(last, state.last_interaction_at().seconds());
-      candidates.push_back(contact + Span(threshold));
-      candidates.push_back(contact + Span(config.severe_factor() * threshold));
+      candidate(contact + Span(threshold), kQuiet);
+      candidate(contact + Span(config.severe_factor() * threshold), kQuiet);
     }
   }
   for (const auto& c : evidence.open_complaints()) {
-    candidates.push_back(c.made_at().seconds() + Span(config.complaint_service_level_days()));
-    candidates.push_back(c.made_at().seconds() + Span(config.complaint_max_age_days()));
+    candidate(c.made_at().seconds() + Span(config.complaint_service_level_days()),
+              Bit(kUnresolvedComplaint));
+    candidate(c.made_at().seconds() + Span(config.complaint_max_age_days()),
+              Bit(kUnresolvedComplaint));
   }
   for (const auto& t : evidence.complaints_made()) {
-    candidates.push_back(t.seconds() + Span(config.complaint_run_window_days()));
+    candidate(t.seconds() + Span(config.complaint_run_window_days()), Bit(kComplaintRun));
   }
   if (!evidence.satisfaction().empty()) {
-    candidates.push_back(evidence.satisfaction().rbegin()->at().seconds() +
-                         Span(config.satisfaction_window_days()));
+    candidate(evidence.satisfaction().rbegin()->at().seconds() +
+                  Span(config.satisfaction_window_days()),
+              Bit(kSatisfactionDrop));
   }
   for (const auto& mark : evidence.score_highs()) {
-    candidates.push_back((DayOf(mark.at().seconds()) + config.score_drop_window_days()) * kDay);
+    candidate((DayOf(mark.at().seconds()) + config.score_drop_window_days()) * kDay,
+              Bit(kScoreDrop));
   }
   for (const auto& r : evidence.renewals()) {
-    candidates.push_back(r.due_at().seconds() - Span(config.renewal_window_days()));
-    candidates.push_back(r.due_at().seconds() + Span(config.renewal_window_days()));
+    candidate(r.due_at().seconds() - Span(config.renewal_window_days()), Bit(kRenewalLowScore));
+    candidate(r.due_at().seconds() + Span(config.renewal_window_days()), Bit(kRenewalLowScore));
   }
   if (IsSet(evidence.champion_left_at())) {
-    candidates.push_back(evidence.champion_left_at().seconds() + Span(config.champion_left_days()));
+    candidate(evidence.champion_left_at().seconds() + Span(config.champion_left_days()),
+              Bit(kChampionLeft));
   }
   if (IsSet(evidence.contract_terminated_at())) {
-    candidates.push_back(evidence.contract_terminated_at().seconds() +
-                         Span(config.contract_terminated_days()));
+    candidate(evidence.contract_terminated_at().seconds() + Span(config.contract_terminated_days()),
+              Bit(kContractTerminated));
   }
   for (const auto& mark : evidence.competitor_signals()) {
-    candidates.push_back(mark.at().seconds() + Span(config.competitor_window_days()));
+    candidate(mark.at().seconds() + Span(config.competitor_window_days()), Bit(kCompetitorSignal));
   }
   for (const auto& mark : evidence.call_sentiment()) {
-    candidates.push_back(mark.at().seconds() + Span(config.call_window_days()));
+    candidate(mark.at().seconds() + Span(config.call_window_days()), Bit(kCallSentiment));
   }
   // The weight of evidence crosses the threshold or the severe mark (down as it decays,
   // up as purchases fail to come) at the first second EvidenceAt says so.
@@ -1169,32 +1245,53 @@ std::optional<Timestamp> NextChurnDeadline(const ChurnConfig& config, const Cust
       int64_t c = at + static_cast<int64_t>(std::floor(days * kDay)) + 1;
       while (c - 1 > at && (EvidenceAt(evidence, c - 1) >= mark) != above) --c;
       while ((EvidenceAt(evidence, c) >= mark) == above) ++c;
-      candidates.push_back(c);
+      candidate(c, Bit(kDeclineEvidence));
     }
   }
-  // P(alive) does not move with time alone: it counts as at the last evaluation.
+  // P(alive) does not move with time alone: it counts as at the last evaluation. Each
+  // rule's finding changes only at its own candidates (it reads `now` nowhere else), so
+  // at each candidate only the rules that can change there are found again: the
+  // outcome is the one a whole assessment at that moment gives.
   const double p_alive_points = state.churn_episode().p_alive_points();
-  auto assess = [&](int64_t at) {
-    Outcome a = Assess(config, state, nullptr, at, Text::kOff);
-    a.points += p_alive_points;
-    a.level = LevelOf(config, a.points);
-    return a;
+  Findings findings;
+  Find(config, state, nullptr, clock, Text::kOff, ~Rules{0}, findings);
+  auto holding = [&] {
+    Rules rules = 0;
+    for (int rule = 0; rule < kRules; ++rule) {
+      if (findings[rule]) rules |= Bit(static_cast<Rule>(rule));
+    }
+    return rules;
   };
-  const Outcome base = assess(clock);
+  const Rules base_rules = holding();
+  const double base_points = PointsOf(config, findings) + p_alive_points;
+  const WarningLevel base_level = LevelOf(config, base_points);
   const auto& episode = state.churn_episode();
   std::optional<int64_t> resolution;
-  if (!episode.warning_id().empty() && base.points <= config.resolve_points()) {
+  if (!episode.warning_id().empty() && base_points <= config.resolve_points()) {
     const int64_t quiet_since =
         IsSet(episode.quiet_since()) ? episode.quiet_since().seconds() : clock;
     resolution = std::max(clock + 1, quiet_since + Span(config.resolve_after_days()));
-    candidates.push_back(*resolution);
+    candidate(*resolution, 0);
   }
+  // Evidence dated after the clock (a state can hold it: a state is any stored message)
+  // starts to count at its date, which is no candidate: the whole assessment finds it at
+  // the first candidate after it, whichever rule that came from, as it always has.
+  const Rules always = EvidenceAfter(state, clock) ? ~Rules{0} : 0;
   std::sort(candidates.begin(), candidates.end());
-  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
-  for (int64_t c : candidates) {
+  for (size_t i = 0; i < candidates.size();) {
+    const int64_t c = candidates[i].first;
+    Rules changing = always;
+    for (; i < candidates.size() && candidates[i].first == c; ++i) changing |= candidates[i].second;
     if (c <= clock) continue;
     if (resolution && c == *resolution) return At(c);
-    if (!SameOutcome(assess(c), base)) return At(c);
+    Find(config, state, nullptr, c, Text::kOff, changing, findings);
+    const double points = PointsOf(config, findings) + p_alive_points;
+    // What a deadline compares: which reasons hold (each rule has a code of its own), how
+    // much they count, and the level.
+    if (points != base_points || LevelOf(config, points) != base_level ||
+        holding() != base_rules) {
+      return At(c);
+    }
   }
   return std::nullopt;
 }
