@@ -11,6 +11,7 @@ import { language, LANGUAGES, onLanguageChange, setLanguage, t } from './i18n.js
 import { clockTime, date } from './format.js';
 import { PERIOD_SECONDS } from './live.js';
 import { noticeElement } from './notice.js';
+import { followPressedLinks } from './pressed_links.js';
 import * as portfolio from './pages/portfolio.js';
 import * as attention from './pages/attention.js';
 import * as customer from './pages/customer.js';
@@ -97,5 +98,6 @@ document.body.append(
 );
 
 window.addEventListener('hashchange', route);
+followPressedLinks(document);
 onLanguageChange(route);
 route();
