@@ -6,7 +6,9 @@
 // Listens on `root` (the document) from now on.
 export function followPressedLinks(root) {
   let pressed = null; // the link of the primary press
-  const linkOf = (e) => (e.button === 0 && e.target instanceof Element ? e.target.closest('a[href]') : null);
+  // A plain primary press (with a modifier the browser opens the link elsewhere).
+  const plain = (e) => e.button === 0 && !e.ctrlKey && !e.metaKey && !e.shiftKey && !e.altKey;
+  const linkOf = (e) => (plain(e) && e.target instanceof Element ? e.target.closest('a[href]') : null);
   root.addEventListener('pointerdown', (e) => {
     pressed = linkOf(e);
   }, true);
