@@ -1,5 +1,8 @@
 #include "projections/projection.h"
 
+#include <charconv>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,10 +18,20 @@ namespace {
 // pure projections put in its id ("<customer>/<position>/<kind>" ->
 // "<customer>/<cause>/<kind>"; see CustomerProjection).
 void Take(guanxi::v1::RelationshipChange&& change, const std::string& cause, Derived& derived) {
-  const std::string prefix = absl::StrCat(change.customer_id(), "/", change.position(), "/");
-  if (change.change_id().rfind(prefix, 0) == 0) {
-    change.set_change_id(absl::StrCat(change.customer_id(), "/", cause, "/",
-                                      change.change_id().substr(prefix.size())));
+  // The prefix "<customer>/<position>/" compared in place, not built.
+  const std::string_view id = change.change_id();
+  const std::string_view customer = change.customer_id();
+  char digits[20];
+  const std::string_view position(
+      digits, std::to_chars(digits, digits + sizeof(digits), change.position()).ptr - digits);
+  const size_t prefix = customer.size() + position.size() + 2;
+  if (id.size() >= prefix && id.substr(0, customer.size()) == customer &&
+      id[customer.size()] == '/' && id.substr(customer.size() + 1, position.size()) == position &&
+      id[prefix - 1] == '/') {
+    std::string renamed;
+    renamed.reserve(customer.size() + cause.size() + id.size() - prefix + 2);
+    renamed.append(customer).append("/").append(cause).append(id.substr(prefix - 1));
+    change.set_change_id(std::move(renamed));
   }
   derived.changes.push_back(std::move(change));
 }
