@@ -998,27 +998,29 @@ constexpr Rules Bit(Rule rule) { return Rules{1} << rule; }
 // inactivity's place.
 constexpr Rules kQuiet = Bit(kInactivity) | Bit(kSilence);
 
-double WeightOf(const guanxi::v1::ChurnReasonWeights& w, Rule rule) {
-  switch (rule) {
-    case kInactivity: return w.inactivity();
-    case kSilence: return w.silence();
-    case kLowPAlive: return w.low_p_alive();
-    case kChurnRisk: return w.churn_risk();
-    case kUnresolvedComplaint: return w.unresolved_complaint();
-    case kComplaintRun: return w.complaint_run();
-    case kSatisfactionDrop: return w.satisfaction_drop();
-    case kScoreDrop: return w.score_drop();
-    case kLatePayments: return w.late_payments();
-    case kRenewalLowScore: return w.renewal_low_score();
-    case kChampionLeft: return w.champion_left();
-    case kContractTerminated: return w.contract_terminated();
-    case kLowScore: return w.low_score();
-    case kCompetitorSignal: return w.competitor_signal();
-    case kCallSentiment: return w.call_sentiment();
-    case kDeclineEvidence: return w.decline_evidence();
-    case kRules: break;
-  }
-  return 0;
+// The rules' weights, by Rule.
+using Weights = std::array<double, kRules>;
+
+Weights WeightsOf(const ChurnConfig& config) {
+  const auto& w = config.weights();
+  Weights weights{};
+  weights[kInactivity] = w.inactivity();
+  weights[kSilence] = w.silence();
+  weights[kLowPAlive] = w.low_p_alive();
+  weights[kChurnRisk] = w.churn_risk();
+  weights[kUnresolvedComplaint] = w.unresolved_complaint();
+  weights[kComplaintRun] = w.complaint_run();
+  weights[kSatisfactionDrop] = w.satisfaction_drop();
+  weights[kScoreDrop] = w.score_drop();
+  weights[kLatePayments] = w.late_payments();
+  weights[kRenewalLowScore] = w.renewal_low_score();
+  weights[kChampionLeft] = w.champion_left();
+  weights[kContractTerminated] = w.contract_terminated();
+  weights[kLowScore] = w.low_score();
+  weights[kCompetitorSignal] = w.competitor_signal();
+  weights[kCallSentiment] = w.call_sentiment();
+  weights[kDeclineEvidence] = w.decline_evidence();
+  return weights;
 }
 
 // What each rule finds at one moment, by Rule (nullopt: it does not hold, or its
@@ -1026,16 +1028,16 @@ double WeightOf(const guanxi::v1::ChurnReasonWeights& w, Rule rule) {
 using Findings = std::array<std::optional<Finding>, kRules>;
 
 // Finds the rules of `which` at `now` into `findings`, leaving the others as they are.
-void Find(const ChurnConfig& config, const CustomerState& state,
+void Find(const ChurnConfig& config, const Weights& weights, const CustomerState& state,
           const guanxi::v1::ModelRecord* model, int64_t now, Text text, Rules which,
           Findings& findings) {
-  const auto& w = config.weights();
   auto find = [&](Rule rule, auto&& finder) {
-    if (which & Bit(rule)) findings[rule] = WeightOf(w, rule) > 0 ? finder() : std::nullopt;
+    if (which & Bit(rule)) findings[rule] = weights[rule] > 0 ? finder() : std::nullopt;
   };
   if (which & kQuiet) {
-    findings[kSilence] = w.silence() > 0 ? Silence(config, state, now, text) : std::nullopt;
-    findings[kInactivity] = w.inactivity() > 0 && !findings[kSilence]
+    findings[kSilence] =
+        weights[kSilence] > 0 ? Silence(config, state, now, text) : std::nullopt;
+    findings[kInactivity] = weights[kInactivity] > 0 && !findings[kSilence]
                                 ? Inactivity(config, state, now, text)
                                 : std::nullopt;
   }
@@ -1057,12 +1059,10 @@ void Find(const ChurnConfig& config, const CustomerState& state,
 
 // The points the findings add up to, in the order of the rules (the order decides the
 // last bit of a sum, and so a deadline's comparison).
-double PointsOf(const ChurnConfig& config, const Findings& findings) {
+double PointsOf(const Weights& weights, const Findings& findings) {
   double points = 0;
   for (int rule = 0; rule < kRules; ++rule) {
-    if (findings[rule]) {
-      points += WeightOf(config.weights(), static_cast<Rule>(rule)) * findings[rule]->multiplier;
-    }
+    if (findings[rule]) points += weights[rule] * findings[rule]->multiplier;
   }
   return points;
 }
@@ -1085,10 +1085,11 @@ bool EvidenceAfter(const CustomerState& state, int64_t clock) {
 // AssessChurn, with or without the reasons' descriptions.
 Outcome Assess(const ChurnConfig& config, const CustomerState& state,
                const guanxi::v1::ModelRecord* model, int64_t now, Text text) {
+  const Weights weights = WeightsOf(config);
   Findings findings;
-  Find(config, state, model, now, text, ~Rules{0}, findings);
+  Find(config, weights, state, model, now, text, ~Rules{0}, findings);
   Outcome outcome;
-  outcome.points = PointsOf(config, findings);
+  outcome.points = PointsOf(weights, findings);
   for (auto& finding : findings) {
     if (finding) outcome.reasons.push_back(std::move(finding->reason));
   }
@@ -1253,8 +1254,9 @@ std::optional<Timestamp> NextChurnDeadline(const ChurnConfig& config, const Cust
   // at each candidate only the rules that can change there are found again: the
   // outcome is the one a whole assessment at that moment gives.
   const double p_alive_points = state.churn_episode().p_alive_points();
+  const Weights weights = WeightsOf(config);
   Findings findings;
-  Find(config, state, nullptr, clock, Text::kOff, ~Rules{0}, findings);
+  Find(config, weights, state, nullptr, clock, Text::kOff, ~Rules{0}, findings);
   auto holding = [&] {
     Rules rules = 0;
     for (int rule = 0; rule < kRules; ++rule) {
@@ -1263,7 +1265,7 @@ std::optional<Timestamp> NextChurnDeadline(const ChurnConfig& config, const Cust
     return rules;
   };
   const Rules base_rules = holding();
-  const double base_points = PointsOf(config, findings) + p_alive_points;
+  const double base_points = PointsOf(weights, findings) + p_alive_points;
   const WarningLevel base_level = LevelOf(config, base_points);
   const auto& episode = state.churn_episode();
   std::optional<int64_t> resolution;
@@ -1284,8 +1286,8 @@ std::optional<Timestamp> NextChurnDeadline(const ChurnConfig& config, const Cust
     for (; i < candidates.size() && candidates[i].first == c; ++i) changing |= candidates[i].second;
     if (c <= clock) continue;
     if (resolution && c == *resolution) return At(c);
-    Find(config, state, nullptr, c, Text::kOff, changing, findings);
-    const double points = PointsOf(config, findings) + p_alive_points;
+    Find(config, weights, state, nullptr, c, Text::kOff, changing, findings);
+    const double points = PointsOf(weights, findings) + p_alive_points;
     // What a deadline compares: which reasons hold (each rule has a code of its own), how
     // much they count, and the level.
     if (points != base_points || LevelOf(config, points) != base_level ||
